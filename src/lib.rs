@@ -1,0 +1,11 @@
+//! underhood: build a Linux container one real step at a time, and watch the kernel's view.
+//!
+//! Layers (arrows point down only):
+//! - `ui`      draws state, turns keys into messages
+//! - `lesson`  lesson files -> plans of steps + checks
+//! - `observe` read-only views of a pid: namespaces, process tree, mounts, memory
+//! - `runtime` does things to the kernel: namespaces, rootfs, cgroups, security, cleanup
+
+pub mod observe;
+pub mod runtime;
+pub mod units;
