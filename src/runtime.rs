@@ -2,6 +2,20 @@
 
 pub mod assemble;
 pub mod cgroup;
+pub mod cleanup;
+pub mod controller;
+pub mod explain;
 pub mod image;
+pub mod inside;
+pub mod mounts;
+pub mod namespaces;
+pub mod netdev;
 pub mod paths;
+pub mod plan;
+pub mod protocol;
 pub mod report;
+pub mod security;
+pub mod state;
+pub mod step;
+pub mod subject;
+pub mod sys;

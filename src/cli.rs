@@ -1,0 +1,5 @@
+//! Headless commands.
+
+pub mod cleanup;
+pub mod hog;
+pub mod run;

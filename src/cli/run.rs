@@ -1,0 +1,340 @@
+//! `underhood run`: the whole launch, headless. Exit status: the command's (128+N when
+//! killed by signal N); 2 for bad input (nothing started); 125 when a step fails;
+//! 126/127 when the command cannot be run or is not found.
+
+use std::collections::BTreeSet;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use underhood::runtime::controller::Launch;
+use underhood::runtime::namespaces::Ns;
+use underhood::runtime::paths::Paths;
+use underhood::runtime::plan::{self, NetMode, Options};
+use underhood::runtime::state::Session;
+use underhood::runtime::step::{LimitSpec, RootMode, Step, Volume};
+use underhood::runtime::{assemble, cleanup, explain, image};
+use underhood::units::{format_size, parse_size};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Hostname inside the container.
+    #[arg(long, default_value = "underhood")]
+    hostname: String,
+    /// Memory limit, swap held to the same (e.g. 100M).
+    #[arg(long, value_parser = parse_size)]
+    memory: Option<u64>,
+    /// Most processes the container may have.
+    #[arg(long, value_parser = parse_pids)]
+    pids: Option<u64>,
+    /// CPU time as a fraction of one CPU (e.g. 0.5).
+    #[arg(long, value_parser = parse_cpus)]
+    cpus: Option<f64>,
+    /// Use this directory as the root filesystem (read-only lower layer).
+    #[arg(long, conflicts_with = "image")]
+    rootfs: Option<PathBuf>,
+    /// Unpack a rootfs tarball, OCI layout or `docker save` archive and use it.
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Bind a host path into the container: HOST:PATH[:ro].
+    #[arg(long = "volume", short = 'v', value_parser = parse_volume)]
+    volumes: Vec<Volume>,
+    /// Network: an empty namespace (none) or one with a veth pair to the host.
+    #[arg(long, default_value = "none", value_parser = ["none", "veth"])]
+    net: String,
+    /// Keep this namespace shared with the host (repeatable).
+    #[arg(long = "share", value_parser = parse_ns)]
+    share: Vec<Ns>,
+    /// Add a user namespace even as root (root inside = uid 100000 outside).
+    #[arg(long)]
+    userns: bool,
+    /// chroot instead of pivot_root (weaker: the host's root stays reachable).
+    #[arg(long)]
+    chroot: bool,
+    /// Offset of the container's monotonic and boot-time clocks, in seconds.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    time_offset: i64,
+    /// Print each step's syscalls and equivalent shell commands to stderr.
+    #[arg(long)]
+    trace: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    cmd: Vec<String>,
+}
+
+fn parse_pids(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("invalid pids limit {s:?}: expected a whole number above 0")),
+    }
+}
+
+fn parse_cpus(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f.is_finite() && f <= 1024.0 => Ok(f),
+        _ => Err(format!("invalid cpus {s:?}: expected a fraction of one CPU such as 0.5")),
+    }
+}
+
+fn parse_ns(s: &str) -> Result<Ns, String> {
+    Ns::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_volume(s: &str) -> Result<Volume, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (host, target, ro) = match parts.as_slice() {
+        [h, t] => (*h, *t, false),
+        [h, t, "ro"] => (*h, *t, true),
+        [h, t, "rw"] => (*h, *t, false),
+        _ => return Err(format!("invalid volume {s:?}: expected HOST:PATH or HOST:PATH:ro")),
+    };
+    if host.is_empty() || !target.starts_with('/') {
+        return Err(format!(
+            "invalid volume {s:?}: HOST must be given and PATH must be absolute"
+        ));
+    }
+    if target.split('/').any(|c| c == "..") {
+        return Err(format!("invalid volume {s:?}: PATH may not contain '..'"));
+    }
+    let host_path = Path::new(host);
+    let host_abs = std::fs::canonicalize(host_path)
+        .map_err(|e| format!("invalid volume {s:?}: {host}: {e}"))?;
+    Ok(Volume {
+        host: host_abs,
+        target: PathBuf::from(target),
+        read_only: ro,
+    })
+}
+
+/// The read-only layers, top first: our tools, then the image or rootfs.
+fn layers(args: &RunArgs, paths: &Paths) -> Result<Vec<PathBuf>> {
+    let mut lower = vec![assemble::tools_layer(paths).context("preparing our tools layer")?];
+    if let Some(dir) = &args.rootfs {
+        lower.push(dir.clone());
+    } else if let Some(file) = &args.image {
+        let img = image::unpack_image(file, paths)
+            .with_context(|| format!("unpacking image {}", file.display()))?;
+        lower.extend(img.layers.into_iter().rev());
+    } else {
+        lower.push(assemble::default_rootfs(paths).context("assembling the default rootfs")?);
+    }
+    Ok(lower)
+}
+
+fn validate(args: &RunArgs) -> Result<()> {
+    if let Some(dir) = &args.rootfs {
+        if !dir.is_dir() {
+            bail!("--rootfs {}: not a directory", dir.display());
+        }
+    }
+    if let Some(file) = &args.image {
+        if !file.exists() {
+            bail!("--image {}: no such file", file.display());
+        }
+    }
+    if args.hostname.is_empty() || args.hostname.len() > 64 {
+        bail!("invalid hostname {:?}: 1 to 64 characters", args.hostname);
+    }
+    Ok(())
+}
+
+pub fn main(args: RunArgs) -> ExitCode {
+    if let Err(e) = validate(&args) {
+        eprintln!("underhood: {e:#}");
+        return ExitCode::from(2);
+    }
+    match run(&args) {
+        Ok(status) => ExitCode::from(status.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("underhood: {e:#}");
+            ExitCode::from(125)
+        }
+    }
+}
+
+fn signal_fd() -> Result<SignalFd> {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
+        set.add(s);
+    }
+    set.thread_block().context("blocking signals")?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).context("signalfd")
+}
+
+fn run(args: &RunArgs) -> Result<i32> {
+    let paths = Paths::host();
+    let cleaned = cleanup::stale_sessions(&paths);
+    for s in &cleaned.sessions {
+        eprintln!("underhood: removed stale session {s}");
+    }
+    let signals = signal_fd()?;
+    let lower = layers(args, &paths)?;
+    let session = Session::create(&paths)?;
+    let euid = nix::unistd::geteuid().as_raw();
+    let egid = nix::unistd::getegid().as_raw();
+    let ctx = plan::Context {
+        session_id: session.id().to_string(),
+        euid,
+        egid,
+        lower,
+        upper: session.dir.join("upper"),
+        work: session.dir.join("work"),
+        merged: session.dir.join("merged"),
+        term: std::env::var("TERM").ok(),
+    };
+    let opts = Options {
+        hostname: args.hostname.clone(),
+        limits: LimitSpec {
+            memory: args.memory,
+            pids: args.pids,
+            cpus: args.cpus,
+        },
+        volumes: args.volumes.clone(),
+        net: if args.net == "veth" {
+            NetMode::Veth
+        } else {
+            NetMode::None
+        },
+        share: args.share.iter().copied().collect::<BTreeSet<_>>(),
+        userns: args.userns,
+        root_mode: if args.chroot {
+            RootMode::Chroot
+        } else {
+            RootMode::PivotRoot
+        },
+        time_offset_secs: args.time_offset,
+        argv: args.cmd.clone(),
+    };
+    let steps = plan::build(&opts, &ctx);
+    let mut launch = Launch::start(paths, session, steps)?;
+    let status = drive(&mut launch, args, &signals);
+    let teardown = launch.teardown();
+    if args.trace {
+        if let Ok(r) = &teardown {
+            eprint!("{}", r.render());
+        }
+    }
+    teardown?;
+    status
+}
+
+fn pending_signal(signals: &SignalFd) -> Option<Signal> {
+    match signals.read_signal() {
+        Ok(Some(info)) => Signal::try_from(info.ssi_signo as i32).ok(),
+        _ => None,
+    }
+}
+
+fn drive(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Result<i32> {
+    while !launch.done() {
+        if let Some(sig) = pending_signal(signals) {
+            eprintln!("underhood: {sig} received during the launch; cleaning up");
+            return Ok(128 + sig as i32);
+        }
+        let step = launch.steps[launch.next].clone();
+        match launch.step() {
+            Ok(report) => {
+                if args.trace {
+                    eprint!("{}", report.render());
+                }
+            }
+            Err(f) => {
+                if args.trace {
+                    eprint!("{}", f.report.render());
+                }
+                eprintln!("underhood: {}", f.message);
+                let errno = f
+                    .report
+                    .failure()
+                    .and_then(|c| c.result.as_ref().err().cloned())
+                    .unwrap_or_default();
+                if let Some(why) = explain::errno(&errno) {
+                    eprintln!("underhood: {why}");
+                }
+                if let Step::Exec { .. } = step {
+                    return Ok(if errno.starts_with("ENOENT") { 127 } else { 126 });
+                }
+                return Ok(125);
+            }
+        }
+    }
+    wait_command(launch, args, signals)
+}
+
+fn wait_command(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Result<i32> {
+    let mut oom = match (&launch.cgroup, args.memory) {
+        (Some(cg), Some(_)) => Some(cg.oom_events()?),
+        _ => None,
+    };
+    let mut oom_seen = false;
+    let mut kill_at: Option<Instant> = None;
+    let exit = loop {
+        let timeout = match kill_at {
+            Some(t) => PollTimeout::try_from(t.saturating_duration_since(Instant::now()))
+                .unwrap_or(PollTimeout::ZERO),
+            None => PollTimeout::NONE,
+        };
+        let (sock, sig, oom_ready) = {
+            let mut fds = vec![
+                PollFd::new(launch.socket_fd(), PollFlags::POLLIN),
+                PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+            ];
+            if let Some(o) = &oom {
+                fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, timeout) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => r.context("poll")?,
+            };
+            let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            (ready(&fds[0]), ready(&fds[1]), fds.get(2).is_some_and(ready))
+        };
+        if oom_ready {
+            if let Some(o) = oom.as_mut() {
+                if o.read()? > 0 {
+                    oom_seen = true;
+                }
+            }
+        }
+        if sig {
+            while let Some(s) = pending_signal(signals) {
+                launch.signal(s);
+                // A command that ignores SIGTERM/SIGHUP gets 5 s, then SIGKILL.
+                if matches!(s, Signal::SIGTERM | Signal::SIGHUP) && kill_at.is_none() {
+                    kill_at = Some(Instant::now() + Duration::from_secs(5));
+                }
+            }
+        }
+        if kill_at.is_some_and(|t| Instant::now() >= t) {
+            launch.signal(Signal::SIGKILL);
+            kill_at = None;
+        }
+        if sock {
+            if let Some(exit) = launch.poll_exit()? {
+                break exit;
+            }
+        }
+    };
+    if exit.signal == Some(Signal::SIGKILL as i32) {
+        if let (Some(cg), Some(limit)) = (&launch.cgroup, args.memory) {
+            let usage = cg.memory().ok();
+            let kills = usage.as_ref().map(|u| u.oom_kills).unwrap_or(0);
+            if oom_seen || kills > 0 {
+                eprintln!(
+                    "underhood: OOM-killed: memory limit {} reached ({} OOM kill{} counted by the kernel)",
+                    format_size(limit),
+                    kills.max(1),
+                    if kills == 1 { "" } else { "s" }
+                );
+            }
+        }
+    }
+    Ok(exit.status())
+}

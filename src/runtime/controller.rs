@@ -1,0 +1,504 @@
+//! The controller: starts the subject, sends it one step at a time, and does from
+//! *outside* what must not be left to the container: writing its uid/gid maps,
+//! creating its cgroup and limits, plugging in its veth, and cleaning up.
+
+use std::io::Write as _;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::cgroup::{self, Cgroup, Limits};
+use super::paths::Paths;
+use super::protocol::{recv, send, Reply, Request, SUBJECT_FD};
+use super::report::Report;
+use super::state::{self, Session};
+use super::step::{IdMap, LimitSpec, Step, Veth};
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl Exit {
+    /// The shell convention: the exit code, or 128 + the signal number.
+    pub fn status(&self) -> i32 {
+        match (self.code, self.signal) {
+            (Some(c), _) => c,
+            (None, Some(s)) => 128 + s,
+            (None, None) => 1,
+        }
+    }
+}
+
+/// A step that failed: its report says which call and which errno.
+#[derive(Debug)]
+pub struct StepFailure {
+    pub report: Report,
+    pub message: String,
+}
+
+impl std::fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StepFailure {}
+
+/// One container being built.
+pub struct Launch {
+    pub paths: Paths,
+    pub session: Session,
+    pub steps: Vec<Step>,
+    /// Index of the next step to run.
+    pub next: usize,
+    first: Option<Child>,
+    sock: UnixStream,
+    /// Host pid of the current subject (PID 1 inside after the PID step).
+    pub subject: i32,
+    cgroup_host: Option<cgroup::Host>,
+    pub cgroup: Option<Cgroup>,
+    /// The command's pid inside its PID namespace, once started.
+    pub command: Option<i32>,
+    pub exit: Option<Exit>,
+    torn_down: bool,
+}
+
+/// A sealed in-memory copy of our binary. The subject is executed from it so that a
+/// process inside the container that opens /proc/1/exe finds a memfd it cannot write,
+/// not our binary on the host (the CVE-2019-5736 class, fixed the same way in runc).
+fn subject_exe() -> Result<&'static OwnedFd> {
+    static EXE: OnceLock<OwnedFd> = OnceLock::new();
+    if let Some(fd) = EXE.get() {
+        return Ok(fd);
+    }
+    let mut src = std::fs::File::open("/proc/self/exe").context("opening /proc/self/exe")?;
+    let fd = nix::sys::memfd::memfd_create(
+        c"underhood",
+        nix::sys::memfd::MFdFlags::MFD_CLOEXEC | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .context("memfd_create")?;
+    let mut dst = std::fs::File::from(fd);
+    std::io::copy(&mut src, &mut dst).context("copying /proc/self/exe into a memfd")?;
+    dst.flush().ok();
+    let seals = nix::fcntl::SealFlag::F_SEAL_SEAL
+        | nix::fcntl::SealFlag::F_SEAL_SHRINK
+        | nix::fcntl::SealFlag::F_SEAL_GROW
+        | nix::fcntl::SealFlag::F_SEAL_WRITE;
+    nix::fcntl::fcntl(&dst, nix::fcntl::FcntlArg::F_ADD_SEALS(seals)).context("sealing the memfd")?;
+    let _ = EXE.set(OwnedFd::from(dst));
+    EXE.get().ok_or_else(|| anyhow!("memfd lost"))
+}
+
+fn spawn_subject() -> Result<(Child, UnixStream)> {
+    let (ours, theirs) = UnixStream::pair().context("socketpair")?;
+    let exe = subject_exe()?;
+    let controller = std::process::id();
+    let theirs_fd = theirs.as_raw_fd();
+    let mut cmd = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
+    cmd.arg0("underhood-init")
+        .arg("__subject")
+        .arg(controller.to_string());
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
+    // calls (dup2, fcntl, prctl) on integers captured by value.
+    unsafe {
+        cmd.pre_exec(move || {
+            if theirs_fd == SUBJECT_FD {
+                // dup2 onto itself keeps FD_CLOEXEC: clear it instead.
+                if libc::fcntl(SUBJECT_FD, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(theirs_fd, SUBJECT_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Die with us: the subject must never outlive its controller.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().context("starting the subject process")?;
+    drop(theirs);
+    Ok((child, ours))
+}
+
+impl Launch {
+    /// Starts the subject for a planned launch. Nothing is done to the kernel yet.
+    pub fn start(paths: Paths, mut session: Session, steps: Vec<Step>) -> Result<Launch> {
+        let (child, sock) = spawn_subject()?;
+        let pid = child.id() as i32;
+        if let Some(id) = state::proc_id(&paths.proc_root, pid) {
+            session.record(|s| s.subjects.push(id))?;
+        }
+        Ok(Launch {
+            paths,
+            session,
+            steps,
+            next: 0,
+            first: Some(child),
+            sock,
+            subject: pid,
+            cgroup_host: None,
+            cgroup: None,
+            command: None,
+            exit: None,
+            torn_down: false,
+        })
+    }
+
+    pub fn done(&self) -> bool {
+        self.next >= self.steps.len()
+    }
+
+    /// The control socket, for poll(2) while the command runs.
+    pub fn socket_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+
+    fn ask(&mut self, req: &Request) -> Result<Reply> {
+        send(&mut self.sock, req)?;
+        recv(&mut self.sock)?.ok_or_else(|| anyhow!("the subject process died"))
+    }
+
+    /// Runs the next step; on failure the report names the failed call.
+    pub fn step(&mut self) -> Result<Report, StepFailure> {
+        let Some(step) = self.steps.get(self.next).cloned() else {
+            return Err(StepFailure {
+                report: Report::new("none"),
+                message: "no step left".into(),
+            });
+        };
+        let mut report = Report::new(step.title());
+        let res = self.run_step(&step, &mut report);
+        match res {
+            Ok(()) => {
+                self.next += 1;
+                Ok(report)
+            }
+            Err(e) => {
+                let message = match report.failure() {
+                    Some(c) => format!(
+                        "step '{}' failed: {}({}) = {}",
+                        step.title(),
+                        c.name,
+                        c.args,
+                        c.result.as_ref().err().cloned().unwrap_or_default()
+                    ),
+                    None => format!("step '{}' failed: {e:#}", step.title()),
+                };
+                Err(StepFailure { report, message })
+            }
+        }
+    }
+
+    fn subject_part(&mut self, step: &Step, report: &mut Report) -> Result<Reply> {
+        let reply = self.ask(&Request::Step(step.clone()))?;
+        if let Some(r) = reply.report() {
+            report.calls.extend(r.calls.iter().cloned());
+            report.shell.extend(r.shell.iter().cloned());
+            report.notes.extend(r.notes.iter().cloned());
+        }
+        if let Reply::Done { ok: false, .. } = reply {
+            bail!("the subject reported a failure");
+        }
+        Ok(reply)
+    }
+
+    fn run_step(&mut self, step: &Step, report: &mut Report) -> Result<()> {
+        match step {
+            Step::User { uid, gid } => {
+                self.subject_part(step, report)?;
+                self.write_id_maps(*uid, *gid, report)
+            }
+            Step::Net { veth: Some(v) } => {
+                self.subject_part(step, report)?;
+                self.add_veth(v, report)?;
+                let reply = self.ask(&Request::ConfigureVeth(v.clone()))?;
+                if let Some(r) = reply.report() {
+                    report.extend(r.clone());
+                }
+                match reply {
+                    Reply::Done { ok: true, .. } => Ok(()),
+                    _ => bail!("configuring eth0 inside failed"),
+                }
+            }
+            Step::Cgroup { limits } => self.cgroup_step(limits, report),
+            Step::Pid => match self.subject_part(step, report)? {
+                Reply::Forked { pid, .. } => {
+                    self.subject = pid;
+                    if let Some(id) = state::proc_id(&self.paths.proc_root, pid) {
+                        self.session.record(|s| s.subjects.push(id))?;
+                    }
+                    Ok(())
+                }
+                other => bail!("unexpected reply to the PID step: {other:?}"),
+            },
+            Step::Rootfs(spec) => {
+                let owner = self.userns_root_owner();
+                for dir in [&spec.upper, &spec.work, &spec.merged] {
+                    let res = std::fs::create_dir_all(dir);
+                    report.io("mkdir", format!("{dir:?}"), res)?;
+                    if let Some(uid) = owner {
+                        // Root inside a user namespace is this uid outside: it must own
+                        // its writable layer.
+                        let res = std::os::unix::fs::chown(dir, Some(uid), Some(uid));
+                        report.io("chown", format!("{dir:?}, {uid}, {uid}"), res)?;
+                    }
+                }
+                self.subject_part(step, report).map(drop)
+            }
+            Step::Exec { .. } => match self.subject_part(step, report)? {
+                Reply::Started { pid, .. } => {
+                    self.command = Some(pid);
+                    Ok(())
+                }
+                other => bail!("unexpected reply to the exec step: {other:?}"),
+            },
+            _ => self.subject_part(step, report).map(drop),
+        }
+    }
+
+    /// The host uid that owns files made by root inside, when a user namespace maps
+    /// root to someone else and we are root outside.
+    fn userns_root_owner(&self) -> Option<u32> {
+        if !nix::unistd::geteuid().is_root() {
+            return None;
+        }
+        self.steps[..self.next].iter().find_map(|s| match s {
+            Step::User { uid, .. } => Some(uid.outside),
+            _ => None,
+        })
+    }
+
+    /// user_namespaces(7): the maps are written once, by a process with the right
+    /// capabilities in the parent namespace, i.e. from outside. An unprivileged
+    /// writer must first deny setgroups(2) before it may write gid_map.
+    fn write_id_maps(&mut self, uid: IdMap, gid: IdMap, report: &mut Report) -> Result<()> {
+        let dir = self.paths.proc_root.join(self.subject.to_string());
+        let write = |report: &mut Report, file: &str, content: String| -> Result<()> {
+            let path = dir.join(file);
+            let res = std::fs::write(&path, &content);
+            report.io("write", format!("{path:?}, {content:?}"), res)?;
+            report.shell(format!("echo '{}' > {}", content.trim_end(), path.display()));
+            Ok(())
+        };
+        if !nix::unistd::geteuid().is_root() {
+            write(report, "setgroups", "deny".into())?;
+        }
+        write(
+            report,
+            "uid_map",
+            format!("{} {} {}\n", uid.inside, uid.outside, uid.count),
+        )?;
+        write(
+            report,
+            "gid_map",
+            format!("{} {} {}\n", gid.inside, gid.outside, gid.count),
+        )?;
+        report.note(format!(
+            "uid {} inside is uid {} on the host",
+            uid.inside, uid.outside
+        ));
+        Ok(())
+    }
+
+    fn add_veth(&mut self, v: &Veth, report: &mut Report) -> Result<()> {
+        self.session.record(|s| s.veths.push(v.host_name.clone()))?;
+        let pid = self.subject.to_string();
+        let host_cidr = format!("{}/{}", v.host_addr, v.prefix);
+        let cmds: [Vec<&str>; 3] = [
+            vec![
+                "link", "add", &v.host_name, "type", "veth", "peer", "name", &v.peer_name,
+                "netns", &pid,
+            ],
+            vec!["addr", "add", &host_cidr, "dev", &v.host_name],
+            vec!["link", "set", &v.host_name, "up"],
+        ];
+        for args in cmds {
+            let shown = format!("ip {}", args.join(" "));
+            // netlink by way of iproute2: creating a veth has no ioctl.
+            let out = Command::new("ip").args(&args).output();
+            let res = match out {
+                Ok(o) if o.status.success() => Ok(()),
+                Ok(o) => Err(std::io::Error::other(
+                    String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                )),
+                Err(e) => Err(e),
+            };
+            report.shell(shown.clone());
+            report
+                .io("netlink", shown, res)
+                .context("creating the veth pair (is iproute2 installed?)")?;
+        }
+        Ok(())
+    }
+
+    fn cgroup_step(&mut self, limits: &LimitSpec, report: &mut Report) -> Result<()> {
+        if self.cgroup_host.is_none() {
+            self.cgroup_host = Some(cgroup::Host::detect(&self.paths)?);
+        }
+        let host = self.cgroup_host.as_ref().ok_or_else(|| anyhow!("no cgroup host"))?;
+        let name = self.session.name();
+        self.session.record(|s| s.cgroup_name = Some(name.clone()))?;
+        let l = Limits {
+            memory: limits.memory,
+            pids: limits.pids,
+            cpus: limits.cpus,
+        };
+        let cg = Cgroup::create(host, &name, &l, report)?;
+        let dirs = cg.dirs();
+        self.session.record(|s| s.cgroups = dirs)?;
+        let res = cg.add_pid(self.subject, report);
+        self.cgroup = Some(cg);
+        res
+    }
+
+    /// Reads the subject's next message while the command runs (call when the socket
+    /// is readable). Returns the exit once the command has ended.
+    pub fn poll_exit(&mut self) -> Result<Option<Exit>> {
+        match recv::<Reply>(&mut self.sock)? {
+            Some(Reply::Exited { code, signal }) => {
+                let e = Exit { code, signal };
+                self.exit = Some(e);
+                Ok(Some(e))
+            }
+            Some(other) => bail!("unexpected message from the subject: {other:?}"),
+            None => {
+                // PID 1 died without a word: killed (SIGKILL, OOM) or crashed.
+                let e = self.reap_first().unwrap_or(Exit {
+                    code: None,
+                    signal: Some(9),
+                });
+                self.exit = Some(e);
+                Ok(Some(e))
+            }
+        }
+    }
+
+    fn reap_first(&mut self) -> Option<Exit> {
+        let child = self.first.as_mut()?;
+        let status = child.wait().ok()?;
+        use std::os::unix::process::ExitStatusExt;
+        Some(match (status.code(), status.signal()) {
+            (Some(c), _) if c > 128 && self.subject != child.id() as i32 => Exit {
+                code: None,
+                signal: Some(c - 128),
+            },
+            (c, s) => Exit { code: c, signal: s },
+        })
+    }
+
+    /// Sends a signal to the command (through PID 1, which forwards it).
+    pub fn signal(&self, sig: Signal) {
+        let _ = kill(Pid::from_raw(self.subject), sig);
+    }
+
+    /// Kills everything of this session and removes what it created, in reverse
+    /// order: processes, cgroup, veth, directories. Safe to call twice.
+    pub fn teardown(&mut self) -> Result<Report> {
+        let mut report = Report::new("teardown");
+        if self.torn_down {
+            return Ok(report);
+        }
+        self.torn_down = true;
+        let mut errors = Vec::new();
+        // SIGKILL to PID 1 takes the whole PID namespace with it (pid_namespaces(7)).
+        for id in self.session.state.subjects.clone().iter().rev() {
+            if state::is_alive(&self.paths.proc_root, *id) {
+                let res = kill(Pid::from_raw(id.pid), Signal::SIGKILL);
+                let _ = report.call("kill", format!("{}, SIGKILL", id.pid), res);
+            }
+        }
+        if let Some(mut child) = self.first.take() {
+            let _ = child.wait();
+        }
+        self.wait_gone(Duration::from_secs(2));
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.remove(&mut report) {
+                errors.push(format!("{e:#}"));
+            }
+        }
+        for veth in self.session.state.veths.clone() {
+            if let Err(e) = delete_veth(&self.paths, &veth, &mut report) {
+                errors.push(format!("{e:#}"));
+            }
+        }
+        if let Err(e) = self.session.remove_dir() {
+            errors.push(format!("{e:#}"));
+        }
+        if errors.is_empty() {
+            Ok(report)
+        } else {
+            bail!("cleanup was incomplete: {}", errors.join("; "))
+        }
+    }
+
+    /// Waits until no recorded subject process is left (PID 1 may be reaped by the
+    /// host's init once the shim is gone).
+    fn wait_gone(&self, limit: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let alive = self
+                .session
+                .state
+                .subjects
+                .iter()
+                .any(|id| state::is_alive(&self.paths.proc_root, *id) && !is_zombie(&self.paths.proc_root, id.pid));
+            if !alive {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for Launch {
+    fn drop(&mut self) {
+        if let Err(e) = self.teardown() {
+            eprintln!("underhood: {e:#}");
+        }
+    }
+}
+
+fn is_zombie(proc_root: &Path, pid: i32) -> bool {
+    std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// Deletes a host-side veth of ours if it still exists (it usually vanishes with the
+/// container's network namespace).
+pub fn delete_veth(paths: &Paths, name: &str, report: &mut Report) -> Result<()> {
+    if !name.starts_with("uh") {
+        bail!("refusing to delete link {name:?}: not one of ours");
+    }
+    let _ = paths;
+    if !Path::new("/sys/class/net").join(name).exists() {
+        return Ok(());
+    }
+    let out = Command::new("ip").args(["link", "del", name]).output();
+    let res = match out {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(std::io::Error::other(
+            String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        )),
+        Err(e) => Err(e),
+    };
+    report.shell(format!("ip link del {name}"));
+    report
+        .io("netlink", format!("ip link del {name}"), res)
+        .with_context(|| format!("deleting veth {name}"))?;
+    Ok(())
+}

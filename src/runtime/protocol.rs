@@ -1,0 +1,110 @@
+//! Typed messages between the controller and the subject over a socketpair:
+//! a little-endian u32 length, then JSON. One request, one reply, in order.
+
+use std::io::{Read, Write};
+
+use anyhow::{bail, Context, Result};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use super::report::Report;
+use super::step::{Step, Veth};
+
+/// The fd the subject finds its end of the socketpair on.
+pub const SUBJECT_FD: i32 = 3;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// Do the subject's part of a step.
+    Step(Step),
+    /// Configure the container end of a veth pair the controller moved in.
+    ConfigureVeth(Veth),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Reply {
+    /// The step ran; `ok` is false when a call failed (the report names it).
+    Done { report: Report, ok: bool },
+    /// After the PID step: the host pid of the new subject (PID 1 inside).
+    Forked { report: Report, pid: i32 },
+    /// After the exec step: the command runs; `pid` is its pid inside.
+    Started { report: Report, pid: i32 },
+    /// The command ended; the subject exits right after sending this.
+    Exited {
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+}
+
+impl Reply {
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            Reply::Done { report, .. }
+            | Reply::Forked { report, .. }
+            | Reply::Started { report, .. } => Some(report),
+            Reply::Exited { .. } => None,
+        }
+    }
+}
+
+/// Messages larger than this are refused: a step report is a few KiB.
+const MAX_MESSAGE: u32 = 16 << 20;
+
+pub fn send<T: Serialize>(w: &mut impl Write, msg: &T) -> Result<()> {
+    let body = serde_json::to_vec(msg).context("encoding a message")?;
+    let len = u32::try_from(body.len()).context("message too large")?;
+    let mut frame = Vec::with_capacity(body.len() + 4);
+    frame.extend_from_slice(&len.to_le_bytes());
+    frame.extend_from_slice(&body);
+    // One write: the other side never sees half a frame from two writers.
+    w.write_all(&frame).context("sending a message")?;
+    Ok(())
+}
+
+/// Reads one message; `Ok(None)` on a clean end of stream (the peer is gone).
+pub fn recv<T: DeserializeOwned>(r: &mut impl Read) -> Result<Option<T>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e).context("reading a message header"),
+    }
+    let len = u32::from_le_bytes(len);
+    if len > MAX_MESSAGE {
+        bail!("message of {len} bytes refused (limit {MAX_MESSAGE})");
+    }
+    let mut body = vec![0u8; len as usize];
+    r.read_exact(&mut body).context("reading a message body")?;
+    serde_json::from_slice(&body)
+        .map(Some)
+        .context("decoding a message")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_clean_eof() {
+        let mut buf = Vec::new();
+        let msg = Request::Step(Step::Uts {
+            hostname: "x".into(),
+        });
+        send(&mut buf, &msg).unwrap();
+        send(&mut buf, &Reply::Exited { code: Some(3), signal: None }).unwrap();
+        let mut cur = std::io::Cursor::new(buf);
+        let got: Request = recv(&mut cur).unwrap().unwrap();
+        assert!(matches!(got, Request::Step(Step::Uts { .. })));
+        let r: Reply = recv(&mut cur).unwrap().unwrap();
+        assert_eq!(r, Reply::Exited { code: Some(3), signal: None });
+        assert!(recv::<Reply>(&mut cur).unwrap().is_none());
+    }
+
+    #[test]
+    fn oversized_and_garbage_frames_are_errors() {
+        let mut cur = std::io::Cursor::new(u32::MAX.to_le_bytes().to_vec());
+        assert!(recv::<Reply>(&mut cur).is_err());
+        let mut frame = 3u32.to_le_bytes().to_vec();
+        frame.extend_from_slice(b"{x}");
+        assert!(recv::<Reply>(&mut std::io::Cursor::new(frame)).is_err());
+    }
+}

@@ -1,0 +1,242 @@
+//! Crash-only bookkeeping. Before a session creates anything on the host it records
+//! it in `<state_dir>/<session id>/state.json`; a later `underhood cleanup` (and every
+//! start) removes exactly what dead sessions recorded, and nothing else.
+//!
+//! A pid alone does not identify a process (pids are reused), so each is stored with
+//! its start time (field 22 of /proc/<pid>/stat, proc(5)).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::paths::{Paths, PREFIX};
+
+pub const STATE_FILE: &str = "state.json";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcId {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub session_id: String,
+    pub controller: Option<ProcId>,
+    /// Every subject process (the first, then PID 1 after the PID step).
+    pub subjects: Vec<ProcId>,
+    /// The cgroup name used in every hierarchy (`underhood-<id>`), recorded before mkdir.
+    pub cgroup_name: Option<String>,
+    /// Cgroup directories created.
+    pub cgroups: Vec<PathBuf>,
+    /// Host-side veth ends.
+    pub veths: Vec<String>,
+}
+
+/// Parses the start time (clock ticks since boot) out of /proc/<pid>/stat. The command
+/// name (field 2) may hold spaces and parentheses, so split after the last `)`.
+pub fn parse_start_time(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // Fields from 3 (state) on; starttime is field 22.
+    rest.split_whitespace().nth(22 - 3)?.parse().ok()
+}
+
+pub fn proc_id(proc_root: &Path, pid: i32) -> Option<ProcId> {
+    let stat = fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    Some(ProcId {
+        pid,
+        start_time: parse_start_time(&stat)?,
+    })
+}
+
+/// Whether the recorded process still runs (same pid *and* same start time).
+pub fn is_alive(proc_root: &Path, id: ProcId) -> bool {
+    proc_id(proc_root, id.pid).is_some_and(|now| now.start_time == id.start_time)
+}
+
+/// A fresh session id: 8 hex digits from the kernel's random pool.
+pub fn new_session_id() -> Result<String> {
+    let mut buf = [0u8; 4];
+    let mut f = fs::File::open("/dev/urandom").context("opening /dev/urandom")?;
+    std::io::Read::read_exact(&mut f, &mut buf).context("reading /dev/urandom")?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+pub fn is_session_id(name: &str) -> bool {
+    name.len() == 8 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// One live session's record on disk.
+#[derive(Debug)]
+pub struct Session {
+    pub dir: PathBuf,
+    pub state: State,
+}
+
+impl Session {
+    /// Creates `<state_dir>/<id>/` and records the calling process as controller.
+    pub fn create(paths: &Paths) -> Result<Session> {
+        fs::create_dir_all(&paths.state_dir)
+            .with_context(|| format!("creating {}", paths.state_dir.display()))?;
+        let id = new_session_id()?;
+        let dir = paths.state_dir.join(&id);
+        // 0711: a user-namespaced subject (mapped to another uid) must traverse it.
+        fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))
+            .with_context(|| format!("chmod 0711 {}", dir.display()))?;
+        let me = std::process::id() as i32;
+        let s = Session {
+            dir,
+            state: State {
+                version: FORMAT_VERSION,
+                session_id: id,
+                controller: proc_id(&paths.proc_root, me),
+                ..Default::default()
+            },
+        };
+        s.save()?;
+        Ok(s)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.state.session_id
+    }
+
+    pub fn name(&self) -> String {
+        format!("{PREFIX}-{}", self.state.session_id)
+    }
+
+    /// Changes the record and writes it before the caller creates the thing recorded.
+    pub fn record(&mut self, change: impl FnOnce(&mut State)) -> Result<()> {
+        change(&mut self.state);
+        self.save()
+    }
+
+    fn save(&self) -> Result<()> {
+        let tmp = self.dir.join("state.json.tmp");
+        let path = self.dir.join(STATE_FILE);
+        let body = serde_json::to_vec_pretty(&self.state).context("encoding state")?;
+        fs::write(&tmp, body).with_context(|| format!("writing {}", tmp.display()))?;
+        // rename(2) is atomic: a crash leaves the old or the new record, never half.
+        fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))
+    }
+
+    /// Removes the session directory (upper layer included) once all else is gone.
+    pub fn remove_dir(&self) -> Result<()> {
+        remove_session_dir(&self.dir)
+    }
+}
+
+/// Deletes a session directory, refusing anything that is not `<...>/<8 hex digits>`.
+pub fn remove_session_dir(dir: &Path) -> Result<()> {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if !is_session_id(name) {
+        bail!("refusing to delete {}: not a session directory", dir.display());
+    }
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", dir.display())),
+    }
+}
+
+/// Every session directory with its state (or why it could not be read).
+pub fn list(paths: &Paths) -> Vec<(PathBuf, Result<State>)> {
+    let Ok(entries) = fs::read_dir(&paths.state_dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !is_session_id(&name) {
+            continue;
+        }
+        let path = e.path();
+        let file = path.join(STATE_FILE);
+        let state = fs::read(&file)
+            .with_context(|| format!("reading {}", file.display()))
+            .and_then(|b| {
+                serde_json::from_slice::<State>(&b)
+                    .with_context(|| format!("parsing {}", file.display()))
+            });
+        out.push((path, state));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// A session is stale when its controller is gone (or its pid now belongs to another
+/// process). A session dir without a readable state file is stale when it is older
+/// than a minute (a crash between mkdir and the first write).
+pub fn is_stale(paths: &Paths, dir: &Path, state: &Result<State>) -> bool {
+    match state {
+        Ok(s) => match s.controller {
+            Some(c) => !is_alive(&paths.proc_root, c),
+            None => true,
+        },
+        Err(_) => fs::metadata(dir)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_survives_odd_command_names() {
+        let line = "4242 (a (weird) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 12345678 300 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+        assert_eq!(parse_start_time(line), Some(987654));
+        assert_eq!(parse_start_time("garbage"), None);
+    }
+
+    #[test]
+    fn own_process_is_alive_and_a_changed_start_time_is_not() {
+        let proc_root = Path::new("/proc");
+        let me = proc_id(proc_root, std::process::id() as i32).unwrap();
+        assert!(is_alive(proc_root, me));
+        let reused = ProcId {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        assert!(!is_alive(proc_root, reused));
+    }
+
+    fn paths_in(dir: &Path) -> Paths {
+        Paths {
+            proc_root: "/proc".into(),
+            cgroup_root: dir.join("cg"),
+            state_dir: dir.join("state"),
+            cache_dir: dir.join("cache"),
+        }
+    }
+
+    #[test]
+    fn session_records_and_lists() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = paths_in(tmp.path());
+        let mut s = Session::create(&paths).unwrap();
+        s.record(|st| st.veths.push("uh0000000h".into())).unwrap();
+        let all = list(&paths);
+        assert_eq!(all.len(), 1);
+        let st = all[0].1.as_ref().unwrap();
+        assert_eq!(st.veths, vec!["uh0000000h".to_string()]);
+        assert!(!is_stale(&paths, &all[0].0, &all[0].1), "we are alive");
+        s.remove_dir().unwrap();
+        assert!(list(&paths).is_empty());
+    }
+
+    #[test]
+    fn refuses_to_delete_foreign_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(remove_session_dir(tmp.path()).is_err());
+        assert!(tmp.path().exists());
+    }
+}

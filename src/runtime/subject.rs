@@ -1,0 +1,343 @@
+//! The subject: the single-threaded helper process that becomes the container.
+//!
+//! Several namespace operations fail with EINVAL in a multi-threaded process
+//! (unshare(CLONE_NEWUSER), setns into a mount namespace: see unshare(2), setns(2)),
+//! and the controller (a TUI) has threads. So the controller re-executes our binary
+//! as `underhood __subject`, which obeys one typed request at a time on fd 3 and
+//! answers each with a report. After the PID step its child, PID 1 inside, carries
+//! on as the subject; after the exec step PID 1 stays as a tiny init that reaps
+//! orphans and forwards signals to the command (pid_namespaces(7): PID 1 gets no
+//! signal it has no handler for, so someone must pass them on).
+
+use std::ffi::CString;
+use std::io::Read;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, getpid, getppid, ForkResult, Pid};
+
+use super::inside;
+use super::protocol::{recv, send, Reply, Request, SUBJECT_FD};
+use super::report::Report;
+use super::step::Step;
+use super::sys::Linux;
+
+/// Signals PID 1 passes on to the command.
+const FORWARDED: [Signal; 6] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+struct Subject {
+    sock: UnixStream,
+    signals: SignalFd,
+    command: Option<Pid>,
+    in_userns: bool,
+}
+
+/// Entry point of `underhood __subject CONTROLLER_PID`. Never returns.
+pub fn main(controller: i32) -> ! {
+    match run(controller) {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("underhood subject: {e:#}");
+            std::process::exit(1)
+        }
+    }
+}
+
+fn signal_set() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    for s in FORWARDED {
+        set.add(s);
+    }
+    set
+}
+
+fn run(controller: i32) -> Result<()> {
+    // The controller set PR_SET_PDEATHSIG before exec; it fires when the parent
+    // *thread* dies and races with the parent's exit, so check the parent now.
+    if getppid().as_raw() != controller {
+        anyhow::bail!("controller {controller} is gone");
+    }
+    // SAFETY: fd 3 was placed by the controller for us and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(SUBJECT_FD) };
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .context("marking the control socket close-on-exec")?;
+    let _ = nix::sys::prctl::set_name(c"underhood-init");
+    let set = signal_set();
+    set.thread_block().context("blocking signals")?;
+    let signals = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .context("signalfd")?;
+    let mut s = Subject {
+        sock: UnixStream::from(fd),
+        signals,
+        command: None,
+        in_userns: false,
+    };
+    s.serve()
+}
+
+impl Subject {
+    fn serve(&mut self) -> Result<()> {
+        loop {
+            let (sock_ready, sig_ready) = {
+                let mut fds = [
+                    PollFd::new(self.sock.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+                ];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Err(Errno::EINTR) => continue,
+                    r => r.context("poll")?,
+                };
+                let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+                (ready(&fds[0]), ready(&fds[1]))
+            };
+            if sig_ready && self.on_signals()? {
+                return Ok(());
+            }
+            if sock_ready {
+                let req: Option<Request> = recv(&mut self.sock)?;
+                match req {
+                    // The controller is gone: as PID 1 our exit takes the container down.
+                    None => return Ok(()),
+                    Some(req) => self.handle(req)?,
+                }
+            }
+        }
+    }
+
+    fn reply(&mut self, reply: &Reply) -> Result<()> {
+        send(&mut self.sock, reply)
+    }
+
+    fn handle(&mut self, req: Request) -> Result<()> {
+        match req {
+            Request::Step(Step::Pid) => self.pid_step(),
+            Request::Step(Step::Exec { argv, env }) => self.exec_step(&argv, &env),
+            Request::Step(step) => {
+                let mut r = Report::new(step.title());
+                let ok = inside::perform(&mut Linux, &mut r, &step, self.in_userns).is_ok();
+                if ok && matches!(step, Step::User { .. }) {
+                    self.in_userns = true;
+                }
+                self.reply(&Reply::Done { report: r, ok })
+            }
+            Request::ConfigureVeth(veth) => {
+                let mut r = Report::new("veth (inside)");
+                let ok = inside::configure_veth(&mut Linux, &mut r, &veth).is_ok();
+                self.reply(&Reply::Done { report: r, ok })
+            }
+        }
+    }
+
+    /// unshare(CLONE_NEWPID) applies to children only (pid_namespaces(7)), so fork at
+    /// once: the child is PID 1 and becomes the subject; the parent stays behind as a
+    /// shim that waits for it and exits with its status.
+    fn pid_step(&mut self) -> Result<()> {
+        let mut r = Report::new(Step::Pid.title());
+        let res = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID);
+        if r.call("unshare", "CLONE_NEWPID", res).is_err() {
+            return self.reply(&Reply::Done { report: r, ok: false });
+        }
+        let parent = getpid();
+        // SAFETY: the subject is single-threaded, so the child may run any code.
+        match unsafe { fork() } {
+            Err(e) => {
+                let _ = r.call::<()>("fork", "", Err(e));
+                self.reply(&Reply::Done { report: r, ok: false })
+            }
+            Ok(ForkResult::Parent { child }) => {
+                let _ = r.call("fork", "", Ok(child.as_raw()));
+                r.shell("unshare --pid --fork");
+                r.note(format!(
+                    "the child is PID 1 in the new namespace and {} on the host",
+                    child
+                ));
+                self.reply(&Reply::Forked {
+                    report: r,
+                    pid: child.as_raw(),
+                })?;
+                // The shim must not hold the control socket: the controller sees the
+                // container end when PID 1's copy closes.
+                // SAFETY: shim() never returns, so the UnixStream is never used or
+                // closed again after this.
+                unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(&self.sock)) };
+                shim(child)
+            }
+            Ok(ForkResult::Child) => {
+                // Die with the shim, and so with the controller. The usual getppid()
+                // re-check cannot work here: the parent lives outside our new PID
+                // namespace, so getppid() is 0 whether it lives or not. The control
+                // socket covers that race instead: if the controller is gone, the
+                // next read returns end-of-file and we exit.
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
+                let _ = parent;
+                Ok(())
+            }
+        }
+    }
+
+    fn exec_step(&mut self, argv: &[String], env: &[(String, String)]) -> Result<()> {
+        let mut r = Report::new(format!("exec {}", argv.join(" ")));
+        match spawn(argv, env, &mut r) {
+            Ok(pid) => {
+                self.command = Some(pid);
+                r.shell(format!("exec {}", argv.join(" ")));
+                self.reply(&Reply::Started {
+                    report: r,
+                    pid: pid.as_raw(),
+                })
+            }
+            Err(_) => self.reply(&Reply::Done { report: r, ok: false }),
+        }
+    }
+
+    /// Returns true when the subject should exit.
+    fn on_signals(&mut self) -> Result<bool> {
+        let mut child_changed = false;
+        let mut stop = false;
+        while let Some(info) = self.signals.read_signal().context("reading signalfd")? {
+            let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                continue;
+            };
+            if sig == Signal::SIGCHLD {
+                child_changed = true;
+            } else if let Some(cmd) = self.command {
+                let _ = kill(cmd, sig);
+            } else if matches!(sig, Signal::SIGTERM | Signal::SIGINT | Signal::SIGHUP) {
+                stop = true;
+            }
+        }
+        if child_changed {
+            // Reap every child: orphans re-parented to PID 1 included.
+            loop {
+                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::Exited(pid, code)) if Some(pid) == self.command => {
+                        self.reply(&Reply::Exited {
+                            code: Some(code),
+                            signal: None,
+                        })?;
+                        return Ok(true);
+                    }
+                    Ok(WaitStatus::Signaled(pid, sig, _)) if Some(pid) == self.command => {
+                        self.reply(&Reply::Exited {
+                            code: None,
+                            signal: Some(sig as i32),
+                        })?;
+                        return Ok(true);
+                    }
+                    Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+                    Ok(_) => continue,
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => return Err(e).context("waitpid"),
+                }
+            }
+        }
+        Ok(stop)
+    }
+}
+
+/// The old subject after the PID fork: wait for PID 1 and exit the way it did.
+fn shim(child: Pid) -> ! {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => std::process::exit(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => std::process::exit(128 + sig as i32),
+            Err(Errno::EINTR) | Ok(_) => continue,
+            Err(_) => std::process::exit(1),
+        }
+    }
+}
+
+/// Finds `name` the way execvp(3) does, but in the container's PATH rather than ours.
+fn resolve(name: &str, env: &[(String, String)]) -> Option<CString> {
+    if name.contains('/') {
+        return CString::new(name).ok();
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("/usr/local/bin:/usr/bin:/bin");
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let candidate = Path::new(dir).join(name);
+        if nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok() {
+            return CString::new(candidate.as_os_str().as_encoded_bytes()).ok();
+        }
+    }
+    None
+}
+
+/// fork + execve with a close-on-exec pipe that carries execve's errno back, so a
+/// missing program is reported as ENOENT instead of a mysterious exit 127.
+fn spawn(argv: &[String], env: &[(String, String)], r: &mut Report) -> Result<Pid, Errno> {
+    let Some(first) = argv.first() else {
+        return r.call("execve", "no command", Err(Errno::EINVAL));
+    };
+    let Some(path) = resolve(first, env) else {
+        return r.call(
+            "execve",
+            format!("{first:?} (not found in the container's PATH)"),
+            Err(Errno::ENOENT),
+        );
+    };
+    let args: Vec<CString> = argv
+        .iter()
+        .map(|a| CString::new(a.as_str()).unwrap_or_default())
+        .collect();
+    let envs: Vec<CString> = env
+        .iter()
+        .map(|(k, v)| CString::new(format!("{k}={v}")).unwrap_or_default())
+        .collect();
+    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| r.call::<()>("pipe2", "O_CLOEXEC", Err(e)).unwrap_err())?;
+    // SAFETY: single-threaded process; the child only calls async-signal-safe functions
+    // (sigprocmask, signal, execve, write, _exit) on data prepared before the fork.
+    match unsafe { fork() } {
+        Err(e) => r.call("fork", "", Err(e)),
+        Ok(ForkResult::Child) => {
+            drop(rd);
+            let _ = SigSet::empty().thread_set_mask();
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+            // Rust ignores SIGPIPE at start-up; the command expects the default.
+            // SAFETY: resetting a disposition to SIG_DFL is always sound.
+            unsafe {
+                let _ = nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
+            }
+            let err = nix::unistd::execve(&path, &args, &envs).unwrap_err();
+            let _ = nix::unistd::write(&wr, &(err as i32).to_le_bytes());
+            // SAFETY: _exit is async-signal-safe and skips Rust's atexit work.
+            unsafe { libc::_exit(127) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(wr);
+            let mut buf = [0u8; 4];
+            let mut f = std::fs::File::from(rd);
+            let n = f.read(&mut buf).unwrap_or(0);
+            let shown = format!("{:?}, [{}]", path, argv.join(", "));
+            if n == 4 {
+                let errno = Errno::from_raw(i32::from_le_bytes(buf));
+                let _ = waitpid(child, None);
+                return r.call("execve", shown, Err(errno));
+            }
+            let _ = r.call("fork", "", Ok(child.as_raw()));
+            r.call("execve", shown, Ok(child))
+        }
+    }
+}

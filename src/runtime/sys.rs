@@ -1,0 +1,286 @@
+//! The kernel calls the subject makes, behind a trait so that step plans can be
+//! unit-tested without root against a recording double (`Recorder`), the way
+//! youki's `Syscall` trait does, but with a typed `Call` instead of `Box<dyn Any>`.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+
+/// The calls a step can make, as plain data (what the double records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    Unshare(CloneFlags),
+    SetHostname(String),
+    Mount {
+        source: Option<String>,
+        target: PathBuf,
+        fstype: Option<String>,
+        flags: MsFlags,
+        data: Option<String>,
+    },
+    Umount2(PathBuf, MntFlags),
+    PivotRoot(PathBuf, PathBuf),
+    Chroot(PathBuf),
+    Chdir(PathBuf),
+    Mkdir(PathBuf),
+    CreateFile(PathBuf),
+    Symlink(String, PathBuf),
+    WriteFile(PathBuf, String),
+    LinkUp(String),
+    SetAddr(String, std::net::Ipv4Addr, u8),
+    RenameLink(String, String),
+    DefaultRoute(std::net::Ipv4Addr),
+    DropBounding(caps::Capability),
+    SetCaps(caps::CapsHashSet),
+    NoNewPrivs,
+    Seccomp(usize),
+}
+
+pub trait Sys {
+    fn unshare(&mut self, flags: CloneFlags) -> nix::Result<()>;
+    fn sethostname(&mut self, name: &str) -> nix::Result<()>;
+    fn mount(
+        &mut self,
+        source: Option<&str>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()>;
+    fn umount2(&mut self, target: &Path, flags: MntFlags) -> nix::Result<()>;
+    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> nix::Result<()>;
+    fn chroot(&mut self, path: &Path) -> nix::Result<()>;
+    fn chdir(&mut self, path: &Path) -> nix::Result<()>;
+    /// mkdir -p, mode 0755.
+    fn mkdir(&mut self, path: &Path) -> nix::Result<()>;
+    /// An empty file to bind-mount a file onto (as `touch`).
+    fn create_file(&mut self, path: &Path) -> nix::Result<()>;
+    fn symlink(&mut self, target: &str, link: &Path) -> nix::Result<()>;
+    fn write_file(&mut self, path: &Path, content: &str) -> nix::Result<()>;
+    /// SIOCGIFFLAGS + SIOCSIFFLAGS with IFF_UP, see netdevice(7).
+    fn link_up(&mut self, name: &str) -> nix::Result<()>;
+    /// SIOCSIFADDR + SIOCSIFNETMASK, see netdevice(7).
+    fn set_addr(&mut self, name: &str, addr: std::net::Ipv4Addr, prefix: u8) -> nix::Result<()>;
+    /// SIOCSIFNAME (the link must be down).
+    fn rename_link(&mut self, from: &str, to: &str) -> nix::Result<()>;
+    /// SIOCADDRT 0.0.0.0/0 via gateway, see route(7)... the legacy ioctl still works.
+    fn default_route(&mut self, gateway: std::net::Ipv4Addr) -> nix::Result<()>;
+    fn drop_bounding(&mut self, cap: caps::Capability) -> nix::Result<()>;
+    /// Sets the effective, permitted and inheritable sets to `keep` (and clears ambient).
+    fn set_caps(&mut self, keep: &caps::CapsHashSet) -> nix::Result<()>;
+    fn no_new_privs(&mut self) -> nix::Result<()>;
+    fn seccomp(&mut self, filter: &seccompiler::BpfProgram) -> nix::Result<()>;
+}
+
+fn cpath(p: &Path) -> nix::Result<CString> {
+    CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+fn io_errno(e: std::io::Error) -> Errno {
+    e.raw_os_error().map(Errno::from_raw).unwrap_or(Errno::EIO)
+}
+
+fn caps_errno(_e: caps::errors::CapsError) -> Errno {
+    // The caps crate keeps only a message; the errno of the failed prctl/capset
+    // is still in errno right after the call.
+    match Errno::last() {
+        Errno::UnknownErrno => Errno::EPERM,
+        e => e,
+    }
+}
+
+/// The real kernel.
+#[derive(Default)]
+pub struct Linux;
+
+impl Sys for Linux {
+    fn unshare(&mut self, flags: CloneFlags) -> nix::Result<()> {
+        nix::sched::unshare(flags)
+    }
+    fn sethostname(&mut self, name: &str) -> nix::Result<()> {
+        nix::unistd::sethostname(name)
+    }
+    fn mount(
+        &mut self,
+        source: Option<&str>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        nix::mount::mount(source, target, fstype, flags, data)
+    }
+    fn umount2(&mut self, target: &Path, flags: MntFlags) -> nix::Result<()> {
+        nix::mount::umount2(target, flags)
+    }
+    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
+        nix::unistd::pivot_root(new_root, put_old)
+    }
+    fn chroot(&mut self, path: &Path) -> nix::Result<()> {
+        nix::unistd::chroot(path)
+    }
+    fn chdir(&mut self, path: &Path) -> nix::Result<()> {
+        nix::unistd::chdir(path)
+    }
+    fn mkdir(&mut self, path: &Path) -> nix::Result<()> {
+        std::fs::create_dir_all(path).map_err(io_errno)
+    }
+    fn create_file(&mut self, path: &Path) -> nix::Result<()> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map(drop)
+            .map_err(io_errno)
+    }
+    fn symlink(&mut self, target: &str, link: &Path) -> nix::Result<()> {
+        match std::os::unix::fs::symlink(target, link) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            other => other.map_err(io_errno),
+        }
+    }
+    fn write_file(&mut self, path: &Path, content: &str) -> nix::Result<()> {
+        // One write(2) call: proc files such as timens_offsets and uid_map must get
+        // their whole content in a single write.
+        let c = cpath(path)?;
+        let fd = nix::fcntl::open(
+            c.as_c_str(),
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        let n = nix::unistd::write(&fd, content.as_bytes())?;
+        if n != content.len() {
+            return Err(Errno::EIO);
+        }
+        Ok(())
+    }
+    fn link_up(&mut self, name: &str) -> nix::Result<()> {
+        super::netdev::link_up(name)
+    }
+    fn set_addr(&mut self, name: &str, addr: std::net::Ipv4Addr, prefix: u8) -> nix::Result<()> {
+        super::netdev::set_addr(name, addr, prefix)
+    }
+    fn rename_link(&mut self, from: &str, to: &str) -> nix::Result<()> {
+        super::netdev::rename(from, to)
+    }
+    fn default_route(&mut self, gateway: std::net::Ipv4Addr) -> nix::Result<()> {
+        super::netdev::default_route(gateway)
+    }
+    fn drop_bounding(&mut self, cap: caps::Capability) -> nix::Result<()> {
+        caps::drop(None, caps::CapSet::Bounding, cap).map_err(caps_errno)
+    }
+    fn set_caps(&mut self, keep: &caps::CapsHashSet) -> nix::Result<()> {
+        // Inheritable first (it may not exceed permitted), then effective before
+        // permitted: lowering permitted below effective fails with EPERM.
+        caps::clear(None, caps::CapSet::Ambient).map_err(caps_errno)?;
+        caps::set(None, caps::CapSet::Inheritable, keep).map_err(caps_errno)?;
+        caps::set(None, caps::CapSet::Effective, keep).map_err(caps_errno)?;
+        caps::set(None, caps::CapSet::Permitted, keep).map_err(caps_errno)
+    }
+    fn no_new_privs(&mut self) -> nix::Result<()> {
+        nix::sys::prctl::set_no_new_privs()
+    }
+    fn seccomp(&mut self, filter: &seccompiler::BpfProgram) -> nix::Result<()> {
+        seccompiler::apply_filter(filter).map_err(|e| match e {
+            seccompiler::Error::Seccomp(io) => io_errno(io),
+            _ => Errno::EINVAL,
+        })
+    }
+}
+
+/// A test double: records every call and succeeds, except for one call that can be
+/// made to fail with a chosen errno (error injection for step plans).
+#[derive(Default)]
+pub struct Recorder {
+    pub calls: Vec<Call>,
+    /// Fail the first call for which this returns true.
+    pub fail: Option<(fn(&Call) -> bool, Errno)>,
+}
+
+impl Recorder {
+    fn push(&mut self, call: Call) -> nix::Result<()> {
+        let fails = matches!(&self.fail, Some((f, _)) if f(&call));
+        self.calls.push(call);
+        if fails {
+            let errno = self.fail.take().map(|(_, e)| e).unwrap_or(Errno::EIO);
+            return Err(errno);
+        }
+        Ok(())
+    }
+}
+
+impl Sys for Recorder {
+    fn unshare(&mut self, flags: CloneFlags) -> nix::Result<()> {
+        self.push(Call::Unshare(flags))
+    }
+    fn sethostname(&mut self, name: &str) -> nix::Result<()> {
+        self.push(Call::SetHostname(name.to_string()))
+    }
+    fn mount(
+        &mut self,
+        source: Option<&str>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        self.push(Call::Mount {
+            source: source.map(str::to_string),
+            target: target.to_path_buf(),
+            fstype: fstype.map(str::to_string),
+            flags,
+            data: data.map(str::to_string),
+        })
+    }
+    fn umount2(&mut self, target: &Path, flags: MntFlags) -> nix::Result<()> {
+        self.push(Call::Umount2(target.to_path_buf(), flags))
+    }
+    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
+        self.push(Call::PivotRoot(new_root.to_path_buf(), put_old.to_path_buf()))
+    }
+    fn chroot(&mut self, path: &Path) -> nix::Result<()> {
+        self.push(Call::Chroot(path.to_path_buf()))
+    }
+    fn chdir(&mut self, path: &Path) -> nix::Result<()> {
+        self.push(Call::Chdir(path.to_path_buf()))
+    }
+    fn mkdir(&mut self, path: &Path) -> nix::Result<()> {
+        self.push(Call::Mkdir(path.to_path_buf()))
+    }
+    fn create_file(&mut self, path: &Path) -> nix::Result<()> {
+        self.push(Call::CreateFile(path.to_path_buf()))
+    }
+    fn symlink(&mut self, target: &str, link: &Path) -> nix::Result<()> {
+        self.push(Call::Symlink(target.to_string(), link.to_path_buf()))
+    }
+    fn write_file(&mut self, path: &Path, content: &str) -> nix::Result<()> {
+        self.push(Call::WriteFile(path.to_path_buf(), content.to_string()))
+    }
+    fn link_up(&mut self, name: &str) -> nix::Result<()> {
+        self.push(Call::LinkUp(name.to_string()))
+    }
+    fn set_addr(&mut self, name: &str, addr: std::net::Ipv4Addr, prefix: u8) -> nix::Result<()> {
+        self.push(Call::SetAddr(name.to_string(), addr, prefix))
+    }
+    fn rename_link(&mut self, from: &str, to: &str) -> nix::Result<()> {
+        self.push(Call::RenameLink(from.to_string(), to.to_string()))
+    }
+    fn default_route(&mut self, gateway: std::net::Ipv4Addr) -> nix::Result<()> {
+        self.push(Call::DefaultRoute(gateway))
+    }
+    fn drop_bounding(&mut self, cap: caps::Capability) -> nix::Result<()> {
+        self.push(Call::DropBounding(cap))
+    }
+    fn set_caps(&mut self, keep: &caps::CapsHashSet) -> nix::Result<()> {
+        self.push(Call::SetCaps(keep.clone()))
+    }
+    fn no_new_privs(&mut self) -> nix::Result<()> {
+        self.push(Call::NoNewPrivs)
+    }
+    fn seccomp(&mut self, filter: &seccompiler::BpfProgram) -> nix::Result<()> {
+        self.push(Call::Seccomp(filter.len()))
+    }
+}
