@@ -136,9 +136,13 @@ pub fn apply(
         format!("effective=permitted=inheritable={{{}}}", kept.join(",")),
         res,
     )?;
+    let list = kept
+        .iter()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_lowercase()))
+        .collect::<Vec<_>>()
+        .join(",");
     r.shell(format!(
-        "capsh --caps=\"{}=eip\" --bounding-set... (dropped {})",
-        kept.join(",").to_lowercase(),
+        "setpriv --bounding-set=-all,{list} --inh-caps=-all,{list}   # dropped {}",
         dropped.len()
     ));
     let res = sys.no_new_privs();

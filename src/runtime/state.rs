@@ -140,7 +140,30 @@ pub fn remove_session_dir(dir: &Path) -> Result<()> {
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("removing {}", dir.display())),
+        Err(_) => {
+            // overlayfs leaves `work/work` with mode 0; rootless, we own it but cannot
+            // list it until we give ourselves permission back.
+            open_up(dir);
+            fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))
+        }
+    }
+}
+
+/// chmod u+rwx every directory below `dir`, never following symlinks.
+fn open_up(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !meta.is_dir() {
+        return;
+    }
+    let mode = meta.permissions().mode() | 0o700;
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(mode));
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            open_up(&e.path());
+        }
     }
 }
 

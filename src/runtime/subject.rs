@@ -337,7 +337,7 @@ fn spawn(argv: &[String], env: &[(String, String)], r: &mut Report) -> Result<Pi
                 return r.call("execve", shown, Err(errno));
             }
             let _ = r.call("fork", "", Ok(child.as_raw()));
-            r.call("execve", shown, Ok(child))
+            r.call("execve", shown, Ok(())).map(|()| child)
         }
     }
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Launch speed, side by side in one run (as root):
+#   underhood run -- /bin/true   (every namespace, overlay + pivot_root, a memory limit)
+#   unshare --fork --pid --mount --uts --ipc --net /bin/true   (util-linux)
+#   runc run of the same rootfs, where runc is installed
+# Uses hyperfine when present (apt-get install hyperfine runc), else a plain loop.
+# Usage: benches/launch.sh [RUNS]   (default 200)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-200}
+[[ $EUID -eq 0 ]] || { echo "launch.sh: needs root" >&2; exit 2; }
+
+cargo build --release --quiet
+uh=$PWD/target/release/underhood
+# Warm the rootfs cache so the first launch is not measured assembling it.
+"$uh" run --memory 100M -- /bin/true
+
+work=$(mktemp -d /tmp/underhood-bench.XXXXXX)
+cleanup() {
+    runc delete -f uhbench >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+cmds=(
+    "$uh run --memory 100M -- /bin/true"
+    "unshare --fork --pid --mount --uts --ipc --net /bin/true"
+)
+names=("underhood run" "unshare")
+if command -v runc >/dev/null; then
+    rootfs=$(ls -d /var/cache/underhood/rootfs-* | head -1)
+    mkdir -p "$work/bundle"
+    cp -a "$rootfs" "$work/bundle/rootfs"
+    (cd "$work/bundle" && runc spec && \
+        sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"\/bin\/true"/' config.json)
+    cmds+=("runc run --bundle $work/bundle uhbench")
+    names+=("runc run")
+fi
+
+if command -v hyperfine >/dev/null; then
+    args=()
+    for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+    hyperfine -N --warmup 10 --runs "$runs" "${args[@]}"
+else
+    for i in "${!cmds[@]}"; do
+        start=$(date +%s%N)
+        for ((n = 0; n < runs; n++)); do ${cmds[$i]} >/dev/null; done
+        end=$(date +%s%N)
+        printf '%-16s %8.2f ms per launch (%d runs)\n' "${names[$i]}" \
+            "$(echo "($end - $start) / $runs / 1000000" | bc -l)" "$runs"
+    done
+fi

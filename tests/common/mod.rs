@@ -1,0 +1,115 @@
+//! Shared helpers for the root integration tests: skipping honestly when not root,
+//! running the real binary, and snapshots of host state to prove nothing is left.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_underhood");
+
+/// True when the test may run; otherwise says so on stderr (visible with
+/// `--nocapture` and in CI logs) so a skip is never mistaken for a pass.
+pub fn root_or_skip(name: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    eprintln!("SKIPPED (needs root): {name}");
+    false
+}
+
+pub fn underhood(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("running the underhood binary")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Everything of ours that could be left on the host.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub struct Residue {
+    pub mounts: BTreeSet<String>,
+    pub cgroups: BTreeSet<String>,
+    pub links: BTreeSet<String>,
+    pub state_dirs: BTreeSet<String>,
+    pub processes: BTreeSet<String>,
+}
+
+fn dir_names(dir: &Path, keep: impl Fn(&str) -> bool) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| keep(n))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Our cgroups live directly under each hierarchy's root as `underhood-*`.
+fn cgroup_dirs() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let root = Path::new("/sys/fs/cgroup");
+    let mut roots = vec![root.to_path_buf()];
+    if let Ok(rd) = std::fs::read_dir(root) {
+        roots.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    for r in roots {
+        for n in dir_names(&r, |n| n.starts_with("underhood")) {
+            out.insert(r.join(n).display().to_string());
+        }
+    }
+    out
+}
+
+/// Processes whose command is one of ours (the subject names itself underhood-init).
+fn our_processes() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for pid in dir_names(Path::new("/proc"), |n| n.bytes().all(|b| b.is_ascii_digit())) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "underhood-init" {
+            out.insert(format!("{pid} {}", comm.trim()));
+        }
+    }
+    out
+}
+
+pub fn residue() -> Residue {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            // Drop the mount id and parent id: they may be renumbered.
+            l.split_whitespace().skip(2).collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    Residue {
+        mounts,
+        cgroups: cgroup_dirs(),
+        links: dir_names(Path::new("/sys/class/net"), |n| n.starts_with("uh")),
+        state_dirs: dir_names(Path::new("/run/underhood"), |_| true),
+        processes: our_processes(),
+    }
+}
+
+/// Asserts the host is as `before`, allowing a moment for asynchronous teardown in
+/// the kernel (a network namespace is freed by a workqueue).
+pub fn assert_no_residue(before: &Residue) {
+    let mut after = residue();
+    for _ in 0..100 {
+        if after == *before {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        after = residue();
+    }
+    assert_eq!(after, *before, "underhood left something behind");
+}

@@ -1,0 +1,332 @@
+//! Root integration tests of `underhood run`: each really launches a container on
+//! this kernel and checks the host is left as it was. As non-root they say SKIPPED.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn ns_inode(path: &str) -> String {
+    std::fs::read_link(path)
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn root_pid1_is_our_init_and_the_command_runs_under_it() {
+    if !root_or_skip("root_pid1_is_our_init_and_the_command_runs_under_it") {
+        return;
+    }
+    let before = residue();
+    let o = underhood(&["run", "--", "/bin/sh", "-c", "echo $$; cat /proc/1/comm; ls /proc"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("2"), "the command is PID 2: {out}");
+    assert_eq!(lines.next(), Some("underhood-init"), "{out}");
+    // Only the container's processes are in its /proc: 1, 2 and ls itself.
+    let pids: Vec<u32> = out.lines().filter_map(|l| l.parse().ok()).collect();
+    assert!(pids.iter().all(|p| *p < 10), "host pids visible: {pids:?}");
+    assert_no_residue(&before);
+}
+
+#[test]
+fn root_every_namespace_differs_and_shared_ones_do_not() {
+    if !root_or_skip("root_every_namespace_differs_and_shared_ones_do_not") {
+        return;
+    }
+    let before = residue();
+    let kinds = ["uts", "ipc", "net", "mnt", "cgroup", "time", "pid"];
+    let script = kinds
+        .iter()
+        .map(|k| format!("readlink /proc/self/ns/{k}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let o = underhood(&["run", "--share", "net", "--", "/bin/sh", "-c", &script]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let inside: Vec<&str> = out.lines().collect();
+    assert_eq!(inside.len(), kinds.len(), "{out}");
+    for (k, link) in kinds.iter().zip(inside) {
+        let host = ns_inode(&format!("/proc/self/ns/{k}"));
+        if *k == "net" {
+            assert_eq!(link, host, "shared net namespace must be the host's");
+        } else {
+            assert_ne!(link, host, "{k} namespace not separate");
+        }
+    }
+    // The user namespace is not added for root unless asked.
+    assert_no_residue(&before);
+}
+
+#[test]
+fn root_hostname_is_isolated() {
+    if !root_or_skip("root_hostname_is_isolated") {
+        return;
+    }
+    let host = nix::unistd::gethostname().unwrap();
+    let o = underhood(&["run", "--hostname", "inside-box", "--", "hostname"]);
+    assert_eq!(stdout(&o).trim(), "inside-box", "{}", stderr(&o));
+    assert_eq!(nix::unistd::gethostname().unwrap(), host);
+}
+
+fn mount_points(mountinfo: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn root_after_pivot_root_the_host_mounts_are_gone() {
+    if !root_or_skip("root_after_pivot_root_the_host_mounts_are_gone") {
+        return;
+    }
+    let before = residue();
+    let o = underhood(&["run", "--", "cat", "/proc/self/mountinfo"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let points = mount_points(&stdout(&o));
+    let allowed = |p: &str| {
+        p == "/" || p == "/proc" || p == "/tmp" || p == "/dev" || p.starts_with("/dev/")
+    };
+    assert!(points.iter().all(|p| allowed(p)), "host mounts visible: {points:?}");
+    assert!(points.contains(&"/proc".to_string()));
+    // With chroot the host's mounts are all still in the table: the lesson's contrast.
+    let o = underhood(&["run", "--chroot", "--", "cat", "/proc/self/mountinfo"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let points = mount_points(&stdout(&o));
+    assert!(points.iter().any(|p| p.starts_with("/sys")), "chroot hid host mounts: {points:?}");
+    assert_no_residue(&before);
+}
+
+#[test]
+fn root_exit_status_is_passed_through() {
+    if !root_or_skip("root_exit_status_is_passed_through") {
+        return;
+    }
+    let o = underhood(&["run", "--", "/bin/sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    let o = underhood(&["run", "--", "/bin/sh", "-c", "kill -TERM $$"]);
+    assert_eq!(o.status.code(), Some(143), "128 + SIGTERM");
+}
+
+#[test]
+fn root_missing_command_is_127_with_a_clear_error() {
+    if !root_or_skip("root_missing_command_is_127_with_a_clear_error") {
+        return;
+    }
+    let before = residue();
+    let o = underhood(&["run", "--", "no-such-program"]);
+    assert_eq!(o.status.code(), Some(127));
+    let e = stderr(&o);
+    assert!(e.contains("no-such-program") && e.contains("ENOENT"), "{e}");
+    assert_no_residue(&before);
+}
+
+/// Starts `run` with a command that prints `ready` and then waits; returns the child
+/// once `ready` is read.
+fn start_waiting(extra: &[&str], script: &str) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut args = vec!["run"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "/bin/sh", "-c", script]);
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let start = Instant::now();
+    while !line.contains("ready") {
+        line.clear();
+        if out.read_line(&mut line).unwrap() == 0 || start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let o = child.wait_with_output().unwrap();
+            panic!("container never got ready: {}", stderr(&o));
+        }
+    }
+    (child, out)
+}
+
+fn our_cgroup_file(controller_dir: &str, file: &str) -> Option<String> {
+    for e in std::fs::read_dir(controller_dir).ok()?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("underhood-") {
+            return std::fs::read_to_string(e.path().join(file)).ok();
+        }
+    }
+    None
+}
+
+fn memory_limit_file() -> (&'static str, &'static str) {
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        && std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .unwrap_or_default()
+            .contains("memory")
+    {
+        ("/sys/fs/cgroup", "memory.max")
+    } else {
+        ("/sys/fs/cgroup/memory", "memory.limit_in_bytes")
+    }
+}
+
+#[test]
+fn root_limits_are_written_and_sigterm_cleans_up() {
+    if !root_or_skip("root_limits_are_written_and_sigterm_cleans_up") {
+        return;
+    }
+    let before = residue();
+    let (mut child, _out) = start_waiting(
+        &["--memory", "32M", "--pids", "20"],
+        "echo ready; exec sleep 60",
+    );
+    let (dir, file) = memory_limit_file();
+    let limit = our_cgroup_file(dir, file);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(limit.as_deref().map(str::trim), Some("33554432"), "{dir}/underhood-*/{file}");
+    assert_eq!(status.code(), Some(143));
+    assert_no_residue(&before);
+}
+
+#[test]
+fn root_sigint_reaches_the_command_and_cleans_up() {
+    if !root_or_skip("root_sigint_reaches_the_command_and_cleans_up") {
+        return;
+    }
+    let before = residue();
+    let (mut child, _out) = start_waiting(&[], "echo ready; exec sleep 60");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_no_residue(&before);
+}
+
+#[test]
+fn root_sigkill_of_the_controller_takes_the_container_down() {
+    if !root_or_skip("root_sigkill_of_the_controller_takes_the_container_down") {
+        return;
+    }
+    let before = residue();
+    let (mut child, _out) = start_waiting(&["--memory", "64M"], "echo ready; exec sleep 60");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The subject dies with its controller (PR_SET_PDEATHSIG); what it recorded is
+    // removed by the next cleanup.
+    let o = underhood(&["cleanup"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_no_residue(&before);
+}
+
+#[test]
+fn root_hog_is_oom_killed_and_reported() {
+    if !root_or_skip("root_hog_is_oom_killed_and_reported") {
+        return;
+    }
+    let before = residue();
+    let o = underhood(&["run", "--memory", "32M", "--", "hog", "--rate", "64M"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(137), "{e}");
+    assert!(e.contains("OOM-killed: memory limit 32 MiB reached"), "{e}");
+    assert!(stdout(&o).contains("allocated"), "hog printed no progress");
+    assert_no_residue(&before);
+}
+
+#[test]
+fn root_user_namespace_maps_root_to_an_unprivileged_uid() {
+    if !root_or_skip("root_user_namespace_maps_root_to_an_unprivileged_uid") {
+        return;
+    }
+    let before = residue();
+    let (mut child, mut out) = start_waiting(
+        &["--userns"],
+        "id -u; cat /proc/self/uid_map; echo ready; exec sleep 60",
+    );
+    let _ = &mut out;
+    // On the host, the container's processes run as the mapped uid.
+    let mut host_uids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+        let is_sleep = status.lines().next().is_some_and(|l| l.ends_with("sleep"));
+        let ppid_is_init = std::fs::read_to_string(e.path().join("stat"))
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(str::to_string))
+            .is_some();
+        if is_sleep && ppid_is_init {
+            if let Some(uid) = status.lines().find(|l| l.starts_with("Uid:")) {
+                host_uids.push(uid.split_whitespace().nth(1).unwrap_or("").to_string());
+            }
+        }
+    }
+    child.kill().unwrap();
+    let o = child.wait_with_output().unwrap();
+    let _ = o;
+    assert!(host_uids.contains(&"100000".to_string()), "host uids of sleep: {host_uids:?}");
+    let _ = underhood(&["cleanup"]);
+    assert_no_residue(&before);
+}
+
+#[test]
+fn root_user_namespace_reports_root_inside() {
+    if !root_or_skip("root_user_namespace_reports_root_inside") {
+        return;
+    }
+    let o = underhood(&["run", "--userns", "--", "/bin/sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"));
+    let map: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(map, ["0", "100000", "65536"], "{out}");
+}
+
+#[test]
+fn root_veth_connects_the_container_to_the_host() {
+    if !root_or_skip("root_veth_connects_the_container_to_the_host") {
+        return;
+    }
+    let before = residue();
+    let o = underhood(&["run", "--net", "veth", "--", "cat", "/proc/net/dev", "/proc/net/route"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("eth0:"), "{out}");
+    assert!(out.contains("lo:"), "{out}");
+    // A default route (destination 00000000) through eth0.
+    assert!(out.lines().any(|l| l.starts_with("eth0\t00000000")), "{out}");
+    assert_no_residue(&before);
+}
+
+#[test]
+fn root_mounts_inside_never_reach_a_shared_host_root() {
+    if !root_or_skip("root_mounts_inside_never_reach_a_shared_host_root") {
+        return;
+    }
+    // A throwaway mount namespace whose / is rshared, as on a systemd host: the real
+    // host's propagation is never changed.
+    let script = format!(
+        "{BIN} run -- /bin/sh -c 'echo ready; sleep 2' > /dev/null & \
+         sleep 1; cat /proc/self/mountinfo; wait"
+    );
+    let o = Command::new("unshare")
+        .args(["--mount", "--propagation", "shared", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(table.contains(" / / "), "no mount table read: {table}");
+    for l in table.lines() {
+        assert!(!l.contains("overlay"), "a container mount leaked: {l}");
+        assert!(!l.contains("/run/underhood/"), "a container mount leaked: {l}");
+    }
+}
