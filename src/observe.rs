@@ -10,7 +10,9 @@
 //! process (ENOENT/ESRCH, see proc(5)) as "skip it", never as a failure of the whole view.
 //!
 //! - [`namespaces`]: the `/proc/<pid>/ns/*` links, each read on its own, and a host/subject diff.
+//! - [`mountinfo`]: `/proc/<pid>/mountinfo` with escapes decoded and propagation typed.
 //! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
 
 pub mod fsread;
+pub mod mountinfo;
 pub mod namespaces;
