@@ -11,8 +11,10 @@
 //!
 //! - [`namespaces`]: the `/proc/<pid>/ns/*` links, each read on its own, and a host/subject diff.
 //! - [`mountinfo`]: `/proc/<pid>/mountinfo` with escapes decoded and propagation typed.
+//! - [`ptree`]: the processes under a root pid, with the pid inside each pid namespace.
 //! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
 
 pub mod fsread;
 pub mod mountinfo;
 pub mod namespaces;
+pub mod ptree;
