@@ -12,9 +12,11 @@
 //! - [`namespaces`]: the `/proc/<pid>/ns/*` links, each read on its own, and a host/subject diff.
 //! - [`mountinfo`]: `/proc/<pid>/mountinfo` with escapes decoded and propagation typed.
 //! - [`ptree`]: the processes under a root pid, with the pid inside each pid namespace.
+//! - [`host`]: small facts for a header: hostname, kernel, overlayfs, user namespaces, LSMs.
 //! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
 
 pub mod fsread;
+pub mod host;
 pub mod mountinfo;
 pub mod namespaces;
 pub mod ptree;
