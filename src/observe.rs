@@ -1,2 +1,22 @@
-//! Read-only views of a process: its namespaces, process tree, mounts, memory.
-//! Parsing (`&str -> T`) is kept apart from reading, so parsers are tested on real lines.
+//! Read-only views of a process: its namespaces, process tree, mounts, and facts about the host.
+//!
+//! Nothing here changes kernel state, and nothing here knows about the UI, lessons or the
+//! runtime's internals: every function takes the proc root (normally `/proc`, see
+//! [`crate::runtime::paths::Paths::proc_root`]) so tests can point it at a fixture directory.
+//!
+//! Each module keeps *parsing* (`&str -> T`, pure, unit-tested on lines captured from a real
+//! machine) apart from *reading* (opening files under the proc root, attaching the path and the
+//! errno to every error). Processes come and go while we look at them; readers treat a vanished
+//! process (ENOENT/ESRCH, see proc(5)) as "skip it", never as a failure of the whole view.
+//!
+//! - [`namespaces`]: the `/proc/<pid>/ns/*` links, each read on its own, and a host/subject diff.
+//! - [`mountinfo`]: `/proc/<pid>/mountinfo` with escapes decoded and propagation typed.
+//! - [`ptree`]: the processes under a root pid, with the pid inside each pid namespace.
+//! - [`host`]: small facts for a header: hostname, kernel, overlayfs, user namespaces, LSMs.
+//! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
+
+pub mod fsread;
+pub mod host;
+pub mod mountinfo;
+pub mod namespaces;
+pub mod ptree;
