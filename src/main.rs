@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Launch a container and run CMD in it (a small, honest runtime).
-    Run(cli::run::RunArgs),
+    Run(Box<cli::run::RunArgs>),
     /// Allocate and touch memory at a steady rate, printing progress (the OOM demo).
     Hog(cli::hog::HogArgs),
     /// Remove what crashed sessions left behind (mounts, cgroups, veths, state).
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Run(args)) => cli::run::main(args),
+        Some(Command::Run(args)) => cli::run::main(*args),
         Some(Command::Hog(args)) => cli::hog::main(&args),
         Some(Command::Cleanup) => cli::cleanup::main(),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),

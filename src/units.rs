@@ -1,6 +1,6 @@
 //! Sizes as people write them: `100M`, `1G`, `512k`, `4096`.
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
 /// Parses a byte size. Suffixes are binary (k = 1024), case-insensitive, with an
 /// optional `B`/`iB`: `512k`, `100M`, `1GiB`, `4096`.

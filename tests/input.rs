@@ -10,7 +10,10 @@ fn bad(args: &[&str], needle: &str) {
     let o = underhood(args);
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
-    assert!(e.contains(needle), "{args:?}: error does not name {needle:?}: {e}");
+    assert!(
+        e.contains(needle),
+        "{args:?}: error does not name {needle:?}: {e}"
+    );
     assert_eq!(residue(), before, "{args:?} started something");
 }
 
@@ -28,13 +31,22 @@ fn unknown_namespace() {
 
 #[test]
 fn missing_rootfs_and_image() {
-    bad(&["run", "--rootfs", "/no/such/dir", "--", "true"], "/no/such/dir");
-    bad(&["run", "--image", "/no/such.tar", "--", "true"], "/no/such.tar");
+    bad(
+        &["run", "--rootfs", "/no/such/dir", "--", "true"],
+        "/no/such/dir",
+    );
+    bad(
+        &["run", "--image", "/no/such.tar", "--", "true"],
+        "/no/such.tar",
+    );
 }
 
 #[test]
 fn volumes() {
-    bad(&["run", "-v", "/no/such/src:/data", "--", "true"], "/no/such/src");
+    bad(
+        &["run", "-v", "/no/such/src:/data", "--", "true"],
+        "/no/such/src",
+    );
     bad(&["run", "-v", "/tmp:relative", "--", "true"], "relative");
     bad(&["run", "-v", "/tmp:/a/../b", "--", "true"], "..");
     bad(&["run", "-v", "/tmp", "--", "true"], "/tmp");

@@ -21,7 +21,13 @@ fn root_pid1_is_our_init_and_the_command_runs_under_it() {
         return;
     }
     let before = residue();
-    let o = underhood(&["run", "--", "/bin/sh", "-c", "echo $$; cat /proc/1/comm; ls /proc"]);
+    let o = underhood(&[
+        "run",
+        "--",
+        "/bin/sh",
+        "-c",
+        "echo $$; cat /proc/1/comm; ls /proc",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     let mut lines = out.lines();
@@ -89,16 +95,21 @@ fn root_after_pivot_root_the_host_mounts_are_gone() {
     let o = underhood(&["run", "--", "cat", "/proc/self/mountinfo"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let points = mount_points(&stdout(&o));
-    let allowed = |p: &str| {
-        p == "/" || p == "/proc" || p == "/tmp" || p == "/dev" || p.starts_with("/dev/")
-    };
-    assert!(points.iter().all(|p| allowed(p)), "host mounts visible: {points:?}");
+    let allowed =
+        |p: &str| p == "/" || p == "/proc" || p == "/tmp" || p == "/dev" || p.starts_with("/dev/");
+    assert!(
+        points.iter().all(|p| allowed(p)),
+        "host mounts visible: {points:?}"
+    );
     assert!(points.contains(&"/proc".to_string()));
     // With chroot the host's mounts are all still in the table: the lesson's contrast.
     let o = underhood(&["run", "--chroot", "--", "cat", "/proc/self/mountinfo"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let points = mount_points(&stdout(&o));
-    assert!(points.iter().any(|p| p.starts_with("/sys")), "chroot hid host mounts: {points:?}");
+    assert!(
+        points.iter().any(|p| p.starts_with("/sys")),
+        "chroot hid host mounts: {points:?}"
+    );
     assert_no_residue(&before);
 }
 
@@ -128,7 +139,10 @@ fn root_missing_command_is_127_with_a_clear_error() {
 
 /// Starts `run` with a command that prints `ready` and then waits; returns the child
 /// once `ready` is read.
-fn start_waiting(extra: &[&str], script: &str) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+fn start_waiting(
+    extra: &[&str],
+    script: &str,
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     let mut args = vec!["run"];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--", "/bin/sh", "-c", script]);
@@ -192,7 +206,11 @@ fn root_limits_are_written_and_sigterm_cleans_up() {
     )
     .unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(limit.as_deref().map(str::trim), Some("33554432"), "{dir}/underhood-*/{file}");
+    assert_eq!(
+        limit.as_deref().map(str::trim),
+        Some("33554432"),
+        "{dir}/underhood-*/{file}"
+    );
     assert_eq!(status.code(), Some(143));
     assert_no_residue(&before);
 }
@@ -249,30 +267,30 @@ fn root_user_namespace_maps_root_to_an_unprivileged_uid() {
         return;
     }
     let before = residue();
-    let (mut child, mut out) = start_waiting(
-        &["--userns"],
-        "id -u; cat /proc/self/uid_map; echo ready; exec sleep 60",
-    );
-    let _ = &mut out;
-    // On the host, the container's processes run as the mapped uid.
+    let (mut child, _out) = start_waiting(&["--userns"], "echo ready; exec sleep 60");
+    // On the host, the container's processes run as the mapped uid: find the
+    // command (sleep) under our init and read its real uid as the host sees it.
     let mut host_uids = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
-        let is_sleep = status.lines().next().is_some_and(|l| l.ends_with("sleep"));
-        let ppid_is_init = std::fs::read_to_string(e.path().join("stat"))
-            .ok()
-            .and_then(|s| s.rsplit(')').next().map(str::to_string))
-            .is_some();
-        if is_sleep && ppid_is_init {
-            if let Some(uid) = status.lines().find(|l| l.starts_with("Uid:")) {
-                host_uids.push(uid.split_whitespace().nth(1).unwrap_or("").to_string());
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "underhood-init" {
+            continue;
+        }
+        let Ok(nodes) = underhood::observe::ptree::tree(std::path::Path::new("/proc"), pid) else {
+            continue;
+        };
+        for n in nodes {
+            if n.proc.comm == "sleep" {
+                host_uids.extend(n.proc.status.uid.map(|u| u[0]));
             }
         }
     }
     child.kill().unwrap();
-    let o = child.wait_with_output().unwrap();
-    let _ = o;
-    assert!(host_uids.contains(&"100000".to_string()), "host uids of sleep: {host_uids:?}");
+    child.wait().unwrap();
+    assert_eq!(host_uids, vec![100000], "host uids of the sleep inside");
     let _ = underhood(&["cleanup"]);
     assert_no_residue(&before);
 }
@@ -282,7 +300,14 @@ fn root_user_namespace_reports_root_inside() {
     if !root_or_skip("root_user_namespace_reports_root_inside") {
         return;
     }
-    let o = underhood(&["run", "--userns", "--", "/bin/sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let o = underhood(&[
+        "run",
+        "--userns",
+        "--",
+        "/bin/sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     let mut lines = out.lines();
@@ -297,13 +322,24 @@ fn root_veth_connects_the_container_to_the_host() {
         return;
     }
     let before = residue();
-    let o = underhood(&["run", "--net", "veth", "--", "cat", "/proc/net/dev", "/proc/net/route"]);
+    let o = underhood(&[
+        "run",
+        "--net",
+        "veth",
+        "--",
+        "cat",
+        "/proc/net/dev",
+        "/proc/net/route",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("eth0:"), "{out}");
     assert!(out.contains("lo:"), "{out}");
     // A default route (destination 00000000) through eth0.
-    assert!(out.lines().any(|l| l.starts_with("eth0\t00000000")), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("eth0\t00000000")),
+        "{out}"
+    );
     assert_no_residue(&before);
 }
 
@@ -327,6 +363,9 @@ fn root_mounts_inside_never_reach_a_shared_host_root() {
     assert!(table.contains(" / / "), "no mount table read: {table}");
     for l in table.lines() {
         assert!(!l.contains("overlay"), "a container mount leaked: {l}");
-        assert!(!l.contains("/run/underhood/"), "a container mount leaked: {l}");
+        assert!(
+            !l.contains("/run/underhood/"),
+            "a container mount leaked: {l}"
+        );
     }
 }

@@ -8,7 +8,10 @@ pub fn main() -> ExitCode {
     let paths = Paths::host();
     let done = cleanup::stale_sessions(&paths);
     if done.sessions.is_empty() && done.errors.is_empty() {
-        println!("underhood: nothing to clean up in {}", paths.state_dir.display());
+        println!(
+            "underhood: nothing to clean up in {}",
+            paths.state_dir.display()
+        );
     }
     for s in &done.sessions {
         println!("underhood: removed stale session {s}");

@@ -36,7 +36,9 @@ pub fn main(args: &HogArgs) -> ExitCode {
         out,
         "hog: growing by {}/s{} (pid {})",
         format_size(args.rate),
-        args.max.map(|m| format!(" up to {}", format_size(m))).unwrap_or_default(),
+        args.max
+            .map(|m| format!(" up to {}", format_size(m)))
+            .unwrap_or_default(),
         std::process::id()
     );
     let mut next = Instant::now();

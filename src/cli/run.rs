@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
@@ -72,14 +72,18 @@ pub struct RunArgs {
 fn parse_pids(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("invalid pids limit {s:?}: expected a whole number above 0")),
+        _ => Err(format!(
+            "invalid pids limit {s:?}: expected a whole number above 0"
+        )),
     }
 }
 
 fn parse_cpus(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(f) if f > 0.0 && f.is_finite() && f <= 1024.0 => Ok(f),
-        _ => Err(format!("invalid cpus {s:?}: expected a fraction of one CPU such as 0.5")),
+        _ => Err(format!(
+            "invalid cpus {s:?}: expected a fraction of one CPU such as 0.5"
+        )),
     }
 }
 
@@ -93,7 +97,11 @@ fn parse_volume(s: &str) -> Result<Volume, String> {
         [h, t] => (*h, *t, false),
         [h, t, "ro"] => (*h, *t, true),
         [h, t, "rw"] => (*h, *t, false),
-        _ => return Err(format!("invalid volume {s:?}: expected HOST:PATH or HOST:PATH:ro")),
+        _ => {
+            return Err(format!(
+                "invalid volume {s:?}: expected HOST:PATH or HOST:PATH:ro"
+            ));
+        }
     };
     if host.is_empty() || !target.starts_with('/') {
         return Err(format!(
@@ -129,15 +137,15 @@ fn layers(args: &RunArgs, paths: &Paths) -> Result<Vec<PathBuf>> {
 }
 
 fn validate(args: &RunArgs) -> Result<()> {
-    if let Some(dir) = &args.rootfs {
-        if !dir.is_dir() {
-            bail!("--rootfs {}: not a directory", dir.display());
-        }
+    if let Some(dir) = &args.rootfs
+        && !dir.is_dir()
+    {
+        bail!("--rootfs {}: not a directory", dir.display());
     }
-    if let Some(file) = &args.image {
-        if !file.exists() {
-            bail!("--image {}: no such file", file.display());
-        }
+    if let Some(file) = &args.image
+        && !file.exists()
+    {
+        bail!("--image {}: no such file", file.display());
     }
     if args.hostname.is_empty() || args.hostname.len() > 64 {
         bail!("invalid hostname {:?}: 1 to 64 characters", args.hostname);
@@ -161,7 +169,12 @@ pub fn main(args: RunArgs) -> ExitCode {
 
 fn signal_fd() -> Result<SignalFd> {
     let mut set = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
         set.add(s);
     }
     set.thread_block().context("blocking signals")?;
@@ -216,10 +229,10 @@ fn run(args: &RunArgs) -> Result<i32> {
     let mut launch = Launch::start(paths, session, steps)?;
     let status = drive(&mut launch, args, &signals);
     let teardown = launch.teardown();
-    if args.trace {
-        if let Ok(r) = &teardown {
-            eprint!("{}", r.render());
-        }
+    if args.trace
+        && let Ok(r) = &teardown
+    {
+        eprint!("{}", r.render());
     }
     teardown?;
     status
@@ -259,7 +272,11 @@ fn drive(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Result<i32>
                     eprintln!("underhood: {why}");
                 }
                 if let Step::Exec { .. } = step {
-                    return Ok(if errno.starts_with("ENOENT") { 127 } else { 126 });
+                    return Ok(if errno.starts_with("ENOENT") {
+                        127
+                    } else {
+                        126
+                    });
                 }
                 return Ok(125);
             }
@@ -294,14 +311,17 @@ fn wait_command(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Resu
                 r => r.context("poll")?,
             };
             let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-            (ready(&fds[0]), ready(&fds[1]), fds.get(2).is_some_and(ready))
+            (
+                ready(&fds[0]),
+                ready(&fds[1]),
+                fds.get(2).is_some_and(ready),
+            )
         };
-        if oom_ready {
-            if let Some(o) = oom.as_mut() {
-                if o.read()? > 0 {
-                    oom_seen = true;
-                }
-            }
+        if oom_ready
+            && let Some(o) = oom.as_mut()
+            && o.read()? > 0
+        {
+            oom_seen = true;
         }
         if sig {
             while let Some(s) = pending_signal(signals) {
@@ -316,14 +336,14 @@ fn wait_command(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Resu
             launch.signal(Signal::SIGKILL);
             kill_at = None;
         }
-        if sock {
-            if let Some(exit) = launch.poll_exit()? {
-                break exit;
-            }
+        if sock && let Some(exit) = launch.poll_exit()? {
+            break exit;
         }
     };
-    if exit.signal == Some(Signal::SIGKILL as i32) {
-        if let (Some(cg), Some(limit)) = (&launch.cgroup, args.memory) {
+    if exit.signal == Some(Signal::SIGKILL as i32)
+        && let (Some(cg), Some(limit)) = (&launch.cgroup, args.memory)
+    {
+        {
             let usage = cg.memory().ok();
             let kills = usage.as_ref().map(|u| u.oom_kills).unwrap_or(0);
             if oom_seen || kills > 0 {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::cgroup;
@@ -66,17 +66,16 @@ fn clean_recorded(paths: &Paths, s: &State, errors: &mut Vec<String>) {
         // A crash between mkdir and recording the dirs: find them by our exact name.
         if let Ok(host) = cgroup::Host::detect(paths) {
             for d in cgroup::ours(&host) {
-                if d.file_name().is_some_and(|n| n.to_string_lossy() == *name) && !dirs.contains(&d) {
+                if d.file_name().is_some_and(|n| n.to_string_lossy() == *name) && !dirs.contains(&d)
+                {
                     dirs.push(d);
                 }
             }
         }
     }
     for d in dirs {
-        if d.exists() {
-            if let Err(e) = cgroup::remove_dir(&d) {
-                errors.push(format!("{e:#}"));
-            }
+        if let Err(e) = cgroup::remove_dir(&d) {
+            errors.push(format!("{e:#}"));
         }
     }
     for v in &s.veths {

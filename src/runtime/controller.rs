@@ -11,13 +11,13 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
-use nix::sys::signal::{kill, Signal};
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::cgroup::{self, Cgroup, Limits};
 use super::paths::Paths;
-use super::protocol::{recv, send, Reply, Request, SUBJECT_FD};
+use super::protocol::{Reply, Request, SUBJECT_FD, recv, send};
 use super::report::Report;
 use super::state::{self, Session};
 use super::step::{IdMap, LimitSpec, Step, Veth};
@@ -95,7 +95,8 @@ fn subject_exe() -> Result<&'static OwnedFd> {
         | nix::fcntl::SealFlag::F_SEAL_SHRINK
         | nix::fcntl::SealFlag::F_SEAL_GROW
         | nix::fcntl::SealFlag::F_SEAL_WRITE;
-    nix::fcntl::fcntl(&dst, nix::fcntl::FcntlArg::F_ADD_SEALS(seals)).context("sealing the memfd")?;
+    nix::fcntl::fcntl(&dst, nix::fcntl::FcntlArg::F_ADD_SEALS(seals))
+        .context("sealing the memfd")?;
     let _ = EXE.set(OwnedFd::from(dst));
     EXE.get().ok_or_else(|| anyhow!("memfd lost"))
 }
@@ -290,7 +291,11 @@ impl Launch {
             let path = dir.join(file);
             let res = std::fs::write(&path, &content);
             report.io("write", format!("{path:?}, {content:?}"), res)?;
-            report.shell(format!("echo '{}' > {}", content.trim_end(), path.display()));
+            report.shell(format!(
+                "echo '{}' > {}",
+                content.trim_end(),
+                path.display()
+            ));
             Ok(())
         };
         if !nix::unistd::geteuid().is_root() {
@@ -319,8 +324,16 @@ impl Launch {
         let host_cidr = format!("{}/{}", v.host_addr, v.prefix);
         let cmds: [Vec<&str>; 3] = [
             vec![
-                "link", "add", &v.host_name, "type", "veth", "peer", "name", &v.peer_name,
-                "netns", &pid,
+                "link",
+                "add",
+                &v.host_name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &v.peer_name,
+                "netns",
+                &pid,
             ],
             vec!["addr", "add", &host_cidr, "dev", &v.host_name],
             vec!["link", "set", &v.host_name, "up"],
@@ -348,9 +361,13 @@ impl Launch {
         if self.cgroup_host.is_none() {
             self.cgroup_host = Some(cgroup::Host::detect(&self.paths)?);
         }
-        let host = self.cgroup_host.as_ref().ok_or_else(|| anyhow!("no cgroup host"))?;
+        let host = self
+            .cgroup_host
+            .as_ref()
+            .ok_or_else(|| anyhow!("no cgroup host"))?;
         let name = self.session.name();
-        self.session.record(|s| s.cgroup_name = Some(name.clone()))?;
+        self.session
+            .record(|s| s.cgroup_name = Some(name.clone()))?;
         let l = Limits {
             memory: limits.memory,
             pids: limits.pids,
@@ -424,10 +441,8 @@ impl Launch {
             let _ = child.wait();
         }
         self.wait_gone(Duration::from_secs(2));
-        if let Some(cg) = self.cgroup.take() {
-            if let Err(e) = cg.remove(&mut report) {
-                errors.push(format!("{e:#}"));
-            }
+        if let Some(Err(e)) = self.cgroup.take().map(|cg| cg.remove(&mut report)) {
+            errors.push(format!("{e:#}"));
         }
         for veth in self.session.state.veths.clone() {
             if let Err(e) = delete_veth(&self.paths, &veth, &mut report) {
@@ -449,12 +464,10 @@ impl Launch {
     fn wait_gone(&self, limit: Duration) {
         let start = Instant::now();
         while start.elapsed() < limit {
-            let alive = self
-                .session
-                .state
-                .subjects
-                .iter()
-                .any(|id| state::is_alive(&self.paths.proc_root, *id) && !is_zombie(&self.paths.proc_root, id.pid));
+            let alive = self.session.state.subjects.iter().any(|id| {
+                state::is_alive(&self.paths.proc_root, *id)
+                    && !is_zombie(&self.paths.proc_root, id.pid)
+            });
             if !alive {
                 return;
             }
@@ -474,7 +487,10 @@ impl Drop for Launch {
 fn is_zombie(proc_root: &Path, pid: i32) -> bool {
     std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat"))
         .ok()
-        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rfind(')')
+                .map(|i| s[i + 1..].trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 

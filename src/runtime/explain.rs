@@ -4,11 +4,19 @@
 pub fn errno(text: &str) -> Option<&'static str> {
     let name = text.split(':').next().unwrap_or("").trim();
     Some(match name {
-        "EPERM" => "operation not permitted: this needs a capability the process lacks (run as root, or inside a user namespace it owns)",
-        "EACCES" => "permission denied by file modes, an LSM (AppArmor/SELinux), or a read-only mount",
+        "EPERM" => {
+            "operation not permitted: this needs a capability the process lacks (run as root, or inside a user namespace it owns)"
+        }
+        "EACCES" => {
+            "permission denied by file modes, an LSM (AppArmor/SELinux), or a read-only mount"
+        }
         "EBUSY" => "busy: something still uses it (a mount point in use, a cgroup with processes)",
-        "EINVAL" => "invalid argument: the kernel refused this combination (for pivot_root: new root not a mount point, or a shared parent mount)",
-        "ENOENT" => "no such file or directory (inside the container, paths are looked up in its own root)",
+        "EINVAL" => {
+            "invalid argument: the kernel refused this combination (for pivot_root: new root not a mount point, or a shared parent mount)"
+        }
+        "ENOENT" => {
+            "no such file or directory (inside the container, paths are looked up in its own root)"
+        }
         "ENOSPC" => "no space, or a namespace/cgroup count limit was reached",
         "EAGAIN" => "resource temporarily unavailable: a limit such as pids.max was reached",
         "ENOMEM" => "out of memory, or the memory cgroup limit was reached",

@@ -7,7 +7,7 @@ use std::path::Path;
 use nix::errno::Errno;
 
 use super::mounts;
-use super::namespaces::{flag_names, Ns};
+use super::namespaces::{Ns, flag_names};
 use super::report::Report;
 use super::security;
 use super::step::{Step, Veth};
@@ -32,7 +32,9 @@ pub fn perform(
     match step {
         Step::User { .. } => {
             unshare(sys, r, Ns::User)?;
-            r.note("until the controller writes uid_map, every id here shows as the overflow id 65534");
+            r.note(
+                "until the controller writes uid_map, every id here shows as the overflow id 65534",
+            );
         }
         Step::Uts { hostname } => {
             unshare(sys, r, Ns::Uts)?;
@@ -124,7 +126,11 @@ pub fn configure_veth(sys: &mut dyn Sys, r: &mut Report, veth: &Veth) -> nix::Re
     let res = sys.link_up("eth0");
     r.call("ioctl", "SIOCSIFFLAGS, \"eth0\", IFF_UP", res)?;
     let res = sys.default_route(veth.host_addr);
-    r.call("ioctl", format!("SIOCADDRT, default via {}", veth.host_addr), res)?;
+    r.call(
+        "ioctl",
+        format!("SIOCADDRT, default via {}", veth.host_addr),
+        res,
+    )?;
     r.shell(format!(
         "ip link set {} name eth0 && ip addr add {}/{} dev eth0 && ip link set eth0 up && ip route add default via {}",
         veth.peer_name, veth.container_addr, veth.prefix, veth.host_addr
@@ -142,7 +148,15 @@ mod tests {
     fn uts_unshares_then_sets_the_name() {
         let mut sys = Recorder::default();
         let mut r = Report::new("uts");
-        perform(&mut sys, &mut r, &Step::Uts { hostname: "box".into() }, false).unwrap();
+        perform(
+            &mut sys,
+            &mut r,
+            &Step::Uts {
+                hostname: "box".into(),
+            },
+            false,
+        )
+        .unwrap();
         assert_eq!(
             sys.calls,
             vec![
@@ -162,7 +176,9 @@ mod tests {
         match &sys.calls[1] {
             Call::Mount { target, flags, .. } => {
                 assert_eq!(target, Path::new("/"));
-                assert!(flags.contains(nix::mount::MsFlags::MS_SLAVE | nix::mount::MsFlags::MS_REC));
+                assert!(
+                    flags.contains(nix::mount::MsFlags::MS_SLAVE | nix::mount::MsFlags::MS_REC)
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -198,7 +214,10 @@ mod tests {
             ..Default::default()
         };
         let mut r = Report::new("ipc");
-        assert_eq!(perform(&mut sys, &mut r, &Step::Ipc, false), Err(Errno::EPERM));
+        assert_eq!(
+            perform(&mut sys, &mut r, &Step::Ipc, false),
+            Err(Errno::EPERM)
+        );
         assert_eq!(r.calls[0].args, "CLONE_NEWIPC");
         assert!(r.render().contains("-1 EPERM"));
     }
@@ -209,7 +228,10 @@ mod tests {
         let mut sys = Recorder::default();
         let mut r = Report::new("veth");
         configure_veth(&mut sys, &mut r, &v).unwrap();
-        assert_eq!(sys.calls[0], Call::RenameLink(v.peer_name.clone(), "eth0".into()));
+        assert_eq!(
+            sys.calls[0],
+            Call::RenameLink(v.peer_name.clone(), "eth0".into())
+        );
         assert_eq!(sys.calls[3], Call::DefaultRoute(v.host_addr));
     }
 }

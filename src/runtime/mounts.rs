@@ -178,12 +178,19 @@ pub fn rootfs(
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         Some("mode=1777"),
     )?;
-    r.shell(format!("mount -t tmpfs -o mode=1777 tmpfs {}", tmp.display()));
+    r.shell(format!(
+        "mount -t tmpfs -o mode=1777 tmpfs {}",
+        tmp.display()
+    ));
     Ok(())
 }
 
 fn volume(sys: &mut dyn Sys, r: &mut Report, merged: &Path, v: &Volume) -> nix::Result<()> {
-    let target = r.call("resolve", format!("{:?}", v.target), inside(merged, &v.target))?;
+    let target = r.call(
+        "resolve",
+        format!("{:?}", v.target),
+        inside(merged, &v.target),
+    )?;
     let is_dir = v.host.is_dir();
     if is_dir {
         r.call("mkdir", format!("{target:?}"), sys.mkdir(&target))?;
@@ -191,7 +198,11 @@ fn volume(sys: &mut dyn Sys, r: &mut Report, merged: &Path, v: &Volume) -> nix::
         if let Some(parent) = target.parent() {
             r.call("mkdir", format!("{parent:?}"), sys.mkdir(parent))?;
         }
-        r.call("open", format!("{target:?}, O_CREAT"), sys.create_file(&target))?;
+        r.call(
+            "open",
+            format!("{target:?}, O_CREAT"),
+            sys.create_file(&target),
+        )?;
     }
     let host = v.host.to_string_lossy().into_owned();
     mount(
@@ -221,7 +232,11 @@ fn volume(sys: &mut dyn Sys, r: &mut Report, merged: &Path, v: &Volume) -> nix::
             target.display()
         ));
     } else {
-        r.shell(format!("mount --bind {} {}", v.host.display(), target.display()));
+        r.shell(format!(
+            "mount --bind {} {}",
+            v.host.display(),
+            target.display()
+        ));
     }
     Ok(())
 }
@@ -239,20 +254,19 @@ fn dev(sys: &mut dyn Sys, r: &mut Report, dev: &Path) -> nix::Result<()> {
         MsFlags::MS_NOSUID,
         Some("mode=755,size=65536k"),
     )?;
-    r.shell(format!("mount -t tmpfs -o mode=755 tmpfs {}", dev.display()));
+    r.shell(format!(
+        "mount -t tmpfs -o mode=755 tmpfs {}",
+        dev.display()
+    ));
     for node in DEV_NODES {
         let target = dev.join(node);
         let host = format!("/dev/{node}");
-        r.call("open", format!("{target:?}, O_CREAT"), sys.create_file(&target))?;
-        mount(
-            sys,
-            r,
-            Some(&host),
-            &target,
-            None,
-            MsFlags::MS_BIND,
-            None,
+        r.call(
+            "open",
+            format!("{target:?}, O_CREAT"),
+            sys.create_file(&target),
         )?;
+        mount(sys, r, Some(&host), &target, None, MsFlags::MS_BIND, None)?;
     }
     r.shell(format!(
         "for n in {}; do touch {d}/$n; mount --bind /dev/$n {d}/$n; done",
@@ -373,10 +387,17 @@ mod tests {
         // The volume: a bind, then the read-only remount of that bind.
         assert_eq!(mounts[1].1, PathBuf::from("/s/merged/data"));
         assert!(mounts[1].2.contains(MsFlags::MS_BIND));
-        assert!(mounts[2].2.contains(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY));
+        assert!(
+            mounts[2]
+                .2
+                .contains(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY)
+        );
         assert_eq!(mounts[3].0.as_deref(), Some("proc"));
         assert!(mounts.iter().any(|m| m.0.as_deref() == Some("devpts")));
-        assert_eq!(mounts.last().map(|m| m.1.clone()), Some("/s/merged/tmp".into()));
+        assert_eq!(
+            mounts.last().map(|m| m.1.clone()),
+            Some("/s/merged/tmp".into())
+        );
         match &sys.calls[0] {
             Call::Mount { data: Some(d), .. } => {
                 assert_eq!(
@@ -393,7 +414,9 @@ mod tests {
         let mut sys = Recorder::default();
         let mut r = Report::new("rootfs");
         rootfs(&mut sys, &mut r, &spec(), true).unwrap();
-        assert!(matches!(&sys.calls[0], Call::Mount { data: Some(d), .. } if d.ends_with(",userxattr")));
+        assert!(
+            matches!(&sys.calls[0], Call::Mount { data: Some(d), .. } if d.ends_with(",userxattr"))
+        );
     }
 
     #[test]
@@ -410,7 +433,13 @@ mod tests {
     fn pivot_root_sequence_follows_the_man_page() {
         let mut sys = Recorder::default();
         let mut r = Report::new("pivot");
-        enter_root(&mut sys, &mut r, RootMode::PivotRoot, Path::new("/s/merged")).unwrap();
+        enter_root(
+            &mut sys,
+            &mut r,
+            RootMode::PivotRoot,
+            Path::new("/s/merged"),
+        )
+        .unwrap();
         assert_eq!(
             sys.calls,
             vec![

@@ -1,7 +1,7 @@
 //! The eight namespace types a container can get, their clone flags and names.
 //! See namespaces(7), unshare(2), setns(2), clone(2).
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use nix::sched::CloneFlags;
 use serde::{Deserialize, Serialize};
 
@@ -143,7 +143,9 @@ mod tests {
 
     #[test]
     fn flags_are_distinct_and_named() {
-        let all = Ns::ALL.iter().fold(CloneFlags::empty(), |a, n| a | n.flag());
+        let all = Ns::ALL
+            .iter()
+            .fold(CloneFlags::empty(), |a, n| a | n.flag());
         assert_eq!(all.bits().count_ones(), 8);
         assert_eq!(
             flag_names(CloneFlags::CLONE_NEWUTS | Ns::Time.flag()),

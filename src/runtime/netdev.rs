@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
 
 fn control_socket() -> nix::Result<OwnedFd> {
     socket(
@@ -53,10 +53,18 @@ fn ioctl(fd: &OwnedFd, request: libc::c_ulong, arg: *mut libc::c_void) -> nix::R
 pub fn link_up(name: &str) -> nix::Result<()> {
     let fd = control_socket()?;
     let mut req = ifreq(name)?;
-    ioctl(&fd, libc::SIOCGIFFLAGS, (&mut req as *mut libc::ifreq).cast())?;
+    ioctl(
+        &fd,
+        libc::SIOCGIFFLAGS,
+        (&mut req as *mut libc::ifreq).cast(),
+    )?;
     // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    ioctl(&fd, libc::SIOCSIFFLAGS, (&mut req as *mut libc::ifreq).cast())
+    ioctl(
+        &fd,
+        libc::SIOCSIFFLAGS,
+        (&mut req as *mut libc::ifreq).cast(),
+    )
 }
 
 /// `ip addr add ADDR/PREFIX dev NAME`: SIOCSIFADDR then SIOCSIFNETMASK.
@@ -67,7 +75,11 @@ pub fn set_addr(name: &str, addr: Ipv4Addr, prefix: u8) -> nix::Result<()> {
     let fd = control_socket()?;
     let mut req = ifreq(name)?;
     req.ifr_ifru.ifru_addr = sockaddr_in(addr);
-    ioctl(&fd, libc::SIOCSIFADDR, (&mut req as *mut libc::ifreq).cast())?;
+    ioctl(
+        &fd,
+        libc::SIOCSIFADDR,
+        (&mut req as *mut libc::ifreq).cast(),
+    )?;
     let mask = if prefix == 0 {
         0
     } else {
@@ -75,7 +87,11 @@ pub fn set_addr(name: &str, addr: Ipv4Addr, prefix: u8) -> nix::Result<()> {
     };
     let mut req = ifreq(name)?;
     req.ifr_ifru.ifru_netmask = sockaddr_in(Ipv4Addr::from(mask));
-    ioctl(&fd, libc::SIOCSIFNETMASK, (&mut req as *mut libc::ifreq).cast())
+    ioctl(
+        &fd,
+        libc::SIOCSIFNETMASK,
+        (&mut req as *mut libc::ifreq).cast(),
+    )
 }
 
 /// `ip link set FROM name TO`: SIOCSIFNAME; the link must be down.
@@ -84,7 +100,11 @@ pub fn rename(from: &str, to: &str) -> nix::Result<()> {
     let mut req = ifreq(from)?;
     let new = ifreq(to)?;
     req.ifr_ifru.ifru_newname = new.ifr_name;
-    ioctl(&fd, libc::SIOCSIFNAME, (&mut req as *mut libc::ifreq).cast())
+    ioctl(
+        &fd,
+        libc::SIOCSIFNAME,
+        (&mut req as *mut libc::ifreq).cast(),
+    )
 }
 
 /// The kernel's `struct rtentry` (include/uapi/linux/route.h); the libc crate has it

@@ -23,12 +23,16 @@ impl Paths {
     /// The real host locations for the current user.
     pub fn host() -> Paths {
         let root = nix::unistd::geteuid().is_root();
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         let state_dir = if root {
             PathBuf::from("/run").join(PREFIX)
         } else {
             env("XDG_RUNTIME_DIR")
-                .unwrap_or_else(|| std::env::temp_dir())
+                .unwrap_or_else(std::env::temp_dir)
                 .join(PREFIX)
         };
         let cache_dir = if root {
@@ -36,7 +40,7 @@ impl Paths {
         } else {
             env("XDG_CACHE_HOME")
                 .or_else(|| env("HOME").map(|h| h.join(".cache")))
-                .unwrap_or_else(|| std::env::temp_dir())
+                .unwrap_or_else(std::env::temp_dir)
                 .join(PREFIX)
         };
         Paths {

@@ -258,8 +258,18 @@ mod tests {
         assert_eq!(
             titles(&steps),
             [
-                "UTS", "IPC", "network", "mount", "cgroup", "cgroup", "time", "PID", "root",
-                "pivot_root", "security", "exec"
+                "UTS",
+                "IPC",
+                "network",
+                "mount",
+                "cgroup",
+                "cgroup",
+                "time",
+                "PID",
+                "root",
+                "pivot_root",
+                "security",
+                "exec"
             ]
         );
     }
@@ -280,8 +290,10 @@ mod tests {
 
     #[test]
     fn share_keeps_namespaces_and_mount_sharing_skips_rootfs() {
-        let mut o = Options::default();
-        o.share = [Ns::Net, Ns::Mount].into_iter().collect();
+        let o = Options {
+            share: [Ns::Net, Ns::Mount].into_iter().collect(),
+            ..Default::default()
+        };
         let steps = build(&o, &ctx(0));
         assert!(!steps.iter().any(|s| s.namespace() == Some(Ns::Net)));
         assert!(!steps.iter().any(|s| matches!(s, Step::Rootfs(_))));

@@ -3,8 +3,8 @@
 
 use std::io::{Read, Write};
 
-use anyhow::{bail, Context, Result};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::report::Report;
 use super::step::{Step, Veth};
@@ -90,12 +90,25 @@ mod tests {
             hostname: "x".into(),
         });
         send(&mut buf, &msg).unwrap();
-        send(&mut buf, &Reply::Exited { code: Some(3), signal: None }).unwrap();
+        send(
+            &mut buf,
+            &Reply::Exited {
+                code: Some(3),
+                signal: None,
+            },
+        )
+        .unwrap();
         let mut cur = std::io::Cursor::new(buf);
         let got: Request = recv(&mut cur).unwrap().unwrap();
         assert!(matches!(got, Request::Step(Step::Uts { .. })));
         let r: Reply = recv(&mut cur).unwrap().unwrap();
-        assert_eq!(r, Reply::Exited { code: Some(3), signal: None });
+        assert_eq!(
+            r,
+            Reply::Exited {
+                code: Some(3),
+                signal: None
+            }
+        );
         assert!(recv::<Reply>(&mut cur).unwrap().is_none());
     }
 

@@ -198,8 +198,14 @@ mod tests {
         apply(&mut sys, &mut r, &keep, &prog, &["keyctl".into()]).unwrap();
         let n = sys.calls.len();
         assert!(matches!(sys.calls[0], Call::DropBounding(_)));
-        assert!(!sys.calls.contains(&Call::DropBounding(Capability::CAP_CHOWN)));
-        assert!(sys.calls.contains(&Call::DropBounding(Capability::CAP_SYS_ADMIN)));
+        assert!(
+            !sys.calls
+                .contains(&Call::DropBounding(Capability::CAP_CHOWN))
+        );
+        assert!(
+            sys.calls
+                .contains(&Call::DropBounding(Capability::CAP_SYS_ADMIN))
+        );
         assert!(matches!(sys.calls[n - 3], Call::SetCaps(_)));
         assert_eq!(sys.calls[n - 2], Call::NoNewPrivs);
         assert!(matches!(sys.calls[n - 1], Call::Seccomp(_)));

@@ -8,10 +8,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::paths::{Paths, PREFIX};
+use super::paths::{PREFIX, Paths};
 
 pub const STATE_FILE: &str = "state.json";
 pub const FORMAT_VERSION: u32 = 1;
@@ -135,7 +135,10 @@ impl Session {
 pub fn remove_session_dir(dir: &Path) -> Result<()> {
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if !is_session_id(name) {
-        bail!("refusing to delete {}: not a session directory", dir.display());
+        bail!(
+            "refusing to delete {}: not a session directory",
+            dir.display()
+        );
     }
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),

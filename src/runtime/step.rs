@@ -93,9 +93,15 @@ pub enum Step {
     EnterRoot { mode: RootMode, new_root: PathBuf },
     /// Capabilities dropped to `keep`, no_new_privs, a seccomp filter answering
     /// EPERM to the syscalls in `deny`.
-    Security { keep: Vec<String>, deny: Vec<String> },
+    Security {
+        keep: Vec<String>,
+        deny: Vec<String>,
+    },
     /// fork + execve of the command; the subject stays as PID 1 and reaps.
-    Exec { argv: Vec<String>, env: Vec<(String, String)> },
+    Exec {
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+    },
 }
 
 impl Step {

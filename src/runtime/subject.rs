@@ -17,14 +17,14 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, getpid, getppid, ForkResult, Pid};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 
 use super::inside;
-use super::protocol::{recv, send, Reply, Request, SUBJECT_FD};
+use super::protocol::{Reply, Request, SUBJECT_FD, recv, send};
 use super::report::Report;
 use super::step::Step;
 use super::sys::Linux;
@@ -153,14 +153,20 @@ impl Subject {
         let mut r = Report::new(Step::Pid.title());
         let res = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID);
         if r.call("unshare", "CLONE_NEWPID", res).is_err() {
-            return self.reply(&Reply::Done { report: r, ok: false });
+            return self.reply(&Reply::Done {
+                report: r,
+                ok: false,
+            });
         }
         let parent = getpid();
         // SAFETY: the subject is single-threaded, so the child may run any code.
         match unsafe { fork() } {
             Err(e) => {
                 let _ = r.call::<()>("fork", "", Err(e));
-                self.reply(&Reply::Done { report: r, ok: false })
+                self.reply(&Reply::Done {
+                    report: r,
+                    ok: false,
+                })
             }
             Ok(ForkResult::Parent { child }) => {
                 let _ = r.call("fork", "", Ok(child.as_raw()));
@@ -204,7 +210,10 @@ impl Subject {
                     pid: pid.as_raw(),
                 })
             }
-            Err(_) => self.reply(&Reply::Done { report: r, ok: false }),
+            Err(_) => self.reply(&Reply::Done {
+                report: r,
+                ok: false,
+            }),
         }
     }
 
@@ -314,11 +323,16 @@ fn spawn(argv: &[String], env: &[(String, String)], r: &mut Report) -> Result<Pi
         Ok(ForkResult::Child) => {
             drop(rd);
             let _ = SigSet::empty().thread_set_mask();
-            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+            let _ = nix::sys::signal::sigprocmask(
+                SigmaskHow::SIG_SETMASK,
+                Some(&SigSet::empty()),
+                None,
+            );
             // Rust ignores SIGPIPE at start-up; the command expects the default.
             // SAFETY: resetting a disposition to SIG_DFL is always sound.
             unsafe {
-                let _ = nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
+                let _ =
+                    nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
             }
             let err = nix::unistd::execve(&path, &args, &envs).unwrap_err();
             let _ = nix::unistd::write(&wr, &(err as i32).to_le_bytes());

@@ -191,13 +191,16 @@ impl Sys for Linux {
     }
 }
 
+/// Picks the call a `Recorder` makes fail.
+pub type CallMatcher = fn(&Call) -> bool;
+
 /// A test double: records every call and succeeds, except for one call that can be
 /// made to fail with a chosen errno (error injection for step plans).
 #[derive(Default)]
 pub struct Recorder {
     pub calls: Vec<Call>,
     /// Fail the first call for which this returns true.
-    pub fail: Option<(fn(&Call) -> bool, Errno)>,
+    pub fail: Option<(CallMatcher, Errno)>,
 }
 
 impl Recorder {
@@ -239,7 +242,10 @@ impl Sys for Recorder {
         self.push(Call::Umount2(target.to_path_buf(), flags))
     }
     fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
-        self.push(Call::PivotRoot(new_root.to_path_buf(), put_old.to_path_buf()))
+        self.push(Call::PivotRoot(
+            new_root.to_path_buf(),
+            put_old.to_path_buf(),
+        ))
     }
     fn chroot(&mut self, path: &Path) -> nix::Result<()> {
         self.push(Call::Chroot(path.to_path_buf()))

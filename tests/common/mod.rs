@@ -73,7 +73,9 @@ fn cgroup_dirs() -> BTreeSet<String> {
 /// Processes whose command is one of ours (the subject names itself underhood-init).
 fn our_processes() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for pid in dir_names(Path::new("/proc"), |n| n.bytes().all(|b| b.is_ascii_digit())) {
+    for pid in dir_names(Path::new("/proc"), |n| {
+        n.bytes().all(|b| b.is_ascii_digit())
+    }) {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         if comm.trim() == "underhood-init" {
             out.insert(format!("{pid} {}", comm.trim()));
