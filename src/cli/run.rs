@@ -343,17 +343,14 @@ fn wait_command(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Resu
     if exit.signal == Some(Signal::SIGKILL as i32)
         && let (Some(cg), Some(limit)) = (&launch.cgroup, args.memory)
     {
-        {
-            let usage = cg.memory().ok();
-            let kills = usage.as_ref().map(|u| u.oom_kills).unwrap_or(0);
-            if oom_seen || kills > 0 {
-                eprintln!(
-                    "underhood: OOM-killed: memory limit {} reached ({} OOM kill{} counted by the kernel)",
-                    format_size(limit),
-                    kills.max(1),
-                    if kills == 1 { "" } else { "s" }
-                );
-            }
+        let kills = cg.memory().map(|u| u.oom_kills).unwrap_or(0);
+        if oom_seen || kills > 0 {
+            eprintln!(
+                "underhood: OOM-killed: memory limit {} reached ({} OOM kill{} counted by the kernel)",
+                format_size(limit),
+                kills.max(1),
+                if kills == 1 { "" } else { "s" }
+            );
         }
     }
     Ok(exit.status())
