@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 
 use super::cgroup::{self, Cgroup, Limits};
 use super::paths::Paths;
-use super::protocol::{Reply, Request, SUBJECT_FD, recv, send};
+use super::protocol::{Reply, Request, SUBJECT_FD, SpawnSpec, recv, send};
 use super::report::Report;
 use super::state::{self, Session};
 use super::step::{IdMap, LimitSpec, Step, Veth};
@@ -71,6 +71,8 @@ pub struct Launch {
     /// The command's pid inside its PID namespace, once started.
     pub command: Option<i32>,
     pub exit: Option<Exit>,
+    /// Spawned processes that ended, as PID 1 reported them (pid inside, exit).
+    pub reaped: Vec<(i32, Exit)>,
     torn_down: bool,
 }
 
@@ -154,6 +156,7 @@ impl Launch {
             cgroup: None,
             command: None,
             exit: None,
+            reaped: Vec::new(),
             torn_down: false,
         })
     }
@@ -169,7 +172,85 @@ impl Launch {
 
     fn ask(&mut self, req: &Request) -> Result<Reply> {
         send(&mut self.sock, req)?;
-        recv(&mut self.sock)?.ok_or_else(|| anyhow!("the subject process died"))
+        loop {
+            let reply: Reply =
+                recv(&mut self.sock)?.ok_or_else(|| anyhow!("the subject process died"))?;
+            if !self.note_event(&reply) {
+                return Ok(reply);
+            }
+        }
+    }
+
+    /// Keeps unasked messages; returns true when `reply` was one.
+    fn note_event(&mut self, reply: &Reply) -> bool {
+        match reply {
+            Reply::Reaped { pid, code, signal } => {
+                self.reaped.push((
+                    *pid,
+                    Exit {
+                        code: *code,
+                        signal: *signal,
+                    },
+                ));
+                true
+            }
+            Reply::Exited { code, signal } => {
+                self.exit = Some(Exit {
+                    code: *code,
+                    signal: *signal,
+                });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Starts another process in the container as it stands (PID 1 forks it).
+    /// Returns its pid inside.
+    pub fn spawn(&mut self, spec: SpawnSpec) -> Result<(i32, Report), StepFailure> {
+        let title = format!("spawn {}", spec.argv.join(" "));
+        let fail = |report: Report, message: String| StepFailure { report, message };
+        match self.ask(&Request::Spawn(spec)) {
+            Ok(Reply::Started { report, pid }) => Ok((pid, report)),
+            Ok(Reply::Done { report, .. }) => {
+                let msg = match report.failure() {
+                    Some(c) => format!(
+                        "{title} failed: {}({}) = {}",
+                        c.name,
+                        c.args,
+                        c.result.as_ref().err().cloned().unwrap_or_default()
+                    ),
+                    None => format!("{title} failed"),
+                };
+                Err(fail(report, msg))
+            }
+            Ok(other) => Err(fail(
+                Report::new(&title),
+                format!("{title}: unexpected reply {other:?}"),
+            )),
+            Err(e) => Err(fail(Report::new(&title), format!("{title}: {e:#}"))),
+        }
+    }
+
+    /// Reads unasked messages that are waiting, without blocking (for a UI loop).
+    /// Returns false when the subject is gone.
+    pub fn pump(&mut self) -> Result<bool> {
+        loop {
+            let mut fds = [nix::poll::PollFd::new(
+                self.sock.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).context("poll")?;
+            if n == 0 {
+                return Ok(true);
+            }
+            match recv::<Reply>(&mut self.sock)? {
+                Some(reply) => {
+                    self.note_event(&reply);
+                }
+                None => return Ok(false),
+            }
+        }
     }
 
     /// Runs the next step; on failure the report names the failed call.
@@ -389,6 +470,10 @@ impl Launch {
                 let e = Exit { code, signal };
                 self.exit = Some(e);
                 Ok(Some(e))
+            }
+            Some(r @ Reply::Reaped { .. }) => {
+                self.note_event(&r);
+                Ok(None)
             }
             Some(other) => bail!("unexpected message from the subject: {other:?}"),
             None => {

@@ -18,6 +18,22 @@ pub enum Request {
     Step(Step),
     /// Configure the container end of a veth pair the controller moved in.
     ConfigureVeth(Veth),
+    /// Start another process in the container as it stands now (a shell, the hog).
+    Spawn(SpawnSpec),
+}
+
+/// A process started by PID 1 next to (or before) the command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpawnSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Keep the subject's stdin/stdout/stderr (the controller's terminal) or use
+    /// /dev/null for all three.
+    pub inherit_stdio: bool,
+    /// Run our own binary (the sealed in-memory copy the subject runs from) with
+    /// `argv[0]` as its multi-call name, e.g. `hog`: works at every step, before the
+    /// root filesystem exists too.
+    pub own_tool: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +49,12 @@ pub enum Reply {
         code: Option<i32>,
         signal: Option<i32>,
     },
+    /// Sent unasked: a spawned process ended and PID 1 reaped it.
+    Reaped {
+        pid: i32,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
 }
 
 impl Reply {
@@ -41,7 +63,7 @@ impl Reply {
             Reply::Done { report, .. }
             | Reply::Forked { report, .. }
             | Reply::Started { report, .. } => Some(report),
-            Reply::Exited { .. } => None,
+            Reply::Exited { .. } | Reply::Reaped { .. } => None,
         }
     }
 }

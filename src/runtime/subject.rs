@@ -24,7 +24,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 
 use super::inside;
-use super::protocol::{Reply, Request, SUBJECT_FD, recv, send};
+use super::protocol::{Reply, Request, SUBJECT_FD, SpawnSpec, recv, send};
 use super::report::Report;
 use super::step::Step;
 use super::sys::Linux;
@@ -43,6 +43,10 @@ struct Subject {
     sock: UnixStream,
     signals: SignalFd,
     command: Option<Pid>,
+    /// Processes started with `Request::Spawn`, reported when reaped.
+    spawned: Vec<Pid>,
+    /// Our own executable (the controller's sealed memfd), for `own_tool` spawns.
+    exe: Option<OwnedFd>,
     in_userns: bool,
 }
 
@@ -84,10 +88,18 @@ fn run(controller: i32) -> Result<()> {
     set.thread_block().context("blocking signals")?;
     let signals = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .context("signalfd")?;
+    let exe = nix::fcntl::open(
+        c"/proc/self/exe",
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok();
     let mut s = Subject {
         sock: UnixStream::from(fd),
         signals,
         command: None,
+        spawned: Vec::new(),
+        exe,
         in_userns: false,
     };
     s.serve()
@@ -142,6 +154,27 @@ impl Subject {
                 let mut r = Report::new("veth (inside)");
                 let ok = inside::configure_veth(&mut Linux, &mut r, &veth).is_ok();
                 self.reply(&Reply::Done { report: r, ok })
+            }
+            Request::Spawn(spec) => {
+                let mut r = Report::new(format!("spawn {}", spec.argv.join(" ")));
+                let exe = if spec.own_tool {
+                    self.exe.as_ref()
+                } else {
+                    None
+                };
+                match spawn(&spec, exe, &mut r) {
+                    Ok(pid) => {
+                        self.spawned.push(pid);
+                        self.reply(&Reply::Started {
+                            report: r,
+                            pid: pid.as_raw(),
+                        })
+                    }
+                    Err(_) => self.reply(&Reply::Done {
+                        report: r,
+                        ok: false,
+                    }),
+                }
             }
         }
     }
@@ -201,7 +234,13 @@ impl Subject {
 
     fn exec_step(&mut self, argv: &[String], env: &[(String, String)]) -> Result<()> {
         let mut r = Report::new(format!("exec {}", argv.join(" ")));
-        match spawn(argv, env, &mut r) {
+        let spec = SpawnSpec {
+            argv: argv.to_vec(),
+            env: env.to_vec(),
+            inherit_stdio: true,
+            own_tool: false,
+        };
+        match spawn(&spec, None, &mut r) {
             Ok(pid) => {
                 self.command = Some(pid);
                 r.shell(format!("exec {}", argv.join(" ")));
@@ -236,25 +275,24 @@ impl Subject {
         if child_changed {
             // Reap every child: orphans re-parented to PID 1 included.
             loop {
-                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Exited(pid, code)) if Some(pid) == self.command => {
-                        self.reply(&Reply::Exited {
-                            code: Some(code),
-                            signal: None,
-                        })?;
-                        return Ok(true);
-                    }
-                    Ok(WaitStatus::Signaled(pid, sig, _)) if Some(pid) == self.command => {
-                        self.reply(&Reply::Exited {
-                            code: None,
-                            signal: Some(sig as i32),
-                        })?;
-                        return Ok(true);
-                    }
+                let (pid, code, signal) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::Exited(pid, code)) => (pid, Some(code), None),
+                    Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, None, Some(sig as i32)),
                     Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
-                    Ok(_) => continue,
-                    Err(Errno::EINTR) => continue,
+                    Ok(_) | Err(Errno::EINTR) => continue,
                     Err(e) => return Err(e).context("waitpid"),
+                };
+                if Some(pid) == self.command {
+                    self.reply(&Reply::Exited { code, signal })?;
+                    return Ok(true);
+                }
+                if let Some(i) = self.spawned.iter().position(|p| *p == pid) {
+                    self.spawned.swap_remove(i);
+                    self.reply(&Reply::Reaped {
+                        pid: pid.as_raw(),
+                        code,
+                        signal,
+                    })?;
                 }
             }
         }
@@ -295,16 +333,25 @@ fn resolve(name: &str, env: &[(String, String)]) -> Option<CString> {
 
 /// fork + execve with a close-on-exec pipe that carries execve's errno back, so a
 /// missing program is reported as ENOENT instead of a mysterious exit 127.
-fn spawn(argv: &[String], env: &[(String, String)], r: &mut Report) -> Result<Pid, Errno> {
+/// With `exe`, our own binary is run through fexecve(3) instead of a path lookup.
+fn spawn(spec: &SpawnSpec, exe: Option<&OwnedFd>, r: &mut Report) -> Result<Pid, Errno> {
+    let argv = &spec.argv;
+    let env = &spec.env;
     let Some(first) = argv.first() else {
         return r.call("execve", "no command", Err(Errno::EINVAL));
     };
-    let Some(path) = resolve(first, env) else {
-        return r.call(
-            "execve",
-            format!("{first:?} (not found in the container's PATH)"),
-            Err(Errno::ENOENT),
-        );
+    let path = match exe {
+        Some(_) => None,
+        None => match resolve(first, env) {
+            Some(p) => Some(p),
+            None => {
+                return r.call(
+                    "execve",
+                    format!("{first:?} (not found in the container's PATH)"),
+                    Err(Errno::ENOENT),
+                );
+            }
+        },
     };
     let args: Vec<CString> = argv
         .iter()
@@ -314,15 +361,24 @@ fn spawn(argv: &[String], env: &[(String, String)], r: &mut Report) -> Result<Pi
         .iter()
         .map(|(k, v)| CString::new(format!("{k}={v}")).unwrap_or_default())
         .collect();
+    let null = if spec.inherit_stdio {
+        None
+    } else {
+        let fd = nix::fcntl::open(
+            c"/dev/null",
+            nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        );
+        Some(r.call("open", "\"/dev/null\", O_RDWR", fd)?)
+    };
     let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| r.call::<()>("pipe2", "O_CLOEXEC", Err(e)).unwrap_err())?;
     // SAFETY: single-threaded process; the child only calls async-signal-safe functions
-    // (sigprocmask, signal, execve, write, _exit) on data prepared before the fork.
+    // (sigprocmask, signal, dup2, execve, write, _exit) on data prepared before the fork.
     match unsafe { fork() } {
         Err(e) => r.call("fork", "", Err(e)),
         Ok(ForkResult::Child) => {
             drop(rd);
-            let _ = SigSet::empty().thread_set_mask();
             let _ = nix::sys::signal::sigprocmask(
                 SigmaskHow::SIG_SETMASK,
                 Some(&SigSet::empty()),
@@ -334,7 +390,17 @@ fn spawn(argv: &[String], env: &[(String, String)], r: &mut Report) -> Result<Pi
                 let _ =
                     nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
             }
-            let err = nix::unistd::execve(&path, &args, &envs).unwrap_err();
+            if let Some(null) = &null {
+                for target in 0..3 {
+                    // SAFETY: dup2 onto the standard descriptors of this child only.
+                    unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(null), target) };
+                }
+            }
+            let err = match (exe, &path) {
+                (Some(fd), _) => nix::unistd::fexecve(fd, &args, &envs).unwrap_err(),
+                (None, Some(p)) => nix::unistd::execve(p, &args, &envs).unwrap_err(),
+                (None, None) => Errno::ENOENT,
+            };
             let _ = nix::unistd::write(&wr, &(err as i32).to_le_bytes());
             // SAFETY: _exit is async-signal-safe and skips Rust's atexit work.
             unsafe { libc::_exit(127) }
@@ -344,14 +410,20 @@ fn spawn(argv: &[String], env: &[(String, String)], r: &mut Report) -> Result<Pi
             let mut buf = [0u8; 4];
             let mut f = std::fs::File::from(rd);
             let n = f.read(&mut buf).unwrap_or(0);
-            let shown = format!("{:?}, [{}]", path, argv.join(", "));
+            let (call, shown) = match &path {
+                Some(p) => ("execve", format!("{:?}, [{}]", p, argv.join(", "))),
+                None => (
+                    "fexecve",
+                    format!("<our own binary>, [{}]", argv.join(", ")),
+                ),
+            };
             if n == 4 {
                 let errno = Errno::from_raw(i32::from_le_bytes(buf));
                 let _ = waitpid(child, None);
-                return r.call("execve", shown, Err(errno));
+                return r.call(call, shown, Err(errno));
             }
             let _ = r.call("fork", "", Ok(child.as_raw()));
-            r.call("execve", shown, Ok(())).map(|()| child)
+            r.call(call, shown, Ok(())).map(|()| child)
         }
     }
 }
