@@ -7,6 +7,7 @@ pub mod controller;
 pub mod explain;
 pub mod image;
 pub mod inside;
+pub mod launcher;
 pub mod mounts;
 pub mod namespaces;
 pub mod netdev;

@@ -17,10 +17,10 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use underhood::runtime::controller::Launch;
 use underhood::runtime::namespaces::Ns;
 use underhood::runtime::paths::Paths;
-use underhood::runtime::plan::{self, NetMode, Options};
-use underhood::runtime::state::Session;
+use underhood::runtime::launcher::{self, RootSource};
+use underhood::runtime::plan::{NetMode, Options};
 use underhood::runtime::step::{LimitSpec, RootMode, Step, Volume};
-use underhood::runtime::{assemble, cleanup, explain, image};
+use underhood::runtime::{cleanup, explain};
 use underhood::units::{format_size, parse_size};
 
 #[derive(Args, Debug)]
@@ -121,19 +121,12 @@ fn parse_volume(s: &str) -> Result<Volume, String> {
     })
 }
 
-/// The read-only layers, top first: our tools, then the image or rootfs.
-fn layers(args: &RunArgs, paths: &Paths) -> Result<Vec<PathBuf>> {
-    let mut lower = vec![assemble::tools_layer(paths).context("preparing our tools layer")?];
-    if let Some(dir) = &args.rootfs {
-        lower.push(dir.clone());
-    } else if let Some(file) = &args.image {
-        let img = image::unpack_image(file, paths)
-            .with_context(|| format!("unpacking image {}", file.display()))?;
-        lower.extend(img.layers.into_iter().rev());
-    } else {
-        lower.push(assemble::default_rootfs(paths).context("assembling the default rootfs")?);
+fn source(args: &RunArgs) -> RootSource {
+    match (&args.rootfs, &args.image) {
+        (Some(dir), _) => RootSource::Dir(dir.clone()),
+        (None, Some(file)) => RootSource::Image(file.clone()),
+        (None, None) => RootSource::Default,
     }
-    Ok(lower)
 }
 
 fn validate(args: &RunArgs) -> Result<()> {
@@ -188,20 +181,7 @@ fn run(args: &RunArgs) -> Result<i32> {
         eprintln!("underhood: removed stale session {s}");
     }
     let signals = signal_fd()?;
-    let lower = layers(args, &paths)?;
-    let session = Session::create(&paths)?;
-    let euid = nix::unistd::geteuid().as_raw();
-    let egid = nix::unistd::getegid().as_raw();
-    let ctx = plan::Context {
-        session_id: session.id().to_string(),
-        euid,
-        egid,
-        lower,
-        upper: session.dir.join("upper"),
-        work: session.dir.join("work"),
-        merged: session.dir.join("merged"),
-        term: std::env::var("TERM").ok(),
-    };
+    let lower = launcher::layers(&source(args), &paths)?;
     let opts = Options {
         hostname: args.hostname.clone(),
         limits: LimitSpec {
@@ -225,8 +205,7 @@ fn run(args: &RunArgs) -> Result<i32> {
         time_offset_secs: args.time_offset,
         argv: args.cmd.clone(),
     };
-    let steps = plan::build(&opts, &ctx);
-    let mut launch = Launch::start(paths, session, steps)?;
+    let mut launch = launcher::start(&opts, lower, &paths)?;
     let status = drive(&mut launch, args, &signals);
     let teardown = launch.teardown();
     if args.trace
