@@ -8,4 +8,5 @@
 
 pub mod observe;
 pub mod runtime;
+pub mod ui;
 pub mod units;

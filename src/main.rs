@@ -15,9 +15,32 @@ use clap::{Parser, Subcommand};
     about = "See how a Linux container is built, one real step at a time",
     after_help = "Run `underhood run -- /bin/sh` (as root) for a container shell."
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    tui: TuiArgs,
+}
+
+/// Options of the TUI (underhood with no subcommand).
+#[derive(clap::Args, Debug)]
+struct TuiArgs {
+    /// Use this directory as the root filesystem.
+    #[arg(long, conflicts_with = "image")]
+    rootfs: Option<std::path::PathBuf>,
+    /// Unpack a rootfs tarball, OCI layout or `docker save` archive and use it.
+    #[arg(long)]
+    image: Option<std::path::PathBuf>,
+    /// The container's memory limit.
+    #[arg(long, default_value = "100M", value_parser = underhood::units::parse_size)]
+    memory: u64,
+    /// How fast the memory hog grows, per second.
+    #[arg(long, default_value = "16M", value_parser = underhood::units::parse_size)]
+    hog_rate: u64,
+    /// High-contrast colours (for projectors).
+    #[arg(long)]
+    high_contrast: bool,
 }
 
 #[derive(Subcommand)]
@@ -50,11 +73,40 @@ fn main() -> ExitCode {
         Some(Command::Hog(args)) => cli::hog::main(&args),
         Some(Command::Cleanup) => cli::cleanup::main(),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),
-        None => {
-            eprintln!(
-                "underhood: the teaching TUI is not built yet; try `underhood run -- /bin/sh` or `underhood --help`"
-            );
-            ExitCode::from(2)
+        None => tui(cli.tui),
+    }
+}
+
+fn tui(args: TuiArgs) -> ExitCode {
+    use underhood::runtime::launcher::RootSource;
+    if let Some(dir) = &args.rootfs
+        && !dir.is_dir()
+    {
+        eprintln!("underhood: --rootfs {}: not a directory", dir.display());
+        return ExitCode::from(2);
+    }
+    if let Some(file) = &args.image
+        && !file.exists()
+    {
+        eprintln!("underhood: --image {}: no such file", file.display());
+        return ExitCode::from(2);
+    }
+    let source = match (args.rootfs, args.image) {
+        (Some(d), _) => RootSource::Dir(d),
+        (None, Some(f)) => RootSource::Image(f),
+        (None, None) => RootSource::Default,
+    };
+    let opts = underhood::ui::run::TuiOptions {
+        source,
+        memory: args.memory,
+        hog_rate: args.hog_rate,
+        high_contrast: args.high_contrast,
+    };
+    match underhood::ui::run::main(opts) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("underhood: {e:#}");
+            ExitCode::from(1)
         }
     }
 }

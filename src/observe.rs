@@ -1,7 +1,7 @@
 //! Read-only views of a process: its namespaces, process tree, mounts, and facts about the host.
 //!
-//! Nothing here changes kernel state, and nothing here knows about the UI, lessons or the
-//! runtime's internals: every function takes the proc root (normally `/proc`, see
+//! Nothing here changes kernel state, and nothing here knows about the UI or lessons (the
+//! snapshot reads cgroup memory through the runtime's read-only `Cgroup::memory`): every function takes the proc root (normally `/proc`, see
 //! [`crate::runtime::paths::Paths::proc_root`]) so tests can point it at a fixture directory.
 //!
 //! Each module keeps *parsing* (`&str -> T`, pure, unit-tested on lines captured from a real
@@ -12,11 +12,14 @@
 //! - [`namespaces`]: the `/proc/<pid>/ns/*` links, each read on its own, and a host/subject diff.
 //! - [`mountinfo`]: `/proc/<pid>/mountinfo` with escapes decoded and propagation typed.
 //! - [`ptree`]: the processes under a root pid, with the pid inside each pid namespace.
+//! - [`snapshot`]: one sample of all of the above (and cgroup memory) for the UI.
 //! - [`host`]: small facts for a header: hostname, kernel, overlayfs, user namespaces, LSMs.
 //! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
 
 pub mod fsread;
 pub mod host;
+pub mod kmsg;
 pub mod mountinfo;
 pub mod namespaces;
 pub mod ptree;
+pub mod snapshot;

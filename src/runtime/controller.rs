@@ -161,6 +161,11 @@ impl Launch {
         })
     }
 
+    /// The first subject's host pid (the shim once the PID step forked PID 1).
+    pub fn first_pid(&self) -> Option<i32> {
+        self.first.as_ref().map(|c| c.id() as i32)
+    }
+
     pub fn done(&self) -> bool {
         self.next >= self.steps.len()
     }

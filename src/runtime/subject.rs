@@ -217,6 +217,7 @@ impl Subject {
                 // SAFETY: shim() never returns, so the UnixStream is never used or
                 // closed again after this.
                 unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(&self.sock)) };
+                let _ = nix::sys::prctl::set_name(c"underhood-shim");
                 shim(child)
             }
             Ok(ForkResult::Child) => {

@@ -1,0 +1,100 @@
+//! One immutable sample of everything the panes show about a container: its namespace
+//! links, its processes, its mount table and its cgroup's memory. An observer thread
+//! takes these at a steady rate; the UI compares consecutive ones to highlight changes.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::runtime::cgroup::{Cgroup, MemoryUsage};
+
+use super::mountinfo::{self, Mount};
+use super::namespaces::{self, NsLink};
+use super::ptree::{self, ProcNode};
+
+/// What to sample: the subject's pid (it changes at the PID step), the root of the
+/// process tree to show, and the cgroup once the controller made one.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub subject: i32,
+    pub tree_root: i32,
+    pub cgroup: Option<Cgroup>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Time since the session started, for the memory graph's x axis.
+    pub at: Duration,
+    pub subject: i32,
+    pub ns: Vec<NsLink>,
+    pub tree: Vec<ProcNode>,
+    /// `None` when unreadable (the subject is gone), with why.
+    pub mounts: Result<Vec<Mount>, String>,
+    pub memory: Option<MemoryUsage>,
+    pub pids_current: Option<u64>,
+}
+
+impl Snapshot {
+    /// Whether anything a pane shows differs from `other` (the time aside).
+    pub fn same_view(&self, other: &Snapshot) -> bool {
+        self.subject == other.subject
+            && self.ns == other.ns
+            && self.tree == other.tree
+            && self.mounts == other.mounts
+            && self.memory == other.memory
+            && self.pids_current == other.pids_current
+    }
+}
+
+/// Reads one snapshot. Never fails as a whole: each part says what it could not read.
+pub fn sample(proc_root: &Path, target: &Target, at: Duration) -> Snapshot {
+    let tree = ptree::tree(proc_root, target.tree_root).unwrap_or_default();
+    let mounts = mountinfo::read_mountinfo(proc_root, target.subject).map_err(|e| format!("{e:#}"));
+    let (memory, pids_current) = match &target.cgroup {
+        Some(cg) => (cg.memory().ok(), cg.pids_current().ok().flatten()),
+        None => (None, None),
+    };
+    Snapshot {
+        at,
+        subject: target.subject,
+        ns: namespaces::read_links(proc_root, target.subject),
+        tree,
+        mounts,
+        memory,
+        pids_current,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_our_own_process() {
+        let me = std::process::id() as i32;
+        let t = Target {
+            subject: me,
+            tree_root: me,
+            cgroup: None,
+        };
+        let s = sample(Path::new("/proc"), &t, Duration::ZERO);
+        assert_eq!(s.ns.len(), 10);
+        assert!(s.ns.iter().any(|l| l.inode.is_some()));
+        assert_eq!(s.tree.first().map(|n| n.proc.pid), Some(me));
+        assert!(s.mounts.as_ref().is_ok_and(|m| !m.is_empty()));
+        let later = sample(Path::new("/proc"), &t, Duration::from_secs(1));
+        assert!(s.same_view(&later) || s.tree != later.tree);
+    }
+
+    #[test]
+    fn a_vanished_subject_is_a_snapshot_not_an_error() {
+        let t = Target {
+            subject: i32::MAX - 1,
+            tree_root: i32::MAX - 1,
+            cgroup: None,
+        };
+        let s = sample(Path::new("/proc"), &t, Duration::ZERO);
+        assert!(s.tree.is_empty());
+        assert!(s.mounts.is_err());
+        assert!(s.ns.iter().all(|l| l.inode.is_none()));
+    }
+}

@@ -1,0 +1,7 @@
+//! The teaching TUI: state (`app`), drawing (`draw`), colours (`theme`), and the main
+//! loop that ties the container, the observer and the keyboard together (`run`).
+
+pub mod app;
+pub mod draw;
+pub mod run;
+pub mod theme;

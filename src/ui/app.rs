@@ -1,0 +1,417 @@
+//! The TUI's state and the one place it changes: `update(&mut App, Msg) -> Action`.
+//! Drawing reads `&App` only; the main loop carries out the returned actions on the
+//! container (which needs the kernel) and feeds their results back as messages.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::observe::mountinfo::{self, Mount};
+use crate::observe::namespaces::{NsKind, NsLink};
+use crate::observe::snapshot::Snapshot;
+use crate::runtime::report::Report;
+use crate::runtime::step::Step;
+
+use super::theme::Theme;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Step,
+    Syscalls,
+    Namespaces,
+    Processes,
+    Mounts,
+    Memory,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 6] = [
+        Pane::Step,
+        Pane::Syscalls,
+        Pane::Namespaces,
+        Pane::Processes,
+        Pane::Mounts,
+        Pane::Memory,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Step => "Step",
+            Pane::Syscalls => "Syscalls",
+            Pane::Namespaces => "Namespaces",
+            Pane::Processes => "Processes",
+            Pane::Mounts => "Mounts",
+            Pane::Memory => "Memory",
+        }
+    }
+
+    fn offset(self, by: isize) -> Pane {
+        let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0) as isize;
+        let n = Pane::ALL.len() as isize;
+        Pane::ALL[((i + by).rem_euclid(n)) as usize]
+    }
+}
+
+/// The host facts the header shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostLine {
+    pub root: bool,
+    pub cgroup: String,
+    pub overlay: String,
+    pub userns: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+/// What the last step changed, from the snapshots just before and just after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub ns: Vec<NsKind>,
+    /// (mount point, fs type, source) of mounts that appeared.
+    pub mounts_added: Vec<(PathBuf, String, String)>,
+    pub mounts_removed: usize,
+}
+
+/// The memory graph's data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryHistory {
+    /// (seconds since start, bytes)
+    pub points: VecDeque<(f64, f64)>,
+    pub limit: Option<u64>,
+    pub peak: Option<u64>,
+    pub current: Option<u64>,
+    pub oom_kills: u64,
+    /// Times of the OOM kills seen.
+    pub oom_marks: Vec<f64>,
+    pub file_current: String,
+    pub file_limit: String,
+    pub file_oom: String,
+}
+
+/// Seconds of memory history kept (and shown).
+pub const HISTORY_SECS: f64 = 60.0;
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub host: HostLine,
+    pub steps: Vec<Step>,
+    /// How many steps are done.
+    pub done: usize,
+    pub log: Vec<Report>,
+    pub host_ns: Vec<NsLink>,
+    pub snap: Option<Snapshot>,
+    pub changes: Changes,
+    pub memory: MemoryHistory,
+    pub focus: Pane,
+    pub zoom: bool,
+    pub help: bool,
+    pub message: Option<Message>,
+    /// The hog's pid inside while it runs.
+    pub hog: Option<i32>,
+    pub theme: Theme,
+    pub should_quit: bool,
+}
+
+/// Everything that can happen to the UI.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize,
+    Snapshot(Box<Snapshot>),
+    /// The kernel signalled an OOM kill in our cgroup.
+    Oom,
+    /// SIGTERM, SIGHUP or SIGINT arrived.
+    Signal(i32),
+}
+
+/// What the main loop must do to the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    None,
+    Next,
+    Back,
+    Hog,
+    Shell,
+    Quit,
+}
+
+impl App {
+    pub fn new(host: HostLine, steps: Vec<Step>, host_ns: Vec<NsLink>, theme: Theme) -> App {
+        App {
+            host,
+            steps,
+            done: 0,
+            log: Vec::new(),
+            host_ns,
+            snap: None,
+            changes: Changes::default(),
+            memory: MemoryHistory::default(),
+            focus: Pane::Step,
+            zoom: false,
+            help: false,
+            message: None,
+            hog: None,
+            theme,
+            should_quit: false,
+        }
+    }
+
+    pub fn next_step(&self) -> Option<&Step> {
+        self.steps.get(self.done)
+    }
+
+    pub fn last_step(&self) -> Option<&Step> {
+        self.done.checked_sub(1).and_then(|i| self.steps.get(i))
+    }
+
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// Records what a step changed, comparing the snapshots around it.
+    pub fn step_done(&mut self, report: Report, before: Option<&Snapshot>, after: Snapshot) {
+        self.changes = changes(before, &after);
+        self.log.push(report);
+        self.done += 1;
+        self.message = None;
+        self.take_snapshot(after);
+    }
+
+    pub fn take_snapshot(&mut self, snap: Snapshot) {
+        if let Some(m) = &snap.memory {
+            let t = snap.at.as_secs_f64();
+            let h = &mut self.memory;
+            h.points.push_back((t, m.current as f64));
+            while h.points.front().is_some_and(|(t0, _)| t - t0 > HISTORY_SECS) {
+                h.points.pop_front();
+            }
+            h.limit = m.limit;
+            h.peak = m.peak;
+            h.current = Some(m.current);
+            if m.oom_kills > h.oom_kills {
+                h.oom_marks.push(t);
+            }
+            h.oom_kills = h.oom_kills.max(m.oom_kills);
+            h.file_current = m.files.current.to_string();
+            h.file_limit = m.files.limit.to_string();
+            h.file_oom = m.files.oom_kills.to_string();
+        }
+        self.snap = Some(snap);
+    }
+
+    /// The time of the latest snapshot, for the graph's x axis.
+    pub fn now(&self) -> Duration {
+        self.snap.as_ref().map(|s| s.at).unwrap_or_default()
+    }
+
+    /// Resets what belongs to the torn-down container (going back a step).
+    pub fn reset_container(&mut self) {
+        self.done = 0;
+        self.log.clear();
+        self.snap = None;
+        self.changes = Changes::default();
+        self.memory = MemoryHistory::default();
+        self.hog = None;
+    }
+}
+
+fn mount_key(m: &Mount) -> (PathBuf, String, String) {
+    (m.mount_point.clone(), m.fs_type.clone(), m.source.clone())
+}
+
+fn changes(before: Option<&Snapshot>, after: &Snapshot) -> Changes {
+    let Some(before) = before else {
+        return Changes::default();
+    };
+    let ns = NsKind::ALL
+        .iter()
+        .filter(|k| {
+            let inode = |links: &[NsLink]| links.iter().find(|l| l.kind == **k).and_then(|l| l.inode);
+            inode(&before.ns) != inode(&after.ns)
+        })
+        .copied()
+        .collect();
+    let (mounts_added, mounts_removed) = match (&before.mounts, &after.mounts) {
+        (Ok(b), Ok(a)) => {
+            let d = mountinfo::diff(b, a);
+            (d.added.iter().map(mount_key).collect(), d.removed.len())
+        }
+        _ => (Vec::new(), 0),
+    };
+    Changes {
+        ns,
+        mounts_added,
+        mounts_removed,
+    }
+}
+
+/// Turns a message into state changes and, for keys, an action.
+pub fn update(app: &mut App, msg: Msg) -> Action {
+    match msg {
+        Msg::Key(key) => on_key(app, key),
+        Msg::Resize => Action::None,
+        Msg::Snapshot(s) => {
+            app.take_snapshot(*s);
+            Action::None
+        }
+        Msg::Oom => {
+            app.info("the kernel's OOM killer fired in the container's cgroup");
+            Action::None
+        }
+        Msg::Signal(_) => Action::Quit,
+    }
+}
+
+fn on_key(app: &mut App, key: KeyEvent) -> Action {
+    if key.kind == KeyEventKind::Release {
+        return Action::None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        return Action::Quit;
+    }
+    if app.help {
+        // Any key closes the help overlay; q still quits.
+        app.help = false;
+        return if key.code == KeyCode::Char('q') {
+            Action::Quit
+        } else {
+            Action::None
+        };
+    }
+    match key.code {
+        KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('n') | KeyCode::PageDown => {
+            if app.done >= app.steps.len() {
+                app.info("all steps are done: press s for a shell, m for the memory hog, b to go back");
+                Action::None
+            } else {
+                Action::Next
+            }
+        }
+        KeyCode::Left | KeyCode::Char('b') | KeyCode::PageUp => {
+            if app.done == 0 {
+                app.info("this is the first step");
+                Action::None
+            } else {
+                Action::Back
+            }
+        }
+        KeyCode::Char('m') => Action::Hog,
+        KeyCode::Char('s') => Action::Shell,
+        KeyCode::Tab => {
+            app.focus = app.focus.offset(1);
+            Action::None
+        }
+        KeyCode::BackTab => {
+            app.focus = app.focus.offset(-1);
+            Action::None
+        }
+        KeyCode::Char('z') => {
+            app.zoom = !app.zoom;
+            Action::None
+        }
+        KeyCode::Esc => {
+            app.zoom = false;
+            Action::None
+        }
+        KeyCode::Char('?') => {
+            app.help = true;
+            Action::None
+        }
+        KeyCode::Char('t') => {
+            app.theme = app.theme.next();
+            Action::None
+        }
+        KeyCode::Char('q') => Action::Quit,
+        _ => Action::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::theme::ThemeKind;
+
+    fn app() -> App {
+        App::new(
+            HostLine::default(),
+            vec![Step::Ipc, Step::Mount],
+            Vec::new(),
+            Theme {
+                kind: ThemeKind::Default,
+            },
+        )
+    }
+
+    fn key(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn keys_map_to_actions() {
+        let mut a = app();
+        assert_eq!(update(&mut a, key(KeyCode::Right)), Action::Next);
+        assert_eq!(update(&mut a, key(KeyCode::Char(' '))), Action::Next);
+        assert_eq!(update(&mut a, key(KeyCode::Char('n'))), Action::Next);
+        assert_eq!(update(&mut a, key(KeyCode::Left)), Action::None, "nothing to undo");
+        a.done = 1;
+        assert_eq!(update(&mut a, key(KeyCode::Char('b'))), Action::Back);
+        assert_eq!(update(&mut a, key(KeyCode::Char('m'))), Action::Hog);
+        assert_eq!(update(&mut a, key(KeyCode::Char('s'))), Action::Shell);
+        assert_eq!(update(&mut a, key(KeyCode::Char('q'))), Action::Quit);
+        let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert_eq!(update(&mut a, ctrl_c), Action::Quit);
+    }
+
+    #[test]
+    fn focus_cycles_and_zoom_toggles() {
+        let mut a = app();
+        update(&mut a, key(KeyCode::Tab));
+        assert_eq!(a.focus, Pane::Syscalls);
+        update(&mut a, key(KeyCode::BackTab));
+        update(&mut a, key(KeyCode::BackTab));
+        assert_eq!(a.focus, Pane::Memory);
+        update(&mut a, key(KeyCode::Char('z')));
+        assert!(a.zoom);
+        update(&mut a, key(KeyCode::Esc));
+        assert!(!a.zoom);
+    }
+
+    #[test]
+    fn help_overlay_swallows_the_next_key() {
+        let mut a = app();
+        update(&mut a, key(KeyCode::Char('?')));
+        assert!(a.help);
+        assert_eq!(update(&mut a, key(KeyCode::Right)), Action::None);
+        assert!(!a.help);
+    }
+
+    #[test]
+    fn next_after_the_last_step_explains_instead() {
+        let mut a = app();
+        a.done = 2;
+        assert_eq!(update(&mut a, key(KeyCode::Right)), Action::None);
+        assert!(a.message.as_ref().is_some_and(|m| m.text.contains("shell")));
+    }
+
+    #[test]
+    fn signals_quit() {
+        let mut a = app();
+        assert_eq!(update(&mut a, Msg::Signal(15)), Action::Quit);
+    }
+}

@@ -1,0 +1,182 @@
+//! Drawing: pure functions of `&App`. Layout, header, footer, help overlay; each pane
+//! lives in its own file.
+
+mod memory;
+mod mounts;
+mod namespaces;
+mod processes;
+mod step;
+mod syscalls;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::app::{App, Pane};
+
+/// The smallest terminal we draw a full screen in.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+pub fn draw(f: &mut Frame, app: &App) {
+    let area = f.area();
+    let t = app.theme;
+    f.render_widget(Block::default().style(t.text()), area);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(f, app, area);
+        return;
+    }
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(f, app, header);
+    draw_footer(f, app, footer);
+    if app.zoom {
+        pane(f, app, app.focus, body);
+    } else {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
+        let [step_area, sys_area] =
+            Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
+        pane(f, app, Pane::Step, step_area);
+        pane(f, app, Pane::Syscalls, sys_area);
+        let right_panes = [Pane::Namespaces, Pane::Processes, Pane::Mounts, Pane::Memory];
+        let constraints = right_panes.map(|p| {
+            if p == app.focus {
+                Constraint::Fill(3)
+            } else {
+                Constraint::Fill(2)
+            }
+        });
+        let areas = Layout::vertical(constraints).split(right);
+        for (p, a) in right_panes.iter().zip(areas.iter()) {
+            pane(f, app, *p, *a);
+        }
+    }
+    if app.help {
+        help(f, app, area);
+    }
+}
+
+/// A bordered block for a pane, its border bright when focused.
+pub(crate) fn block(app: &App, p: Pane, title: String) -> Block<'static> {
+    let focused = app.focus == p;
+    Block::bordered()
+        .border_style(app.theme.border(focused))
+        .title(Span::styled(format!(" {title} "), app.theme.title()))
+}
+
+fn pane(f: &mut Frame, app: &App, p: Pane, area: Rect) {
+    match p {
+        Pane::Step => step::draw(f, app, area),
+        Pane::Syscalls => syscalls::draw(f, app, area),
+        Pane::Namespaces => namespaces::draw(f, app, area),
+        Pane::Processes => processes::draw(f, app, area),
+        Pane::Mounts => mounts::draw(f, app, area),
+        Pane::Memory => memory::draw(f, app, area),
+    }
+}
+
+fn draw_header(f: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let h = &app.host;
+    let who = if h.root { "root" } else { "rootless" };
+    let line = Line::from(vec![
+        Span::styled(" underhood ", t.key()),
+        Span::raw(format!(
+            " {who} · {} · overlayfs {} · user ns {} ",
+            h.cgroup, h.overlay, h.userns
+        )),
+        Span::styled(
+            format!("· step {}/{}", app.done, app.steps.len()),
+            t.title(),
+        ),
+    ]);
+    f.render_widget(Paragraph::new(line), area);
+}
+
+/// The keys that matter now.
+fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    if app.done < app.steps.len() {
+        keys.push(("→", "next step"));
+    }
+    if app.done > 0 {
+        keys.push(("←", "back"));
+    }
+    keys.push(("m", if app.hog.is_some() { "hog running" } else { "memory hog" }));
+    keys.push(("s", "shell"));
+    keys.push(("Tab", "focus"));
+    keys.push(("z", if app.zoom { "unzoom" } else { "zoom" }));
+    keys.push(("?", "help"));
+    keys.push(("q", "quit"));
+    let mut spans = Vec::new();
+    for (k, what) in keys {
+        spans.push(Span::styled(format!(" {k} "), t.key()));
+        spans.push(Span::raw(format!(" {what}  ")));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn too_small(f: &mut Frame, app: &App, area: Rect) {
+    let text = format!(
+        "underhood needs a terminal of at least {MIN_WIDTH}x{MIN_HEIGHT}; this one is {}x{}.\nMake the window larger (or the font smaller). q quits.",
+        area.width, area.height
+    );
+    f.render_widget(
+        Paragraph::new(text)
+            .style(app.theme.error())
+            .wrap(Wrap { trim: true }),
+        area,
+    );
+}
+
+pub const KEYS: [(&str, &str); 11] = [
+    ("→  Space  n", "take the next step"),
+    ("←  b", "go back one step (tear down, replay the others)"),
+    ("m", "memory-hog demo: climb to the limit until the OOM kill"),
+    ("s", "a shell inside the container as it stands now"),
+    ("Tab  Shift-Tab", "move focus between panes"),
+    ("z", "zoom the focused pane to the full screen"),
+    ("Esc", "leave zoom"),
+    ("t", "next colour theme (default, high contrast, none)"),
+    ("?", "this help"),
+    ("q  Ctrl-C", "quit (the container is removed)"),
+    ("", "NO_COLOR=1 turns colours off"),
+];
+
+fn help(f: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let w = area.width.min(72);
+    let h = (KEYS.len() as u16 + 4).min(area.height);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    let mut lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>16}  "), t.title()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(Span::styled("any key closes this", t.dim())));
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).style(t.text()).block(
+            Block::bordered()
+                .border_style(t.border(true))
+                .title(Span::styled(" Keys ", t.title())),
+        ),
+        r,
+    );
+}

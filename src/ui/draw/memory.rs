@@ -1,0 +1,105 @@
+//! The cgroup's memory usage over time against its limit, labelled with the real
+//! file names (v1 or v2), with the peak and the OOM-kill counter; an OOM kill is
+//! marked on the graph where it happened.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Wrap};
+
+use crate::ui::app::{App, HISTORY_SECS, Pane};
+use crate::units::format_size;
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let h = &app.memory;
+    let Some(current) = h.current else {
+        let text = if app.snap.is_some() {
+            "no cgroup yet: the memory limit is set at the 'cgroup limits' step"
+        } else {
+            "waiting for the container"
+        };
+        f.render_widget(
+            Paragraph::new(Span::styled(text, t.dim()))
+                .wrap(Wrap { trim: true })
+                .block(crate::ui::draw::block(app, Pane::Memory, "Memory".into())),
+            area,
+        );
+        return;
+    };
+    let now = app.now().as_secs_f64();
+    let x0 = (now - HISTORY_SECS).max(0.0);
+    let x1 = x0 + HISTORY_SECS;
+    let limit = h.limit.map(|l| l as f64);
+    let top = limit
+        .unwrap_or(0.0)
+        .max(h.points.iter().map(|p| p.1).fold(0.0, f64::max))
+        .max(1.0)
+        * 1.1;
+    let usage: Vec<(f64, f64)> = h.points.iter().copied().collect();
+    let limit_line: Vec<(f64, f64)> = limit.map(|l| vec![(x0, l), (x1, l)]).unwrap_or_default();
+    let ooms: Vec<(f64, f64)> = h
+        .oom_marks
+        .iter()
+        .filter(|m| **m >= x0)
+        .map(|m| (*m, limit.unwrap_or(top / 1.1)))
+        .collect();
+    let mut sets = vec![
+        Dataset::default()
+            .name(h.file_current.clone())
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(t.graph())
+            .data(&usage),
+    ];
+    if !limit_line.is_empty() {
+        sets.push(
+            Dataset::default()
+                .name(h.file_limit.clone())
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(t.limit())
+                .data(&limit_line),
+        );
+    }
+    if !ooms.is_empty() {
+        sets.push(
+            Dataset::default()
+                .name("OOM kill")
+                .marker(Marker::Block)
+                .graph_type(GraphType::Scatter)
+                .style(t.error())
+                .data(&ooms),
+        );
+    }
+    let title = Line::from(vec![Span::raw(format!(
+        "Memory {} / {}  peak {}  {} {}",
+        format_size(current),
+        h.limit.map(format_size).unwrap_or_else(|| "max".into()),
+        h.peak.map(format_size).unwrap_or_else(|| "-".into()),
+        h.file_oom,
+        h.oom_kills
+    ))]);
+    let chart = Chart::new(sets)
+        .block(crate::ui::draw::block(app, Pane::Memory, title.to_string()))
+        .x_axis(
+            Axis::default()
+                .bounds([x0, x1])
+                .style(t.dim())
+                .labels(vec![
+                    Span::raw(format!("{x0:.0}s")),
+                    Span::raw(format!("{x1:.0}s")),
+                ]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                .style(t.dim())
+                .labels(vec![
+                    Span::raw("0"),
+                    Span::raw(format_size((top / 1.1) as u64)),
+                ]),
+        );
+    f.render_widget(chart, area);
+}

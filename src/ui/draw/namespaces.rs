@@ -1,0 +1,63 @@
+//! The subject's /proc/<pid>/ns/* links beside the host's (ours): `≠` marks an
+//! isolated namespace, and the ones the last step changed are highlighted.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Row, Table};
+
+use crate::observe::namespaces::{NsKind, NsLink};
+use crate::ui::app::{App, Pane};
+
+fn inode(links: &[NsLink], k: NsKind) -> Option<u64> {
+    links.iter().find(|l| l.kind == k).and_then(|l| l.inode)
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let sub: &[NsLink] = app.snap.as_ref().map(|s| s.ns.as_slice()).unwrap_or(&[]);
+    let mut isolated = 0;
+    let rows: Vec<Row> = NsKind::ALL
+        .iter()
+        .map(|k| {
+            let h = inode(&app.host_ns, *k);
+            let s = inode(sub, *k);
+            let differs = matches!((h, s), (Some(a), Some(b)) if a != b);
+            if differs && !matches!(k, NsKind::PidForChildren | NsKind::TimeForChildren) {
+                isolated += 1;
+            }
+            let show = |v: Option<u64>| v.map(|i| i.to_string()).unwrap_or_else(|| "-".into());
+            let sub_text = match (s, sub.iter().find(|l| l.kind == *k)) {
+                (None, Some(l)) if l.error.is_some() => "unreadable".to_string(),
+                _ => show(s),
+            };
+            let mark = if differs { "≠" } else { "=" };
+            let mut style = if differs { t.isolated() } else { t.dim() };
+            if app.changes.ns.contains(k) {
+                style = t.changed();
+            }
+            Row::new(vec![
+                Cell::from(k.file()),
+                Cell::from(show(h)),
+                Cell::from(Span::styled(mark, style)),
+                Cell::from(Span::styled(sub_text, style)),
+            ])
+        })
+        .collect();
+    let title = format!(
+        "Namespaces: {isolated}/8 isolated (pid {})",
+        app.snap.as_ref().map(|s| s.subject).unwrap_or(0)
+    );
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(17),
+            Constraint::Length(11),
+            Constraint::Length(1),
+            Constraint::Min(10),
+        ],
+    )
+    .header(Row::new(vec!["/proc/<pid>/ns", "host", "", "container"]).style(t.title()))
+    .block(crate::ui::draw::block(app, Pane::Namespaces, title));
+    f.render_widget(table, area);
+}

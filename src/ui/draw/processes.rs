@@ -1,0 +1,65 @@
+//! The container's processes as a tree: host PID beside the PID inside (NSpid),
+//! state and command. Zombies show as such.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Row, Table};
+
+use crate::observe::ptree::ProcState;
+use crate::ui::app::{App, Pane};
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let nodes = app.snap.as_ref().map(|s| s.tree.as_slice()).unwrap_or(&[]);
+    let rows: Vec<Row> = nodes
+        .iter()
+        .map(|n| {
+            let p = &n.proc;
+            let inner = if p.status.ns_pid.len() > 1 {
+                p.inner_pid().to_string()
+            } else {
+                "-".to_string()
+            };
+            let cmd = match &p.cmdline {
+                Some(argv) => argv.join(" "),
+                None => format!("[{}]", p.comm),
+            };
+            let state_style = match p.state {
+                ProcState::Zombie | ProcState::Dead => t.error(),
+                ProcState::Running => t.ok(),
+                _ => t.text(),
+            };
+            let uid = p.status.uid.map(|u| u[0].to_string()).unwrap_or_default();
+            Row::new(vec![
+                Cell::from(p.pid.to_string()),
+                Cell::from(inner),
+                Cell::from(Span::styled(p.state.to_string(), state_style)),
+                Cell::from(uid),
+                Cell::from(format!("{}{}", "  ".repeat(n.depth), cmd)),
+            ])
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(7),
+            Constraint::Length(6),
+            Constraint::Length(13),
+            Constraint::Length(6),
+            Constraint::Min(10),
+        ],
+    )
+    .header(Row::new(vec!["host", "inside", "state", "uid", "command"]).style(t.title()))
+    .block(crate::ui::draw::block(
+        app,
+        Pane::Processes,
+        if empty {
+            "Processes (none yet)".into()
+        } else {
+            format!("Processes ({})", nodes.len())
+        },
+    ));
+    f.render_widget(table, area);
+}

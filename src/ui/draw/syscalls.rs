@@ -1,0 +1,54 @@
+//! The reports of the steps so far, newest at the bottom: each syscall with its
+//! arguments and result, then the shell command that does the same.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::ui::app::{App, Pane};
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let mut lines: Vec<Line> = Vec::new();
+    let last = app.log.len().saturating_sub(1);
+    for (i, r) in app.log.iter().enumerate() {
+        let head = if i == last { t.changed() } else { t.title() };
+        lines.push(Line::from(Span::styled(format!("▸ {}", r.step), head)));
+        for c in &r.calls {
+            let (res, style) = match &c.result {
+                Ok(v) => (format!(" = {v}"), t.ok()),
+                Err(e) => (format!(" = -1 {e}"), t.error()),
+            };
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {}({})", c.name, c.args)),
+                Span::styled(res, style),
+            ]));
+        }
+        for s in &r.shell {
+            lines.push(Line::from(Span::styled(format!("  $ {s}"), t.dim())));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "no syscalls yet: each step's calls appear here",
+            t.dim(),
+        )));
+    }
+    // Keep the newest in view: scroll so the last line is at the bottom. Wrapped lines
+    // are counted by an estimate of their wrapped height.
+    let inner_w = area.width.saturating_sub(2).max(1) as usize;
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let height: usize = lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner_w))
+        .sum();
+    let scroll = height.saturating_sub(inner_h) as u16;
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(crate::ui::draw::block(app, Pane::Syscalls, "Syscalls".into())),
+        area,
+    );
+}

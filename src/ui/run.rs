@@ -1,0 +1,570 @@
+//! The TUI's main loop. One channel carries every message (keys, snapshots, OOM
+//! events, signals) to the main thread, which owns the state and the container;
+//! threads only read (keyboard, observer, OOM fd, signals). The container's steps run
+//! on the main thread, the one that started the subject, because PR_SET_PDEATHSIG
+//! follows the *thread* that forked it.
+
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use crossterm::event::{self, Event};
+use nix::sys::signal::{SigSet, Signal};
+
+use crate::observe::host::{Overlay, read_host_facts, HostRoots};
+use crate::observe::kmsg::{self, KernelLog};
+use crate::observe::namespaces;
+use crate::observe::snapshot::{self, Target};
+use crate::runtime::cgroup::{self, Cgroup};
+use crate::runtime::controller::Launch;
+use crate::runtime::launcher::{self, RootSource};
+use crate::runtime::paths::Paths;
+use crate::runtime::plan::Options;
+use crate::runtime::protocol::SpawnSpec;
+use crate::runtime::report::Report;
+use crate::runtime::step::{LimitSpec, Step};
+use crate::runtime::cleanup;
+use crate::units::format_size;
+
+use super::app::{self, Action, App, HostLine, Msg};
+use super::draw;
+use super::theme::Theme;
+
+/// What the TUI launches.
+#[derive(Debug, Clone)]
+pub struct TuiOptions {
+    pub source: RootSource,
+    pub memory: u64,
+    pub hog_rate: u64,
+    pub high_contrast: bool,
+}
+
+impl Default for TuiOptions {
+    fn default() -> Self {
+        TuiOptions {
+            source: RootSource::Default,
+            memory: 100 << 20,
+            hog_rate: 16 << 20,
+            high_contrast: false,
+        }
+    }
+}
+
+/// Observer rates: 4 Hz idle, 10 Hz while the hog climbs.
+const IDLE_PERIOD: Duration = Duration::from_millis(250);
+const HOG_PERIOD: Duration = Duration::from_millis(100);
+
+fn options(o: &TuiOptions) -> Options {
+    Options {
+        limits: LimitSpec {
+            memory: Some(o.memory),
+            pids: Some(128),
+            cpus: None,
+        },
+        // The container's command: something that waits, so the learner can explore.
+        argv: vec!["sleep".into(), "2147483647".into()],
+        ..Options::default()
+    }
+}
+
+fn host_line(paths: &Paths) -> HostLine {
+    let facts = read_host_facts(&HostRoots::from_proc_root(&paths.proc_root));
+    let cgroup = match cgroup::Host::detect(paths) {
+        Ok(h) => h.to_string(),
+        Err(_) => "no cgroups".to_string(),
+    };
+    HostLine {
+        root: facts.is_root,
+        cgroup,
+        overlay: match facts.overlay {
+            Overlay::Available => "yes".into(),
+            Overlay::Module => "(module, not loaded)".into(),
+            Overlay::Missing => "missing".into(),
+        },
+        userns: if facts.userns_verdict().is_allowed() {
+            "allowed".into()
+        } else {
+            "restricted".into()
+        },
+    }
+}
+
+/// Shared with the observer thread.
+struct Observer {
+    target: Mutex<Target>,
+    period_ms: AtomicU64,
+    stop: AtomicBool,
+    /// Set while a shell owns the terminal: the keyboard thread must not read.
+    paused: AtomicBool,
+    pause_ack: AtomicBool,
+    /// Bumped for each new cgroup: an OOM watcher of an older one stops.
+    oom_generation: AtomicU64,
+}
+
+pub fn main(opts: TuiOptions) -> Result<i32> {
+    let paths = Paths::host();
+    let cleaned = cleanup::stale_sessions(&paths);
+    for s in &cleaned.sessions {
+        eprintln!("underhood: removed stale session {s}");
+    }
+    // Before any thread exists: these signals are taken by a thread of ours with
+    // sigwait(2), so that every exit path tears the container down.
+    let mut sigs = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT, Signal::SIGQUIT] {
+        sigs.add(s);
+    }
+    sigs.thread_block().context("blocking signals")?;
+
+    eprintln!("underhood: preparing the root filesystem (the first time takes a few seconds)...");
+    let lower = launcher::layers(&opts.source, &paths)?;
+    let plan_opts = options(&opts);
+    let launch = launcher::start(&plan_opts, lower.clone(), &paths)?;
+    let host_ns = namespaces::read_links(&paths.proc_root, std::process::id() as i32);
+    let mut app = App::new(
+        host_line(&paths),
+        launch.steps.clone(),
+        host_ns,
+        Theme::from_env(opts.high_contrast),
+    );
+
+    let (tx, rx) = mpsc::channel();
+    let shared = Arc::new(Observer {
+        target: Mutex::new(Target {
+            subject: launch.subject,
+            tree_root: launch.subject,
+            cgroup: None,
+        }),
+        period_ms: AtomicU64::new(IDLE_PERIOD.as_millis() as u64),
+        stop: AtomicBool::new(false),
+        paused: AtomicBool::new(false),
+        pause_ack: AtomicBool::new(false),
+        oom_generation: AtomicU64::new(0),
+    });
+    spawn_signal_thread(sigs, tx.clone());
+    spawn_input_thread(shared.clone(), tx.clone());
+    let started = Instant::now();
+    spawn_observer(shared.clone(), paths.clone(), started, tx.clone());
+
+    let mut ctl = Driver {
+        launch,
+        paths,
+        lower,
+        plan_opts,
+        opts,
+        shared,
+        tx,
+        started,
+        kmsg: KernelLog::open(),
+    };
+    let mut terminal = ratatui::init();
+    let result = ctl.run(&mut app, &mut terminal, &rx);
+    ratatui::restore();
+    ctl.shared.stop.store(true, Ordering::SeqCst);
+    let teardown = ctl.launch.teardown();
+    result?;
+    teardown?;
+    Ok(0)
+}
+
+struct Driver {
+    launch: Launch,
+    paths: Paths,
+    lower: Vec<PathBuf>,
+    plan_opts: Options,
+    opts: TuiOptions,
+    shared: Arc<Observer>,
+    tx: Sender<Msg>,
+    started: Instant,
+    kmsg: Option<KernelLog>,
+}
+
+impl Driver {
+    fn run(
+        &mut self,
+        app: &mut App,
+        terminal: &mut ratatui::DefaultTerminal,
+        rx: &Receiver<Msg>,
+    ) -> Result<()> {
+        app.take_snapshot(self.sample());
+        let mut dirty = true;
+        loop {
+            if dirty {
+                // A terminal that is gone (SIGHUP) cannot be drawn on: leave and clean up.
+                if terminal.draw(|f| draw::draw(f, app)).is_err() {
+                    return Ok(());
+                }
+                dirty = false;
+            }
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(msg) => {
+                    let action = app::update(app, msg);
+                    dirty = true;
+                    match action {
+                        Action::None => {}
+                        Action::Quit => return Ok(()),
+                        Action::Next => self.next(app),
+                        Action::Back => self.back(app),
+                        Action::Hog => self.hog(app),
+                        Action::Shell => {
+                            self.shell(app, terminal)?;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            if self.pump(app) {
+                dirty = true;
+            }
+        }
+    }
+
+    fn sample(&self) -> snapshot::Snapshot {
+        let t = self.shared.target.lock().map(|t| t.clone()).unwrap_or_default();
+        snapshot::sample(&self.paths.proc_root, &t, self.started.elapsed())
+    }
+
+    fn retarget(&self) {
+        let new_cgroup = self.launch.cgroup.clone();
+        if let Ok(mut t) = self.shared.target.lock() {
+            let cgroup_changed = t.cgroup.as_ref().map(Cgroup::dirs) != new_cgroup.as_ref().map(Cgroup::dirs);
+            t.subject = self.launch.subject;
+            t.tree_root = self.launch.first_pid().unwrap_or(self.launch.subject);
+            t.cgroup = new_cgroup.clone();
+            if cgroup_changed {
+                let generation = self.shared.oom_generation.fetch_add(1, Ordering::SeqCst) + 1;
+                if let Some(cg) = new_cgroup {
+                    spawn_oom_watcher(cg, generation, self.shared.clone(), self.tx.clone());
+                }
+            }
+        }
+    }
+
+    fn next(&mut self, app: &mut App) {
+        let before = self.sample();
+        match self.launch.step() {
+            Ok(report) => {
+                self.retarget();
+                let after = self.sample();
+                app.step_done(report, Some(&before), after);
+            }
+            Err(f) => {
+                app.log.push(f.report);
+                app.error(f.message);
+            }
+        }
+    }
+
+    /// Going back: tear the container down and replay every step but the last.
+    fn back(&mut self, app: &mut App) {
+        let target = app.done.saturating_sub(1);
+        if let Err(e) = self.launch.teardown() {
+            app.error(format!("{e:#}"));
+        }
+        self.shared.oom_generation.fetch_add(1, Ordering::SeqCst);
+        let launch = match launcher::start(&self.plan_opts, self.lower.clone(), &self.paths) {
+            Ok(l) => l,
+            Err(e) => {
+                app.error(format!("starting again failed: {e:#}"));
+                return;
+            }
+        };
+        self.launch = launch;
+        app.reset_container();
+        app.steps = self.launch.steps.clone();
+        self.retarget();
+        let mut before = self.sample();
+        for _ in 0..target {
+            match self.launch.step() {
+                Ok(report) => {
+                    self.retarget();
+                    let after = self.sample();
+                    app.step_done(report, Some(&before), after.clone());
+                    before = after;
+                }
+                Err(f) => {
+                    app.log.push(f.report);
+                    app.error(format!("replaying: {}", f.message));
+                    return;
+                }
+            }
+        }
+        if app.done == 0 {
+            app.take_snapshot(self.sample());
+        }
+        app.info(format!("went back: {} of {} steps replayed on a fresh container", app.done, app.steps.len()));
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.launch
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Exec { env, .. } => Some(env.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    fn hog(&mut self, app: &mut App) {
+        if app.hog.is_some() {
+            app.info("the hog is already running: watch the memory pane");
+            return;
+        }
+        if self.launch.cgroup.is_none() {
+            let at = self
+                .launch
+                .steps
+                .iter()
+                .position(|s| matches!(s, Step::Cgroup { .. }))
+                .map(|i| i + 1)
+                .unwrap_or(0);
+            app.info(format!(
+                "the memory hog needs the memory limit first: take the steps up to step {at} (cgroup limits)"
+            ));
+            return;
+        }
+        let rate = format_size(self.opts.hog_rate).replace(' ', "").replace("iB", "");
+        let spec = SpawnSpec {
+            argv: vec!["hog".into(), "--rate".into(), rate],
+            env: self.env(),
+            inherit_stdio: false,
+            own_tool: true,
+        };
+        match self.launch.spawn(spec) {
+            Ok((pid, report)) => {
+                app.hog = Some(pid);
+                app.log.push(report);
+                self.shared
+                    .period_ms
+                    .store(HOG_PERIOD.as_millis() as u64, Ordering::SeqCst);
+                app.info(format!(
+                    "hog (pid {pid} inside) grows by {}/s towards the {} limit",
+                    format_size(self.opts.hog_rate),
+                    format_size(self.opts.memory)
+                ));
+            }
+            Err(f) => {
+                app.log.push(f.report);
+                app.error(f.message);
+            }
+        }
+    }
+
+    /// Reads what the subject reported unasked; true when the screen must change.
+    fn pump(&mut self, app: &mut App) -> bool {
+        match self.launch.pump() {
+            Ok(true) => {}
+            Ok(false) => {
+                app.error("the container's PID 1 is gone; press b to go back and rebuild it");
+                return true;
+            }
+            Err(e) => {
+                app.error(format!("{e:#}"));
+                return true;
+            }
+        }
+        let reaped: Vec<_> = self.launch.reaped.drain(..).collect();
+        let mut changed = false;
+        for (pid, exit) in reaped {
+            if Some(pid) != app.hog {
+                continue;
+            }
+            changed = true;
+            app.hog = None;
+            self.shared
+                .period_ms
+                .store(IDLE_PERIOD.as_millis() as u64, Ordering::SeqCst);
+            let mut r = Report::new("hog ended");
+            let snap = self.sample();
+            let kills = snap.memory.as_ref().map(|m| m.oom_kills).unwrap_or(0);
+            match exit.signal {
+                Some(9) => {
+                    r.note(format!(
+                        "the kernel killed hog with SIGKILL at the {} limit; {} OOM kill{} counted",
+                        format_size(self.opts.memory),
+                        kills,
+                        if kills == 1 { "" } else { "s" }
+                    ));
+                    app.info("OOM kill: the hog hit the limit and the kernel killed it; the container carries on");
+                }
+                _ => r.note(format!("hog exited with status {}", exit.status())),
+            }
+            if let Some(k) = self.kmsg.as_mut() {
+                for line in k.read_new().into_iter().filter(|l| kmsg::is_oom_line(l)) {
+                    r.note(format!("kernel: {line}"));
+                }
+            }
+            app.log.push(r);
+            app.take_snapshot(snap);
+        }
+        changed
+    }
+
+    /// Suspends the TUI for a shell inside the container as it stands.
+    fn shell(&mut self, app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
+        let mut env = self.env();
+        env.push((
+            "PS1".into(),
+            format!("[container, step {}/{}] # ", app.done, app.steps.len()),
+        ));
+        let spec = SpawnSpec {
+            argv: vec!["/bin/sh".into()],
+            env,
+            inherit_stdio: true,
+            own_tool: false,
+        };
+        self.pause_input(true);
+        ratatui::restore();
+        println!(
+            "underhood: a shell inside the container as it stands at step {}/{}.",
+            app.done,
+            app.steps.len()
+        );
+        if app.done == 0 {
+            println!("underhood: no step taken yet: this is still the host's view.");
+        }
+        println!("underhood: type `exit` to come back.\n");
+        match self.launch.spawn(spec) {
+            Ok((pid, report)) => {
+                app.log.push(report);
+                self.wait_reaped(pid);
+            }
+            Err(f) => {
+                app.log.push(f.report);
+                app.error(f.message);
+            }
+        }
+        reclaim_terminal();
+        *terminal = ratatui::init();
+        terminal.clear()?;
+        self.pause_input(false);
+        Ok(())
+    }
+
+    fn wait_reaped(&mut self, pid: i32) {
+        loop {
+            match self.launch.pump() {
+                Ok(true) => {}
+                _ => return,
+            }
+            if let Some(i) = self.launch.reaped.iter().position(|(p, _)| *p == pid) {
+                self.launch.reaped.remove(i);
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn pause_input(&self, pause: bool) {
+        self.shared.pause_ack.store(false, Ordering::SeqCst);
+        self.shared.paused.store(pause, Ordering::SeqCst);
+        if pause {
+            let start = Instant::now();
+            while !self.shared.pause_ack.load(Ordering::SeqCst)
+                && start.elapsed() < Duration::from_millis(500)
+            {
+                thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+/// After a job-control shell exits, the terminal's foreground process group may still
+/// be the shell's: take it back (tcsetpgrp(3)), with SIGTTOU blocked since a
+/// background process asking gets that signal.
+fn reclaim_terminal() {
+    let mut ttou = SigSet::empty();
+    ttou.add(Signal::SIGTTOU);
+    let old = ttou.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK);
+    let stdin = std::io::stdin();
+    let _ = nix::unistd::tcsetpgrp(stdin.as_fd(), nix::unistd::getpgrp());
+    if let Ok(old) = old {
+        let _ = old.thread_set_mask();
+    }
+}
+
+fn spawn_signal_thread(sigs: SigSet, tx: Sender<Msg>) {
+    thread::spawn(move || {
+        while let Ok(sig) = sigs.wait() {
+            if tx.send(Msg::Signal(sig as i32)).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn spawn_input_thread(shared: Arc<Observer>, tx: Sender<Msg>) {
+    thread::spawn(move || {
+        while !shared.stop.load(Ordering::SeqCst) {
+            if shared.paused.load(Ordering::SeqCst) {
+                shared.pause_ack.store(true, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            match event::poll(Duration::from_millis(50)) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => return,
+            }
+            let msg = match event::read() {
+                Ok(Event::Key(k)) => Msg::Key(k),
+                Ok(Event::Resize(..)) => Msg::Resize,
+                Ok(_) => continue,
+                Err(_) => return,
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn spawn_observer(shared: Arc<Observer>, paths: Paths, started: Instant, tx: Sender<Msg>) {
+    thread::spawn(move || {
+        let mut last: Option<snapshot::Snapshot> = None;
+        while !shared.stop.load(Ordering::SeqCst) {
+            let target = shared.target.lock().map(|t| t.clone()).unwrap_or_default();
+            let snap = snapshot::sample(&paths.proc_root, &target, started.elapsed());
+            // Send only what changed: an idle container costs no redraw.
+            if last.as_ref().is_none_or(|l| !l.same_view(&snap)) {
+                last = Some(snap.clone());
+                if tx.send(Msg::Snapshot(Box::new(snap))).is_err() {
+                    return;
+                }
+            }
+            thread::sleep(Duration::from_millis(shared.period_ms.load(Ordering::SeqCst)));
+        }
+    });
+}
+
+fn spawn_oom_watcher(cg: Cgroup, generation: u64, shared: Arc<Observer>, tx: Sender<Msg>) {
+    thread::spawn(move || {
+        let Ok(events) = cg.oom_events() else {
+            return;
+        };
+        loop {
+            if shared.stop.load(Ordering::SeqCst)
+                || shared.oom_generation.load(Ordering::SeqCst) != generation
+            {
+                return;
+            }
+            let mut fds = [nix::poll::PollFd::new(events.as_fd(), nix::poll::PollFlags::POLLIN)];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)) {
+                Ok(n) if n > 0 => {
+                    let _ = events.read();
+                    if tx.send(Msg::Oom).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return,
+            }
+        }
+    });
+}
