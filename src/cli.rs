@@ -1,5 +1,6 @@
 //! Headless commands.
 
 pub mod cleanup;
+pub mod escape;
 pub mod hog;
 pub mod run;

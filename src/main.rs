@@ -51,6 +51,11 @@ enum Command {
     Hog(cli::hog::HogArgs),
     /// Remove what crashed sessions left behind (mounts, cgroups, veths, state).
     Cleanup,
+    /// Inside a container: try the classic chroot escape, then run CMD (default /bin/sh).
+    ChrootEscape {
+        #[arg(trailing_var_arg = true)]
+        cmd: Vec<String>,
+    },
     /// The subject process (internal).
     #[command(name = "__subject", hide = true)]
     Subject { controller: i32 },
@@ -72,6 +77,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => cli::run::main(*args),
         Some(Command::Hog(args)) => cli::hog::main(&args),
         Some(Command::Cleanup) => cli::cleanup::main(),
+        Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),
         None => tui(cli.tui),
     }

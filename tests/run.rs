@@ -17,9 +17,9 @@ fn ns_inode(path: &str) -> String {
 
 #[test]
 fn root_pid1_is_our_init_and_the_command_runs_under_it() {
-    if !root_or_skip("root_pid1_is_our_init_and_the_command_runs_under_it") {
+    let Some(_serial) = root_or_skip("root_pid1_is_our_init_and_the_command_runs_under_it") else {
         return;
-    }
+    };
     let before = residue();
     let o = underhood(&[
         "run",
@@ -41,9 +41,9 @@ fn root_pid1_is_our_init_and_the_command_runs_under_it() {
 
 #[test]
 fn root_every_namespace_differs_and_shared_ones_do_not() {
-    if !root_or_skip("root_every_namespace_differs_and_shared_ones_do_not") {
+    let Some(_serial) = root_or_skip("root_every_namespace_differs_and_shared_ones_do_not") else {
         return;
-    }
+    };
     let before = residue();
     let kinds = ["uts", "ipc", "net", "mnt", "cgroup", "time", "pid"];
     let script = kinds
@@ -70,9 +70,9 @@ fn root_every_namespace_differs_and_shared_ones_do_not() {
 
 #[test]
 fn root_hostname_is_isolated() {
-    if !root_or_skip("root_hostname_is_isolated") {
+    let Some(_serial) = root_or_skip("root_hostname_is_isolated") else {
         return;
-    }
+    };
     let host = nix::unistd::gethostname().unwrap();
     let o = underhood(&["run", "--hostname", "inside-box", "--", "hostname"]);
     assert_eq!(stdout(&o).trim(), "inside-box", "{}", stderr(&o));
@@ -88,9 +88,9 @@ fn mount_points(mountinfo: &str) -> Vec<String> {
 
 #[test]
 fn root_after_pivot_root_the_host_mounts_are_gone() {
-    if !root_or_skip("root_after_pivot_root_the_host_mounts_are_gone") {
+    let Some(_serial) = root_or_skip("root_after_pivot_root_the_host_mounts_are_gone") else {
         return;
-    }
+    };
     let before = residue();
     let o = underhood(&["run", "--", "cat", "/proc/self/mountinfo"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -102,22 +102,47 @@ fn root_after_pivot_root_the_host_mounts_are_gone() {
         "host mounts visible: {points:?}"
     );
     assert!(points.contains(&"/proc".to_string()));
-    // With chroot the host's mounts are all still in the table: the lesson's contrast.
-    let o = underhood(&["run", "--chroot", "--", "cat", "/proc/self/mountinfo"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let points = mount_points(&stdout(&o));
+    assert_no_residue(&before);
+}
+
+#[test]
+fn root_chroot_can_be_escaped_and_pivot_root_cannot() {
+    let Some(_serial) = root_or_skip("root_chroot_can_be_escaped_and_pivot_root_cannot") else {
+        return;
+    };
+    let before = residue();
+    // Our state directory exists only on the host: seeing it means being out.
+    let probe = ["underhood", "chroot-escape", "ls", "/run/underhood"];
+    let mut args = vec!["run", "--chroot", "--"];
+    args.extend_from_slice(&probe);
+    let o = underhood(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "escape from chroot failed: {}",
+        stderr(&o)
+    );
     assert!(
-        points.iter().any(|p| p.starts_with("/sys")),
-        "chroot hid host mounts: {points:?}"
+        !stdout(&o).trim().is_empty(),
+        "the host's /run/underhood was empty"
+    );
+    let mut args = vec!["run", "--"];
+    args.extend_from_slice(&probe);
+    let o = underhood(&args);
+    assert_ne!(
+        o.status.code(),
+        Some(0),
+        "escaped after pivot_root: {}",
+        stdout(&o)
     );
     assert_no_residue(&before);
 }
 
 #[test]
 fn root_exit_status_is_passed_through() {
-    if !root_or_skip("root_exit_status_is_passed_through") {
+    let Some(_serial) = root_or_skip("root_exit_status_is_passed_through") else {
         return;
-    }
+    };
     let o = underhood(&["run", "--", "/bin/sh", "-c", "exit 7"]);
     assert_eq!(o.status.code(), Some(7));
     let o = underhood(&["run", "--", "/bin/sh", "-c", "kill -TERM $$"]);
@@ -126,9 +151,9 @@ fn root_exit_status_is_passed_through() {
 
 #[test]
 fn root_missing_command_is_127_with_a_clear_error() {
-    if !root_or_skip("root_missing_command_is_127_with_a_clear_error") {
+    let Some(_serial) = root_or_skip("root_missing_command_is_127_with_a_clear_error") else {
         return;
-    }
+    };
     let before = residue();
     let o = underhood(&["run", "--", "no-such-program"]);
     assert_eq!(o.status.code(), Some(127));
@@ -190,9 +215,9 @@ fn memory_limit_file() -> (&'static str, &'static str) {
 
 #[test]
 fn root_limits_are_written_and_sigterm_cleans_up() {
-    if !root_or_skip("root_limits_are_written_and_sigterm_cleans_up") {
+    let Some(_serial) = root_or_skip("root_limits_are_written_and_sigterm_cleans_up") else {
         return;
-    }
+    };
     let before = residue();
     let (mut child, _out) = start_waiting(
         &["--memory", "32M", "--pids", "20"],
@@ -217,9 +242,9 @@ fn root_limits_are_written_and_sigterm_cleans_up() {
 
 #[test]
 fn root_sigint_reaches_the_command_and_cleans_up() {
-    if !root_or_skip("root_sigint_reaches_the_command_and_cleans_up") {
+    let Some(_serial) = root_or_skip("root_sigint_reaches_the_command_and_cleans_up") else {
         return;
-    }
+    };
     let before = residue();
     let (mut child, _out) = start_waiting(&[], "echo ready; exec sleep 60");
     nix::sys::signal::kill(
@@ -233,9 +258,10 @@ fn root_sigint_reaches_the_command_and_cleans_up() {
 
 #[test]
 fn root_sigkill_of_the_controller_takes_the_container_down() {
-    if !root_or_skip("root_sigkill_of_the_controller_takes_the_container_down") {
+    let Some(_serial) = root_or_skip("root_sigkill_of_the_controller_takes_the_container_down")
+    else {
         return;
-    }
+    };
     let before = residue();
     let (mut child, _out) = start_waiting(&["--memory", "64M"], "echo ready; exec sleep 60");
     child.kill().unwrap();
@@ -249,9 +275,9 @@ fn root_sigkill_of_the_controller_takes_the_container_down() {
 
 #[test]
 fn root_hog_is_oom_killed_and_reported() {
-    if !root_or_skip("root_hog_is_oom_killed_and_reported") {
+    let Some(_serial) = root_or_skip("root_hog_is_oom_killed_and_reported") else {
         return;
-    }
+    };
     let before = residue();
     let o = underhood(&["run", "--memory", "32M", "--", "hog", "--rate", "64M"]);
     let e = stderr(&o);
@@ -263,11 +289,13 @@ fn root_hog_is_oom_killed_and_reported() {
 
 #[test]
 fn root_user_namespace_maps_root_to_an_unprivileged_uid() {
-    if !root_or_skip("root_user_namespace_maps_root_to_an_unprivileged_uid") {
+    let Some(_serial) = root_or_skip("root_user_namespace_maps_root_to_an_unprivileged_uid") else {
         return;
-    }
+    };
     let before = residue();
     let (mut child, _out) = start_waiting(&["--userns"], "echo ready; exec sleep 60");
+    // `ready` comes just before the exec: give sh a moment to become sleep.
+    std::thread::sleep(Duration::from_millis(300));
     // On the host, the container's processes run as the mapped uid: find the
     // command (sleep) under our init and read its real uid as the host sees it.
     let mut host_uids = Vec::new();
@@ -297,9 +325,9 @@ fn root_user_namespace_maps_root_to_an_unprivileged_uid() {
 
 #[test]
 fn root_user_namespace_reports_root_inside() {
-    if !root_or_skip("root_user_namespace_reports_root_inside") {
+    let Some(_serial) = root_or_skip("root_user_namespace_reports_root_inside") else {
         return;
-    }
+    };
     let o = underhood(&[
         "run",
         "--userns",
@@ -318,9 +346,9 @@ fn root_user_namespace_reports_root_inside() {
 
 #[test]
 fn root_veth_connects_the_container_to_the_host() {
-    if !root_or_skip("root_veth_connects_the_container_to_the_host") {
+    let Some(_serial) = root_or_skip("root_veth_connects_the_container_to_the_host") else {
         return;
-    }
+    };
     let before = residue();
     let o = underhood(&[
         "run",
@@ -345,9 +373,9 @@ fn root_veth_connects_the_container_to_the_host() {
 
 #[test]
 fn root_mounts_inside_never_reach_a_shared_host_root() {
-    if !root_or_skip("root_mounts_inside_never_reach_a_shared_host_root") {
+    let Some(_serial) = root_or_skip("root_mounts_inside_never_reach_a_shared_host_root") else {
         return;
-    }
+    };
     // A throwaway mount namespace whose / is rshared, as on a systemd host: the real
     // host's propagation is never changed.
     let script = format!(

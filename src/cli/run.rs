@@ -15,9 +15,9 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use underhood::runtime::controller::Launch;
+use underhood::runtime::launcher::{self, RootSource};
 use underhood::runtime::namespaces::Ns;
 use underhood::runtime::paths::Paths;
-use underhood::runtime::launcher::{self, RootSource};
 use underhood::runtime::plan::{NetMode, Options};
 use underhood::runtime::step::{LimitSpec, RootMode, Step, Volume};
 use underhood::runtime::{cleanup, explain};

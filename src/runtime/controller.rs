@@ -139,6 +139,10 @@ fn spawn_subject() -> Result<(Child, UnixStream)> {
 impl Launch {
     /// Starts the subject for a planned launch. Nothing is done to the kernel yet.
     pub fn start(paths: Paths, mut session: Session, steps: Vec<Step>) -> Result<Launch> {
+        // PID 1 is the shim's child; if the shim dies first, PID 1 is re-parented to
+        // the nearest subreaper. Being that subreaper (prctl(2)) lets teardown reap it
+        // instead of leaving a zombie for the host's init.
+        nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
         let (child, sock) = spawn_subject()?;
         let pid = child.id() as i32;
         if let Some(id) = state::proc_id(&paths.proc_root, pid) {
@@ -306,7 +310,16 @@ impl Launch {
         match step {
             Step::User { uid, gid } => {
                 self.subject_part(step, report)?;
-                self.write_id_maps(*uid, *gid, report)
+                self.write_id_maps(*uid, *gid, report)?;
+                let can_setgroups = nix::unistd::geteuid().is_root();
+                let reply = self.ask(&Request::BecomeRoot { can_setgroups })?;
+                if let Some(r) = reply.report() {
+                    report.extend(r.clone());
+                }
+                match reply {
+                    Reply::Done { ok: true, .. } => Ok(()),
+                    _ => bail!("becoming root in the user namespace failed"),
+                }
             }
             Step::Net { veth: Some(v) } => {
                 self.subject_part(step, report)?;
@@ -549,15 +562,23 @@ impl Launch {
         }
     }
 
-    /// Waits until no recorded subject process is left (PID 1 may be reaped by the
-    /// host's init once the shim is gone).
+    /// Waits until no recorded subject process is left, reaping the ones re-parented
+    /// to us (we are a subreaper).
     fn wait_gone(&self, limit: Duration) {
         let start = Instant::now();
         while start.elapsed() < limit {
-            let alive = self.session.state.subjects.iter().any(|id| {
-                state::is_alive(&self.paths.proc_root, *id)
-                    && !is_zombie(&self.paths.proc_root, id.pid)
-            });
+            for id in &self.session.state.subjects {
+                let _ = nix::sys::wait::waitpid(
+                    Pid::from_raw(id.pid),
+                    Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+                );
+            }
+            let alive = self
+                .session
+                .state
+                .subjects
+                .iter()
+                .any(|id| state::is_alive(&self.paths.proc_root, *id));
             if !alive {
                 return;
             }
@@ -572,16 +593,6 @@ impl Drop for Launch {
             eprintln!("underhood: {e:#}");
         }
     }
-}
-
-fn is_zombie(proc_root: &Path, pid: i32) -> bool {
-    std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat"))
-        .ok()
-        .and_then(|s| {
-            s.rfind(')')
-                .map(|i| s[i + 1..].trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
 }
 
 /// Deletes a host-side veth of ours if it still exists (it usually vanishes with the

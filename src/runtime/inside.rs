@@ -105,6 +105,28 @@ pub fn perform(
     Ok(())
 }
 
+/// After the controller wrote the id maps: become uid/gid 0 *inside*. Our process
+/// keeps its old ids until it sets them, and when it was started by root with a map
+/// like `0 100000 65536` its old uid 0 has no mapping in the namespace at all, which
+/// overlayfs and others refuse (EACCES). setgroups(2) is allowed only when the
+/// controller did not write `deny` to /proc/<pid>/setgroups (i.e. when it is root).
+pub fn become_root(sys: &mut dyn Sys, r: &mut Report, can_setgroups: bool) -> nix::Result<()> {
+    if can_setgroups {
+        let res = sys.clear_groups();
+        r.call("setgroups", "0, []", res)?;
+    }
+    let res = sys.setresgid(0);
+    r.call("setresgid", "0, 0, 0", res)?;
+    let res = sys.setresuid(0);
+    r.call("setresuid", "0, 0, 0", res)?;
+    // Changing ids clears the dumpable flag, which makes /proc/self owned by the
+    // host's root (unmapped here): we could no longer write timens_offsets.
+    let res = sys.set_dumpable();
+    r.call("prctl", "PR_SET_DUMPABLE, 1", res)?;
+    r.note("root inside the user namespace now; on the host these are the mapped ids");
+    Ok(())
+}
+
 /// The container's end of the veth pair, once the controller has moved it in:
 /// renamed to eth0, addressed, up, with a default route via the host's end.
 pub fn configure_veth(sys: &mut dyn Sys, r: &mut Report, veth: &Veth) -> nix::Result<()> {

@@ -32,9 +32,9 @@ pub fn layers(source: &RootSource, paths: &Paths) -> Result<Vec<PathBuf>> {
                 .with_context(|| format!("unpacking image {}", file.display()))?;
             lower.extend(img.layers.into_iter().rev());
         }
-        RootSource::Default => lower.push(
-            assemble::default_rootfs(paths).context("assembling the default rootfs")?,
-        ),
+        RootSource::Default => {
+            lower.push(assemble::default_rootfs(paths).context("assembling the default rootfs")?)
+        }
     }
     Ok(lower)
 }

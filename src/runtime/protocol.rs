@@ -20,6 +20,8 @@ pub enum Request {
     ConfigureVeth(Veth),
     /// Start another process in the container as it stands now (a shell, the hog).
     Spawn(SpawnSpec),
+    /// After the id maps are written: set uid/gid 0 inside the user namespace.
+    BecomeRoot { can_setgroups: bool },
 }
 
 /// A process started by PID 1 next to (or before) the command.

@@ -155,6 +155,11 @@ impl Subject {
                 let ok = inside::configure_veth(&mut Linux, &mut r, &veth).is_ok();
                 self.reply(&Reply::Done { report: r, ok })
             }
+            Request::BecomeRoot { can_setgroups } => {
+                let mut r = Report::new("user namespace (ids)");
+                let ok = inside::become_root(&mut Linux, &mut r, can_setgroups).is_ok();
+                self.reply(&Reply::Done { report: r, ok })
+            }
             Request::Spawn(spec) => {
                 let mut r = Report::new(format!("spawn {}", spec.argv.join(" ")));
                 let exe = if spec.own_tool {

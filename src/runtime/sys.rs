@@ -37,6 +37,10 @@ pub enum Call {
     SetCaps(caps::CapsHashSet),
     NoNewPrivs,
     Seccomp(usize),
+    SetGroups,
+    SetResGid(u32),
+    SetResUid(u32),
+    SetDumpable,
 }
 
 pub trait Sys {
@@ -73,6 +77,12 @@ pub trait Sys {
     fn set_caps(&mut self, keep: &caps::CapsHashSet) -> nix::Result<()>;
     fn no_new_privs(&mut self) -> nix::Result<()>;
     fn seccomp(&mut self, filter: &seccompiler::BpfProgram) -> nix::Result<()>;
+    /// setgroups(2) with an empty list.
+    fn clear_groups(&mut self) -> nix::Result<()>;
+    fn setresgid(&mut self, gid: u32) -> nix::Result<()>;
+    fn setresuid(&mut self, uid: u32) -> nix::Result<()>;
+    /// prctl(PR_SET_DUMPABLE, 1).
+    fn set_dumpable(&mut self) -> nix::Result<()>;
 }
 
 fn cpath(p: &Path) -> nix::Result<CString> {
@@ -189,6 +199,20 @@ impl Sys for Linux {
             _ => Errno::EINVAL,
         })
     }
+    fn clear_groups(&mut self) -> nix::Result<()> {
+        nix::unistd::setgroups(&[])
+    }
+    fn setresgid(&mut self, gid: u32) -> nix::Result<()> {
+        let g = nix::unistd::Gid::from_raw(gid);
+        nix::unistd::setresgid(g, g, g)
+    }
+    fn setresuid(&mut self, uid: u32) -> nix::Result<()> {
+        let u = nix::unistd::Uid::from_raw(uid);
+        nix::unistd::setresuid(u, u, u)
+    }
+    fn set_dumpable(&mut self) -> nix::Result<()> {
+        nix::sys::prctl::set_dumpable(true)
+    }
 }
 
 /// Picks the call a `Recorder` makes fail.
@@ -288,5 +312,17 @@ impl Sys for Recorder {
     }
     fn seccomp(&mut self, filter: &seccompiler::BpfProgram) -> nix::Result<()> {
         self.push(Call::Seccomp(filter.len()))
+    }
+    fn clear_groups(&mut self) -> nix::Result<()> {
+        self.push(Call::SetGroups)
+    }
+    fn setresgid(&mut self, gid: u32) -> nix::Result<()> {
+        self.push(Call::SetResGid(gid))
+    }
+    fn setresuid(&mut self, uid: u32) -> nix::Result<()> {
+        self.push(Call::SetResUid(uid))
+    }
+    fn set_dumpable(&mut self) -> nix::Result<()> {
+        self.push(Call::SetDumpable)
     }
 }

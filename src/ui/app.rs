@@ -198,7 +198,11 @@ impl App {
             let t = snap.at.as_secs_f64();
             let h = &mut self.memory;
             h.points.push_back((t, m.current as f64));
-            while h.points.front().is_some_and(|(t0, _)| t - t0 > HISTORY_SECS) {
+            while h
+                .points
+                .front()
+                .is_some_and(|(t0, _)| t - t0 > HISTORY_SECS)
+            {
                 h.points.pop_front();
             }
             h.limit = m.limit;
@@ -242,7 +246,8 @@ fn changes(before: Option<&Snapshot>, after: &Snapshot) -> Changes {
     let ns = NsKind::ALL
         .iter()
         .filter(|k| {
-            let inode = |links: &[NsLink]| links.iter().find(|l| l.kind == **k).and_then(|l| l.inode);
+            let inode =
+                |links: &[NsLink]| links.iter().find(|l| l.kind == **k).and_then(|l| l.inode);
             inode(&before.ns) != inode(&after.ns)
         })
         .copied()
@@ -297,7 +302,9 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
     match key.code {
         KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('n') | KeyCode::PageDown => {
             if app.done >= app.steps.len() {
-                app.info("all steps are done: press s for a shell, m for the memory hog, b to go back");
+                app.info(
+                    "all steps are done: press s for a shell, m for the memory hog, b to go back",
+                );
                 Action::None
             } else {
                 Action::Next
@@ -368,7 +375,11 @@ mod tests {
         assert_eq!(update(&mut a, key(KeyCode::Right)), Action::Next);
         assert_eq!(update(&mut a, key(KeyCode::Char(' '))), Action::Next);
         assert_eq!(update(&mut a, key(KeyCode::Char('n'))), Action::Next);
-        assert_eq!(update(&mut a, key(KeyCode::Left)), Action::None, "nothing to undo");
+        assert_eq!(
+            update(&mut a, key(KeyCode::Left)),
+            Action::None,
+            "nothing to undo"
+        );
         a.done = 1;
         assert_eq!(update(&mut a, key(KeyCode::Char('b'))), Action::Back);
         assert_eq!(update(&mut a, key(KeyCode::Char('m'))), Action::Hog);

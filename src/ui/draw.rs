@@ -39,12 +39,18 @@ pub fn draw(f: &mut Frame, app: &App) {
         pane(f, app, app.focus, body);
     } else {
         let [left, right] =
-            Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
+            Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
+                .areas(body);
         let [step_area, sys_area] =
             Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
         pane(f, app, Pane::Step, step_area);
         pane(f, app, Pane::Syscalls, sys_area);
-        let right_panes = [Pane::Namespaces, Pane::Processes, Pane::Mounts, Pane::Memory];
+        let right_panes = [
+            Pane::Namespaces,
+            Pane::Processes,
+            Pane::Mounts,
+            Pane::Memory,
+        ];
         let constraints = right_panes.map(|p| {
             if p == app.focus {
                 Constraint::Fill(3)
@@ -109,7 +115,14 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     if app.done > 0 {
         keys.push(("←", "back"));
     }
-    keys.push(("m", if app.hog.is_some() { "hog running" } else { "memory hog" }));
+    keys.push((
+        "m",
+        if app.hog.is_some() {
+            "hog running"
+        } else {
+            "memory hog"
+        },
+    ));
     keys.push(("s", "shell"));
     keys.push(("Tab", "focus"));
     keys.push(("z", if app.zoom { "unzoom" } else { "zoom" }));
@@ -139,7 +152,10 @@ fn too_small(f: &mut Frame, app: &App, area: Rect) {
 pub const KEYS: [(&str, &str); 11] = [
     ("→  Space  n", "take the next step"),
     ("←  b", "go back one step (tear down, replay the others)"),
-    ("m", "memory-hog demo: climb to the limit until the OOM kill"),
+    (
+        "m",
+        "memory-hog demo: climb to the limit until the OOM kill",
+    ),
     ("s", "a shell inside the container as it stands now"),
     ("Tab  Shift-Tab", "move focus between panes"),
     ("z", "zoom the focused pane to the full screen"),

@@ -16,11 +16,12 @@ use anyhow::{Context, Result};
 use crossterm::event::{self, Event};
 use nix::sys::signal::{SigSet, Signal};
 
-use crate::observe::host::{Overlay, read_host_facts, HostRoots};
+use crate::observe::host::{HostRoots, Overlay, read_host_facts};
 use crate::observe::kmsg::{self, KernelLog};
 use crate::observe::namespaces;
 use crate::observe::snapshot::{self, Target};
 use crate::runtime::cgroup::{self, Cgroup};
+use crate::runtime::cleanup;
 use crate::runtime::controller::Launch;
 use crate::runtime::launcher::{self, RootSource};
 use crate::runtime::paths::Paths;
@@ -28,7 +29,6 @@ use crate::runtime::plan::Options;
 use crate::runtime::protocol::SpawnSpec;
 use crate::runtime::report::Report;
 use crate::runtime::step::{LimitSpec, Step};
-use crate::runtime::cleanup;
 use crate::units::format_size;
 
 use super::app::{self, Action, App, HostLine, Msg};
@@ -115,7 +115,12 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     // Before any thread exists: these signals are taken by a thread of ours with
     // sigwait(2), so that every exit path tears the container down.
     let mut sigs = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT, Signal::SIGQUIT] {
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+    ] {
         sigs.add(s);
     }
     sigs.thread_block().context("blocking signals")?;
@@ -225,14 +230,20 @@ impl Driver {
     }
 
     fn sample(&self) -> snapshot::Snapshot {
-        let t = self.shared.target.lock().map(|t| t.clone()).unwrap_or_default();
+        let t = self
+            .shared
+            .target
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default();
         snapshot::sample(&self.paths.proc_root, &t, self.started.elapsed())
     }
 
     fn retarget(&self) {
         let new_cgroup = self.launch.cgroup.clone();
         if let Ok(mut t) = self.shared.target.lock() {
-            let cgroup_changed = t.cgroup.as_ref().map(Cgroup::dirs) != new_cgroup.as_ref().map(Cgroup::dirs);
+            let cgroup_changed =
+                t.cgroup.as_ref().map(Cgroup::dirs) != new_cgroup.as_ref().map(Cgroup::dirs);
             t.subject = self.launch.subject;
             t.tree_root = self.launch.first_pid().unwrap_or(self.launch.subject);
             t.cgroup = new_cgroup.clone();
@@ -297,7 +308,11 @@ impl Driver {
         if app.done == 0 {
             app.take_snapshot(self.sample());
         }
-        app.info(format!("went back: {} of {} steps replayed on a fresh container", app.done, app.steps.len()));
+        app.info(format!(
+            "went back: {} of {} steps replayed on a fresh container",
+            app.done,
+            app.steps.len()
+        ));
     }
 
     fn env(&self) -> Vec<(String, String)> {
@@ -329,7 +344,9 @@ impl Driver {
             ));
             return;
         }
-        let rate = format_size(self.opts.hog_rate).replace(' ', "").replace("iB", "");
+        let rate = format_size(self.opts.hog_rate)
+            .replace(' ', "")
+            .replace("iB", "");
         let spec = SpawnSpec {
             argv: vec!["hog".into(), "--rate".into(), rate],
             env: self.env(),
@@ -538,7 +555,9 @@ fn spawn_observer(shared: Arc<Observer>, paths: Paths, started: Instant, tx: Sen
                     return;
                 }
             }
-            thread::sleep(Duration::from_millis(shared.period_ms.load(Ordering::SeqCst)));
+            thread::sleep(Duration::from_millis(
+                shared.period_ms.load(Ordering::SeqCst),
+            ));
         }
     });
 }
@@ -554,7 +573,10 @@ fn spawn_oom_watcher(cg: Cgroup, generation: u64, shared: Arc<Observer>, tx: Sen
             {
                 return;
             }
-            let mut fds = [nix::poll::PollFd::new(events.as_fd(), nix::poll::PollFlags::POLLIN)];
+            let mut fds = [nix::poll::PollFd::new(
+                events.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
             match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)) {
                 Ok(n) if n > 0 => {
                     let _ = events.read();

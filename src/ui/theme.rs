@@ -67,9 +67,13 @@ impl Theme {
         match (self.kind, focused) {
             (ThemeKind::NoColor, true) => Style::default().add_modifier(Modifier::BOLD),
             (ThemeKind::NoColor, false) => Style::default(),
-            (ThemeKind::HighContrast, true) => Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            (ThemeKind::HighContrast, true) => Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
             (ThemeKind::HighContrast, false) => Style::default().fg(Color::White),
-            (ThemeKind::Default, true) => Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            (ThemeKind::Default, true) => Style::default()
+                .fg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
             (ThemeKind::Default, false) => Style::default().fg(Color::DarkGray),
         }
     }
@@ -79,7 +83,9 @@ impl Theme {
         match self.kind {
             ThemeKind::NoColor => Style::default().add_modifier(Modifier::REVERSED),
             ThemeKind::HighContrast => Style::default().fg(Color::Black).bg(Color::Yellow),
-            ThemeKind::Default => Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            ThemeKind::Default => Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
         }
     }
 

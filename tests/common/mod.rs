@@ -8,14 +8,19 @@ use std::process::{Command, Output};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_underhood");
 
-/// True when the test may run; otherwise says so on stderr (visible with
-/// `--nocapture` and in CI logs) so a skip is never mistaken for a pass.
-pub fn root_or_skip(name: &str) -> bool {
+/// Root tests in one binary run one at a time: each compares the whole host's state
+/// before and after, which another test's container would disturb.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Returns a guard holding the serial lock when the test may run (as root);
+/// otherwise says so on stderr (visible in CI logs and with `--nocapture`) so a skip
+/// is never mistaken for a pass.
+pub fn root_or_skip(name: &str) -> Option<std::sync::MutexGuard<'static, ()>> {
     if nix::unistd::geteuid().is_root() {
-        return true;
+        return Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()));
     }
     eprintln!("SKIPPED (needs root): {name}");
-    false
+    None
 }
 
 pub fn underhood(args: &[&str]) -> Output {
@@ -113,5 +118,27 @@ pub fn assert_no_residue(before: &Residue) {
         std::thread::sleep(std::time::Duration::from_millis(20));
         after = residue();
     }
-    assert_eq!(after, *before, "underhood left something behind");
+    panic!(
+        "underhood left something behind:\n{}",
+        describe(before, &after)
+    );
+}
+
+/// Only what differs, one line each.
+fn describe(before: &Residue, after: &Residue) -> String {
+    let mut out = String::new();
+    let mut sets = |what: &str, b: &BTreeSet<String>, a: &BTreeSet<String>| {
+        for x in a.difference(b) {
+            out.push_str(&format!("  + {what}: {x}\n"));
+        }
+        for x in b.difference(a) {
+            out.push_str(&format!("  - {what}: {x}\n"));
+        }
+    };
+    sets("mount", &before.mounts, &after.mounts);
+    sets("cgroup", &before.cgroups, &after.cgroups);
+    sets("link", &before.links, &after.links);
+    sets("state dir", &before.state_dirs, &after.state_dirs);
+    sets("process", &before.processes, &after.processes);
+    out
 }

@@ -83,15 +83,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     ))]);
     let chart = Chart::new(sets)
         .block(crate::ui::draw::block(app, Pane::Memory, title.to_string()))
-        .x_axis(
-            Axis::default()
-                .bounds([x0, x1])
-                .style(t.dim())
-                .labels(vec![
-                    Span::raw(format!("{x0:.0}s")),
-                    Span::raw(format!("{x1:.0}s")),
-                ]),
-        )
+        .x_axis(Axis::default().bounds([x0, x1]).style(t.dim()).labels(vec![
+            Span::raw(format!("{x0:.0}s")),
+            Span::raw(format!("{x1:.0}s")),
+        ]))
         .y_axis(
             Axis::default()
                 .bounds([0.0, top])

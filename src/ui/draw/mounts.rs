@@ -14,8 +14,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         Some(Ok(m)) => m.as_slice(),
         Some(Err(e)) => {
             f.render_widget(
-                Paragraph::new(Span::styled(e.clone(), t.dim()))
-                    .block(crate::ui::draw::block(app, Pane::Mounts, "Mounts".into())),
+                Paragraph::new(Span::styled(e.clone(), t.dim())).block(crate::ui::draw::block(
+                    app,
+                    Pane::Mounts,
+                    "Mounts".into(),
+                )),
                 area,
             );
             return;

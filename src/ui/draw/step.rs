@@ -15,15 +15,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     if let Some(m) = &app.message {
         let style = if m.error { t.error() } else { t.changed() };
         lines.push(Line::from(Span::styled(m.text.clone(), style)));
-        if m.error {
-            if let Some(why) = m
-                .text
-                .split(" = ")
-                .nth(1)
-                .and_then(explain::errno)
-            {
-                lines.push(Line::from(Span::styled(format!("why: {why}"), t.error())));
-            }
+        if m.error
+            && let Some(why) = m.text.split(" = ").nth(1).and_then(explain::errno)
+        {
+            lines.push(Line::from(Span::styled(format!("why: {why}"), t.error())));
         }
         lines.push(Line::raw(""));
     }

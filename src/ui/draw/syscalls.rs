@@ -48,7 +48,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .scroll((scroll, 0))
-            .block(crate::ui::draw::block(app, Pane::Syscalls, "Syscalls".into())),
+            .block(crate::ui::draw::block(
+                app,
+                Pane::Syscalls,
+                "Syscalls".into(),
+            )),
         area,
     );
 }

