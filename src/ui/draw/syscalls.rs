@@ -35,19 +35,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             t.dim(),
         )));
     }
-    // Keep the newest in view: scroll so the last line is at the bottom. Wrapped lines
-    // are counted by an estimate of their wrapped height.
-    let inner_w = area.width.saturating_sub(2).max(1) as usize;
+    // Keep the newest in view: scroll so the last wrapped line is at the bottom.
+    let inner_w = area.width.saturating_sub(2).max(1);
     let inner_h = area.height.saturating_sub(2) as usize;
-    let height: usize = lines
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(inner_w))
-        .sum();
-    let scroll = height.saturating_sub(inner_h) as u16;
+    let para = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let scroll = para.line_count(inner_w).saturating_sub(inner_h) as u16;
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0))
+        para.scroll((scroll, 0))
             .block(crate::ui::draw::block(
                 app,
                 Pane::Syscalls,
