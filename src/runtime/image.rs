@@ -1,11 +1,274 @@
-//! STUB until the image module lands (same API).
-#![allow(dead_code, unused_variables)]
-use crate::runtime::paths::Paths;
+//! Container images from files: a rootfs tarball (`docker export`, an Alpine minirootfs), an
+//! OCI image layout (a directory or a tar of one), or a `docker save` archive. Each is
+//! unpacked once into `<cache_dir>/images/<sha256>/layers/<n>`, ready to be stacked with
+//! overlayfs (layer 0 lowest).
+//!
+//! As root the layers stay separate and their whiteouts become overlayfs whiteouts. Without
+//! root those cannot be made, so the layers are flattened into one directory instead.
+
+mod flatten;
+mod layout;
+mod unpack;
+
+use std::fs::{self, File};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::runtime::assemble::cache;
+use crate::runtime::paths::Paths;
+use layout::Layout;
+use unpack::{Options, Unpacked, Whiteouts};
+
+/// An unpacked image.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Image {
+    /// Layer directories, lowest first. (overlayfs' `lowerdir=` lists the highest first.)
     pub layers: Vec<PathBuf>,
+    /// What the file was, for the learner: "rootfs tarball alpine.tar.gz", ...
     pub source: String,
+    /// What was skipped while unpacking (device nodes, ...).
+    pub notes: Vec<String>,
 }
-pub fn unpack_image(file: &Path, paths: &Paths) -> anyhow::Result<Image> {
-    anyhow::bail!("stub")
+
+/// Stored beside the layers, so a cached image answers without reading the archive.
+#[derive(Debug, Serialize, Deserialize)]
+struct Meta {
+    source: String,
+    layers: usize,
+    flattened: bool,
+    notes: Vec<String>,
 }
+
+const META: &str = "image.json";
+const LAYERS: &str = "layers";
+/// `images/by-stat/<hash of path and stat>` -> `../<content hash>`: a second call with the
+/// same, unchanged file needs no hashing of its contents.
+const BY_STAT: &str = "by-stat";
+
+/// Unpacks `file` (or finds it in the cache). See the module documentation for the formats.
+pub fn unpack_image(file: &Path, paths: &Paths) -> Result<Image> {
+    let root = nix::unistd::geteuid().is_root();
+    let opts = Options {
+        whiteouts: if root {
+            Whiteouts::Overlay
+        } else {
+            Whiteouts::Record
+        },
+        chown: root,
+    };
+    unpack_image_with(file, paths, opts)
+}
+
+fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image> {
+    let images = paths.cache_dir.join("images");
+    let meta =
+        fs::metadata(file).with_context(|| format!("cannot open image {}", file.display()))?;
+    let what = file.display().to_string();
+
+    if meta.is_dir() {
+        let layout = Layout::detect(file, &what)?.with_context(|| {
+            format!(
+                "{what} is a directory but neither an OCI image layout (oci-layout, index.json) \
+                 nor an unpacked docker save (manifest.json)"
+            )
+        })?;
+        let dir = images.join(&layout.key);
+        let dir = cache::build_atomically(&dir, |tmp| {
+            build_layers(&layout, tmp, opts, &what)?;
+            Ok(())
+        })?;
+        return load(&dir);
+    }
+
+    let canonical = fs::canonicalize(file).with_context(|| format!("cannot resolve {what}"))?;
+    let identity = format!(
+        "{} {} {} {} {}.{}",
+        canonical.display(),
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    );
+    let by_stat = images
+        .join(BY_STAT)
+        .join(&cache::hex(&Sha256::digest(identity.as_bytes()))[..32]);
+    if let Ok(target) = fs::read_link(&by_stat)
+        && let Some(name) = target.file_name()
+    {
+        let dir = images.join(name);
+        if dir.join(META).is_file() {
+            return load(&dir);
+        }
+    }
+
+    let key = cache::sha256_file(file)?;
+    let dir = cache::build_atomically(&images.join(&key), |tmp| {
+        build_from_file(file, tmp, opts, &what)
+    })?;
+    // Best effort: without the link the next call hashes the file again, nothing worse.
+    let _ = link_by_stat(&by_stat, &key);
+    load(&dir)
+}
+
+/// Unpacks the archive as if it were a root filesystem; if what comes out is an image
+/// layout (docker save, OCI), unpacks its layers from there instead. One pass over the
+/// archive either way, and the same careful unpacker for the outer archive too.
+fn build_from_file(file: &Path, tmp: &Path, opts: Options, what: &str) -> Result<()> {
+    let staging = tmp.join("staging");
+    make_dir(&staging)?;
+    let input = File::open(file).with_context(|| format!("cannot open {what}"))?;
+    let unpacked = unpack::unpack_blob(input, &staging, opts, what, None)?;
+    if let Some(layout) = Layout::detect(&staging, what)? {
+        build_layers(&layout, tmp, opts, what)?;
+        drop(layout);
+        return cache::remove_tree(&staging);
+    }
+    // A root filesystem: the staging directory is the only layer.
+    let layers = tmp.join(LAYERS);
+    make_dir(&layers)?;
+    let layer0 = layers.join("0");
+    fs::rename(&staging, &layer0).with_context(|| {
+        format!(
+            "cannot rename {} to {}",
+            staging.display(),
+            layer0.display()
+        )
+    })?;
+    let notes = unpacked.notes.clone();
+    if opts.whiteouts == Whiteouts::Record {
+        // Whiteouts of a single layer delete nothing; the directory modes are still due.
+        let mut flat = flatten::Flat::new(&layer0)?;
+        flat.merge_metadata_only(unpacked);
+        flat.finish(opts.chown)?;
+    }
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or(what.to_string());
+    write_meta(
+        tmp,
+        &Meta {
+            source: format!("rootfs tarball {name}"),
+            layers: 1,
+            flattened: false,
+            notes,
+        },
+    )
+}
+
+fn build_layers(layout: &Layout, tmp: &Path, opts: Options, what: &str) -> Result<()> {
+    let layers = tmp.join(LAYERS);
+    make_dir(&layers)?;
+    let mut notes = Vec::new();
+    let mut note = |i: usize, u: &Unpacked| {
+        notes.extend(u.notes.iter().map(|n| format!("layer {i}: {n}")));
+    };
+    let flattened = opts.whiteouts == Whiteouts::Record;
+    if flattened {
+        let flat_dir = layers.join("0");
+        make_dir(&flat_dir)?;
+        let mut flat = flatten::Flat::new(&flat_dir)?;
+        for (i, layer) in layout.layers.iter().enumerate() {
+            let stage = tmp.join(format!("stage-{i}"));
+            make_dir(&stage)?;
+            let desc = format!("{what} layer {i} ({})", layer.path.display());
+            let u = unpack::unpack_blob(
+                layout.open(layer)?,
+                &stage,
+                opts,
+                &desc,
+                layer.sha256.as_deref(),
+            )?;
+            note(i, &u);
+            flat.merge(&stage, u)?;
+            cache::remove_tree(&stage)?;
+        }
+        flat.finish(opts.chown)?;
+    } else {
+        for (i, layer) in layout.layers.iter().enumerate() {
+            let dir = layers.join(i.to_string());
+            make_dir(&dir)?;
+            let desc = format!("{what} layer {i} ({})", layer.path.display());
+            let u = unpack::unpack_blob(
+                layout.open(layer)?,
+                &dir,
+                opts,
+                &desc,
+                layer.sha256.as_deref(),
+            )?;
+            note(i, &u);
+        }
+    }
+    let source = if flattened {
+        format!("{}, flattened (not root)", layout.description)
+    } else {
+        layout.description.clone()
+    };
+    write_meta(
+        tmp,
+        &Meta {
+            source,
+            layers: if flattened { 1 } else { layout.layers.len() },
+            flattened,
+            notes,
+        },
+    )
+}
+
+fn make_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot chmod 0755 {}", dir.display()))
+}
+
+fn write_meta(dir: &Path, meta: &Meta) -> Result<()> {
+    let path = dir.join(META);
+    fs::write(&path, serde_json::to_vec_pretty(meta)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn load(dir: &Path) -> Result<Image> {
+    let path = dir.join(META);
+    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta: Meta = serde_json::from_slice(&bytes)
+        .with_context(|| format!("corrupt {}; remove {}", path.display(), dir.display()))?;
+    let layers: Vec<PathBuf> = (0..meta.layers)
+        .map(|i| dir.join(LAYERS).join(i.to_string()))
+        .collect();
+    if let Some(missing) = layers.iter().find(|l| !l.is_dir()) {
+        bail!(
+            "cached image {} lacks {}; remove it",
+            dir.display(),
+            missing.display()
+        );
+    }
+    Ok(Image {
+        layers,
+        source: meta.source,
+        notes: meta.notes,
+    })
+}
+
+fn link_by_stat(link: &Path, key: &str) -> Result<()> {
+    cache::check_plain_name(key)?;
+    let dir = link.parent().context("by-stat link has no parent")?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(Path::new("..").join(key), &tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    fs::rename(&tmp, link).with_context(|| format!("cannot rename to {}", link.display()))
+}
+
+#[cfg(test)]
+mod tests;
