@@ -375,7 +375,12 @@ fn spawn(spec: &SpawnSpec, exe: Option<&OwnedFd>, r: &mut Report) -> Result<Pid,
             nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         );
-        Some(r.call("open", "\"/dev/null\", O_RDWR", fd)?)
+        let shown = fd
+            .as_ref()
+            .map(|f| std::os::fd::AsRawFd::as_raw_fd(f))
+            .map_err(|e| *e);
+        r.call("open", "\"/dev/null\", O_RDWR", shown)?;
+        fd.ok()
     };
     let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| r.call::<()>("pipe2", "O_CLOEXEC", Err(e)).unwrap_err())?;

@@ -17,7 +17,7 @@ use crossterm::event::{self, Event};
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::observe::host::{HostRoots, Overlay, read_host_facts};
-use crate::observe::kmsg::{self, KernelLog};
+use crate::observe::kmsg::KernelLog;
 use crate::observe::namespaces;
 use crate::observe::snapshot::{self, Target};
 use crate::runtime::cgroup::{self, Cgroup};
@@ -347,11 +347,16 @@ impl Driver {
         let rate = format_size(self.opts.hog_rate)
             .replace(' ', "")
             .replace("iB", "");
+        // Once the container has its own root, run the copy of hog in it (the kernel's
+        // log then names `hog`); before that, our own in-memory binary.
+        let rooted = self.launch.steps[..self.launch.next]
+            .iter()
+            .any(|s| matches!(s, Step::EnterRoot { .. }));
         let spec = SpawnSpec {
             argv: vec!["hog".into(), "--rate".into(), rate],
             env: self.env(),
             inherit_stdio: false,
-            own_tool: true,
+            own_tool: !rooted,
         };
         match self.launch.spawn(spec) {
             Ok((pid, report)) => {
@@ -413,7 +418,11 @@ impl Driver {
                 _ => r.note(format!("hog exited with status {}", exit.status())),
             }
             if let Some(k) = self.kmsg.as_mut() {
-                for line in k.read_new().into_iter().filter(|l| kmsg::is_oom_line(l)) {
+                for line in k
+                    .read_new()
+                    .into_iter()
+                    .filter(|l| l.contains("Killed process"))
+                {
                     r.note(format!("kernel: {line}"));
                 }
             }

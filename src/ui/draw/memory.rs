@@ -73,16 +73,20 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 .data(&ooms),
         );
     }
-    let title = Line::from(vec![Span::raw(format!(
-        "Memory {} / {}  peak {}  {} {}",
+    let title = format!(
+        "Memory {} / {}  peak {}  OOM kills {}",
         format_size(current),
         h.limit.map(format_size).unwrap_or_else(|| "max".into()),
         h.peak.map(format_size).unwrap_or_else(|| "-".into()),
-        h.file_oom,
         h.oom_kills
-    ))]);
+    );
+    // The real file names, so a learner can go and read them.
+    let files = Line::from(Span::styled(
+        format!(" {} · {} · {} ", h.file_current, h.file_limit, h.file_oom),
+        t.dim(),
+    ));
     let chart = Chart::new(sets)
-        .block(crate::ui::draw::block(app, Pane::Memory, title.to_string()))
+        .block(crate::ui::draw::block(app, Pane::Memory, title).title_bottom(files))
         .x_axis(Axis::default().bounds([x0, x1]).style(t.dim()).labels(vec![
             Span::raw(format!("{x0:.0}s")),
             Span::raw(format!("{x1:.0}s")),

@@ -21,7 +21,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             } else {
                 "-".to_string()
             };
+            // Our own processes rename themselves (prctl PR_SET_NAME): show that name,
+            // it says their role better than the argv they were started with.
             let cmd = match &p.cmdline {
+                _ if p.comm.starts_with("underhood-") => p.comm.clone(),
                 Some(argv) => argv.join(" "),
                 None => format!("[{}]", p.comm),
             };

@@ -41,12 +41,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let para = Paragraph::new(lines).wrap(Wrap { trim: false });
     let scroll = para.line_count(inner_w).saturating_sub(inner_h) as u16;
     f.render_widget(
-        para.scroll((scroll, 0))
-            .block(crate::ui::draw::block(
-                app,
-                Pane::Syscalls,
-                "Syscalls".into(),
-            )),
+        para.scroll((scroll, 0)).block(crate::ui::draw::block(
+            app,
+            Pane::Syscalls,
+            "Syscalls".into(),
+        )),
         area,
     );
 }
