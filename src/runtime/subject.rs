@@ -377,7 +377,7 @@ fn spawn(spec: &SpawnSpec, exe: Option<&OwnedFd>, r: &mut Report) -> Result<Pid,
         );
         let shown = fd
             .as_ref()
-            .map(|f| std::os::fd::AsRawFd::as_raw_fd(f))
+            .map(std::os::fd::AsRawFd::as_raw_fd)
             .map_err(|e| *e);
         r.call("open", "\"/dev/null\", O_RDWR", shown)?;
         fd.ok()
