@@ -418,6 +418,13 @@ fn find_all(name: &str, search: &[PathBuf]) -> Vec<PathBuf> {
 /// `<cache_dir>/tools-<key>/usr/local/bin/{underhood,hog}`, mode 0555. Meant as the top
 /// read-only lower layer of every container. The key follows the binary's identity, so a
 /// rebuilt binary gets a new layer; layers of older binaries are pruned once unused.
+///
+/// A dynamically linked binary brings its interpreter at its exact path
+/// (`lib64/ld-linux-x86-64.so.2`) and its libraries under `usr/lib/...`: enough inside an
+/// Alpine (musl) root. Over a glibc image, though, these copies hide the image's own loader
+/// and libc: harmless when the host's glibc is at least as new as the image's, fatal for
+/// the image's programs when it is older. A static build (`-C target-feature=+crt-static`)
+/// needs no libraries, and then the layer holds the binary alone.
 pub fn tools_layer(paths: &Paths) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find our own executable")?;
     // After an upgrade the running file may be deleted ("... (deleted)"); the kernel still
