@@ -22,7 +22,7 @@ use crate::runtime::paths::Paths;
 use copy::{Copier, Placement, merged_usr};
 
 /// Bump when the way a rootfs is put together changes, so caches rebuild.
-const RECIPE_VERSION: &str = "rootfs-recipe-1";
+const RECIPE_VERSION: &str = "rootfs-recipe-2";
 /// Bump when the layout of the tools layer changes.
 const TOOLS_VERSION: &str = "tools-recipe-1";
 
@@ -70,12 +70,15 @@ const SKELETON: &[(&str, &[u8])] = skeleton!(
 /// Git keeps no empty directory; this file stands in for one and is not copied.
 const KEEP: &str = ".keep";
 
-/// Merged-/usr links at the top of the default rootfs: tools live under `usr/`.
-const TOP_LINKS: &[(&str, &str)] = &[
+/// Symlinks made in the default rootfs: merged-/usr links (tools live under `usr/`), and
+/// `/etc/mtab`, which `mount` and `df` read and every distribution points at the kernel's
+/// own table.
+const LINKS: &[(&str, &str)] = &[
     ("bin", "usr/bin"),
     ("sbin", "usr/sbin"),
     ("lib", "usr/lib"),
     ("lib64", "usr/lib64"),
+    ("etc/mtab", "../proc/self/mounts"),
 ];
 
 /// Host tools copied when there is no busybox, if the host has them. The shell is separate.
@@ -270,7 +273,7 @@ fn build_rootfs(root: &Path, recipe: &Recipe) -> Result<Assembled> {
             ("host tools", shell)
         }
     };
-    for (link, target) in TOP_LINKS {
+    for (link, target) in LINKS {
         let path = root.join(link);
         std::os::unix::fs::symlink(target, &path)
             .with_context(|| format!("cannot create symlink {} -> {target}", path.display()))?;
@@ -415,6 +418,13 @@ fn find_all(name: &str, search: &[PathBuf]) -> Vec<PathBuf> {
 /// `<cache_dir>/tools-<key>/usr/local/bin/{underhood,hog}`, mode 0555. Meant as the top
 /// read-only lower layer of every container. The key follows the binary's identity, so a
 /// rebuilt binary gets a new layer; layers of older binaries are pruned once unused.
+///
+/// A dynamically linked binary brings its interpreter at its exact path
+/// (`lib64/ld-linux-x86-64.so.2`) and its libraries under `usr/lib/...`: enough inside an
+/// Alpine (musl) root. Over a glibc image, though, these copies hide the image's own loader
+/// and libc: harmless when the host's glibc is at least as new as the image's, fatal for
+/// the image's programs when it is older. A static build (`-C target-feature=+crt-static`)
+/// needs no libraries, and then the layer holds the binary alone.
 pub fn tools_layer(paths: &Paths) -> Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find our own executable")?;
     // After an upgrade the running file may be deleted ("... (deleted)"); the kernel still

@@ -11,7 +11,7 @@ mod layout;
 mod unpack;
 
 use std::fs::{self, File};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -65,6 +65,12 @@ pub fn unpack_image(file: &Path, paths: &Paths) -> Result<Image> {
 
 fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image> {
     let images = paths.cache_dir.join("images");
+    // Images keep their setuid files and modes, and they come from strangers: a setuid-root
+    // shell from an image must not be reachable by the host's users. Only the owner may
+    // enter; containers see the layers through their own mounts, which need no path here.
+    fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))?;
+    fs::set_permissions(&images, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot chmod 0700 {}", images.display()))?;
     let meta =
         fs::metadata(file).with_context(|| format!("cannot open image {}", file.display()))?;
     let what = file.display().to_string();
@@ -221,7 +227,6 @@ fn build_layers(layout: &Layout, tmp: &Path, opts: Options, what: &str) -> Resul
 }
 
 fn make_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
         .with_context(|| format!("cannot chmod 0755 {}", dir.display()))

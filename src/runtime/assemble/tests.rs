@@ -84,6 +84,10 @@ fn host_tools_rootfs_is_complete() {
         Path::new("usr/bin")
     );
     assert_eq!(
+        fs::read_link(a.dir.join("etc/mtab")).unwrap(),
+        Path::new("../proc/self/mounts")
+    );
+    assert_eq!(
         fs::read_to_string(a.dir.join("etc/hostname"))
             .unwrap()
             .trim(),

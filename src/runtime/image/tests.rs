@@ -290,6 +290,12 @@ fn second_call_is_served_from_the_cache() {
     let fx = Fx::new();
     let file = fx.file("in/root.tar.gz", &gz(&tar_of(&rootfs_entries())));
     let first = unpack_image_with(&file, &fx.paths, flat()).unwrap();
+    let images = fs::metadata(fx.paths.cache_dir.join("images")).unwrap();
+    assert_eq!(
+        images.permissions().mode() & 0o777,
+        0o700,
+        "images are private"
+    );
     // Mark the unpacked layer: a rebuild would lose the mark.
     fs::write(first.layers[0].join("mark"), "").unwrap();
     let second = unpack_image_with(&file, &fx.paths, flat()).unwrap();
