@@ -28,7 +28,7 @@ cmds=(
 )
 names=("underhood run" "unshare")
 if command -v runc >/dev/null; then
-    rootfs=$(ls -d /var/cache/underhood/rootfs-* | head -1)
+    rootfs=$(ls -d /var/cache/underhood/rootfs-*/rootfs | head -1)
     mkdir -p "$work/bundle"
     cp -a "$rootfs" "$work/bundle/rootfs"
     (cd "$work/bundle" && runc spec && \

@@ -440,7 +440,7 @@ impl Driver {
             format!("[container, step {}/{}] # ", app.done, app.steps.len()),
         ));
         let spec = SpawnSpec {
-            argv: vec!["/bin/sh".into()],
+            argv: vec!["/bin/sh".into(), "-l".into()],
             env,
             inherit_stdio: true,
             own_tool: false,
