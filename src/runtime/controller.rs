@@ -55,6 +55,20 @@ impl std::fmt::Display for StepFailure {
 
 impl std::error::Error for StepFailure {}
 
+/// `WHAT failed: call(args) = ERRNO`, naming the first failed call of the report.
+fn failure_message(what: &str, report: &Report, otherwise: &str) -> String {
+    match report.failure() {
+        Some(c) => format!(
+            "{what} failed: {}({}) = {}",
+            c.name,
+            c.args,
+            c.result.as_ref().err().cloned().unwrap_or_default()
+        ),
+        None if otherwise.is_empty() => format!("{what} failed"),
+        None => format!("{what} failed: {otherwise}"),
+    }
+}
+
 /// One container being built.
 pub struct Launch {
     pub paths: Paths,
@@ -222,15 +236,7 @@ impl Launch {
         match self.ask(&Request::Spawn(spec)) {
             Ok(Reply::Started { report, pid }) => Ok((pid, report)),
             Ok(Reply::Done { report, .. }) => {
-                let msg = match report.failure() {
-                    Some(c) => format!(
-                        "{title} failed: {}({}) = {}",
-                        c.name,
-                        c.args,
-                        c.result.as_ref().err().cloned().unwrap_or_default()
-                    ),
-                    None => format!("{title} failed"),
-                };
+                let msg = failure_message(&title, &report, "");
                 Err(fail(report, msg))
             }
             Ok(other) => Err(fail(
@@ -278,30 +284,32 @@ impl Launch {
                 Ok(report)
             }
             Err(e) => {
-                let message = match report.failure() {
-                    Some(c) => format!(
-                        "step '{}' failed: {}({}) = {}",
-                        step.title(),
-                        c.name,
-                        c.args,
-                        c.result.as_ref().err().cloned().unwrap_or_default()
-                    ),
-                    None => format!("step '{}' failed: {e:#}", step.title()),
-                };
+                let message = failure_message(
+                    &format!("step '{}'", step.title()),
+                    &report,
+                    &format!("{e:#}"),
+                );
                 Err(StepFailure { report, message })
             }
         }
     }
 
     fn subject_part(&mut self, step: &Step, report: &mut Report) -> Result<Reply> {
-        let reply = self.ask(&Request::Step(step.clone()))?;
+        self.ask_into(
+            &Request::Step(step.clone()),
+            report,
+            "the subject reported a failure",
+        )
+    }
+
+    /// Asks, appends the subject's report to `report`, and fails when it says so.
+    fn ask_into(&mut self, req: &Request, report: &mut Report, failure: &str) -> Result<Reply> {
+        let reply = self.ask(req)?;
         if let Some(r) = reply.report() {
-            report.calls.extend(r.calls.iter().cloned());
-            report.shell.extend(r.shell.iter().cloned());
-            report.notes.extend(r.notes.iter().cloned());
+            report.extend(r.clone());
         }
         if let Reply::Done { ok: false, .. } = reply {
-            bail!("the subject reported a failure");
+            bail!("{failure}");
         }
         Ok(reply)
     }
@@ -312,26 +320,22 @@ impl Launch {
                 self.subject_part(step, report)?;
                 self.write_id_maps(*uid, *gid, report)?;
                 let can_setgroups = nix::unistd::geteuid().is_root();
-                let reply = self.ask(&Request::BecomeRoot { can_setgroups })?;
-                if let Some(r) = reply.report() {
-                    report.extend(r.clone());
-                }
-                match reply {
-                    Reply::Done { ok: true, .. } => Ok(()),
-                    _ => bail!("becoming root in the user namespace failed"),
-                }
+                self.ask_into(
+                    &Request::BecomeRoot { can_setgroups },
+                    report,
+                    "becoming root in the user namespace failed",
+                )
+                .map(drop)
             }
             Step::Net { veth: Some(v) } => {
                 self.subject_part(step, report)?;
                 self.add_veth(v, report)?;
-                let reply = self.ask(&Request::ConfigureVeth(v.clone()))?;
-                if let Some(r) = reply.report() {
-                    report.extend(r.clone());
-                }
-                match reply {
-                    Reply::Done { ok: true, .. } => Ok(()),
-                    _ => bail!("configuring eth0 inside failed"),
-                }
+                self.ask_into(
+                    &Request::ConfigureVeth(v.clone()),
+                    report,
+                    "configuring eth0 inside failed",
+                )
+                .map(drop)
             }
             Step::Cgroup { limits } => self.cgroup_step(limits, report),
             Step::Pid => match self.subject_part(step, report)? {
