@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod cleanup;
 pub mod controller;
 pub mod explain;
+pub mod fault;
 pub mod image;
 pub mod inside;
 pub mod launcher;

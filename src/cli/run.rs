@@ -236,7 +236,7 @@ fn drive(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Result<i32>
                 if args.trace {
                     eprint!("{}", report.render());
                 }
-                inject_fault(launch.next);
+                underhood::runtime::fault::after_step(launch.next);
             }
             Err(f) => {
                 if args.trace {
@@ -263,35 +263,6 @@ fn drive(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Result<i32>
         }
     }
     wait_command(launch, args, signals)
-}
-
-/// Test-only fault injection, for the crash-safety tests: `UNDERHOOD_FAULT=kill:N`
-/// (SIGKILL ourselves after step N), `term:N`, `hup:N` (the signal, as if sent from
-/// outside), or `panic:N`. Steps count from 1. Unset in normal use.
-fn inject_fault(done: usize) {
-    let Ok(spec) = std::env::var("UNDERHOOD_FAULT") else {
-        return;
-    };
-    let Some((what, n)) = spec.split_once(':') else {
-        return;
-    };
-    if n.parse::<usize>().ok() != Some(done) {
-        return;
-    }
-    let me = nix::unistd::Pid::this();
-    match what {
-        "kill" => {
-            let _ = nix::sys::signal::kill(me, Signal::SIGKILL);
-        }
-        "term" => {
-            let _ = nix::sys::signal::kill(me, Signal::SIGTERM);
-        }
-        "hup" => {
-            let _ = nix::sys::signal::kill(me, Signal::SIGHUP);
-        }
-        "panic" => panic!("injected panic after step {done} (UNDERHOOD_FAULT)"),
-        _ => {}
-    }
 }
 
 fn wait_command(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Result<i32> {

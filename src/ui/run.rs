@@ -263,6 +263,7 @@ impl Driver {
                 self.retarget();
                 let after = self.sample();
                 app.step_done(report, Some(&before), after);
+                crate::runtime::fault::after_step(self.launch.next);
             }
             Err(f) => {
                 app.log.push(f.report);
