@@ -298,22 +298,13 @@ fn root_user_namespace_maps_root_to_an_unprivileged_uid() {
     std::thread::sleep(Duration::from_millis(300));
     // On the host, the container's processes run as the mapped uid: find the
     // command (sleep) under our init and read its real uid as the host sees it.
+    // Only the processes under our own `run` (other containers may be running).
     let mut host_uids = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-        if comm.trim() != "underhood-init" {
-            continue;
-        }
-        let Ok(nodes) = underhood::observe::ptree::tree(std::path::Path::new("/proc"), pid) else {
-            continue;
-        };
-        for n in nodes {
-            if n.proc.comm == "sleep" {
-                host_uids.extend(n.proc.status.uid.map(|u| u[0]));
-            }
+    let nodes =
+        underhood::observe::ptree::tree(std::path::Path::new("/proc"), child.id() as i32).unwrap();
+    for n in nodes {
+        if n.proc.comm == "sleep" {
+            host_uids.extend(n.proc.status.uid.map(|u| u[0]));
         }
     }
     child.kill().unwrap();
