@@ -6,6 +6,7 @@
 //! - `observe` read-only views of a pid: namespaces, process tree, mounts, memory
 //! - `runtime` does things to the kernel: namespaces, rootfs, cgroups, security, cleanup
 
+pub mod lesson;
 pub mod observe;
 pub mod runtime;
 pub mod ui;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -92,33 +92,7 @@ fn parse_ns(s: &str) -> Result<Ns, String> {
 }
 
 fn parse_volume(s: &str) -> Result<Volume, String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let (host, target, ro) = match parts.as_slice() {
-        [h, t] => (*h, *t, false),
-        [h, t, "ro"] => (*h, *t, true),
-        [h, t, "rw"] => (*h, *t, false),
-        _ => {
-            return Err(format!(
-                "invalid volume {s:?}: expected HOST:PATH or HOST:PATH:ro"
-            ));
-        }
-    };
-    if host.is_empty() || !target.starts_with('/') {
-        return Err(format!(
-            "invalid volume {s:?}: HOST must be given and PATH must be absolute"
-        ));
-    }
-    if target.split('/').any(|c| c == "..") {
-        return Err(format!("invalid volume {s:?}: PATH may not contain '..'"));
-    }
-    let host_path = Path::new(host);
-    let host_abs = std::fs::canonicalize(host_path)
-        .map_err(|e| format!("invalid volume {s:?}: {host}: {e}"))?;
-    Ok(Volume {
-        host: host_abs,
-        target: PathBuf::from(target),
-        read_only: ro,
-    })
+    Volume::parse(s, true)
 }
 
 fn source(args: &RunArgs) -> RootSource {

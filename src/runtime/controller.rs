@@ -40,6 +40,14 @@ impl Exit {
     }
 }
 
+/// What a command run with `Launch::run_captured` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    pub exit: Exit,
+    pub output: String,
+    pub timed_out: bool,
+}
+
 /// A step that failed: its report says which call and which errno.
 #[derive(Debug)]
 pub struct StepFailure {
@@ -244,6 +252,25 @@ impl Launch {
                 format!("{title}: unexpected reply {other:?}"),
             )),
             Err(e) => Err(fail(Report::new(&title), format!("{title}: {e:#}"))),
+        }
+    }
+
+    /// Runs a short command inside the container as it stands and returns its exit
+    /// and output (lesson checks use this).
+    pub fn run_captured(&mut self, spec: SpawnSpec, timeout: Duration) -> Result<Captured> {
+        let timeout_ms = timeout.as_millis() as u64;
+        match self.ask(&Request::Run { spec, timeout_ms })? {
+            Reply::Ran {
+                code,
+                signal,
+                output,
+                timed_out,
+            } => Ok(Captured {
+                exit: Exit { code, signal },
+                output,
+                timed_out,
+            }),
+            other => bail!("unexpected reply to a run request: {other:?}"),
         }
     }
 

@@ -39,6 +39,24 @@ pub const DEFAULT_CAPS: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
+/// The names of the steps, in launch order, as lesson files write them.
+pub const STEP_NAMES: [&str; 14] = [
+    "user",
+    "uts",
+    "ipc",
+    "net",
+    "mount",
+    "cgroup",
+    "cgroupns",
+    "time",
+    "pid",
+    "rootfs",
+    "pivot_root",
+    "chroot",
+    "security",
+    "exec",
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetMode {
     None,

@@ -20,6 +20,9 @@ pub enum Request {
     ConfigureVeth(Veth),
     /// Start another process in the container as it stands now (a shell, the hog).
     Spawn(SpawnSpec),
+    /// Run a short command inside and send back its output (for lesson checks). PID 1
+    /// waits for it, at most `timeout_ms`, then kills it.
+    Run { spec: SpawnSpec, timeout_ms: u64 },
     /// After the id maps are written: set uid/gid 0 inside the user namespace.
     BecomeRoot { can_setgroups: bool },
 }
@@ -51,6 +54,13 @@ pub enum Reply {
         code: Option<i32>,
         signal: Option<i32>,
     },
+    /// The result of `Request::Run`: stdout and stderr together, at most 64 KiB.
+    Ran {
+        code: Option<i32>,
+        signal: Option<i32>,
+        output: String,
+        timed_out: bool,
+    },
     /// Sent unasked: a spawned process ended and PID 1 reaped it.
     Reaped {
         pid: i32,
@@ -65,7 +75,7 @@ impl Reply {
             Reply::Done { report, .. }
             | Reply::Forked { report, .. }
             | Reply::Started { report, .. } => Some(report),
-            Reply::Exited { .. } | Reply::Reaped { .. } => None,
+            Reply::Exited { .. } | Reply::Reaped { .. } | Reply::Ran { .. } => None,
         }
     }
 }

@@ -104,7 +104,69 @@ pub enum Step {
     },
 }
 
+impl Volume {
+    /// Parses `HOST:PATH[:ro|:rw]`. PATH must be absolute and free of `..`; with
+    /// `check_host`, HOST must exist and is made absolute.
+    pub fn parse(s: &str, check_host: bool) -> Result<Volume, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let (host, target, read_only) = match parts.as_slice() {
+            [h, t] => (*h, *t, false),
+            [h, t, "ro"] => (*h, *t, true),
+            [h, t, "rw"] => (*h, *t, false),
+            _ => {
+                return Err(format!(
+                    "invalid volume {s:?}: expected HOST:PATH or HOST:PATH:ro"
+                ));
+            }
+        };
+        if host.is_empty() || !target.starts_with('/') {
+            return Err(format!(
+                "invalid volume {s:?}: HOST must be given and PATH must be absolute"
+            ));
+        }
+        if target.split('/').any(|c| c == "..") {
+            return Err(format!("invalid volume {s:?}: PATH may not contain '..'"));
+        }
+        let host = if check_host {
+            std::fs::canonicalize(host).map_err(|e| format!("invalid volume {s:?}: {host}: {e}"))?
+        } else {
+            PathBuf::from(host)
+        };
+        Ok(Volume {
+            host,
+            target: PathBuf::from(target),
+            read_only,
+        })
+    }
+}
+
 impl Step {
+    /// The step's name in lesson files (`plan::STEP_NAMES`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::User { .. } => "user",
+            Step::Uts { .. } => "uts",
+            Step::Ipc => "ipc",
+            Step::Net { .. } => "net",
+            Step::Mount => "mount",
+            Step::Cgroup { .. } => "cgroup",
+            Step::CgroupNs => "cgroupns",
+            Step::Time { .. } => "time",
+            Step::Pid => "pid",
+            Step::Rootfs(_) => "rootfs",
+            Step::EnterRoot {
+                mode: RootMode::PivotRoot,
+                ..
+            } => "pivot_root",
+            Step::EnterRoot {
+                mode: RootMode::Chroot,
+                ..
+            } => "chroot",
+            Step::Security { .. } => "security",
+            Step::Exec { .. } => "exec",
+        }
+    }
+
     /// A short title for logs and the TUI.
     pub fn title(&self) -> String {
         match self {

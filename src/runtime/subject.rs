@@ -155,6 +155,15 @@ impl Subject {
                 let ok = inside::configure_veth(&mut Linux, &mut r, &veth).is_ok();
                 self.reply(&Reply::Done { report: r, ok })
             }
+            Request::Run { spec, timeout_ms } => {
+                let exe = if spec.own_tool {
+                    self.exe.as_ref()
+                } else {
+                    None
+                };
+                let reply = run_captured(&spec, exe, timeout_ms);
+                self.reply(&reply)
+            }
             Request::BecomeRoot { can_setgroups } => {
                 let mut r = Report::new("user namespace (ids)");
                 let ok = inside::become_root(&mut Linux, &mut r, can_setgroups).is_ok();
@@ -167,7 +176,7 @@ impl Subject {
                 } else {
                     None
                 };
-                match spawn(&spec, exe, &mut r) {
+                match spawn(&spec, exe, None, &mut r) {
                     Ok(pid) => {
                         self.spawned.push(pid);
                         self.reply(&Reply::Started {
@@ -246,7 +255,7 @@ impl Subject {
             inherit_stdio: true,
             own_tool: false,
         };
-        match spawn(&spec, None, &mut r) {
+        match spawn(&spec, None, None, &mut r) {
             Ok(pid) => {
                 self.command = Some(pid);
                 r.shell(format!("exec {}", argv.join(" ")));
@@ -306,6 +315,74 @@ impl Subject {
     }
 }
 
+/// Runs a command with its output in a pipe, waits at most `timeout_ms`, and returns
+/// what it printed (for lesson checks: short commands only).
+fn run_captured(spec: &SpawnSpec, exe: Option<&OwnedFd>, timeout_ms: u64) -> Reply {
+    const LIMIT: usize = 64 << 10;
+    let failed = |output: String| Reply::Ran {
+        code: None,
+        signal: None,
+        output,
+        timed_out: false,
+    };
+    let Ok((rd, wr)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
+        return failed("pipe2 failed".into());
+    };
+    let mut r = Report::new("run");
+    let pid = match spawn(spec, exe, Some(&wr), &mut r) {
+        Ok(pid) => pid,
+        Err(e) => return failed(format!("{}: {}", spec.argv.join(" "), e.desc())),
+    };
+    drop(wr);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+    let mut out = Vec::new();
+    let mut file = std::fs::File::from(rd);
+    let mut timed_out = false;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            timed_out = true;
+            break;
+        }
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+        let mut buf = [0u8; 4096];
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if out.len() < LIMIT {
+                    out.extend_from_slice(&buf[..n.min(LIMIT - out.len())]);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    if timed_out {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+    let (code, signal) = loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, c)) => break (Some(c), None),
+            Ok(WaitStatus::Signaled(_, s, _)) => break (None, Some(s as i32)),
+            Err(Errno::EINTR) | Ok(_) => continue,
+            Err(_) => break (None, None),
+        }
+    };
+    Reply::Ran {
+        code,
+        signal,
+        output: String::from_utf8_lossy(&out).into_owned(),
+        timed_out,
+    }
+}
+
 /// The old subject after the PID fork: wait for PID 1 and exit the way it did.
 fn shim(child: Pid) -> ! {
     loop {
@@ -340,7 +417,13 @@ fn resolve(name: &str, env: &[(String, String)]) -> Option<CString> {
 /// fork + execve with a close-on-exec pipe that carries execve's errno back, so a
 /// missing program is reported as ENOENT instead of a mysterious exit 127.
 /// With `exe`, our own binary is run through fexecve(3) instead of a path lookup.
-fn spawn(spec: &SpawnSpec, exe: Option<&OwnedFd>, r: &mut Report) -> Result<Pid, Errno> {
+/// With `output`, the child's stdout and stderr go there and its stdin is /dev/null.
+fn spawn(
+    spec: &SpawnSpec,
+    exe: Option<&OwnedFd>,
+    output: Option<&OwnedFd>,
+    r: &mut Report,
+) -> Result<Pid, Errno> {
     let argv = &spec.argv;
     let env = &spec.env;
     let Some(first) = argv.first() else {
@@ -367,7 +450,7 @@ fn spawn(spec: &SpawnSpec, exe: Option<&OwnedFd>, r: &mut Report) -> Result<Pid,
         .iter()
         .map(|(k, v)| CString::new(format!("{k}={v}")).unwrap_or_default())
         .collect();
-    let null = if spec.inherit_stdio {
+    let null = if spec.inherit_stdio && output.is_none() {
         None
     } else {
         let fd = nix::fcntl::open(
@@ -405,6 +488,12 @@ fn spawn(spec: &SpawnSpec, exe: Option<&OwnedFd>, r: &mut Report) -> Result<Pid,
                 for target in 0..3 {
                     // SAFETY: dup2 onto the standard descriptors of this child only.
                     unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(null), target) };
+                }
+            }
+            if let Some(out) = output {
+                for target in 1..3 {
+                    // SAFETY: as above.
+                    unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(out), target) };
                 }
             }
             let err = match (exe, &path) {

@@ -1,0 +1,7 @@
+//! Lessons: files under `lessons/` (Markdown with TOML front matter) turned into
+//! launch plans and state-based checks. Pure data and validation, plus the probe
+//! that evaluates checks against a live container.
+
+pub mod check;
+pub mod format;
+pub mod validate;
