@@ -162,15 +162,13 @@ fn checks(l: &LessonFile, out: &mut Vec<Problem>) {
                 if let Some(e) = &c.expect
                     && !["success", "failure"].contains(&e.get_ref().as_str())
                 {
-                    {
-                        out.push(l.problem(
-                            e.span(),
-                            format!(
-                                "expect is {:?}: expected \"success\" or \"failure\"",
-                                e.get_ref()
-                            ),
-                        ));
-                    }
+                    out.push(l.problem(
+                        e.span(),
+                        format!(
+                            "expect is {:?}: expected \"success\" or \"failure\"",
+                            e.get_ref()
+                        ),
+                    ));
                 }
             }
             Kind::UpperHas | Kind::LowerLacks | Kind::ContainerMount => match &c.path {
