@@ -3,4 +3,5 @@
 pub mod cleanup;
 pub mod escape;
 pub mod hog;
+pub mod lessons;
 pub mod run;

@@ -4,4 +4,8 @@
 
 pub mod check;
 pub mod format;
+pub mod plan;
+pub mod probe;
+pub mod progress;
+pub mod set;
 pub mod validate;

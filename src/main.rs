@@ -51,6 +51,11 @@ enum Command {
     Hog(cli::hog::HogArgs),
     /// Remove what crashed sessions left behind (mounts, cgroups, veths, state).
     Cleanup,
+    /// Lesson files: check them, list the syllabus, reset progress.
+    Lessons {
+        #[command(subcommand)]
+        command: cli::lessons::LessonsCommand,
+    },
     /// Inside a container: try the classic chroot escape, then run CMD (default /bin/sh).
     ChrootEscape {
         #[arg(trailing_var_arg = true)]
@@ -77,6 +82,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => cli::run::main(*args),
         Some(Command::Hog(args)) => cli::hog::main(&args),
         Some(Command::Cleanup) => cli::cleanup::main(),
+        Some(Command::Lessons { command }) => cli::lessons::main(command),
         Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),
         None => tui(cli.tui),

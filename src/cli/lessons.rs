@@ -1,0 +1,101 @@
+//! `underhood lessons check [DIR] | list | reset [ID]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use underhood::lesson::format::Problem;
+use underhood::lesson::progress::{self, Progress};
+use underhood::lesson::set::{self, LessonSet};
+
+#[derive(Subcommand, Debug)]
+pub enum LessonsCommand {
+    /// Validate lesson files (the shipped ones, or DIR): every problem as path:line:column.
+    Check { dir: Option<PathBuf> },
+    /// The syllabus, with your progress.
+    List {
+        /// Use a teacher's lesson directory instead of the shipped lessons.
+        #[arg(long)]
+        lessons: Option<PathBuf>,
+    },
+    /// Forget your progress in one lesson, or in all of them.
+    Reset { id: Option<String> },
+}
+
+fn print_problems(problems: &[Problem]) {
+    for p in problems {
+        eprintln!("{p}");
+    }
+    eprintln!(
+        "underhood: {} problem{} in the lessons",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+}
+
+/// Loads the shipped lessons or a directory, printing every problem on failure.
+pub fn load(dir: Option<&PathBuf>) -> Option<LessonSet> {
+    let res = match dir {
+        Some(d) => set::from_dir(d),
+        None => set::builtin(),
+    };
+    match res {
+        Ok(s) => Some(s),
+        Err(problems) => {
+            print_problems(&problems);
+            None
+        }
+    }
+}
+
+pub fn main(cmd: LessonsCommand) -> ExitCode {
+    match cmd {
+        LessonsCommand::Check { dir } => match load(dir.as_ref()) {
+            Some(s) => {
+                println!("underhood: {} lessons, no problems", s.lessons.len());
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::from(1),
+        },
+        LessonsCommand::List { lessons } => {
+            let Some(set) = load(lessons.as_ref()) else {
+                return ExitCode::from(1);
+            };
+            let progress = Progress::load(&progress::default_path());
+            let root = nix::unistd::geteuid().is_root();
+            for l in &set.lessons {
+                let status = if progress.passed.contains(l.id()) {
+                    "passed"
+                } else if progress.current.as_ref().is_some_and(|(c, _)| c == l.id()) {
+                    "in progress"
+                } else {
+                    ""
+                };
+                let note = match (&l.front.rootless_note, root) {
+                    (Some(_), false) => "  (needs root: see the lesson)",
+                    _ => "",
+                };
+                println!("{:>3}  {:<14} {:<52} {status}{note}", l.front.order, l.id(), l.front.title);
+            }
+            ExitCode::SUCCESS
+        }
+        LessonsCommand::Reset { id } => {
+            let path = progress::default_path();
+            let mut p = Progress::load(&path);
+            p.reset(id.as_deref());
+            match p.save(&path) {
+                Ok(()) => {
+                    match id {
+                        Some(id) => println!("underhood: progress in {id} forgotten"),
+                        None => println!("underhood: all progress forgotten"),
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("underhood: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The live `Probe`: checks read the real kernel state of a running lesson container.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::observe::mountinfo::{self, Mount};
+use crate::observe::namespaces::{self, NsKind};
+use crate::runtime::controller::Launch;
+use crate::runtime::namespaces::Ns;
+use crate::runtime::protocol::SpawnSpec;
+use crate::runtime::step::Step;
+
+use super::check::{count_queues, Probe, RunResult};
+
+pub struct LiveProbe<'a> {
+    pub launch: &'a mut Launch,
+}
+
+fn kind(ns: Ns) -> NsKind {
+    match ns {
+        Ns::User => NsKind::User,
+        Ns::Uts => NsKind::Uts,
+        Ns::Ipc => NsKind::Ipc,
+        Ns::Net => NsKind::Net,
+        Ns::Mount => NsKind::Mnt,
+        Ns::Cgroup => NsKind::Cgroup,
+        Ns::Time => NsKind::Time,
+        Ns::Pid => NsKind::Pid,
+    }
+}
+
+impl LiveProbe<'_> {
+    fn env(&self) -> Vec<(String, String)> {
+        self.launch
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Exec { env, .. } => Some(env.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    fn rootfs(&self) -> Option<(PathBuf, Vec<PathBuf>)> {
+        self.launch.steps[..self.launch.next].iter().find_map(|s| match s {
+            Step::Rootfs(r) => Some((r.upper.clone(), r.lower.clone())),
+            _ => None,
+        })
+    }
+}
+
+impl Probe for LiveProbe<'_> {
+    fn host_hostname(&self) -> String {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    fn run(&mut self, command: &str) -> Result<RunResult, String> {
+        let spec = SpawnSpec {
+            argv: vec!["/bin/sh".into(), "-c".into(), command.into()],
+            env: self.env(),
+            inherit_stdio: false,
+            own_tool: false,
+        };
+        let c = self
+            .launch
+            .run_captured(spec, Duration::from_secs(5))
+            .map_err(|e| format!("{e:#}"))?;
+        if c.timed_out {
+            return Err(format!("`{command}` took longer than 5 s"));
+        }
+        Ok(RunResult {
+            success: c.exit.code == Some(0),
+            output: c.output,
+        })
+    }
+
+    fn ns_inode(&self, ns: Ns, host: bool) -> Option<u64> {
+        let pid = if host {
+            std::process::id() as i32
+        } else {
+            self.launch.subject
+        };
+        namespaces::read_links(&self.launch.paths.proc_root, pid)
+            .into_iter()
+            .find(|l| l.kind == kind(ns))
+            .and_then(|l| l.inode)
+    }
+
+    fn pid1_comm(&self) -> Option<String> {
+        let pid_step_done = self.launch.steps[..self.launch.next]
+            .iter()
+            .any(|s| *s == Step::Pid);
+        if !pid_step_done {
+            return None;
+        }
+        let path = self
+            .launch
+            .paths
+            .proc_root
+            .join(self.launch.subject.to_string())
+            .join("comm");
+        std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    }
+
+    fn upper(&self) -> Option<PathBuf> {
+        self.rootfs().map(|r| r.0)
+    }
+
+    fn lower(&self) -> Vec<PathBuf> {
+        self.rootfs().map(|r| r.1).unwrap_or_default()
+    }
+
+    fn container_mounts(&self) -> Vec<Mount> {
+        mountinfo::read_mountinfo(&self.launch.paths.proc_root, self.launch.subject)
+            .unwrap_or_default()
+    }
+
+    fn host_mounts(&self) -> Vec<Mount> {
+        mountinfo::read_mountinfo(&self.launch.paths.proc_root, std::process::id() as i32)
+            .unwrap_or_default()
+    }
+
+    fn oom_kills(&self) -> Option<u64> {
+        self.launch.cgroup.as_ref()?.memory().ok().map(|m| m.oom_kills)
+    }
+
+    fn host_msg_queues(&self) -> usize {
+        std::fs::read_to_string(self.launch.paths.proc_root.join("sysvipc/msg"))
+            .map(|t| count_queues(&t))
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,118 @@
+//! Loading a set of lessons: the ones compiled into the binary, or a teacher's own
+//! directory (`--lessons DIR`). Every file is parsed and the whole set validated, so
+//! all problems are reported at once.
+
+use std::path::Path;
+
+use super::format::{parse, LessonFile, Problem, Pos};
+use super::validate::validate;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/lessons_embedded.rs"));
+}
+
+#[derive(Debug, Clone)]
+pub struct LessonSet {
+    /// In syllabus order.
+    pub lessons: Vec<LessonFile>,
+}
+
+impl LessonSet {
+    pub fn get(&self, id: &str) -> Option<&LessonFile> {
+        self.lessons.iter().find(|l| l.id() == id)
+    }
+}
+
+fn from_texts(files: Vec<(String, String)>) -> Result<LessonSet, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut lessons = Vec::new();
+    for (path, text) in files {
+        match parse(&path, &text) {
+            Ok(l) => lessons.push(l),
+            Err(p) => problems.push(p),
+        }
+    }
+    problems.extend(validate(&lessons));
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    lessons.sort_by_key(|l| (l.front.order, l.id().to_string()));
+    Ok(LessonSet { lessons })
+}
+
+/// The lessons shipped in the binary.
+pub fn builtin() -> Result<LessonSet, Vec<Problem>> {
+    from_texts(
+        embedded::EMBEDDED
+            .iter()
+            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .collect(),
+    )
+}
+
+/// Every `*.md` in `dir` except README.md.
+pub fn from_dir(dir: &Path) -> Result<LessonSet, Vec<Problem>> {
+    let unreadable = |message: String| {
+        vec![Problem {
+            path: dir.display().to_string(),
+            pos: Pos { line: 1, column: 1 },
+            message,
+        }]
+    };
+    let rd = std::fs::read_dir(dir).map_err(|e| unreadable(format!("cannot read the lessons directory: {e}")))?;
+    let mut paths: Vec<_> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(unreadable("no lesson files (*.md) here".into()));
+    }
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for p in paths {
+        match std::fs::read_to_string(&p) {
+            Ok(t) => files.push((p.display().to_string(), t)),
+            Err(e) => problems.push(Problem {
+                path: p.display().to_string(),
+                pos: Pos { line: 1, column: 1 },
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    match from_texts(files) {
+        Ok(set) if problems.is_empty() => Ok(set),
+        Ok(_) => Err(problems),
+        Err(mut more) => {
+            problems.append(&mut more);
+            Err(problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_lessons_are_valid() {
+        if let Err(problems) = builtin() {
+            let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            panic!("shipped lessons have problems:\n{}", text.join("\n"));
+        }
+    }
+
+    #[test]
+    fn a_directory_reports_every_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a.md"), "+++\nid = \"a\"\ntitle = \"A\"\norder = 1\n+++\n").unwrap();
+        std::fs::write(tmp.path().join("b.md"), "+++\nid = \"b\"\ntitle = 3\norder = 2\n+++\n").unwrap();
+        std::fs::write(tmp.path().join("c.md"), "+++\nid = \"c\"\ntitle = \"C\"\norder = 3\nbuilds_on = [\"z\"]\n+++\n").unwrap();
+        let problems = from_dir(tmp.path()).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|p| p.path.ends_with("b.md") && p.pos.line == 3));
+        assert!(problems.iter().any(|p| p.path.ends_with("c.md") && p.pos.line == 5));
+    }
+}
