@@ -7,5 +7,6 @@ pub mod format;
 pub mod plan;
 pub mod probe;
 pub mod progress;
+pub mod runner;
 pub mod set;
 pub mod validate;

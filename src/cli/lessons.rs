@@ -20,6 +20,15 @@ pub enum LessonsCommand {
     },
     /// Forget your progress in one lesson, or in all of them.
     Reset { id: Option<String> },
+    /// Run a lesson headless: take every step, evaluate its checks (as root).
+    Run {
+        id: String,
+        /// Also do what each check expects first (the lesson's `solve` commands).
+        #[arg(long)]
+        solve: bool,
+        #[arg(long)]
+        lessons: Option<PathBuf>,
+    },
 }
 
 fn print_problems(problems: &[Problem]) {
@@ -78,6 +87,32 @@ pub fn main(cmd: LessonsCommand) -> ExitCode {
                 println!("{:>3}  {:<14} {:<52} {status}{note}", l.front.order, l.id(), l.front.title);
             }
             ExitCode::SUCCESS
+        }
+        LessonsCommand::Run { id, solve, lessons } => {
+            let Some(set) = load(lessons.as_ref()) else {
+                return ExitCode::from(1);
+            };
+            let Some(l) = set.get(&id) else {
+                eprintln!("underhood: no lesson {id:?}; `underhood lessons list` shows them");
+                return ExitCode::from(2);
+            };
+            let paths = underhood::runtime::paths::Paths::host();
+            let source = underhood::runtime::launcher::RootSource::Default;
+            match underhood::lesson::runner::run(l, &paths, &source, solve) {
+                Ok(results) => {
+                    let mut all = true;
+                    for (cid, o) in &results {
+                        all &= o.passed;
+                        let mark = if o.passed { "pass" } else { "FAIL" };
+                        println!("{mark}  {id}/{cid}: {}", o.detail);
+                    }
+                    if all { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                }
+                Err(e) => {
+                    eprintln!("underhood: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
         }
         LessonsCommand::Reset { id } => {
             let path = progress::default_path();

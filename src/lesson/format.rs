@@ -107,6 +107,14 @@ pub struct CheckSpec {
     pub comm: Option<String>,
     /// For `oom_kills`: the least count.
     pub at_least: Option<u64>,
+    /// What a learner does to pass, as a command run inside the container
+    /// (`underhood lessons run --solve` and the tests run it; absent when the steps
+    /// alone make the check pass).
+    pub solve: Option<String>,
+    /// A command to run on the host before solving (e.g. `ipcmk -Q`), and the one that
+    /// undoes it afterwards. Both must leave the host as it was.
+    pub host_solve: Option<String>,
+    pub host_undo: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

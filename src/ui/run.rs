@@ -435,6 +435,11 @@ impl Driver {
 
     /// Suspends the TUI for a shell inside the container as it stands.
     fn shell(&mut self, app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
+        if app.done == 0 {
+            // No namespace yet: a shell now would be a root shell on the host itself.
+            app.info("take a step first: before any step, a shell would be the host's own");
+            return Ok(());
+        }
         let mut env = self.env();
         env.push((
             "PS1".into(),
@@ -453,9 +458,6 @@ impl Driver {
             app.done,
             app.steps.len()
         );
-        if app.done == 0 {
-            println!("underhood: no step taken yet: this is still the host's view.");
-        }
         println!("underhood: type `exit` to come back.\n");
         match self.launch.spawn(spec) {
             Ok((pid, report)) => {

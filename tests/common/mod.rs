@@ -46,6 +46,8 @@ pub struct Residue {
     pub links: BTreeSet<String>,
     pub state_dirs: BTreeSet<String>,
     pub processes: BTreeSet<String>,
+    /// The host's hostname: a container must never change it.
+    pub hostname: String,
 }
 
 impl Residue {
@@ -56,6 +58,7 @@ impl Residue {
             && self.links.is_subset(&before.links)
             && self.state_dirs.is_subset(&before.state_dirs)
             && self.processes.is_subset(&before.processes)
+            && self.hostname == before.hostname
     }
 }
 
@@ -115,6 +118,9 @@ pub fn residue() -> Residue {
         links: dir_names(Path::new("/sys/class/net"), |n| n.starts_with("uh")),
         state_dirs: dir_names(Path::new("/run/underhood"), |_| true),
         processes: our_processes(),
+        hostname: nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -155,5 +161,11 @@ fn describe(before: &Residue, after: &Residue) -> String {
     sets("link", &before.links, &after.links);
     sets("state dir", &before.state_dirs, &after.state_dirs);
     sets("process", &before.processes, &after.processes);
+    if before.hostname != after.hostname {
+        out.push_str(&format!(
+            "  host hostname changed: {:?} -> {:?}\n",
+            before.hostname, after.hostname
+        ));
+    }
     out
 }
