@@ -84,7 +84,12 @@ pub fn main(cmd: LessonsCommand) -> ExitCode {
                     (Some(_), false) => "  (needs root: see the lesson)",
                     _ => "",
                 };
-                println!("{:>3}  {:<14} {:<52} {status}{note}", l.front.order, l.id(), l.front.title);
+                println!(
+                    "{:>3}  {:<14} {:<52} {status}{note}",
+                    l.front.order,
+                    l.id(),
+                    l.front.title
+                );
             }
             ExitCode::SUCCESS
         }
@@ -106,7 +111,11 @@ pub fn main(cmd: LessonsCommand) -> ExitCode {
                         let mark = if o.passed { "pass" } else { "FAIL" };
                         println!("{mark}  {id}/{cid}: {}", o.detail);
                     }
-                    if all { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                    if all {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
                 }
                 Err(e) => {
                     eprintln!("underhood: {e:#}");

@@ -13,7 +13,12 @@ use super::format::LessonFile;
 
 /// The step names a lesson asked for.
 pub fn names(l: &LessonFile) -> BTreeSet<String> {
-    l.front.launch.steps.iter().map(|s| s.get_ref().clone()).collect()
+    l.front
+        .launch
+        .steps
+        .iter()
+        .map(|s| s.get_ref().clone())
+        .collect()
 }
 
 fn ns_step_name(ns: Ns) -> &'static str {
@@ -91,7 +96,11 @@ mod tests {
     use crate::runtime::plan::{self, Context};
 
     fn lesson(launch: &str) -> LessonFile {
-        parse("l.md", &format!("+++\nid = \"l\"\ntitle = \"t\"\norder = 1\n[launch]\n{launch}+++\n")).unwrap()
+        parse(
+            "l.md",
+            &format!("+++\nid = \"l\"\ntitle = \"t\"\norder = 1\n[launch]\n{launch}+++\n"),
+        )
+        .unwrap()
     }
 
     fn ctx(euid: u32) -> Context {
@@ -125,8 +134,13 @@ mod tests {
 
     #[test]
     fn chroot_and_limits() {
-        let l = lesson("steps = [\"mount\", \"cgroup\", \"pid\", \"rootfs\", \"chroot\"]\nmemory = \"32M\"\n");
-        assert_eq!(plan_names(&l, 0), ["mount", "cgroup", "pid", "rootfs", "chroot", "exec"]);
+        let l = lesson(
+            "steps = [\"mount\", \"cgroup\", \"pid\", \"rootfs\", \"chroot\"]\nmemory = \"32M\"\n",
+        );
+        assert_eq!(
+            plan_names(&l, 0),
+            ["mount", "cgroup", "pid", "rootfs", "chroot", "exec"]
+        );
         assert_eq!(options(&l).limits.memory, Some(32 << 20));
     }
 }

@@ -10,7 +10,7 @@ use crate::runtime::namespaces::Ns;
 use crate::runtime::protocol::SpawnSpec;
 use crate::runtime::step::Step;
 
-use super::check::{count_queues, Probe, RunResult};
+use super::check::{Probe, RunResult, count_queues};
 
 pub struct LiveProbe<'a> {
     pub launch: &'a mut Launch,
@@ -42,10 +42,12 @@ impl LiveProbe<'_> {
     }
 
     fn rootfs(&self) -> Option<(PathBuf, Vec<PathBuf>)> {
-        self.launch.steps[..self.launch.next].iter().find_map(|s| match s {
-            Step::Rootfs(r) => Some((r.upper.clone(), r.lower.clone())),
-            _ => None,
-        })
+        self.launch.steps[..self.launch.next]
+            .iter()
+            .find_map(|s| match s {
+                Step::Rootfs(r) => Some((r.upper.clone(), r.lower.clone())),
+                _ => None,
+            })
     }
 }
 
@@ -89,9 +91,7 @@ impl Probe for LiveProbe<'_> {
     }
 
     fn pid1_comm(&self) -> Option<String> {
-        let pid_step_done = self.launch.steps[..self.launch.next]
-            .iter()
-            .any(|s| *s == Step::Pid);
+        let pid_step_done = self.launch.steps[..self.launch.next].contains(&Step::Pid);
         if !pid_step_done {
             return None;
         }
@@ -101,7 +101,9 @@ impl Probe for LiveProbe<'_> {
             .proc_root
             .join(self.launch.subject.to_string())
             .join("comm");
-        std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|s| s.trim().to_string())
     }
 
     fn upper(&self) -> Option<PathBuf> {
@@ -123,7 +125,12 @@ impl Probe for LiveProbe<'_> {
     }
 
     fn oom_kills(&self) -> Option<u64> {
-        self.launch.cgroup.as_ref()?.memory().ok().map(|m| m.oom_kills)
+        self.launch
+            .cgroup
+            .as_ref()?
+            .memory()
+            .ok()
+            .map(|m| m.oom_kills)
     }
 
     fn host_msg_queues(&self) -> usize {

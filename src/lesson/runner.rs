@@ -4,13 +4,13 @@
 
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::runtime::controller::Launch;
 use crate::runtime::launcher::{self, RootSource};
 use crate::runtime::paths::Paths;
 
-use super::check::{evaluate, Outcome};
+use super::check::{Outcome, evaluate};
 use super::format::LessonFile;
 use super::probe::LiveProbe;
 
@@ -53,7 +53,9 @@ fn host_sh(cmd: &str) -> Result<()> {
 pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, solve: bool) -> Result<Results> {
     let mut launch = start(l, paths, source)?;
     while !launch.done() {
-        launch.step().map_err(|f| anyhow::anyhow!("{}", f.message))?;
+        launch
+            .step()
+            .map_err(|f| anyhow::anyhow!("{}", f.message))?;
     }
     let mut undo = Vec::new();
     let mut result = Ok(());
@@ -69,7 +71,9 @@ pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, solve: bool) -> R
                 }
             }
             if let Some(cmd) = &c.solve {
-                let mut probe = LiveProbe { launch: &mut launch };
+                let mut probe = LiveProbe {
+                    launch: &mut launch,
+                };
                 // The solve's own exit does not matter: the check judges the state.
                 let _ = super::check::Probe::run(&mut probe, cmd);
             }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::format::{parse, LessonFile, Problem, Pos};
+use super::format::{LessonFile, Pos, Problem, parse};
 use super::validate::validate;
 
 mod embedded {
@@ -59,7 +59,8 @@ pub fn from_dir(dir: &Path) -> Result<LessonSet, Vec<Problem>> {
             message,
         }]
     };
-    let rd = std::fs::read_dir(dir).map_err(|e| unreadable(format!("cannot read the lessons directory: {e}")))?;
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| unreadable(format!("cannot read the lessons directory: {e}")))?;
     let mut paths: Vec<_> = rd
         .flatten()
         .map(|e| e.path())
@@ -107,12 +108,32 @@ mod tests {
     #[test]
     fn a_directory_reports_every_file() {
         let tmp = tempfile::tempdir().unwrap();
-        std::fs::write(tmp.path().join("a.md"), "+++\nid = \"a\"\ntitle = \"A\"\norder = 1\n+++\n").unwrap();
-        std::fs::write(tmp.path().join("b.md"), "+++\nid = \"b\"\ntitle = 3\norder = 2\n+++\n").unwrap();
-        std::fs::write(tmp.path().join("c.md"), "+++\nid = \"c\"\ntitle = \"C\"\norder = 3\nbuilds_on = [\"z\"]\n+++\n").unwrap();
+        std::fs::write(
+            tmp.path().join("a.md"),
+            "+++\nid = \"a\"\ntitle = \"A\"\norder = 1\n+++\n",
+        )
+        .unwrap();
+        std::fs::write(
+            tmp.path().join("b.md"),
+            "+++\nid = \"b\"\ntitle = 3\norder = 2\n+++\n",
+        )
+        .unwrap();
+        std::fs::write(
+            tmp.path().join("c.md"),
+            "+++\nid = \"c\"\ntitle = \"C\"\norder = 3\nbuilds_on = [\"z\"]\n+++\n",
+        )
+        .unwrap();
         let problems = from_dir(tmp.path()).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems.iter().any(|p| p.path.ends_with("b.md") && p.pos.line == 3));
-        assert!(problems.iter().any(|p| p.path.ends_with("c.md") && p.pos.line == 5));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path.ends_with("b.md") && p.pos.line == 3)
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path.ends_with("c.md") && p.pos.line == 5)
+        );
     }
 }
