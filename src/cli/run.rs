@@ -177,6 +177,8 @@ fn run(args: &RunArgs) -> Result<i32> {
             RootMode::PivotRoot
         },
         time_offset_secs: args.time_offset,
+        extra_deny: Vec::new(),
+        keep_caps: None,
         argv: args.cmd.clone(),
     };
     let mut launch = launcher::start(&opts, lower, &paths)?;

@@ -71,6 +71,11 @@ pub struct Launch {
     pub userns: Option<bool>,
     /// The container's command (default: one that waits, so the learner can explore).
     pub command: Option<Vec<String>>,
+    /// Syscalls the seccomp filter also blocks (names as in `security::syscall_number`).
+    #[serde(default)]
+    pub seccomp_deny: Vec<Spanned<String>>,
+    /// Capabilities kept instead of the default set, e.g. `["CAP_CHOWN"]`.
+    pub keep_caps: Option<Vec<Spanned<String>>>,
 }
 
 /// A command to try in the container, with what it shows.

@@ -69,6 +69,15 @@ pub fn options(l: &LessonFile) -> Options {
             RootMode::PivotRoot
         },
         time_offset_secs: la.time_offset.unwrap_or(0),
+        extra_deny: la
+            .seccomp_deny
+            .iter()
+            .map(|d| d.get_ref().clone())
+            .collect(),
+        keep_caps: la
+            .keep_caps
+            .as_ref()
+            .map(|k| k.iter().map(|c| c.get_ref().clone()).collect()),
         argv: la
             .command
             .clone()

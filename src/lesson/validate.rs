@@ -108,6 +108,19 @@ fn launch(l: &LessonFile, out: &mut Vec<Problem>) {
             format!("net is {:?}: expected \"none\" or \"veth\"", n.get_ref()),
         ));
     }
+    for d in &la.seccomp_deny {
+        if crate::runtime::security::syscall_number(d.get_ref()).is_none() {
+            out.push(l.problem(
+                d.span(),
+                format!("unknown syscall {:?} for seccomp_deny", d.get_ref()),
+            ));
+        }
+    }
+    for c in la.keep_caps.iter().flatten() {
+        if crate::runtime::security::parse_caps(std::slice::from_ref(c.get_ref())).is_err() {
+            out.push(l.problem(c.span(), format!("unknown capability {:?}", c.get_ref())));
+        }
+    }
     for v in &la.volumes {
         if let Err(e) = Volume::parse(v.get_ref(), false) {
             out.push(l.problem(v.span(), e));

@@ -76,6 +76,10 @@ pub struct Options {
     pub userns: bool,
     pub root_mode: RootMode,
     pub time_offset_secs: i64,
+    /// Syscalls the seccomp filter blocks besides the defaults (a lesson's own).
+    pub extra_deny: Vec<String>,
+    /// Capabilities to keep instead of `DEFAULT_CAPS` (a lesson's own).
+    pub keep_caps: Option<Vec<String>>,
     pub argv: Vec<String>,
 }
 
@@ -90,6 +94,8 @@ impl Default for Options {
             userns: false,
             root_mode: RootMode::PivotRoot,
             time_offset_secs: 0,
+            extra_deny: Vec::new(),
+            keep_caps: None,
             argv: vec!["/bin/sh".into()],
         }
     }
@@ -215,12 +221,21 @@ pub fn build(opts: &Options, ctx: &Context) -> Vec<Step> {
             new_root: ctx.merged.clone(),
         });
     }
+    let mut deny: Vec<String> = super::security::DEFAULT_DENY
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    for d in &opts.extra_deny {
+        if !deny.contains(d) {
+            deny.push(d.clone());
+        }
+    }
     steps.push(Step::Security {
-        keep: DEFAULT_CAPS.iter().map(|c| c.to_string()).collect(),
-        deny: super::security::DEFAULT_DENY
-            .iter()
-            .map(|c| c.to_string())
-            .collect(),
+        keep: opts
+            .keep_caps
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CAPS.iter().map(|c| c.to_string()).collect()),
+        deny,
     });
     let mut env = vec![
         (
