@@ -41,6 +41,12 @@ struct TuiArgs {
     /// High-contrast colours (for projectors).
     #[arg(long)]
     high_contrast: bool,
+    /// Follow a lesson (by id; without one, resume where you were).
+    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    lesson: Option<String>,
+    /// Use a teacher's lesson directory instead of the shipped lessons.
+    #[arg(long)]
+    lessons: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +95,41 @@ fn main() -> ExitCode {
     }
 }
 
+/// The lesson to follow: the one named, or where the learner was, or the first one
+/// not passed yet. A broken lesson set is refused with every problem listed.
+fn pick_lesson(args: &TuiArgs) -> Result<Option<underhood::lesson::format::LessonFile>, ExitCode> {
+    if args.lesson.is_none() && args.lessons.is_none() {
+        return Ok(None);
+    }
+    let Some(set) = cli::lessons::load(args.lessons.as_ref()) else {
+        return Err(ExitCode::from(1));
+    };
+    let wanted = args.lesson.clone().unwrap_or_default();
+    let progress =
+        underhood::lesson::progress::Progress::load(&underhood::lesson::progress::default_path());
+    let found = if !wanted.is_empty() {
+        set.get(&wanted)
+    } else {
+        progress
+            .current
+            .as_ref()
+            .and_then(|(id, _)| set.get(id))
+            .or_else(|| {
+                set.lessons
+                    .iter()
+                    .find(|l| !progress.passed.contains(l.id()))
+            })
+            .or(set.lessons.first())
+    };
+    match found {
+        Some(l) => Ok(Some(l.clone())),
+        None => {
+            eprintln!("underhood: no lesson {wanted:?}; `underhood lessons list` shows them");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn tui(args: TuiArgs) -> ExitCode {
     use underhood::runtime::launcher::RootSource;
     if let Some(dir) = &args.rootfs
@@ -103,12 +144,17 @@ fn tui(args: TuiArgs) -> ExitCode {
         eprintln!("underhood: --image {}: no such file", file.display());
         return ExitCode::from(2);
     }
-    let source = match (args.rootfs, args.image) {
+    let source = match (args.rootfs.clone(), args.image.clone()) {
         (Some(d), _) => RootSource::Dir(d),
         (None, Some(f)) => RootSource::Image(f),
         (None, None) => RootSource::Default,
     };
+    let lesson = match pick_lesson(&args) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
     let opts = underhood::ui::run::TuiOptions {
+        lesson,
         source,
         memory: args.memory,
         hog_rate: args.hog_rate,

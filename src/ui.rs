@@ -3,5 +3,6 @@
 
 pub mod app;
 pub mod draw;
+pub mod markdown;
 pub mod run;
 pub mod theme;

@@ -97,6 +97,86 @@ pub struct MemoryHistory {
 /// Seconds of memory history kept (and shown).
 pub const HISTORY_SECS: f64 = 60.0;
 
+/// One check of the lesson, with its latest result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRow {
+    pub id: String,
+    pub say: String,
+    /// `None` until evaluated.
+    pub outcome: Option<crate::lesson::check::Outcome>,
+}
+
+/// The lesson being followed, if any.
+#[derive(Debug, Clone)]
+pub struct LessonView {
+    pub id: String,
+    pub title: String,
+    pub order: u32,
+    /// (step name, markdown); `None` for general sections.
+    pub sections: Vec<(Option<String>, String)>,
+    /// (command, what it shows)
+    pub tries: Vec<(String, String)>,
+    pub hints: Vec<String>,
+    pub checks: Vec<CheckRow>,
+    pub rootless_note: Option<String>,
+}
+
+impl LessonView {
+    pub fn from_file(l: &crate::lesson::format::LessonFile) -> LessonView {
+        let names = crate::runtime::plan::STEP_NAMES;
+        LessonView {
+            id: l.id().to_string(),
+            title: l.front.title.clone(),
+            order: l.front.order,
+            sections: super::markdown::sections(&l.body, &names),
+            tries: l
+                .front
+                .tries
+                .iter()
+                .map(|t| (t.command.clone(), t.explain.clone()))
+                .collect(),
+            hints: l.front.hints.clone(),
+            checks: l
+                .front
+                .checks
+                .iter()
+                .map(|c| CheckRow {
+                    id: c.id.get_ref().clone(),
+                    say: c.say.clone(),
+                    outcome: None,
+                })
+                .collect(),
+            rootless_note: l.front.rootless_note.clone(),
+        }
+    }
+
+    /// The text for where the learner is: the next step's section, or the general ones.
+    pub fn section_for(&self, next: Option<&str>) -> String {
+        if let Some(name) = next
+            && let Some((_, text)) = self
+                .sections
+                .iter()
+                .find(|(n, _)| n.as_deref() == Some(name))
+        {
+            return text.clone();
+        }
+        self.sections
+            .iter()
+            .filter(|(n, _)| n.is_none())
+            .map(|(_, t)| t.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn all_passed(&self) -> bool {
+        !self.checks.is_empty()
+            && self
+                .checks
+                .iter()
+                .all(|c| c.outcome.as_ref().is_some_and(|o| o.passed))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct App {
     pub host: HostLine,
@@ -116,6 +196,7 @@ pub struct App {
     pub hog: Option<i32>,
     pub theme: Theme,
     pub should_quit: bool,
+    pub lesson: Option<LessonView>,
 }
 
 /// Everything that can happen to the UI.
@@ -138,6 +219,8 @@ pub enum Action {
     Back,
     Hog,
     Shell,
+    /// Evaluate the lesson's checks now.
+    Check,
     Quit,
 }
 
@@ -159,6 +242,7 @@ impl App {
             hog: None,
             theme,
             should_quit: false,
+            lesson: None,
         }
     }
 
@@ -344,6 +428,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
             app.theme = app.theme.next();
             Action::None
         }
+        KeyCode::Char('c') if app.lesson.is_some() => Action::Check,
         KeyCode::Char('q') => Action::Quit,
         _ => Action::None,
     }

@@ -124,6 +124,9 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         },
     ));
     keys.push(("s", "shell"));
+    if app.lesson.is_some() {
+        keys.push(("c", "check"));
+    }
     keys.push(("Tab", "focus"));
     keys.push(("z", if app.zoom { "unzoom" } else { "zoom" }));
     keys.push(("?", "help"));
@@ -149,7 +152,7 @@ fn too_small(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-pub const KEYS: [(&str, &str); 11] = [
+pub const KEYS: [(&str, &str); 12] = [
     ("→  Space  n", "take the next step"),
     ("←  b", "go back one step (tear down, replay the others)"),
     (
@@ -161,6 +164,7 @@ pub const KEYS: [(&str, &str); 11] = [
     ("z", "zoom the focused pane to the full screen"),
     ("Esc", "leave zoom"),
     ("t", "next colour theme (default, high contrast, none)"),
+    ("c", "in a lesson: check your progress now"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit (the container is removed)"),
     ("", "NO_COLOR=1 turns colours off"),

@@ -38,6 +38,8 @@ use super::theme::Theme;
 /// What the TUI launches.
 #[derive(Debug, Clone)]
 pub struct TuiOptions {
+    /// Follow this lesson (its steps, text and checks) instead of the full launch.
+    pub lesson: Option<crate::lesson::format::LessonFile>,
     pub source: RootSource,
     pub memory: u64,
     pub hog_rate: u64,
@@ -47,6 +49,7 @@ pub struct TuiOptions {
 impl Default for TuiOptions {
     fn default() -> Self {
         TuiOptions {
+            lesson: None,
             source: RootSource::Default,
             memory: 100 << 20,
             hog_rate: 16 << 20,
@@ -127,8 +130,11 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
 
     eprintln!("underhood: preparing the root filesystem (the first time takes a few seconds)...");
     let lower = launcher::layers(&opts.source, &paths)?;
-    let plan_opts = options(&opts);
-    let launch = launcher::start(&plan_opts, lower.clone(), &paths)?;
+    let plan_opts = match &opts.lesson {
+        Some(l) => crate::lesson::plan::options(l),
+        None => options(&opts),
+    };
+    let launch = start_launch(&opts, &plan_opts, &lower, &paths)?;
     let host_ns = namespaces::read_links(&paths.proc_root, std::process::id() as i32);
     let mut app = App::new(
         host_line(&paths),
@@ -136,6 +142,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         host_ns,
         Theme::from_env(opts.high_contrast),
     );
+    app.lesson = opts.lesson.as_ref().map(app::LessonView::from_file);
 
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Observer {
@@ -174,6 +181,21 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     result?;
     teardown?;
     Ok(0)
+}
+
+/// Starts a container for the plan, cut to the lesson's steps when following one.
+fn start_launch(
+    opts: &TuiOptions,
+    plan_opts: &Options,
+    lower: &[PathBuf],
+    paths: &Paths,
+) -> Result<Launch> {
+    let mut launch = launcher::start(plan_opts, lower.to_vec(), paths)?;
+    if let Some(l) = &opts.lesson {
+        let steps = std::mem::take(&mut launch.steps);
+        launch.steps = crate::lesson::plan::filter(l, steps);
+    }
+    Ok(launch)
 }
 
 struct Driver {
@@ -217,7 +239,9 @@ impl Driver {
                         Action::Hog => self.hog(app),
                         Action::Shell => {
                             self.shell(app, terminal)?;
+                            self.check(app);
                         }
+                        Action::Check => self.check(app),
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -263,6 +287,7 @@ impl Driver {
                 self.retarget();
                 let after = self.sample();
                 app.step_done(report, Some(&before), after);
+                self.check(app);
                 crate::runtime::fault::after_step(self.launch.next);
             }
             Err(f) => {
@@ -279,7 +304,7 @@ impl Driver {
             app.error(format!("{e:#}"));
         }
         self.shared.oom_generation.fetch_add(1, Ordering::SeqCst);
-        let launch = match launcher::start(&self.plan_opts, self.lower.clone(), &self.paths) {
+        let launch = match start_launch(&self.opts, &self.plan_opts, &self.lower, &self.paths) {
             Ok(l) => l,
             Err(e) => {
                 app.error(format!("starting again failed: {e:#}"));
@@ -314,6 +339,29 @@ impl Driver {
             app.done,
             app.steps.len()
         ));
+    }
+
+    /// Evaluates the lesson's checks against the live container and records progress.
+    fn check(&mut self, app: &mut App) {
+        let Some(lf) = self.opts.lesson.clone() else {
+            return;
+        };
+        let results = crate::lesson::runner::evaluate_all(&lf, &mut self.launch);
+        let Some(view) = app.lesson.as_mut() else {
+            return;
+        };
+        for (row, (_, outcome)) in view.checks.iter_mut().zip(results) {
+            row.outcome = Some(outcome);
+        }
+        let path = crate::lesson::progress::default_path();
+        let mut progress = crate::lesson::progress::Progress::load(&path);
+        progress.current = Some((view.id.clone(), app.done));
+        if view.all_passed() {
+            progress.passed.insert(view.id.clone());
+        }
+        if let Err(e) = progress.save(&path) {
+            app.error(format!("saving progress: {e:#}"));
+        }
     }
 
     fn env(&self) -> Vec<(String, String)> {

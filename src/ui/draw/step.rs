@@ -9,6 +9,9 @@ use crate::runtime::explain;
 use crate::ui::app::{App, Pane};
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    if app.lesson.is_some() {
+        return lesson(f, app, area);
+    }
     let t = app.theme;
     let total = app.steps.len();
     let mut lines: Vec<Line> = Vec::new();
@@ -54,6 +57,110 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         }
     }
     let title = format!("Step {}/{}", app.done, total);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(crate::ui::draw::block(app, Pane::Step, title)),
+        area,
+    );
+}
+
+/// In a lesson: its text for where the learner is, then its checks.
+fn lesson(f: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let Some(l) = &app.lesson else {
+        return;
+    };
+    let total = app.steps.len();
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(m) = &app.message {
+        let style = if m.error { t.error() } else { t.changed() };
+        lines.push(Line::from(Span::styled(m.text.clone(), style)));
+        lines.push(Line::raw(""));
+    }
+    if !nix::unistd::geteuid().is_root()
+        && let Some(note) = &l.rootless_note
+    {
+        lines.push(Line::from(Span::styled(
+            format!("rootless: {note}"),
+            t.dim(),
+        )));
+    }
+    let next = app.next_step();
+    match next {
+        Some(s) => lines.push(Line::from(vec![
+            Span::styled(format!("next ({}/{total}): ", app.done + 1), t.dim()),
+            Span::styled(s.title(), t.title()),
+            Span::styled("  → takes it", t.dim()),
+        ])),
+        None => lines.push(Line::from(Span::styled(
+            "all steps done: try it in the shell (s), then check (c)",
+            t.title(),
+        ))),
+    }
+    lines.push(Line::raw(""));
+    let mut section = l.section_for(next.map(|s| s.name()));
+    if app.done == 0 {
+        // At the start, the lesson's introduction comes first.
+        let intro = l.section_for(None);
+        if intro != section {
+            section = format!("{intro}\n{section}");
+        }
+    }
+    lines.extend(crate::ui::markdown::render(&section, t));
+    if next.is_none() && !l.tries.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::from(Span::styled("Try in the shell (s):", t.title())));
+        for (cmd, why) in &l.tries {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  $ {cmd}"), t.changed()),
+                Span::styled(
+                    if why.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  {why}")
+                    },
+                    t.dim(),
+                ),
+            ]));
+        }
+    }
+    if !l.checks.is_empty() {
+        lines.push(Line::raw(""));
+        let passed = l
+            .checks
+            .iter()
+            .filter(|c| c.outcome.as_ref().is_some_and(|o| o.passed))
+            .count();
+        lines.push(Line::from(Span::styled(
+            format!("Checks {passed}/{} (c to check now)", l.checks.len()),
+            t.title(),
+        )));
+        for c in &l.checks {
+            let (mark, style) = match &c.outcome {
+                Some(o) if o.passed => ("✓", t.ok()),
+                Some(_) => ("✗", t.error()),
+                None => ("·", t.dim()),
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {mark} "), style),
+                Span::raw(c.say.clone()),
+            ]));
+            if let Some(o) = &c.outcome {
+                lines.push(Line::from(Span::styled(
+                    format!("     {}", o.detail),
+                    t.dim(),
+                )));
+            }
+        }
+        if l.all_passed() {
+            lines.push(Line::from(Span::styled("Lesson passed!", t.ok())));
+        }
+    }
+    let title = format!(
+        "Lesson {} · {} · step {}/{}",
+        l.order, l.title, app.done, total
+    );
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
