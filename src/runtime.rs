@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod controller;
 pub mod explain;
 pub mod fault;
+pub mod fdpass;
 pub mod image;
 pub mod inside;
 pub mod launcher;

@@ -5,4 +5,5 @@ pub mod app;
 pub mod draw;
 pub mod markdown;
 pub mod run;
+pub mod shell;
 pub mod theme;

@@ -63,6 +63,7 @@ impl Probe for LiveProbe<'_> {
             argv: vec!["/bin/sh".into(), "-c".into(), command.into()],
             env: self.env(),
             inherit_stdio: false,
+            tty: false,
             own_tool: false,
         };
         let c = self

@@ -255,6 +255,56 @@ impl Launch {
         }
     }
 
+    /// Starts a process inside on a new pseudo-terminal; returns its pid inside and the
+    /// terminal's master end (read its output, write its input).
+    pub fn spawn_pty(
+        &mut self,
+        mut spec: SpawnSpec,
+        rows: u16,
+        cols: u16,
+    ) -> Result<(i32, OwnedFd, Report), StepFailure> {
+        let title = format!("spawn {} on a terminal", spec.argv.join(" "));
+        let fail = |report: Report, message: String| StepFailure { report, message };
+        let ws = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(&ws, None)
+            .map_err(|e| fail(Report::new(&title), format!("{title}: openpty: {e}")))?;
+        spec.tty = true;
+        let sent = send(&mut self.sock, &Request::Spawn(spec)).and_then(|()| {
+            super::fdpass::send_fd(self.sock.as_raw_fd(), &pty.slave)
+                .map_err(|e| anyhow!("sendmsg SCM_RIGHTS: {e}"))
+        });
+        if let Err(e) = sent {
+            return Err(fail(Report::new(&title), format!("{title}: {e:#}")));
+        }
+        drop(pty.slave);
+        let reply = loop {
+            match recv::<Reply>(&mut self.sock) {
+                Ok(Some(r)) if self.note_event(&r) => continue,
+                Ok(Some(r)) => break r,
+                Ok(None) => {
+                    return Err(fail(Report::new(&title), "the subject process died".into()));
+                }
+                Err(e) => return Err(fail(Report::new(&title), format!("{e:#}"))),
+            }
+        };
+        match reply {
+            Reply::Started { report, pid } => Ok((pid, pty.master, report)),
+            Reply::Done { report, .. } => {
+                let msg = failure_message(&title, &report, "");
+                Err(fail(report, msg))
+            }
+            other => Err(fail(
+                Report::new(&title),
+                format!("{title}: unexpected reply {other:?}"),
+            )),
+        }
+    }
+
     /// Runs a short command inside the container as it stands and returns its exit
     /// and output (lesson checks use this).
     pub fn run_captured(&mut self, spec: SpawnSpec, timeout: Duration) -> Result<Captured> {

@@ -35,6 +35,10 @@ pub struct SpawnSpec {
     /// Keep the subject's stdin/stdout/stderr (the controller's terminal) or use
     /// /dev/null for all three.
     pub inherit_stdio: bool,
+    /// A terminal: the controller sends the slave end of a pseudo-terminal right after
+    /// this request (SCM_RIGHTS); the process gets it as its controlling terminal.
+    #[serde(default)]
+    pub tty: bool,
     /// Run our own binary (the sealed in-memory copy the subject runs from) with
     /// `argv[0]` as its multi-call name, e.g. `hog`: works at every step, before the
     /// root filesystem exists too.

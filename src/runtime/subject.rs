@@ -171,12 +171,26 @@ impl Subject {
             }
             Request::Spawn(spec) => {
                 let mut r = Report::new(format!("spawn {}", spec.argv.join(" ")));
+                let tty = if spec.tty {
+                    let res = super::fdpass::recv_fd(std::os::fd::AsRawFd::as_raw_fd(&self.sock));
+                    match r.call("recvmsg", "SCM_RIGHTS (the terminal)", res) {
+                        Ok(fd) => Some(fd),
+                        Err(_) => {
+                            return self.reply(&Reply::Done {
+                                report: r,
+                                ok: false,
+                            });
+                        }
+                    }
+                } else {
+                    None
+                };
                 let exe = if spec.own_tool {
                     self.exe.as_ref()
                 } else {
                     None
                 };
-                match spawn(&spec, exe, None, &mut r) {
+                match spawn(&spec, exe, tty.as_ref(), &mut r) {
                     Ok(pid) => {
                         self.spawned.push(pid);
                         self.reply(&Reply::Started {
@@ -253,6 +267,7 @@ impl Subject {
             argv: argv.to_vec(),
             env: env.to_vec(),
             inherit_stdio: true,
+            tty: false,
             own_tool: false,
         };
         match spawn(&spec, None, None, &mut r) {
@@ -491,9 +506,20 @@ fn spawn(
                 }
             }
             if let Some(out) = output {
+                let fd = std::os::fd::AsRawFd::as_raw_fd(out);
+                if spec.tty {
+                    // A new session whose controlling terminal is the pty (credentials(7),
+                    // tty_ioctl(4) TIOCSCTTY), so job control and Ctrl-C work in it.
+                    // SAFETY: plain syscalls on this child's own descriptors.
+                    unsafe {
+                        libc::setsid();
+                        libc::ioctl(fd, libc::TIOCSCTTY, 0);
+                        libc::dup2(fd, 0);
+                    }
+                }
                 for target in 1..3 {
                     // SAFETY: as above.
-                    unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(out), target) };
+                    unsafe { libc::dup2(fd, target) };
                 }
             }
             let err = match (exe, &path) {

@@ -20,6 +20,8 @@ use super::theme::Theme;
 pub enum Pane {
     Step,
     Syscalls,
+    /// The embedded shell, while one is open.
+    Shell,
     Namespaces,
     Processes,
     Mounts,
@@ -27,8 +29,9 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 6] = [
+    pub const ALL: [Pane; 7] = [
         Pane::Step,
+        Pane::Shell,
         Pane::Syscalls,
         Pane::Namespaces,
         Pane::Processes,
@@ -40,6 +43,7 @@ impl Pane {
         match self {
             Pane::Step => "Step",
             Pane::Syscalls => "Syscalls",
+            Pane::Shell => "Shell",
             Pane::Namespaces => "Namespaces",
             Pane::Processes => "Processes",
             Pane::Mounts => "Mounts",
@@ -47,10 +51,21 @@ impl Pane {
         }
     }
 
-    fn offset(self, by: isize) -> Pane {
-        let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0) as isize;
-        let n = Pane::ALL.len() as isize;
-        Pane::ALL[((i + by).rem_euclid(n)) as usize]
+    /// The next pane in focus order among those shown (the shell only while open,
+    /// the syscalls only while it is not).
+    fn offset(self, by: isize, shell_open: bool) -> Pane {
+        let shown: Vec<Pane> = Pane::ALL
+            .iter()
+            .copied()
+            .filter(|p| match p {
+                Pane::Shell => shell_open,
+                Pane::Syscalls => !shell_open,
+                _ => true,
+            })
+            .collect();
+        let i = shown.iter().position(|p| *p == self).unwrap_or(0) as isize;
+        let n = shown.len() as isize;
+        shown[((i + by).rem_euclid(n)) as usize]
     }
 }
 
@@ -197,6 +212,7 @@ pub struct App {
     pub theme: Theme,
     pub should_quit: bool,
     pub lesson: Option<LessonView>,
+    pub shell: Option<super::shell::ShellView>,
 }
 
 /// Everything that can happen to the UI.
@@ -209,10 +225,14 @@ pub enum Msg {
     Oom,
     /// SIGTERM, SIGHUP or SIGINT arrived.
     Signal(i32),
+    /// The embedded shell printed something.
+    ShellOutput,
+    /// The embedded shell's terminal closed (the shell exited).
+    ShellClosed,
 }
 
 /// What the main loop must do to the container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     None,
     Next,
@@ -221,6 +241,8 @@ pub enum Action {
     Shell,
     /// Evaluate the lesson's checks now.
     Check,
+    /// Bytes typed into the embedded shell.
+    ShellInput(Vec<u8>),
     Quit,
 }
 
@@ -243,6 +265,7 @@ impl App {
             theme,
             should_quit: false,
             lesson: None,
+            shell: None,
         }
     }
 
@@ -364,12 +387,29 @@ pub fn update(app: &mut App, msg: Msg) -> Action {
             Action::None
         }
         Msg::Signal(_) => Action::Quit,
+        Msg::ShellOutput => Action::None,
+        Msg::ShellClosed => {
+            app.shell = None;
+            if app.focus == Pane::Shell {
+                app.focus = Pane::Step;
+            }
+            app.info("the shell exited");
+            Action::Check
+        }
     }
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Action {
     if key.kind == KeyEventKind::Release {
         return Action::None;
+    }
+    // The focused shell gets every key but Ctrl-], which hands the focus back.
+    if app.focus == Pane::Shell && app.shell.is_some() {
+        if super::shell::is_escape(&key) {
+            app.focus = Pane::Step;
+            return Action::None;
+        }
+        return Action::ShellInput(super::shell::key_bytes(&key));
     }
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         return Action::Quit;
@@ -403,13 +443,17 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
             }
         }
         KeyCode::Char('m') => Action::Hog,
+        KeyCode::Char('s') if app.shell.is_some() => {
+            app.focus = Pane::Shell;
+            Action::None
+        }
         KeyCode::Char('s') => Action::Shell,
         KeyCode::Tab => {
-            app.focus = app.focus.offset(1);
+            app.focus = app.focus.offset(1, app.shell.is_some());
             Action::None
         }
         KeyCode::BackTab => {
-            app.focus = app.focus.offset(-1);
+            app.focus = app.focus.offset(-1, app.shell.is_some());
             Action::None
         }
         KeyCode::Char('z') => {

@@ -5,6 +5,7 @@ mod memory;
 mod mounts;
 mod namespaces;
 mod processes;
+mod shell;
 mod step;
 mod syscalls;
 
@@ -35,37 +36,70 @@ pub fn draw(f: &mut Frame, app: &App) {
     .areas(area);
     draw_header(f, app, header);
     draw_footer(f, app, footer);
-    if app.zoom {
-        pane(f, app, app.focus, body);
-    } else {
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
-                .areas(body);
-        let [step_area, sys_area] =
-            Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
-        pane(f, app, Pane::Step, step_area);
-        pane(f, app, Pane::Syscalls, sys_area);
-        let right_panes = [
-            Pane::Namespaces,
-            Pane::Processes,
-            Pane::Mounts,
-            Pane::Memory,
-        ];
-        let constraints = right_panes.map(|p| {
-            if p == app.focus {
-                Constraint::Fill(3)
-            } else {
-                Constraint::Fill(2)
-            }
-        });
-        let areas = Layout::vertical(constraints).split(right);
-        for (p, a) in right_panes.iter().zip(areas.iter()) {
-            pane(f, app, *p, *a);
-        }
+    for (p, a) in panes(app, body) {
+        pane(f, app, p, a);
     }
     if app.help {
         help(f, app, area);
     }
+}
+
+/// Where each pane goes in the body (all of the screen but the header and footer).
+/// The main loop uses it too, to size the embedded shell's terminal.
+pub fn panes(app: &App, body: Rect) -> Vec<(Pane, Rect)> {
+    layout(app, body, app.shell.is_some())
+}
+
+/// The layout with or without the shell pane (to size a shell before it opens).
+pub fn layout(app: &App, body: Rect, shell_open: bool) -> Vec<(Pane, Rect)> {
+    if app.zoom && (shell_open || app.focus != Pane::Shell) {
+        return vec![(app.focus, body)];
+    }
+    let mut out = Vec::new();
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
+    let second = if shell_open {
+        Pane::Shell
+    } else {
+        Pane::Syscalls
+    };
+    let split = if shell_open { 35 } else { 45 };
+    let [top, bottom] = Layout::vertical([
+        Constraint::Percentage(split),
+        Constraint::Percentage(100 - split),
+    ])
+    .areas(left);
+    out.push((Pane::Step, top));
+    out.push((second, bottom));
+    let right_panes = [
+        Pane::Namespaces,
+        Pane::Processes,
+        Pane::Mounts,
+        Pane::Memory,
+    ];
+    let constraints = right_panes.map(|p| {
+        if p == app.focus {
+            Constraint::Fill(3)
+        } else {
+            Constraint::Fill(2)
+        }
+    });
+    let areas = Layout::vertical(constraints).split(right);
+    for (p, a) in right_panes.iter().zip(areas.iter()) {
+        out.push((*p, *a));
+    }
+    out
+}
+
+/// The body area of a full screen.
+pub fn body(area: Rect) -> Rect {
+    let [_, body, _] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    body
 }
 
 /// A bordered block for a pane, its border bright when focused.
@@ -80,6 +114,7 @@ fn pane(f: &mut Frame, app: &App, p: Pane, area: Rect) {
     match p {
         Pane::Step => step::draw(f, app, area),
         Pane::Syscalls => syscalls::draw(f, app, area),
+        Pane::Shell => shell::draw(f, app, area),
         Pane::Namespaces => namespaces::draw(f, app, area),
         Pane::Processes => processes::draw(f, app, area),
         Pane::Mounts => mounts::draw(f, app, area),
@@ -159,7 +194,10 @@ pub const KEYS: [(&str, &str); 12] = [
         "m",
         "memory-hog demo: climb to the limit until the OOM kill",
     ),
-    ("s", "a shell inside the container as it stands now"),
+    (
+        "s",
+        "a shell inside the container as it stands now (Ctrl-] leaves it)",
+    ),
     ("Tab  Shift-Tab", "move focus between panes"),
     ("z", "zoom the focused pane to the full screen"),
     ("Esc", "leave zoom"),

@@ -31,9 +31,11 @@ use crate::runtime::report::Report;
 use crate::runtime::step::{LimitSpec, Step};
 use crate::units::format_size;
 
-use super::app::{self, Action, App, HostLine, Msg};
+use super::app::{self, Action, App, HostLine, Msg, Pane};
 use super::draw;
+use super::shell::ShellSession;
 use super::theme::Theme;
+use ratatui::layout::Rect;
 
 /// What the TUI launches.
 #[derive(Debug, Clone)]
@@ -102,9 +104,6 @@ struct Observer {
     target: Mutex<Target>,
     period_ms: AtomicU64,
     stop: AtomicBool,
-    /// Set while a shell owns the terminal: the keyboard thread must not read.
-    paused: AtomicBool,
-    pause_ack: AtomicBool,
     /// Bumped for each new cgroup: an OOM watcher of an older one stops.
     oom_generation: AtomicU64,
 }
@@ -153,8 +152,6 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         }),
         period_ms: AtomicU64::new(IDLE_PERIOD.as_millis() as u64),
         stop: AtomicBool::new(false),
-        paused: AtomicBool::new(false),
-        pause_ack: AtomicBool::new(false),
         oom_generation: AtomicU64::new(0),
     });
     spawn_signal_thread(sigs, tx.clone());
@@ -172,6 +169,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         tx,
         started,
         kmsg: KernelLog::open(),
+        shell: None,
     };
     let mut terminal = ratatui::init();
     let result = ctl.run(&mut app, &mut terminal, &rx);
@@ -208,6 +206,21 @@ struct Driver {
     tx: Sender<Msg>,
     started: Instant,
     kmsg: Option<KernelLog>,
+    shell: Option<ShellSession>,
+}
+
+/// Rows and columns inside the shell pane's border for a screen of `size`.
+fn shell_size(app: &App, size: Rect) -> (u16, u16) {
+    draw::layout(app, draw::body(size), true)
+        .into_iter()
+        .find(|(p, _)| *p == Pane::Shell)
+        .map(|(_, r)| {
+            (
+                r.height.saturating_sub(2).max(1),
+                r.width.saturating_sub(2).max(1),
+            )
+        })
+        .unwrap_or((24, 80))
 }
 
 impl Driver {
@@ -226,9 +239,16 @@ impl Driver {
                     return Ok(());
                 }
                 dirty = false;
+                if let (Some(sh), Ok(size)) = (self.shell.as_mut(), terminal.size()) {
+                    let (rows, cols) = shell_size(app, Rect::new(0, 0, size.width, size.height));
+                    sh.resize(rows, cols);
+                }
             }
             match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(msg) => {
+                    if matches!(msg, Msg::ShellClosed) {
+                        self.shell = None;
+                    }
                     let action = app::update(app, msg);
                     dirty = true;
                     match action {
@@ -238,8 +258,14 @@ impl Driver {
                         Action::Back => self.back(app),
                         Action::Hog => self.hog(app),
                         Action::Shell => {
-                            self.shell(app, terminal)?;
-                            self.check(app);
+                            let size = terminal.size()?;
+                            self.shell(app, Rect::new(0, 0, size.width, size.height));
+                        }
+                        Action::ShellInput(bytes) => {
+                            if let Some(sh) = self.shell.as_mut() {
+                                sh.write(&bytes);
+                            }
+                            dirty = false;
                         }
                         Action::Check => self.check(app),
                     }
@@ -405,6 +431,7 @@ impl Driver {
             argv: vec!["hog".into(), "--rate".into(), rate],
             env: self.env(),
             inherit_stdio: false,
+            tty: false,
             own_tool: !rooted,
         };
         match self.launch.spawn(spec) {
@@ -481,88 +508,47 @@ impl Driver {
         changed
     }
 
-    /// Suspends the TUI for a shell inside the container as it stands.
-    fn shell(&mut self, app: &mut App, terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
+    /// Opens the embedded shell: a login shell inside the container as it stands, on
+    /// a pseudo-terminal whose slave end PID 1 makes its controlling terminal.
+    fn shell(&mut self, app: &mut App, size: Rect) {
         if app.done == 0 {
             // No namespace yet: a shell now would be a root shell on the host itself.
             app.info("take a step first: before any step, a shell would be the host's own");
-            return Ok(());
+            return;
         }
         let mut env = self.env();
-        env.push((
-            "PS1".into(),
-            format!("[container, step {}/{}] # ", app.done, app.steps.len()),
-        ));
+        env.push(("TERM".into(), "xterm-256color".into()));
         let spec = SpawnSpec {
             argv: vec!["/bin/sh".into(), "-l".into()],
             env,
-            inherit_stdio: true,
+            inherit_stdio: false,
+            tty: true,
             own_tool: false,
         };
-        self.pause_input(true);
-        ratatui::restore();
-        println!(
-            "underhood: a shell inside the container as it stands at step {}/{}.",
-            app.done,
-            app.steps.len()
-        );
-        println!("underhood: type `exit` to come back.\n");
-        match self.launch.spawn(spec) {
-            Ok((pid, report)) => {
+        // Open it with the size its pane will have.
+        let (rows, cols) = shell_size(app, size);
+        match self.launch.spawn_pty(spec, rows, cols) {
+            Ok((pid, master, report)) => {
                 app.log.push(report);
-                self.wait_reaped(pid);
+                let title = format!(
+                    "Shell in the container (step {}/{})",
+                    app.done,
+                    app.steps.len()
+                );
+                match ShellSession::new(master, pid, title, rows, cols, self.tx.clone()) {
+                    Ok(session) => {
+                        app.shell = Some(session.view.clone());
+                        app.focus = Pane::Shell;
+                        self.shell = Some(session);
+                    }
+                    Err(e) => app.error(format!("opening the shell's terminal: {e}")),
+                }
             }
             Err(f) => {
                 app.log.push(f.report);
                 app.error(f.message);
             }
         }
-        reclaim_terminal();
-        *terminal = ratatui::init();
-        terminal.clear()?;
-        self.pause_input(false);
-        Ok(())
-    }
-
-    fn wait_reaped(&mut self, pid: i32) {
-        loop {
-            match self.launch.pump() {
-                Ok(true) => {}
-                _ => return,
-            }
-            if let Some(i) = self.launch.reaped.iter().position(|(p, _)| *p == pid) {
-                self.launch.reaped.remove(i);
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn pause_input(&self, pause: bool) {
-        self.shared.pause_ack.store(false, Ordering::SeqCst);
-        self.shared.paused.store(pause, Ordering::SeqCst);
-        if pause {
-            let start = Instant::now();
-            while !self.shared.pause_ack.load(Ordering::SeqCst)
-                && start.elapsed() < Duration::from_millis(500)
-            {
-                thread::sleep(Duration::from_millis(5));
-            }
-        }
-    }
-}
-
-/// After a job-control shell exits, the terminal's foreground process group may still
-/// be the shell's: take it back (tcsetpgrp(3)), with SIGTTOU blocked since a
-/// background process asking gets that signal.
-fn reclaim_terminal() {
-    let mut ttou = SigSet::empty();
-    ttou.add(Signal::SIGTTOU);
-    let old = ttou.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK);
-    let stdin = std::io::stdin();
-    let _ = nix::unistd::tcsetpgrp(stdin.as_fd(), nix::unistd::getpgrp());
-    if let Ok(old) = old {
-        let _ = old.thread_set_mask();
     }
 }
 
@@ -579,11 +565,6 @@ fn spawn_signal_thread(sigs: SigSet, tx: Sender<Msg>) {
 fn spawn_input_thread(shared: Arc<Observer>, tx: Sender<Msg>) {
     thread::spawn(move || {
         while !shared.stop.load(Ordering::SeqCst) {
-            if shared.paused.load(Ordering::SeqCst) {
-                shared.pause_ack.store(true, Ordering::SeqCst);
-                thread::sleep(Duration::from_millis(20));
-                continue;
-            }
             match event::poll(Duration::from_millis(50)) {
                 Ok(true) => {}
                 Ok(false) => continue,

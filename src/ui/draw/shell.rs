@@ -1,0 +1,25 @@
+//! The embedded shell: the terminal emulator's screen in a pane.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use tui_term::widget::PseudoTerminal;
+
+use crate::ui::app::{App, Pane};
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let Some(view) = &app.shell else {
+        return;
+    };
+    let focused = app.focus == Pane::Shell;
+    let title = if focused {
+        format!("{} · Ctrl-] leaves", view.title)
+    } else {
+        format!("{} · s to type here", view.title)
+    };
+    let block = crate::ui::draw::block(app, Pane::Shell, title);
+    let Ok(parser) = view.screen.0.lock() else {
+        return;
+    };
+    let term = PseudoTerminal::new(parser.screen()).block(block);
+    f.render_widget(term, area);
+}

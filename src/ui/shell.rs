@@ -1,0 +1,177 @@
+//! The embedded shell pane: a real shell inside the container on a pseudo-terminal,
+//! drawn by a terminal emulator widget (tui-term over vt100), while the other panes
+//! keep updating. A thread reads the terminal's output into the emulator and wakes
+//! the main loop; keys go to the terminal while the pane has the focus.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tui_term::vt100;
+
+use super::app::Msg;
+
+/// The emulator's screen, shared between the reader thread and drawing.
+#[derive(Clone)]
+pub struct Screen(pub Arc<Mutex<vt100::Parser>>);
+
+impl std::fmt::Debug for Screen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Screen")
+    }
+}
+
+/// What the UI shows of a shell.
+#[derive(Debug, Clone)]
+pub struct ShellView {
+    pub screen: Screen,
+    pub title: String,
+    /// Its pid inside the container.
+    pub pid: i32,
+}
+
+/// The controller's side of a shell: the pty master.
+pub struct ShellSession {
+    master: File,
+    pub view: ShellView,
+    size: (u16, u16),
+}
+
+impl ShellSession {
+    /// Wraps a pty master whose shell was just started; output flows to `tx` as
+    /// `Msg::ShellOutput` (and `Msg::ShellClosed` at the end).
+    pub fn new(
+        master: OwnedFd,
+        pid: i32,
+        title: String,
+        rows: u16,
+        cols: u16,
+        tx: Sender<Msg>,
+    ) -> std::io::Result<ShellSession> {
+        let screen = Screen(Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 1000))));
+        let reader = File::from(master.try_clone()?);
+        let shared = screen.clone();
+        std::thread::spawn(move || pump(reader, shared, tx));
+        Ok(ShellSession {
+            master: File::from(master),
+            view: ShellView { screen, title, pid },
+            size: (rows, cols),
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) {
+        let _ = self.master.write_all(bytes);
+    }
+
+    /// Tells the terminal (TIOCSWINSZ, tty_ioctl(4)) and the emulator the new size.
+    pub fn resize(&mut self, rows: u16, cols: u16) {
+        if (rows, cols) == self.size || rows == 0 || cols == 0 {
+            return;
+        }
+        self.size = (rows, cols);
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads a winsize we own; the fd is our pty master.
+        unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        if let Ok(mut p) = self.view.screen.0.lock() {
+            p.screen_mut().set_size(rows, cols);
+        }
+    }
+}
+
+fn pump(mut reader: File, screen: Screen, tx: Sender<Msg>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match reader.read(&mut buf) {
+            // EIO once the last process holding the slave end exits.
+            Ok(0) | Err(_) => {
+                let _ = tx.send(Msg::ShellClosed);
+                return;
+            }
+            Ok(n) => {
+                if let Ok(mut p) = screen.0.lock() {
+                    p.process(&buf[..n]);
+                }
+                if tx.send(Msg::ShellOutput).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The bytes a terminal sends for a key (xterm conventions).
+pub fn key_bytes(key: &KeyEvent) -> Vec<u8> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Char(c) if ctrl => {
+            let b = c.to_ascii_lowercase() as u8;
+            if b.is_ascii_lowercase() {
+                vec![b & 0x1f]
+            } else {
+                vec![]
+            }
+        }
+        KeyCode::Char(c) => {
+            let mut s = [0u8; 4];
+            let mut v = c.encode_utf8(&mut s).as_bytes().to_vec();
+            if key.modifiers.contains(KeyModifiers::ALT) {
+                v.insert(0, 0x1b);
+            }
+            v
+        }
+        KeyCode::Enter => vec![b'\r'],
+        KeyCode::Backspace => vec![0x7f],
+        KeyCode::Tab => vec![b'\t'],
+        KeyCode::BackTab => b"\x1b[Z".to_vec(),
+        KeyCode::Esc => vec![0x1b],
+        KeyCode::Up => b"\x1b[A".to_vec(),
+        KeyCode::Down => b"\x1b[B".to_vec(),
+        KeyCode::Right => b"\x1b[C".to_vec(),
+        KeyCode::Left => b"\x1b[D".to_vec(),
+        KeyCode::Home => b"\x1b[H".to_vec(),
+        KeyCode::End => b"\x1b[F".to_vec(),
+        KeyCode::PageUp => b"\x1b[5~".to_vec(),
+        KeyCode::PageDown => b"\x1b[6~".to_vec(),
+        KeyCode::Delete => b"\x1b[3~".to_vec(),
+        _ => vec![],
+    }
+}
+
+/// Ctrl-] gives the focus back to the panes (as telnet's escape does). A terminal
+/// sends it as byte 0x1d, which crossterm reports as Ctrl-5 (its mapping of
+/// 0x1c..0x1f to Ctrl-4..7).
+pub fn is_escape(key: &KeyEvent) -> bool {
+    key.modifiers.contains(KeyModifiers::CONTROL)
+        && matches!(key.code, KeyCode::Char(']') | KeyCode::Char('5'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_become_terminal_bytes() {
+        let k = |c, m| KeyEvent::new(c, m);
+        assert_eq!(key_bytes(&k(KeyCode::Char('a'), KeyModifiers::NONE)), b"a");
+        assert_eq!(
+            key_bytes(&k(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            [3]
+        );
+        assert_eq!(key_bytes(&k(KeyCode::Enter, KeyModifiers::NONE)), b"\r");
+        assert_eq!(key_bytes(&k(KeyCode::Up, KeyModifiers::NONE)), b"\x1b[A");
+        assert_eq!(
+            key_bytes(&k(KeyCode::Char('é'), KeyModifiers::NONE)),
+            "é".as_bytes()
+        );
+        assert!(is_escape(&k(KeyCode::Char(']'), KeyModifiers::CONTROL)));
+        assert!(is_escape(&k(KeyCode::Char('5'), KeyModifiers::CONTROL)));
+    }
+}
