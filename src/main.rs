@@ -70,6 +70,9 @@ enum Command {
     /// The subject process (internal).
     #[command(name = "__subject", hide = true)]
     Subject { controller: i32 },
+    /// Enter a running container (internal, started by the TUI).
+    #[command(name = "__enter", hide = true)]
+    Enter { spec: String },
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,13 @@ fn main() -> ExitCode {
         Some(Command::Lessons { command }) => cli::lessons::main(command),
         Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),
+        Some(Command::Enter { spec }) => match serde_json::from_str(&spec) {
+            Ok(args) => underhood::runtime::enter::main(args),
+            Err(e) => {
+                eprintln!("underhood __enter: bad arguments: {e}");
+                ExitCode::from(2)
+            }
+        },
         None => tui(cli.tui),
     }
 }

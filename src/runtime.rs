@@ -4,6 +4,7 @@ pub mod assemble;
 pub mod cgroup;
 pub mod cleanup;
 pub mod controller;
+pub mod enter;
 pub mod explain;
 pub mod fault;
 pub mod fdpass;

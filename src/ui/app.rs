@@ -243,6 +243,8 @@ pub enum Action {
     Check,
     /// Bytes typed into the embedded shell.
     ShellInput(Vec<u8>),
+    /// A shell that enters the running container from outside with setns.
+    Enter,
     Quit,
 }
 
@@ -448,6 +450,11 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
             Action::None
         }
         KeyCode::Char('s') => Action::Shell,
+        KeyCode::Char('e') if app.shell.is_some() => {
+            app.info("a shell is open: leave it (exit) before entering with setns");
+            Action::None
+        }
+        KeyCode::Char('e') => Action::Enter,
         KeyCode::Tab => {
             app.focus = app.focus.offset(1, app.shell.is_some());
             Action::None

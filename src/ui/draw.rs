@@ -159,6 +159,7 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         },
     ));
     keys.push(("s", "shell"));
+    keys.push(("e", "enter"));
     if app.lesson.is_some() {
         keys.push(("c", "check"));
     }
@@ -187,7 +188,7 @@ fn too_small(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-pub const KEYS: [(&str, &str); 12] = [
+pub const KEYS: [(&str, &str); 13] = [
     ("→  Space  n", "take the next step"),
     ("←  b", "go back one step (tear down, replay the others)"),
     (
@@ -197,6 +198,10 @@ pub const KEYS: [(&str, &str); 12] = [
     (
         "s",
         "a shell inside the container as it stands now (Ctrl-] leaves it)",
+    ),
+    (
+        "e",
+        "enter the running container from outside with setns (as nsenter does)",
     ),
     ("Tab  Shift-Tab", "move focus between panes"),
     ("z", "zoom the focused pane to the full screen"),

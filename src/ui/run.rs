@@ -170,6 +170,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         started,
         kmsg: KernelLog::open(),
         shell: None,
+        enter_child: None,
     };
     let mut terminal = ratatui::init();
     let result = ctl.run(&mut app, &mut terminal, &rx);
@@ -207,6 +208,8 @@ struct Driver {
     started: Instant,
     kmsg: Option<KernelLog>,
     shell: Option<ShellSession>,
+    /// The `__enter` process behind an entered shell, reaped when it closes.
+    enter_child: Option<std::process::Child>,
 }
 
 /// Rows and columns inside the shell pane's border for a screen of `size`.
@@ -248,6 +251,9 @@ impl Driver {
                 Ok(msg) => {
                     if matches!(msg, Msg::ShellClosed) {
                         self.shell = None;
+                        if let Some(mut c) = self.enter_child.take() {
+                            let _ = c.wait();
+                        }
                     }
                     let action = app::update(app, msg);
                     dirty = true;
@@ -260,6 +266,10 @@ impl Driver {
                         Action::Shell => {
                             let size = terminal.size()?;
                             self.shell(app, Rect::new(0, 0, size.width, size.height));
+                        }
+                        Action::Enter => {
+                            let size = terminal.size()?;
+                            self.enter(app, Rect::new(0, 0, size.width, size.height));
                         }
                         Action::ShellInput(bytes) => {
                             if let Some(sh) = self.shell.as_mut() {
@@ -506,6 +516,39 @@ impl Driver {
             app.take_snapshot(snap);
         }
         changed
+    }
+
+    /// Opens a shell that enters the running container from outside with setns(2).
+    fn enter(&mut self, app: &mut App, size: Rect) {
+        if app.done == 0 {
+            app.info("take a step first: there is nothing to enter yet");
+            return;
+        }
+        let mut env = self.env();
+        env.push(("TERM".into(), "xterm-256color".into()));
+        let (rows, cols) = shell_size(app, size);
+        let argv = vec!["/bin/sh".into(), "-l".into()];
+        match self.launch.enter_pty(argv, env, rows, cols) {
+            Ok((child, master, report)) => {
+                let failed = report.failure().is_some();
+                app.log.push(report);
+                if failed {
+                    app.error("entering failed: see the syscalls pane");
+                }
+                let title = "Entered with setns (like nsenter)".to_string();
+                let pid = child.id() as i32;
+                match ShellSession::new(master, pid, title, rows, cols, self.tx.clone()) {
+                    Ok(session) => {
+                        app.shell = Some(session.view.clone());
+                        app.focus = Pane::Shell;
+                        self.shell = Some(session);
+                        self.enter_child = Some(child);
+                    }
+                    Err(e) => app.error(format!("opening the shell's terminal: {e}")),
+                }
+            }
+            Err(e) => app.error(format!("entering the container: {e:#}")),
+        }
     }
 
     /// Opens the embedded shell: a login shell inside the container as it stands, on

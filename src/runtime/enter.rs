@@ -1,0 +1,144 @@
+//! Entering a running container, as nsenter(1) and `docker exec` do: a fresh process
+//! joins each namespace of the container's PID 1 with setns(2), joins its cgroup,
+//! forks (a PID namespace applies to children, pid_namespaces(7)), takes the same
+//! security restrictions, and execs a shell. This runs in its own single-threaded
+//! process (`underhood __enter`): setns into a mount namespace fails with EINVAL in a
+//! multi-threaded one.
+
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+use nix::unistd::{ForkResult, fork};
+
+use super::namespaces::{Ns, flag_names};
+use super::report::Report;
+use super::sys::Linux;
+
+/// The order nsenter uses: the user namespace first (it grants the capabilities the
+/// others need), the mount namespace last (it changes our root directory).
+pub const ORDER: [Ns; 8] = [
+    Ns::User,
+    Ns::Cgroup,
+    Ns::Ipc,
+    Ns::Uts,
+    Ns::Net,
+    Ns::Pid,
+    Ns::Time,
+    Ns::Mount,
+];
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct EnterArgs {
+    pub target: i32,
+    pub cgroups: Vec<PathBuf>,
+    /// Apply the container's security restrictions (when its security step is done).
+    pub secure: Option<(Vec<String>, Vec<String>)>,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+fn ns_inode(pid: &str, ns: Ns) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/{}", ns.proc_file()))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// Joins the target's namespaces and cgroup and execs `argv`. The report of the calls
+/// made goes to fd 3 as JSON just before exec (the controller shows it). Never returns.
+pub fn main(args: EnterArgs) -> ! {
+    let mut r = Report::new(format!("enter the running container (PID {})", args.target));
+    let code = match enter(&args, &mut r) {
+        Ok(()) => 0,
+        Err(e) => {
+            r.note(format!("{e:#}"));
+            eprintln!("underhood enter: {e:#}");
+            1
+        }
+    };
+    send_report(&r);
+    std::process::exit(code)
+}
+
+fn send_report(r: &Report) {
+    // SAFETY: fd 3 is the report pipe the controller gave us; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(3) };
+    let mut f = std::fs::File::from(fd);
+    let _ = f.write_all(&serde_json::to_vec(r).unwrap_or_default());
+}
+
+fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
+    let target = args.target.to_string();
+    let me = std::process::id().to_string();
+    // Everything is opened by host paths first: once in the container's mount
+    // namespace, /proc/<target> and the cgroup directories are no longer reachable.
+    let mut joins = Vec::new();
+    for ns in ORDER {
+        if ns_inode(&target, ns) == ns_inode(&me, ns) {
+            continue;
+        }
+        let path = format!("/proc/{target}/ns/{}", ns.proc_file());
+        let file = std::fs::File::open(&path)?;
+        joins.push((ns, path, file));
+    }
+    // The cgroup first too: the contained process must not move itself (a cgroup
+    // namespace joined later hides the host's hierarchy from it).
+    for dir in &args.cgroups {
+        let procs = dir.join("cgroup.procs");
+        let res = std::fs::write(&procs, std::process::id().to_string());
+        r.io("write", format!("{procs:?}, our pid"), res)?;
+    }
+    for (ns, path, file) in &joins {
+        let res = nix::sched::setns(file.as_fd(), CloneFlags::empty());
+        r.call(
+            "setns",
+            format!("open({path:?}), {}", flag_names(ns.flag())),
+            res,
+        )?;
+    }
+    r.shell(format!("nsenter --target {target} --all"));
+    // SAFETY: single-threaded; the child only runs our own code then execs.
+    match unsafe { fork() }? {
+        ForkResult::Parent { child } => {
+            let _ = r.call("fork", "", Ok(child.as_raw()));
+            r.note("the new shell's parent stays outside; the shell is inside every namespace");
+            // The report is complete from here; the child execs the shell.
+            send_report(r);
+            let code = match nix::sys::wait::waitpid(child, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => c,
+                Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => 128 + s as i32,
+                _ => 1,
+            };
+            std::process::exit(code)
+        }
+        ForkResult::Child => {
+            // The child's copy of the report pipe must not stay open in the shell.
+            let _ = nix::unistd::close(3);
+            let _ = nix::unistd::chdir("/");
+            if let Some((keep, deny)) = &args.secure {
+                let keep = super::security::parse_caps(keep)?;
+                let prog = super::security::filter(deny)?;
+                let mut quiet = Report::new("security");
+                super::security::apply(&mut Linux, &mut quiet, &keep, &prog, deny)
+                    .map_err(|e| anyhow::anyhow!("security: {e}"))?;
+            }
+            let argv: Vec<CString> = args
+                .argv
+                .iter()
+                .map(|a| CString::new(a.as_str()).unwrap_or_default())
+                .collect();
+            let env: Vec<CString> = args
+                .env
+                .iter()
+                .map(|(k, v)| CString::new(format!("{k}={v}")).unwrap_or_default())
+                .collect();
+            let prog = argv.first().cloned().unwrap_or_default();
+            let err = nix::unistd::execve(&prog, &argv, &env).unwrap_err();
+            eprintln!("underhood enter: execve {:?}: {err}", args.argv.first());
+            std::process::exit(127)
+        }
+    }
+}
