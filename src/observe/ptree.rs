@@ -939,7 +939,9 @@ Seccomp_filters:\t0
         let sh = shell.0.id() as i32;
         let nodes = eventually("sh to fork sleep", || {
             let nodes = tree(Path::new("/proc"), sh).expect("live tree");
-            (nodes.len() == 2 && nodes[1].proc.comm == "sleep").then_some(nodes)
+            // The root too: on a slow machine it may not have exec'd `sh` yet.
+            (nodes.len() == 2 && nodes[0].proc.comm == "sh" && nodes[1].proc.comm == "sleep")
+                .then_some(nodes)
         });
         let (top, sleep) = (&nodes[0], &nodes[1]);
         assert_eq!(

@@ -752,12 +752,16 @@ pub fn delete_veth(paths: &Paths, name: &str, report: &mut Report) -> Result<()>
         bail!("refusing to delete link {name:?}: not one of ours");
     }
     let _ = paths;
-    if !Path::new("/sys/class/net").join(name).exists() {
+    let gone = || !Path::new("/sys/class/net").join(name).exists();
+    if gone() {
         return Ok(());
     }
     let out = Command::new("ip").args(["link", "del", name]).output();
     let res = match out {
         Ok(o) if o.status.success() => Ok(()),
+        // The kernel deletes the pair itself when the container's network namespace
+        // goes away, which may happen between our check and `ip link del`.
+        Ok(_) if gone() => return Ok(()),
         Ok(o) => Err(std::io::Error::other(
             String::from_utf8_lossy(&o.stderr).trim().to_string(),
         )),
