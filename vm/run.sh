@@ -363,7 +363,7 @@ run_vm() {
         rc=1
     fi
     {
-        grep -a -E '^(=== END|VM-SUMMARY|VM-NOTE|VM-RESULT)' "$log" || true
+        grep -a -E '^(VM-SUMMARY|VM-NOTE|VM-RESULT)' "$log" || true
         grep -a -E '^test result:|^SKIPPED' "$log" | sed 's/^/  /' || true
         # Each failed Rust test: its name and the first line of its panic message.
         grep -a -A1 "^thread '.*' panicked at" "$log" | grep -v '^--$' | sed 's/^/  /' || true
