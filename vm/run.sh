@@ -11,7 +11,7 @@
 #
 # Environment (all optional):
 #   UNDERHOOD_VM_DIR      cache and work directory (default: target/vm in the repo)
-#   UNDERHOOD_VM_TIMEOUT  seconds one VM may run before it is killed (default: 420)
+#   UNDERHOOD_VM_TIMEOUT  seconds one VM may run before it is killed (default: 240)
 #   UNDERHOOD_VM_MEM      guest memory (default: 1024M)
 #   UNDERHOOD_VM_PASSES   which / propagation passes to run: "private shared" (default)
 set -euo pipefail
@@ -33,7 +33,7 @@ all) modes=(v2 v1) ;;
 esac
 
 work=${UNDERHOOD_VM_DIR:-$repo/target/vm}
-vm_timeout=${UNDERHOOD_VM_TIMEOUT:-420}
+vm_timeout=${UNDERHOOD_VM_TIMEOUT:-240}
 vm_mem=${UNDERHOOD_VM_MEM:-1024M}
 passes=${UNDERHOOD_VM_PASSES:-private shared}
 export DEBIAN_FRONTEND=noninteractive
@@ -208,7 +208,11 @@ cargo test --release --no-run --message-format=json -q >"$work/test-artifacts.js
     die "cargo test --release --no-run failed"
 mark "cargo test --release --no-run"
 
-bin=$repo/target/release/underhood
+# The integration tests find the binary at env!("CARGO_BIN_EXE_underhood"), under the
+# target directory (CARGO_TARGET_DIR when set).
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
+case $target_dir in /*) ;; *) target_dir=$repo/$target_dir ;; esac
+bin=$target_dir/release/underhood
 [ -x "$bin" ] || die "no $bin after cargo build"
 # Test executables: artifacts whose profile is a test profile, except this tier's own
 # host-side test (tests/vm.rs), which would try to start a VM inside the VM.
@@ -251,13 +255,19 @@ copy_with_libs() {
         done
 }
 
-# busybox with a symlink per applet, where nothing else is installed under that name.
+# busybox with a symlink per applet at the applet's usual place (/usr/sbin/chroot,
+# /bin/sh...), where nothing else is installed under that name. Relative links, as
+# Debian's /bin/sh -> dash: an absolute one would lead out of a copied tree.
 install_busybox() {
-    local root=$1 applet
+    local root=$1 path name
     cp "$busybox" "$root/usr/bin/busybox"
-    for applet in $("$busybox" --list); do
-        [ -e "$root/usr/bin/$applet" ] || [ -e "$root/usr/sbin/$applet" ] ||
-            ln -s busybox "$root/usr/bin/$applet"
+    for path in $("$busybox" --list-full); do
+        case $path in bin/* | sbin/*) path=usr/$path ;; usr/*) ;; *) continue ;; esac
+        name=${path##*/}
+        [ -e "$root/usr/bin/$name" ] || [ -e "$root/usr/sbin/$name" ] || case $path in
+        usr/bin/*) ln -s busybox "$root/$path" ;;
+        usr/sbin/*) ln -s ../bin/busybox "$root/$path" ;;
+        esac
     done
 }
 
@@ -266,15 +276,19 @@ mkdir -p "$stage"/{vm/tests,vm/modules,var/cache}
 # The kernel opens /dev/console before /init runs; without the node init has no output.
 mknod -m 600 "$stage/dev/console" c 5 1
 mknod -m 666 "$stage/dev/null" c 1 3
-# Real iproute2 `ip` (busybox's cannot create a veth pair with a named peer) and
-# util-linux `unshare` (the propagation tests use --propagation shared), as on a
-# learner's machine.
-for tool in ip unshare; do
-    p=$(command -v "$tool") || die "host has no $tool (apt-get install iproute2 util-linux)"
-    case $tool in ip) dest=/usr/sbin/ip ;; *) dest=/usr/bin/$tool ;; esac
-    copy_with_libs "$stage" "$p" "$dest"
+# A few of the host's own tools, as on a learner's machine: iproute2's `ip` (busybox's
+# cannot name a veth's peer), util-linux's `unshare` (--propagation shared) and GNU tar
+# (the image tests make GNU archives). Busybox provides the rest.
+for tool in ip:/usr/sbin/ip unshare:/usr/bin/unshare tar:/usr/bin/tar; do
+    p=$(command -v "${tool%%:*}") || die "host has no ${tool%%:*} (apt-get install iproute2 util-linux tar)"
+    copy_with_libs "$stage" "$p" "${tool#*:}"
 done
 install_busybox "$stage"
+# The loader's configuration, as on a Debian host: our rootfs assembler (lddtree) looks
+# for libraries in the directories it names (/lib/x86_64-linux-gnu).
+mkdir -p "$stage/etc/ld.so.conf.d"
+cp /etc/ld.so.conf "$stage/etc/" 2>/dev/null || true
+cp /etc/ld.so.conf.d/*.conf "$stage/etc/ld.so.conf.d/" 2>/dev/null || true
 
 # underhood at the same absolute path as here: the integration tests run
 # env!("CARGO_BIN_EXE_underhood"), a path fixed at compile time.
@@ -366,7 +380,7 @@ run_vm() {
         grep -a -E '^(VM-SUMMARY|VM-NOTE|VM-RESULT)' "$log" || true
         grep -a -E '^test result:|^SKIPPED' "$log" | sed 's/^/  /' || true
         # Each failed Rust test: its name and the first line of its panic message.
-        grep -a -A1 "^thread '.*' panicked at" "$log" | grep -v '^--$' | sed 's/^/  /' || true
+        grep -a -A1 "^thread '.*panicked at " "$log" | grep -v '^--$' | sed 's/^/  /' || true
     } >>"$work/summary-$m.txt"
     return $rc
 }
