@@ -14,6 +14,7 @@
 #   UNDERHOOD_VM_TIMEOUT  seconds one VM may run before it is killed (default: 240)
 #   UNDERHOOD_VM_MEM      guest memory (default: 1024M)
 #   UNDERHOOD_VM_PASSES   which / propagation passes to run: "private shared" (default)
+#   UNDERHOOD_VM_APPEND   more kernel arguments (e.g. "loglevel=7" to see the boot)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +37,7 @@ work=${UNDERHOOD_VM_DIR:-$repo/target/vm}
 vm_timeout=${UNDERHOOD_VM_TIMEOUT:-240}
 vm_mem=${UNDERHOOD_VM_MEM:-1024M}
 passes=${UNDERHOOD_VM_PASSES:-private shared}
+append=${UNDERHOOD_VM_APPEND:-}
 export DEBIAN_FRONTEND=noninteractive
 
 die() {
@@ -131,24 +133,56 @@ kdeb=$(fetch_deb "$kpkg")
 bbdeb=$(fetch_deb busybox-static)
 mark "download kernel + busybox .debs"
 
-# The kernel, unpacked once per version (not installed: dpkg-deb -x into our cache).
+# --------------------------------------------------------------------- kernel modules
+# overlay and veth are modules in Debian's kernel. Their dependencies come from the
+# `depends=` field of each module's .modinfo (the package ships no modules.dep: depmod
+# runs at install time). Compressed modules (.ko.xz/.ko.zst/.ko.gz, as from Debian 13)
+# are decompressed here so busybox insmod needs no decompressor.
+# add_module TREE OUT NAME: copies NAME (after its dependencies) from the unpacked
+# modules TREE to OUT/NAME.ko and appends NAME to OUT/order.
+add_module() {
+    local tree=$1 out=$2 name=$3 f deps d plain
+    grep -qx "$name" "$out/order" 2>/dev/null && return 0
+    if grep -qE "/(${name//_/-}|${name//-/_})\.ko$" "$tree/modules.builtin" 2>/dev/null; then
+        return 0 # built into the kernel
+    fi
+    f=$(find "$tree/kernel" \( -name "$name.ko*" -o -name "${name//_/-}.ko*" -o -name "${name//-/_}.ko*" \) | head -n1)
+    [ -n "$f" ] || die "module $name is neither in $kpkg nor built in"
+    plain=$out/$name.ko
+    case $f in
+    *.ko) cp "$f" "$plain" ;;
+    *.ko.xz) xz -dc "$f" >"$plain" ;;
+    *.ko.zst) zstd -qdc "$f" >"$plain" ;;
+    *.ko.gz) gzip -dc "$f" >"$plain" ;;
+    *) die "unknown module compression: $f" ;;
+    esac
+    deps=$(tr '\0' '\n' <"$plain" | sed -n 's/^depends=//p' | head -n1)
+    for d in ${deps//,/ }; do add_module "$tree" "$out" "$d"; done
+    echo "$name" >>"$out/order"
+}
+
+# The kernel, unpacked once per version (not installed: dpkg-deb -x into a temporary
+# directory); only vmlinuz, its config and the modules we load are kept.
 kdir=$work/kernel/$(basename "$kdeb" .deb)
 if [ ! -e "$kdir/.done" ]; then
     echo "== unpacking $(basename "$kdeb")"
     rm -rf "$kdir" "$kdir.tmp"
-    mkdir -p "$kdir.tmp"
+    mkdir -p "$kdir.tmp" "$kdir/modules"
     dpkg-deb -x "$kdeb" "$kdir.tmp"
-    mkdir -p "$kdir"
     cp "$kdir.tmp"/boot/vmlinuz-* "$kdir/vmlinuz"
     cp "$kdir.tmp"/boot/config-* "$kdir/config"
-    mods=$(find "$kdir.tmp" -mindepth 3 -maxdepth 4 -type d -path '*lib/modules/*' | head -n1)
-    [ -n "$mods" ] || die "$kpkg has no lib/modules/<version>"
-    basename "$mods" >"$kdir/version"
-    mv "$mods" "$kdir/modules"
+    tree=$(find "$kdir.tmp" -mindepth 3 -maxdepth 4 -type d -path '*lib/modules/*' | head -n1)
+    [ -n "$tree" ] || die "$kpkg has no lib/modules/<version>"
+    basename "$tree" >"$kdir/version"
+    : >"$kdir/modules/order"
+    add_module "$tree" "$kdir/modules" overlay
+    add_module "$tree" "$kdir/modules" veth
     rm -rf "$kdir.tmp"
     touch "$kdir/.done"
 fi
 kver=$(cat "$kdir/version")
+mapfile -t order <"$kdir/modules/order"
+echo "== kernel $kver; CONFIG_MEMCG_V1: $(grep -E '^(# )?CONFIG_MEMCG_V1[ =]' "$kdir/config" || echo 'no such option (before 6.11 v1 memory comes with CONFIG_MEMCG)')"
 
 bbdir=$work/busybox/$(basename "$bbdeb" .deb)
 if [ ! -e "$bbdir/.done" ]; then
@@ -160,43 +194,6 @@ fi
 busybox=$bbdir/bin/busybox
 [ -x "$busybox" ] || die "busybox-static has no bin/busybox"
 mark "unpack kernel + busybox"
-
-# --------------------------------------------------------------------- kernel modules
-# overlay and veth are modules in Debian's kernel. Their dependencies come from the
-# `depends=` field of each module's .modinfo (the package ships no modules.dep: depmod
-# runs at install time). Compressed modules (.ko.xz/.ko.zst/.ko.gz, as from Debian 13)
-# are decompressed here so busybox insmod needs no decompressor.
-modfile() { # module name -> its file under kernel/ (names may use - or _)
-    local alt=${1//_/-} alt2=${1//-/_}
-    find "$kdir/modules/kernel" \( -name "$1.ko*" -o -name "$alt.ko*" -o -name "$alt2.ko*" \) | head -n1
-}
-moddir=$work/modules-$kver
-rm -rf "$moddir"
-mkdir -p "$moddir"
-order=()
-add_module() {
-    local name=$1 f deps d plain
-    for d in "${order[@]}"; do [ "$d" = "$name" ] && return 0; done
-    if grep -qE "/(${name//_/-}|${name//-/_})\.ko$" "$kdir/modules/modules.builtin" 2>/dev/null; then
-        return 0 # built into the kernel
-    fi
-    f=$(modfile "$name")
-    [ -n "$f" ] || die "module $name not found in $kpkg (is it built in? CONFIG: $(grep -i "_${name}=" "$kdir/config" | head -1))"
-    plain=$moddir/$name.ko
-    case $f in
-    *.ko) cp "$f" "$plain" ;;
-    *.ko.xz) xz -dc "$f" >"$plain" ;;
-    *.ko.zst) zstd -qdc "$f" >"$plain" ;;
-    *.ko.gz) gzip -dc "$f" >"$plain" ;;
-    *) die "unknown module compression: $f" ;;
-    esac
-    deps=$(tr '\0' '\n' <"$plain" | sed -n 's/^depends=//p' | head -n1)
-    for d in ${deps//,/ }; do add_module "$d"; done
-    order+=("$name")
-}
-add_module overlay
-add_module veth
-printf '%s\n' "${order[@]}" >"$moddir/order"
 
 # ------------------------------------------------------------------ our binaries, tests
 cd "$repo"
@@ -317,8 +314,7 @@ install_busybox "$stage/vm/rootfs"
 rm -f "$stage/vm/rootfs/usr/bin/hog"
 copy_with_libs "$stage/vm/rootfs" "$bin" /usr/bin/hog
 
-for m in "${order[@]}"; do cp "$moddir/$m.ko" "$stage/vm/modules/"; done
-cp "$moddir/order" "$stage/vm/modules/order"
+cp "$kdir"/modules/*.ko "$kdir/modules/order" "$stage/vm/modules/"
 cp "$here/init" "$stage/init"
 chmod 755 "$stage/init"
 echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
@@ -347,7 +343,7 @@ run_vm() {
         -nodefaults -display none -no-reboot -monitor none \
         -serial stdio \
         -kernel "$kdir/vmlinuz" -initrd "$initrd" \
-        -append "console=ttyS0 panic=-1 quiet loglevel=3 uh.cgroup=$m uh.passes=${passes// /,}" \
+        -append "console=ttyS0 panic=-1 quiet loglevel=3 uh.cgroup=$m uh.passes=${passes// /,} $append" \
         </dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$log"
     # qemu's status (or timeout's 124) is the pipe's first.
     rc=${PIPESTATUS[0]}
@@ -362,7 +358,7 @@ run_vm() {
         echo "VM cgroup $m: TIMEOUT after ${vm_timeout}s (qemu killed); last phase started: $(grep -a '^=== BEGIN' "$log" | tail -n1)" >"$work/summary-$m.txt"
         rc=3
     elif ! grep -qa '^UNDERHOOD-VM: init started' "$log"; then
-        echo "VM cgroup $m: the VM could not boot (no output from our /init; qemu exit $rc). Last lines:" >"$work/summary-$m.txt"
+        echo "VM cgroup $m: the VM could not boot (no output from our /init; qemu exit $rc; UNDERHOOD_VM_APPEND=loglevel=7 shows the kernel's messages). Last lines:" >"$work/summary-$m.txt"
         tail -n 20 "$log" >>"$work/summary-$m.txt"
         rc=2
     elif [ -z "$verdict" ]; then
@@ -377,7 +373,7 @@ run_vm() {
         rc=1
     fi
     {
-        grep -a -E '^(VM-SUMMARY|VM-NOTE|VM-RESULT)' "$log" || true
+        grep -a -E '^UNDERHOOD-VM: stage 2|^(VM-SUMMARY|VM-NOTE|VM-RESULT)' "$log" || true
         grep -a -E '^test result:|^SKIPPED' "$log" | sed 's/^/  /' || true
         # Each failed Rust test: its name and the first line of its panic message.
         grep -a -A1 "^thread '.*panicked at " "$log" | grep -v '^--$' | sed 's/^/  /' || true
