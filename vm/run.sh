@@ -331,7 +331,8 @@ mark "build initramfs"
 # Runs one VM and judges its serial log. Returns 0 pass, 1 fail inside, 2 no boot /
 # incomplete, 3 timeout.
 run_vm() {
-    local m=$1 log=$work/serial-$m.log rc started ended
+    local m=$1
+    local log=$work/serial-$m.log rc started ended
     echo
     echo "== boot $kpkg with cgroup $m (qemu TCG, timeout ${vm_timeout}s); serial log: $log"
     started=$(now)
