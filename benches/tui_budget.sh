@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# The TUI's budgets (issue 3), measured on the real release binary, as root. A
+# benchmark that prints numbers, not a test: nothing here fails on a slow machine.
+#
+#   (a) CPU of the TUI with all panes live and the container idle, from
+#       /proc/<pid>/stat utime+stime over IDLE_SECS (target < 1% of one core);
+#   (b) its resident memory, VmRSS and VmHWM from /proc/<pid>/status (target < 30 MiB);
+#   (c) the time to render a full frame at 200x50 (examples/frame_time.rs; < 2 ms);
+#   (d) the observer's sampling rate, idle and while the hog runs (targets: >= 4 Hz
+#       idle, >= 10 Hz for the memory graph during the hog), two ways:
+#       - untraced: how often each thread was scheduled in (/proc/<pid>/task/<tid>/
+#         schedstat, 3rd field); the observer is the TUI's 4th thread (ui/run.rs starts
+#         the signal, keyboard and observer threads in that order, the OOM watcher
+#         later); a wake-up is a sample, so this is an upper bound;
+#       - with strace(1) attached (which slows every syscall: lower bounds): opens of
+#         the subject's mountinfo (one per snapshot), of the cgroup's memory file, and
+#         bursts of write(2) to the terminal (one per redraw);
+#   (e) OOM-to-screen latency: a poller reads the cgroup's oom_kill counter
+#       (memory.oom_control on v1, memory.events on v2) every 1 ms while another thread
+#       runs `tmux capture-pane` in a loop; reported: kernel increment -> first screen
+#       showing the kill (target < 50 ms), with the capture loop's resolution.
+#
+# Usage: benches/tui_budget.sh            (as root; tmux, python3; strace optional)
+# Env:   IDLE_SECS (30), RATE_SECS (5), OOM_RUNS (5), FRAMES (5000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ $EUID -eq 0 ]] || { echo "tui_budget.sh: needs root (the TUI builds a real container)" >&2; exit 2; }
+command -v tmux >/dev/null || { echo "tui_budget.sh: needs tmux" >&2; exit 2; }
+py=$(command -v python3)
+idle_secs=${IDLE_SECS:-30}
+rate_secs=${RATE_SECS:-5}
+oom_runs=${OOM_RUNS:-5}
+frames=${FRAMES:-5000}
+
+cargo build --release --quiet --bin underhood --example frame_time
+uh=$PWD/target/release/underhood
+
+sock=uh-budget-$$
+work=$(mktemp -d /tmp/underhood-budget.XXXXXX)
+t() { tmux -L "$sock" "$@"; }
+finish() {
+    t kill-server 2>/dev/null || true
+    rm -rf "$work"
+}
+trap finish EXIT
+
+screen() { t capture-pane -p -t uh; }
+wait_for() { # wait_for TEXT [SECONDS]
+    local deadline=$((SECONDS + ${2:-30}))
+    until screen | grep -qF -- "$1"; do
+        if ((SECONDS > deadline)); then
+            echo "tui_budget.sh: timed out waiting for '$1'" >&2
+            screen >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
+cpu_ticks() { # utime + stime of the whole process (all threads), in clock ticks
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+# wakeups PID: "tid count" for each thread (times scheduled in, schedstat(5) field 3)
+wakeups() {
+    local t
+    for t in $(ls "/proc/$1/task" | sort -n); do
+        echo "$t $(cut -d' ' -f3 "/proc/$1/task/$t/schedstat" 2>/dev/null || echo 0)"
+    done
+}
+# wakeup_rates BEFORE AFTER SECONDS LABEL
+wakeup_rates() {
+    join "$1" "$2" | awk -v s="$3" -v label="$4" '
+        { n++; r[n] = ($3 - $2) / s }
+        END {
+            printf "    %-5s untraced wake-ups/s: observer %.1f, main loop %.1f, keyboard %.1f, OOM watcher %s (schedstat over %.1f s)\n",
+                label, r[4], r[1], r[3], (n >= 5 ? sprintf("%.1f", r[5]) : "-"), s
+        }'
+}
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+hz=$(getconf CLK_TCK)
+
+echo "== machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
+
+t -f /dev/null new-session -d -s uh -x 120 -y 40 "exec $uh 2>$work/stderr"
+wait_for "Step 0/" 120
+n=$(screen | grep -o 'Step 0/[0-9]*' | head -1 | cut -d/ -f2)
+for k in $(seq 1 "$n"); do
+    t send-keys -t uh Right
+    wait_for "· step $k/$n"
+done
+pid=$(t display-message -p -t uh '#{pane_pid}')
+echo "== the TUI (pid $pid) after all $n steps, at 120x40 in tmux; settling 3 s"
+sleep 3
+
+# (a) and (b)
+c0=$(cpu_ticks "$pid")
+s0=$(date +%s.%N)
+wakeups "$pid" >"$work/w0"
+sleep "$idle_secs"
+c1=$(cpu_ticks "$pid")
+s1=$(date +%s.%N)
+wakeups "$pid" >"$work/w1"
+awk -v c="$((c1 - c0))" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN {
+    secs = s1 - s0
+    printf "(a) CPU idle: %d ticks in %.1f s = %.3f%% of one core (resolution: 1 tick = %.0f ms = %.3f%% over this window; target < 1%%)\n",
+        c, secs, 100 * c / hz / secs, 1000 / hz, 100 / hz / secs
+}'
+echo "(b) memory: VmRSS $(status_kb "$pid" VmRSS) kB, VmHWM (peak) $(status_kb "$pid" VmHWM) kB, threads $(status_kb "$pid" Threads) (target < 30 MiB = 30720 kB)"
+
+# (c)
+echo "(c) frame time:"
+target/release/examples/frame_time "$frames" | sed 's/^/    /'
+
+# (d), traced
+count_rates() { # count_rates LABEL SECONDS
+    local log=$work/strace.$1
+    timeout "$2" strace -f -qq -tt -e trace=openat,write -e signal=none -o "$log" -p "$pid" 2>/dev/null || true
+    "$py" - "$log" "$2" "$1" <<'EOF'
+import re, sys
+log, secs, label = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+snaps = mem = 0
+frames = []
+for line in open(log, errors="replace"):
+    m = re.match(r"\d+\s+(\d+):(\d+):([\d.]+) (\w+)\((.*)", line)
+    if not m:
+        continue
+    t = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
+    call, args = m[4], m[5]
+    if call == "openat" and "/mountinfo" in args:
+        snaps += 1
+    elif call == "openat" and ("memory.usage_in_bytes" in args or "memory.current" in args):
+        mem += 1
+    elif call == "write" and args.startswith("1,"):
+        # One redraw is a burst of writes to the terminal; 5 ms apart is a new one.
+        if not frames or t - frames[-1][1] > 0.005:
+            frames.append([t, t])
+        else:
+            frames[-1][1] = t
+print(f"    {label:<5} traced: snapshots {snaps / secs:5.1f}/s (mountinfo opens), memory reads {mem / secs:5.1f}/s, "
+      f"redraws {len(frames) / secs:5.1f}/s (write bursts to the terminal) over {secs:.0f} s")
+EOF
+}
+echo "(d) observer and redraw rates:"
+wakeup_rates "$work/w0" "$work/w1" "$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" idle
+if command -v strace >/dev/null; then
+    count_rates idle "$rate_secs"
+else
+    echo "    strace missing: the traced counts are left out"
+fi
+c0=$(cpu_ticks "$pid")
+s0=$(date +%s.%N)
+t send-keys -t uh m
+wait_for "hog running" 5
+sleep 0.5
+wakeups "$pid" >"$work/w0"
+h0=$(date +%s.%N)
+sleep 3
+wakeups "$pid" >"$work/w1"
+h1=$(date +%s.%N)
+c1=$(cpu_ticks "$pid")
+s1=$(date +%s.%N)
+wakeup_rates "$work/w0" "$work/w1" "$(awk -v a="$h0" -v b="$h1" 'BEGIN { print b - a }')" hog
+awk -v c="$((c1 - c0))" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN {
+    printf "    CPU while the hog climbs (untraced): %d ticks in %.1f s = %.2f%% of one core\n",
+        c, s1 - s0, 100 * c / hz / (s1 - s0) }'
+if command -v strace >/dev/null; then
+    count_rates hog 2
+fi
+wait_for "OOM kills 1" 30
+done_kills=1
+sleep 2
+
+# (e)
+echo "(e) OOM kill -> screen, $oom_runs runs (hog at the TUI's default 16 MiB/s into 100 MiB):"
+"$py" - "$sock" "$pid" "$oom_runs" "$done_kills" <<'EOF'
+import os, re, subprocess, sys, threading, time
+sock, pid, runs, kills = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+
+def children(p):
+    out = []
+    for tid in os.listdir(f"/proc/{p}/task"):
+        try:
+            out += [int(c) for c in open(f"/proc/{p}/task/{tid}/children").read().split()]
+        except OSError:
+            pass
+    return out
+
+# The container's memory cgroup, from its first process's /proc/<pid>/cgroup.
+shim = children(pid)[0]
+counter = None
+for line in open(f"/proc/{shim}/cgroup"):
+    _, ctrls, path = line.strip().split(":", 2)
+    if "memory" in ctrls.split(","):
+        counter = f"/sys/fs/cgroup/memory{path}/memory.oom_control"
+    elif ctrls == "" and counter is None and os.path.exists(f"/sys/fs/cgroup{path}/memory.events"):
+        counter = f"/sys/fs/cgroup{path}/memory.events"
+if counter is None:
+    sys.exit("    no memory cgroup found")
+
+def oom_kills():
+    for l in open(counter):
+        k, v = l.split()
+        if k == "oom_kill":
+            return int(v)
+    return 0
+
+def capture():
+    return subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "uh"],
+                          capture_output=True, text=True).stdout
+
+print(f"    counter: {counter}")
+results = []
+for r in range(runs):
+    base = oom_kills()
+    want = kills + 1
+    t_kernel = [None]
+    stop = threading.Event()
+    def poll():
+        while not stop.is_set():
+            if oom_kills() > base:
+                t_kernel[0] = time.monotonic()
+                return
+            time.sleep(0.001)
+    th = threading.Thread(target=poll)
+    th.start()
+    subprocess.run(["tmux", "-L", sock, "send-keys", "-t", "uh", "m"])
+    # Until the key is handled the last run's message may still be on screen.
+    while "hog running" not in capture():
+        time.sleep(0.01)
+    t_msg = t_count = None
+    caps, cap_time = 0, 0.0
+    deadline = time.monotonic() + 30
+    while (t_msg is None or t_count is None) and time.monotonic() < deadline:
+        t0 = time.monotonic()
+        s = capture()
+        t1 = time.monotonic()
+        caps += 1
+        cap_time += t1 - t0
+        # A capture shows the screen as of some moment within [t0, t1].
+        if t_msg is None and ("OOM killer fired" in s or "OOM kill:" in s):
+            t_msg = (t0, t1)
+        if t_count is None and f"OOM kills {want}" in s:
+            t_count = (t0, t1)
+    stop.set()
+    th.join()
+    if t_kernel[0] is None or t_msg is None or t_count is None:
+        print(f"    run {r + 1}: incomplete (kernel {t_kernel[0]}, message {t_msg}, counter {t_count})")
+        break
+    k = t_kernel[0]
+    res = cap_time / caps * 1000
+    m = ((t_msg[0] - k) * 1000, (t_msg[1] - k) * 1000)
+    c = ((t_count[0] - k) * 1000, (t_count[1] - k) * 1000)
+    results.append((m, c, res))
+    print(f"    run {r + 1}: message on screen {max(m[0], 0):6.1f}..{m[1]:6.1f} ms, "
+          f"'OOM kills {want}' {max(c[0], 0):6.1f}..{c[1]:6.1f} ms after the counter moved "
+          f"(one capture-pane takes {res:.1f} ms)")
+    kills = want
+    time.sleep(1)
+if results:
+    worst_m = max(r[0][1] for r in results)
+    worst_c = max(r[1][1] for r in results)
+    print(f"    worst (upper bounds): message {worst_m:.1f} ms, counter {worst_c:.1f} ms; target < 50 ms")
+EOF
+
+t send-keys -t uh q
+for _ in $(seq 100); do t has-session -t uh 2>/dev/null || break; sleep 0.1; done

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Pictures of the real TUI for README.md, as root: runs `underhood` in tmux at 120x40,
+# drives it like a learner and renders each screen (with its colours) to a PNG:
+#   screenshots/start.png               the first screen
+#   screenshots/mounts-before-pivot.png the mount table (zoomed) just before pivot_root
+#   screenshots/mounts-after-pivot.png  the same just after: the host's mounts are gone
+#   screenshots/namespaces.png          after all steps, the namespaces pane focused
+#   screenshots/oom.png                 the memory hog's OOM kill on the graph
+# Usage: scripts/screenshots.sh [OUT_DIR]   (default: screenshots)
+# Env: UNDERHOOD_BIN to use a built binary instead of `cargo build --release`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-screenshots}
+[[ $EUID -eq 0 ]] || { echo "screenshots.sh: needs root (the TUI builds a real container)" >&2; exit 2; }
+
+# Pillow and the font, from Debian's packages (the system python3).
+py=/usr/bin/python3
+if ! "$py" -c 'import PIL' 2>/dev/null || [[ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ]] \
+    || ! command -v tmux >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends python3 python3-pil fonts-dejavu-core tmux
+fi
+
+if [[ -z ${UNDERHOOD_BIN:-} ]]; then
+    cargo build --release --quiet
+    UNDERHOOD_BIN=$PWD/target/release/underhood
+fi
+
+cols=120 rows=40
+sock=uh-shots-$$
+work=$(mktemp -d /tmp/underhood-shots.XXXXXX)
+t() { tmux -L "$sock" "$@"; }
+finish() {
+    t kill-server 2>/dev/null || true
+    rm -rf "$work"
+}
+trap finish EXIT
+
+screen() { t capture-pane -p -t uh; }
+
+# wait_for TEXT [SECONDS]: until the screen shows TEXT.
+wait_for() {
+    local deadline=$((SECONDS + ${2:-30}))
+    until screen | grep -qF -- "$1"; do
+        if ((SECONDS > deadline)); then
+            echo "screenshots.sh: timed out waiting for '$1'; the screen:" >&2
+            screen >&2
+            cat "$work/stderr" >&2 || true
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
+
+# shot NAME: capture with colours and render.
+shot() {
+    sleep 0.4 # let the observer's next sample land
+    t capture-pane -e -p -t uh >"$work/$1.ans"
+    "$py" scripts/ansi_to_png.py "$work/$1.ans" "$out/$1.png" --cols $cols --rows $rows
+    echo "screenshots.sh: $out/$1.png"
+}
+
+# The panes in Tab order, from the step pane where the TUI starts.
+panes=(Step Syscalls Namespaces Processes Mounts Memory)
+focused=0
+focus() {
+    local i
+    for i in "${!panes[@]}"; do [[ ${panes[$i]} == "$1" ]] && break; done
+    while ((focused != i)); do
+        t send-keys -t uh Tab
+        focused=$(((focused + 1) % ${#panes[@]}))
+    done
+}
+
+mkdir -p "$out"
+t -f /dev/null new-session -d -s uh -x $cols -y $rows "$UNDERHOOD_BIN 2>$work/stderr"
+wait_for "Step 0/" 120
+n=$(screen | grep -o 'Step 0/[0-9]*' | head -1 | cut -d/ -f2)
+shot start
+
+step() { # step K: take step K and wait for it
+    t send-keys -t uh Right
+    wait_for "· step $1/$n" # the header: the step pane may be hidden by a zoom
+}
+
+k=0
+# Up to just before pivot_root: the step pane names it as the next one.
+until screen | grep -qF "): pivot_root"; do
+    ((k < n)) || { echo "screenshots.sh: no pivot_root step" >&2; exit 1; }
+    k=$((k + 1))
+    step $k
+done
+focus Mounts
+t send-keys -t uh z
+shot mounts-before-pivot
+k=$((k + 1))
+step $k
+shot mounts-after-pivot
+t send-keys -t uh z
+
+while ((k < n)); do
+    k=$((k + 1))
+    step $k
+done
+focus Namespaces
+shot namespaces
+
+t send-keys -t uh m
+wait_for "OOM kills 1" 30
+focus Memory
+shot oom
+
+t send-keys -t uh q
+for _ in $(seq 100); do t has-session -t uh 2>/dev/null || break; sleep 0.1; done

@@ -1,0 +1,378 @@
+//! Screen snapshots of the TUI, drawn with ratatui's `TestBackend` from a recorded
+//! launch, so they need no root and no kernel feature: `tests/fixtures/tui/` holds what
+//! the observer read from /proc at each step of a real run (see its README.md), and
+//! the screens are built from it with the same readers and parsers the TUI uses
+//! (`snapshot::sample` over the recorded proc tree) and the same `App` updates.
+//!
+//! Times and the memory history come from the recording, so every run draws the same
+//! screens. A change to a screen fails here with a diff; accept it with
+//! `cargo insta review` (or `INSTA_UPDATE=always cargo test --test ui_screens`) after
+//! looking at it.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier, Style};
+
+use underhood::observe::namespaces;
+use underhood::runtime::step::Step;
+use underhood::ui::app::{self, App, Msg, Pane};
+use underhood::ui::draw;
+use underhood::ui::theme::ThemeKind;
+
+#[path = "fixtures/tui/app.rs"]
+mod recorded;
+
+use recorded::{app_after, app_after_oom, fixtures, load, session, stage_name, theme};
+
+fn press(app: &mut App, code: KeyCode) -> app::Action {
+    app::update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+/// Moves the focus to `pane` with Tab, as a learner would.
+fn focus(app: &mut App, pane: Pane) {
+    for _ in 0..Pane::ALL.len() {
+        if app.focus == pane {
+            return;
+        }
+        press(app, KeyCode::Tab);
+    }
+    panic!("Tab never reached {pane:?}");
+}
+
+// ---------------------------------------------------------------- drawing
+
+fn render(app: &App, width: u16, height: u16) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
+    t.draw(|f| draw::draw(f, app)).expect("drawing");
+    t.backend().buffer().clone()
+}
+
+/// The screen as text, one line per row, trailing spaces cut.
+fn text(buf: &Buffer) -> String {
+    let a = buf.area;
+    let mut out = String::new();
+    for y in a.top()..a.bottom() {
+        let mut line = String::new();
+        for x in a.left()..a.right() {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn style_name(s: Style) -> String {
+    let c = |c: Option<Color>| match c {
+        None | Some(Color::Reset) => "-".to_string(),
+        Some(c) => format!("{c:?}"),
+    };
+    let mut out = format!("fg={} bg={}", c(s.fg), c(s.bg));
+    let m = s.add_modifier - s.sub_modifier;
+    if !m.is_empty() {
+        out.push_str(&format!(" {m:?}"));
+    }
+    out
+}
+
+/// The screen's styles as runs of equal style per row (`y x0..x1 style`), the
+/// default style left out: what colours and emphasis carry.
+fn styles(buf: &Buffer) -> String {
+    let a = buf.area;
+    let mut out = String::new();
+    for y in a.top()..a.bottom() {
+        let mut x = a.left();
+        while x < a.right() {
+            let s = style_name(buf[(x, y)].style());
+            let start = x;
+            while x < a.right() && style_name(buf[(x, y)].style()) == s {
+                x += 1;
+            }
+            if s != "fg=- bg=-" {
+                out.push_str(&format!("{y:>2} {start:>3}..{x:<3} {s}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// The text inside the pane whose top border holds `title`.
+fn pane_text(buf: &Buffer, title: &str) -> String {
+    let t = text(buf);
+    let lines: Vec<&str> = t.lines().collect();
+    let (top, col) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| l.find(title).map(|c| (i, c)))
+        .unwrap_or_else(|| panic!("no pane titled {title:?} in\n{t}"));
+    let col = lines[top][..col].chars().count();
+    let mut out = String::new();
+    for l in &lines[top + 1..] {
+        let rest: String = l.chars().skip(col.saturating_sub(2)).collect();
+        if rest.starts_with('└') {
+            break;
+        }
+        out.push_str(&rest);
+        out.push('\n');
+    }
+    out
+}
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn snap_both(name: &str, app: &App) -> Vec<String> {
+    SIZES
+        .iter()
+        .map(|&(w, h)| {
+            let screen = text(&render(app, w, h));
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen);
+            screen
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- the fixtures themselves
+
+/// A fixture the readers cannot read would draw "unreadable" and "-" everywhere and
+/// still give a stable snapshot: check that every stage reads whole.
+#[test]
+fn every_recorded_stage_reads_whole() {
+    let s = session();
+    let host = namespaces::read_links(&fixtures().join("host/proc"), s.host_pid);
+    assert!(host.iter().all(|l| l.inode.is_some()), "{host:?}");
+    let mut names: Vec<String> = (0..=s.steps.len()).map(stage_name).collect();
+    names.push("hog-running".into());
+    names.push("hog-killed".into());
+    for name in names {
+        let (stage, snap) = load(&name);
+        assert!(
+            snap.ns.iter().all(|l| l.inode.is_some()),
+            "{name}: {:?}",
+            snap.ns
+        );
+        assert!(!snap.tree.is_empty(), "{name}: no processes");
+        assert!(
+            snap.mounts.as_ref().is_ok_and(|m| !m.is_empty()),
+            "{name}: {:?}",
+            snap.mounts
+        );
+        assert_eq!(snap.tree[0].proc.pid, stage.tree_root, "{name}");
+    }
+}
+
+// ---------------------------------------------------------------- the screens
+
+#[test]
+fn start() {
+    let app = app_after(0, ThemeKind::Default);
+    for screen in snap_both("start", &app) {
+        // The pane title, not the header: at 80 columns the header's step counter is
+        // cut off (it comes last).
+        assert!(screen.contains("Step 0/12"), "{screen}");
+        assert!(screen.contains("0/8 isolated"), "{screen}");
+        assert!(screen.contains("next (1/12): UTS namespace"), "{screen}");
+    }
+}
+
+#[test]
+fn namespaces_after_all_steps() {
+    let n = session().steps.len();
+    let mut app = app_after(n, ThemeKind::Default);
+    focus(&mut app, Pane::Namespaces);
+    for screen in snap_both("namespaces_all_steps", &app) {
+        assert!(screen.contains(&format!("Step {n}/{n}")), "{screen}");
+        // As root without --userns, every namespace but the user namespace.
+        assert!(screen.contains("7/8 isolated"), "{screen}");
+    }
+    // Zoomed, all ten links show even at 80x24.
+    press(&mut app, KeyCode::Char('z'));
+    let buf = render(&app, 80, 24);
+    insta::assert_snapshot!("namespaces_all_steps_zoomed_80x24", text(&buf));
+    let pane = pane_text(&buf, "Namespaces");
+    for k in namespaces::NsKind::ALL {
+        assert!(pane.contains(k.file()), "{} missing:\n{pane}", k.file());
+    }
+    // Seven of the eight types, plus pid_for_children and time_for_children; the user
+    // namespace stays the host's (root without --userns).
+    assert_eq!(pane.matches('≠').count(), 9, "{pane}");
+    let user = pane
+        .lines()
+        .find(|l| l.contains("│user "))
+        .expect("a user row");
+    assert!(user.contains('='), "{user}");
+}
+
+/// The index of the pivot_root step (1-based: the stage recorded after it).
+fn pivot_step() -> usize {
+    session()
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::EnterRoot { .. }))
+        .expect("a pivot_root step")
+        + 1
+}
+
+#[test]
+fn mounts_before_pivot_root() {
+    let mut app = app_after(pivot_step() - 1, ThemeKind::Default);
+    focus(&mut app, Pane::Mounts);
+    press(&mut app, KeyCode::Char('z'));
+    for screen in snap_both("mounts_before_pivot", &app) {
+        // The host's mounts are all still there, and the new root waits under our
+        // session directory.
+        assert!(screen.contains("ext4"), "{screen}");
+        assert!(screen.contains("/sys/fs/cgroup"), "{screen}");
+    }
+    let big = text(&render(&app, 160, 48));
+    assert!(big.contains("/run/underhood/"), "{big}");
+}
+
+#[test]
+fn mounts_after_pivot_root() {
+    let mut app = app_after(pivot_step(), ThemeKind::Default);
+    focus(&mut app, Pane::Mounts);
+    press(&mut app, KeyCode::Char('z'));
+    for screen in snap_both("mounts_after_pivot", &app) {
+        assert!(!screen.contains("ext4"), "{screen}");
+        assert!(!screen.contains("/run/underhood/"), "{screen}");
+        assert!(!screen.contains("/sys/fs/cgroup"), "{screen}");
+        assert!(screen.contains("overlay"), "{screen}");
+        assert!(screen.contains("last step +"), "{screen}");
+    }
+}
+
+#[test]
+fn oom_kill_on_the_memory_graph() {
+    let mut app = app_after_oom(ThemeKind::Default);
+    focus(&mut app, Pane::Memory);
+    for (w, h) in SIZES {
+        let buf = render(&app, w, h);
+        let screen = text(&buf);
+        insta::assert_snapshot!(format!("oom_{w}x{h}"), screen);
+        let pane = pane_text(&buf, "Memory");
+        // At 80x24 the pane's title is cut before its OOM counter; the step pane says it.
+        if w >= 160 {
+            assert!(screen.contains("OOM kills 1"), "{screen}");
+        }
+        assert!(pane.contains('█'), "no OOM mark on the graph:\n{pane}");
+        assert!(
+            screen.contains("OOM kill: the hog hit the limit"),
+            "{screen}"
+        );
+    }
+    // The mark is drawn in the error style, on the limit line.
+    let buf = render(&app, 160, 48);
+    let marks: Vec<Style> = buf
+        .content()
+        .iter()
+        .filter(|c| c.symbol() == "█")
+        .map(|c| c.style())
+        .collect();
+    assert!(!marks.is_empty());
+    assert!(marks.iter().all(|s| s.fg == Some(Color::Red)), "{marks:?}");
+    // Zoomed for a projector.
+    press(&mut app, KeyCode::Char('z'));
+    insta::assert_snapshot!("oom_zoomed_160x48", text(&render(&app, 160, 48)));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app_after(3, ThemeKind::Default);
+    press(&mut app, KeyCode::Char('?'));
+    for screen in snap_both("help", &app) {
+        assert!(screen.contains(" Keys "), "{screen}");
+        assert!(screen.contains("any key closes this"), "{screen}");
+        assert!(screen.contains("memory-hog demo"), "{screen}");
+    }
+}
+
+#[test]
+fn terminal_too_small() {
+    let app = app_after(0, ThemeKind::Default);
+    let screen = text(&render(&app, 60, 20));
+    insta::assert_snapshot!("too_small_60x20", screen);
+    assert!(screen.contains("at least 80x24"), "{screen}");
+    assert!(screen.contains("60x20"), "{screen}");
+    // And exactly the minimum draws the full screen.
+    assert!(text(&render(&app, 80, 24)).contains("Namespaces"));
+}
+
+/// NO_COLOR: text as in the default theme, emphasis by bold and reverse only.
+#[test]
+fn no_color_theme() {
+    let n = session().steps.len();
+    let mut app = app_after(n, ThemeKind::NoColor);
+    focus(&mut app, Pane::Namespaces);
+    let buf = render(&app, 80, 24);
+    let colored: Vec<(u16, u16, Style)> = buf
+        .content()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let (x, y) = buf.pos_of(i);
+            (x, y, c.style())
+        })
+        .filter(|(_, _, s)| {
+            s.fg.is_some_and(|c| c != Color::Reset) || s.bg.is_some_and(|c| c != Color::Reset)
+        })
+        .collect();
+    assert!(colored.is_empty(), "colours with NO_COLOR: {colored:?}");
+    // Something must still stand out: the focused border and the keys are bold.
+    assert!(
+        buf.content()
+            .iter()
+            .any(|c| c.style().add_modifier.contains(Modifier::BOLD))
+    );
+    insta::assert_snapshot!(
+        "no_color_80x24",
+        format!("{}\n-- styles --\n{}", text(&buf), styles(&buf))
+    );
+}
+
+/// The projector theme: the same text, white on black, yellow focus and changes.
+#[test]
+fn high_contrast_theme() {
+    let mut app = app_after(pivot_step(), ThemeKind::HighContrast);
+    focus(&mut app, Pane::Mounts);
+    let buf = render(&app, 80, 24);
+    let default = render(&app_with_theme(&app, ThemeKind::Default), 80, 24);
+    assert_eq!(text(&buf), text(&default), "a theme changes colours only");
+    assert!(
+        buf.content()
+            .iter()
+            .any(|c| c.style().bg == Some(Color::Yellow)),
+        "the changed rows stand out in yellow"
+    );
+    insta::assert_snapshot!(
+        "high_contrast_80x24",
+        format!("{}\n-- styles --\n{}", text(&buf), styles(&buf))
+    );
+}
+
+fn app_with_theme(app: &App, kind: ThemeKind) -> App {
+    let mut a = app.clone();
+    a.theme = theme(kind);
+    a
+}
+
+/// `t` cycles the themes: default, high contrast, none, default.
+#[test]
+fn t_cycles_the_themes() {
+    let mut app = app_after(1, ThemeKind::Default);
+    let kinds: Vec<ThemeKind> = (0..3)
+        .map(|_| {
+            press(&mut app, KeyCode::Char('t'));
+            app.theme.kind
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ThemeKind::HighContrast,
+            ThemeKind::NoColor,
+            ThemeKind::Default
+        ]
+    );
+}
