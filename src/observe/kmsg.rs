@@ -50,6 +50,30 @@ pub fn parse_record(record: &str) -> Option<String> {
     Some(msg.lines().next().unwrap_or("").to_string())
 }
 
+/// The "Killed process" lines of OOM kills in the cgroup named `cgroup_name` (the
+/// `oom-kill:...,task_memcg=/NAME,...,pid=N,...` line says which pid; other
+/// containers' kills are left out).
+pub fn kills_in(lines: &[String], cgroup_name: &str) -> Vec<String> {
+    let memcg = format!("task_memcg=/{cgroup_name},");
+    let pids: Vec<String> = lines
+        .iter()
+        .filter(|l| l.starts_with("oom-kill:") && l.contains(&memcg))
+        .filter_map(|l| {
+            l.split(',')
+                .find_map(|f| f.strip_prefix("pid="))
+                .map(str::to_string)
+        })
+        .collect();
+    lines
+        .iter()
+        .filter(|l| {
+            pids.iter()
+                .any(|p| l.contains(&format!("Killed process {p} ")))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Whether a kernel message is about the OOM killer.
 pub fn is_oom_line(msg: &str) -> bool {
     msg.contains("out of memory") || msg.contains("oom-kill") || msg.contains("Killed process")
@@ -67,5 +91,21 @@ mod tests {
         assert!(is_oom_line(&m));
         assert!(!is_oom_line("eth0: link up"));
         assert_eq!(parse_record("no separator"), None);
+    }
+
+    #[test]
+    fn only_our_cgroup_kills() {
+        let lines: Vec<String> = [
+            "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/underhood-aaaa,task_memcg=/underhood-aaaa,task=hog,pid=11,uid=0",
+            "Memory cgroup out of memory: Killed process 11 (hog) total-vm:1kB",
+            "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/underhood-bbbb,task_memcg=/underhood-bbbb,task=hog,pid=22,uid=0",
+            "Memory cgroup out of memory: Killed process 22 (hog) total-vm:1kB",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let ours = kills_in(&lines, "underhood-aaaa");
+        assert_eq!(ours.len(), 1);
+        assert!(ours[0].contains("Killed process 11 (hog)"));
     }
 }

@@ -88,9 +88,31 @@ pub struct Message {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
     pub ns: Vec<NsKind>,
-    /// (mount point, fs type, source) of mounts that appeared.
-    pub mounts_added: Vec<(PathBuf, String, String)>,
+    /// Mounts that appeared: by mount id when the step kept the mount namespace (ids
+    /// are stable inside one namespace), else by (mount point, type, source).
+    pub mounts_added: Vec<MountKey>,
     pub mounts_removed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKey {
+    Id(u32),
+    Place(PathBuf, String, String),
+}
+
+impl MountKey {
+    pub fn matches(&self, m: &Mount) -> bool {
+        match self {
+            MountKey::Id(id) => m.mount_id == *id,
+            MountKey::Place(p, t, s) => m.mount_point == *p && m.fs_type == *t && m.source == *s,
+        }
+    }
+}
+
+impl Changes {
+    pub fn mount_added(&self, m: &Mount) -> bool {
+        self.mounts_added.iter().any(|k| k.matches(m))
+    }
 }
 
 /// The memory graph's data.
@@ -199,6 +221,8 @@ pub struct App {
     /// How many steps are done.
     pub done: usize,
     pub log: Vec<Report>,
+    /// The report of the last step taken (the log also holds spawns and events).
+    pub step_report: Option<Report>,
     pub host_ns: Vec<NsLink>,
     pub snap: Option<Snapshot>,
     pub changes: Changes,
@@ -255,6 +279,7 @@ impl App {
             steps,
             done: 0,
             log: Vec::new(),
+            step_report: None,
             host_ns,
             snap: None,
             changes: Changes::default(),
@@ -296,6 +321,7 @@ impl App {
     /// Records what a step changed, comparing the snapshots around it.
     pub fn step_done(&mut self, report: Report, before: Option<&Snapshot>, after: Snapshot) {
         self.changes = changes(before, &after);
+        self.step_report = Some(report.clone());
         self.log.push(report);
         self.done += 1;
         self.message = None;
@@ -337,6 +363,7 @@ impl App {
     pub fn reset_container(&mut self) {
         self.done = 0;
         self.log.clear();
+        self.step_report = None;
         self.snap = None;
         self.changes = Changes::default();
         self.memory = MemoryHistory::default();
@@ -344,8 +371,12 @@ impl App {
     }
 }
 
-fn mount_key(m: &Mount) -> (PathBuf, String, String) {
-    (m.mount_point.clone(), m.fs_type.clone(), m.source.clone())
+fn mount_key(m: &Mount) -> MountKey {
+    MountKey::Place(m.mount_point.clone(), m.fs_type.clone(), m.source.clone())
+}
+
+fn ns_inode(links: &[NsLink], k: NsKind) -> Option<u64> {
+    links.iter().find(|l| l.kind == k).and_then(|l| l.inode)
 }
 
 fn changes(before: Option<&Snapshot>, after: &Snapshot) -> Changes {
@@ -361,7 +392,19 @@ fn changes(before: Option<&Snapshot>, after: &Snapshot) -> Changes {
         })
         .copied()
         .collect();
+    let same_mnt_ns = ns_inode(&before.ns, NsKind::Mnt).is_some()
+        && ns_inode(&before.ns, NsKind::Mnt) == ns_inode(&after.ns, NsKind::Mnt);
     let (mounts_added, mounts_removed) = match (&before.mounts, &after.mounts) {
+        (Ok(b), Ok(a)) if same_mnt_ns => {
+            let had = |id: u32| b.iter().any(|m| m.mount_id == id);
+            let has = |id: u32| a.iter().any(|m| m.mount_id == id);
+            let added = a
+                .iter()
+                .filter(|m| !had(m.mount_id))
+                .map(|m| MountKey::Id(m.mount_id))
+                .collect();
+            (added, b.iter().filter(|m| !has(m.mount_id)).count())
+        }
         (Ok(b), Ok(a)) => {
             let d = mountinfo::diff(b, a);
             (d.added.iter().map(mount_key).collect(), d.removed.len())

@@ -77,12 +77,14 @@ pub fn layout(app: &App, body: Rect, shell_open: bool) -> Vec<(Pane, Rect)> {
         Pane::Mounts,
         Pane::Memory,
     ];
-    let constraints = right_panes.map(|p| {
-        if p == app.focus {
-            Constraint::Fill(3)
-        } else {
-            Constraint::Fill(2)
-        }
+    // The namespace table needs its 8 rows to say anything: give it that when the
+    // screen allows (8 rows + header + borders).
+    let ns_rows = 11.min(right.height / 2);
+    let roomy = right.height >= 30 || app.focus == Pane::Namespaces;
+    let constraints = right_panes.map(|p| match p {
+        Pane::Namespaces if roomy => Constraint::Min(ns_rows),
+        _ if p == app.focus => Constraint::Fill(3),
+        _ => Constraint::Fill(2),
     });
     let areas = Layout::vertical(constraints).split(right);
     for (p, a) in right_panes.iter().zip(areas.iter()) {
@@ -126,26 +128,27 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let h = &app.host;
     let who = if h.root { "root" } else { "rootless" };
+    // The step counter first: on a narrow screen the host facts are what gets cut.
     let line = Line::from(vec![
         Span::styled(" underhood ", t.key()),
-        Span::raw(format!(
-            " {who} · {} · overlayfs {} · user ns {} ",
-            h.cgroup, h.overlay, h.userns
-        )),
         Span::styled(
-            format!("· step {}/{}", app.done, app.steps.len()),
+            format!(" step {}/{} ", app.done, app.steps.len()),
             t.title(),
         ),
+        Span::raw(format!(
+            "· {who} · {} · overlayfs {} · user ns {}",
+            h.cgroup, h.overlay, h.userns
+        )),
     ]);
     f.render_widget(Paragraph::new(line), area);
 }
 
-/// The keys that matter now.
+/// The keys that matter now, most important first, as many as fit.
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let mut keys: Vec<(&str, &str)> = Vec::new();
     if app.done < app.steps.len() {
-        keys.push(("→", "next step"));
+        keys.push(("→", "next"));
     }
     if app.done > 0 {
         keys.push(("←", "back"));
@@ -155,7 +158,7 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         if app.hog.is_some() {
             "hog running"
         } else {
-            "memory hog"
+            "hog"
         },
     ));
     keys.push(("s", "shell"));
@@ -163,12 +166,18 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     if app.lesson.is_some() {
         keys.push(("c", "check"));
     }
-    keys.push(("Tab", "focus"));
-    keys.push(("z", if app.zoom { "unzoom" } else { "zoom" }));
     keys.push(("?", "help"));
     keys.push(("q", "quit"));
+    keys.push(("Tab", "focus"));
+    keys.push(("z", if app.zoom { "unzoom" } else { "zoom" }));
     let mut spans = Vec::new();
+    let mut used = 0usize;
     for (k, what) in keys {
+        let w = k.chars().count() + 2 + what.chars().count() + 3;
+        if used + w > area.width as usize {
+            break;
+        }
+        used += w;
         spans.push(Span::styled(format!(" {k} "), t.key()));
         spans.push(Span::raw(format!(" {what}  ")));
     }

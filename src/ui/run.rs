@@ -255,7 +255,12 @@ impl Driver {
                             let _ = c.wait();
                         }
                     }
+                    let oom = matches!(msg, Msg::Oom);
                     let action = app::update(app, msg);
+                    if oom {
+                        // Show the kill now, not at the observer's next sample.
+                        app.take_snapshot(self.sample());
+                    }
                     dirty = true;
                     match action {
                         Action::None => {}
@@ -503,12 +508,9 @@ impl Driver {
                 }
                 _ => r.note(format!("hog exited with status {}", exit.status())),
             }
-            if let Some(k) = self.kmsg.as_mut() {
-                for line in k
-                    .read_new()
-                    .into_iter()
-                    .filter(|l| l.contains("Killed process"))
-                {
+            if let (Some(k), Some(cg)) = (self.kmsg.as_mut(), self.launch.cgroup.as_ref()) {
+                let lines = k.read_new();
+                for line in crate::observe::kmsg::kills_in(&lines, cg.name()) {
                     r.note(format!("kernel: {line}"));
                 }
             }

@@ -73,13 +73,23 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 .data(&ooms),
         );
     }
-    let title = format!(
-        "Memory {} / {}  peak {}  OOM kills {}",
-        format_size(current),
-        h.limit.map(format_size).unwrap_or_else(|| "max".into()),
-        h.peak.map(format_size).unwrap_or_else(|| "-".into()),
-        h.oom_kills
-    );
+    let limit_text = h.limit.map(format_size).unwrap_or_else(|| "max".into());
+    let title = if area.width >= 60 {
+        format!(
+            "Memory {} / {}  peak {}  OOM kills {}",
+            format_size(current),
+            limit_text,
+            h.peak.map(format_size).unwrap_or_else(|| "-".into()),
+            h.oom_kills
+        )
+    } else {
+        format!(
+            "Mem {} / {}  OOM kills {}",
+            format_size(current),
+            limit_text,
+            h.oom_kills
+        )
+    };
     // The real file names, so a learner can go and read them.
     let files = Line::from(Span::styled(
         format!(" {} · {} · {} ", h.file_current, h.file_limit, h.file_oom),

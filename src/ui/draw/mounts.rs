@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use crate::ui::app::{App, Pane};
 
@@ -25,22 +25,26 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         }
         None => &[],
     };
+    // Wide enough panes get the per-mount options too (`rw,nosuid,...`).
+    let wide = area.width >= 90;
     let rows: Vec<Row> = mounts
         .iter()
         .map(|m| {
-            let key = (m.mount_point.clone(), m.fs_type.clone(), m.source.clone());
-            let style = if app.changes.mounts_added.contains(&key) {
+            let style = if app.changes.mount_added(m) {
                 t.changed()
             } else {
                 t.text()
             };
-            Row::new(vec![
+            let mut cells = vec![
                 Cell::from(m.mount_point.display().to_string()),
                 Cell::from(m.fs_type.clone()),
                 Cell::from(m.source.clone()),
-                Cell::from(m.propagation.to_string()),
-            ])
-            .style(style)
+            ];
+            if wide {
+                cells.push(Cell::from(m.mount_options.join(",")));
+            }
+            cells.push(Cell::from(m.propagation.to_string()));
+            Row::new(cells).style(style)
         })
         .collect();
     let c = &app.changes;
@@ -52,16 +56,28 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             c.mounts_removed
         ));
     }
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Fill(3),
-            Constraint::Length(9),
-            Constraint::Fill(2),
-            Constraint::Length(12),
-        ],
-    )
-    .header(Row::new(vec!["mount point", "type", "source", "propagation"]).style(t.title()))
-    .block(crate::ui::draw::block(app, Pane::Mounts, title));
-    f.render_widget(table, area);
+    let mut widths = vec![
+        Constraint::Fill(3),
+        Constraint::Length(9),
+        Constraint::Fill(2),
+    ];
+    let mut header = vec!["mount point", "type", "source"];
+    if wide {
+        widths.push(Constraint::Fill(2));
+        header.push("options");
+    }
+    widths.push(Constraint::Length(12));
+    header.push("propagation");
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.title()))
+        .block(crate::ui::draw::block(app, Pane::Mounts, title));
+    // Scroll so the rows the last step added are in view (they are what to look at).
+    let visible = area.height.saturating_sub(3) as usize;
+    let first_new = mounts.iter().position(|m| app.changes.mount_added(m));
+    let offset = match first_new {
+        Some(i) if i + 1 > visible => i.min(mounts.len().saturating_sub(visible)),
+        _ => 0,
+    };
+    let mut state = TableState::default().with_offset(offset);
+    f.render_stateful_widget(table, area, &mut state);
 }

@@ -17,7 +17,25 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let sub: &[NsLink] = app.snap.as_ref().map(|s| s.ns.as_slice()).unwrap_or(&[]);
     let mut isolated = 0;
-    let rows: Vec<Row> = NsKind::ALL
+    // pid_for_children and time_for_children only say something while they differ
+    // from pid and time (between an unshare and the fork).
+    let shown = |k: &NsKind| match k {
+        NsKind::PidForChildren => inode(sub, *k) != inode(sub, NsKind::Pid),
+        NsKind::TimeForChildren => inode(sub, *k) != inode(sub, NsKind::Time),
+        _ => true,
+    };
+    // When the pane cannot show every row, what the last step changed comes first,
+    // then what is isolated.
+    let mut kinds: Vec<NsKind> = NsKind::ALL.iter().copied().filter(|k| shown(k)).collect();
+    if (area.height.saturating_sub(3) as usize) < kinds.len() {
+        let rank = |k: &NsKind| {
+            let differs =
+                matches!((inode(&app.host_ns, *k), inode(sub, *k)), (Some(a), Some(b)) if a != b);
+            (!app.changes.ns.contains(k), !differs)
+        };
+        kinds.sort_by_key(rank);
+    }
+    let rows: Vec<Row> = kinds
         .iter()
         .map(|k| {
             let h = inode(&app.host_ns, *k);

@@ -12,6 +12,7 @@ use crate::ui::app::{App, Pane};
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let nodes = app.snap.as_ref().map(|s| s.tree.as_slice()).unwrap_or(&[]);
+    let wide = area.width >= 70;
     let rows: Vec<Row> = nodes
         .iter()
         .map(|n| {
@@ -34,10 +35,15 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 _ => t.text(),
             };
             let uid = p.status.uid.map(|u| u[0].to_string()).unwrap_or_default();
+            let state = if wide {
+                format!("{} {}", p.state.letter(), p.state.name())
+            } else {
+                p.state.letter().to_string()
+            };
             Row::new(vec![
                 Cell::from(p.pid.to_string()),
                 Cell::from(inner),
-                Cell::from(Span::styled(p.state.to_string(), state_style)),
+                Cell::from(Span::styled(state, state_style)),
                 Cell::from(uid),
                 Cell::from(format!("{}{}", "  ".repeat(n.depth), cmd)),
             ])
@@ -49,7 +55,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         [
             Constraint::Length(7),
             Constraint::Length(6),
-            Constraint::Length(13),
+            Constraint::Length(if wide { 11 } else { 5 }),
             Constraint::Length(6),
             Constraint::Min(10),
         ],

@@ -30,7 +30,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             Span::styled("done: ", t.ok()),
             Span::styled(last.title(), t.title()),
         ]));
-        if let Some(r) = app.log.last() {
+        if let Some(r) = &app.step_report {
             for n in &r.notes {
                 lines.push(Line::raw(format!("  · {n}")));
             }
