@@ -85,7 +85,7 @@ wait_for "Step 0/" 120
 n=$(screen | grep -o 'Step 0/[0-9]*' | head -1 | cut -d/ -f2)
 for k in $(seq 1 "$n"); do
     t send-keys -t uh Right
-    wait_for "· step $k/$n"
+    wait_for " step $k/$n "
 done
 pid=$(t display-message -p -t uh '#{pane_pid}')
 echo "== the TUI (pid $pid) after all $n steps, at 120x40 in tmux; settling 3 s"

@@ -81,7 +81,7 @@ shot start
 
 step() { # step K: take step K and wait for it
     t send-keys -t uh Right
-    wait_for "· step $1/$n" # the header: the step pane may be hidden by a zoom
+    wait_for " step $1/$n " # the header: the step pane may be hidden by a zoom
 }
 
 k=0

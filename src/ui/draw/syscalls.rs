@@ -28,6 +28,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         for s in &r.shell {
             lines.push(Line::from(Span::styled(format!("  $ {s}"), t.dim())));
         }
+        for n in &r.notes {
+            lines.push(Line::from(Span::styled(format!("  # {n}"), t.dim())));
+        }
     }
     if lines.is_empty() {
         lines.push(Line::from(Span::styled(
