@@ -349,7 +349,8 @@ fn no_color_theme() {
 /// The projector theme: the same text, white on black, yellow focus and changes.
 #[test]
 fn high_contrast_theme() {
-    let mut app = app_after(pivot_step(), ThemeKind::HighContrast);
+    // The root filesystem step: it adds mounts, highlighted as changes.
+    let mut app = app_after(pivot_step() - 1, ThemeKind::HighContrast);
     focus(&mut app, Pane::Mounts);
     let buf = render(&app, 80, 24);
     let default = render(&app_with_theme(&app, ThemeKind::Default), 80, 24);
