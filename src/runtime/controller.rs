@@ -423,7 +423,9 @@ impl Launch {
             });
         };
         let mut report = Report::new(step.title());
+        let started = Instant::now();
         let res = self.run_step(&step, &mut report);
+        report.micros = started.elapsed().as_micros() as u64;
         match res {
             Ok(()) => {
                 self.next += 1;
@@ -678,6 +680,7 @@ impl Launch {
     /// order: processes, cgroup, veth, directories. Safe to call twice.
     pub fn teardown(&mut self) -> Result<Report> {
         let mut report = Report::new("teardown");
+        let started = Instant::now();
         if self.torn_down {
             return Ok(report);
         }
@@ -705,6 +708,7 @@ impl Launch {
         if let Err(e) = self.session.remove_dir() {
             errors.push(format!("{e:#}"));
         }
+        report.micros = started.elapsed().as_micros() as u64;
         if errors.is_empty() {
             Ok(report)
         } else {

@@ -23,6 +23,9 @@ pub struct Report {
     pub shell: Vec<String>,
     /// Plain-language notes ("/ was shared; made rslave so mounts do not leak").
     pub notes: Vec<String>,
+    /// How long the step took, controller and subject together, in microseconds.
+    #[serde(default)]
+    pub micros: u64,
 }
 
 /// Formats an errno the way `strerror` and the man pages name it.
@@ -101,7 +104,11 @@ impl Report {
 
     /// Multi-line text for `--trace` and the TUI's syscall pane.
     pub fn render(&self) -> String {
-        let mut out = format!("== {}\n", self.step);
+        let mut out = if self.micros > 0 {
+            format!("== {} ({} µs)\n", self.step, self.micros)
+        } else {
+            format!("== {}\n", self.step)
+        };
         for c in &self.calls {
             match &c.result {
                 Ok(v) => out.push_str(&format!("   {}({}) = {}\n", c.name, c.args, v)),
