@@ -345,6 +345,12 @@ pub fn residue_changes(before: &Residue, after: &Residue) -> Vec<String> {
     sets("link", &before.links, &after.links);
     sets("state dir", &before.state_dirs, &after.state_dirs);
     sets("process", &before.processes, &after.processes);
+    if before.hostname != after.hostname {
+        out.push(format!(
+            "host hostname changed: {:?} -> {:?}",
+            before.hostname, after.hostname
+        ));
+    }
     out
 }
 
