@@ -800,7 +800,13 @@ fn root_two_sessions_at_once_do_not_interfere_and_cleanup_of_one_spares_the_othe
         "A's veth left"
     );
     // B runs on, intact.
-    assert!(b.child.try_wait().expect("try_wait").is_none(), "B died");
+    if let Some(st) = b.child.try_wait().expect("try_wait") {
+        let mut e = String::new();
+        if let Some(mut s) = b.child.stderr.take() {
+            let _ = s.read_to_string(&mut e);
+        }
+        panic!("B died when A was cleaned up: {st:?}: {e}");
+    }
     let paths = underhood::runtime::paths::Paths::host();
     assert!(
         state::is_alive(&paths.proc_root, *sb.subjects.last().expect("subject")),
