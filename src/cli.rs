@@ -1,6 +1,7 @@
 //! Headless commands.
 
 pub mod cleanup;
+pub mod doctor;
 pub mod escape;
 pub mod hog;
 pub mod lessons;

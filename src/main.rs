@@ -62,6 +62,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::lessons::LessonsCommand,
     },
+    /// Check this machine for what the lessons need: yes / no / why / how to fix.
+    Doctor,
     /// Inside a container: try the classic chroot escape, then run CMD (default /bin/sh).
     ChrootEscape {
         #[arg(trailing_var_arg = true)]
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Some(Command::Hog(args)) => cli::hog::main(&args),
         Some(Command::Cleanup) => cli::cleanup::main(),
         Some(Command::Lessons { command }) => cli::lessons::main(command),
+        Some(Command::Doctor) => cli::doctor::main(),
         Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),
         Some(Command::Enter { spec }) => match serde_json::from_str(&spec) {
