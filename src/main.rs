@@ -162,6 +162,13 @@ fn tui(args: TuiArgs) -> ExitCode {
         (None, Some(f)) => RootSource::Image(f),
         (None, None) => RootSource::Default,
     };
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        eprintln!(
+            "underhood: the TUI needs a terminal; for a headless run use `underhood run -- CMD` (see --help)"
+        );
+        return ExitCode::from(2);
+    }
     let lesson = match pick_lesson(&args) {
         Ok(l) => l,
         Err(code) => return code,

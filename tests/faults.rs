@@ -39,6 +39,11 @@ fn steps_of(args: &[&str]) -> Vec<String> {
     let steps: Vec<String> = stderr(&o)
         .lines()
         .filter_map(|l| l.strip_prefix("== "))
+        // Titles end with the step's duration: "pivot_root (228 µs)".
+        .map(|t| match t.rfind(" (") {
+            Some(i) if t.ends_with(" µs)") => &t[..i],
+            _ => t,
+        })
         .filter(|t| *t != "teardown")
         .map(str::to_string)
         .collect();

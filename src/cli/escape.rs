@@ -14,7 +14,18 @@ pub fn main(cmd: &[String]) -> ExitCode {
         eprintln!("chroot-escape: mkdir {dir}: {e}");
         return ExitCode::from(1);
     }
-    if let Err(e) = nix::unistd::chroot(dir) {
+    // A handle on the starting root, to remove our directory again once out.
+    let start = std::fs::File::open("/");
+    let chrooted = nix::unistd::chroot(dir);
+    if let Ok(root) = &start {
+        use std::os::fd::AsFd;
+        let _ = nix::unistd::unlinkat(
+            root.as_fd(),
+            ".underhood-escape",
+            nix::unistd::UnlinkatFlags::RemoveDir,
+        );
+    }
+    if let Err(e) = chrooted {
         eprintln!("chroot-escape: chroot({dir}): {e} (CAP_SYS_CHROOT is needed)");
         return ExitCode::from(1);
     }

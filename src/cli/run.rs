@@ -20,7 +20,7 @@ use underhood::runtime::namespaces::Ns;
 use underhood::runtime::paths::Paths;
 use underhood::runtime::plan::{NetMode, Options};
 use underhood::runtime::step::{LimitSpec, RootMode, Step, Volume};
-use underhood::runtime::{cleanup, explain};
+use underhood::runtime::{cleanup, explain, image};
 use underhood::units::{format_size, parse_size};
 
 #[derive(Args, Debug)]
@@ -28,8 +28,8 @@ pub struct RunArgs {
     /// Hostname inside the container.
     #[arg(long, default_value = "underhood")]
     hostname: String,
-    /// Memory limit, swap held to the same (e.g. 100M).
-    #[arg(long, value_parser = parse_size)]
+    /// Memory limit, swap held to the same (e.g. 100M; at least 4M).
+    #[arg(long, value_parser = parse_memory)]
     memory: Option<u64>,
     /// Most processes the container may have.
     #[arg(long, value_parser = parse_pids)]
@@ -59,7 +59,7 @@ pub struct RunArgs {
     #[arg(long)]
     chroot: bool,
     /// Offset of the container's monotonic and boot-time clocks, in seconds.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_offset)]
     time_offset: i64,
     /// Print each step's syscalls and equivalent shell commands to stderr.
     #[arg(long)]
@@ -69,22 +69,64 @@ pub struct RunArgs {
     cmd: Vec<String>,
 }
 
+/// Below this the container's own PID 1 cannot run: the kernel would OOM-kill it.
+const MIN_MEMORY: u64 = 4 << 20;
+/// The kernel's PID_MAX_LIMIT on 64-bit.
+const MAX_PIDS: u64 = 4 << 20;
+/// cpu.max / cfs_quota_us take at least 1 ms per 100 ms period.
+const MIN_CPUS: f64 = 0.01;
+/// Time-namespace offsets much beyond this overflow the clocks (ERANGE).
+const MAX_OFFSET_SECS: i64 = 100 * 365 * 24 * 3600;
+
+fn parse_memory(s: &str) -> Result<u64, String> {
+    let n = parse_size(s).map_err(|e| e.to_string())?;
+    if n < MIN_MEMORY {
+        return Err(format!(
+            "memory limit {s:?} is too small: at least 4M (the container's PID 1 needs some)"
+        ));
+    }
+    Ok(n)
+}
+
 fn parse_pids(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
-        Ok(n) if n > 0 => Ok(n),
+        Ok(n) if n > 0 && n <= MAX_PIDS => Ok(n),
         _ => Err(format!(
-            "invalid pids limit {s:?}: expected a whole number above 0"
+            "invalid pids limit {s:?}: expected a whole number from 1 to {MAX_PIDS}"
         )),
     }
 }
 
 fn parse_cpus(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(f) if f > 0.0 && f.is_finite() && f <= 1024.0 => Ok(f),
+        Ok(f) if (MIN_CPUS..=1024.0).contains(&f) => Ok(f),
         _ => Err(format!(
-            "invalid cpus {s:?}: expected a fraction of one CPU such as 0.5"
+            "invalid cpus {s:?}: expected a fraction of one CPU from {MIN_CPUS} up, such as 0.5"
         )),
     }
+}
+
+fn parse_offset(s: &str) -> Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(n) if n.abs() <= MAX_OFFSET_SECS => Ok(n),
+        _ => Err(format!(
+            "invalid time offset {s:?}: expected seconds within ±{MAX_OFFSET_SECS}"
+        )),
+    }
+}
+
+/// Error text for a terminal: control characters (from a hostile file name or a
+/// garbage archive) are shown escaped, never sent raw.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn parse_ns(s: &str) -> Result<Ns, String> {
@@ -117,18 +159,26 @@ fn validate(args: &RunArgs) -> Result<()> {
     if args.hostname.is_empty() || args.hostname.len() > 64 {
         bail!("invalid hostname {:?}: 1 to 64 characters", args.hostname);
     }
+    if args.cmd.first().is_none_or(|c| c.is_empty()) {
+        bail!("the command to run is empty");
+    }
+    // An image is bad input like any other: unpack it (cached) before anything starts.
+    if let Some(file) = &args.image {
+        image::unpack_image(file, &Paths::host())
+            .with_context(|| format!("--image {}", file.display()))?;
+    }
     Ok(())
 }
 
 pub fn main(args: RunArgs) -> ExitCode {
     if let Err(e) = validate(&args) {
-        eprintln!("underhood: {e:#}");
+        eprintln!("underhood: {}", printable(&format!("{e:#}")));
         return ExitCode::from(2);
     }
     match run(&args) {
         Ok(status) => ExitCode::from(status.clamp(0, 255) as u8),
         Err(e) => {
-            eprintln!("underhood: {e:#}");
+            eprintln!("underhood: {}", printable(&format!("{e:#}")));
             ExitCode::from(125)
         }
     }

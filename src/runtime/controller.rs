@@ -51,7 +51,7 @@ pub struct Captured {
 /// A step that failed: its report says which call and which errno.
 #[derive(Debug)]
 pub struct StepFailure {
-    pub report: Report,
+    pub report: Box<Report>,
     pub message: String,
 }
 
@@ -240,7 +240,10 @@ impl Launch {
     /// Returns its pid inside.
     pub fn spawn(&mut self, spec: SpawnSpec) -> Result<(i32, Report), StepFailure> {
         let title = format!("spawn {}", spec.argv.join(" "));
-        let fail = |report: Report, message: String| StepFailure { report, message };
+        let fail = |report: Report, message: String| StepFailure {
+            report: Box::new(report),
+            message,
+        };
         match self.ask(&Request::Spawn(spec)) {
             Ok(Reply::Started { report, pid }) => Ok((pid, report)),
             Ok(Reply::Done { report, .. }) => {
@@ -264,7 +267,10 @@ impl Launch {
         cols: u16,
     ) -> Result<(i32, OwnedFd, Report), StepFailure> {
         let title = format!("spawn {} on a terminal", spec.argv.join(" "));
-        let fail = |report: Report, message: String| StepFailure { report, message };
+        let fail = |report: Report, message: String| StepFailure {
+            report: Box::new(report),
+            message,
+        };
         let ws = nix::pty::Winsize {
             ws_row: rows,
             ws_col: cols,
@@ -418,7 +424,7 @@ impl Launch {
     pub fn step(&mut self) -> Result<Report, StepFailure> {
         let Some(step) = self.steps.get(self.next).cloned() else {
             return Err(StepFailure {
-                report: Report::new("none"),
+                report: Box::new(Report::new("none")),
                 message: "no step left".into(),
             });
         };
@@ -437,7 +443,10 @@ impl Launch {
                     &report,
                     &format!("{e:#}"),
                 );
-                Err(StepFailure { report, message })
+                Err(StepFailure {
+                    report: Box::new(report),
+                    message,
+                })
             }
         }
     }

@@ -132,17 +132,19 @@ pub fn rootfs(
         // In a user namespace overlayfs cannot use trusted.* xattrs; user.* instead.
         data.push_str(",userxattr");
     }
+    // nodev: a device node in an image (or made inside with CAP_MKNOD) opens nothing;
+    // /dev is a separate mount with the few nodes we bind in.
     mount(
         sys,
         r,
         Some("overlay"),
         &spec.merged,
         Some("overlay"),
-        MsFlags::empty(),
+        MsFlags::MS_NODEV,
         Some(&data),
     )?;
     r.shell(format!(
-        "mount -t overlay overlay -o {data} {}",
+        "mount -t overlay overlay -o nodev,{data} {}",
         spec.merged.display()
     ));
     r.note("overlayfs: reads fall through to the lower layers; the first write copies a file up");
@@ -164,6 +166,7 @@ pub fn rootfs(
     )?;
     r.shell(format!("mount -t proc proc {}", proc_dir.display()));
     r.note("a fresh /proc shows the processes of the PID namespace of whoever mounts it");
+    harden_proc(sys, r, &proc_dir)?;
 
     dev(sys, r, &spec.merged.join("dev"))?;
 
@@ -186,10 +189,28 @@ pub fn rootfs(
 }
 
 fn volume(sys: &mut dyn Sys, r: &mut Report, merged: &Path, v: &Volume) -> nix::Result<()> {
-    let target = r.call(
+    r.call(
         "resolve",
         format!("{:?}", v.target),
         inside(merged, &v.target),
+    )?;
+    if v.target
+        .components()
+        .all(|c| matches!(c, Component::RootDir))
+    {
+        return r.call(
+            "resolve",
+            "a volume cannot replace /",
+            Err(nix::errno::Errno::EINVAL),
+        );
+    }
+    // The image may hold symlinks (even absolute ones) on the way to the target:
+    // follow them inside the new root only, never on the host.
+    let resolved = sys.resolve_in_root(merged, &v.target);
+    let target = r.call(
+        "resolve",
+        format!("{:?} inside {:?}", v.target, merged),
+        resolved,
     )?;
     let is_dir = v.host.is_dir();
     if is_dir {
@@ -238,6 +259,67 @@ fn volume(sys: &mut dyn Sys, r: &mut Report, merged: &Path, v: &Volume) -> nix::
             target.display()
         ));
     }
+    Ok(())
+}
+
+/// /proc paths that act on the whole host, not on the container: read-only (as
+/// runc's default `readonlyPaths`), so that e.g. `/proc/sys/kernel/core_pattern`, which
+/// the host runs as root on every crash, cannot be written by root inside.
+pub const PROC_READ_ONLY: [&str; 5] = ["sys", "sysrq-trigger", "bus", "fs", "irq"];
+/// /proc files that leak host information or state: hidden behind /dev/null (runc's
+/// `maskedPaths`).
+pub const PROC_MASKED: [&str; 5] = [
+    "kcore",
+    "keys",
+    "timer_list",
+    "sched_debug",
+    "latency_stats",
+];
+
+fn harden_proc(sys: &mut dyn Sys, r: &mut Report, proc_dir: &Path) -> nix::Result<()> {
+    for name in PROC_READ_ONLY {
+        let p = proc_dir.join(name);
+        if !sys.exists(&p) {
+            continue;
+        }
+        let s = p.to_string_lossy().into_owned();
+        mount(
+            sys,
+            r,
+            Some(&s),
+            &p,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        mount(
+            sys,
+            r,
+            None,
+            &p,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None,
+        )?;
+    }
+    for name in PROC_MASKED {
+        let p = proc_dir.join(name);
+        if !sys.exists(&p) {
+            continue;
+        }
+        mount(sys, r, Some("/dev/null"), &p, None, MsFlags::MS_BIND, None)?;
+    }
+    r.shell(format!(
+        "for p in {}; do mount --bind {d}/$p {d}/$p; mount -o remount,bind,ro {d}/$p; done",
+        PROC_READ_ONLY.join(" "),
+        d = proc_dir.display()
+    ));
+    r.shell(format!(
+        "for p in {}; do mount --bind /dev/null {}/$p; done",
+        PROC_MASKED.join(" "),
+        proc_dir.display()
+    ));
+    r.note("/proc/sys and other host-wide knobs are read-only, kcore and friends masked");
     Ok(())
 }
 

@@ -53,9 +53,16 @@ pub fn proc_id(proc_root: &Path, pid: i32) -> Option<ProcId> {
     })
 }
 
-/// Whether the recorded process still runs (same pid *and* same start time).
+/// Whether the recorded process still runs (same pid *and* same start time). A zombie
+/// (state Z or X) has ended: it only waits for its parent to reap it.
 pub fn is_alive(proc_root: &Path, id: ProcId) -> bool {
-    proc_id(proc_root, id.pid).is_some_and(|now| now.start_time == id.start_time)
+    let Ok(stat) = fs::read_to_string(proc_root.join(id.pid.to_string()).join("stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    parse_start_time(&stat) == Some(id.start_time) && !matches!(state, Some("Z" | "X" | "x"))
 }
 
 /// A fresh session id: 8 hex digits from the kernel's random pool.

@@ -127,6 +127,9 @@ impl Volume {
         if target.split('/').any(|c| c == "..") {
             return Err(format!("invalid volume {s:?}: PATH may not contain '..'"));
         }
+        if target.split('/').all(|c| c.is_empty() || c == ".") {
+            return Err(format!("invalid volume {s:?}: PATH cannot be / itself"));
+        }
         let host = if check_host {
             std::fs::canonicalize(host).map_err(|e| format!("invalid volume {s:?}: {host}: {e}"))?
         } else {

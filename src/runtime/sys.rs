@@ -83,6 +83,11 @@ pub trait Sys {
     fn setresuid(&mut self, uid: u32) -> nix::Result<()>;
     /// prctl(PR_SET_DUMPABLE, 1).
     fn set_dumpable(&mut self) -> nix::Result<()>;
+    /// Whether a path exists (lstat(2)); the double says yes.
+    fn exists(&mut self, path: &Path) -> bool;
+    /// Resolves `path` as if `root` were `/` (symlinks, absolute ones included, and
+    /// `..` never leave it), like openat2(2)'s RESOLVE_IN_ROOT.
+    fn resolve_in_root(&mut self, root: &Path, path: &Path) -> nix::Result<PathBuf>;
 }
 
 fn cpath(p: &Path) -> nix::Result<CString> {
@@ -213,6 +218,57 @@ impl Sys for Linux {
     fn set_dumpable(&mut self) -> nix::Result<()> {
         nix::sys::prctl::set_dumpable(true)
     }
+    fn exists(&mut self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok()
+    }
+    fn resolve_in_root(&mut self, root: &Path, path: &Path) -> nix::Result<PathBuf> {
+        resolve_in_root(root, path)
+    }
+}
+
+/// See `Sys::resolve_in_root`. Components that do not exist yet are kept as they are
+/// (they will be created, as plain directories, under the resolved parent).
+pub fn resolve_in_root(root: &Path, path: &Path) -> nix::Result<PathBuf> {
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    use std::path::Component;
+    fn parts(p: &Path) -> VecDeque<OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                Component::ParentDir => Some(OsString::from("..")),
+                _ => None,
+            })
+            .collect()
+    }
+    let mut todo = parts(path);
+    let mut cur = PathBuf::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop_front() {
+        if c == ".." {
+            // At the root, `..` stays at the root.
+            cur.pop();
+            continue;
+        }
+        let candidate = root.join(&cur).join(&c);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > 40 {
+                    return Err(Errno::ELOOP);
+                }
+                let target = std::fs::read_link(&candidate).map_err(io_errno)?;
+                if target.is_absolute() {
+                    cur = PathBuf::new();
+                }
+                let mut next = parts(&target);
+                next.extend(todo);
+                todo = next;
+            }
+            _ => cur.push(&c),
+        }
+    }
+    Ok(root.join(cur))
 }
 
 /// Picks the call a `Recorder` makes fail.
@@ -324,5 +380,33 @@ impl Sys for Recorder {
     }
     fn set_dumpable(&mut self) -> nix::Result<()> {
         self.push(Call::SetDumpable)
+    }
+    fn exists(&mut self, _path: &Path) -> bool {
+        true
+    }
+    fn resolve_in_root(&mut self, root: &Path, path: &Path) -> nix::Result<PathBuf> {
+        resolve_in_root(root, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_never_leave_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        std::fs::create_dir_all(root.join("real")).unwrap();
+        std::os::unix::fs::symlink("/tmp/outside", root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc", root.join("rel")).unwrap();
+        std::os::unix::fs::symlink("real", root.join("ok")).unwrap();
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        let r = |p: &str| resolve_in_root(&root, Path::new(p));
+        assert_eq!(r("/abs/f").unwrap(), root.join("tmp/outside/f"));
+        assert_eq!(r("/rel/passwd").unwrap(), root.join("etc/passwd"));
+        assert_eq!(r("/ok/x").unwrap(), root.join("real/x"));
+        assert_eq!(r("/new/dir").unwrap(), root.join("new/dir"));
+        assert_eq!(r("/loop").unwrap_err(), Errno::ELOOP);
     }
 }

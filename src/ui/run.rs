@@ -332,7 +332,7 @@ impl Driver {
                 crate::runtime::fault::after_step(self.launch.next);
             }
             Err(f) => {
-                app.log.push(f.report);
+                app.log.push(*f.report);
                 app.error(f.message);
             }
         }
@@ -366,7 +366,7 @@ impl Driver {
                     before = after;
                 }
                 Err(f) => {
-                    app.log.push(f.report);
+                    app.log.push(*f.report);
                     app.error(format!("replaying: {}", f.message));
                     return;
                 }
@@ -463,7 +463,7 @@ impl Driver {
                 ));
             }
             Err(f) => {
-                app.log.push(f.report);
+                app.log.push(*f.report);
                 app.error(f.message);
             }
         }
@@ -590,7 +590,7 @@ impl Driver {
                 }
             }
             Err(f) => {
-                app.log.push(f.report);
+                app.log.push(*f.report);
                 app.error(f.message);
             }
         }
