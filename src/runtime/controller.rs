@@ -3,7 +3,7 @@
 //! creating its cgroup and limits, plugging in its veth, and cleaning up.
 
 use std::io::Write as _;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -98,14 +98,61 @@ pub struct Launch {
     torn_down: bool,
 }
 
-/// A sealed in-memory copy of our binary. The subject is executed from it so that a
-/// process inside the container that opens /proc/1/exe finds a memfd it cannot write,
-/// not our binary on the host (the CVE-2019-5736 class, fixed the same way in runc).
+/// The executable the subject (and `__enter`) run from, so that a process inside the
+/// container that opens /proc/1/exe cannot write our binary on the host (the
+/// CVE-2019-5736 class, which runc fixes the same two ways):
+/// - as root, a read-only bind mount of our binary that is attached nowhere
+///   (open_tree(2) with OPEN_TREE_CLONE, then mount_setattr(2) MOUNT_ATTR_RDONLY):
+///   writes through it fail with EROFS, and nothing is copied;
+/// - otherwise a sealed in-memory copy (memfd_create(2) + F_SEAL_WRITE...).
 fn subject_exe() -> Result<&'static OwnedFd> {
     static EXE: OnceLock<OwnedFd> = OnceLock::new();
     if let Some(fd) = EXE.get() {
         return Ok(fd);
     }
+    let fd = match readonly_bind_of_self() {
+        Ok(fd) => fd,
+        Err(_) => sealed_copy_of_self()?,
+    };
+    let _ = EXE.set(fd);
+    EXE.get().ok_or_else(|| anyhow!("executable handle lost"))
+}
+
+fn readonly_bind_of_self() -> nix::Result<OwnedFd> {
+    // SAFETY: plain syscalls with valid pointers; the returned fd is ours to own.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c"/proc/self/exe".as_ptr(),
+            libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
+        )
+    };
+    let fd = nix::errno::Errno::result(fd)? as i32;
+    // SAFETY: open_tree returned a new descriptor.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NODEV,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: as above; attr lives across the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    nix::errno::Errno::result(rc)?;
+    Ok(fd)
+}
+
+fn sealed_copy_of_self() -> Result<OwnedFd> {
     let mut src = std::fs::File::open("/proc/self/exe").context("opening /proc/self/exe")?;
     let fd = nix::sys::memfd::memfd_create(
         c"underhood",
@@ -121,8 +168,7 @@ fn subject_exe() -> Result<&'static OwnedFd> {
         | nix::fcntl::SealFlag::F_SEAL_WRITE;
     nix::fcntl::fcntl(&dst, nix::fcntl::FcntlArg::F_ADD_SEALS(seals))
         .context("sealing the memfd")?;
-    let _ = EXE.set(OwnedFd::from(dst));
-    EXE.get().ok_or_else(|| anyhow!("memfd lost"))
+    Ok(OwnedFd::from(dst))
 }
 
 fn spawn_subject() -> Result<(Child, UnixStream)> {
