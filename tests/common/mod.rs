@@ -130,14 +130,20 @@ pub fn skip(why: impl Into<String>) -> ! {
 /// (filters, `--exact`, `--skip`, `--list`, `--ignored`, `--test-threads`, `--format`;
 /// `RUST_TEST_THREADS` too), runs `trials` and ends with libtest's closing line
 /// (`test result: ok. N passed; N failed; N ignored; ...`) and exit status.
+///
+/// One test at a time, in the order listed, unless told otherwise: each holds the
+/// [`serial`] lock anyway, and uncaptured output then sits under its test's name.
 pub fn run(trials: Vec<Trial>) -> ExitCode {
     let mut args = Arguments::from_args();
-    if args.test_threads.is_none() {
-        args.test_threads = std::env::var("RUST_TEST_THREADS")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .filter(|n| *n > 0);
-    }
+    args.test_threads = args
+        .test_threads
+        .or_else(|| {
+            std::env::var("RUST_TEST_THREADS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .filter(|n| *n > 0)
+        })
+        .or(Some(1));
     libtest_mimic::run(&args, trials).exit_code()
 }
 
