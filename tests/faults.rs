@@ -3,11 +3,12 @@
 //! sessions at once, a stale state file naming a reused pid, bad input — the host is left
 //! as it was: no mount, cgroup, veth, state directory or process of ours.
 //!
-//! Root only: as non-root every test prints SKIPPED. The crash points come from the
+//! Root only: as non-root every test is reported ignored. The crash points come from the
 //! test-only switch `UNDERHOOD_FAULT=kill|term|hup|panic:N` of `underhood run`, which acts
 //! right after step N (1-based) completes. The number of steps is read from `--trace`.
 //!
-//! Figures for the closing note are printed with eprintln (visible with `--nocapture`).
+//! Figures for the closing note are printed with eprintln (always shown: this harness,
+//! `common::run`, does not capture output).
 //! `UNDERHOOD_CYCLES` sets the number of launch/teardown cycles (default 200).
 
 mod common;
@@ -23,6 +24,25 @@ use common::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use underhood::runtime::state::{self, ProcId, State};
+
+fn main() -> std::process::ExitCode {
+    run(root_trials![
+        root_sigkill_after_each_step_then_cleanup_leaves_nothing,
+        root_sigkill_after_each_step_then_the_next_start_cleans_up_by_itself,
+        root_sigterm_sighup_and_panic_after_each_step_leave_nothing,
+        root_failing_steps_name_the_cause_and_leave_nothing,
+        root_pivot_root_failure_names_the_cause_and_leaves_nothing,
+        root_rshared_host_root_gets_no_mount_of_ours_in_either_root_mode_nor_from_a_volume,
+        root_many_launch_teardown_cycles_stay_flat,
+        root_two_sessions_at_once_do_not_interfere_and_cleanup_of_one_spares_the_other,
+        root_stale_state_naming_a_reused_pid_leaves_that_process_alone,
+        root_bad_options_are_refused_up_front_with_exit_2,
+        root_values_only_the_kernel_refuses_are_still_bad_input,
+        root_bad_images_are_refused_and_write_nothing_outside,
+        root_volume_target_behind_an_absolute_symlink_writes_nothing_on_the_host,
+        root_chroot_escape_outside_a_container_writes_nothing
+    ])
+}
 
 fn me() -> i32 {
     std::process::id() as i32
@@ -129,12 +149,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 
 // ---- 1. SIGKILL of the controller after every step, then cleanup (or the next start).
 
-#[test]
 fn root_sigkill_after_each_step_then_cleanup_leaves_nothing() {
-    let Some(_serial) = root_or_skip("root_sigkill_after_each_step_then_cleanup_leaves_nothing")
-    else {
-        return;
-    };
     let vol = volume_dir();
     let mut total = 0;
     for config in [full_config(vol.path()), userns_chroot_config()] {
@@ -186,13 +201,7 @@ fn root_sigkill_after_each_step_then_cleanup_leaves_nothing() {
     eprintln!("SIGKILL + cleanup: {total} crash points, zero residue after each");
 }
 
-#[test]
 fn root_sigkill_after_each_step_then_the_next_start_cleans_up_by_itself() {
-    let Some(_serial) =
-        root_or_skip("root_sigkill_after_each_step_then_the_next_start_cleans_up_by_itself")
-    else {
-        return;
-    };
     let vol = volume_dir();
     let config = full_config(vol.path());
     let args = strs(&config);
@@ -224,12 +233,7 @@ fn root_sigkill_after_each_step_then_the_next_start_cleans_up_by_itself() {
 
 // ---- 2. SIGTERM, SIGHUP, a panic: the controller itself cleans up.
 
-#[test]
 fn root_sigterm_sighup_and_panic_after_each_step_leave_nothing() {
-    let Some(_serial) = root_or_skip("root_sigterm_sighup_and_panic_after_each_step_leave_nothing")
-    else {
-        return;
-    };
     let vol = volume_dir();
     let config = full_config(vol.path());
     let args = strs(&config);
@@ -297,11 +301,7 @@ fn fails_cleanly(what: &str, args: &[&str], code: i32, needles: &[&str]) -> Stri
     e
 }
 
-#[test]
 fn root_failing_steps_name_the_cause_and_leave_nothing() {
-    let Some(_serial) = root_or_skip("root_failing_steps_name_the_cause_and_leave_nothing") else {
-        return;
-    };
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = tmp.path().join("a-file");
     std::fs::write(&file, "x").expect("write");
@@ -398,12 +398,7 @@ echo $? > "$base/../rc"
     (rc.trim().parse().unwrap_or(-1), err)
 }
 
-#[test]
 fn root_pivot_root_failure_names_the_cause_and_leaves_nothing() {
-    let Some(_serial) = root_or_skip("root_pivot_root_failure_names_the_cause_and_leaves_nothing")
-    else {
-        return;
-    };
     // pivot_root(2) refuses (EINVAL) when the parent of the caller's root mount is
     // shared: here underhood runs in a chroot whose root is a bind mount under a shared
     // mount. Its rslave of `/` cannot reach that parent, outside the chroot.
@@ -448,13 +443,7 @@ fn mount_set(mountinfo: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
 fn root_rshared_host_root_gets_no_mount_of_ours_in_either_root_mode_nor_from_a_volume() {
-    let Some(_serial) = root_or_skip(
-        "root_rshared_host_root_gets_no_mount_of_ours_in_either_root_mode_nor_from_a_volume",
-    ) else {
-        return;
-    };
     let vol = volume_dir();
     for mode in [&[][..], &["--chroot"][..], &["--userns"][..]] {
         let before_host = residue();
@@ -556,11 +545,7 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-#[test]
 fn root_many_launch_teardown_cycles_stay_flat() {
-    let Some(_serial) = root_or_skip("root_many_launch_teardown_cycles_stay_flat") else {
-        return;
-    };
     let cycles: usize = std::env::var("UNDERHOOD_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -728,13 +713,7 @@ fn ns_links(pid: i32) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn root_two_sessions_at_once_do_not_interfere_and_cleanup_of_one_spares_the_other() {
-    let Some(_serial) = root_or_skip(
-        "root_two_sessions_at_once_do_not_interfere_and_cleanup_of_one_spares_the_other",
-    ) else {
-        return;
-    };
     let before = residue();
     let script = |who: &str| format!("echo {who} > /root/mark; echo ready; exec sleep 60");
     let common = ["--memory", "32M", "--pids", "64", "--net", "veth"];
@@ -871,13 +850,7 @@ fn write_state(id: &str, st: &State) -> PathBuf {
     dir
 }
 
-#[test]
 fn root_stale_state_naming_a_reused_pid_leaves_that_process_alone() {
-    let Some(_serial) =
-        root_or_skip("root_stale_state_naming_a_reused_pid_leaves_that_process_alone")
-    else {
-        return;
-    };
     let before = residue();
     let paths = underhood::runtime::paths::Paths::host();
     let mut bystander = Command::new("sleep").arg("60").spawn().expect("sleep");
@@ -1085,11 +1058,7 @@ fn bad(args: &[&str], needle: &str, watch: &[&Path]) -> Outcome {
     }
 }
 
-#[test]
 fn root_bad_options_are_refused_up_front_with_exit_2() {
-    let Some(_serial) = root_or_skip("root_bad_options_are_refused_up_front_with_exit_2") else {
-        return;
-    };
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = tmp.path().join("file");
     std::fs::write(&file, "x").expect("write");
@@ -1164,12 +1133,7 @@ fn root_bad_options_are_refused_up_front_with_exit_2() {
     assert!(wrong.is_empty(), "not exit 2:\n{}", wrong.join("\n"));
 }
 
-#[test]
 fn root_values_only_the_kernel_refuses_are_still_bad_input() {
-    let Some(_serial) = root_or_skip("root_values_only_the_kernel_refuses_are_still_bad_input")
-    else {
-        return;
-    };
     // These pass the option parsers today and fail later, at a step (125/126/127), after a
     // session was started. The host is left clean either way (checked by `bad`); the
     // README promises exit 2 with the bad value named for bad input.
@@ -1247,12 +1211,7 @@ fn tar_with(path: &Path, entries: &[(&str, tar::EntryType, &str, &[u8])]) {
     b.finish().expect("finish tar");
 }
 
-#[test]
 fn root_bad_images_are_refused_and_write_nothing_outside() {
-    let Some(_serial) = root_or_skip("root_bad_images_are_refused_and_write_nothing_outside")
-    else {
-        return;
-    };
     let tmp = tempfile::tempdir().expect("tempdir");
     let d = tmp.path();
     // Targets an escaping entry would write to: watched, and must stay empty.
@@ -1362,13 +1321,7 @@ fn root_bad_images_are_refused_and_write_nothing_outside() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-#[test]
 fn root_volume_target_behind_an_absolute_symlink_writes_nothing_on_the_host() {
-    let Some(_serial) =
-        root_or_skip("root_volume_target_behind_an_absolute_symlink_writes_nothing_on_the_host")
-    else {
-        return;
-    };
     // A rootfs (or image) may hold `data -> /some/host/dir`: absolute symlinks are normal
     // inside a container, but before pivot_root they resolve on the host. A volume target
     // below such a link must be resolved inside the rootfs, never on the host.
@@ -1401,12 +1354,7 @@ fn root_volume_target_behind_an_absolute_symlink_writes_nothing_on_the_host() {
     assert!(written.is_empty(), "{}", written.join("\n"));
 }
 
-#[test]
 fn root_chroot_escape_outside_a_container_writes_nothing() {
-    let Some(_serial) = root_or_skip("root_chroot_escape_outside_a_container_writes_nothing")
-    else {
-        return;
-    };
     // The escape tool is meant for inside a container. Run by mistake on the host it
     // must leave the host's root as it was.
     let before = outside_listing(&[]);

@@ -1,5 +1,6 @@
 //! Root integration tests of `underhood run`: each really launches a container on
-//! this kernel and checks the host is left as it was. As non-root they say SKIPPED.
+//! this kernel and checks the host is left as it was. Not as root, each is reported ignored
+//! (`common::root_trial`), never as passed.
 
 mod common;
 
@@ -9,17 +10,33 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+fn main() -> std::process::ExitCode {
+    run(root_trials![
+        root_pid1_is_our_init_and_the_command_runs_under_it,
+        root_every_namespace_differs_and_shared_ones_do_not,
+        root_hostname_is_isolated,
+        root_after_pivot_root_the_host_mounts_are_gone,
+        root_chroot_can_be_escaped_and_pivot_root_cannot,
+        root_exit_status_is_passed_through,
+        root_missing_command_is_127_with_a_clear_error,
+        root_limits_are_written_and_sigterm_cleans_up,
+        root_sigint_reaches_the_command_and_cleans_up,
+        root_sigkill_of_the_controller_takes_the_container_down,
+        root_hog_is_oom_killed_and_reported,
+        root_user_namespace_maps_root_to_an_unprivileged_uid,
+        root_user_namespace_reports_root_inside,
+        root_veth_connects_the_container_to_the_host,
+        root_mounts_inside_never_reach_a_shared_host_root
+    ])
+}
+
 fn ns_inode(path: &str) -> String {
     std::fs::read_link(path)
         .map(|p| p.display().to_string())
         .unwrap_or_default()
 }
 
-#[test]
 fn root_pid1_is_our_init_and_the_command_runs_under_it() {
-    let Some(_serial) = root_or_skip("root_pid1_is_our_init_and_the_command_runs_under_it") else {
-        return;
-    };
     let before = residue();
     let o = underhood(&[
         "run",
@@ -39,11 +56,7 @@ fn root_pid1_is_our_init_and_the_command_runs_under_it() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn root_every_namespace_differs_and_shared_ones_do_not() {
-    let Some(_serial) = root_or_skip("root_every_namespace_differs_and_shared_ones_do_not") else {
-        return;
-    };
     let before = residue();
     let kinds = ["uts", "ipc", "net", "mnt", "cgroup", "time", "pid"];
     let script = kinds
@@ -68,11 +81,7 @@ fn root_every_namespace_differs_and_shared_ones_do_not() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn root_hostname_is_isolated() {
-    let Some(_serial) = root_or_skip("root_hostname_is_isolated") else {
-        return;
-    };
     let host = nix::unistd::gethostname().unwrap();
     let o = underhood(&["run", "--hostname", "inside-box", "--", "hostname"]);
     assert_eq!(stdout(&o).trim(), "inside-box", "{}", stderr(&o));
@@ -86,11 +95,7 @@ fn mount_points(mountinfo: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn root_after_pivot_root_the_host_mounts_are_gone() {
-    let Some(_serial) = root_or_skip("root_after_pivot_root_the_host_mounts_are_gone") else {
-        return;
-    };
     let before = residue();
     let o = underhood(&["run", "--", "cat", "/proc/self/mountinfo"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -112,11 +117,7 @@ fn root_after_pivot_root_the_host_mounts_are_gone() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn root_chroot_can_be_escaped_and_pivot_root_cannot() {
-    let Some(_serial) = root_or_skip("root_chroot_can_be_escaped_and_pivot_root_cannot") else {
-        return;
-    };
     let before = residue();
     // Our state directory exists only on the host: seeing it means being out.
     let probe = ["underhood", "chroot-escape", "ls", "/run/underhood"];
@@ -145,22 +146,14 @@ fn root_chroot_can_be_escaped_and_pivot_root_cannot() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn root_exit_status_is_passed_through() {
-    let Some(_serial) = root_or_skip("root_exit_status_is_passed_through") else {
-        return;
-    };
     let o = underhood(&["run", "--", "/bin/sh", "-c", "exit 7"]);
     assert_eq!(o.status.code(), Some(7));
     let o = underhood(&["run", "--", "/bin/sh", "-c", "kill -TERM $$"]);
     assert_eq!(o.status.code(), Some(143), "128 + SIGTERM");
 }
 
-#[test]
 fn root_missing_command_is_127_with_a_clear_error() {
-    let Some(_serial) = root_or_skip("root_missing_command_is_127_with_a_clear_error") else {
-        return;
-    };
     let before = residue();
     let o = underhood(&["run", "--", "no-such-program"]);
     assert_eq!(o.status.code(), Some(127));
@@ -220,11 +213,7 @@ fn memory_limit_file() -> (&'static str, &'static str) {
     }
 }
 
-#[test]
 fn root_limits_are_written_and_sigterm_cleans_up() {
-    let Some(_serial) = root_or_skip("root_limits_are_written_and_sigterm_cleans_up") else {
-        return;
-    };
     let before = residue();
     let (mut child, _out) = start_waiting(
         &["--memory", "32M", "--pids", "20"],
@@ -247,11 +236,7 @@ fn root_limits_are_written_and_sigterm_cleans_up() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn root_sigint_reaches_the_command_and_cleans_up() {
-    let Some(_serial) = root_or_skip("root_sigint_reaches_the_command_and_cleans_up") else {
-        return;
-    };
     let before = residue();
     let (mut child, _out) = start_waiting(&[], "echo ready; exec sleep 60");
     nix::sys::signal::kill(
@@ -263,12 +248,7 @@ fn root_sigint_reaches_the_command_and_cleans_up() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn root_sigkill_of_the_controller_takes_the_container_down() {
-    let Some(_serial) = root_or_skip("root_sigkill_of_the_controller_takes_the_container_down")
-    else {
-        return;
-    };
     let before = residue();
     let (mut child, _out) = start_waiting(&["--memory", "64M"], "echo ready; exec sleep 60");
     child.kill().unwrap();
@@ -280,11 +260,7 @@ fn root_sigkill_of_the_controller_takes_the_container_down() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn root_hog_is_oom_killed_and_reported() {
-    let Some(_serial) = root_or_skip("root_hog_is_oom_killed_and_reported") else {
-        return;
-    };
     let before = residue();
     let o = underhood(&["run", "--memory", "32M", "--", "hog", "--rate", "64M"]);
     let e = stderr(&o);
@@ -294,11 +270,7 @@ fn root_hog_is_oom_killed_and_reported() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn root_user_namespace_maps_root_to_an_unprivileged_uid() {
-    let Some(_serial) = root_or_skip("root_user_namespace_maps_root_to_an_unprivileged_uid") else {
-        return;
-    };
     let before = residue();
     let (mut child, _out) = start_waiting(&["--userns"], "echo ready; exec sleep 60");
     // `ready` comes just before the exec: give sh a moment to become sleep.
@@ -321,11 +293,7 @@ fn root_user_namespace_maps_root_to_an_unprivileged_uid() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn root_user_namespace_reports_root_inside() {
-    let Some(_serial) = root_or_skip("root_user_namespace_reports_root_inside") else {
-        return;
-    };
     let o = underhood(&[
         "run",
         "--userns",
@@ -342,11 +310,7 @@ fn root_user_namespace_reports_root_inside() {
     assert_eq!(map, ["0", "100000", "65536"], "{out}");
 }
 
-#[test]
 fn root_veth_connects_the_container_to_the_host() {
-    let Some(_serial) = root_or_skip("root_veth_connects_the_container_to_the_host") else {
-        return;
-    };
     let before = residue();
     let o = underhood(&[
         "run",
@@ -369,11 +333,7 @@ fn root_veth_connects_the_container_to_the_host() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn root_mounts_inside_never_reach_a_shared_host_root() {
-    let Some(_serial) = root_or_skip("root_mounts_inside_never_reach_a_shared_host_root") else {
-        return;
-    };
     // A throwaway mount namespace whose / is rshared, as on a systemd host: the real
     // host's propagation is never changed.
     let script = format!(

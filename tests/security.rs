@@ -9,7 +9,8 @@
 //! read-only as a volume. Nothing here writes to a host-wide setting: write access is
 //! tested by opening for writing (O_APPEND) and closing without a write.
 //!
-//! Root only: as non-root every test prints SKIPPED.
+//! Root only: as non-root every test is reported ignored. One that this host cannot
+//! make meaningful is reported ignored too, with the reason (`common::skip`).
 
 mod common;
 
@@ -24,6 +25,18 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use underhood::observe::ptree::{SeccompMode, Status, cap_names, parse_status};
 use underhood::runtime::plan::DEFAULT_CAPS;
+
+fn main() -> std::process::ExitCode {
+    run(root_trials![
+        root_caps_seccomp_and_no_new_privs_are_what_we_claim,
+        root_a_blocked_syscall_really_fails,
+        root_mount_inside_fails_with_eperm,
+        root_the_container_cannot_raise_its_own_cgroup_limit,
+        root_host_wide_kernel_settings_are_out_of_reach,
+        root_a_device_node_made_inside_cannot_open_the_host_disk,
+        root_chroot_escape_in_a_user_namespace_too
+    ])
+}
 
 const MODES: [&[&str]; 2] = [&[], &["--userns"]];
 
@@ -130,11 +143,7 @@ impl Running {
     }
 }
 
-#[test]
 fn root_caps_seccomp_and_no_new_privs_are_what_we_claim() {
-    let Some(_serial) = root_or_skip("root_caps_seccomp_and_no_new_privs_are_what_we_claim") else {
-        return;
-    };
     let before = residue();
     for mode in MODES {
         // Inside: the command reads its own status.
@@ -169,11 +178,7 @@ fn root_caps_seccomp_and_no_new_privs_are_what_we_claim() {
     assert_no_residue_of_ours(&before);
 }
 
-#[test]
 fn root_a_blocked_syscall_really_fails() {
-    let Some(_serial) = root_or_skip("root_a_blocked_syscall_really_fails") else {
-        return;
-    };
     let before = residue();
     // On the host the same command works: the kernel allows it, the filter does not.
     let host = Command::new("unshare")
@@ -214,11 +219,7 @@ fn count_mounts_at(mountinfo: &str, point: &str) -> usize {
         .count()
 }
 
-#[test]
 fn root_mount_inside_fails_with_eperm() {
-    let Some(_serial) = root_or_skip("root_mount_inside_fails_with_eperm") else {
-        return;
-    };
     let before = residue();
     for mode in MODES {
         let out = run_ok(
@@ -257,11 +258,7 @@ fn memory_limit(r: &Running) -> Option<String> {
     })
 }
 
-#[test]
 fn root_the_container_cannot_raise_its_own_cgroup_limit() {
-    let Some(_serial) = root_or_skip("root_the_container_cannot_raise_its_own_cgroup_limit") else {
-        return;
-    };
     let before = residue();
     // The ways in: a cgroupfs somewhere in its tree, mounting one (v1 memory, v2), writing
     // where the host keeps the files.
@@ -302,11 +299,7 @@ fn root_the_container_cannot_raise_its_own_cgroup_limit() {
     assert_no_residue_of_ours(&before);
 }
 
-#[test]
 fn root_host_wide_kernel_settings_are_out_of_reach() {
-    let Some(_serial) = root_or_skip("root_host_wide_kernel_settings_are_out_of_reach") else {
-        return;
-    };
     let before = residue();
     // Opening for writing is the whole check: nothing is ever written. kernel.core_pattern
     // is the classic escape (a `|program` there runs as root on the host at the next
@@ -364,29 +357,20 @@ fn host_root_device() -> Option<(String, String)> {
     None
 }
 
-#[test]
 fn root_a_device_node_made_inside_cannot_open_the_host_disk() {
-    let Some(_serial) = root_or_skip("root_a_device_node_made_inside_cannot_open_the_host_disk")
-    else {
-        return;
-    };
     // CAP_MKNOD is kept (as Docker does), so root inside may make a node for the host's
     // disk; Docker then refuses it through the devices cgroup. Only meaningful where root
     // on the host may open that disk itself.
     let Some((maj, min)) = host_root_device() else {
-        eprintln!(
-            "SKIPPED (this host refuses even its own root to open the root block device, so a refusal inside proves nothing): root_a_device_node_made_inside_cannot_open_the_host_disk"
+        skip(
+            "this host refuses even its own root to open the root block device, so a refusal inside proves nothing",
         );
-        return;
     };
     let Some(mknod) = ["/usr/bin/mknod", "/bin/mknod"]
         .into_iter()
         .find(|p| Path::new(p).exists())
     else {
-        eprintln!(
-            "SKIPPED (no mknod on the host to bind in): root_a_device_node_made_inside_cannot_open_the_host_disk"
-        );
-        return;
+        skip("no mknod on the host to bind in");
     };
     let before = residue();
     let v = format!("{mknod}:/usr/local/bin/mknod:ro");
@@ -403,11 +387,7 @@ fn root_a_device_node_made_inside_cannot_open_the_host_disk() {
     );
 }
 
-#[test]
 fn root_chroot_escape_in_a_user_namespace_too() {
-    let Some(_serial) = root_or_skip("root_chroot_escape_in_a_user_namespace_too") else {
-        return;
-    };
     // tests/run.rs shows it as real root; here the same with a user namespace, where
     // CAP_SYS_CHROOT is the namespace's: chroot still leaves the host reachable,
     // pivot_root does not.

@@ -2,7 +2,8 @@
 //! the memory hog into the OOM kill, quit; and SIGTERM / SIGHUP midway. Each test
 //! checks that nothing of ours is left on the host.
 //!
-//! Skips (saying so) when not root or when tmux is missing; CI installs tmux.
+//! Reported ignored, with the reason, when not root or when tmux is missing (never as
+//! passed); CI installs tmux.
 //! Waits are bounded polls of `tmux capture-pane`, not timings: the budgets are
 //! measured by `benches/tui_budget.sh`.
 
@@ -12,20 +13,27 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{assert_no_residue, residue, root_or_skip};
+use common::{assert_no_residue, residue, trials, unless_root};
 
 const WIDTH: u16 = 120;
 const HEIGHT: u16 = 40;
 
-fn have_tmux(name: &str) -> bool {
+fn main() -> std::process::ExitCode {
+    common::run(trials![
+        unless_root().or_else(unless_tmux);
+        every_step_then_the_hog_into_the_oom_kill_then_quit,
+        sigterm_midway_leaves_nothing,
+        killing_the_tmux_session_with_the_hog_running_leaves_nothing,
+    ])
+}
+
+/// Why the TUI cannot be driven here: no working tmux.
+fn unless_tmux() -> Option<String> {
     let ok = Command::new("tmux")
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED (tmux missing): {name}");
-    }
-    ok
+    (!ok).then(|| "tmux missing".to_string())
 }
 
 /// One tmux server of our own (its own socket, no user config), with one session
@@ -239,14 +247,7 @@ fn wait_gone(pid: i32, limit: Duration) {
     }
 }
 
-#[test]
 fn every_step_then_the_hog_into_the_oom_kill_then_quit() {
-    let Some(_serial) = root_or_skip("every_step_then_the_hog_into_the_oom_kill_then_quit") else {
-        return;
-    };
-    if !have_tmux("every_step_then_the_hog_into_the_oom_kill_then_quit") {
-        return;
-    }
     let before = host_before();
     {
         let tui = Tui::start("steps");
@@ -283,14 +284,7 @@ fn every_step_then_the_hog_into_the_oom_kill_then_quit() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn sigterm_midway_leaves_nothing() {
-    let Some(_serial) = root_or_skip("sigterm_midway_leaves_nothing") else {
-        return;
-    };
-    if !have_tmux("sigterm_midway_leaves_nothing") {
-        return;
-    }
     let before = host_before();
     {
         let tui = Tui::start("term");
@@ -313,15 +307,7 @@ fn sigterm_midway_leaves_nothing() {
     assert_no_residue(&before);
 }
 
-#[test]
 fn killing_the_tmux_session_with_the_hog_running_leaves_nothing() {
-    let name = "killing_the_tmux_session_with_the_hog_running_leaves_nothing";
-    let Some(_serial) = root_or_skip(name) else {
-        return;
-    };
-    if !have_tmux(name) {
-        return;
-    }
     let before = host_before();
     {
         let tui = Tui::start("hup");

@@ -1,11 +1,14 @@
 //! The VM tier, from `cargo test`: each test boots Debian's kernel under qemu with
 //! `vm/run.sh` (see vm/README.md) and runs the privileged tests inside, with cgroup v2
 //! or the cgroup v1 layout. It takes minutes, needs root and apt, so it runs only with
-//! `UNDERHOOD_VM=1`; without it each test says SKIPPED on stderr, never a silent pass.
+//! `UNDERHOOD_VM=1`; without it each test is reported ignored with that reason, never as
+//! passed.
 //!
 //! ```sh
 //! sudo -E UNDERHOOD_VM=1 cargo test --test vm -- --nocapture
 //! ```
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,19 +17,24 @@ use std::sync::Mutex;
 /// One VM at a time: two would halve each other's 2 CPUs (vm/run.sh also takes a lock).
 static ONE_VM_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn enabled(name: &str) -> bool {
+fn main() -> std::process::ExitCode {
+    common::run(common::trials![
+        unless_enabled();
+        vm_cgroup_v2_tier,
+        vm_cgroup_v1_tier,
+    ])
+}
+
+/// Why the VM tier does not run: it was not asked for.
+fn unless_enabled() -> Option<String> {
     if std::env::var_os("UNDERHOOD_VM").is_some_and(|v| v == "1") {
-        return true;
+        return None;
     }
-    eprintln!("SKIPPED (set UNDERHOOD_VM=1 to boot the VM tier): {name}");
-    false
+    Some("set UNDERHOOD_VM=1 to boot the VM tier".to_string())
 }
 
 /// Runs `vm/run.sh <layout>` and fails with its verdict and summary unless it passed.
 fn boot(name: &str, layout: &str) {
-    if !enabled(name) {
-        return;
-    }
     let _one = ONE_VM_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -60,12 +68,10 @@ fn boot(name: &str, layout: &str) {
     );
 }
 
-#[test]
 fn vm_cgroup_v2_tier() {
     boot("vm_cgroup_v2_tier", "v2");
 }
 
-#[test]
 fn vm_cgroup_v1_tier() {
     boot("vm_cgroup_v1_tier", "v1");
 }

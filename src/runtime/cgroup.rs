@@ -18,8 +18,6 @@ mod v2;
 
 #[cfg(test)]
 mod fixture;
-#[cfg(test)]
-mod root_tests;
 
 use std::path::{Path, PathBuf};
 

@@ -276,4 +276,6 @@ fn link_by_stat(link: &Path, key: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod tests;

@@ -1,26 +1,160 @@
-//! Shared helpers for the root integration tests: skipping honestly when not root,
-//! running the real binary, and snapshots of host state to prove nothing is left.
-#![allow(dead_code)]
+//! Shared helpers for the root integration tests: a harness that reports a test it cannot
+//! run here as *ignored* (never as passed), running the real binary, and snapshots of host
+//! state to prove nothing is left.
+//!
+//! A test binary that has root-only tests sets `harness = false` in Cargo.toml and lists
+//! its tests in its own `main` (libtest-mimic: same command line, same output and closing
+//! line as libtest, so `cargo test NAME`, `--exact`, `--skip`, `--list` keep working):
+//!
+//! ```ignore
+//! mod common;
+//! use common::*;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     run(root_trials![root_first_test, root_second_test])
+//! }
+//!
+//! fn root_first_test() { /* no #[test], no root check: the harness does both */ }
+//! ```
+//!
+//! A test with another requirement uses [`trial`] with its own reason. Output is never
+//! captured (libtest-mimic has no capture), so `--nocapture` changes nothing.
+#![allow(dead_code, unused_macros)]
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, ExitCode, Output};
+use std::sync::{Mutex, MutexGuard};
+
+pub use libtest_mimic::Trial;
+use libtest_mimic::{Arguments, Completion};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_underhood");
 
 /// Root tests in one binary run one at a time: each compares the whole host's state
 /// before and after, which another test's container would disturb.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static SERIAL: Mutex<()> = Mutex::new(());
 
-/// Returns a guard holding the serial lock when the test may run (as root);
-/// otherwise says so on stderr (visible in CI logs and with `--nocapture`) so a skip
-/// is never mistaken for a pass.
-pub fn root_or_skip(name: &str) -> Option<std::sync::MutexGuard<'static, ()>> {
-    if nix::unistd::geteuid().is_root() {
-        return Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()));
+thread_local! {
+    /// Whether this thread holds [`SERIAL`], so that taking it again cannot deadlock.
+    static HOLDING_SERIAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Holds the serial lock (see [`serial`]) until dropped.
+pub struct Serial(Option<MutexGuard<'static, ()>>);
+
+impl Drop for Serial {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            HOLDING_SERIAL.set(false);
+        }
     }
-    eprintln!("SKIPPED (needs root): {name}");
-    None
+}
+
+/// Waits until no other test of this binary runs, and keeps it so while the returned
+/// value lives. Every [`trial`] runs with it held; taking it again on the same thread
+/// returns at once.
+pub fn serial() -> Serial {
+    if HOLDING_SERIAL.get() {
+        return Serial(None);
+    }
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    HOLDING_SERIAL.set(true);
+    Serial(Some(guard))
+}
+
+/// Why this process cannot run a root-only test, or `None` when it is root.
+pub fn unless_root() -> Option<String> {
+    let uid = nix::unistd::geteuid();
+    (!uid.is_root()).then(|| format!("needs root, running as uid {uid}"))
+}
+
+/// A test that needs root: reported ignored, with the reason, when not run as root.
+/// Otherwise like [`trial`].
+pub fn root_trial(name: &str, test: impl FnOnce() + Send + 'static) -> Trial {
+    trial(name, unless_root(), test)
+}
+
+/// A test that runs only when `unmet` is `None`; otherwise it is reported *ignored* with
+/// `unmet` as the reason (`test NAME ... ignored (REASON)`), never run and never counted
+/// as passed. It runs with the [`serial`] lock held; a panic fails it; [`skip`] inside it
+/// reports it ignored.
+pub fn trial(name: &str, unmet: Option<String>, test: impl FnOnce() + Send + 'static) -> Trial {
+    Trial::ignorable_test(name, move || {
+        if let Some(why) = unmet {
+            return Ok(Completion::ignored_with(why));
+        }
+        let _serial = serial();
+        match catch_unwind(AssertUnwindSafe(test)) {
+            Ok(()) => Ok(Completion::Completed),
+            Err(payload) => match payload.downcast::<Skip>() {
+                Ok(skip) => Ok(Completion::ignored_with(skip.0)),
+                // A failure: libtest-mimic reports the panic's message.
+                Err(payload) => resume_unwind(payload),
+            },
+        }
+    })
+}
+
+/// `trials![unmet; a, b]` is `vec![trial("a", unmet.clone(), a), trial("b", ...)]`: tests
+/// that share one requirement (`unmet`, an `Option<String>` as for [`trial`]), each listed
+/// under its function's name.
+macro_rules! trials {
+    ($unmet:expr; $($test:ident),* $(,)?) => {{
+        let unmet: Option<String> = $unmet;
+        vec![$($crate::common::trial(stringify!($test), unmet.clone(), $test)),*]
+    }};
+}
+/// `root_trials![a, b]`: tests that need root (see [`root_trial`]), each listed under its
+/// function's name.
+macro_rules! root_trials {
+    ($($test:ident),* $(,)?) => {
+        $crate::common::trials![$crate::common::unless_root(); $($test),*]
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use {root_trials, trials};
+
+/// The payload of [`skip`].
+struct Skip(String);
+
+/// Ends the running [`trial`] as ignored with `why`: for a check this machine cannot make
+/// (a missing host feature found only while testing). Unwinds without the panic message.
+pub fn skip(why: impl Into<String>) -> ! {
+    resume_unwind(Box::new(Skip(why.into())))
+}
+
+/// The `main` of a test binary with `harness = false`: reads libtest's command line
+/// (filters, `--exact`, `--skip`, `--list`, `--ignored`, `--test-threads`, `--format`;
+/// `RUST_TEST_THREADS` too), runs `trials` and ends with libtest's closing line
+/// (`test result: ok. N passed; N failed; N ignored; ...`) and exit status.
+///
+/// One test at a time, in the order listed, unless told otherwise: each holds the
+/// [`serial`] lock anyway, and uncaptured output then sits under its test's name.
+pub fn run(trials: Vec<Trial>) -> ExitCode {
+    let mut args = Arguments::from_args();
+    args.test_threads = args
+        .test_threads
+        .or_else(|| {
+            std::env::var("RUST_TEST_THREADS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .filter(|n| *n > 0)
+        })
+        .or(Some(1));
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// For a test file still on libtest's own harness (`#[test]`): the [`serial`] lock, when
+/// root. When not root it panics, a failure, never a silent pass: list the test with
+/// [`root_trial`] instead and it is reported ignored. Inside a [`trial`] it is harmless.
+pub fn root_or_skip(name: &str) -> Option<Serial> {
+    if let Some(why) = unless_root() {
+        panic!("{name} {why}: list it with common::root_trial to have it reported ignored");
+    }
+    Some(serial())
 }
 
 pub fn underhood(args: &[&str]) -> Output {

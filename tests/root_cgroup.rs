@@ -2,25 +2,32 @@
 //! the v2 paths get real-kernel coverage in the VM tier). Each test makes cgroups named
 //! `underhood-test-<pid>-<tag>`, removes them even when it fails (a drop guard), and
 //! checks that none is left in any hierarchy.
+//!
+//! Moved from `src/runtime/cgroup/root_tests.rs` so that, not as root, each is reported
+//! ignored rather than passed (see `tests/common`).
+
+mod common;
 
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use super::*;
-use crate::runtime::paths::Paths;
+use common::{root_trials, run};
+use underhood::runtime::cgroup::*;
+use underhood::runtime::paths::Paths;
+use underhood::runtime::report::Report;
 
-fn skipped(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return false;
-    }
-    eprintln!("SKIPPED (needs root): {test}");
-    true
+fn main() -> std::process::ExitCode {
+    run(root_trials![
+        root_limits_pid_usage_and_remove,
+        root_oom_kill_is_seen_through_the_event_fd,
+        root_remove_dir_cleans_up_a_crashed_session,
+    ])
 }
 
 fn unique(tag: &str) -> String {
@@ -74,11 +81,7 @@ fn read(dir: &Path, file: &str) -> String {
         .to_string()
 }
 
-#[test]
 fn root_limits_pid_usage_and_remove() {
-    if skipped("root_limits_pid_usage_and_remove") {
-        return;
-    }
     let host = host();
     let name = unique("limits");
     let limits = Limits {
@@ -179,11 +182,7 @@ fn wait_readable(ev: &OomEvents, limit: Duration) -> bool {
     poll(&mut fds, PollTimeout::from(ms)).expect("poll") == 1
 }
 
-#[test]
 fn root_oom_kill_is_seen_through_the_event_fd() {
-    if skipped("root_oom_kill_is_seen_through_the_event_fd") {
-        return;
-    }
     let host = host();
     let name = unique("oom");
     let limits = Limits {
@@ -247,11 +246,7 @@ fn root_oom_kill_is_seen_through_the_event_fd() {
     assert_eq!(residue(&host, &name), Vec::<PathBuf>::new());
 }
 
-#[test]
 fn root_remove_dir_cleans_up_a_crashed_session() {
-    if skipped("root_remove_dir_cleans_up_a_crashed_session") {
-        return;
-    }
     let host = host();
     let name = unique("crash");
     let mut report = Report::new("cgroup");
