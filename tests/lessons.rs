@@ -1,0 +1,530 @@
+//! The lesson files: the shipped set is valid and covers the syllabus; the broken
+//! examples in `tests/lessons_bad/` are each reported at their exact place; and, as
+//! root, every shipped lesson runs end to end: solved, all its checks pass; unsolved,
+//! every check that needs the learner's action fails. The host is left as it was.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use underhood::lesson::format::LessonFile;
+use underhood::lesson::set;
+
+fn manifest() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shipped() -> Vec<LessonFile> {
+    match set::builtin() {
+        Ok(s) => s.lessons,
+        Err(problems) => {
+            let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            panic!("the shipped lessons have problems:\n{}", text.join("\n"));
+        }
+    }
+}
+
+fn code(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+// ---------------------------------------------------------------------------------
+// Without root
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn shipped_lessons_pass_check() {
+    let files = std::fs::read_dir(manifest().join("lessons"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.ends_with(".md") && n != "README.md"
+        })
+        .count();
+    let want = format!("underhood: {files} lessons, no problems");
+    // The set compiled into the binary, and the directory it was compiled from.
+    let dir = manifest().join("lessons");
+    for args in [
+        vec!["lessons", "check"],
+        vec!["lessons", "check", dir.to_str().unwrap()],
+    ] {
+        let o = underhood(&args);
+        assert_eq!(code(&o), Some(0), "{args:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o).trim(), want, "{args:?}");
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}
+
+#[test]
+fn every_syllabus_row_has_a_lesson() {
+    let lessons = shipped();
+    let orders: BTreeSet<u32> = lessons.iter().map(|l| l.front.order).collect();
+    assert_eq!(orders, (0..=17).collect::<BTreeSet<u32>>());
+}
+
+#[test]
+fn every_lesson_is_complete_and_consistent() {
+    let lessons = shipped();
+    let order: BTreeMap<&str, u32> = lessons.iter().map(|l| (l.id(), l.front.order)).collect();
+    for l in &lessons {
+        let id = l.id();
+        let f = &l.front;
+        assert!(!f.summary.is_empty(), "{id}: no summary");
+        assert!(!f.man.is_empty(), "{id}: no man page to read");
+        assert!(!f.hints.is_empty(), "{id}: no hints");
+        assert!(!f.tries.is_empty(), "{id}: nothing to try");
+        assert!(l.body.len() > 500, "{id}: the body explains too little");
+        if f.order > 0 {
+            assert!(
+                !f.builds_on.is_empty(),
+                "{id}: says nothing of what it builds on"
+            );
+        }
+        for dep in &f.builds_on {
+            let d = dep.get_ref().as_str();
+            assert!(
+                order[d] <= f.order,
+                "{id} (order {}) builds on {d}, which comes later ({})",
+                f.order,
+                order[d]
+            );
+        }
+        // Every step it takes has a `## step: ...` section explaining it.
+        let heads: BTreeSet<&str> = l
+            .body
+            .lines()
+            .filter_map(|line| line.strip_prefix("## "))
+            .filter_map(|h| h.split_once(':').map(|(name, _)| name))
+            .collect();
+        for s in &f.launch.steps {
+            assert!(
+                heads.contains(s.get_ref().as_str()),
+                "{id}: no `## {}: ...` section",
+                s.get_ref()
+            );
+        }
+        // What needs root says what a learner without root can do.
+        let steps: BTreeSet<&str> = f
+            .launch
+            .steps
+            .iter()
+            .map(|s| s.get_ref().as_str())
+            .collect();
+        let veth = f.launch.net.as_ref().is_some_and(|n| n.get_ref() == "veth");
+        if steps.contains("cgroup") || veth {
+            assert!(
+                f.rootless_note.is_some(),
+                "{id}: needs root but has no rootless_note"
+            );
+        }
+        for c in &f.checks {
+            let cid = c.id.get_ref();
+            assert!(
+                c.host_undo.is_none() || c.host_solve.is_some(),
+                "{id}/{cid}: host_undo without host_solve never runs"
+            );
+        }
+    }
+}
+
+/// `<!-- expect: LINE:COLUMN: MESSAGE -->` lines of a file, as full problem lines.
+fn expectations(dir: &Path, file: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("<!-- expect: "))
+        .filter_map(|l| l.strip_suffix(" -->"))
+        .map(|e| {
+            format!(
+                "{}:{}",
+                file.display(),
+                e.replace("{dir}", &dir.display().to_string())
+            )
+        })
+        .collect()
+}
+
+/// Runs `lessons check DIR`; returns the exit code and the problem lines.
+fn check_dir(dir: &Path) -> (Option<i32>, Vec<String>, String) {
+    let o = underhood(&["lessons", "check", dir.to_str().unwrap()]);
+    let err = stderr(&o);
+    let problems = err
+        .lines()
+        .filter(|l| !l.starts_with("underhood: "))
+        .map(str::to_string)
+        .collect();
+    (code(&o), problems, err)
+}
+
+fn md_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "README.md"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn broken_examples_are_reported_at_their_exact_place() {
+    let bad = manifest().join("tests/lessons_bad");
+    let mut cases = 0;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&bad)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for entry in entries {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        let (dir, expected, _tmp) = if entry.is_dir() {
+            // A set: every file in it is checked together.
+            let mut expected = Vec::new();
+            for f in md_files(&entry) {
+                expected.extend(expectations(&entry, &f));
+            }
+            (entry.clone(), expected, None)
+        } else if name.ends_with(".md") && name != "README.md" {
+            // One file alone, in a directory of its own.
+            let tmp = tempfile::tempdir().unwrap();
+            let copy = tmp.path().join(&name);
+            std::fs::copy(&entry, &copy).unwrap();
+            let expected = expectations(tmp.path(), &copy);
+            (tmp.path().to_path_buf(), expected, Some(tmp))
+        } else {
+            continue;
+        };
+        assert!(
+            !expected.is_empty(),
+            "{name}: no `<!-- expect: ... -->` line"
+        );
+        let (code, problems, err) = check_dir(&dir);
+        assert_eq!(code, Some(1), "{name}: exit status; stderr:\n{err}");
+        assert_eq!(problems, expected, "{name}: stderr:\n{err}");
+        let n = expected.len();
+        let summary = format!(
+            "underhood: {n} problem{} in the lessons",
+            if n == 1 { "" } else { "s" }
+        );
+        assert!(err.lines().any(|l| l == summary), "{name}: {err}");
+        cases += 1;
+    }
+    assert!(cases >= 10, "only {cases} broken examples");
+}
+
+#[test]
+fn all_broken_examples_at_once_are_all_reported() {
+    // The whole directory as one set: every single-file problem is reported in one run
+    // (the duplicate pair lives in its own subdirectory, which a set does not read).
+    let bad = manifest().join("tests/lessons_bad");
+    let mut expected = Vec::new();
+    for f in md_files(&bad) {
+        expected.extend(expectations(&bad, &f));
+    }
+    expected.sort();
+    let (code, mut problems, err) = check_dir(&bad);
+    problems.sort();
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(problems, expected, "{err}");
+}
+
+// ---------------------------------------------------------------------------------
+// As root: every lesson, for real
+// ---------------------------------------------------------------------------------
+
+fn msg_queues() -> usize {
+    std::fs::read_to_string("/proc/sysvipc/msg")
+        .map(|t| t.lines().skip(1).filter(|l| !l.trim().is_empty()).count())
+        .unwrap_or(0)
+}
+
+/// Files a lesson's host commands may make, which must be gone afterwards.
+fn lesson_files_in_tmp() -> BTreeSet<String> {
+    std::fs::read_dir("/tmp")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("underhood-lesson") || n.starts_with("underhood-volume"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The hostname a lesson's container gets (also its $HOSTNAME).
+fn lesson_hostname(l: &LessonFile) -> String {
+    l.front
+        .launch
+        .hostname
+        .clone()
+        .unwrap_or_else(|| "underhood".into())
+}
+
+fn environ(pid: &str) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|b| {
+            b.split(|c| *c == 0)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn pids() -> BTreeSet<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        .collect()
+}
+
+/// Processes of a lesson's container still alive after its run: the container's
+/// environment (`container=underhood`, the lesson's own `HOSTNAME`), and not there
+/// before the run.
+fn left_commands(before: &BTreeSet<String>, hostname: &str) -> Vec<String> {
+    let want = format!("HOSTNAME={hostname}");
+    pids()
+        .difference(before)
+        .filter(|p| {
+            let env = environ(p);
+            env.iter().any(|e| e == "container=underhood") && env.contains(&want)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Set in the environment of every run of this file, so that its processes can be told
+/// from those of other underhood sessions running on the same machine.
+const MARK: &str = "UNDERHOOD_LESSONS_TEST";
+
+/// Sessions on the host that belong to someone else: a state file whose controller is
+/// not one of our runs.
+fn foreign_sessions(ours: &BTreeSet<i32>) -> BTreeSet<String> {
+    let dir = Path::new("/run/underhood");
+    let mut out = BTreeSet::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let id = e.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(e.path().join("state.json")).unwrap_or_default();
+        let Ok(state) = serde_json::from_str::<underhood::runtime::state::State>(&text) else {
+            continue;
+        };
+        if state.controller.is_some_and(|c| !ours.contains(&c.pid)) {
+            out.insert(id);
+        }
+    }
+    out
+}
+
+/// What appeared on the host since `before` and is ours (not another session's).
+fn our_residue(before: &Residue, now: &Residue, ours: &BTreeSet<i32>) -> Vec<String> {
+    let foreign = foreign_sessions(ours);
+    let is_foreign = |text: &str| foreign.iter().any(|id| text.contains(id.as_str()));
+    let mut out = Vec::new();
+    let mut new =
+        |what: &str, b: &BTreeSet<String>, a: &BTreeSet<String>, keep: &dyn Fn(&str) -> bool| {
+            for x in a.difference(b).filter(|x| keep(x)) {
+                out.push(format!("{what}: {x}"));
+            }
+        };
+    new("mount", &before.mounts, &now.mounts, &|m| !is_foreign(m));
+    new("cgroup", &before.cgroups, &now.cgroups, &|c| !is_foreign(c));
+    new("state dir", &before.state_dirs, &now.state_dirs, &|d| {
+        !is_foreign(d)
+    });
+    new("veth", &before.links, &now.links, &|l| {
+        !foreign
+            .iter()
+            .any(|id| l.starts_with(&format!("uh{}", &id[..8.min(id.len())])))
+    });
+    new("process", &before.processes, &now.processes, &|p| {
+        let pid = p.split_whitespace().next().unwrap_or_default();
+        environ(pid)
+            .iter()
+            .any(|e| e.starts_with(&format!("{MARK}=")))
+    });
+    if now.hostname != before.hostname {
+        out.push(format!(
+            "the host's hostname: {:?} -> {:?}",
+            before.hostname, now.hostname
+        ));
+    }
+    out
+}
+
+/// Waits (2 s at most) for the host to be as before; returns what still differs.
+fn host_differences(
+    before: &Residue,
+    queues: usize,
+    files: &BTreeSet<String>,
+    ours: &BTreeSet<i32>,
+) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let now = residue();
+        let mut out = our_residue(before, &now, ours);
+        if msg_queues() != queues {
+            out.push(format!(
+                "System V message queues: {queues} before, {} after",
+                msg_queues()
+            ));
+        }
+        let f = lesson_files_in_tmp();
+        if &f != files {
+            out.push(format!("files in /tmp: before {files:?}, after {f:?}"));
+        }
+        if out.is_empty() || start.elapsed() > Duration::from_secs(2) {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `(check id, passed)` from `lessons run` output lines `pass  ID/CHECK: ...`.
+fn verdicts(id: &str, out: &str) -> BTreeMap<String, bool> {
+    out.lines()
+        .filter_map(|l| {
+            let (mark, rest) = l.split_once("  ")?;
+            if mark != "pass" && mark != "FAIL" {
+                return None;
+            }
+            let check = rest.strip_prefix(&format!("{id}/"))?.split(':').next()?;
+            Some((check.to_string(), mark == "pass"))
+        })
+        .collect()
+}
+
+/// Runs the binary with its output in files, not pipes: a process that a container
+/// leaves behind keeps the pipes it inherited open, and `Command::output` would wait for
+/// it forever. Returns the exit code, stdout and stderr.
+/// The pid of the run is added to `ours`.
+fn run_to_files(args: &[&str], ours: &mut BTreeSet<i32>) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env(MARK, std::process::id().to_string())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .expect("running the underhood binary");
+    ours.insert(child.id() as i32);
+    let status = child.wait().expect("waiting for the underhood binary");
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    (status.code(), read(&out), read(&err))
+}
+
+#[test]
+fn root_every_lesson_passes_solved_and_fails_unsolved() {
+    let Some(_serial) = root_or_skip("root_every_lesson_passes_solved_and_fails_unsolved") else {
+        return;
+    };
+    let mut failures = Vec::new();
+    let mut ours = BTreeSet::new();
+    for l in shipped() {
+        let id = l.id().to_string();
+        let hostname = lesson_hostname(&l);
+        for solve in [true, false] {
+            let what = if solve { "solved" } else { "unsolved" };
+            let before = residue();
+            let queues = msg_queues();
+            let files = lesson_files_in_tmp();
+            let procs = pids();
+            let mut args = vec!["lessons", "run", id.as_str()];
+            if solve {
+                args.push("--solve");
+            }
+            let (status, out, err) = run_to_files(&args, &mut ours);
+            let v = verdicts(&id, &out);
+            let ctx = format!("{id} {what}: exit {status:?}\n{out}{err}");
+            if v.len() != l.front.checks.len() {
+                failures.push(format!("{ctx}\n  -> not every check was reported"));
+            }
+            for c in &l.front.checks {
+                let cid = c.id.get_ref();
+                let needs_action = c.solve.is_some() || c.host_solve.is_some();
+                let want = solve || !needs_action;
+                if v.get(cid.as_str()) != Some(&want) {
+                    failures.push(format!(
+                        "{ctx}\n  -> {cid} should {}",
+                        if want { "pass" } else { "FAIL" }
+                    ));
+                }
+            }
+            let all_pass = v.values().all(|p| *p);
+            let want_code = if all_pass { 0 } else { 1 };
+            if status != Some(want_code) {
+                failures.push(format!("{ctx}\n  -> exit status should be {want_code}"));
+            }
+            // A container without a PID namespace of its own may leave its command
+            // behind (see `root_lessons_without_a_pid_namespace_leave_no_process`):
+            // stop it here so the host stays clean, by pid and only if it is ours.
+            std::thread::sleep(Duration::from_millis(100));
+            for pid in left_commands(&procs, &hostname) {
+                if let Ok(p) = pid.parse::<i32>() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(p),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            for d in host_differences(&before, queues, &files, &ours) {
+                failures.push(format!("{id} {what}: the host changed: {d}"));
+            }
+        }
+        if !l
+            .front
+            .checks
+            .iter()
+            .any(|c| c.solve.is_some() || c.host_solve.is_some())
+        {
+            eprintln!("note: lesson {id} has no check that needs the learner's action");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn root_lessons_without_a_pid_namespace_leave_no_process() {
+    let Some(_serial) = root_or_skip("root_lessons_without_a_pid_namespace_leave_no_process")
+    else {
+        return;
+    };
+    let mut left = Vec::new();
+    let mut ours = BTreeSet::new();
+    for l in shipped() {
+        if l.front.launch.steps.iter().any(|s| s.get_ref() == "pid") {
+            continue;
+        }
+        let id = l.id();
+        let hostname = lesson_hostname(&l);
+        let procs = pids();
+        let (status, _, err) = run_to_files(&["lessons", "run", id], &mut ours);
+        assert!(status.is_some(), "{id}: {err}");
+        std::thread::sleep(Duration::from_millis(200));
+        for pid in left_commands(&procs, &hostname) {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+                .unwrap_or_default();
+            left.push(format!("{id}: pid {pid} `{}`", cmd.trim()));
+            if let Ok(p) = pid.parse::<i32>() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "the container's command outlived the lesson (killed now):\n{}",
+        left.join("\n")
+    );
+}
