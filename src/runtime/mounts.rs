@@ -327,13 +327,15 @@ fn harden_proc(sys: &mut dyn Sys, r: &mut Report, proc_dir: &Path) -> nix::Resul
 /// devpts instance for terminals, and the standard symlinks.
 fn dev(sys: &mut dyn Sys, r: &mut Report, dev: &Path) -> nix::Result<()> {
     r.call("mkdir", format!("{dev:?}"), sys.mkdir(dev))?;
+    // nodev: a node made here with CAP_MKNOD opens nothing; the nodes we bind in
+    // below are mounts of their own and keep working.
     mount(
         sys,
         r,
         Some("tmpfs"),
         dev,
         Some("tmpfs"),
-        MsFlags::MS_NOSUID,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         Some("mode=755,size=65536k"),
     )?;
     r.shell(format!(

@@ -493,6 +493,10 @@ fn spawn(
                 Some(&SigSet::empty()),
                 None,
             );
+            // Die with PID 1: without a PID namespace of its own nothing else would
+            // take the command down with the container (prctl(2) PR_SET_PDEATHSIG).
+            // SAFETY: prctl is async-signal-safe.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
             // Rust ignores SIGPIPE at start-up; the command expects the default.
             // SAFETY: resetting a disposition to SIG_DFL is always sound.
             unsafe {
