@@ -269,14 +269,20 @@ install_busybox() {
 }
 
 skeleton "$stage"
-mkdir -p "$stage"/{vm/tests,vm/modules,var/cache}
+mkdir -p "$stage"/{vm/tests,vm/modules,var/cache,mnt}
+# What a Debian host has and lessons read from the host (the chroot escape shows the
+# host's os-release).
+cp /etc/os-release "$stage/etc/os-release" 2>/dev/null || true
 # The kernel opens /dev/console before /init runs; without the node init has no output.
 mknod -m 600 "$stage/dev/console" c 5 1
 mknod -m 666 "$stage/dev/null" c 1 3
 # A few of the host's own tools, as on a learner's machine: iproute2's `ip` (busybox's
 # cannot name a veth's peer), util-linux's `unshare` (--propagation shared) and GNU tar
-# (the image tests make GNU archives). Busybox provides the rest.
-for tool in ip:/usr/sbin/ip unshare:/usr/bin/unshare tar:/usr/bin/tar; do
+# (the image tests make GNU archives), and the util-linux tools lessons use on the host
+# (ipcmk/ipcrm for the IPC lesson, nsenter for entering a container). Busybox provides
+# the rest.
+for tool in ip:/usr/sbin/ip unshare:/usr/bin/unshare tar:/usr/bin/tar \
+    ipcmk:/usr/bin/ipcmk ipcrm:/usr/bin/ipcrm nsenter:/usr/bin/nsenter; do
     p=$(command -v "${tool%%:*}") || die "host has no ${tool%%:*} (apt-get install iproute2 util-linux tar)"
     copy_with_libs "$stage" "$p" "${tool#*:}"
 done

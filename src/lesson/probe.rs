@@ -30,17 +30,6 @@ fn kind(ns: Ns) -> NsKind {
 }
 
 impl LiveProbe<'_> {
-    fn env(&self) -> Vec<(String, String)> {
-        self.launch
-            .steps
-            .iter()
-            .find_map(|s| match s {
-                Step::Exec { env, .. } => Some(env.clone()),
-                _ => None,
-            })
-            .unwrap_or_default()
-    }
-
     fn rootfs(&self) -> Option<(PathBuf, Vec<PathBuf>)> {
         self.launch.steps[..self.launch.next]
             .iter()
@@ -61,7 +50,7 @@ impl Probe for LiveProbe<'_> {
     fn run(&mut self, command: &str) -> Result<RunResult, String> {
         let spec = SpawnSpec {
             argv: vec!["/bin/sh".into(), "-c".into(), command.into()],
-            env: self.env(),
+            env: self.launch.exec_env(),
             inherit_stdio: false,
             tty: false,
             own_tool: false,

@@ -233,6 +233,18 @@ impl Launch {
         })
     }
 
+    /// The environment the plan gives the container's command (PATH, HOME, TERM...),
+    /// for other processes started inside.
+    pub fn exec_env(&self) -> Vec<(String, String)> {
+        self.steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Exec { env, .. } => Some(env.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// The first subject's host pid (the shim once the PID step forked PID 1).
     pub fn first_pid(&self) -> Option<i32> {
         self.first.as_ref().map(|c| c.id() as i32)

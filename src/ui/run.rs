@@ -405,17 +405,6 @@ impl Driver {
         }
     }
 
-    fn env(&self) -> Vec<(String, String)> {
-        self.launch
-            .steps
-            .iter()
-            .find_map(|s| match s {
-                Step::Exec { env, .. } => Some(env.clone()),
-                _ => None,
-            })
-            .unwrap_or_default()
-    }
-
     fn hog(&mut self, app: &mut App) {
         if app.hog.is_some() {
             app.info("the hog is already running: watch the memory pane");
@@ -444,7 +433,7 @@ impl Driver {
             .any(|s| matches!(s, Step::EnterRoot { .. }));
         let spec = SpawnSpec {
             argv: vec!["hog".into(), "--rate".into(), rate],
-            env: self.env(),
+            env: self.launch.exec_env(),
             inherit_stdio: false,
             tty: false,
             own_tool: !rooted,
@@ -526,7 +515,7 @@ impl Driver {
             app.info("take a step first: there is nothing to enter yet");
             return;
         }
-        let mut env = self.env();
+        let mut env = self.launch.exec_env();
         env.push(("TERM".into(), "xterm-256color".into()));
         let (rows, cols) = shell_size(app, size);
         let argv = vec!["/bin/sh".into(), "-l".into()];
@@ -561,7 +550,7 @@ impl Driver {
             app.info("take a step first: before any step, a shell would be the host's own");
             return;
         }
-        let mut env = self.env();
+        let mut env = self.launch.exec_env();
         env.push(("TERM".into(), "xterm-256color".into()));
         let spec = SpawnSpec {
             argv: vec!["/bin/sh".into(), "-l".into()],
