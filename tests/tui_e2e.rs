@@ -24,6 +24,8 @@ fn main() -> std::process::ExitCode {
         every_step_then_the_hog_into_the_oom_kill_then_quit,
         sigterm_midway_leaves_nothing,
         killing_the_tmux_session_with_the_hog_running_leaves_nothing,
+        ctrl_c_midway_restores_the_terminal_and_leaves_nothing,
+        an_injected_panic_restores_the_terminal_and_leaves_nothing,
     ])
 }
 
@@ -45,6 +47,11 @@ struct Tui {
 
 impl Tui {
     fn start(test: &str) -> Tui {
+        Tui::start_with(test, "")
+    }
+
+    /// `env` is put before the command (`NAME=value ...`).
+    fn start_with(test: &str, env: &str) -> Tui {
         let dir = tempfile::tempdir().expect("a temp dir");
         let socket = format!("uh-e2e-{}-{test}", std::process::id());
         let conf = dir.path().join("tmux.conf");
@@ -52,10 +59,13 @@ impl Tui {
         std::fs::write(&conf, "set -g remain-on-exit on\n").expect("writing tmux.conf");
         // The pane's shell waits for the TUI and keeps its exit status (tmux's own
         // #{pane_dead_status} is set only once tmux reaps, which may come late).
+        // After the TUI, the terminal's settings are saved: a restored terminal is back
+        // in canonical mode with echo on.
         let cmd = format!(
-            "{} 2>{}; echo $? >{}",
+            "{env} {} 2>{}; s=$?; stty -a >{}; echo $s >{}",
             common::BIN,
             dir.path().join("stderr").display(),
+            dir.path().join("stty").display(),
             dir.path().join("status").display()
         );
         let tui = Tui { socket, dir };
@@ -132,6 +142,13 @@ impl Tui {
 
     fn dead(&self) -> bool {
         self.status().is_some() || self.display("#{pane_dead}") == "1"
+    }
+
+    /// Whether `stty -a` after the TUI shows a cooked terminal again.
+    fn terminal_cooked(&self) -> bool {
+        let stty = std::fs::read_to_string(self.dir.path().join("stty")).unwrap_or_default();
+        let words: Vec<&str> = stty.split_whitespace().collect();
+        words.contains(&"icanon") && words.contains(&"echo")
     }
 
     fn stderr(&self) -> String {
@@ -324,6 +341,41 @@ fn killing_the_tmux_session_with_the_hog_running_leaves_nothing() {
         wait_gone(pid, Duration::from_secs(20));
         // Shown with the failure, if any: what the TUI said on its way out.
         eprintln!("the TUI's stderr:\n{}", tui.stderr());
+    }
+    assert_no_residue(&before);
+}
+
+fn ctrl_c_midway_restores_the_terminal_and_leaves_nothing() {
+    let before = host_before();
+    {
+        let tui = Tui::start("ctrlc");
+        let n = started(&tui);
+        take_steps(&tui, n / 2);
+        // In raw mode Ctrl-C is a key, not SIGINT: the TUI quits and cleans up.
+        tui.keys("C-c");
+        let status = tui.wait_exit(Duration::from_secs(20));
+        assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
+        assert!(!tui.screen().contains("Namespaces"), "alternate screen left on");
+        assert!(tui.terminal_cooked(), "terminal left in raw mode");
+    }
+    assert_no_residue(&before);
+}
+
+fn an_injected_panic_restores_the_terminal_and_leaves_nothing() {
+    let before = host_before();
+    {
+        // The test-only switch: panic right after the fourth step.
+        let tui = Tui::start_with("panic", "UNDERHOOD_FAULT=panic:4");
+        started(&tui);
+        for _ in 0..4 {
+            tui.keys("Right");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let status = tui.wait_exit(Duration::from_secs(20));
+        assert_eq!(status, "101", "a panic's exit status; stderr:\n{}", tui.stderr());
+        assert!(tui.stderr().contains("injected panic"), "{}", tui.stderr());
+        assert!(!tui.screen().contains("Namespaces"), "alternate screen left on");
+        assert!(tui.terminal_cooked(), "terminal left in raw mode");
     }
     assert_no_residue(&before);
 }
