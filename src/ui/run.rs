@@ -247,7 +247,7 @@ impl Driver {
                     sh.resize(rows, cols);
                 }
             }
-            match rx.recv_timeout(Duration::from_millis(50)) {
+            match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(msg) => {
                     if matches!(msg, Msg::ShellClosed) {
                         self.shell = None;
@@ -599,7 +599,7 @@ fn spawn_signal_thread(sigs: SigSet, tx: Sender<Msg>) {
 fn spawn_input_thread(shared: Arc<Observer>, tx: Sender<Msg>) {
     thread::spawn(move || {
         while !shared.stop.load(Ordering::SeqCst) {
-            match event::poll(Duration::from_millis(50)) {
+            match event::poll(Duration::from_millis(250)) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(_) => return,
@@ -652,7 +652,7 @@ fn spawn_oom_watcher(cg: Cgroup, generation: u64, shared: Arc<Observer>, tx: Sen
                 events.as_fd(),
                 nix::poll::PollFlags::POLLIN,
             )];
-            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)) {
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16)) {
                 Ok(n) if n > 0 => {
                     let _ = events.read();
                     if tx.send(Msg::Oom).is_err() {
