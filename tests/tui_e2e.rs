@@ -355,7 +355,10 @@ fn ctrl_c_midway_restores_the_terminal_and_leaves_nothing() {
         tui.keys("C-c");
         let status = tui.wait_exit(Duration::from_secs(20));
         assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
-        assert!(!tui.screen().contains("Namespaces"), "alternate screen left on");
+        assert!(
+            !tui.screen().contains("Namespaces"),
+            "alternate screen left on"
+        );
         assert!(tui.terminal_cooked(), "terminal left in raw mode");
     }
     assert_no_residue(&before);
@@ -372,9 +375,17 @@ fn an_injected_panic_restores_the_terminal_and_leaves_nothing() {
             std::thread::sleep(Duration::from_millis(200));
         }
         let status = tui.wait_exit(Duration::from_secs(20));
-        assert_eq!(status, "101", "a panic's exit status; stderr:\n{}", tui.stderr());
+        assert_eq!(
+            status,
+            "101",
+            "a panic's exit status; stderr:\n{}",
+            tui.stderr()
+        );
         assert!(tui.stderr().contains("injected panic"), "{}", tui.stderr());
-        assert!(!tui.screen().contains("Namespaces"), "alternate screen left on");
+        assert!(
+            !tui.screen().contains("Namespaces"),
+            "alternate screen left on"
+        );
         assert!(tui.terminal_cooked(), "terminal left in raw mode");
     }
     assert_no_residue(&before);

@@ -22,6 +22,8 @@ pub enum Pane {
     Syscalls,
     /// The embedded shell, while one is open.
     Shell,
+    /// The shell that entered the container with setns, while one is open.
+    Entered,
     Namespaces,
     Processes,
     Mounts,
@@ -29,9 +31,10 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 7] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Step,
         Pane::Shell,
+        Pane::Entered,
         Pane::Syscalls,
         Pane::Namespaces,
         Pane::Processes,
@@ -44,6 +47,7 @@ impl Pane {
             Pane::Step => "Step",
             Pane::Syscalls => "Syscalls",
             Pane::Shell => "Shell",
+            Pane::Entered => "Entered",
             Pane::Namespaces => "Namespaces",
             Pane::Processes => "Processes",
             Pane::Mounts => "Mounts",
@@ -51,15 +55,16 @@ impl Pane {
         }
     }
 
-    /// The next pane in focus order among those shown (the shell only while open,
-    /// the syscalls only while it is not).
-    fn offset(self, by: isize, shell_open: bool) -> Pane {
+    /// The next pane in focus order among those shown (a shell only while open, the
+    /// syscalls only while no shell is).
+    fn offset(self, by: isize, shell_open: bool, entered_open: bool) -> Pane {
         let shown: Vec<Pane> = Pane::ALL
             .iter()
             .copied()
             .filter(|p| match p {
                 Pane::Shell => shell_open,
-                Pane::Syscalls => !shell_open,
+                Pane::Entered => entered_open,
+                Pane::Syscalls => !shell_open && !entered_open,
                 _ => true,
             })
             .collect();
@@ -237,6 +242,8 @@ pub struct App {
     pub should_quit: bool,
     pub lesson: Option<LessonView>,
     pub shell: Option<super::shell::ShellView>,
+    /// The second shell, entered from outside with setns.
+    pub entered: Option<super::shell::ShellView>,
 }
 
 /// Everything that can happen to the UI.
@@ -251,8 +258,8 @@ pub enum Msg {
     Signal(i32),
     /// The embedded shell printed something.
     ShellOutput,
-    /// The embedded shell's terminal closed (the shell exited).
-    ShellClosed,
+    /// An embedded shell's terminal closed (the shell exited).
+    ShellClosed(super::shell::Slot),
 }
 
 /// What the main loop must do to the container.
@@ -265,8 +272,8 @@ pub enum Action {
     Shell,
     /// Evaluate the lesson's checks now.
     Check,
-    /// Bytes typed into the embedded shell.
-    ShellInput(Vec<u8>),
+    /// Bytes typed into an embedded shell.
+    ShellInput(super::shell::Slot, Vec<u8>),
     /// A shell that enters the running container from outside with setns.
     Enter,
     Quit,
@@ -293,6 +300,7 @@ impl App {
             should_quit: false,
             lesson: None,
             shell: None,
+            entered: None,
         }
     }
 
@@ -433,9 +441,18 @@ pub fn update(app: &mut App, msg: Msg) -> Action {
         }
         Msg::Signal(_) => Action::Quit,
         Msg::ShellOutput => Action::None,
-        Msg::ShellClosed => {
-            app.shell = None;
-            if app.focus == Pane::Shell {
+        Msg::ShellClosed(slot) => {
+            let pane = match slot {
+                super::shell::Slot::Spawned => {
+                    app.shell = None;
+                    Pane::Shell
+                }
+                super::shell::Slot::Entered => {
+                    app.entered = None;
+                    Pane::Entered
+                }
+            };
+            if app.focus == pane {
                 app.focus = Pane::Step;
             }
             app.info("the shell exited");
@@ -448,13 +465,18 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
     if key.kind == KeyEventKind::Release {
         return Action::None;
     }
-    // The focused shell gets every key but Ctrl-], which hands the focus back.
-    if app.focus == Pane::Shell && app.shell.is_some() {
+    // A focused shell gets every key but Ctrl-], which hands the focus back.
+    let slot = match app.focus {
+        Pane::Shell if app.shell.is_some() => Some(super::shell::Slot::Spawned),
+        Pane::Entered if app.entered.is_some() => Some(super::shell::Slot::Entered),
+        _ => None,
+    };
+    if let Some(slot) = slot {
         if super::shell::is_escape(&key) {
             app.focus = Pane::Step;
             return Action::None;
         }
-        return Action::ShellInput(super::shell::key_bytes(&key));
+        return Action::ShellInput(slot, super::shell::key_bytes(&key));
     }
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         return Action::Quit;
@@ -493,17 +515,21 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
             Action::None
         }
         KeyCode::Char('s') => Action::Shell,
-        KeyCode::Char('e') if app.shell.is_some() => {
-            app.info("a shell is open: leave it (exit) before entering with setns");
+        KeyCode::Char('e') if app.entered.is_some() => {
+            app.focus = Pane::Entered;
             Action::None
         }
         KeyCode::Char('e') => Action::Enter,
         KeyCode::Tab => {
-            app.focus = app.focus.offset(1, app.shell.is_some());
+            app.focus = app
+                .focus
+                .offset(1, app.shell.is_some(), app.entered.is_some());
             Action::None
         }
         KeyCode::BackTab => {
-            app.focus = app.focus.offset(-1, app.shell.is_some());
+            app.focus = app
+                .focus
+                .offset(-1, app.shell.is_some(), app.entered.is_some());
             Action::None
         }
         KeyCode::Char('z') => {
@@ -580,6 +606,15 @@ mod tests {
         assert!(a.zoom);
         update(&mut a, key(KeyCode::Esc));
         assert!(!a.zoom);
+    }
+
+    #[test]
+    fn focus_visits_both_shells_and_hides_the_syscalls() {
+        assert_eq!(Pane::Step.offset(1, true, true), Pane::Shell);
+        assert_eq!(Pane::Shell.offset(1, true, true), Pane::Entered);
+        assert_eq!(Pane::Entered.offset(1, true, true), Pane::Namespaces);
+        assert_eq!(Pane::Step.offset(1, false, true), Pane::Entered);
+        assert_eq!(Pane::Step.offset(1, false, false), Pane::Syscalls);
     }
 
     #[test]

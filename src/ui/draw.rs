@@ -47,30 +47,46 @@ pub fn draw(f: &mut Frame, app: &App) {
 /// Where each pane goes in the body (all of the screen but the header and footer).
 /// The main loop uses it too, to size the embedded shell's terminal.
 pub fn panes(app: &App, body: Rect) -> Vec<(Pane, Rect)> {
-    layout(app, body, app.shell.is_some())
+    layout(app, body, app.shell.is_some(), app.entered.is_some())
 }
 
-/// The layout with or without the shell pane (to size a shell before it opens).
-pub fn layout(app: &App, body: Rect, shell_open: bool) -> Vec<(Pane, Rect)> {
-    if app.zoom && (shell_open || app.focus != Pane::Shell) {
+/// The layout with or without the shell panes (to size a shell before it opens).
+pub fn layout(app: &App, body: Rect, shell_open: bool, entered_open: bool) -> Vec<(Pane, Rect)> {
+    let focus_shown = match app.focus {
+        Pane::Shell => shell_open,
+        Pane::Entered => entered_open,
+        _ => true,
+    };
+    if app.zoom && focus_shown {
         return vec![(app.focus, body)];
     }
     let mut out = Vec::new();
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
-    let second = if shell_open {
-        Pane::Shell
-    } else {
-        Pane::Syscalls
+    // The left column: the step, then the open shells (sharing the space), or the
+    // syscalls when no shell is open.
+    let mut lower: Vec<Pane> = Vec::new();
+    if shell_open {
+        lower.push(Pane::Shell);
+    }
+    if entered_open {
+        lower.push(Pane::Entered);
+    }
+    let top_share = match lower.len() {
+        0 => 45,
+        1 => 35,
+        _ => 25,
     };
-    let split = if shell_open { 35 } else { 45 };
-    let [top, bottom] = Layout::vertical([
-        Constraint::Percentage(split),
-        Constraint::Percentage(100 - split),
-    ])
-    .areas(left);
-    out.push((Pane::Step, top));
-    out.push((second, bottom));
+    if lower.is_empty() {
+        lower.push(Pane::Syscalls);
+    }
+    let mut constraints = vec![Constraint::Percentage(top_share)];
+    constraints.extend(lower.iter().map(|_| Constraint::Fill(1)));
+    let areas = Layout::vertical(constraints).split(left);
+    out.push((Pane::Step, areas[0]));
+    for (p, a) in lower.iter().zip(areas.iter().skip(1)) {
+        out.push((*p, *a));
+    }
     let right_panes = [
         Pane::Namespaces,
         Pane::Processes,
@@ -116,7 +132,8 @@ fn pane(f: &mut Frame, app: &App, p: Pane, area: Rect) {
     match p {
         Pane::Step => step::draw(f, app, area),
         Pane::Syscalls => syscalls::draw(f, app, area),
-        Pane::Shell => shell::draw(f, app, area),
+        Pane::Shell => shell::draw(f, app, area, Pane::Shell),
+        Pane::Entered => shell::draw(f, app, area, Pane::Entered),
         Pane::Namespaces => namespaces::draw(f, app, area),
         Pane::Processes => processes::draw(f, app, area),
         Pane::Mounts => mounts::draw(f, app, area),

@@ -33,7 +33,7 @@ use crate::units::format_size;
 
 use super::app::{self, Action, App, HostLine, Msg, Pane};
 use super::draw;
-use super::shell::ShellSession;
+use super::shell::{ShellSession, Slot};
 use super::theme::Theme;
 use ratatui::layout::Rect;
 
@@ -170,6 +170,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         started,
         kmsg: KernelLog::open(),
         shell: None,
+        entered: None,
         enter_child: None,
     };
     let mut terminal = ratatui::init();
@@ -208,15 +209,27 @@ struct Driver {
     started: Instant,
     kmsg: Option<KernelLog>,
     shell: Option<ShellSession>,
-    /// The `__enter` process behind an entered shell, reaped when it closes.
+    /// The shell that entered the container with setns, and the `__enter` process
+    /// behind it (reaped when it closes).
+    entered: Option<ShellSession>,
     enter_child: Option<std::process::Child>,
 }
 
-/// Rows and columns inside the shell pane's border for a screen of `size`.
-fn shell_size(app: &App, size: Rect) -> (u16, u16) {
-    draw::layout(app, draw::body(size), true)
+fn pane_of(slot: Slot) -> Pane {
+    match slot {
+        Slot::Spawned => Pane::Shell,
+        Slot::Entered => Pane::Entered,
+    }
+}
+
+/// Rows and columns inside a shell pane's border for a screen of `size`, as the
+/// layout is (or will be, once that shell is open).
+fn shell_size(app: &App, size: Rect, slot: Slot) -> (u16, u16) {
+    let shell = app.shell.is_some() || slot == Slot::Spawned;
+    let entered = app.entered.is_some() || slot == Slot::Entered;
+    draw::layout(app, draw::body(size), shell, entered)
         .into_iter()
-        .find(|(p, _)| *p == Pane::Shell)
+        .find(|(p, _)| *p == pane_of(slot))
         .map(|(_, r)| {
             (
                 r.height.saturating_sub(2).max(1),
@@ -242,18 +255,29 @@ impl Driver {
                     return Ok(());
                 }
                 dirty = false;
-                if let (Some(sh), Ok(size)) = (self.shell.as_mut(), terminal.size()) {
-                    let (rows, cols) = shell_size(app, Rect::new(0, 0, size.width, size.height));
-                    sh.resize(rows, cols);
+                if let Ok(size) = terminal.size() {
+                    let screen = Rect::new(0, 0, size.width, size.height);
+                    if let Some(sh) = self.shell.as_mut() {
+                        let (rows, cols) = shell_size(app, screen, Slot::Spawned);
+                        sh.resize(rows, cols);
+                    }
+                    if let Some(sh) = self.entered.as_mut() {
+                        let (rows, cols) = shell_size(app, screen, Slot::Entered);
+                        sh.resize(rows, cols);
+                    }
                 }
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(msg) => {
-                    if matches!(msg, Msg::ShellClosed) {
-                        self.shell = None;
-                        if let Some(mut c) = self.enter_child.take() {
-                            let _ = c.wait();
+                    match msg {
+                        Msg::ShellClosed(Slot::Spawned) => self.shell = None,
+                        Msg::ShellClosed(Slot::Entered) => {
+                            self.entered = None;
+                            if let Some(mut c) = self.enter_child.take() {
+                                let _ = c.wait();
+                            }
                         }
+                        _ => {}
                     }
                     let oom = matches!(msg, Msg::Oom);
                     let action = app::update(app, msg);
@@ -276,8 +300,12 @@ impl Driver {
                             let size = terminal.size()?;
                             self.enter(app, Rect::new(0, 0, size.width, size.height));
                         }
-                        Action::ShellInput(bytes) => {
-                            if let Some(sh) = self.shell.as_mut() {
+                        Action::ShellInput(slot, bytes) => {
+                            let session = match slot {
+                                Slot::Spawned => self.shell.as_mut(),
+                                Slot::Entered => self.entered.as_mut(),
+                            };
+                            if let Some(sh) = session {
                                 sh.write(&bytes);
                             }
                             dirty = false;
@@ -517,7 +545,7 @@ impl Driver {
         }
         let mut env = self.launch.exec_env();
         env.push(("TERM".into(), "xterm-256color".into()));
-        let (rows, cols) = shell_size(app, size);
+        let (rows, cols) = shell_size(app, size, Slot::Entered);
         let argv = vec!["/bin/sh".into(), "-l".into()];
         match self.launch.enter_pty(argv, env, rows, cols) {
             Ok((child, master, report)) => {
@@ -528,11 +556,19 @@ impl Driver {
                 }
                 let title = "Entered with setns (like nsenter)".to_string();
                 let pid = child.id() as i32;
-                match ShellSession::new(master, pid, title, rows, cols, self.tx.clone()) {
+                match ShellSession::new(
+                    Slot::Entered,
+                    master,
+                    pid,
+                    title,
+                    rows,
+                    cols,
+                    self.tx.clone(),
+                ) {
                     Ok(session) => {
-                        app.shell = Some(session.view.clone());
-                        app.focus = Pane::Shell;
-                        self.shell = Some(session);
+                        app.entered = Some(session.view.clone());
+                        app.focus = Pane::Entered;
+                        self.entered = Some(session);
                         self.enter_child = Some(child);
                     }
                     Err(e) => app.error(format!("opening the shell's terminal: {e}")),
@@ -560,7 +596,7 @@ impl Driver {
             own_tool: false,
         };
         // Open it with the size its pane will have.
-        let (rows, cols) = shell_size(app, size);
+        let (rows, cols) = shell_size(app, size, Slot::Spawned);
         match self.launch.spawn_pty(spec, rows, cols) {
             Ok((pid, master, report)) => {
                 app.log.push(report);
@@ -569,7 +605,15 @@ impl Driver {
                     app.done,
                     app.steps.len()
                 );
-                match ShellSession::new(master, pid, title, rows, cols, self.tx.clone()) {
+                match ShellSession::new(
+                    Slot::Spawned,
+                    master,
+                    pid,
+                    title,
+                    rows,
+                    cols,
+                    self.tx.clone(),
+                ) {
                     Ok(session) => {
                         app.shell = Some(session.view.clone());
                         app.focus = Pane::Shell;

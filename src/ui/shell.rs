@@ -24,6 +24,14 @@ impl std::fmt::Debug for Screen {
     }
 }
 
+/// Which of the two shell panes: the one PID 1 started (`s`), or the one that entered
+/// the running container from outside with setns (`e`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Spawned,
+    Entered,
+}
+
 /// What the UI shows of a shell.
 #[derive(Debug, Clone)]
 pub struct ShellView {
@@ -44,6 +52,7 @@ impl ShellSession {
     /// Wraps a pty master whose shell was just started; output flows to `tx` as
     /// `Msg::ShellOutput` (and `Msg::ShellClosed` at the end).
     pub fn new(
+        slot: Slot,
         master: OwnedFd,
         pid: i32,
         title: String,
@@ -54,7 +63,7 @@ impl ShellSession {
         let screen = Screen(Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 1000))));
         let reader = File::from(master.try_clone()?);
         let shared = screen.clone();
-        std::thread::spawn(move || pump(reader, shared, tx));
+        std::thread::spawn(move || pump(slot, reader, shared, tx));
         Ok(ShellSession {
             master: File::from(master),
             view: ShellView { screen, title, pid },
@@ -86,13 +95,13 @@ impl ShellSession {
     }
 }
 
-fn pump(mut reader: File, screen: Screen, tx: Sender<Msg>) {
+fn pump(slot: Slot, mut reader: File, screen: Screen, tx: Sender<Msg>) {
     let mut buf = [0u8; 4096];
     loop {
         match reader.read(&mut buf) {
             // EIO once the last process holding the slave end exits.
             Ok(0) | Err(_) => {
-                let _ = tx.send(Msg::ShellClosed);
+                let _ = tx.send(Msg::ShellClosed(slot));
                 return;
             }
             Ok(n) => {

@@ -6,17 +6,22 @@ use tui_term::widget::PseudoTerminal;
 
 use crate::ui::app::{App, Pane};
 
-pub fn draw(f: &mut Frame, app: &App, area: Rect) {
-    let Some(view) = &app.shell else {
+pub fn draw(f: &mut Frame, app: &App, area: Rect, pane: Pane) {
+    let view = match pane {
+        Pane::Entered => &app.entered,
+        _ => &app.shell,
+    };
+    let Some(view) = view else {
         return;
     };
-    let focused = app.focus == Pane::Shell;
+    let focused = app.focus == pane;
     let title = if focused {
         format!("{} · Ctrl-] leaves", view.title)
     } else {
-        format!("{} · s to type here", view.title)
+        let key = if pane == Pane::Entered { "e" } else { "s" };
+        format!("{} · {key} to type here", view.title)
     };
-    let block = crate::ui::draw::block(app, Pane::Shell, title);
+    let block = crate::ui::draw::block(app, pane, title);
     let Ok(parser) = view.screen.0.lock() else {
         return;
     };
