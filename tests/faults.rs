@@ -375,8 +375,11 @@ for d in /*; do
   [ "$name" = tmp ] && continue
   mount --rbind "$d" "$root/$name"
 done
+# Our binary may live under /tmp (a CI clone), which the copy above leaves out.
+touch "$root/underhood-under-test"
+mount --bind {bin} "$root/underhood-under-test"
 set +e
-chroot "$root" {bin} run -- true 2> "$base/../err"
+chroot "$root" /underhood-under-test run -- true 2> "$base/../err"
 echo $? > "$base/../rc"
 "#,
         base = base.path().join("b").display(),
