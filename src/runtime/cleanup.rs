@@ -40,6 +40,7 @@ pub fn stale_sessions(paths: &Paths) -> Cleaned {
             Err(e) => out.errors.push(format!("{e:#}")),
         }
     }
+    state::remove_state_root(&paths.state_dir);
     out
 }
 

@@ -87,12 +87,21 @@ pub struct Session {
 impl Session {
     /// Creates `<state_dir>/<id>/` and records the calling process as controller.
     pub fn create(paths: &Paths) -> Result<Session> {
-        fs::create_dir_all(&paths.state_dir)
-            .with_context(|| format!("creating {}", paths.state_dir.display()))?;
         let id = new_session_id()?;
         let dir = paths.state_dir.join(&id);
-        // 0711: a user-namespaced subject (mapped to another uid) must traverse it.
-        fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        // The parent is removed when its last session goes (remove_state_root), so another
+        // session ending at the same moment may take it away under us: retry then.
+        let mut tries = 0;
+        loop {
+            fs::create_dir_all(&paths.state_dir)
+                .with_context(|| format!("creating {}", paths.state_dir.display()))?;
+            // 0711 below: a user-namespaced subject (mapped to another uid) must traverse it.
+            match fs::create_dir(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => tries += 1,
+                Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+            }
+        }
         fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))
             .with_context(|| format!("chmod 0711 {}", dir.display()))?;
         let me = std::process::id() as i32;
@@ -132,10 +141,21 @@ impl Session {
         fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))
     }
 
-    /// Removes the session directory (upper layer included) once all else is gone.
+    /// Removes the session directory (upper layer included) once all else is gone, and
+    /// the state directory itself when no other session is left in it.
     pub fn remove_dir(&self) -> Result<()> {
-        remove_session_dir(&self.dir)
+        remove_session_dir(&self.dir)?;
+        if let Some(root) = self.dir.parent() {
+            remove_state_root(root);
+        }
+        Ok(())
     }
+}
+
+/// rmdir(2) of the state directory: it fails (and is left) while any session is in it,
+/// so a live session is never disturbed.
+pub fn remove_state_root(root: &Path) {
+    let _ = fs::remove_dir(root);
 }
 
 /// Deletes a session directory, refusing anything that is not `<...>/<8 hex digits>`.

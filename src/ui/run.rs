@@ -556,25 +556,39 @@ impl Driver {
                 }
                 let title = "Entered with setns (like nsenter)".to_string();
                 let pid = child.id() as i32;
-                match ShellSession::new(
-                    Slot::Entered,
-                    master,
-                    pid,
-                    title,
-                    rows,
-                    cols,
-                    self.tx.clone(),
-                ) {
-                    Ok(session) => {
-                        app.entered = Some(session.view.clone());
-                        app.focus = Pane::Entered;
-                        self.entered = Some(session);
-                        self.enter_child = Some(child);
-                    }
-                    Err(e) => app.error(format!("opening the shell's terminal: {e}")),
+                if self.attach(app, Slot::Entered, master, pid, title, (rows, cols)) {
+                    self.enter_child = Some(child);
                 }
             }
             Err(e) => app.error(format!("entering the container: {e:#}")),
+        }
+    }
+
+    /// Puts a started shell's terminal in its pane and gives it the focus. False when
+    /// the terminal could not be wrapped (the error is shown).
+    fn attach(
+        &mut self,
+        app: &mut App,
+        slot: Slot,
+        master: std::os::fd::OwnedFd,
+        pid: i32,
+        title: String,
+        (rows, cols): (u16, u16),
+    ) -> bool {
+        match ShellSession::new(slot, master, pid, title, rows, cols, self.tx.clone()) {
+            Ok(session) => {
+                let view = Some(session.view.clone());
+                match slot {
+                    Slot::Spawned => (app.shell, self.shell) = (view, Some(session)),
+                    Slot::Entered => (app.entered, self.entered) = (view, Some(session)),
+                }
+                app.focus = pane_of(slot);
+                true
+            }
+            Err(e) => {
+                app.error(format!("opening the shell's terminal: {e}"));
+                false
+            }
         }
     }
 
@@ -605,22 +619,7 @@ impl Driver {
                     app.done,
                     app.steps.len()
                 );
-                match ShellSession::new(
-                    Slot::Spawned,
-                    master,
-                    pid,
-                    title,
-                    rows,
-                    cols,
-                    self.tx.clone(),
-                ) {
-                    Ok(session) => {
-                        app.shell = Some(session.view.clone());
-                        app.focus = Pane::Shell;
-                        self.shell = Some(session);
-                    }
-                    Err(e) => app.error(format!("opening the shell's terminal: {e}")),
-                }
+                self.attach(app, Slot::Spawned, master, pid, title, (rows, cols));
             }
             Err(f) => {
                 app.log.push(*f.report);

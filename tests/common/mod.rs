@@ -179,6 +179,8 @@ pub struct Residue {
     pub cgroups: BTreeSet<String>,
     pub links: BTreeSet<String>,
     pub state_dirs: BTreeSet<String>,
+    /// Whether /run/underhood itself exists (it goes with its last session).
+    pub state_root: bool,
     pub processes: BTreeSet<String>,
     /// The host's hostname: a container must never change it.
     pub hostname: String,
@@ -191,6 +193,7 @@ impl Residue {
             && self.cgroups.is_subset(&before.cgroups)
             && self.links.is_subset(&before.links)
             && self.state_dirs.is_subset(&before.state_dirs)
+            && (before.state_root || !self.state_root)
             && self.processes.is_subset(&before.processes)
             && self.hostname == before.hostname
     }
@@ -251,6 +254,7 @@ pub fn residue() -> Residue {
         cgroups: cgroup_dirs(),
         links: dir_names(Path::new("/sys/class/net"), |n| n.starts_with("uh")),
         state_dirs: dir_names(Path::new("/run/underhood"), |_| true),
+        state_root: Path::new("/run/underhood").exists(),
         processes: our_processes(),
         hostname: nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
@@ -295,6 +299,9 @@ fn describe(before: &Residue, after: &Residue) -> String {
     sets("link", &before.links, &after.links);
     sets("state dir", &before.state_dirs, &after.state_dirs);
     sets("process", &before.processes, &after.processes);
+    if after.state_root && !before.state_root {
+        out.push_str("  + the state directory /run/underhood itself\n");
+    }
     if before.hostname != after.hostname {
         out.push_str(&format!(
             "  host hostname changed: {:?} -> {:?}\n",
