@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod draw;
+pub mod event;
 pub mod markdown;
 pub mod run;
 pub mod shell;
+pub mod tap;
 pub mod theme;

@@ -82,7 +82,7 @@ pub trait Probe {
     fn host_msg_queues(&self) -> usize;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     pub passed: bool,
     /// What was seen, in plain words (shown beside the check).

@@ -33,7 +33,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use super::fsread::read_text;
 
 /// How mount and unmount events propagate to and from a mount (mount_namespaces(7)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Propagation {
     /// No optional field: events neither leave nor arrive.
     Private,
@@ -91,7 +91,7 @@ impl fmt::Display for Propagation {
 }
 
 /// One line of `/proc/<pid>/mountinfo`, decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mount {
     /// (1) Unique within the namespace; reused after unmount, new in every namespace copy.
     pub mount_id: u32,

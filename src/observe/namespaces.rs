@@ -17,7 +17,9 @@ use std::path::Path;
 use super::fsread::errno_text;
 
 /// One entry of `/proc/<pid>/ns/`, in the order `ls` shows them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum NsKind {
     Cgroup,
     Ipc,
@@ -117,7 +119,7 @@ impl std::fmt::Display for NsKind {
 }
 
 /// What one `/proc/<pid>/ns/<file>` link said.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NsLink {
     pub kind: NsKind,
     /// The namespace's inode number, when the link was read and understood.

@@ -27,7 +27,7 @@ use procfs::FromRead;
 use super::fsread::{is_vanished, is_vanished_any, read_text};
 
 /// Process state, the letter in `stat` and `status` (proc(5)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ProcState {
     /// R
     Running,
@@ -116,7 +116,7 @@ impl fmt::Display for ProcState {
 }
 
 /// The `Seccomp:` field of `status` (proc(5), seccomp(2)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SeccompMode {
     /// 0: no filter.
     Disabled,
@@ -155,7 +155,7 @@ impl SeccompMode {
 /// The fields of `/proc/<pid>/status` that the lessons show. Every field is optional: older
 /// kernels lack some (`NSpid` before 4.1, `Seccomp_filters` before 5.9), and a malformed
 /// value is shown as absent rather than hiding the rest.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     pub name: Option<String>,
     pub state: Option<ProcState>,
@@ -278,7 +278,7 @@ pub fn parse_stat(text: &str) -> Result<StatLine> {
 
 /// One line of `uid_map`/`gid_map`: ids `inside..inside+count` in the process's user
 /// namespace are `outside..outside+count` in the reader's (user_namespaces(7)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMapRange {
     pub inside: u32,
     pub outside: u32,
@@ -321,7 +321,7 @@ pub fn map_to_inside(map: &[IdMapRange], outside: u32) -> Option<u32> {
 }
 
 /// Everything we show about one process.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Proc {
     /// The pid as the proc root's pid namespace sees it (the host pid, normally).
     pub pid: i32,
@@ -364,7 +364,7 @@ impl Proc {
 }
 
 /// One process in a depth-first walk: `depth` 0 is the root pid.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProcNode {
     pub depth: usize,
     pub proc: Proc,

@@ -20,7 +20,7 @@ pub struct Target {
     pub cgroup: Option<Cgroup>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     /// Time since the session started, for the memory graph's x axis.
     pub at: Duration,

@@ -56,7 +56,30 @@ pub struct MemoryFiles {
     pub oom_kills: &'static str,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Saved (in recordings) as the layout's name for the current-usage file, and read back
+// as that layout's constant set: the names are `&'static str` so snapshots stay cheap.
+impl serde::Serialize for MemoryFiles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.current)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MemoryFiles {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        [v1::MEMORY_FILES, v2::MEMORY_FILES]
+            .into_iter()
+            .find(|f| f.current == name)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown memory usage file {name:?}: expected memory.current (v2) or \
+                     memory.usage_in_bytes (v1)"
+                ))
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemoryUsage {
     /// Bytes charged to the cgroup now.
     pub current: u64,

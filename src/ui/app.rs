@@ -75,7 +75,7 @@ impl Pane {
 }
 
 /// The host facts the header shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HostLine {
     pub root: bool,
     pub cgroup: String,
@@ -83,7 +83,7 @@ pub struct HostLine {
     pub userns: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     pub text: String,
     pub error: bool,
@@ -256,16 +256,22 @@ pub enum Msg {
     Oom,
     /// SIGTERM, SIGHUP or SIGINT arrived.
     Signal(i32),
-    /// The embedded shell printed something.
-    ShellOutput,
+    /// An embedded shell printed something.
+    ShellOutput(super::shell::Slot, Vec<u8>),
     /// An embedded shell's terminal closed (the shell exited).
     ShellClosed(super::shell::Slot),
 }
 
 /// What the main loop must do to the container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     None,
+    /// Apply (and record) this event.
+    Emit(super::event::Event),
+    /// The kernel's OOM killer fired: say so and sample the container now.
+    Oom,
+    /// A shell's terminal closed.
+    ShellClosed(super::shell::Slot),
     Next,
     Back,
     Hog,
@@ -431,33 +437,13 @@ pub fn update(app: &mut App, msg: Msg) -> Action {
     match msg {
         Msg::Key(key) => on_key(app, key),
         Msg::Resize => Action::None,
-        Msg::Snapshot(s) => {
-            app.take_snapshot(*s);
-            Action::None
-        }
-        Msg::Oom => {
-            app.info("the kernel's OOM killer fired in the container's cgroup");
-            Action::None
-        }
+        Msg::Snapshot(snapshot) => Action::Emit(super::event::Event::Snapshot { snapshot }),
+        Msg::Oom => Action::Oom,
         Msg::Signal(_) => Action::Quit,
-        Msg::ShellOutput => Action::None,
-        Msg::ShellClosed(slot) => {
-            let pane = match slot {
-                super::shell::Slot::Spawned => {
-                    app.shell = None;
-                    Pane::Shell
-                }
-                super::shell::Slot::Entered => {
-                    app.entered = None;
-                    Pane::Entered
-                }
-            };
-            if app.focus == pane {
-                app.focus = Pane::Step;
-            }
-            app.info("the shell exited");
-            Action::Check
+        Msg::ShellOutput(slot, bytes) => {
+            Action::Emit(super::event::Event::ShellOutput { slot, bytes })
         }
+        Msg::ShellClosed(slot) => Action::ShellClosed(slot),
     }
 }
 

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use crossterm::event::{self, Event};
+use crossterm::event::{self as term_event, Event as TermEvent};
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::observe::host::{HostRoots, Overlay, read_host_facts};
@@ -31,9 +31,11 @@ use crate::runtime::report::Report;
 use crate::runtime::step::{LimitSpec, Step};
 use crate::units::format_size;
 
-use super::app::{self, Action, App, HostLine, Msg, Pane};
+use super::app::{self, Action, App, HostLine, Msg};
 use super::draw;
+use super::event::{Event, LessonSource, pane_of};
 use super::shell::{ShellSession, Slot};
+use super::tap::Taps;
 use super::theme::Theme;
 use ratatui::layout::Rect;
 
@@ -141,7 +143,6 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         host_ns,
         Theme::from_env(opts.high_contrast),
     );
-    app.lesson = opts.lesson.as_ref().map(app::LessonView::from_file);
 
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Observer {
@@ -172,10 +173,20 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         shell: None,
         entered: None,
         enter_child: None,
+        taps: Taps::default(),
     };
+    ctl.emit(
+        &mut app,
+        Event::Started {
+            steps: ctl.launch.steps.clone(),
+        },
+    );
+    let lesson = ctl.opts.lesson.as_ref().map(LessonSource::of);
+    ctl.emit(&mut app, Event::Lesson { lesson });
     let mut terminal = ratatui::init();
     let result = ctl.run(&mut app, &mut terminal, &rx);
     ratatui::restore();
+    ctl.taps.finish();
     ctl.shared.stop.store(true, Ordering::SeqCst);
     let teardown = ctl.launch.teardown();
     result?;
@@ -213,13 +224,8 @@ struct Driver {
     /// behind it (reaped when it closes).
     entered: Option<ShellSession>,
     enter_child: Option<std::process::Child>,
-}
-
-fn pane_of(slot: Slot) -> Pane {
-    match slot {
-        Slot::Spawned => Pane::Shell,
-        Slot::Entered => Pane::Entered,
-    }
+    /// Where events go besides the screen (a recording, followers).
+    taps: Taps,
 }
 
 /// Rows and columns inside a shell pane's border for a screen of `size`, as the
@@ -246,7 +252,8 @@ impl Driver {
         terminal: &mut ratatui::DefaultTerminal,
         rx: &Receiver<Msg>,
     ) -> Result<()> {
-        app.take_snapshot(self.sample());
+        let snapshot = Box::new(self.sample());
+        self.emit(app, Event::Snapshot { snapshot });
         let mut dirty = true;
         loop {
             if dirty {
@@ -257,37 +264,45 @@ impl Driver {
                 dirty = false;
                 if let Ok(size) = terminal.size() {
                     let screen = Rect::new(0, 0, size.width, size.height);
-                    if let Some(sh) = self.shell.as_mut() {
-                        let (rows, cols) = shell_size(app, screen, Slot::Spawned);
-                        sh.resize(rows, cols);
-                    }
-                    if let Some(sh) = self.entered.as_mut() {
-                        let (rows, cols) = shell_size(app, screen, Slot::Entered);
-                        sh.resize(rows, cols);
+                    for slot in [Slot::Spawned, Slot::Entered] {
+                        let (rows, cols) = shell_size(app, screen, slot);
+                        let session = match slot {
+                            Slot::Spawned => self.shell.as_mut(),
+                            Slot::Entered => self.entered.as_mut(),
+                        };
+                        if session.is_some_and(|sh| sh.resize(rows, cols)) {
+                            self.emit(app, Event::ShellResized { slot, rows, cols });
+                        }
                     }
                 }
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(msg) => {
-                    match msg {
-                        Msg::ShellClosed(Slot::Spawned) => self.shell = None,
-                        Msg::ShellClosed(Slot::Entered) => {
-                            self.entered = None;
-                            if let Some(mut c) = self.enter_child.take() {
-                                let _ = c.wait();
-                            }
-                        }
-                        _ => {}
-                    }
-                    let oom = matches!(msg, Msg::Oom);
                     let action = app::update(app, msg);
-                    if oom {
-                        // Show the kill now, not at the observer's next sample.
-                        app.take_snapshot(self.sample());
-                    }
                     dirty = true;
                     match action {
                         Action::None => {}
+                        Action::Emit(ev) => self.emit(app, ev),
+                        Action::Oom => {
+                            app.info("the kernel's OOM killer fired in the container's cgroup");
+                            // Show the kill now, not at the observer's next sample.
+                            let snapshot = Box::new(self.sample());
+                            self.emit(app, Event::Snapshot { snapshot });
+                        }
+                        Action::ShellClosed(slot) => {
+                            match slot {
+                                Slot::Spawned => self.shell = None,
+                                Slot::Entered => {
+                                    self.entered = None;
+                                    if let Some(mut c) = self.enter_child.take() {
+                                        let _ = c.wait();
+                                    }
+                                }
+                            }
+                            self.emit(app, Event::ShellClosed { slot });
+                            app.info("the shell exited");
+                            self.check(app);
+                        }
                         Action::Quit => return Ok(()),
                         Action::Next => self.next(app),
                         Action::Back => self.back(app),
@@ -319,7 +334,31 @@ impl Driver {
             if self.pump(app) {
                 dirty = true;
             }
+            if dirty {
+                self.taps.state(self.started.elapsed(), app);
+            }
         }
+    }
+
+    /// Every change to the container's side of the screen: to the taps, then applied.
+    fn emit(&mut self, app: &mut App, ev: Event) {
+        self.taps.event(self.started.elapsed(), &ev);
+        app.apply(ev);
+    }
+
+    fn step_event(
+        &mut self,
+        app: &mut App,
+        report: Report,
+        before: snapshot::Snapshot,
+        after: snapshot::Snapshot,
+    ) {
+        let ev = Event::Step {
+            report,
+            before: Some(Box::new(before)),
+            after: Box::new(after),
+        };
+        self.emit(app, ev);
     }
 
     fn sample(&self) -> snapshot::Snapshot {
@@ -355,12 +394,12 @@ impl Driver {
             Ok(report) => {
                 self.retarget();
                 let after = self.sample();
-                app.step_done(report, Some(&before), after);
+                self.step_event(app, report, before, after);
                 self.check(app);
                 crate::runtime::fault::after_step(self.launch.next);
             }
             Err(f) => {
-                app.log.push(*f.report);
+                self.emit(app, Event::Log { report: *f.report });
                 app.error(f.message);
             }
         }
@@ -381,8 +420,8 @@ impl Driver {
             }
         };
         self.launch = launch;
-        app.reset_container();
-        app.steps = self.launch.steps.clone();
+        let steps = self.launch.steps.clone();
+        self.emit(app, Event::Started { steps });
         self.retarget();
         let mut before = self.sample();
         for _ in 0..target {
@@ -390,18 +429,19 @@ impl Driver {
                 Ok(report) => {
                     self.retarget();
                     let after = self.sample();
-                    app.step_done(report, Some(&before), after.clone());
+                    self.step_event(app, report, before, after.clone());
                     before = after;
                 }
                 Err(f) => {
-                    app.log.push(*f.report);
+                    self.emit(app, Event::Log { report: *f.report });
                     app.error(format!("replaying: {}", f.message));
                     return;
                 }
             }
         }
         if app.done == 0 {
-            app.take_snapshot(self.sample());
+            let snapshot = Box::new(self.sample());
+            self.emit(app, Event::Snapshot { snapshot });
         }
         app.info(format!(
             "went back: {} of {} steps replayed on a fresh container",
@@ -416,12 +456,11 @@ impl Driver {
             return;
         };
         let results = crate::lesson::runner::evaluate_all(&lf, &mut self.launch);
-        let Some(view) = app.lesson.as_mut() else {
+        let outcomes = results.into_iter().map(|(_, o)| o).collect();
+        self.emit(app, Event::Checks { outcomes });
+        let Some(view) = app.lesson.as_ref() else {
             return;
         };
-        for (row, (_, outcome)) in view.checks.iter_mut().zip(results) {
-            row.outcome = Some(outcome);
-        }
         let path = crate::lesson::progress::default_path();
         let mut progress = crate::lesson::progress::Progress::load(&path);
         progress.current = Some((view.id.clone(), app.done));
@@ -468,8 +507,8 @@ impl Driver {
         };
         match self.launch.spawn(spec) {
             Ok((pid, report)) => {
-                app.hog = Some(pid);
-                app.log.push(report);
+                self.emit(app, Event::Hog { pid: Some(pid) });
+                self.emit(app, Event::Log { report });
                 self.shared
                     .period_ms
                     .store(HOG_PERIOD.as_millis() as u64, Ordering::SeqCst);
@@ -480,7 +519,7 @@ impl Driver {
                 ));
             }
             Err(f) => {
-                app.log.push(*f.report);
+                self.emit(app, Event::Log { report: *f.report });
                 app.error(f.message);
             }
         }
@@ -506,7 +545,7 @@ impl Driver {
                 continue;
             }
             changed = true;
-            app.hog = None;
+            self.emit(app, Event::Hog { pid: None });
             self.shared
                 .period_ms
                 .store(IDLE_PERIOD.as_millis() as u64, Ordering::SeqCst);
@@ -531,8 +570,9 @@ impl Driver {
                     r.note(format!("kernel: {line}"));
                 }
             }
-            app.log.push(r);
-            app.take_snapshot(snap);
+            self.emit(app, Event::Log { report: r });
+            let snapshot = Box::new(snap);
+            self.emit(app, Event::Snapshot { snapshot });
         }
         changed
     }
@@ -550,7 +590,7 @@ impl Driver {
         match self.launch.enter_pty(argv, env, rows, cols) {
             Ok((child, master, report)) => {
                 let failed = report.failure().is_some();
-                app.log.push(report);
+                self.emit(app, Event::Log { report });
                 if failed {
                     app.error("entering failed: see the syscalls pane");
                 }
@@ -575,14 +615,20 @@ impl Driver {
         title: String,
         (rows, cols): (u16, u16),
     ) -> bool {
-        match ShellSession::new(slot, master, pid, title, rows, cols, self.tx.clone()) {
+        match ShellSession::new(slot, master, rows, cols, self.tx.clone()) {
             Ok(session) => {
-                let view = Some(session.view.clone());
                 match slot {
-                    Slot::Spawned => (app.shell, self.shell) = (view, Some(session)),
-                    Slot::Entered => (app.entered, self.entered) = (view, Some(session)),
+                    Slot::Spawned => self.shell = Some(session),
+                    Slot::Entered => self.entered = Some(session),
                 }
-                app.focus = pane_of(slot);
+                let ev = Event::ShellOpened {
+                    slot,
+                    title,
+                    pid,
+                    rows,
+                    cols,
+                };
+                self.emit(app, ev);
                 true
             }
             Err(e) => {
@@ -613,7 +659,7 @@ impl Driver {
         let (rows, cols) = shell_size(app, size, Slot::Spawned);
         match self.launch.spawn_pty(spec, rows, cols) {
             Ok((pid, master, report)) => {
-                app.log.push(report);
+                self.emit(app, Event::Log { report });
                 let title = format!(
                     "Shell in the container (step {}/{})",
                     app.done,
@@ -622,7 +668,7 @@ impl Driver {
                 self.attach(app, Slot::Spawned, master, pid, title, (rows, cols));
             }
             Err(f) => {
-                app.log.push(*f.report);
+                self.emit(app, Event::Log { report: *f.report });
                 app.error(f.message);
             }
         }
@@ -642,14 +688,14 @@ fn spawn_signal_thread(sigs: SigSet, tx: Sender<Msg>) {
 fn spawn_input_thread(shared: Arc<Observer>, tx: Sender<Msg>) {
     thread::spawn(move || {
         while !shared.stop.load(Ordering::SeqCst) {
-            match event::poll(Duration::from_millis(250)) {
+            match term_event::poll(Duration::from_millis(250)) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(_) => return,
             }
-            let msg = match event::read() {
-                Ok(Event::Key(k)) => Msg::Key(k),
-                Ok(Event::Resize(..)) => Msg::Resize,
+            let msg = match term_event::read() {
+                Ok(TermEvent::Key(k)) => Msg::Key(k),
+                Ok(TermEvent::Resize(..)) => Msg::Resize,
                 Ok(_) => continue,
                 Err(_) => return,
             };

@@ -14,7 +14,8 @@ use tui_term::vt100;
 
 use super::app::Msg;
 
-/// The emulator's screen, shared between the reader thread and drawing.
+/// The emulator's screen, shared between the main loop (which feeds it the shell's
+/// output) and drawing.
 #[derive(Clone)]
 pub struct Screen(pub Arc<Mutex<vt100::Parser>>);
 
@@ -24,9 +25,40 @@ impl std::fmt::Debug for Screen {
     }
 }
 
+impl Screen {
+    pub fn new(rows: u16, cols: u16) -> Screen {
+        Screen(Arc::new(Mutex::new(vt100::Parser::new(
+            rows,
+            cols,
+            super::event::SHELL_SCROLLBACK,
+        ))))
+    }
+
+    pub fn process(&self, bytes: &[u8]) {
+        if let Ok(mut p) = self.0.lock() {
+            p.process(bytes);
+        }
+    }
+
+    pub fn resize(&self, rows: u16, cols: u16) {
+        if let Ok(mut p) = self.0.lock() {
+            p.screen_mut().set_size(rows, cols);
+        }
+    }
+
+    /// The visible text (for tests and checks).
+    pub fn contents(&self) -> String {
+        self.0
+            .lock()
+            .map(|p| p.screen().contents())
+            .unwrap_or_default()
+    }
+}
+
 /// Which of the two shell panes: the one PID 1 started (`s`), or the one that entered
 /// the running container from outside with setns (`e`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Slot {
     Spawned,
     Entered,
@@ -41,10 +73,10 @@ pub struct ShellView {
     pub pid: i32,
 }
 
-/// The controller's side of a shell: the pty master.
+/// The controller's side of a shell: the pty master. Its output goes to the main loop
+/// as `Msg::ShellOutput`, which turns it into an event for the pane.
 pub struct ShellSession {
     master: File,
-    pub view: ShellView,
     size: (u16, u16),
 }
 
@@ -54,19 +86,14 @@ impl ShellSession {
     pub fn new(
         slot: Slot,
         master: OwnedFd,
-        pid: i32,
-        title: String,
         rows: u16,
         cols: u16,
         tx: Sender<Msg>,
     ) -> std::io::Result<ShellSession> {
-        let screen = Screen(Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 1000))));
         let reader = File::from(master.try_clone()?);
-        let shared = screen.clone();
-        std::thread::spawn(move || pump(slot, reader, shared, tx));
+        std::thread::spawn(move || pump(slot, reader, tx));
         Ok(ShellSession {
             master: File::from(master),
-            view: ShellView { screen, title, pid },
             size: (rows, cols),
         })
     }
@@ -75,10 +102,11 @@ impl ShellSession {
         let _ = self.master.write_all(bytes);
     }
 
-    /// Tells the terminal (TIOCSWINSZ, tty_ioctl(4)) and the emulator the new size.
-    pub fn resize(&mut self, rows: u16, cols: u16) {
+    /// Tells the terminal the new size (TIOCSWINSZ, tty_ioctl(4)); true when it changed
+    /// (the emulator must then be told too).
+    pub fn resize(&mut self, rows: u16, cols: u16) -> bool {
         if (rows, cols) == self.size || rows == 0 || cols == 0 {
-            return;
+            return false;
         }
         self.size = (rows, cols);
         let ws = libc::winsize {
@@ -89,13 +117,11 @@ impl ShellSession {
         };
         // SAFETY: TIOCSWINSZ reads a winsize we own; the fd is our pty master.
         unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-        if let Ok(mut p) = self.view.screen.0.lock() {
-            p.screen_mut().set_size(rows, cols);
-        }
+        true
     }
 }
 
-fn pump(slot: Slot, mut reader: File, screen: Screen, tx: Sender<Msg>) {
+fn pump(slot: Slot, mut reader: File, tx: Sender<Msg>) {
     let mut buf = [0u8; 4096];
     loop {
         match reader.read(&mut buf) {
@@ -105,10 +131,7 @@ fn pump(slot: Slot, mut reader: File, screen: Screen, tx: Sender<Msg>) {
                 return;
             }
             Ok(n) => {
-                if let Ok(mut p) = screen.0.lock() {
-                    p.process(&buf[..n]);
-                }
-                if tx.send(Msg::ShellOutput).is_err() {
+                if tx.send(Msg::ShellOutput(slot, buf[..n].to_vec())).is_err() {
                     return;
                 }
             }
