@@ -21,6 +21,8 @@
 //! captured (libtest-mimic has no capture), so `--nocapture` changes nothing.
 #![allow(dead_code, unused_macros)]
 
+pub mod tmux;
+
 use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
