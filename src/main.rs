@@ -47,6 +47,9 @@ struct TuiArgs {
     /// Use a teacher's lesson directory instead of the shipped lessons.
     #[arg(long)]
     lessons: Option<std::path::PathBuf>,
+    /// Save the session (steps, samples, shells) to FILE, to play with `underhood replay`.
+    #[arg(long, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -64,6 +67,8 @@ enum Command {
     },
     /// Check this machine for what the lessons need: yes / no / why / how to fix.
     Doctor,
+    /// Play a recorded session (`--record FILE`) in the TUI: no root, no kernel features.
+    Replay(cli::replay::ReplayArgs),
     /// Inside a container: try the classic chroot escape, then run CMD (default /bin/sh).
     ChrootEscape {
         #[arg(trailing_var_arg = true)]
@@ -95,6 +100,7 @@ fn main() -> ExitCode {
         Some(Command::Cleanup) => cli::cleanup::main(),
         Some(Command::Lessons { command }) => cli::lessons::main(command),
         Some(Command::Doctor) => cli::doctor::main(),
+        Some(Command::Replay(args)) => cli::replay::main(args),
         Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),
         Some(Command::Enter { spec }) => match serde_json::from_str(&spec) {
@@ -179,6 +185,7 @@ fn tui(args: TuiArgs) -> ExitCode {
         memory: args.memory,
         hog_rate: args.hog_rate,
         high_contrast: args.high_contrast,
+        record: args.record,
     };
     match underhood::ui::run::main(opts) {
         Ok(code) => ExitCode::from(code as u8),

@@ -5,6 +5,8 @@ pub mod app;
 pub mod draw;
 pub mod event;
 pub mod markdown;
+pub mod recording;
+pub mod replay;
 pub mod run;
 pub mod shell;
 pub mod tap;

@@ -244,6 +244,20 @@ pub struct App {
     pub shell: Option<super::shell::ShellView>,
     /// The second shell, entered from outside with setns.
     pub entered: Option<super::shell::ShellView>,
+    /// Set while replaying a recording (the footer says so).
+    pub replay: Option<ReplayStatus>,
+}
+
+/// Where a replay stands, for the footer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayStatus {
+    /// The recording's file name.
+    pub file: String,
+    /// The recorded time shown, and the recording's length.
+    pub at: Duration,
+    pub length: Duration,
+    pub playing: bool,
+    pub speed: f64,
 }
 
 /// Everything that can happen to the UI.
@@ -307,6 +321,7 @@ impl App {
             lesson: None,
             shell: None,
             entered: None,
+            replay: None,
         }
     }
 

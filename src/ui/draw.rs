@@ -162,6 +162,9 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
 
 /// The keys that matter now, most important first, as many as fit.
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
+    if let Some(r) = &app.replay {
+        return replay_footer(f, app, r, area);
+    }
     let t = app.theme;
     let mut keys: Vec<(&str, &str)> = Vec::new();
     if app.done < app.steps.len() {
@@ -197,6 +200,48 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         used += w;
         spans.push(Span::styled(format!(" {k} "), t.key()));
         spans.push(Span::raw(format!(" {what}  ")));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// "REPLAY 0:12/1:05 ▶ x2" and the replay's keys, as many as fit.
+fn replay_footer(f: &mut Frame, app: &App, r: &super::app::ReplayStatus, area: Rect) {
+    let t = app.theme;
+    let mmss = |d: std::time::Duration| format!("{}:{:02}", d.as_secs() / 60, d.as_secs() % 60);
+    let state = if r.playing { "▶" } else { "❚❚" };
+    let speed = if (r.speed - 1.0).abs() > f64::EPSILON {
+        format!(" x{}", r.speed)
+    } else {
+        String::new()
+    };
+    let mut spans = vec![
+        Span::styled(" REPLAY ", t.key()),
+        Span::raw(format!(
+            " {}/{} {state}{speed}  ",
+            mmss(r.at),
+            mmss(r.length)
+        )),
+    ];
+    let mut used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let keys = [
+        ("→", "next step"),
+        ("←", "back"),
+        ("p", if r.playing { "pause" } else { "play" }),
+        ("q", "quit"),
+        ("+/-", "speed"),
+        ("?", "help"),
+    ];
+    for (k, what) in keys {
+        let w = k.chars().count() + 2 + what.chars().count() + 3;
+        if used + w > area.width as usize {
+            break;
+        }
+        used += w;
+        spans.push(Span::styled(format!(" {k} "), t.key()));
+        spans.push(Span::raw(format!(" {what}  ")));
+    }
+    if used + r.file.chars().count() < area.width as usize {
+        spans.push(Span::styled(r.file.clone(), t.dim()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }

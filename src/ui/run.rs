@@ -34,6 +34,7 @@ use crate::units::format_size;
 use super::app::{self, Action, App, HostLine, Msg};
 use super::draw;
 use super::event::{Event, LessonSource, pane_of};
+use super::recording::{Header, Recorder};
 use super::shell::{ShellSession, Slot};
 use super::tap::Taps;
 use super::theme::Theme;
@@ -48,6 +49,8 @@ pub struct TuiOptions {
     pub memory: u64,
     pub hog_rate: u64,
     pub high_contrast: bool,
+    /// Save the session's events to this file (`underhood replay` plays it).
+    pub record: Option<PathBuf>,
 }
 
 impl Default for TuiOptions {
@@ -58,6 +61,7 @@ impl Default for TuiOptions {
             memory: 100 << 20,
             hog_rate: 16 << 20,
             high_contrast: false,
+            record: None,
         }
     }
 }
@@ -129,6 +133,15 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     }
     sigs.thread_block().context("blocking signals")?;
 
+    let host = host_line(&paths);
+    let host_ns = namespaces::read_links(&paths.proc_root, std::process::id() as i32);
+    // The recording's file first: a path that cannot be written stops us before any
+    // container exists.
+    let mut taps = Taps::default();
+    if let Some(path) = &opts.record {
+        let header = Header::new(host.clone(), host_ns.clone(), false, opts.high_contrast);
+        taps.add(Box::new(Recorder::create(path, &header)?));
+    }
     eprintln!("underhood: preparing the root filesystem (the first time takes a few seconds)...");
     let lower = launcher::layers(&opts.source, &paths)?;
     let plan_opts = match &opts.lesson {
@@ -136,9 +149,8 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         None => options(&opts),
     };
     let launch = start_launch(&opts, &plan_opts, &lower, &paths)?;
-    let host_ns = namespaces::read_links(&paths.proc_root, std::process::id() as i32);
     let mut app = App::new(
-        host_line(&paths),
+        host,
         launch.steps.clone(),
         host_ns,
         Theme::from_env(opts.high_contrast),
@@ -173,8 +185,9 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         shell: None,
         entered: None,
         enter_child: None,
-        taps: Taps::default(),
+        taps,
     };
+    ctl.taps.begin();
     ctl.emit(
         &mut app,
         Event::Started {
@@ -276,6 +289,7 @@ impl Driver {
                     }
                 }
             }
+            self.taps.begin();
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(msg) => {
                     let action = app::update(app, msg);

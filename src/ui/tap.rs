@@ -9,6 +9,9 @@ use super::app::{App, Message};
 use super::event::Event;
 
 pub trait Tap {
+    /// The main loop starts handling one message (a key, a sample, a signal): what
+    /// follows until the next `begin` is its doing.
+    fn begin(&mut self) {}
     /// An event, `at` the time since the session started, before it is applied.
     fn event(&mut self, at: Duration, ev: &Event);
     /// The state after a change (keys included).
@@ -31,6 +34,12 @@ impl Taps {
 
     pub fn is_empty(&self) -> bool {
         self.taps.is_empty()
+    }
+
+    pub fn begin(&mut self) {
+        for t in &mut self.taps {
+            t.begin();
+        }
     }
 
     pub fn event(&mut self, at: Duration, ev: &Event) {

@@ -1,0 +1,50 @@
+//! `underhood replay FILE [--step] [--speed X]`: plays a recording in the TUI.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// A file written by `underhood --record FILE`.
+    pub file: PathBuf,
+    /// Start paused; each → (Space, PageDown) shows the next step's whole result.
+    #[arg(long)]
+    pub step: bool,
+    /// Playing speed: 2 is twice as fast.
+    #[arg(long, default_value_t = 1.0, value_parser = speed)]
+    pub speed: f64,
+}
+
+fn speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && (0.1..=100.0).contains(&x) => Ok(x),
+        _ => Err(format!("{s:?}: expected a speed from 0.1 to 100")),
+    }
+}
+
+pub fn main(args: ReplayArgs) -> ExitCode {
+    // Read (and check) the file before the terminal changes: errors stay readable.
+    let rec = match underhood::ui::recording::read(&args.file) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("underhood replay: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        eprintln!("underhood replay: needs a terminal");
+        return ExitCode::from(2);
+    }
+    let opts = underhood::ui::replay::ReplayOptions {
+        step: args.step,
+        speed: args.speed,
+    };
+    match underhood::ui::replay::main(rec, opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("underhood replay: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

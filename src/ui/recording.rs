@@ -1,0 +1,344 @@
+//! Recordings (`underhood --record FILE`, `underhood replay FILE`): a session's events
+//! saved as they happen, to be played back with the same UI and timing, without root
+//! and without any kernel feature. The format is documented in docs/recording-format.md.
+//!
+//! A file is JSON Lines: a header line, then one line per event:
+//!
+//! ```text
+//! {"format":"underhood-recording","version":1,"underhood":"0.1.0",...}
+//! {"t_ms":12,"batch":0,"event":{"kind":"started","steps":[...]}}
+//! ```
+//!
+//! `batch` numbers what one message of the live session (a key, a sample, a signal)
+//! caused: a replay stops between batches, never inside one.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+
+use super::app::HostLine;
+use super::event::Event;
+use super::tap::Tap;
+use crate::observe::namespaces::NsLink;
+
+/// The first line's `format`.
+pub const FORMAT: &str = "underhood-recording";
+/// The format this build writes.
+pub const VERSION: u32 = 1;
+/// The oldest format this build plays.
+pub const OLDEST: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub format: String,
+    pub version: u32,
+    /// The underhood version that recorded it.
+    pub underhood: String,
+    /// When the recording started (ms since the Unix epoch).
+    pub started_unix_ms: u64,
+    /// The host facts of the header line, and the host's namespaces (to compare with).
+    pub host: HostLine,
+    pub host_ns: Vec<NsLink>,
+    /// The session's view options.
+    #[serde(default)]
+    pub present: bool,
+    #[serde(default)]
+    pub high_contrast: bool,
+}
+
+impl Header {
+    pub fn new(host: HostLine, host_ns: Vec<NsLink>, present: bool, high_contrast: bool) -> Header {
+        Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            underhood: env!("CARGO_PKG_VERSION").into(),
+            started_unix_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            host,
+            host_ns,
+            present,
+            high_contrast,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Time since the session started.
+    pub t_ms: u64,
+    pub batch: u64,
+    pub event: Event,
+}
+
+impl Entry {
+    pub fn at(&self) -> Duration {
+        Duration::from_millis(self.t_ms)
+    }
+}
+
+/// A recording read back.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    pub path: PathBuf,
+    pub header: Header,
+    pub entries: Vec<Entry>,
+    /// Set when the last line was cut short (the recording session was killed while
+    /// writing it): what came before still plays.
+    pub cut_at_line: Option<usize>,
+}
+
+/// Reads a recording; errors name the file, the line and what is wrong.
+pub fn read(path: &Path) -> Result<Recording> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut lines = BufReader::new(file).lines();
+    let first = match lines.next() {
+        Some(l) => l.with_context(|| format!("reading {}", path.display()))?,
+        None => bail!("{}: empty file: not an underhood recording", path.display()),
+    };
+    let header = header(path, &first)?;
+    let mut entries = Vec::new();
+    let mut cut_at_line = None;
+    let mut pending: Option<(usize, serde_json::Error)> = None;
+    for (i, line) in lines.enumerate() {
+        let n = i + 2;
+        let line = line.with_context(|| format!("reading {}:{n}", path.display()))?;
+        if let Some((at, e)) = pending.take() {
+            // A bad line followed by more lines is damage, not a cut end.
+            bail!("{}:{at}:{}: {e}", path.display(), e.column());
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Entry>(&line) {
+            Ok(e) => entries.push(e),
+            Err(e) if e.is_eof() => pending = Some((n, e)),
+            Err(e) => bail!(
+                "{}:{n}:{}: {e} (recorded by underhood {}; a newer event kind needs a newer underhood)",
+                path.display(),
+                e.column(),
+                header.underhood
+            ),
+        }
+    }
+    if let Some((at, _)) = pending {
+        cut_at_line = Some(at);
+    }
+    Ok(Recording {
+        path: path.to_path_buf(),
+        header,
+        entries,
+        cut_at_line,
+    })
+}
+
+/// Checks the first line: ours, and a version this build plays.
+fn header(path: &Path, line: &str) -> Result<Header> {
+    let p = path.display();
+    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+        anyhow!(
+            "{p}:1:{}: not an underhood recording (its first line is not JSON: {e})",
+            e.column()
+        )
+    })?;
+    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        bail!(
+            "{p}:1:1: not an underhood recording (no \"format\": \"{FORMAT}\" on its first line)"
+        );
+    }
+    let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    let by = value
+        .get("underhood")
+        .and_then(|v| v.as_str())
+        .unwrap_or("an unknown version");
+    let ours = env!("CARGO_PKG_VERSION");
+    if version > VERSION as u64 {
+        bail!(
+            "{p}: recorded by underhood {by} in recording format {version}; this underhood \
+             ({ours}) plays formats {OLDEST} to {VERSION}: replay it with underhood {by} or newer"
+        );
+    }
+    if version < OLDEST as u64 {
+        bail!(
+            "{p}: recorded by underhood {by} in recording format {version}, which this \
+             underhood ({ours}) no longer plays (formats {OLDEST} to {VERSION})"
+        );
+    }
+    serde_json::from_value(value).map_err(|e| anyhow!("{p}:1: a damaged header: {e}"))
+}
+
+/// A `Tap` that writes every event to the file as it happens. Each line is flushed at
+/// once: a session that is killed keeps everything up to its last event.
+pub struct Recorder {
+    path: PathBuf,
+    out: BufWriter<File>,
+    batch: u64,
+    /// The first write error, reported once at the end (a full disk must not stop
+    /// the session on stage).
+    failed: Option<String>,
+}
+
+impl Recorder {
+    /// Creates (or truncates) the file and writes the header.
+    pub fn create(path: &Path, header: &Header) -> Result<Recorder> {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut r = Recorder {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            batch: 0,
+            failed: None,
+        };
+        let line = serde_json::to_string(header)?;
+        r.write_line(&line);
+        match r.failed.take() {
+            Some(e) => bail!("{e}"),
+            None => Ok(r),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The first write error, if any.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
+
+    fn write_line(&mut self, line: &str) {
+        if self.failed.is_some() {
+            return;
+        }
+        let r = self
+            .out
+            .write_all(line.as_bytes())
+            .and_then(|_| self.out.write_all(b"\n"))
+            .and_then(|_| self.out.flush());
+        if let Err(e) = r {
+            self.failed = Some(format!("writing {}: {e}", self.path.display()));
+        }
+    }
+}
+
+impl Tap for Recorder {
+    fn begin(&mut self) {
+        self.batch += 1;
+    }
+
+    fn event(&mut self, at: Duration, ev: &Event) {
+        let entry = Entry {
+            t_ms: at.as_millis() as u64,
+            batch: self.batch,
+            event: ev.clone(),
+        };
+        match serde_json::to_string(&entry) {
+            Ok(line) => self.write_line(&line),
+            Err(e) => self.failed = Some(format!("encoding an event: {e}")),
+        }
+    }
+
+    fn finish(&mut self) {
+        let _ = self.out.flush();
+        // The terminal is restored by now: say where the recording went.
+        match &self.failed {
+            Some(e) => eprintln!("underhood: the recording is incomplete: {e}"),
+            None => eprintln!(
+                "underhood: recorded to {} (play it with `underhood replay {}`)",
+                self.path.display(),
+                self.path.display()
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::step::Step;
+
+    fn header() -> Header {
+        Header::new(HostLine::default(), Vec::new(), false, false)
+    }
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("rec.jsonl");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn what_is_recorded_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut r = Recorder::create(&path, &header()).unwrap();
+        r.begin();
+        r.event(
+            Duration::from_millis(5),
+            &Event::Started {
+                steps: vec![Step::Ipc],
+            },
+        );
+        r.begin();
+        r.event(Duration::from_millis(9), &Event::Hog { pid: Some(3) });
+        r.finish();
+        let rec = read(&path).unwrap();
+        assert_eq!(rec.header.version, VERSION);
+        assert_eq!(rec.entries.len(), 2);
+        assert_eq!((rec.entries[0].t_ms, rec.entries[0].batch), (5, 1));
+        assert_eq!(rec.entries[1].event, Event::Hog { pid: Some(3) });
+        assert_eq!(rec.cut_at_line, None);
+    }
+
+    #[test]
+    fn a_newer_format_says_which_underhood_plays_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "{\"format\":\"underhood-recording\",\"version\":99,\"underhood\":\"9.1.0\"}\n",
+        );
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("format 99"), "{e}");
+        assert!(e.contains("underhood 9.1.0 or newer"), "{e}");
+    }
+
+    #[test]
+    fn not_a_recording_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "hello\n");
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("rec.jsonl:1:"), "{e}");
+        assert!(e.contains("not an underhood recording"), "{e}");
+        let p = write(dir.path(), "{\"format\":\"asciicast\"}\n");
+        assert!(
+            read(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("not an underhood")
+        );
+        let p = write(dir.path(), "");
+        assert!(read(&p).unwrap_err().to_string().contains("empty file"));
+    }
+
+    #[test]
+    fn a_cut_last_line_plays_the_rest_and_a_damaged_middle_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = serde_json::to_string(&header()).unwrap();
+        let ok = "{\"t_ms\":1,\"batch\":1,\"event\":{\"kind\":\"hog\",\"pid\":null}}";
+        let cut = "{\"t_ms\":2,\"batch\":2,\"event\":{\"kind\":\"ho";
+        let p = write(dir.path(), &format!("{head}\n{ok}\n{cut}"));
+        let rec = read(&p).unwrap();
+        assert_eq!((rec.entries.len(), rec.cut_at_line), (1, Some(3)));
+        let p = write(dir.path(), &format!("{head}\n{cut}\n{ok}\n"));
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("rec.jsonl:2:"), "{e}");
+        let unknown = "{\"t_ms\":1,\"batch\":1,\"event\":{\"kind\":\"teleport\"}}";
+        let p = write(dir.path(), &format!("{head}\n{unknown}\n"));
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("rec.jsonl:2:") && e.contains("teleport"), "{e}");
+    }
+}
