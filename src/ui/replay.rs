@@ -306,14 +306,10 @@ fn run(p: &mut Player, terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
             .unwrap_or(Duration::from_millis(250))
             .min(Duration::from_millis(250));
         if event::poll(wait)? {
-            match event::read()? {
-                TermEvent::Key(k) => {
-                    if !p.key(k) {
-                        return Ok(());
-                    }
-                }
-                TermEvent::Resize(..) => {}
-                _ => {}
+            if let TermEvent::Key(k) = event::read()?
+                && !p.key(k)
+            {
+                return Ok(());
             }
         }
     }
