@@ -305,12 +305,11 @@ fn run(p: &mut Player, terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
             .next_due()
             .unwrap_or(Duration::from_millis(250))
             .min(Duration::from_millis(250));
-        if event::poll(wait)? {
-            if let TermEvent::Key(k) = event::read()?
-                && !p.key(k)
-            {
-                return Ok(());
-            }
+        if event::poll(wait)?
+            && let TermEvent::Key(k) = event::read()?
+            && !p.key(k)
+        {
+            return Ok(());
         }
     }
 }
