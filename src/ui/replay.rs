@@ -224,7 +224,7 @@ impl Player {
         let in_shell = matches!(self.app.focus, Pane::Shell | Pane::Entered);
         match key.code {
             KeyCode::Char('c') if ctrl => return false,
-            KeyCode::Char('q') if !in_shell && !self.app.help => return false,
+            KeyCode::Char('q') if !self.app.help => return false,
             // A presentation clicker sends PageDown / Right / Space.
             KeyCode::Right | KeyCode::PageDown | KeyCode::Char(' ') | KeyCode::Char('n')
                 if !self.app.help =>

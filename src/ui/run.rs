@@ -296,6 +296,10 @@ impl Driver {
                     dirty = true;
                     match action {
                         Action::None => {}
+                        // A sample taken before going back arrives after the
+                        // rebuilt container's: it belongs to the torn-down one.
+                        Action::Emit(Event::Snapshot { snapshot })
+                            if app.snap.as_ref().is_some_and(|s| s.at > snapshot.at) => {}
                         Action::Emit(ev) => self.emit(app, ev),
                         Action::Oom => {
                             app.info("the kernel's OOM killer fired in the container's cgroup");
@@ -422,10 +426,12 @@ impl Driver {
     /// Going back: tear the container down and replay every step but the last.
     fn back(&mut self, app: &mut App) {
         let target = app.done.saturating_sub(1);
+        // Before the teardown: removing a v1 memory cgroup signals its OOM eventfd
+        // (cgroup-v1/memory.txt), which must not read as a kill in the new container.
+        self.shared.oom_generation.fetch_add(1, Ordering::SeqCst);
         if let Err(e) = self.launch.teardown() {
             app.error(format!("{e:#}"));
         }
-        self.shared.oom_generation.fetch_add(1, Ordering::SeqCst);
         let launch = match start_launch(&self.opts, &self.plan_opts, &self.lower, &self.paths) {
             Ok(l) => l,
             Err(e) => {
@@ -758,6 +764,9 @@ fn spawn_oom_watcher(cg: Cgroup, generation: u64, shared: Arc<Observer>, tx: Sen
             match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16)) {
                 Ok(n) if n > 0 => {
                     let _ = events.read();
+                    if shared.oom_generation.load(Ordering::SeqCst) != generation {
+                        return;
+                    }
                     if tx.send(Msg::Oom).is_err() {
                         return;
                     }

@@ -1,0 +1,203 @@
+//! Record and replay. A root session in tmux records every step (`--record`); the same
+//! file replayed a step at a time by an unprivileged user (uid 65534, through setpriv)
+//! must draw the same screens at each recorded step. Only the footer differs: it says
+//! REPLAY and lists the replay's keys.
+//!
+//! And without root: a recording committed under tests/fixtures/recordings (made by
+//! the first recording format) must still play, to the same snapshot screens: old
+//! recordings keep working, or this test says which one broke.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::tmux::{HEIGHT, Tui, WIDTH, unless_tmux};
+use common::{assert_no_residue_of_ours, residue, trial, unless_root};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use underhood::ui::recording;
+use underhood::ui::replay::{Player, ReplayOptions};
+use underhood::ui::theme::{Theme, ThemeKind};
+
+fn main() -> std::process::ExitCode {
+    let live = unless_root().or_else(unless_tmux);
+    common::run(vec![
+        trial(
+            "a_root_recording_replays_the_same_screens_without_root",
+            live,
+            a_root_recording_replays_the_same_screens_without_root,
+        ),
+        trial(
+            "the_first_format_still_plays_to_the_same_screens",
+            None,
+            the_first_format_still_plays_to_the_same_screens,
+        ),
+    ])
+}
+
+/// Waits for the header to say `step k/n`, then until the screen stops changing
+/// (two captures 400 ms apart alike): samples that come after a step are part of it.
+fn settled(tui: &Tui, k: usize, n: usize) -> String {
+    let header = format!("step {k}/{n}");
+    tui.wait_for(&header, Duration::from_secs(30), |s| {
+        s.lines().next().is_some_and(|l| l.contains(&header))
+    });
+    let start = Instant::now();
+    let mut last = tui.screen();
+    loop {
+        std::thread::sleep(Duration::from_millis(400));
+        let now = tui.screen();
+        if now == last {
+            return now;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the screen at {header} never settled; last:\n{now}"
+        );
+        last = now;
+    }
+}
+
+/// All of a screen but its last line (the footer: keys, and REPLAY in a replay).
+fn body(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    lines[..lines.len().saturating_sub(1)].join("\n")
+}
+
+/// The number of steps, from the header's `step 0/N`.
+fn steps_in(screen: &str) -> usize {
+    let head = screen.lines().next().unwrap_or_default();
+    let after = head.split("step 0/").nth(1).unwrap_or_else(|| {
+        panic!("no `step 0/N` in the header: {head}");
+    });
+    let digits: String = after.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().expect("a step count")
+}
+
+fn a_root_recording_replays_the_same_screens_without_root() {
+    let before = residue();
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // The unprivileged replay must be able to read it.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod 755 the recording's directory");
+    let file = dir.path().join("session.jsonl");
+
+    let mut live = Vec::new();
+    {
+        let tui = Tui::launch(
+            "rec",
+            "",
+            &format!("--record {}", file.display()),
+            (WIDTH, HEIGHT),
+        );
+        let first = tui.wait_for("the first screen", Duration::from_secs(120), |s| {
+            s.contains("step 0/")
+        });
+        let n = steps_in(&first);
+        assert!(n >= 10, "the full launch has every step: {n}");
+        live.push(settled(&tui, 0, n));
+        for k in 1..=n {
+            tui.keys("Right");
+            live.push(settled(&tui, k, n));
+        }
+        tui.keys("q");
+        let status = tui.wait_exit(Duration::from_secs(30));
+        assert_eq!(status, "0", "stderr:\n{}", tui.stderr());
+        assert!(tui.stderr().contains("recorded to"), "{}", tui.stderr());
+    }
+    assert_no_residue_of_ours(&before);
+    let rec = recording::read(&file).expect("the recording reads back");
+    assert!(rec.cut_at_line.is_none());
+
+    let tui = Tui::launch(
+        "replay",
+        "setpriv --reuid=65534 --regid=65534 --clear-groups",
+        &format!("replay --step {}", file.display()),
+        (WIDTH, HEIGHT),
+    );
+    let n = live.len() - 1;
+    for (k, want) in live.iter().enumerate() {
+        if k > 0 {
+            tui.keys("Right");
+        }
+        let got = settled(&tui, k, n);
+        assert!(
+            got.lines().last().is_some_and(|l| l.contains("REPLAY")),
+            "the footer says it is a replay:\n{got}"
+        );
+        assert_eq!(
+            body(&got),
+            body(want),
+            "step {k}: the replay draws another screen than the live session did"
+        );
+    }
+    // It really ran without root.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", tui.pid())).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        uid.split_whitespace().skip(1).all(|u| u == "65534"),
+        "{uid}"
+    );
+    tui.keys("q");
+    assert_eq!(
+        tui.wait_exit(Duration::from_secs(10)),
+        "0",
+        "{}",
+        tui.stderr()
+    );
+    assert_no_residue_of_ours(&before);
+}
+
+/// The screens of a recording, one per stop, as `underhood replay --step` shows them.
+fn stepped_screens(path: &Path, (w, h): (u16, u16)) -> Vec<String> {
+    let rec = recording::read(path).unwrap_or_else(|e| panic!("{e:#}"));
+    let theme = Theme {
+        kind: ThemeKind::NoColor,
+    };
+    let mut p = Player::new(
+        rec,
+        theme,
+        ReplayOptions {
+            step: true,
+            speed: 1.0,
+        },
+    );
+    let mut out = Vec::new();
+    let mut last_done = usize::MAX;
+    // One screen per step until the end of the recording.
+    for _ in 0..64 {
+        if p.app.done == last_done {
+            break;
+        }
+        last_done = p.app.done;
+        p.status();
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| underhood::ui::draw::draw(f, &p.app)).unwrap();
+        let buf = term.backend().buffer().clone();
+        let text: Vec<String> = (0..h)
+            .map(|y| {
+                (0..w)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect();
+        out.push(text.join("\n"));
+        p.next();
+    }
+    out
+}
+
+fn the_first_format_still_plays_to_the_same_screens() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings/v1-uts.jsonl");
+    let screens = stepped_screens(&path, (100, 30));
+    assert!(screens.len() >= 3, "start, uts, exec: {}", screens.len());
+    for (k, s) in screens.iter().enumerate() {
+        insta::assert_snapshot!(format!("replay_v1_uts_{k}"), s);
+    }
+}
