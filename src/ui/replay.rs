@@ -221,7 +221,6 @@ impl Player {
             return true;
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let in_shell = matches!(self.app.focus, Pane::Shell | Pane::Entered);
         match key.code {
             KeyCode::Char('c') if ctrl => return false,
             KeyCode::Char('q') if !self.app.help => return false,
