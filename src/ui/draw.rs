@@ -284,17 +284,36 @@ pub const KEYS: [(&str, &str); 13] = [
     ("", "NO_COLOR=1 turns colours off"),
 ];
 
+/// The keys of `underhood replay`.
+pub const REPLAY_KEYS: [(&str, &str); 10] = [
+    ("→  Space  PgDn", "the next step (paused: its whole result)"),
+    ("←  PgUp  b", "the step before"),
+    ("p  Enter", "play / pause at the recorded pace"),
+    ("+  -", "play faster / slower"),
+    ("Tab  Shift-Tab", "move focus between panes"),
+    ("z", "zoom the focused pane to the full screen"),
+    ("Esc", "leave zoom"),
+    ("t", "next colour theme"),
+    ("?", "this help"),
+    ("q  Ctrl-C", "quit"),
+];
+
 fn help(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
+    let keys: &[(&str, &str)] = if app.replay.is_some() {
+        &REPLAY_KEYS
+    } else {
+        &KEYS
+    };
     let w = area.width.min(72);
-    let h = (KEYS.len() as u16 + 4).min(area.height);
+    let h = (keys.len() as u16 + 4).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
     };
-    let mut lines: Vec<Line> = KEYS
+    let mut lines: Vec<Line> = keys
         .iter()
         .map(|(k, what)| {
             Line::from(vec![
