@@ -244,6 +244,16 @@ pub struct App {
     pub shell: Option<super::shell::ShellView>,
     /// The second shell, entered from outside with setns.
     pub entered: Option<super::shell::ShellView>,
+    /// Presenter mode (`--present`): big, few panes for a projector (see `present`).
+    pub present: bool,
+    /// Time since the session started, for the presenter's timer. The main loop sets
+    /// it before drawing, so drawing stays a function of `&App`.
+    pub clock: Duration,
+    /// The pane brought forward since the last step, in presenter mode: by Tab, an
+    /// opened shell, the memory hog. `None`: the pane the last step changed.
+    pub present_pane: Option<Pane>,
+    /// The presenter blanked the screen (a clicker's blank key).
+    pub blank: bool,
 }
 
 /// Everything that can happen to the UI.
@@ -307,6 +317,10 @@ impl App {
             lesson: None,
             shell: None,
             entered: None,
+            present: false,
+            clock: Duration::ZERO,
+            present_pane: None,
+            blank: false,
         }
     }
 
@@ -339,6 +353,7 @@ impl App {
         self.log.push(report);
         self.done += 1;
         self.message = None;
+        self.present_pane = None;
         self.take_snapshot(after);
     }
 
@@ -382,6 +397,7 @@ impl App {
         self.changes = Changes::default();
         self.memory = MemoryHistory::default();
         self.hog = None;
+        self.present_pane = None;
     }
 }
 
@@ -475,6 +491,11 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
         } else {
             Action::None
         };
+    }
+    if app.present
+        && let Some(action) = super::present::on_key(app, &key)
+    {
+        return action;
     }
     match key.code {
         KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('n') | KeyCode::PageDown => {

@@ -4,6 +4,7 @@
 mod memory;
 mod mounts;
 mod namespaces;
+mod present;
 mod processes;
 mod shell;
 mod step;
@@ -28,6 +29,10 @@ pub fn draw(f: &mut Frame, app: &App) {
         too_small(f, app, area);
         return;
     }
+    if app.present {
+        present::draw(f, app);
+        return;
+    }
     let [header, body, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
@@ -40,7 +45,22 @@ pub fn draw(f: &mut Frame, app: &App) {
         pane(f, app, p, a);
     }
     if app.help {
-        help(f, app, area);
+        help(f, app, area, &KEYS);
+    }
+}
+
+/// Where each pane goes on a whole screen, in either layout, with or without the
+/// shell panes (the main loop sizes the shells' terminals by it).
+pub fn screen_layout(
+    app: &App,
+    screen: Rect,
+    shell_open: bool,
+    entered_open: bool,
+) -> Vec<(Pane, Rect)> {
+    if app.present {
+        present::areas(app, screen, shell_open, entered_open)
+    } else {
+        layout(app, body(screen), shell_open, entered_open)
     }
 }
 
@@ -239,17 +259,17 @@ pub const KEYS: [(&str, &str); 13] = [
     ("", "NO_COLOR=1 turns colours off"),
 ];
 
-fn help(f: &mut Frame, app: &App, area: Rect) {
+fn help(f: &mut Frame, app: &App, area: Rect, keys: &[(&str, &str)]) {
     let t = app.theme;
     let w = area.width.min(72);
-    let h = (KEYS.len() as u16 + 4).min(area.height);
+    let h = (keys.len() as u16 + 4).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
     };
-    let mut lines: Vec<Line> = KEYS
+    let mut lines: Vec<Line> = keys
         .iter()
         .map(|(k, what)| {
             Line::from(vec![

@@ -48,6 +48,8 @@ pub struct TuiOptions {
     pub memory: u64,
     pub hog_rate: u64,
     pub high_contrast: bool,
+    /// Presenter mode: big panes for a projector, a timer (implies high contrast).
+    pub present: bool,
 }
 
 impl Default for TuiOptions {
@@ -58,6 +60,7 @@ impl Default for TuiOptions {
             memory: 100 << 20,
             hog_rate: 16 << 20,
             high_contrast: false,
+            present: false,
         }
     }
 }
@@ -141,8 +144,9 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         host_line(&paths),
         launch.steps.clone(),
         host_ns,
-        Theme::from_env(opts.high_contrast),
+        Theme::from_env(opts.high_contrast || opts.present),
     );
+    app.present = opts.present;
 
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Observer {
@@ -233,7 +237,7 @@ struct Driver {
 fn shell_size(app: &App, size: Rect, slot: Slot) -> (u16, u16) {
     let shell = app.shell.is_some() || slot == Slot::Spawned;
     let entered = app.entered.is_some() || slot == Slot::Entered;
-    draw::layout(app, draw::body(size), shell, entered)
+    draw::screen_layout(app, size, shell, entered)
         .into_iter()
         .find(|(p, _)| *p == pane_of(slot))
         .map(|(_, r)| {
@@ -257,6 +261,7 @@ impl Driver {
         let mut dirty = true;
         loop {
             if dirty {
+                app.clock = self.started.elapsed();
                 // A terminal that is gone (SIGHUP) cannot be drawn on: leave and clean up.
                 if terminal.draw(|f| draw::draw(f, app)).is_err() {
                     return Ok(());
@@ -336,6 +341,10 @@ impl Driver {
             }
             if dirty {
                 self.taps.state(self.started.elapsed(), app);
+            }
+            // The presenter's timer shows seconds: draw again when the second changes.
+            if app.present && self.started.elapsed().as_secs() != app.clock.as_secs() {
+                dirty = true;
             }
         }
     }

@@ -6,13 +6,29 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use crate::runtime::report::Report;
 use crate::ui::app::{App, Pane};
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    draw_reports(f, app, area, &app.log);
+}
+
+/// The reports from the last step on (what the step did, and spawns since): what a
+/// presenter talks through, without the earlier steps around it.
+pub fn since_last_step(app: &App) -> &[Report] {
+    let start = app
+        .step_report
+        .as_ref()
+        .and_then(|s| app.log.iter().rposition(|r| r == s))
+        .unwrap_or(app.log.len());
+    &app.log[start..]
+}
+
+pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report]) {
     let t = app.theme;
     let mut lines: Vec<Line> = Vec::new();
-    let last = app.log.len().saturating_sub(1);
-    for (i, r) in app.log.iter().enumerate() {
+    let last = log.len().saturating_sub(1);
+    for (i, r) in log.iter().enumerate() {
         let head = if i == last { t.changed() } else { t.title() };
         lines.push(Line::from(Span::styled(format!("▸ {}", r.step), head)));
         for c in &r.calls {
