@@ -227,3 +227,21 @@ fn high_contrast_for_the_projector() {
         "the changed namespace row stands out"
     );
 }
+
+#[test]
+fn the_security_step_brings_its_calls_forward_from_the_top() {
+    let k = step_index(|s| matches!(s, Step::Security { .. }));
+    let app = at_step(k);
+    let title = format!(
+        "Step {k} of {} · {}",
+        app.steps.len(),
+        app.steps[k - 1].title()
+    );
+    let screens = check("security", &app, &title, "Syscalls");
+    for s in &screens {
+        // Only this step's calls, from its name down: no earlier step's.
+        assert!(s.contains("▸ security"), "{s}");
+        assert!(!s.contains("▸ pivot_root"), "{s}");
+    }
+    assert!(screens[1].contains("┌ Processes"), "{}", screens[1]);
+}

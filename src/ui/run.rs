@@ -417,10 +417,12 @@ impl Driver {
     /// Going back: tear the container down and replay every step but the last.
     fn back(&mut self, app: &mut App) {
         let target = app.done.saturating_sub(1);
+        // Before the teardown: a v1 OOM eventfd also fires when its cgroup is
+        // removed, and that is no OOM kill.
+        self.shared.oom_generation.fetch_add(1, Ordering::SeqCst);
         if let Err(e) = self.launch.teardown() {
             app.error(format!("{e:#}"));
         }
-        self.shared.oom_generation.fetch_add(1, Ordering::SeqCst);
         let launch = match start_launch(&self.opts, &self.plan_opts, &self.lower, &self.paths) {
             Ok(l) => l,
             Err(e) => {
@@ -753,6 +755,10 @@ fn spawn_oom_watcher(cg: Cgroup, generation: u64, shared: Arc<Observer>, tx: Sen
             match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16)) {
                 Ok(n) if n > 0 => {
                     let _ = events.read();
+                    // Woken by the removal of a cgroup we already left behind.
+                    if shared.oom_generation.load(Ordering::SeqCst) != generation {
+                        return;
+                    }
                     if tx.send(Msg::Oom).is_err() {
                         return;
                     }

@@ -188,7 +188,8 @@ pub fn draw(f: &mut Frame, app: &App) {
 fn pane(f: &mut Frame, app: &App, p: Pane, area: Rect) {
     match p {
         Pane::Syscalls => {
-            super::syscalls::draw_reports(f, app, area, super::syscalls::since_last_step(app))
+            let log = super::syscalls::since_last_step(app);
+            super::syscalls::draw_reports(f, app, area, log, true)
         }
         _ => super::pane(f, app, p, area),
     }
@@ -199,30 +200,34 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let timer = format!(" timer {} ", present::timer(app.clock));
     let mut keys: Vec<(&str, &str)> = Vec::new();
-    let typing = matches!(app.focus, Pane::Shell | Pane::Entered)
-        && present::main_pane(app, app.shell.is_some(), app.entered.is_some()) == app.focus;
+    // As `on_key` routes them: a focused shell takes every key but Ctrl-].
+    let typing = match app.focus {
+        Pane::Shell => app.shell.is_some(),
+        Pane::Entered => app.entered.is_some(),
+        _ => false,
+    };
     if typing {
         keys.push(("Ctrl-]", "leave the shell"));
-    } else if app.done < app.steps.len() {
-        keys.push(("→ Space PgDn", "next"));
-    }
-    if app.done > 0 && !typing {
-        keys.push(("← PgUp", "back"));
-    }
-    if app.done == app.steps.len() && !typing {
-        keys.push(("s", "shell"));
-        keys.push((
-            "m",
-            if app.hog.is_some() {
+    } else {
+        if app.done < app.steps.len() {
+            keys.push(("→ Space PgDn", "next"));
+        }
+        if app.done > 0 {
+            keys.push(("← PgUp", "back"));
+        }
+        if app.done == app.steps.len() {
+            keys.push(("s", "shell"));
+            let hog = if app.hog.is_some() {
                 "hog running"
             } else {
                 "hog"
-            },
-        ));
+            };
+            keys.push(("m", hog));
+        }
+        keys.push(("Tab", "pane"));
+        keys.push(("?", "keys"));
+        keys.push(("q", "quit"));
     }
-    keys.push(("Tab", "pane"));
-    keys.push(("?", "keys"));
-    keys.push(("q", "quit"));
     let room = (area.width as usize).saturating_sub(timer.chars().count());
     let mut spans = Vec::new();
     let mut used = 0usize;
