@@ -245,3 +245,21 @@ fn the_security_step_brings_its_calls_forward_from_the_top() {
     }
     assert!(screens[1].contains("┌ Processes"), "{}", screens[1]);
 }
+
+/// NO_COLOR (with `--present` too): no colours at all, the title still a bar.
+#[test]
+fn no_color_keeps_the_title_a_bar() {
+    let app = presenting(app_after(1, ThemeKind::NoColor));
+    let buf = render(&app, 80, 24);
+    let colored = buf.content().iter().any(|c| {
+        let s = c.style();
+        s.fg.is_some_and(|c| c != Color::Reset) || s.bg.is_some_and(|c| c != Color::Reset)
+    });
+    assert!(!colored, "colours with NO_COLOR");
+    assert!(
+        buf[(0, 0)]
+            .style()
+            .add_modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    );
+}

@@ -15,6 +15,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use crate::runtime::explain;
 use crate::ui::app::{App, Pane};
 use crate::ui::present;
+use crate::ui::theme::ThemeKind;
 
 /// From this size on, a second pane fits under the big one.
 pub const ROOMY_WIDTH: u16 = 100;
@@ -86,7 +87,11 @@ fn about(app: &App) -> Vec<Line<'static>> {
 }
 
 fn title_widget(app: &App) -> Paragraph<'static> {
-    let style = app.theme.key().add_modifier(Modifier::BOLD);
+    let mut style = app.theme.key().add_modifier(Modifier::BOLD);
+    if app.theme.kind == ThemeKind::NoColor {
+        // Without colours, a bar still: reversed, as the changes are.
+        style = style.add_modifier(Modifier::REVERSED);
+    }
     Paragraph::new(Line::from(format!(" {}", title(app))))
         .style(style)
         .wrap(Wrap { trim: false })
