@@ -1,6 +1,7 @@
 //! Drawing: pure functions of `&App`. Layout, header, footer, help overlay; each pane
 //! lives in its own file.
 
+mod big_digits;
 mod memory;
 mod mounts;
 mod namespaces;

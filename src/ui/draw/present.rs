@@ -86,13 +86,34 @@ fn about(app: &App) -> Vec<Line<'static>> {
     lines
 }
 
-fn title_widget(app: &App) -> Paragraph<'static> {
+/// Whether a screen has room for a second pane and big digits.
+fn roomy(screen: Rect) -> bool {
+    screen.width >= ROOMY_WIDTH && screen.height >= ROOMY_HEIGHT
+}
+
+/// The title as a bar: on a roomy screen with the width for it, the step counter in
+/// big digits beside the title; else the title alone, wrapped.
+fn title_widget(app: &App, screen: Rect) -> Paragraph<'static> {
     let mut style = app.theme.key().add_modifier(Modifier::BOLD);
     if app.theme.kind == ThemeKind::NoColor {
         // Without colours, a bar still: reversed, as the changes are.
         style = style.add_modifier(Modifier::REVERSED);
     }
-    Paragraph::new(Line::from(format!(" {}", title(app))))
+    let title = title(app);
+    let counter = format!("{}/{}", app.done, app.steps.len());
+    let big = super::big_digits::rows(&counter).filter(|_| {
+        let w = 1 + super::big_digits::width(&counter) + 3 + title.chars().count();
+        app.done > 0 && roomy(screen) && w <= screen.width as usize
+    });
+    let lines = match big {
+        Some([top, middle, bottom]) => vec![
+            Line::from(format!(" {top}")),
+            Line::from(format!(" {middle}   {title}")),
+            Line::from(format!(" {bottom}")),
+        ],
+        None => vec![Line::from(format!(" {title}"))],
+    };
+    Paragraph::new(lines)
         .style(style)
         .wrap(Wrap { trim: false })
 }
@@ -116,7 +137,7 @@ fn parts(app: &App, screen: Rect) -> Parts {
         };
     }
     let w = body.width;
-    let title_h = title_widget(app).line_count(w) as u16;
+    let title_h = title_widget(app, screen).line_count(w) as u16;
     // A blank row under the title, then the sentence, with a margin of one column.
     let about_h = about_widget(app).line_count(w.saturating_sub(2)) as u16 + 1;
     let [title, about, rest] = Layout::vertical([
@@ -131,8 +152,7 @@ fn parts(app: &App, screen: Rect) -> Parts {
         width: about.width.saturating_sub(2),
         height: about.height.saturating_sub(1),
     };
-    let roomy = screen.width >= ROOMY_WIDTH && screen.height >= ROOMY_HEIGHT;
-    let (main, second) = if roomy {
+    let (main, second) = if roomy(screen) {
         // The changed pane stays the big one, even when its list is short: where
         // the eye goes first.
         let [main, second] =
@@ -175,7 +195,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     let p = parts(app, screen);
     if !app.zoom {
-        f.render_widget(title_widget(app), p.title);
+        f.render_widget(title_widget(app, screen), p.title);
         f.render_widget(about_widget(app), p.about);
     }
     let main = present::main_pane(app, app.shell.is_some(), app.entered.is_some());
