@@ -501,7 +501,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
         KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('n') | KeyCode::PageDown => {
             if app.done >= app.steps.len() {
                 app.info(
-                    "all steps are done: press s for a shell, m for the memory hog, b to go back",
+                    "all steps are done: press s for a shell, m for the memory hog, ← to go back",
                 );
                 Action::None
             } else {

@@ -541,7 +541,7 @@ impl Driver {
         match self.launch.pump() {
             Ok(true) => {}
             Ok(false) => {
-                app.error("the container's PID 1 is gone; press b to go back and rebuild it");
+                app.error("the container's PID 1 is gone; press ← to go back and rebuild it");
                 return true;
             }
             Err(e) => {
