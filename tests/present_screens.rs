@@ -263,3 +263,27 @@ fn no_color_keeps_the_title_a_bar() {
             .contains(ratatui::style::Modifier::REVERSED)
     );
 }
+
+/// A title longer than the screen is wide wraps onto more rows: never cut.
+#[test]
+fn a_long_title_wraps_whole() {
+    let mut app = at_step(session().steps.len());
+    let argv: Vec<String> =
+        "python3 -m http.server --bind 0.0.0.0 --directory /srv/www/public 8080"
+            .split(' ')
+            .map(String::from)
+            .collect();
+    let last = app.steps.len() - 1;
+    app.steps[last] = Step::Exec {
+        argv,
+        env: Vec::new(),
+    };
+    let title = format!("Step 12 of 12 · {}", app.steps[last].title());
+    assert!(title.chars().count() > 80, "{title}");
+    for (w, h) in SIZES {
+        let screen = text(&render(&app, w, h));
+        // The title's rows, joined as the wrap split them (at a space).
+        let rows: Vec<&str> = screen.lines().take(4).map(str::trim).collect();
+        assert!(rows.join(" ").contains(&title), "{w}x{h}:\n{screen}");
+    }
+}
