@@ -41,6 +41,10 @@ struct TuiArgs {
     /// High-contrast colours (for projectors).
     #[arg(long)]
     high_contrast: bool,
+    /// Presenter mode for a projector: one big pane per step, a large title, a timer;
+    /// a clicker's PageDown/PageUp step (implies --high-contrast).
+    #[arg(long)]
+    present: bool,
     /// Follow a lesson (by id; without one, resume where you were).
     #[arg(long, num_args = 0..=1, default_missing_value = "")]
     lesson: Option<String>,
@@ -186,6 +190,7 @@ fn tui(args: TuiArgs) -> ExitCode {
         hog_rate: args.hog_rate,
         high_contrast: args.high_contrast,
         record: args.record,
+        present: args.present,
     };
     match underhood::ui::run::main(opts) {
         Ok(code) => ExitCode::from(code as u8),

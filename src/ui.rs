@@ -5,6 +5,7 @@ pub mod app;
 pub mod draw;
 pub mod event;
 pub mod markdown;
+pub mod present;
 pub mod recording;
 pub mod replay;
 pub mod run;

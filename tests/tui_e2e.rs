@@ -22,6 +22,7 @@ fn main() -> std::process::ExitCode {
         killing_the_tmux_session_with_the_hog_running_leaves_nothing,
         ctrl_c_midway_restores_the_terminal_and_leaves_nothing,
         an_injected_panic_restores_the_terminal_and_leaves_nothing,
+        presenter_mode_at_80x24_by_a_clickers_keys,
     ])
 }
 
@@ -212,6 +213,56 @@ fn an_injected_panic_restores_the_terminal_and_leaves_nothing() {
             "alternate screen left on"
         );
         assert!(tui.terminal_cooked(), "terminal left in raw mode");
+    }
+    assert_no_residue(&before);
+}
+
+/// `--present` at 80x24 (a projector with a big font), driven by the keys a
+/// presentation clicker sends: every step forward with PageDown, each shown with its
+/// title and the key hint; the blank key and a wake-up that does not step; one step
+/// back with PageUp; quit, and nothing left.
+fn presenter_mode_at_80x24_by_a_clickers_keys() {
+    let before = host_before();
+    {
+        let tui = Tui::launch("present", "", "--present", (80, 24));
+        let first = tui.wait_for("the first screen", Duration::from_secs(120), |s| {
+            s.contains(" steps from a process to a container")
+        });
+        let n: usize = first
+            .split(" steps from a process")
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("a step count in\n{first}"));
+        assert!(first.contains("→ Space PgDn  next"), "{first}");
+        for k in 1..=n {
+            tui.keys("PageDown");
+            let title = format!("Step {k} of {n} · ");
+            let s = tui.wait_for(&title, Duration::from_secs(30), |s| s.contains(&title));
+            assert!(!s.contains("why: "), "step {k} failed on screen:\n{s}");
+            let footer = s.lines().last().unwrap_or_default();
+            assert!(footer.contains("← PgUp  back"), "{footer}");
+            assert!(footer.contains("timer "), "{footer}");
+        }
+        tui.keys(".");
+        tui.wait_for("a blank screen", Duration::from_secs(5), |s| {
+            s.trim().is_empty()
+        });
+        // Waking the screen does not step (there is no next step to take here: an
+        // explanation would show).
+        tui.keys("PageDown");
+        let title = format!("Step {n} of {n} · ");
+        let s = tui.wait_for("the screen back", Duration::from_secs(5), |s| {
+            s.contains(&title)
+        });
+        assert!(!s.contains("all steps are done"), "{s}");
+        tui.keys("PageUp");
+        let title = format!("Step {} of {n} · ", n - 1);
+        tui.wait_for("one step back", Duration::from_secs(30), |s| {
+            s.contains(&title)
+        });
+        tui.keys("q");
+        let status = tui.wait_exit(Duration::from_secs(20));
+        assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
     }
     assert_no_residue(&before);
 }

@@ -246,6 +246,16 @@ pub struct App {
     pub entered: Option<super::shell::ShellView>,
     /// Set while replaying a recording (the footer says so).
     pub replay: Option<ReplayStatus>,
+    /// Presenter mode (`--present`): big, few panes for a projector (see `present`).
+    pub present: bool,
+    /// Time since the session started, for the presenter's timer. The main loop sets
+    /// it before drawing, so drawing stays a function of `&App`.
+    pub clock: Duration,
+    /// The pane brought forward since the last step, in presenter mode: by Tab, an
+    /// opened shell, the memory hog. `None`: the pane the last step changed.
+    pub present_pane: Option<Pane>,
+    /// The presenter blanked the screen (a clicker's blank key).
+    pub blank: bool,
 }
 
 /// Where a replay stands, for the footer.
@@ -322,6 +332,10 @@ impl App {
             shell: None,
             entered: None,
             replay: None,
+            present: false,
+            clock: Duration::ZERO,
+            present_pane: None,
+            blank: false,
         }
     }
 
@@ -354,6 +368,7 @@ impl App {
         self.log.push(report);
         self.done += 1;
         self.message = None;
+        self.present_pane = None;
         self.take_snapshot(after);
     }
 
@@ -397,6 +412,7 @@ impl App {
         self.changes = Changes::default();
         self.memory = MemoryHistory::default();
         self.hog = None;
+        self.present_pane = None;
     }
 }
 
@@ -491,11 +507,16 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
             Action::None
         };
     }
+    if app.present
+        && let Some(action) = super::present::on_key(app, &key)
+    {
+        return action;
+    }
     match key.code {
         KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('n') | KeyCode::PageDown => {
             if app.done >= app.steps.len() {
                 app.info(
-                    "all steps are done: press s for a shell, m for the memory hog, b to go back",
+                    "all steps are done: press s for a shell, m for the memory hog, ← to go back",
                 );
                 Action::None
             } else {

@@ -1,9 +1,11 @@
 //! Drawing: pure functions of `&App`. Layout, header, footer, help overlay; each pane
 //! lives in its own file.
 
+mod big_digits;
 mod memory;
 mod mounts;
 mod namespaces;
+mod present;
 mod processes;
 mod shell;
 mod step;
@@ -28,6 +30,10 @@ pub fn draw(f: &mut Frame, app: &App) {
         too_small(f, app, area);
         return;
     }
+    if app.present {
+        present::draw(f, app);
+        return;
+    }
     let [header, body, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
@@ -40,7 +46,27 @@ pub fn draw(f: &mut Frame, app: &App) {
         pane(f, app, p, a);
     }
     if app.help {
-        help(f, app, area);
+        let keys: &[(&str, &str)] = if app.replay.is_some() {
+            &REPLAY_KEYS
+        } else {
+            &KEYS
+        };
+        help(f, app, area, keys);
+    }
+}
+
+/// Where each pane goes on a whole screen, in either layout, with or without the
+/// shell panes (the main loop sizes the shells' terminals by it).
+pub fn screen_layout(
+    app: &App,
+    screen: Rect,
+    shell_open: bool,
+    entered_open: bool,
+) -> Vec<(Pane, Rect)> {
+    if app.present {
+        present::areas(app, screen, shell_open, entered_open)
+    } else {
+        layout(app, body(screen), shell_open, entered_open)
     }
 }
 
@@ -298,13 +324,8 @@ pub const REPLAY_KEYS: [(&str, &str); 10] = [
     ("q  Ctrl-C", "quit"),
 ];
 
-fn help(f: &mut Frame, app: &App, area: Rect) {
+fn help(f: &mut Frame, app: &App, area: Rect, keys: &[(&str, &str)]) {
     let t = app.theme;
-    let keys: &[(&str, &str)] = if app.replay.is_some() {
-        &REPLAY_KEYS
-    } else {
-        &KEYS
-    };
     let w = area.width.min(72);
     let h = (keys.len() as u16 + 4).min(area.height);
     let r = Rect {

@@ -130,7 +130,14 @@ impl App {
             Event::Snapshot { snapshot } => self.take_snapshot(*snapshot),
             Event::Log { report } => self.log.push(report),
             Event::Message { message } => self.message = message,
-            Event::Hog { pid } => self.hog = pid,
+            Event::Hog { pid } => {
+                // The memory graph comes forward for the presenter, and stays after
+                // the hog ends (the OOM kill is what to look at).
+                if pid.is_some() {
+                    self.present_pane = Some(Pane::Memory);
+                }
+                self.hog = pid;
+            }
             Event::Checks { outcomes } => {
                 if let Some(view) = self.lesson.as_mut() {
                     for (row, outcome) in view.checks.iter_mut().zip(outcomes) {
@@ -155,6 +162,7 @@ impl App {
                     Slot::Entered => self.entered = view,
                 }
                 self.focus = pane_of(slot);
+                self.present_pane = Some(pane_of(slot));
             }
             Event::ShellOutput { slot, bytes } => {
                 if let Some(v) = self.shell_view(slot) {
@@ -173,6 +181,9 @@ impl App {
                 }
                 if self.focus == pane_of(slot) {
                     self.focus = Pane::Step;
+                }
+                if self.present_pane == Some(pane_of(slot)) {
+                    self.present_pane = None;
                 }
             }
         }

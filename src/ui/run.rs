@@ -51,6 +51,8 @@ pub struct TuiOptions {
     pub high_contrast: bool,
     /// Save the session's events to this file (`underhood replay` plays it).
     pub record: Option<PathBuf>,
+    /// Presenter mode: big panes for a projector, a timer (implies high contrast).
+    pub present: bool,
 }
 
 impl Default for TuiOptions {
@@ -62,6 +64,7 @@ impl Default for TuiOptions {
             hog_rate: 16 << 20,
             high_contrast: false,
             record: None,
+            present: false,
         }
     }
 }
@@ -153,8 +156,9 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         host,
         launch.steps.clone(),
         host_ns,
-        Theme::from_env(opts.high_contrast),
+        Theme::from_env(opts.high_contrast || opts.present),
     );
+    app.present = opts.present;
 
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Observer {
@@ -246,7 +250,7 @@ struct Driver {
 fn shell_size(app: &App, size: Rect, slot: Slot) -> (u16, u16) {
     let shell = app.shell.is_some() || slot == Slot::Spawned;
     let entered = app.entered.is_some() || slot == Slot::Entered;
-    draw::layout(app, draw::body(size), shell, entered)
+    draw::screen_layout(app, size, shell, entered)
         .into_iter()
         .find(|(p, _)| *p == pane_of(slot))
         .map(|(_, r)| {
@@ -270,6 +274,7 @@ impl Driver {
         let mut dirty = true;
         loop {
             if dirty {
+                app.clock = self.started.elapsed();
                 // A terminal that is gone (SIGHUP) cannot be drawn on: leave and clean up.
                 if terminal.draw(|f| draw::draw(f, app)).is_err() {
                     return Ok(());
@@ -354,6 +359,10 @@ impl Driver {
             }
             if dirty {
                 self.taps.state(self.started.elapsed(), app);
+            }
+            // The presenter's timer shows seconds: draw again when the second changes.
+            if app.present && self.started.elapsed().as_secs() != app.clock.as_secs() {
+                dirty = true;
             }
         }
     }
@@ -550,7 +559,7 @@ impl Driver {
         match self.launch.pump() {
             Ok(true) => {}
             Ok(false) => {
-                app.error("the container's PID 1 is gone; press b to go back and rebuild it");
+                app.error("the container's PID 1 is gone; press ← to go back and rebuild it");
                 return true;
             }
             Err(e) => {
