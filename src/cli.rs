@@ -5,4 +5,5 @@ pub mod doctor;
 pub mod escape;
 pub mod hog;
 pub mod lessons;
+pub mod notes;
 pub mod run;

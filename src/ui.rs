@@ -4,7 +4,9 @@
 pub mod app;
 pub mod draw;
 pub mod event;
+pub mod follow;
 pub mod markdown;
+pub mod notes;
 pub mod run;
 pub mod shell;
 pub mod tap;

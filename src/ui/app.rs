@@ -244,6 +244,8 @@ pub struct App {
     pub shell: Option<super::shell::ShellView>,
     /// The second shell, entered from outside with setns.
     pub entered: Option<super::shell::ShellView>,
+    /// `--follow ADDR`: whom this session follows, and how that goes.
+    pub follow: Option<super::follow::FollowStatus>,
 }
 
 /// Everything that can happen to the UI.
@@ -260,6 +262,8 @@ pub enum Msg {
     ShellOutput(super::shell::Slot, Vec<u8>),
     /// An embedded shell's terminal closed (the shell exited).
     ShellClosed(super::shell::Slot),
+    /// News from the session this one follows (`--follow`).
+    Follow(super::follow::Feed),
 }
 
 /// What the main loop must do to the container.
@@ -282,6 +286,8 @@ pub enum Action {
     ShellInput(super::shell::Slot, Vec<u8>),
     /// A shell that enters the running container from outside with setns.
     Enter,
+    /// Go where the followed session is (its lesson, its number of steps).
+    Follow(super::follow::Position),
     Quit,
 }
 
@@ -307,6 +313,7 @@ impl App {
             lesson: None,
             shell: None,
             entered: None,
+            follow: None,
         }
     }
 
@@ -444,6 +451,7 @@ pub fn update(app: &mut App, msg: Msg) -> Action {
             Action::Emit(super::event::Event::ShellOutput { slot, bytes })
         }
         Msg::ShellClosed(slot) => Action::ShellClosed(slot),
+        Msg::Follow(feed) => super::follow::on_feed(app, feed),
     }
 }
 

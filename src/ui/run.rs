@@ -48,6 +48,10 @@ pub struct TuiOptions {
     pub memory: u64,
     pub hog_rate: u64,
     pub high_contrast: bool,
+    /// `--publish HOST:PORT`: also publish where we are on TCP (for a classroom).
+    pub publish: Option<String>,
+    /// `--follow ADDR`: go where that session goes.
+    pub follow: Option<super::follow::Following>,
 }
 
 impl Default for TuiOptions {
@@ -58,6 +62,8 @@ impl Default for TuiOptions {
             memory: 100 << 20,
             hog_rate: 16 << 20,
             high_contrast: false,
+            publish: None,
+            follow: None,
         }
     }
 }
@@ -128,6 +134,12 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         sigs.add(s);
     }
     sigs.thread_block().context("blocking signals")?;
+    // Where we are, for `underhood notes` and followers; before the container exists,
+    // so that a `--publish` address already taken stops us with nothing to undo.
+    let publisher = super::follow::publish::Publisher::start(
+        super::follow::position::unix_ms_now(),
+        opts.publish.as_deref(),
+    )?;
 
     eprintln!("underhood: preparing the root filesystem (the first time takes a few seconds)...");
     let lower = launcher::layers(&opts.source, &paths)?;
@@ -145,6 +157,13 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     );
 
     let (tx, rx) = mpsc::channel();
+    if let Some(f) = &opts.follow {
+        app.follow = Some(super::follow::FollowStatus::new(f.addr.to_string()));
+        let tx = tx.clone();
+        super::follow::subscribe::spawn(f.addr.clone(), move |feed| {
+            tx.send(Msg::Follow(feed)).is_ok()
+        });
+    }
     let shared = Arc::new(Observer {
         target: Mutex::new(Target {
             subject: launch.subject,
@@ -183,6 +202,12 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     );
     let lesson = ctl.opts.lesson.as_ref().map(LessonSource::of);
     ctl.emit(&mut app, Event::Lesson { lesson });
+    if let Some(w) = publisher.warnings.first() {
+        app.error(w.clone());
+    }
+    ctl.taps.add(Box::new(publisher));
+    // Publish the first position now, not after the first message.
+    ctl.taps.state(ctl.started.elapsed(), &app);
     let mut terminal = ratatui::init();
     let result = ctl.run(&mut app, &mut terminal, &rx);
     ratatui::restore();
@@ -326,6 +351,7 @@ impl Driver {
                             dirty = false;
                         }
                         Action::Check => self.check(app),
+                        Action::Follow(p) => self.follow(app, &p),
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -407,7 +433,18 @@ impl Driver {
 
     /// Going back: tear the container down and replay every step but the last.
     fn back(&mut self, app: &mut App) {
-        let target = app.done.saturating_sub(1);
+        if self.rebuild(app, app.done.saturating_sub(1)) {
+            app.info(format!(
+                "went back: {} of {} steps replayed on a fresh container",
+                app.done,
+                app.steps.len()
+            ));
+        }
+    }
+
+    /// Tears the container down and starts a fresh one with `target` steps taken.
+    /// False when that failed (the error is shown).
+    fn rebuild(&mut self, app: &mut App, target: usize) -> bool {
         if let Err(e) = self.launch.teardown() {
             app.error(format!("{e:#}"));
         }
@@ -416,7 +453,7 @@ impl Driver {
             Ok(l) => l,
             Err(e) => {
                 app.error(format!("starting again failed: {e:#}"));
-                return;
+                return false;
             }
         };
         self.launch = launch;
@@ -435,7 +472,7 @@ impl Driver {
                 Err(f) => {
                     self.emit(app, Event::Log { report: *f.report });
                     app.error(format!("replaying: {}", f.message));
-                    return;
+                    return false;
                 }
             }
         }
@@ -443,8 +480,71 @@ impl Driver {
             let snapshot = Box::new(self.sample());
             self.emit(app, Event::Snapshot { snapshot });
         }
+        true
+    }
+
+    /// Switches to another lesson (or, with `None`, to the full launch): the
+    /// container is torn down and the new lesson's launch started, no step taken.
+    fn open_lesson(
+        &mut self,
+        app: &mut App,
+        lesson: Option<crate::lesson::format::LessonFile>,
+    ) -> bool {
+        self.plan_opts = match &lesson {
+            Some(l) => crate::lesson::plan::options(l),
+            None => options(&self.opts),
+        };
+        self.opts.lesson = lesson;
+        let ok = self.rebuild(app, 0);
+        let lesson = self.opts.lesson.as_ref().map(LessonSource::of);
+        self.emit(app, Event::Lesson { lesson });
+        ok
+    }
+
+    /// Goes where the followed session is: its lesson, then its number of steps
+    /// (forward by taking steps, backward by rebuilding).
+    fn follow(&mut self, app: &mut App, p: &super::follow::Position) {
+        let Some(f) = self.opts.follow.clone() else {
+            return;
+        };
+        let ours = self.opts.lesson.as_ref().map(|l| l.id().to_string());
+        if p.lesson_id() != ours.as_deref() {
+            let lesson = match p.lesson_id() {
+                None => None,
+                Some(id) => match f.lessons.get(id) {
+                    Some(l) => Some(l.clone()),
+                    None => {
+                        app.error(format!(
+                            "{} is on lesson {id:?}, which this session's lessons lack (--lessons DIR?): staying here",
+                            f.addr
+                        ));
+                        return;
+                    }
+                },
+            };
+            if !self.open_lesson(app, lesson) {
+                return;
+            }
+        }
+        let target = super::follow::target_done(&app.steps, p);
+        if target < app.done && !self.rebuild(app, target) {
+            return;
+        }
+        while app.done < target {
+            let done = app.done;
+            self.next(app);
+            if app.done == done {
+                return; // the step failed; its error is shown
+            }
+        }
+        let lesson = app
+            .lesson
+            .as_ref()
+            .map(|l| format!("{}, ", l.title))
+            .unwrap_or_default();
         app.info(format!(
-            "went back: {} of {} steps replayed on a fresh container",
+            "following {}: {lesson}step {} of {}",
+            f.addr,
             app.done,
             app.steps.len()
         ));
