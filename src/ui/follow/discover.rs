@@ -56,22 +56,25 @@ pub fn sessions(proc_root: &Path) -> std::io::Result<Vec<u32>> {
 mod tests {
     use super::*;
 
-    /// Captured on this machine with two sessions running (pids 51234 and 51302), one
-    /// client connected to the first, plus systemd's and an unnamed socket.
+    /// Captured on this machine (`grep -e underhood -e tmux -e ^Num /proc/net/unix`)
+    /// with two sessions running (pids 14818 and 15049), a client connected to the
+    /// first (the two `03` lines: an accepted socket carries the listener's name), plus
+    /// tmux's socket, an unnamed one and two made-up names.
     const NET_UNIX: &str = "\
 Num       RefCount Protocol Flags    Type St Inode Path
+00000000d5f7f4c6: 00000002 00000000 00010000 0001 01 1642462 /tmp/tmux-0/default
+000000008be71d48: 00000003 00000000 00000000 0001 03 1645879 @underhood/14818
+000000006186ab2d: 00000002 00000000 00000000 0001 03 1642386 @underhood/14818
+000000006e973c30: 00000002 00000000 00010000 0001 01 1642384 @underhood/14818
+00000000941c8da6: 00000002 00000000 00010000 0001 01 1643877 @underhood/15049
 00000000772783c5: 00000003 00000000 00000000 0001 03 1623110
-000000007bf0d642: 00000002 00000000 00010000 0001 01 18412 /run/systemd/journal/stdout
-00000000b3c1e3a8: 00000002 00000000 00010000 0001 01 1702231 @underhood/51234
-000000003e2d7a61: 00000003 00000000 00000000 0001 03 1702240 @underhood/51234
-00000000c9d0f1e2: 00000002 00000000 00010000 0001 01 1703115 @underhood/51302
 0000000011aa22bb: 00000002 00000000 00010000 0001 01 1703999 @underhood/notapid
 0000000011aa22bc: 00000002 00000000 00010000 0001 01 1704000 @other/7
 ";
 
     #[test]
     fn listening_underhood_sockets_only() {
-        assert_eq!(parse_net_unix(NET_UNIX), vec![51234, 51302]);
+        assert_eq!(parse_net_unix(NET_UNIX), vec![14818, 15049]);
         assert_eq!(parse_net_unix(""), Vec::<u32>::new());
     }
 
@@ -90,11 +93,11 @@ Num       RefCount Protocol Flags    Type St Inode Path
             )
             .unwrap();
         };
-        stat(51234, 900);
-        stat(51302, 100);
-        assert_eq!(sessions(root).unwrap(), vec![51234, 51302]);
+        stat(14818, 900);
+        stat(15049, 100);
+        assert_eq!(sessions(root).unwrap(), vec![14818, 15049]);
         // A session whose process is gone is not listed.
-        std::fs::remove_dir_all(root.join("51234")).unwrap();
-        assert_eq!(sessions(root).unwrap(), vec![51302]);
+        std::fs::remove_dir_all(root.join("14818")).unwrap();
+        assert_eq!(sessions(root).unwrap(), vec![15049]);
     }
 }
