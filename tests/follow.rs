@@ -80,9 +80,13 @@ impl Watch {
     fn reached(&self, lesson: &str, done: usize, since: Instant) -> Instant {
         let start = Instant::now();
         loop {
-            if let Some((at, _)) = self.log.lock().unwrap().iter().find(|(at, p)| {
-                *at >= since && p.lesson_id() == Some(lesson) && p.done == done
-            }) {
+            if let Some((at, _)) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(at, p)| *at >= since && p.lesson_id() == Some(lesson) && p.done == done)
+            {
                 return *at;
             }
             if start.elapsed() > LIMIT {
@@ -103,7 +107,13 @@ impl Watch {
     }
 
     fn publisher_pids(&self) -> Vec<u32> {
-        let mut pids: Vec<u32> = self.log.lock().unwrap().iter().map(|(_, p)| p.pid).collect();
+        let mut pids: Vec<u32> = self
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, p)| p.pid)
+            .collect();
         pids.dedup();
         pids
     }
@@ -152,9 +162,15 @@ fn move_and_follow(
     let at = me.reached(lesson, done, pressed);
     let lags: Vec<Duration> = followers
         .iter()
-        .map(|f| f.reached(lesson, done, pressed).saturating_duration_since(at))
+        .map(|f| {
+            f.reached(lesson, done, pressed)
+                .saturating_duration_since(at)
+        })
         .collect();
-    let shown: Vec<String> = lags.iter().map(|l| format!("{} ms", l.as_millis())).collect();
+    let shown: Vec<String> = lags
+        .iter()
+        .map(|l| format!("{} ms", l.as_millis()))
+        .collect();
     eprintln!(
         "instructor {key:>5} -> {lesson} {done}: follower lag {}",
         shown.join(", ")
@@ -263,7 +279,11 @@ fn one_instructor_three_followers_forward_back_another_lesson_then_the_instructo
         let at = tw.reached("uts", 0, t1);
         for w in &fws {
             let lag = w.reached("uts", 0, t1).saturating_duration_since(at);
-            eprintln!("{}: in lesson uts {} ms after the instructor", w.name, lag.as_millis());
+            eprintln!(
+                "{}: in lesson uts {} ms after the instructor",
+                w.name,
+                lag.as_millis()
+            );
         }
         for (tui, _) in &followers {
             tui.wait_for("following again", LIMIT, |s| {

@@ -204,7 +204,7 @@ mod tests {
         };
         let steps = [
             Step::User {
-                uid: id.clone(),
+                uid: id,
                 gid: id,
             },
             Step::Ipc,
