@@ -185,6 +185,31 @@ mod tests {
         assert!(a.message.as_ref().unwrap().text.contains("again"));
     }
 
+    fn header(a: &App) -> String {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+        t.draw(|f| crate::ui::draw::draw(f, a)).unwrap();
+        let buf = t.backend().buffer();
+        (0..120).map(|x| buf[(x, 0)].symbol()).collect()
+    }
+
+    #[test]
+    fn the_header_says_whom_we_follow_or_that_we_are_alone() {
+        let mut a = following();
+        assert!(
+            header(&a).contains("step 0/2 · following 127.0.0.1:7878 ·"),
+            "{}",
+            header(&a)
+        );
+        a.follow.as_mut().unwrap().lost = Some("gone".into());
+        assert!(
+            header(&a).contains("· on your own: lost 127.0.0.1:7878, retrying ·"),
+            "{}",
+            header(&a)
+        );
+        a.follow = None;
+        assert!(!header(&a).contains("follow"), "{}", header(&a));
+    }
+
     #[test]
     fn keys_still_work_while_following() {
         let mut a = following();
@@ -202,14 +227,7 @@ mod tests {
             outside: 1000,
             count: 1,
         };
-        let steps = [
-            Step::User {
-                uid: id,
-                gid: id,
-            },
-            Step::Ipc,
-            Step::Mount,
-        ];
+        let steps = [Step::User { uid: id, gid: id }, Step::Ipc, Step::Mount];
         assert_eq!(target_done(&steps, &pos(0, None)), 0);
         // The instructor (root) took ipc as step 1; this rootless learner has user first.
         assert_eq!(target_done(&steps, &pos(1, Some("ipc"))), 2);

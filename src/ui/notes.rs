@@ -119,7 +119,12 @@ fn step_lines(
 
 pub fn draw(f: &mut Frame, v: &NotesView, now_ms: u64) {
     let area = f.area();
-    let [top, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let [top, status, body] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(area);
     let clock = v
         .pos
         .as_ref()
@@ -135,11 +140,16 @@ pub fn draw(f: &mut Frame, v: &NotesView, now_ms: u64) {
     ])
     .areas(top);
     f.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(" underhood notes ", bold().add_modifier(Modifier::REVERSED)),
-            Span::styled(format!(" {}", v.status()), status_style),
-        ])),
+        Paragraph::new(Span::styled(
+            " underhood notes ",
+            bold().add_modifier(Modifier::REVERSED),
+        )),
         left,
+    );
+    // A line of its own: "the session ended (why)" must not be cut by the timer.
+    f.render_widget(
+        Paragraph::new(Span::styled(format!(" {}", v.status()), status_style)),
+        status,
     );
     f.render_widget(
         Paragraph::new(Span::styled(format!(" ⏱ {clock} "), bold())),
