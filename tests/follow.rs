@@ -4,7 +4,8 @@
 //! (the positions it publishes, with the time each arrived) and asserts that every
 //! follower reaches every place the instructor goes: forward, back, another lesson
 //! (the instructor restarts on the same port), and that killing the instructor leaves
-//! the followers on their own but working. Nothing may be left on the host.
+//! the followers on their own but working. Nothing may be left on the host. And
+//! `underhood notes` following a presenter to the end of its session.
 //!
 //! Waits are bounded (seconds); the lag is printed, never asserted: the 200 ms budget
 //! is measured by `benches/follow_latency.sh`, which runs this test with
@@ -26,6 +27,7 @@ fn main() -> std::process::ExitCode {
     common::run(trials![
         unless_root().or_else(unless_tmux);
         one_instructor_three_followers_forward_back_another_lesson_then_the_instructor_dies,
+        speaker_notes_follow_the_presenter_and_say_when_the_session_ends,
     ])
 }
 
@@ -328,5 +330,40 @@ fn one_instructor_three_followers_forward_back_another_lesson_then_the_instructo
         );
     }
     // Other people's live sessions on this machine are left out; ours all ended.
+    assert_no_residue_of_ours(&before);
+}
+
+/// `underhood notes` in a second terminal, on the presenter's own socket: the lesson,
+/// the step counter, the step just taken with its speaker note, the end of the session.
+fn speaker_notes_follow_the_presenter_and_say_when_the_session_ends() {
+    let cleaned = common::underhood(&["cleanup"]);
+    assert!(cleaned.status.success(), "underhood cleanup: {cleaned:?}");
+    let before = residue();
+    {
+        let presenter = Tui::launch("np", "", "--lesson uts", (120, 40));
+        let pid = tui_pid(&presenter);
+        let pw = Watch::start("presenter", pid);
+        pw.reached("uts", 0, Instant::now() - Duration::from_secs(3600));
+        let args = format!("notes --follow unix:@underhood/{pid}");
+        let notes = Tui::launch("nn", "", &args, (100, 30));
+        notes.wait_for("the lesson in the notes", LIMIT, |s| {
+            s.contains("UTS: a hostname of its own")
+                && s.contains("step 0 of 2")
+                && s.contains("Next: UTS namespace")
+                && s.contains("Ask the room")
+        });
+        presenter.keys("Right");
+        let s = notes.wait_for("the step in the notes", LIMIT, |s| {
+            s.contains("step 1 of 2") && s.contains("Just taken: UTS namespace")
+        });
+        assert!(s.contains("Next: exec"), "{s}");
+        presenter.keys("q");
+        assert_eq!(presenter.wait_exit(LIMIT), "0", "{}", presenter.stderr());
+        notes.wait_for("the end of the session", LIMIT, |s| {
+            s.contains("the session ended")
+        });
+        notes.keys("q");
+        assert_eq!(notes.wait_exit(LIMIT), "0", "{}", notes.stderr());
+    }
     assert_no_residue_of_ours(&before);
 }
