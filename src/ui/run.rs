@@ -39,6 +39,8 @@ use super::tap::Taps;
 use super::theme::Theme;
 use ratatui::layout::Rect;
 
+mod follow;
+
 /// What the TUI launches.
 #[derive(Debug, Clone)]
 pub struct TuiOptions {
@@ -481,73 +483,6 @@ impl Driver {
             self.emit(app, Event::Snapshot { snapshot });
         }
         true
-    }
-
-    /// Switches to another lesson (or, with `None`, to the full launch): the
-    /// container is torn down and the new lesson's launch started, no step taken.
-    fn open_lesson(
-        &mut self,
-        app: &mut App,
-        lesson: Option<crate::lesson::format::LessonFile>,
-    ) -> bool {
-        self.plan_opts = match &lesson {
-            Some(l) => crate::lesson::plan::options(l),
-            None => options(&self.opts),
-        };
-        self.opts.lesson = lesson;
-        let ok = self.rebuild(app, 0);
-        let lesson = self.opts.lesson.as_ref().map(LessonSource::of);
-        self.emit(app, Event::Lesson { lesson });
-        ok
-    }
-
-    /// Goes where the followed session is: its lesson, then its number of steps
-    /// (forward by taking steps, backward by rebuilding).
-    fn follow(&mut self, app: &mut App, p: &super::follow::Position) {
-        let Some(f) = self.opts.follow.clone() else {
-            return;
-        };
-        let ours = self.opts.lesson.as_ref().map(|l| l.id().to_string());
-        if p.lesson_id() != ours.as_deref() {
-            let lesson = match p.lesson_id() {
-                None => None,
-                Some(id) => match f.lessons.get(id) {
-                    Some(l) => Some(l.clone()),
-                    None => {
-                        app.error(format!(
-                            "{} is on lesson {id:?}, which this session's lessons lack (--lessons DIR?): staying here",
-                            f.addr
-                        ));
-                        return;
-                    }
-                },
-            };
-            if !self.open_lesson(app, lesson) {
-                return;
-            }
-        }
-        let target = super::follow::target_done(&app.steps, p);
-        if target < app.done && !self.rebuild(app, target) {
-            return;
-        }
-        while app.done < target {
-            let done = app.done;
-            self.next(app);
-            if app.done == done {
-                return; // the step failed; its error is shown
-            }
-        }
-        let lesson = app
-            .lesson
-            .as_ref()
-            .map(|l| format!("{}, ", l.title))
-            .unwrap_or_default();
-        app.info(format!(
-            "following {}: {lesson}step {} of {}",
-            f.addr,
-            app.done,
-            app.steps.len()
-        ));
     }
 
     /// Evaluates the lesson's checks against the live container and records progress.
