@@ -244,8 +244,23 @@ fn one_instructor_three_followers_forward_back_another_lesson_then_the_instructo
             forward.extend(move_and_follow(&teacher, "Right", &tw, &fws, "pid", k));
         }
         backward.extend(move_and_follow(&teacher, "Left", &tw, &fws, "pid", n - 2));
+        // A learner explores: the keys work while following, and the heartbeat (every
+        // 5 s) does not pull the learner back; the instructor's next move does.
+        let (explorer, ew) = &followers[0];
+        let pressed = Instant::now();
+        explorer.keys("Left");
+        ew.reached("pid", n - 3, pressed);
+        std::thread::sleep(Duration::from_secs(6));
+        let (_, last) = ew.log.lock().unwrap().last().cloned().expect("a position");
+        assert_eq!(
+            last.done,
+            n - 3,
+            "the explorer was moved without an instructor move"
+        );
+        assert!(explorer.screen().contains(&format!("following {addr}")));
+        forward.extend(move_and_follow(&teacher, "Right", &tw, &fws, "pid", n - 1));
         // More moves for the benchmark: to the end and back to the start, repeatedly.
-        let mut done = n - 2;
+        let mut done = n - 1;
         let mut up = true;
         for _ in 0..bench {
             if up && done == n {
