@@ -5,5 +5,6 @@ pub mod doctor;
 pub mod escape;
 pub mod hog;
 pub mod lessons;
+pub mod notes;
 pub mod replay;
 pub mod run;

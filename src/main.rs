@@ -54,6 +54,12 @@ struct TuiArgs {
     /// Save the session (steps, samples, shells) to FILE, to play with `underhood replay`.
     #[arg(long, value_name = "FILE")]
     record: Option<std::path::PathBuf>,
+    /// Also publish where this session is on TCP, for a classroom (e.g. 0.0.0.0:7878).
+    #[arg(long, value_name = "HOST:PORT")]
+    publish: Option<String>,
+    /// Go where the session at ADDR goes (HOST:PORT or unix:@NAME), on your own kernel.
+    #[arg(long, value_name = "ADDR")]
+    follow: Option<underhood::ui::follow::Addr>,
 }
 
 #[derive(Subcommand)]
@@ -73,6 +79,8 @@ enum Command {
     Doctor,
     /// Play a recorded session (`--record FILE`) in the TUI: no root, no kernel features.
     Replay(cli::replay::ReplayArgs),
+    /// Speaker notes in a second terminal, following a session's lesson and step.
+    Notes(cli::notes::NotesArgs),
     /// Inside a container: try the classic chroot escape, then run CMD (default /bin/sh).
     ChrootEscape {
         #[arg(trailing_var_arg = true)]
@@ -105,6 +113,7 @@ fn main() -> ExitCode {
         Some(Command::Lessons { command }) => cli::lessons::main(command),
         Some(Command::Doctor) => cli::doctor::main(),
         Some(Command::Replay(args)) => cli::replay::main(args),
+        Some(Command::Notes(args)) => cli::notes::main(args),
         Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),
         Some(Command::Enter { spec }) => match serde_json::from_str(&spec) {
@@ -183,6 +192,13 @@ fn tui(args: TuiArgs) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
+    let follow = match args.follow.clone() {
+        None => None,
+        Some(addr) => match cli::lessons::load(args.lessons.as_ref()) {
+            Some(lessons) => Some(underhood::ui::follow::Following { addr, lessons }),
+            None => return ExitCode::from(1),
+        },
+    };
     let opts = underhood::ui::run::TuiOptions {
         lesson,
         source,
@@ -191,6 +207,8 @@ fn tui(args: TuiArgs) -> ExitCode {
         high_contrast: args.high_contrast,
         record: args.record,
         present: args.present,
+        publish: args.publish.clone(),
+        follow,
     };
     match underhood::ui::run::main(opts) {
         Ok(code) => ExitCode::from(code as u8),

@@ -4,7 +4,9 @@
 pub mod app;
 pub mod draw;
 pub mod event;
+pub mod follow;
 pub mod markdown;
+pub mod notes;
 pub mod present;
 pub mod recording;
 pub mod replay;

@@ -164,6 +164,7 @@ fn stepped_screens(path: &Path, (w, h): (u16, u16)) -> Vec<String> {
         ReplayOptions {
             step: true,
             speed: 1.0,
+            ..ReplayOptions::default()
         },
     );
     let mut out = Vec::new();

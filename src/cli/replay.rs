@@ -14,6 +14,12 @@ pub struct ReplayArgs {
     /// Playing speed: 2 is twice as fast.
     #[arg(long, default_value_t = 1.0, value_parser = speed)]
     pub speed: f64,
+    /// The presenter's layout (a recording made with --present plays in it anyway).
+    #[arg(long)]
+    pub present: bool,
+    /// Also publish where the replay is on TCP, as the live TUI's --publish does.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub publish: Option<String>,
 }
 
 fn speed(s: &str) -> Result<f64, String> {
@@ -39,6 +45,8 @@ pub fn main(args: ReplayArgs) -> ExitCode {
     let opts = underhood::ui::replay::ReplayOptions {
         step: args.step,
         speed: args.speed,
+        present: args.present,
+        publish: args.publish,
     };
     match underhood::ui::replay::main(rec, opts) {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,7 @@
 //! Parsing keeps the byte spans of the values that validation checks, so every error
 //! can name `path:line:column` (as presenterm does for its slides).
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use serde::Deserialize;
@@ -149,6 +150,10 @@ pub struct FrontMatter {
     /// Notes for a presenter only.
     #[serde(default)]
     pub presenter_notes: Vec<String>,
+    /// Speaker notes per step, keyed by step name (`uts = "Ask the room ..."`), shown
+    /// by `underhood notes` when the presenter reaches that step.
+    #[serde(default)]
+    pub notes: BTreeMap<Spanned<String>, Spanned<String>>,
 }
 
 /// A parsed lesson file.
@@ -191,6 +196,15 @@ impl LessonFile {
 
     pub fn id(&self) -> &str {
         self.front.id.get_ref()
+    }
+
+    /// The speaker's note for a step, by its name.
+    pub fn step_note(&self, step: &str) -> Option<&str> {
+        self.front
+            .notes
+            .iter()
+            .find(|(k, _)| k.get_ref() == step)
+            .map(|(_, v)| v.get_ref().as_str())
     }
 }
 

@@ -40,6 +40,7 @@ pub fn validate(lessons: &[LessonFile]) -> Vec<Problem> {
         }
         launch(l, &mut out);
         checks(l, &mut out);
+        notes(l, &mut out);
     }
     out.sort_by(|a, b| {
         (&a.path, a.pos.line, a.pos.column).cmp(&(&b.path, b.pos.line, b.pos.column))
@@ -124,6 +125,42 @@ fn launch(l: &LessonFile, out: &mut Vec<Problem>) {
     for v in &la.volumes {
         if let Err(e) = Volume::parse(v.get_ref(), false) {
             out.push(l.problem(v.span(), e));
+        }
+    }
+}
+
+/// Per-step speaker notes name steps the lesson takes (those listed, and the final
+/// `exec` every launch ends with), and say something.
+fn notes(l: &LessonFile, out: &mut Vec<Problem>) {
+    let taken: Vec<&str> = l
+        .front
+        .launch
+        .steps
+        .iter()
+        .map(|s| s.get_ref().as_str())
+        .chain(["exec"])
+        .collect();
+    for (step, note) in &l.front.notes {
+        let name = step.get_ref().as_str();
+        if !STEP_NAMES.contains(&name) {
+            out.push(l.problem(
+                step.span(),
+                format!(
+                    "[notes] names an unknown step {name:?}: expected one of {}",
+                    STEP_NAMES.join(", ")
+                ),
+            ));
+        } else if !taken.contains(&name) {
+            out.push(l.problem(
+                step.span(),
+                format!(
+                    "[notes] has a note for step {name:?}, which this lesson does not take (its steps: {})",
+                    taken.join(", ")
+                ),
+            ));
+        }
+        if note.get_ref().trim().is_empty() {
+            out.push(l.problem(note.span(), format!("the note for {name:?} is empty")));
         }
     }
 }
@@ -243,6 +280,30 @@ mod tests {
             "{text:#?}"
         );
         assert!(text[4].contains("needs `ns`"), "{text:#?}");
+    }
+
+    #[test]
+    fn step_notes_name_steps_the_lesson_takes() {
+        let a = lesson(
+            "a.md",
+            "id = \"a\"\ntitle = \"A\"\norder = 1\n[notes]\nuts = \"Ask the room.\"\nexec = \"Last.\"\npid = \"Not taken.\"\nwarp = \"No such step.\"\nipc = \" \"\n[launch]\nsteps = [\"uts\", \"ipc\"]\n",
+        );
+        assert_eq!(a.step_note("uts"), Some("Ask the room."));
+        assert_eq!(a.step_note("mount"), None);
+        let text: Vec<String> = validate(&[a]).iter().map(|p| p.to_string()).collect();
+        assert_eq!(text.len(), 3, "{text:#?}");
+        assert!(
+            text[0].starts_with("a.md:8:1: [notes] has a note for step \"pid\", which this lesson does not take (its steps: uts, ipc, exec)"),
+            "{text:#?}"
+        );
+        assert!(
+            text[1].starts_with("a.md:9:1: [notes] names an unknown step \"warp\""),
+            "{text:#?}"
+        );
+        assert!(
+            text[2].starts_with("a.md:10:7: the note for \"ipc\" is empty"),
+            "{text:#?}"
+        );
     }
 
     #[test]

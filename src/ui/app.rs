@@ -256,6 +256,8 @@ pub struct App {
     pub present_pane: Option<Pane>,
     /// The presenter blanked the screen (a clicker's blank key).
     pub blank: bool,
+    /// `--follow ADDR`: whom this session follows, and how that goes.
+    pub follow: Option<super::follow::FollowStatus>,
 }
 
 /// Where a replay stands, for the footer.
@@ -284,6 +286,8 @@ pub enum Msg {
     ShellOutput(super::shell::Slot, Vec<u8>),
     /// An embedded shell's terminal closed (the shell exited).
     ShellClosed(super::shell::Slot),
+    /// News from the session this one follows (`--follow`).
+    Follow(super::follow::Feed),
 }
 
 /// What the main loop must do to the container.
@@ -306,6 +310,8 @@ pub enum Action {
     ShellInput(super::shell::Slot, Vec<u8>),
     /// A shell that enters the running container from outside with setns.
     Enter,
+    /// Go where the followed session is (its lesson, its number of steps).
+    Follow(super::follow::Position),
     Quit,
 }
 
@@ -336,6 +342,7 @@ impl App {
             clock: Duration::ZERO,
             present_pane: None,
             blank: false,
+            follow: None,
         }
     }
 
@@ -475,6 +482,7 @@ pub fn update(app: &mut App, msg: Msg) -> Action {
             Action::Emit(super::event::Event::ShellOutput { slot, bytes })
         }
         Msg::ShellClosed(slot) => Action::ShellClosed(slot),
+        Msg::Follow(feed) => super::follow::on_feed(app, feed),
     }
 }
 

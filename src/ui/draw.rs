@@ -172,17 +172,26 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     let h = &app.host;
     let who = if h.root { "root" } else { "rootless" };
     // The step counter first: on a narrow screen the host facts are what gets cut.
-    let line = Line::from(vec![
+    let mut spans = vec![
         Span::styled(" underhood ", t.key()),
         Span::styled(
             format!(" step {}/{} ", app.done, app.steps.len()),
             t.title(),
         ),
-        Span::raw(format!(
-            "· {who} · {} · overlayfs {} · user ns {}",
-            h.cgroup, h.overlay, h.userns
-        )),
-    ]);
+    ];
+    if let Some(fs) = &app.follow {
+        let style = if fs.lost.is_some() {
+            t.error()
+        } else {
+            t.title()
+        };
+        spans.push(Span::styled(format!("· {} ", fs.label()), style));
+    }
+    spans.push(Span::raw(format!(
+        "· {who} · {} · overlayfs {} · user ns {}",
+        h.cgroup, h.overlay, h.userns
+    )));
+    let line = Line::from(spans);
     f.render_widget(Paragraph::new(line), area);
 }
 

@@ -11,14 +11,21 @@ use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind
 use super::app::{self, Action, App, Pane, ReplayStatus};
 use super::draw;
 use super::event::Event;
+use super::follow::position::unix_ms_now;
+use super::follow::publish::Publisher;
 use super::recording::Recording;
+use super::tap::Tap;
 use super::theme::Theme;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct ReplayOptions {
     /// Start paused; each "next" shows the next step's whole result.
     pub step: bool,
     pub speed: f64,
+    /// The presenter's layout (also when the session was recorded in it).
+    pub present: bool,
+    /// Also publish where the replay is on TCP (`HOST:PORT`), as `--publish` does.
+    pub publish: Option<String>,
 }
 
 /// Where a replay stands: the events applied so far, and the recorded time shown.
@@ -41,8 +48,10 @@ pub struct Player {
 impl Player {
     pub fn new(rec: Recording, theme: Theme, opts: ReplayOptions) -> Player {
         let stops = stops(&rec);
+        let mut app = fresh_app(&rec, theme);
+        app.present = opts.present || rec.header.present;
         let mut p = Player {
-            app: fresh_app(&rec, theme),
+            app,
             rec,
             theme,
             cursor: 0,
@@ -95,9 +104,19 @@ impl Player {
     fn seek(&mut self, target: usize) {
         let target = target.min(self.rec.entries.len());
         if target < self.cursor {
-            let ui = (self.app.focus, self.app.zoom, self.app.theme);
+            let ui = (
+                self.app.focus,
+                self.app.zoom,
+                self.app.theme,
+                self.app.present,
+            );
             self.app = fresh_app(&self.rec, self.theme);
-            (self.app.focus, self.app.zoom, self.app.theme) = ui;
+            (
+                self.app.focus,
+                self.app.zoom,
+                self.app.theme,
+                self.app.present,
+            ) = ui;
             self.cursor = 0;
             self.pos = Duration::ZERO;
         }
@@ -206,6 +225,8 @@ impl Player {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // The presenter's timer shows the recorded time.
+        self.app.clock = self.pos;
         self.app.replay = Some(ReplayStatus {
             file: name,
             at: self.pos,
@@ -221,8 +242,13 @@ impl Player {
             return true;
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        // The presenter's blank keys (a clicker's "b" / "."), not "back".
+        let blank = self.app.present && matches!(key.code, KeyCode::Char('b') | KeyCode::Char('.'));
         match key.code {
             KeyCode::Char('c') if ctrl => return false,
+            _ if blank || self.app.blank => {
+                app::update(&mut self.app, app::Msg::Key(key));
+            }
             KeyCode::Char('q') if !self.app.help => return false,
             // A presentation clicker sends PageDown / Right / Space.
             KeyCode::Right | KeyCode::PageDown | KeyCode::Char(' ') | KeyCode::Char('n')
@@ -280,8 +306,12 @@ fn stops(rec: &Recording) -> Vec<usize> {
 }
 
 pub fn main(rec: Recording, opts: ReplayOptions) -> Result<()> {
-    let theme = Theme::from_env(rec.header.high_contrast);
+    let present = opts.present || rec.header.present;
+    let theme = Theme::from_env(rec.header.high_contrast || present);
     let cut = rec.cut_at_line;
+    // Where the replay is, for `underhood notes` (and followers with `--publish`): the
+    // replay stands in for the live session on stage.
+    let mut publisher = Publisher::start(unix_ms_now(), opts.publish.as_deref())?;
     let mut player = Player::new(rec, theme, opts);
     if let Some(line) = cut {
         player.app.info(format!(
@@ -289,15 +319,21 @@ pub fn main(rec: Recording, opts: ReplayOptions) -> Result<()> {
         ));
     }
     let mut terminal = ratatui::init();
-    let result = run(&mut player, &mut terminal);
+    let result = run(&mut player, &mut publisher, &mut terminal);
     ratatui::restore();
+    publisher.finish();
     result
 }
 
-fn run(p: &mut Player, terminal: &mut ratatui::DefaultTerminal) -> Result<()> {
+fn run(
+    p: &mut Player,
+    publisher: &mut Publisher,
+    terminal: &mut ratatui::DefaultTerminal,
+) -> Result<()> {
     loop {
         p.advance();
         p.status();
+        publisher.state(p.pos, &p.app);
         terminal.draw(|f| draw::draw(f, &p.app))?;
         // Wake for the next event, or at least 4 times a second for the time shown.
         let wait = p
@@ -383,6 +419,7 @@ mod tests {
             ReplayOptions {
                 step: true,
                 speed: 1.0,
+                ..ReplayOptions::default()
             },
         )
     }
@@ -448,6 +485,7 @@ mod tests {
             ReplayOptions {
                 step: false,
                 speed: 1.0,
+                ..ReplayOptions::default()
             },
         );
         assert_eq!(p.cursor, 1, "only what is due at the start");
@@ -460,6 +498,7 @@ mod tests {
             ReplayOptions {
                 step: false,
                 speed: 1.0,
+                ..ReplayOptions::default()
             },
         );
         q.next();

@@ -40,6 +40,8 @@ use super::tap::Taps;
 use super::theme::Theme;
 use ratatui::layout::Rect;
 
+mod follow;
+
 /// What the TUI launches.
 #[derive(Debug, Clone)]
 pub struct TuiOptions {
@@ -53,6 +55,10 @@ pub struct TuiOptions {
     pub record: Option<PathBuf>,
     /// Presenter mode: big panes for a projector, a timer (implies high contrast).
     pub present: bool,
+    /// `--publish HOST:PORT`: also publish where we are on TCP (for a classroom).
+    pub publish: Option<String>,
+    /// `--follow ADDR`: go where that session goes.
+    pub follow: Option<super::follow::Following>,
 }
 
 impl Default for TuiOptions {
@@ -65,6 +71,8 @@ impl Default for TuiOptions {
             high_contrast: false,
             record: None,
             present: false,
+            publish: None,
+            follow: None,
         }
     }
 }
@@ -135,6 +143,12 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         sigs.add(s);
     }
     sigs.thread_block().context("blocking signals")?;
+    // Where we are, for `underhood notes` and followers; before the container exists,
+    // so that a `--publish` address already taken stops us with nothing to undo.
+    let publisher = super::follow::publish::Publisher::start(
+        super::follow::position::unix_ms_now(),
+        opts.publish.as_deref(),
+    )?;
 
     let host = host_line(&paths);
     let host_ns = namespaces::read_links(&paths.proc_root, std::process::id() as i32);
@@ -142,7 +156,12 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     // container exists.
     let mut taps = Taps::default();
     if let Some(path) = &opts.record {
-        let header = Header::new(host.clone(), host_ns.clone(), false, opts.high_contrast);
+        let header = Header::new(
+            host.clone(),
+            host_ns.clone(),
+            opts.present,
+            opts.high_contrast,
+        );
         taps.add(Box::new(Recorder::create(path, &header)?));
     }
     eprintln!("underhood: preparing the root filesystem (the first time takes a few seconds)...");
@@ -161,6 +180,13 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     app.present = opts.present;
 
     let (tx, rx) = mpsc::channel();
+    if let Some(f) = &opts.follow {
+        app.follow = Some(super::follow::FollowStatus::new(f.addr.to_string()));
+        let tx = tx.clone();
+        super::follow::subscribe::spawn(f.addr.clone(), move |feed| {
+            tx.send(Msg::Follow(feed)).is_ok()
+        });
+    }
     let shared = Arc::new(Observer {
         target: Mutex::new(Target {
             subject: launch.subject,
@@ -200,6 +226,12 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     );
     let lesson = ctl.opts.lesson.as_ref().map(LessonSource::of);
     ctl.emit(&mut app, Event::Lesson { lesson });
+    if let Some(w) = publisher.warnings.first() {
+        app.error(w.clone());
+    }
+    ctl.taps.add(Box::new(publisher));
+    // Publish the first position now, not after the first message.
+    ctl.taps.state(ctl.started.elapsed(), &app);
     let mut terminal = ratatui::init();
     let result = ctl.run(&mut app, &mut terminal, &rx);
     ratatui::restore();
@@ -349,6 +381,7 @@ impl Driver {
                             dirty = false;
                         }
                         Action::Check => self.check(app),
+                        Action::Follow(p) => self.follow(app, &p),
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -434,7 +467,18 @@ impl Driver {
 
     /// Going back: tear the container down and replay every step but the last.
     fn back(&mut self, app: &mut App) {
-        let target = app.done.saturating_sub(1);
+        if self.rebuild(app, app.done.saturating_sub(1)) {
+            app.info(format!(
+                "went back: {} of {} steps replayed on a fresh container",
+                app.done,
+                app.steps.len()
+            ));
+        }
+    }
+
+    /// Tears the container down and starts a fresh one with `target` steps taken.
+    /// False when that failed (the error is shown).
+    fn rebuild(&mut self, app: &mut App, target: usize) -> bool {
         // Before the teardown: removing a v1 memory cgroup signals its OOM eventfd
         // (cgroup-v1/memory.txt), which must not read as a kill in the new container.
         self.shared.oom_generation.fetch_add(1, Ordering::SeqCst);
@@ -445,7 +489,7 @@ impl Driver {
             Ok(l) => l,
             Err(e) => {
                 app.error(format!("starting again failed: {e:#}"));
-                return;
+                return false;
             }
         };
         self.launch = launch;
@@ -464,7 +508,7 @@ impl Driver {
                 Err(f) => {
                     self.emit(app, Event::Log { report: *f.report });
                     app.error(format!("replaying: {}", f.message));
-                    return;
+                    return false;
                 }
             }
         }
@@ -472,11 +516,7 @@ impl Driver {
             let snapshot = Box::new(self.sample());
             self.emit(app, Event::Snapshot { snapshot });
         }
-        app.info(format!(
-            "went back: {} of {} steps replayed on a fresh container",
-            app.done,
-            app.steps.len()
-        ));
+        true
     }
 
     /// Evaluates the lesson's checks against the live container and records progress.

@@ -181,6 +181,11 @@ impl Tui {
 
 impl Drop for Tui {
     fn drop(&mut self) {
+        // tmux leaves its socket file behind when its server is killed: remove it too.
+        let socket = self.display("#{socket_path}");
         let _ = self.tmux(&["kill-server"]);
+        if socket.ends_with(&self.socket) {
+            let _ = std::fs::remove_file(socket);
+        }
     }
 }

@@ -1,0 +1,114 @@
+//! `underhood notes [--follow ADDR] [--lessons DIR]`: speaker notes in a second
+//! terminal, following a session (by default the newest one on this machine).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crossterm::event::{
+    self as term_event, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers,
+};
+use underhood::ui::follow::{Addr, Feed, discover, position::unix_ms_now, subscribe};
+use underhood::ui::notes::{self, NotesView};
+
+#[derive(clap::Args, Debug)]
+pub struct NotesArgs {
+    /// The session to follow (HOST:PORT or unix:@NAME); default: the newest one
+    /// running on this machine.
+    #[arg(long, value_name = "ADDR")]
+    follow: Option<Addr>,
+    /// The lesson directory the session uses (default: the shipped lessons).
+    #[arg(long)]
+    lessons: Option<PathBuf>,
+}
+
+enum Msg {
+    Feed(Feed),
+    Quit,
+    Redraw,
+}
+
+/// The newest session on this machine, or what to do when there is none.
+fn newest_session() -> Result<Addr, String> {
+    let pids = discover::sessions(Path::new("/proc")).map_err(|e| e.to_string())?;
+    match pids.first() {
+        Some(pid) => Ok(Addr::session(*pid)),
+        None => Err(
+            "no underhood session is running on this machine (none listens on \
+             @underhood/<pid> in /proc/net/unix): start one in another terminal \
+             (`underhood --lesson ID`), or give the presenter's address with --follow HOST:PORT"
+                .into(),
+        ),
+    }
+}
+
+pub fn main(args: NotesArgs) -> ExitCode {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        eprintln!("underhood notes: needs a terminal");
+        return ExitCode::from(2);
+    }
+    let Some(set) = super::lessons::load(args.lessons.as_ref()) else {
+        return ExitCode::from(1);
+    };
+    let addr = match args.follow {
+        Some(a) => a,
+        None => match newest_session() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("underhood notes: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let (tx, rx) = mpsc::channel();
+    let feed_tx = tx.clone();
+    subscribe::spawn(addr.clone(), move |f| feed_tx.send(Msg::Feed(f)).is_ok());
+    std::thread::spawn(move || {
+        loop {
+            match term_event::read() {
+                Ok(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => {
+                    let quit = matches!(k.code, KeyCode::Char('q') | KeyCode::Esc)
+                        || (k.code == KeyCode::Char('c')
+                            && k.modifiers.contains(KeyModifiers::CONTROL));
+                    if quit {
+                        let _ = tx.send(Msg::Quit);
+                        return;
+                    }
+                }
+                Ok(TermEvent::Resize(..)) => {
+                    if tx.send(Msg::Redraw).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = tx.send(Msg::Quit);
+                    return;
+                }
+            }
+        }
+    });
+    let mut view = NotesView::new(addr.to_string());
+    let mut terminal = ratatui::init();
+    let result = loop {
+        if let Err(e) = terminal.draw(|f| notes::draw(f, &view, unix_ms_now())) {
+            break Err(e);
+        }
+        // The timer ticks each second even when nothing else happens.
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(Msg::Feed(f)) => view.on_feed(f, &set),
+            Ok(Msg::Redraw) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Ok(Msg::Quit) | Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
+        }
+    };
+    ratatui::restore();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("underhood notes: drawing: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

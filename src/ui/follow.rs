@@ -1,0 +1,237 @@
+//! Instructor follow: every TUI session says where it is (lesson, step) to whoever
+//! listens, and a session started with `--follow ADDR` goes where another one is.
+//!
+//! - `position`: the protocol, one JSON object per line, versioned.
+//! - `publish`: the `Tap` that serves it on `@underhood/<pid>` (an abstract unix
+//!   socket, unix(7)) and, with `--publish ADDR`, on TCP for a classroom.
+//! - `subscribe`: the client side (`--follow ADDR`, `underhood notes`): connects,
+//!   reads positions, says when the connection is lost and when it is back.
+//! - `discover`: the sessions running on this machine, from /proc/net/unix.
+//!
+//! The publisher never reads what clients send: following is read-only.
+
+pub mod discover;
+pub mod position;
+pub mod publish;
+pub mod subscribe;
+
+pub use position::Position;
+pub use subscribe::{Addr, Feed};
+
+/// Where a following session stands, for the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowStatus {
+    /// The address as the learner wrote it.
+    pub addr: String,
+    /// Why the connection was lost, while it is.
+    pub lost: Option<String>,
+    /// The last position synced to: the next sync happens only when this changes, so a
+    /// learner who explores is left alone until the instructor moves.
+    pub last: Option<Position>,
+}
+
+impl FollowStatus {
+    pub fn new(addr: String) -> FollowStatus {
+        FollowStatus {
+            addr,
+            lost: None,
+            last: None,
+        }
+    }
+
+    /// The header's words.
+    pub fn label(&self) -> String {
+        match &self.lost {
+            None => format!("following {}", self.addr),
+            Some(_) => format!("on your own: lost {}, retrying", self.addr),
+        }
+    }
+}
+
+/// What `--follow` needs besides the address: the lessons to switch between (the
+/// same set `--lessons DIR` or the shipped ones give).
+#[derive(Debug, Clone)]
+pub struct Following {
+    pub addr: Addr,
+    pub lessons: crate::lesson::set::LessonSet,
+}
+
+/// The state change for news from the followed session, and the action to take.
+pub fn on_feed(app: &mut crate::ui::app::App, feed: Feed) -> crate::ui::app::Action {
+    use crate::ui::app::Action;
+    let Some(status) = app.follow.as_mut() else {
+        return Action::None;
+    };
+    match feed {
+        Feed::Connected { again } => {
+            status.lost = None;
+            if again {
+                let text = format!("back: following {} again", status.addr);
+                app.info(text);
+            }
+            Action::None
+        }
+        Feed::Lost(why) => {
+            let first = status.lost.is_none();
+            status.lost = Some(why.clone());
+            if first {
+                app.error(format!(
+                    "on your own: {why}; carrying on alone, retrying every second"
+                ));
+            }
+            Action::None
+        }
+        Feed::Note(text) => {
+            app.info(text);
+            Action::None
+        }
+        Feed::Position(p) => {
+            // Only a move of the instructor moves us: a heartbeat or a reconnection
+            // to the same place leaves a learner who explores alone.
+            if status.last.as_ref().is_some_and(|l| l.same_place(&p)) {
+                return Action::None;
+            }
+            status.last = Some(p.clone());
+            Action::Follow(p)
+        }
+    }
+}
+
+/// How many of `steps` to have done to be where `p` is. By the name of the step just
+/// taken when we have it (a learner without root has an extra `user` step first),
+/// else by count; never more than we have.
+pub fn target_done(steps: &[crate::runtime::step::Step], p: &Position) -> usize {
+    if p.done == 0 {
+        return 0;
+    }
+    if let Some(last) = &p.last
+        && let Some(i) = steps.iter().position(|s| s.name() == last.name)
+    {
+        return i + 1;
+    }
+    p.done.min(steps.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::position::{StepRef, VERSION};
+    use super::*;
+    use crate::runtime::step::Step;
+    use crate::ui::app::{Action, App, HostLine, Msg, update};
+    use crate::ui::theme::{Theme, ThemeKind};
+
+    fn pos(done: usize, last: Option<&str>) -> Position {
+        Position {
+            v: VERSION,
+            lesson: None,
+            done,
+            of: 3,
+            last: last.map(|n| StepRef {
+                name: n.into(),
+                title: n.into(),
+            }),
+            next: None,
+            started_ms: 0,
+            pid: 1,
+        }
+    }
+
+    fn following() -> App {
+        let mut a = App::new(
+            HostLine::default(),
+            vec![Step::Ipc, Step::Mount],
+            Vec::new(),
+            Theme {
+                kind: ThemeKind::Default,
+            },
+        );
+        a.follow = Some(FollowStatus::new("127.0.0.1:7878".into()));
+        a
+    }
+
+    #[test]
+    fn a_move_syncs_once_and_a_repeat_leaves_the_learner_alone() {
+        let mut a = following();
+        let p = pos(1, Some("ipc"));
+        let feed = |p: &Position| Msg::Follow(Feed::Position(p.clone()));
+        assert_eq!(update(&mut a, feed(&p)), Action::Follow(p.clone()));
+        // The heartbeat, or another publisher pid at the same place: nothing.
+        let again = Position {
+            pid: 9,
+            ..p.clone()
+        };
+        assert_eq!(update(&mut a, feed(&again)), Action::None);
+        let next = pos(2, Some("mount"));
+        assert_eq!(update(&mut a, feed(&next)), Action::Follow(next));
+    }
+
+    #[test]
+    fn losing_and_finding_the_session_shows_in_the_header_words() {
+        let mut a = following();
+        update(&mut a, Msg::Follow(Feed::Connected { again: false }));
+        assert_eq!(
+            a.follow.as_ref().unwrap().label(),
+            "following 127.0.0.1:7878"
+        );
+        update(
+            &mut a,
+            Msg::Follow(Feed::Lost("127.0.0.1:7878: refused".into())),
+        );
+        let st = a.follow.as_ref().unwrap();
+        assert_eq!(st.label(), "on your own: lost 127.0.0.1:7878, retrying");
+        assert!(a.message.as_ref().unwrap().text.contains("on your own"));
+        update(&mut a, Msg::Follow(Feed::Connected { again: true }));
+        assert_eq!(a.follow.as_ref().unwrap().lost, None);
+        assert!(a.message.as_ref().unwrap().text.contains("again"));
+    }
+
+    fn header(a: &App) -> String {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
+        t.draw(|f| crate::ui::draw::draw(f, a)).unwrap();
+        let buf = t.backend().buffer();
+        (0..120).map(|x| buf[(x, 0)].symbol()).collect()
+    }
+
+    #[test]
+    fn the_header_says_whom_we_follow_or_that_we_are_alone() {
+        let mut a = following();
+        assert!(
+            header(&a).contains("step 0/2 · following 127.0.0.1:7878 ·"),
+            "{}",
+            header(&a)
+        );
+        a.follow.as_mut().unwrap().lost = Some("gone".into());
+        assert!(
+            header(&a).contains("· on your own: lost 127.0.0.1:7878, retrying ·"),
+            "{}",
+            header(&a)
+        );
+        a.follow = None;
+        assert!(!header(&a).contains("follow"), "{}", header(&a));
+    }
+
+    #[test]
+    fn keys_still_work_while_following() {
+        let mut a = following();
+        let right = Msg::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Right,
+            crossterm::event::KeyModifiers::NONE,
+        ));
+        assert_eq!(update(&mut a, right), Action::Next);
+    }
+
+    #[test]
+    fn the_target_is_found_by_step_name_then_by_count() {
+        let id = crate::runtime::step::IdMap {
+            inside: 0,
+            outside: 1000,
+            count: 1,
+        };
+        let steps = [Step::User { uid: id, gid: id }, Step::Ipc, Step::Mount];
+        assert_eq!(target_done(&steps, &pos(0, None)), 0);
+        // The instructor (root) took ipc as step 1; this rootless learner has user first.
+        assert_eq!(target_done(&steps, &pos(1, Some("ipc"))), 2);
+        assert_eq!(target_done(&steps, &pos(2, Some("warp"))), 2);
+        assert_eq!(target_done(&steps, &pos(9, None)), 3);
+    }
+}

@@ -1,0 +1,290 @@
+//! The following side: `--follow ADDR` and `underhood notes`. A thread connects,
+//! reads positions line by line and hands each to a sink (the main loop's channel);
+//! when the connection ends it says so and tries again every second, and says when it
+//! is back. It never writes to the session.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixStream};
+use std::path::PathBuf;
+use std::thread;
+use std::time::Duration;
+
+use super::position::{LineError, Position};
+use super::publish::HEARTBEAT;
+
+/// How long between two tries while the session is unreachable.
+pub const RETRY: Duration = Duration::from_secs(1);
+/// Silence longer than this (three heartbeats) counts as a lost link: a TCP peer that
+/// vanished without a FIN (a laptop closed, a cable pulled) is otherwise never noticed.
+const SILENCE: Duration = Duration::from_secs(HEARTBEAT.as_secs() * 3);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A longer line is not a position.
+const MAX_LINE: u64 = 64 * 1024;
+
+/// Where a session publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addr {
+    /// `HOST:PORT`
+    Tcp(String),
+    /// `unix:@NAME`: an abstract unix socket (unix(7)), NAME without the `@`.
+    Abstract(String),
+    /// `unix:PATH`: a unix socket in the file system.
+    Path(PathBuf),
+}
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Addr::Tcp(a) => write!(f, "{a}"),
+            Addr::Abstract(n) => write!(f, "unix:@{n}"),
+            Addr::Path(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for Addr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Addr, String> {
+        let bad = |why: &str| {
+            format!("{s:?}: {why}; expected HOST:PORT (e.g. 127.0.0.1:7878) or unix:@NAME")
+        };
+        if let Some(rest) = s.strip_prefix("unix:") {
+            return match rest.strip_prefix('@') {
+                Some("") => Err(bad("an abstract socket needs a name after @")),
+                Some(name) => Ok(Addr::Abstract(name.to_string())),
+                None if rest.is_empty() => Err(bad("no path after unix:")),
+                None => Ok(Addr::Path(PathBuf::from(rest))),
+            };
+        }
+        let Some((host, port)) = s.rsplit_once(':') else {
+            return Err(bad("no port"));
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        match port.parse::<u16>() {
+            Ok(0) | Err(_) => Err(bad(&format!("{port:?} is not a port (1-65535)"))),
+            Ok(_) => Ok(Addr::Tcp(s.to_string())),
+        }
+    }
+}
+
+impl Addr {
+    /// The session with this pid on this machine.
+    pub fn session(pid: u32) -> Addr {
+        Addr::Abstract(super::publish::session_name(pid))
+    }
+
+    /// Connects, with a read timeout of `SILENCE`. Errors keep the address and errno.
+    pub fn connect(&self) -> Result<Box<dyn Read + Send>, String> {
+        let at = |e: std::io::Error| format!("{self}: {e}");
+        match self {
+            Addr::Tcp(a) => {
+                let addrs = a.to_socket_addrs().map_err(at)?;
+                let mut last = format!("{self}: the name resolves to no address");
+                for sa in addrs {
+                    match TcpStream::connect_timeout(&sa, CONNECT_TIMEOUT) {
+                        Ok(s) => {
+                            s.set_read_timeout(Some(SILENCE)).map_err(at)?;
+                            return Ok(Box::new(s));
+                        }
+                        Err(e) => last = at(e),
+                    }
+                }
+                Err(last)
+            }
+            Addr::Abstract(name) => {
+                let sa = SocketAddr::from_abstract_name(name.as_bytes()).map_err(at)?;
+                let s = UnixStream::connect_addr(&sa).map_err(at)?;
+                s.set_read_timeout(Some(SILENCE)).map_err(at)?;
+                Ok(Box::new(s))
+            }
+            Addr::Path(p) => {
+                let s = UnixStream::connect(p).map_err(at)?;
+                s.set_read_timeout(Some(SILENCE)).map_err(at)?;
+                Ok(Box::new(s))
+            }
+        }
+    }
+}
+
+/// What the following thread reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feed {
+    /// Connected; `again` after a loss.
+    Connected {
+        again: bool,
+    },
+    Position(Position),
+    /// Something to say that changes nothing (a garbage line, a newer protocol).
+    Note(String),
+    /// The connection failed or ended (why, with the address); retrying.
+    Lost(String),
+}
+
+/// Follows `addr` on a thread of its own until `sink` returns false (its receiver is
+/// gone). A loss is reported once, not at every retry.
+pub fn spawn(addr: Addr, mut sink: impl FnMut(Feed) -> bool + Send + 'static) {
+    thread::spawn(move || {
+        let mut ever = false;
+        let mut lost_said = false;
+        loop {
+            match addr.connect() {
+                Ok(stream) => {
+                    if !sink(Feed::Connected { again: ever }) {
+                        return;
+                    }
+                    ever = true;
+                    match read_positions(stream, &addr, &mut sink) {
+                        None => return,
+                        Some(why) => {
+                            if !sink(Feed::Lost(why)) {
+                                return;
+                            }
+                            lost_said = true;
+                        }
+                    }
+                }
+                Err(why) if !lost_said => {
+                    if !sink(Feed::Lost(why)) {
+                        return;
+                    }
+                    lost_said = true;
+                }
+                Err(_) => {}
+            }
+            thread::sleep(RETRY);
+        }
+    });
+}
+
+/// Reads lines until the connection ends: `Some(why)`, or `None` when the sink is gone.
+fn read_positions(
+    stream: Box<dyn Read + Send>,
+    addr: &Addr,
+    sink: &mut impl FnMut(Feed) -> bool,
+) -> Option<String> {
+    let mut r = BufReader::new(stream);
+    let mut buf = Vec::new();
+    let mut last_note = String::new();
+    loop {
+        buf.clear();
+        let n = match (&mut r).take(MAX_LINE).read_until(b'\n', &mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Some(format!(
+                    "{addr}: no word for {} s (its heartbeat is every {} s)",
+                    SILENCE.as_secs(),
+                    HEARTBEAT.as_secs()
+                ));
+            }
+            Err(e) => return Some(format!("{addr}: {e}")),
+        };
+        if n == 0 {
+            return Some(format!("{addr}: the session closed the connection"));
+        }
+        let feed = match Position::decode(&String::from_utf8_lossy(&buf)) {
+            Ok(p) => Feed::Position(p),
+            Err(e) => {
+                let note = match e {
+                    LineError::Newer(_) => format!("{addr}: {e}"),
+                    LineError::Garbage(_) => format!("{addr}: {e}"),
+                };
+                // The heartbeat would repeat the same complaint every few seconds.
+                if note == last_note {
+                    continue;
+                }
+                last_note = note.clone();
+                Feed::Note(note)
+            }
+        };
+        if !sink(feed) {
+            return None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    #[test]
+    fn addresses_parse_or_say_what_is_expected() {
+        let ok = |s: &str| s.parse::<Addr>().unwrap();
+        assert_eq!(ok("127.0.0.1:7878"), Addr::Tcp("127.0.0.1:7878".into()));
+        assert_eq!(ok("teacher.lan:80"), Addr::Tcp("teacher.lan:80".into()));
+        assert_eq!(ok("[::1]:7878"), Addr::Tcp("[::1]:7878".into()));
+        assert_eq!(
+            ok("unix:@underhood/42"),
+            Addr::Abstract("underhood/42".into())
+        );
+        assert_eq!(ok("unix:/tmp/s"), Addr::Path("/tmp/s".into()));
+        assert_eq!(ok("unix:@underhood/42").to_string(), "unix:@underhood/42");
+        for bad in [
+            "7878",
+            ":7878",
+            "host:",
+            "host:0",
+            "host:99999",
+            "host:x",
+            "unix:",
+            "unix:@",
+        ] {
+            let e = bad.parse::<Addr>().unwrap_err();
+            assert!(e.contains("expected HOST:PORT"), "{bad}: {e}");
+        }
+        assert_eq!(Addr::session(7), Addr::Abstract("underhood/7".into()));
+    }
+
+    #[test]
+    fn follows_notes_garbage_and_says_when_lost() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr: Addr = l.local_addr().unwrap().to_string().parse().unwrap();
+        let (tx, rx) = mpsc::channel();
+        spawn(addr.clone(), move |f| tx.send(f).is_ok());
+        let (mut s, _) = l.accept().unwrap();
+        let p = Position {
+            v: super::super::position::VERSION,
+            lesson: None,
+            done: 2,
+            of: 5,
+            last: None,
+            next: None,
+            started_ms: 0,
+            pid: 9,
+        };
+        s.write_all(b"garbage\n").unwrap();
+        s.write_all(p.encode().as_bytes()).unwrap();
+        s.write_all(b"{\"v\":99}\n").unwrap();
+        drop(s);
+        let t = Duration::from_secs(5);
+        assert_eq!(rx.recv_timeout(t), Ok(Feed::Connected { again: false }));
+        assert!(matches!(rx.recv_timeout(t), Ok(Feed::Note(n)) if n.contains("not a position")));
+        assert_eq!(rx.recv_timeout(t), Ok(Feed::Position(p)));
+        assert!(matches!(rx.recv_timeout(t), Ok(Feed::Note(n)) if n.contains("version 99")));
+        assert!(matches!(rx.recv_timeout(t), Ok(Feed::Lost(n)) if n.contains(&addr.to_string())));
+        // It tries again, and says so when it is back.
+        let _s = l.accept().unwrap();
+        assert_eq!(rx.recv_timeout(t), Ok(Feed::Connected { again: true }));
+    }
+
+    #[test]
+    fn an_unreachable_address_is_reported_with_its_errno() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap().to_string();
+        drop(l);
+        let e = a.parse::<Addr>().unwrap().connect().err().unwrap();
+        assert!(e.starts_with(&a) && e.contains("os error"), "{e}");
+    }
+}

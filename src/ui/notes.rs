@@ -1,0 +1,288 @@
+//! `underhood notes`: the speaker's second terminal. It follows a session's position
+//! (see `follow`) and shows the lesson, the step just taken and the next one, the
+//! speaker notes for them and the time since the session started. State here, drawn
+//! by pure functions of it; the loop is in the binary (`cli/notes.rs`).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::follow::{Feed, Position};
+use crate::lesson::format::LessonFile;
+use crate::lesson::set::LessonSet;
+
+/// The link to the followed session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    Connecting,
+    Live,
+    /// It ended or cannot be reached (why); retrying.
+    Lost(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct NotesView {
+    pub addr: String,
+    pub link: Link,
+    /// Whether the session was ever reached (a loss then means it ended).
+    pub ever: bool,
+    pub pos: Option<Position>,
+    /// The position's lesson, from our lesson set (`None`: no lesson, or one we lack).
+    pub lesson: Option<LessonFile>,
+    /// The last note of the link (a garbage line, a newer protocol).
+    pub note: Option<String>,
+}
+
+impl NotesView {
+    pub fn new(addr: String) -> NotesView {
+        NotesView {
+            addr,
+            link: Link::Connecting,
+            ever: false,
+            pos: None,
+            lesson: None,
+            note: None,
+        }
+    }
+
+    pub fn on_feed(&mut self, feed: Feed, set: &LessonSet) {
+        match feed {
+            Feed::Connected { .. } => {
+                self.link = Link::Live;
+                self.ever = true;
+            }
+            Feed::Lost(why) => self.link = Link::Lost(why),
+            Feed::Note(n) => self.note = Some(n),
+            Feed::Position(p) => {
+                self.lesson = p.lesson_id().and_then(|id| set.get(id)).cloned();
+                self.pos = Some(p);
+            }
+        }
+    }
+
+    /// The words of the status line.
+    pub fn status(&self) -> String {
+        match (&self.link, self.ever) {
+            (Link::Connecting, _) => format!("connecting to {}...", self.addr),
+            (Link::Live, _) => format!("following {}", self.addr),
+            (Link::Lost(why), true) => {
+                format!("the session ended ({why}); waiting for it to come back, q quits")
+            }
+            (Link::Lost(why), false) => format!("cannot reach the session: {why}; retrying"),
+        }
+    }
+}
+
+/// `H:MM:SS` (or `MM:SS` under an hour) from `started_ms` to `now_ms`.
+pub fn timer(started_ms: u64, now_ms: u64) -> String {
+    let s = now_ms.saturating_sub(started_ms) / 1000;
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m:02}:{s:02}")
+    }
+}
+
+fn bold() -> Style {
+    Style::default().add_modifier(Modifier::BOLD)
+}
+
+fn dim() -> Style {
+    Style::default().add_modifier(Modifier::DIM)
+}
+
+/// One step's lines: its title and, when the lesson has one, the speaker's note.
+fn step_lines(
+    label: &str,
+    step: Option<&super::follow::position::StepRef>,
+    lesson: Option<&LessonFile>,
+) -> Vec<Line<'static>> {
+    let Some(step) = step else {
+        return vec![Line::from(vec![
+            Span::styled(format!("{label}: "), bold()),
+            Span::styled("none", dim()),
+        ])];
+    };
+    let mut out = vec![Line::from(vec![
+        Span::styled(format!("{label}: "), bold()),
+        Span::raw(format!("{} ({})", step.title, step.name)),
+    ])];
+    match lesson.and_then(|l| l.step_note(&step.name)) {
+        Some(note) => out.extend(note.lines().map(|l| Line::raw(format!("  {l}")))),
+        None => out.push(Line::styled("  (no note for this step)", dim())),
+    }
+    out
+}
+
+pub fn draw(f: &mut Frame, v: &NotesView, now_ms: u64) {
+    let area = f.area();
+    let [top, status, body] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let clock = v
+        .pos
+        .as_ref()
+        .map(|p| timer(p.started_ms, now_ms))
+        .unwrap_or_else(|| "--:--".into());
+    let status_style = match v.link {
+        Link::Live => Style::default(),
+        _ => bold(),
+    };
+    let [left, right] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(clock.len() as u16 + 4),
+    ])
+    .areas(top);
+    f.render_widget(
+        Paragraph::new(Span::styled(
+            " underhood notes ",
+            bold().add_modifier(Modifier::REVERSED),
+        )),
+        left,
+    );
+    // A line of its own: "the session ended (why)" must not be cut by the timer.
+    f.render_widget(
+        Paragraph::new(Span::styled(format!(" {}", v.status()), status_style)),
+        status,
+    );
+    f.render_widget(
+        Paragraph::new(Span::styled(format!(" ⏱ {clock} "), bold())),
+        right,
+    );
+    let Some(p) = &v.pos else {
+        f.render_widget(
+            Paragraph::new("waiting for the session's position... (q quits)")
+                .block(Block::bordered()),
+            body,
+        );
+        return;
+    };
+    let title = match (&p.lesson, &v.lesson) {
+        (None, _) => "the full launch (no lesson)".to_string(),
+        (Some(l), Some(_)) => l.title.clone(),
+        (Some(l), None) => format!("{} (not in these lessons: no notes)", l.title),
+    };
+    let mut lines = vec![
+        Line::styled(title, bold()),
+        Line::raw(format!("step {} of {}", p.done, p.of)),
+        Line::raw(""),
+    ];
+    lines.extend(step_lines("Just taken", p.last.as_ref(), v.lesson.as_ref()));
+    lines.push(Line::raw(""));
+    lines.extend(step_lines("Next", p.next.as_ref(), v.lesson.as_ref()));
+    if let Some(l) = &v.lesson
+        && !l.front.presenter_notes.is_empty()
+    {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("For the whole lesson:", bold()));
+        lines.extend(
+            l.front
+                .presenter_notes
+                .iter()
+                .map(|n| Line::raw(format!("  • {n}"))),
+        );
+    }
+    if let Some(n) = &v.note {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(n.clone(), dim()));
+    }
+    let rest = body;
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(" Speaker notes  (q quits) ")),
+        rest,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::follow::position::{LessonRef, StepRef, VERSION};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    fn set() -> LessonSet {
+        crate::lesson::set::builtin().unwrap()
+    }
+
+    fn screen(v: &NotesView, now: u64) -> String {
+        let mut t = Terminal::new(TestBackend::new(90, 30)).unwrap();
+        t.draw(|f| draw(f, v, now)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn the_timer_counts_from_the_session_start() {
+        assert_eq!(timer(1_000, 1_000), "00:00");
+        assert_eq!(timer(0, 61_999), "01:01");
+        assert_eq!(timer(0, 3_723_000), "1:02:03");
+        assert_eq!(timer(5_000, 1_000), "00:00");
+    }
+
+    #[test]
+    fn shows_the_lesson_the_steps_their_notes_and_when_the_session_ends() {
+        let set = set();
+        let uts = set.get("uts").unwrap();
+        let mut v = NotesView::new("unix:@underhood/7".into());
+        assert!(screen(&v, 0).contains("connecting to unix:@underhood/7"));
+        v.on_feed(Feed::Connected { again: false }, &set);
+        v.on_feed(
+            Feed::Position(Position {
+                v: VERSION,
+                lesson: Some(LessonRef {
+                    id: "uts".into(),
+                    title: uts.front.title.clone(),
+                }),
+                done: 1,
+                of: 2,
+                last: Some(StepRef {
+                    name: "uts".into(),
+                    title: "UTS namespace (hostname uts-lesson)".into(),
+                }),
+                next: Some(StepRef {
+                    name: "exec".into(),
+                    title: "exec sleep 2147483647".into(),
+                }),
+                started_ms: 0,
+                pid: 7,
+            }),
+            &set,
+        );
+        let s = screen(&v, 65_000);
+        assert!(s.contains(&uts.front.title), "{s}");
+        assert!(s.contains("step 1 of 2"), "{s}");
+        assert!(s.contains("Just taken: UTS namespace"), "{s}");
+        assert!(s.contains("Next: exec sleep"), "{s}");
+        assert!(s.contains("01:05"), "{s}");
+        let note = uts
+            .step_note("uts")
+            .expect("the uts lesson has a note for uts");
+        let first_words: String = note
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(s.contains(&first_words), "{first_words:?} in\n{s}");
+        v.on_feed(
+            Feed::Lost("unix:@underhood/7: the session closed the connection".into()),
+            &set,
+        );
+        let s = screen(&v, 65_000);
+        assert!(s.contains("the session ended"), "{s}");
+    }
+}
