@@ -2,7 +2,7 @@
 //! Rows the last step added are highlighted; a count says how many it removed.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
@@ -27,6 +27,30 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     };
     // Wide enough panes get the per-mount options too (`rw,nosuid,...`).
     let wide = area.width >= 90;
+    let mut widths = vec![
+        Constraint::Fill(3),
+        Constraint::Length(9),
+        Constraint::Fill(2),
+    ];
+    let mut header = vec!["mount point", "type", "source"];
+    if wide {
+        widths.push(Constraint::Fill(2));
+        header.push("options");
+    }
+    widths.push(Constraint::Length(12));
+    header.push("propagation");
+    // The mount point column's width, as the table will lay it out (inside the
+    // borders, one space between columns).
+    let inner = Rect {
+        width: area.width.saturating_sub(2),
+        ..area
+    };
+    let point_width = Layout::horizontal(widths.clone())
+        .spacing(1)
+        .split(inner)
+        .first()
+        .map(|r| r.width as usize)
+        .unwrap_or(0);
     let rows: Vec<Row> = mounts
         .iter()
         .map(|m| {
@@ -36,7 +60,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 t.text()
             };
             let mut cells = vec![
-                Cell::from(m.mount_point.display().to_string()),
+                Cell::from(fit_path(&m.mount_point.display().to_string(), point_width)),
                 Cell::from(m.fs_type.clone()),
                 Cell::from(m.source.clone()),
             ];
@@ -56,18 +80,6 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             c.mounts_removed
         ));
     }
-    let mut widths = vec![
-        Constraint::Fill(3),
-        Constraint::Length(9),
-        Constraint::Fill(2),
-    ];
-    let mut header = vec!["mount point", "type", "source"];
-    if wide {
-        widths.push(Constraint::Fill(2));
-        header.push("options");
-    }
-    widths.push(Constraint::Length(12));
-    header.push("propagation");
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(t.title()))
         .block(crate::ui::draw::block(app, Pane::Mounts, title));
@@ -80,4 +92,36 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     };
     let mut state = TableState::default().with_offset(offset);
     f.render_stateful_widget(table, area, &mut state);
+}
+
+/// A path cut to `width` columns from the front, where the part that differs is (a
+/// new root's mounts all start `/run/underhood/<id>/merged/`): `…/merged/proc/sys`,
+/// cut at a `/` when that fits.
+fn fit_path(path: &str, width: usize) -> String {
+    let n = path.chars().count();
+    if n <= width || width < 2 {
+        return path.to_string();
+    }
+    let keep = width - 1;
+    let tail: String = path.chars().skip(n - keep).collect();
+    let cut = match tail.find('/') {
+        Some(i) if i > 0 => &tail[i..],
+        _ => tail.as_str(),
+    };
+    format!("…{cut}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_path;
+
+    #[test]
+    fn long_paths_keep_their_end() {
+        assert_eq!(fit_path("/proc", 10), "/proc");
+        let p = "/run/underhood/9b5a0352/merged/proc/sys";
+        assert_eq!(fit_path(p, 32), "…/9b5a0352/merged/proc/sys");
+        assert_eq!(fit_path(p, 12), "…/proc/sys");
+        assert_eq!(fit_path("/abcdefghijkl", 6), "…hijkl");
+        assert!(fit_path(p, 20).chars().count() <= 20);
+    }
 }
