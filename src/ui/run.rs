@@ -552,11 +552,15 @@ impl Driver {
                 .steps
                 .iter()
                 .position(|s| matches!(s, Step::Cgroup { .. }))
-                .map(|i| i + 1)
-                .unwrap_or(0);
-            app.info(format!(
-                "the memory hog needs the memory limit first: take the steps up to step {at} (cgroup limits)"
-            ));
+                .map(|i| i + 1);
+            match at {
+                Some(at) => app.info(format!(
+                    "the memory hog needs the memory limit first: take the steps up to step {at} (cgroup limits)"
+                )),
+                None => app.info(
+                    "this container gets no memory limit, so the hog has nothing to hit: the OOM lesson shows it (underhood --lesson oom)",
+                ),
+            }
             return;
         }
         let rate = format_size(self.opts.hog_rate)
