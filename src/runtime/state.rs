@@ -87,6 +87,12 @@ pub struct Session {
 impl Session {
     /// Creates `<state_dir>/<id>/` and records the calling process as controller.
     pub fn create(paths: &Paths) -> Result<Session> {
+        Session::create_with(paths, |_| {})
+    }
+
+    /// Like [`Session::create`], with `init` applied to the first record: what already
+    /// exists (a subject started ahead) goes into the same write.
+    pub fn create_with(paths: &Paths, init: impl FnOnce(&mut State)) -> Result<Session> {
         let id = new_session_id()?;
         let dir = paths.state_dir.join(&id);
         // The parent is removed when its last session goes (remove_state_root), so another
@@ -105,7 +111,7 @@ impl Session {
         fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))
             .with_context(|| format!("chmod 0711 {}", dir.display()))?;
         let me = std::process::id() as i32;
-        let s = Session {
+        let mut s = Session {
             dir,
             state: State {
                 version: FORMAT_VERSION,
@@ -114,6 +120,7 @@ impl Session {
                 ..Default::default()
             },
         };
+        init(&mut s.state);
         s.save()?;
         Ok(s)
     }
