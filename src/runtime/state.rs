@@ -174,7 +174,7 @@ pub fn remove_session_dir(dir: &Path) -> Result<()> {
             dir.display()
         );
     }
-    match fs::remove_dir_all(dir) {
+    match remove_tree_parallel(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(_) => {
@@ -184,6 +184,60 @@ pub fn remove_session_dir(dir: &Path) -> Result<()> {
             fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))
         }
     }
+}
+
+/// `rm -rf dir`, sibling directories in parallel (scoped threads). Where the
+/// filesystem discards freed blocks synchronously (ext4 mounted `-o discard` without a
+/// journal: every unlink(2)/rmdir(2) that frees a block waits for the device, ~0.3 ms
+/// on this project's test host), the session's nine or so removals one after another
+/// are most of a teardown; in parallel the device waits overlap. Never follows
+/// symlinks: a symlink is removed, not entered (the entry's own type, lstat(2)).
+fn remove_tree_parallel(dir: &Path) -> std::io::Result<()> {
+    let mut dirs = Vec::new();
+    let mut others = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            dirs.push(e.path());
+        } else {
+            others.push(e.path());
+        }
+    }
+    let gone_ok = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    };
+    let mut results = Vec::new();
+    std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        let mut inline = Vec::new();
+        for (i, d) in dirs.iter().enumerate() {
+            // The first in this thread; a thread that cannot start is done here too.
+            let spawned = (i > 0).then(|| {
+                std::thread::Builder::new().spawn_scoped(scope, move || remove_tree_parallel(d))
+            });
+            match spawned {
+                Some(Ok(h)) => handles.push(h),
+                _ => inline.push(d),
+            }
+        }
+        for d in inline {
+            results.push(remove_tree_parallel(d));
+        }
+        for f in &others {
+            results.push(fs::remove_file(f));
+        }
+        for h in handles {
+            results.push(
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("removal thread panicked"))),
+            );
+        }
+    });
+    for r in results {
+        gone_ok(r)?;
+    }
+    fs::remove_dir(dir)
 }
 
 /// chmod u+rwx every directory below `dir`, never following symlinks.

@@ -249,6 +249,21 @@ impl Subject {
             return Ok(false);
         }
         let parent = getpid();
+        // The parent answers Forked (only it knows the child's host pid); the child
+        // waits until that answer is on the socket before it goes on, or its own reply to
+        // a step sent ahead (Request::Batch) could overtake it. The parent closing its
+        // end of this pipe (or dying) is the go-ahead: read(2) then returns 0.
+        let (go_rd, go_wr) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = r.call::<()>("pipe2", "O_CLOEXEC", Err(e));
+                self.reply(&Reply::Done {
+                    report: r,
+                    ok: false,
+                })?;
+                return Ok(false);
+            }
+        };
         // SAFETY: the subject is single-threaded, so the child may run any code.
         match unsafe { fork() } {
             Err(e) => {
@@ -267,10 +282,12 @@ impl Subject {
                     child
                 ));
                 r.micros = started.elapsed().as_micros() as u64;
+                drop(go_rd);
                 self.reply(&Reply::Forked {
                     report: r,
                     pid: child.as_raw(),
                 })?;
+                drop(go_wr);
                 // The shim must not hold the control socket: the controller sees the
                 // container end when PID 1's copy closes.
                 // SAFETY: shim() never returns, so the UnixStream is never used or
@@ -287,6 +304,14 @@ impl Subject {
                 // next read returns end-of-file and we exit.
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
                 let _ = parent;
+                drop(go_wr);
+                let mut byte = [0u8; 1];
+                loop {
+                    match nix::unistd::read(&go_rd, &mut byte) {
+                        Err(Errno::EINTR) => continue,
+                        _ => break,
+                    }
+                }
                 Ok(true)
             }
         }
