@@ -306,12 +306,7 @@ impl Subject {
                 let _ = parent;
                 drop(go_wr);
                 let mut byte = [0u8; 1];
-                loop {
-                    match nix::unistd::read(&go_rd, &mut byte) {
-                        Err(Errno::EINTR) => continue,
-                        _ => break,
-                    }
-                }
+                while let Err(Errno::EINTR) = nix::unistd::read(&go_rd, &mut byte) {}
                 Ok(true)
             }
         }
