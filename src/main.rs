@@ -105,6 +105,11 @@ fn main() -> ExitCode {
         let args = cli::hog::HogArgs::parse_from(std::env::args_os());
         return cli::hog::main(&args);
     }
+    // The subject is started once per launch, on the launch's critical path: recognise
+    // `__subject PID` before clap builds its whole command tree.
+    if let Some(controller) = subject_args(std::env::args_os().skip(1)) {
+        underhood::runtime::subject::main(controller);
+    }
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Run(args)) => cli::run::main(*args),
@@ -125,6 +130,15 @@ fn main() -> ExitCode {
         },
         None => tui(cli.tui),
     }
+}
+
+/// `__subject PID`, exactly, as the controller starts it; anything else goes to clap.
+fn subject_args(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<i32> {
+    let (first, pid) = (args.next()?, args.next()?);
+    if first != "__subject" || args.next().is_some() {
+        return None;
+    }
+    pid.to_str()?.parse().ok()
 }
 
 /// The lesson to follow: the one named, or where the learner was, or the first one

@@ -205,7 +205,6 @@ fn run(args: &RunArgs) -> Result<i32> {
         eprintln!("underhood: removed stale session {s}");
     }
     let signals = signal_fd()?;
-    let lower = launcher::layers(&source(args), &paths)?;
     let opts = Options {
         hostname: args.hostname.clone(),
         limits: LimitSpec {
@@ -231,7 +230,7 @@ fn run(args: &RunArgs) -> Result<i32> {
         keep_caps: None,
         argv: args.cmd.clone(),
     };
-    let mut launch = launcher::start(&opts, lower, &paths)?;
+    let mut launch = launcher::start_pipelined(&opts, &source(args), &paths)?;
     let status = drive(&mut launch, args, &signals);
     let teardown = launch.teardown();
     if args.trace

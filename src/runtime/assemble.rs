@@ -159,7 +159,6 @@ enum Recipe {
 }
 
 fn assemble_with(paths: &Paths, search: &[PathBuf]) -> Result<Assembled> {
-    let recipe = choose(search)?;
     let mut hasher = Sha256::new();
     hasher.update(RECIPE_VERSION);
     for (path, bytes) in SKELETON {
@@ -167,10 +166,21 @@ fn assemble_with(paths: &Paths, search: &[PathBuf]) -> Result<Assembled> {
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     }
+    // Choosing the recipe stats every tool name in every search directory (hundreds of
+    // stat(2) calls, the bulk of a warm start's cost). The index answers without them
+    // while no search directory has changed since it was written.
+    let index = paths.cache_dir.join(INDEX_FILE);
+    let fingerprint = search_fingerprint(&hasher, search);
+    if let Some(dir) = read_index(&index, &fingerprint)
+        && let Ok(found) = read_assembled(&paths.cache_dir.join(dir))
+    {
+        return Ok(found);
+    }
+    let recipe = choose(search)?;
     hasher.update(format!("{recipe:?}"));
     let key = &cache::hex(&hasher.finalize())[..16];
-    let final_dir = paths.cache_dir.join(format!("rootfs-{key}"));
-    let meta_file = final_dir.join("assembled.json");
+    let name = format!("rootfs-{key}");
+    let final_dir = paths.cache_dir.join(&name);
     let built = cache::build_atomically(&final_dir, |tmp| {
         let root = tmp.join("rootfs");
         let mut assembled = build_rootfs(&root, &recipe)?;
@@ -179,6 +189,15 @@ fn assemble_with(paths: &Paths, search: &[PathBuf]) -> Result<Assembled> {
         let meta = tmp.join("assembled.json");
         fs::write(&meta, json).with_context(|| format!("cannot write {}", meta.display()))
     })?;
+    let assembled = read_assembled(&built)?;
+    // Best effort: without an index the next start scans again, nothing worse.
+    let _ = write_index(&index, &fingerprint, &name);
+    Ok(assembled)
+}
+
+/// The `assembled.json` of a built rootfs directory.
+fn read_assembled(built: &Path) -> Result<Assembled> {
+    let meta_file = built.join("assembled.json");
     let json =
         fs::read(&meta_file).with_context(|| format!("cannot read {}", meta_file.display()))?;
     let mut assembled: Assembled = serde_json::from_slice(&json).with_context(|| {
@@ -190,6 +209,54 @@ fn assemble_with(paths: &Paths, search: &[PathBuf]) -> Result<Assembled> {
     })?;
     assembled.dir = built.join("rootfs");
     Ok(assembled)
+}
+
+/// Remembers which cached rootfs the last full scan chose: `<fingerprint> <dir name>`.
+const INDEX_FILE: &str = "default-rootfs.idx";
+
+/// What the recipe depends on, cheaply: the skeleton and recipe version (`base`), and
+/// each search directory with its inode and mtime. Adding, removing or renaming a file
+/// in a directory changes the directory's mtime (inode(7)), and package managers
+/// replace programs by rename, so any change that can alter which tools are found
+/// changes this. (Only a chmod of a tool in place goes unseen; the rootfs it indexes
+/// was complete when built, so the launch still works.)
+fn search_fingerprint(base: &Sha256, search: &[PathBuf]) -> String {
+    let mut h = base.clone();
+    for dir in search {
+        h.update(dir.as_os_str().as_encoded_bytes());
+        h.update([0]);
+        match fs::metadata(dir) {
+            Ok(m) => {
+                for n in [m.dev(), m.ino(), m.mtime() as u64, m.mtime_nsec() as u64] {
+                    h.update(n.to_le_bytes());
+                }
+            }
+            Err(_) => h.update(b"-"),
+        }
+    }
+    cache::hex(&h.finalize())
+}
+
+/// The directory name the index holds for `fingerprint`, if it is a plain `rootfs-` name.
+fn read_index(index: &Path, fingerprint: &str) -> Option<String> {
+    let text = fs::read_to_string(index).ok()?;
+    let (fp, dir) = text.trim_end().split_once(' ')?;
+    let plain = dir.starts_with("rootfs-") && cache::check_plain_name(dir).is_ok();
+    (fp == fingerprint && plain).then(|| dir.to_string())
+}
+
+/// Writes the index atomically (a temporary file renamed over it, rename(2)).
+fn write_index(index: &Path, fingerprint: &str, dir: &str) -> Result<()> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = index.with_extension(format!("idx.tmp-{}-{seq}", std::process::id()));
+    fs::write(&tmp, format!("{fingerprint} {dir}\n"))
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let res = fs::rename(&tmp, index);
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.with_context(|| format!("cannot rename {} to {}", tmp.display(), index.display()))
 }
 
 /// Picks busybox when the host has one (a static one first), else the host's tools.

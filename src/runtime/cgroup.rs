@@ -140,6 +140,27 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Which hierarchies a cgroup is made in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every hierarchy holding memory, pids or cpu, limited or not, so that usage can be
+    /// watched in all of them (the TUI's panes).
+    Every,
+    /// Only those holding a limited controller. On a v1 host each hierarchy costs a
+    /// mkdir, a write to `cgroup.procs` and an rmdir at teardown (`run`).
+    Limited,
+}
+
+impl Scope {
+    /// The controllers whose hierarchies get a directory.
+    pub fn controllers(self, limits: &Limits) -> Vec<Controller> {
+        match self {
+            Scope::Every => Controller::ALL.to_vec(),
+            Scope::Limited => requested(limits),
+        }
+    }
+}
+
 fn requested(limits: &Limits) -> Vec<Controller> {
     let mut out = Vec::new();
     if limits.memory.is_some() {
@@ -158,9 +179,17 @@ impl Cgroup {
     /// The directories `name` would have on this host, in every hierarchy holding one
     /// of memory/pids/cpu. Nothing is created.
     pub fn plan(host: &Host, name: &str) -> Result<Cgroup> {
+        Cgroup::plan_for(host, name, &Controller::ALL)
+    }
+
+    /// Like [`Cgroup::plan`], in the hierarchies holding one of `controllers` only.
+    pub fn plan_for(host: &Host, name: &str, controllers: &[Controller]) -> Result<Cgroup> {
         check_name(name)?;
         let mut parts: Vec<Part> = Vec::new();
-        for c in Controller::ALL {
+        for c in Controller::ALL
+            .into_iter()
+            .filter(|c| controllers.contains(c))
+        {
             let Some(h) = host.hierarchy(c) else { continue };
             match parts.iter_mut().find(|p| p.mount == h.mount) {
                 Some(p) => p.controllers.push(c),
@@ -188,13 +217,23 @@ impl Cgroup {
     /// parent's `cgroup.subtree_control`), then write the limits. On failure, whatever
     /// was created is removed again (also recorded) before the error is returned.
     pub fn create(host: &Host, name: &str, limits: &Limits, report: &mut Report) -> Result<Cgroup> {
+        Cgroup::create_in(host, name, limits, Scope::Every, report)
+    }
+
+    /// Like [`Cgroup::create`], in the hierarchies `scope` names.
+    pub fn create_in(
+        host: &Host,
+        name: &str,
+        limits: &Limits,
+        scope: Scope,
+        report: &mut Report,
+    ) -> Result<Cgroup> {
         if let Some(cpus) = limits.cpus {
             cpu_quota(cpus)?;
         }
-        let mut cg = Cgroup::plan(host, name)?;
         let wanted = requested(limits);
         for c in &wanted {
-            if !cg.parts.iter().any(|p| p.controllers.contains(c)) {
+            if host.hierarchy(*c).is_none() {
                 bail!(
                     "a {} limit was asked for, but this host has no {} controller:\n{}",
                     c.name(),
@@ -203,6 +242,7 @@ impl Cgroup {
                 );
             }
         }
+        let mut cg = Cgroup::plan_for(host, name, &scope.controllers(limits))?;
         for part in cg.parts.iter_mut().filter(|p| p.version == Version::V2) {
             part.controllers =
                 v2::enable_controllers(&part.mount, &part.controllers, &wanted, report)?;
@@ -393,6 +433,24 @@ mod tests {
         assert_eq!(
             cg.dir(Controller::Cpu),
             Some(hy.root().join("cpu/underhood-ab12").as_path())
+        );
+    }
+
+    #[test]
+    fn limited_scope_plans_only_the_limited_hierarchies() {
+        let hy = Fixture::hybrid();
+        let host = Host::from_files(hy.root()).expect("hybrid");
+        let only_memory = Limits {
+            memory: Some(32 << 20),
+            ..Limits::default()
+        };
+        let wanted = Scope::Limited.controllers(&only_memory);
+        assert_eq!(wanted, vec![Controller::Memory]);
+        let cg = Cgroup::plan_for(&host, "underhood-ab12", &wanted).expect("plan");
+        assert_eq!(cg.dirs(), vec![hy.root().join("memory/underhood-ab12")]);
+        assert_eq!(
+            Scope::Every.controllers(&only_memory),
+            Controller::ALL.to_vec()
         );
     }
 

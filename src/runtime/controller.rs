@@ -20,7 +20,7 @@ use super::paths::Paths;
 use super::protocol::{Reply, Request, SUBJECT_FD, SpawnSpec, recv, send};
 use super::report::Report;
 use super::state::{self, Session};
-use super::step::{IdMap, LimitSpec, Step, Veth};
+use super::step::{IdMap, LimitSpec, RootfsSpec, Step, Veth};
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +96,64 @@ pub struct Launch {
     /// Spawned processes that ended, as PID 1 reported them (pid inside, exit).
     pub reaped: Vec<(i32, Exit)>,
     torn_down: bool,
+    /// Send runs of steps ahead instead of one at a time (see [`Launch::pipelined`]).
+    pipeline: bool,
+    /// Steps before this index were sent to the subject already (pipelining).
+    sent: usize,
+    /// Controller parts done ahead of their step's turn (pipelining), by step index.
+    ahead: std::collections::HashMap<usize, (Report, Result<()>)>,
+    /// Which hierarchies the cgroup step makes a directory in.
+    cgroup_scope: cgroup::Scope,
+}
+
+/// A subject started before its session exists, so that its start-up (an execve of our
+/// binary: loading, relocation, libc's start) overlaps the controller's own preparation
+/// (layers, the session record). Nothing is done to the kernel by it until asked. It
+/// dies with us (PR_SET_PDEATHSIG) and exits when the socket closes, so a crash before
+/// the session records it leaves nothing behind; dropped unused, it is killed and reaped.
+pub struct Spawned {
+    child: Option<Child>,
+    sock: Option<UnixStream>,
+    id: Option<state::ProcId>,
+}
+
+impl Spawned {
+    /// Becomes a subreaper (see [`Launch::start`]) and starts the subject.
+    pub fn start(paths: &Paths) -> Result<Spawned> {
+        // PID 1 is the shim's child; if the shim dies first, PID 1 is re-parented to
+        // the nearest subreaper. Being that subreaper (prctl(2)) lets teardown reap it
+        // instead of leaving a zombie for the host's init.
+        nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+        let (child, sock) = spawn_subject()?;
+        let id = state::proc_id(&paths.proc_root, child.id() as i32);
+        Ok(Spawned {
+            child: Some(child),
+            sock: Some(sock),
+            id,
+        })
+    }
+
+    /// The subject's pid and start time, for the session record.
+    pub fn id(&self) -> Option<state::ProcId> {
+        self.id
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Whether a step can be sent ahead: the subject does it alone, or the controller's
+/// part can be done before the subject's (cgroup, rootfs directories) or after it
+/// (recording a pid). A user namespace (id maps between two subject parts) and a veth
+/// (moved in between) need the controller in the middle: those go one at a time.
+fn can_pipeline(step: &Step) -> bool {
+    !matches!(step, Step::User { .. } | Step::Net { veth: Some(_) })
 }
 
 /// The executable the subject (and `__enter`) run from, so that a process inside the
@@ -206,16 +264,33 @@ fn spawn_subject() -> Result<(Child, UnixStream)> {
 
 impl Launch {
     /// Starts the subject for a planned launch. Nothing is done to the kernel yet.
-    pub fn start(paths: Paths, mut session: Session, steps: Vec<Step>) -> Result<Launch> {
-        // PID 1 is the shim's child; if the shim dies first, PID 1 is re-parented to
-        // the nearest subreaper. Being that subreaper (prctl(2)) lets teardown reap it
-        // instead of leaving a zombie for the host's init.
-        nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
-        let (child, sock) = spawn_subject()?;
+    pub fn start(paths: Paths, session: Session, steps: Vec<Step>) -> Result<Launch> {
+        let spawned = Spawned::start(&paths)?;
+        Launch::adopt(paths, session, steps, spawned)
+    }
+
+    /// A launch around a subject started ahead; records it unless the session's first
+    /// record did.
+    pub fn adopt(
+        paths: Paths,
+        mut session: Session,
+        steps: Vec<Step>,
+        mut spawned: Spawned,
+    ) -> Result<Launch> {
+        let child = spawned
+            .child
+            .take()
+            .ok_or_else(|| anyhow!("the subject was adopted twice"))?;
         let pid = child.id() as i32;
-        if let Some(id) = state::proc_id(&paths.proc_root, pid) {
+        if let Some(id) = spawned.id
+            && !session.state.subjects.contains(&id)
+        {
             session.record(|s| s.subjects.push(id))?;
         }
+        let sock = spawned
+            .sock
+            .take()
+            .ok_or_else(|| anyhow!("the subject's socket was taken twice"))?;
         Ok(Launch {
             paths,
             session,
@@ -230,7 +305,25 @@ impl Launch {
             exit: None,
             reaped: Vec::new(),
             torn_down: false,
+            pipeline: false,
+            sent: 0,
+            ahead: std::collections::HashMap::new(),
+            cgroup_scope: cgroup::Scope::Every,
         })
+    }
+
+    /// For a launch run start to end without pauses (`run`): runs of steps are sent to
+    /// the subject at once, and the controller does its own parts (the cgroup, the
+    /// rootfs directories) while the subject works, instead of one request, one reply,
+    /// one step at a time. Each step still gets its report, in order, and a failed step
+    /// stops the subject before the next (it refuses the rest of what was sent). The
+    /// cgroup is made only in the hierarchies of the limits asked for
+    /// ([`cgroup::Scope::Limited`]). Not for a learner stepping through a launch: the
+    /// subject would run ahead of the step shown.
+    pub fn pipelined(mut self) -> Launch {
+        self.pipeline = true;
+        self.cgroup_scope = cgroup::Scope::Limited;
+        self
     }
 
     /// The environment the plan gives the container's command (PATH, HOME, TERM...),
@@ -486,10 +579,18 @@ impl Launch {
                 message: "no step left".into(),
             });
         };
-        let mut report = Report::new(step.title());
-        let started = Instant::now();
-        let res = self.run_step(&step, &mut report);
-        report.micros = started.elapsed().as_micros() as u64;
+        let (report, res) = if self.pipeline && can_pipeline(&step) {
+            if self.next >= self.sent {
+                self.send_ahead();
+            }
+            self.finish_sent(&step)
+        } else {
+            let mut report = Report::new(step.title());
+            let started = Instant::now();
+            let res = self.run_step(&step, &mut report);
+            report.micros = started.elapsed().as_micros() as u64;
+            (report, res)
+        };
         match res {
             Ok(()) => {
                 self.next += 1;
@@ -507,6 +608,127 @@ impl Launch {
                 })
             }
         }
+    }
+
+    /// Pipelining: sends the steps from `next` on that can go ahead, doing the
+    /// controller's parts on the way. The cgroup (the subject must be in it before
+    /// CgroupNs and the PID fork) is made while the subject works on what was sent
+    /// before it; the rootfs directories just before the rootfs step is sent. Stops at
+    /// the first controller part that fails: the steps after it are never sent.
+    fn send_ahead(&mut self) {
+        let mut batch = Vec::new();
+        let mut i = self.next;
+        while let Some(step) = self.steps.get(i).cloned() {
+            if !can_pipeline(&step) {
+                break;
+            }
+            let mut report = Report::new(step.title());
+            let started = Instant::now();
+            let res = match &step {
+                Step::Cgroup { limits } => {
+                    self.send_batch(&mut batch);
+                    self.cgroup_step(limits, &mut report)
+                }
+                Step::Rootfs(spec) => self.rootfs_dirs(i, spec, &mut report),
+                _ => {
+                    batch.push(step);
+                    i += 1;
+                    continue;
+                }
+            };
+            report.micros = started.elapsed().as_micros() as u64;
+            let failed = res.is_err();
+            self.ahead.insert(i, (report, res));
+            i += 1;
+            if failed {
+                break;
+            }
+            if let Step::Rootfs(_) = step {
+                batch.push(step);
+            }
+        }
+        self.send_batch(&mut batch);
+        self.sent = i;
+    }
+
+    /// Sends `batch` (emptying it) as one request. A send error shows up as the
+    /// subject's silence when its replies are read.
+    fn send_batch(&mut self, batch: &mut Vec<Step>) {
+        if !batch.is_empty() {
+            let _ = send(&mut self.sock, &Request::Batch(std::mem::take(batch)));
+        }
+    }
+
+    /// Pipelining: the report of a step sent ahead: the controller's part done ahead,
+    /// then the subject's reply, then what the controller records after it.
+    fn finish_sent(&mut self, step: &Step) -> (Report, Result<()>) {
+        let (mut report, done) = match self.ahead.remove(&self.next) {
+            Some((report, res)) => (report, Some(res)),
+            None => (Report::new(step.title()), None),
+        };
+        match done {
+            Some(Err(e)) => return (report, Err(e)),
+            Some(Ok(())) if matches!(step, Step::Cgroup { .. }) => return (report, Ok(())),
+            _ => {}
+        }
+        let reply = loop {
+            match recv::<Reply>(&mut self.sock) {
+                Ok(Some(r)) if self.note_event(&r) => continue,
+                Ok(Some(r)) => break Ok(r),
+                Ok(None) => break Err(anyhow!("the subject process died")),
+                Err(e) => break Err(e),
+            }
+        };
+        let res = reply.and_then(|reply| {
+            if let Some(r) = reply.report() {
+                // The subject timed its own part: that is the step's time here, as the
+                // replies of steps sent together arrive back to back.
+                report.micros += r.micros;
+                report.extend(r.clone());
+            }
+            if let Reply::Done { ok: false, .. } = reply {
+                bail!("the subject reported a failure");
+            }
+            self.after_reply(step, reply)
+        });
+        (report, res)
+    }
+
+    /// What the controller does once the subject has done its part of a step.
+    fn after_reply(&mut self, step: &Step, reply: Reply) -> Result<()> {
+        match (step, reply) {
+            (Step::Pid, Reply::Forked { pid, .. }) => {
+                self.subject = pid;
+                if let Some(id) = state::proc_id(&self.paths.proc_root, pid) {
+                    self.session.record(|s| s.subjects.push(id))?;
+                }
+                Ok(())
+            }
+            (Step::Pid, other) => bail!("unexpected reply to the PID step: {other:?}"),
+            (Step::Exec { .. }, Reply::Started { pid, .. }) => {
+                self.command = Some(pid);
+                Ok(())
+            }
+            (Step::Exec { .. }, other) => bail!("unexpected reply to the exec step: {other:?}"),
+            _ => Ok(()),
+        }
+    }
+
+    /// The rootfs step's part outside: the writable layer's directories (owned by
+    /// root inside when a user namespace planned before step `index` maps it).
+    fn rootfs_dirs(&self, index: usize, spec: &RootfsSpec, report: &mut Report) -> Result<()> {
+        let owner = self.userns_root_owner(index);
+        for dir in [&spec.upper, &spec.work, &spec.merged] {
+            let res = std::fs::create_dir_all(dir);
+            report.io("mkdir", format!("{dir:?}"), res)?;
+            if let Some(uid) = owner {
+                // Root inside a user namespace is this uid outside: it must own
+                // its writable layer.
+                let res = std::os::unix::fs::chown(dir, Some(uid), Some(uid));
+                report.io("chown", format!("{dir:?}, {uid}, {uid}"), res)?;
+            }
+        }
+        Ok(())
     }
 
     fn subject_part(&mut self, step: &Step, report: &mut Report) -> Result<Reply> {
@@ -553,48 +775,25 @@ impl Launch {
                 .map(drop)
             }
             Step::Cgroup { limits } => self.cgroup_step(limits, report),
-            Step::Pid => match self.subject_part(step, report)? {
-                Reply::Forked { pid, .. } => {
-                    self.subject = pid;
-                    if let Some(id) = state::proc_id(&self.paths.proc_root, pid) {
-                        self.session.record(|s| s.subjects.push(id))?;
-                    }
-                    Ok(())
-                }
-                other => bail!("unexpected reply to the PID step: {other:?}"),
-            },
             Step::Rootfs(spec) => {
-                let owner = self.userns_root_owner();
-                for dir in [&spec.upper, &spec.work, &spec.merged] {
-                    let res = std::fs::create_dir_all(dir);
-                    report.io("mkdir", format!("{dir:?}"), res)?;
-                    if let Some(uid) = owner {
-                        // Root inside a user namespace is this uid outside: it must own
-                        // its writable layer.
-                        let res = std::os::unix::fs::chown(dir, Some(uid), Some(uid));
-                        report.io("chown", format!("{dir:?}, {uid}, {uid}"), res)?;
-                    }
-                }
+                self.rootfs_dirs(self.next, spec, report)?;
                 self.subject_part(step, report).map(drop)
             }
-            Step::Exec { .. } => match self.subject_part(step, report)? {
-                Reply::Started { pid, .. } => {
-                    self.command = Some(pid);
-                    Ok(())
-                }
-                other => bail!("unexpected reply to the exec step: {other:?}"),
-            },
+            Step::Pid | Step::Exec { .. } => {
+                let reply = self.subject_part(step, report)?;
+                self.after_reply(step, reply)
+            }
             _ => self.subject_part(step, report).map(drop),
         }
     }
 
-    /// The host uid that owns files made by root inside, when a user namespace maps
-    /// root to someone else and we are root outside.
-    fn userns_root_owner(&self) -> Option<u32> {
+    /// The host uid that owns files made by root inside, when a user namespace among
+    /// the steps before `index` maps root to someone else and we are root outside.
+    fn userns_root_owner(&self, index: usize) -> Option<u32> {
         if !nix::unistd::geteuid().is_root() {
             return None;
         }
-        self.steps[..self.next].iter().find_map(|s| match s {
+        self.steps[..index].iter().find_map(|s| match s {
             Step::User { uid, .. } => Some(uid.outside),
             _ => None,
         })
@@ -684,16 +883,21 @@ impl Launch {
             .as_ref()
             .ok_or_else(|| anyhow!("no cgroup host"))?;
         let name = self.session.name();
-        self.session
-            .record(|s| s.cgroup_name = Some(name.clone()))?;
         let l = Limits {
             memory: limits.memory,
             pids: limits.pids,
             cpus: limits.cpus,
         };
-        let cg = Cgroup::create(host, &name, &l, report)?;
-        let dirs = cg.dirs();
-        self.session.record(|s| s.cgroups = dirs)?;
+        // One record before any mkdir: the name, and every directory that may be made
+        // (cleanup after a crash treats one not made as already gone).
+        let planned = Cgroup::plan_for(host, &name, &self.cgroup_scope.controllers(&l))
+            .map(|c| c.dirs())
+            .unwrap_or_default();
+        self.session.record(|s| {
+            s.cgroup_name = Some(name.clone());
+            s.cgroups = planned;
+        })?;
+        let cg = Cgroup::create_in(host, &name, &l, self.cgroup_scope, report)?;
         let res = cg.add_pid(self.subject, report);
         self.cgroup = Some(cg);
         res

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::controller::Launch;
+use super::controller::{Launch, Spawned};
 use super::paths::Paths;
 use super::plan::{self, Options};
 use super::state::Session;
@@ -42,6 +42,22 @@ pub fn layers(source: &RootSource, paths: &Paths) -> Result<Vec<PathBuf>> {
 /// Creates a session and starts its subject; nothing is done to the kernel yet.
 pub fn start(opts: &Options, lower: Vec<PathBuf>, paths: &Paths) -> Result<Launch> {
     let session = Session::create(paths)?;
+    let steps = plan_steps(opts, lower, &session);
+    Launch::start(paths.clone(), session, steps)
+}
+
+/// For a launch run start to end (`run`): the subject is started first, so that its
+/// start-up overlaps the preparation of the layers and of the session record (which
+/// then names it in its first write), and the launch is [`Launch::pipelined`].
+pub fn start_pipelined(opts: &Options, source: &RootSource, paths: &Paths) -> Result<Launch> {
+    let spawned = Spawned::start(paths)?;
+    let lower = layers(source, paths)?;
+    let session = Session::create_with(paths, |s| s.subjects.extend(spawned.id()))?;
+    let steps = plan_steps(opts, lower, &session);
+    Ok(Launch::adopt(paths.clone(), session, steps, spawned)?.pipelined())
+}
+
+fn plan_steps(opts: &Options, lower: Vec<PathBuf>, session: &Session) -> Vec<super::step::Step> {
     let ctx = plan::Context {
         session_id: session.id().to_string(),
         euid: nix::unistd::geteuid().as_raw(),
@@ -52,6 +68,5 @@ pub fn start(opts: &Options, lower: Vec<PathBuf>, paths: &Paths) -> Result<Launc
         merged: session.dir.join("merged"),
         term: std::env::var("TERM").ok(),
     };
-    let steps = plan::build(opts, &ctx);
-    Launch::start(paths.clone(), session, steps)
+    plan::build(opts, &ctx)
 }

@@ -132,6 +132,13 @@ pub fn rootfs(
         // In a user namespace overlayfs cannot use trusted.* xattrs; user.* instead.
         data.push_str(",userxattr");
     }
+    if sys.overlay_volatile() {
+        // volatile (overlayfs docs, "Volatile mount"): no sync reaches the upper layer,
+        // so the unmount at teardown does not flush the host filesystem (sync_fs), a
+        // millisecond or more on every launch. The upper layer is thrown away at
+        // teardown (or by cleanup after a crash), so there is nothing to keep durable.
+        data.push_str(",volatile");
+    }
     // nodev: a device node in an image (or made inside with CAP_MKNOD) opens nothing;
     // /dev is a separate mount with the few nodes we bind in.
     mount(

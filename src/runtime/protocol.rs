@@ -16,6 +16,10 @@ pub const SUBJECT_FD: i32 = 3;
 pub enum Request {
     /// Do the subject's part of a step.
     Step(Step),
+    /// Do these steps in order, one reply each, as if sent one at a time; stop at the
+    /// first that fails and refuse every later batch (the controller sent them ahead,
+    /// before it knew of the failure).
+    Batch(Vec<Step>),
     /// Configure the container end of a veth pair the controller moved in.
     ConfigureVeth(Veth),
     /// Start another process in the container as it stands now (a shell, the hog).

@@ -48,6 +48,8 @@ struct Subject {
     /// Our own executable (the controller's sealed memfd), for `own_tool` spawns.
     exe: Option<OwnedFd>,
     in_userns: bool,
+    /// A batched step failed: later batches are refused, never run.
+    broken: bool,
 }
 
 /// Entry point of `underhood __subject CONTROLLER_PID`. Never returns.
@@ -101,6 +103,7 @@ fn run(controller: i32) -> Result<()> {
         spawned: Vec::new(),
         exe,
         in_userns: false,
+        broken: false,
     };
     s.serve()
 }
@@ -138,17 +141,41 @@ impl Subject {
         send(&mut self.sock, reply)
     }
 
-    fn handle(&mut self, req: Request) -> Result<()> {
-        match req {
-            Request::Step(Step::Pid) => self.pid_step(),
-            Request::Step(Step::Exec { argv, env }) => self.exec_step(&argv, &env),
-            Request::Step(step) => {
+    /// Does one step and replies; returns whether it succeeded.
+    fn step(&mut self, step: Step) -> Result<bool> {
+        match step {
+            Step::Pid => self.pid_step(),
+            Step::Exec { argv, env } => self.exec_step(&argv, &env),
+            step => {
+                let started = std::time::Instant::now();
                 let mut r = Report::new(step.title());
                 let ok = inside::perform(&mut Linux, &mut r, &step, self.in_userns).is_ok();
                 if ok && matches!(step, Step::User { .. }) {
                     self.in_userns = true;
                 }
-                self.reply(&Reply::Done { report: r, ok })
+                r.micros = started.elapsed().as_micros() as u64;
+                self.reply(&Reply::Done { report: r, ok })?;
+                Ok(ok)
+            }
+        }
+    }
+
+    fn handle(&mut self, req: Request) -> Result<()> {
+        match req {
+            Request::Step(step) => self.step(step).map(drop),
+            Request::Batch(steps) => {
+                // After a failure the rest was sent before the controller knew: doing it
+                // would build on a step that did not happen (a mount outside the new
+                // mount namespace, say). Its replies are not awaited.
+                for step in steps {
+                    if self.broken {
+                        break;
+                    }
+                    if !self.step(step)? {
+                        self.broken = true;
+                    }
+                }
+                Ok(())
             }
             Request::ConfigureVeth(veth) => {
                 let mut r = Report::new("veth (inside)");
@@ -210,16 +237,33 @@ impl Subject {
     /// unshare(CLONE_NEWPID) applies to children only (pid_namespaces(7)), so fork at
     /// once: the child is PID 1 and becomes the subject; the parent stays behind as a
     /// shim that waits for it and exits with its status.
-    fn pid_step(&mut self) -> Result<()> {
+    fn pid_step(&mut self) -> Result<bool> {
+        let started = std::time::Instant::now();
         let mut r = Report::new(Step::Pid.title());
         let res = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID);
         if r.call("unshare", "CLONE_NEWPID", res).is_err() {
-            return self.reply(&Reply::Done {
+            self.reply(&Reply::Done {
                 report: r,
                 ok: false,
-            });
+            })?;
+            return Ok(false);
         }
         let parent = getpid();
+        // The parent answers Forked (only it knows the child's host pid); the child
+        // waits until that answer is on the socket before it goes on, or its own reply to
+        // a step sent ahead (Request::Batch) could overtake it. The parent closing its
+        // end of this pipe (or dying) is the go-ahead: read(2) then returns 0.
+        let (go_rd, go_wr) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = r.call::<()>("pipe2", "O_CLOEXEC", Err(e));
+                self.reply(&Reply::Done {
+                    report: r,
+                    ok: false,
+                })?;
+                return Ok(false);
+            }
+        };
         // SAFETY: the subject is single-threaded, so the child may run any code.
         match unsafe { fork() } {
             Err(e) => {
@@ -227,7 +271,8 @@ impl Subject {
                 self.reply(&Reply::Done {
                     report: r,
                     ok: false,
-                })
+                })?;
+                Ok(false)
             }
             Ok(ForkResult::Parent { child }) => {
                 let _ = r.call("fork", "", Ok(child.as_raw()));
@@ -236,10 +281,13 @@ impl Subject {
                     "the child is PID 1 in the new namespace and {} on the host",
                     child
                 ));
+                r.micros = started.elapsed().as_micros() as u64;
+                drop(go_rd);
                 self.reply(&Reply::Forked {
                     report: r,
                     pid: child.as_raw(),
                 })?;
+                drop(go_wr);
                 // The shim must not hold the control socket: the controller sees the
                 // container end when PID 1's copy closes.
                 // SAFETY: shim() never returns, so the UnixStream is never used or
@@ -256,12 +304,16 @@ impl Subject {
                 // next read returns end-of-file and we exit.
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).context("PR_SET_PDEATHSIG")?;
                 let _ = parent;
-                Ok(())
+                drop(go_wr);
+                let mut byte = [0u8; 1];
+                while let Err(Errno::EINTR) = nix::unistd::read(&go_rd, &mut byte) {}
+                Ok(true)
             }
         }
     }
 
-    fn exec_step(&mut self, argv: &[String], env: &[(String, String)]) -> Result<()> {
+    fn exec_step(&mut self, argv: &[String], env: &[(String, String)]) -> Result<bool> {
+        let started = std::time::Instant::now();
         let mut r = Report::new(format!("exec {}", argv.join(" ")));
         let spec = SpawnSpec {
             argv: argv.to_vec(),
@@ -274,15 +326,20 @@ impl Subject {
             Ok(pid) => {
                 self.command = Some(pid);
                 r.shell(format!("exec {}", argv.join(" ")));
+                r.micros = started.elapsed().as_micros() as u64;
                 self.reply(&Reply::Started {
                     report: r,
                     pid: pid.as_raw(),
-                })
+                })?;
+                Ok(true)
             }
-            Err(_) => self.reply(&Reply::Done {
-                report: r,
-                ok: false,
-            }),
+            Err(_) => {
+                self.reply(&Reply::Done {
+                    report: r,
+                    ok: false,
+                })?;
+                Ok(false)
+            }
         }
     }
 

@@ -88,6 +88,19 @@ pub trait Sys {
     /// Resolves `path` as if `root` were `/` (symlinks, absolute ones included, and
     /// `..` never leave it), like openat2(2)'s RESOLVE_IN_ROOT.
     fn resolve_in_root(&mut self, root: &Path, path: &Path) -> nix::Result<PathBuf>;
+    /// Whether overlayfs takes the `volatile` option (Linux 5.10+); the double says no.
+    fn overlay_volatile(&mut self) -> bool {
+        false
+    }
+}
+
+/// Whether a `uname -r` release string is at least `major.minor`.
+pub fn release_at_least(release: &str, major: u32, minor: u32) -> bool {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (ma, mi) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (ma, mi) >= (major, minor)
 }
 
 fn cpath(p: &Path) -> nix::Result<CString> {
@@ -112,6 +125,10 @@ fn caps_errno(_e: caps::errors::CapsError) -> Errno {
 pub struct Linux;
 
 impl Sys for Linux {
+    fn overlay_volatile(&mut self) -> bool {
+        nix::sys::utsname::uname()
+            .is_ok_and(|u| release_at_least(&u.release().to_string_lossy(), 5, 10))
+    }
     fn unshare(&mut self, flags: CloneFlags) -> nix::Result<()> {
         nix::sched::unshare(flags)
     }
@@ -408,5 +425,14 @@ mod tests {
         assert_eq!(r("/ok/x").unwrap(), root.join("real/x"));
         assert_eq!(r("/new/dir").unwrap(), root.join("new/dir"));
         assert_eq!(r("/loop").unwrap_err(), Errno::ELOOP);
+    }
+
+    #[test]
+    fn kernel_release_comparison() {
+        assert!(release_at_least("6.18.0-1-cloud-amd64", 5, 10));
+        assert!(release_at_least("5.10.0", 5, 10));
+        assert!(!release_at_least("5.4.0-150-generic", 5, 10));
+        assert!(!release_at_least("4.19.0", 5, 10));
+        assert!(!release_at_least("garbage", 5, 10));
     }
 }

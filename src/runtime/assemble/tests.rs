@@ -134,8 +134,87 @@ fn host_tools_rootfs_is_complete() {
     eprintln!("cached default_rootfs took {:?}", start.elapsed());
     assert_eq!(b, a);
     assert_eq!(fs::metadata(&b.dir).unwrap().ino(), ino);
-    let entries: Vec<_> = fs::read_dir(&paths.cache_dir).unwrap().collect();
-    assert_eq!(entries.len(), 1, "only the final rootfs dir is left");
+    let mut entries: Vec<_> = fs::read_dir(&paths.cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        [
+            INDEX_FILE.to_string(),
+            a.dir
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        ],
+        "only the final rootfs dir and its index are left"
+    );
+}
+
+#[test]
+fn index_skips_the_scan_until_a_search_dir_changes() {
+    let t = tempfile::tempdir().unwrap();
+    let bin = t.path().join("fakebin");
+    fs::create_dir(&bin).unwrap();
+    let fake = bin.join("busybox");
+    fs::write(
+        &fake,
+        "#!/bin/sh\n[ \"$1\" = --list ] && printf 'sh\\n' && exit 0\nexit 1\n",
+    )
+    .unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    let paths = temp_paths(t.path());
+    let search = std::slice::from_ref(&bin);
+    let a = assemble_with(&paths, search).unwrap();
+    let index = paths.cache_dir.join(INDEX_FILE);
+    let text = fs::read_to_string(&index).unwrap();
+    let dir_name = a
+        .dir
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
+    assert!(text.trim_end().ends_with(&*dir_name), "{text}");
+
+    // The index is what answers: pointed at another (valid) build, that build is used
+    // without choosing again.
+    let other = paths.cache_dir.join("rootfs-0000000000000000");
+    fs::create_dir_all(other.join("rootfs")).unwrap();
+    fs::copy(
+        a.dir.parent().unwrap().join("assembled.json"),
+        other.join("assembled.json"),
+    )
+    .unwrap();
+    let fp = text.split_once(' ').unwrap().0;
+    fs::write(&index, format!("{fp} rootfs-0000000000000000\n")).unwrap();
+    assert_eq!(
+        assemble_with(&paths, search).unwrap().dir,
+        other.join("rootfs")
+    );
+
+    // A new file in a search directory changes its mtime: the scan runs again and
+    // finds the original build (same recipe), and the index is rewritten.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    fs::write(bin.join("unrelated"), "").unwrap();
+    assert_eq!(assemble_with(&paths, search).unwrap().dir, a.dir);
+    let again = fs::read_to_string(&index).unwrap();
+    assert_ne!(again, text);
+    assert!(again.trim_end().ends_with(&*dir_name), "{again}");
+
+    // A garbage index, or one naming something that is not ours, is ignored.
+    for bad in [
+        "garbage",
+        &format!("{fp} ../evil"),
+        &format!("{fp} rootfs-x/../../y"),
+    ] {
+        fs::write(&index, bad).unwrap();
+        assert_eq!(assemble_with(&paths, search).unwrap().dir, a.dir, "{bad}");
+    }
 }
 
 #[test]
@@ -230,7 +309,12 @@ fn concurrent_first_starts_share_one_rootfs() {
     let dirs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(dirs[0], dirs[1]);
     assert!(dirs[0].join("usr/bin/sh").exists());
-    assert_eq!(fs::read_dir(&paths.cache_dir).unwrap().count(), 1);
+    let entries: Vec<_> = fs::read_dir(&paths.cache_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != INDEX_FILE)
+        .collect();
+    assert_eq!(entries.len(), 1, "one rootfs (and its index): {entries:?}");
 }
 
 #[test]
