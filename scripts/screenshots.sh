@@ -6,6 +6,9 @@
 #   screenshots/mounts-after-pivot.png  the same just after: the host's mounts are gone
 #   screenshots/namespaces.png          after all steps, the namespaces pane focused
 #   screenshots/oom.png                 the memory hog's OOM kill on the graph
+#   screenshots/shells.png              a shell inside (s) beside one that entered it (e)
+#   screenshots/present.png             presenter mode (--present) at 100x30, after pivot_root
+#   screenshots/notes.png               `underhood notes` following it, at 80x24
 # Usage: scripts/screenshots.sh [OUT_DIR]   (default: screenshots)
 # Env: UNDERHOOD_BIN to use a built binary instead of `cargo build --release`.
 set -euo pipefail
@@ -53,11 +56,11 @@ wait_for() {
     done
 }
 
-# shot NAME: capture with colours and render.
+# shot NAME [SESSION COLS ROWS]: capture with colours and render.
 shot() {
     sleep 0.4 # let the observer's next sample land
-    t capture-pane -e -p -t uh >"$work/$1.ans"
-    "$py" scripts/ansi_to_png.py "$work/$1.ans" "$out/$1.png" --cols $cols --rows $rows
+    t capture-pane -e -p -t "${2:-uh}" >"$work/$1.ans"
+    "$py" scripts/ansi_to_png.py "$work/$1.ans" "$out/$1.png" --cols "${3:-$cols}" --rows "${4:-$rows}"
     echo "screenshots.sh: $out/$1.png"
 }
 
@@ -111,5 +114,34 @@ wait_for "OOM kills 1" 30
 focus Memory
 shot oom
 
+# The two shells: one PID 1 started inside, one that entered from outside with setns.
+t send-keys -t uh s
+wait_for "Shell in the container"
+t send-keys -t uh 'hostname; ps -o pid,comm' Enter
+sleep 0.5
+t send-keys -t uh C-]
+t send-keys -t uh e
+wait_for "Entered with setns"
+t send-keys -t uh 'readlink /proc/self/ns/pid /proc/1/ns/pid' Enter
+shot shells
+
+t send-keys -t uh C-]
 t send-keys -t uh q
 for _ in $(seq 100); do t has-session -t uh 2>/dev/null || break; sleep 0.1; done
+
+# Presenter mode at 100x30, with the speaker's notes following it at 80x24.
+t new-session -d -s pr -x 100 -y 30 "$UNDERHOOD_BIN --present --lesson pivot-root 2>$work/stderr-present"
+for _ in $(seq 300); do t capture-pane -p -t pr | grep -qF "of " && break; sleep 0.1; done
+t new-session -d -s nt -x 80 -y 24 "$UNDERHOOD_BIN notes 2>$work/stderr-notes"
+# Step until the title names pivot_root (the presenter's "Step K of N · pivot_root").
+for _ in $(seq 20); do
+    t capture-pane -p -t pr | grep -qF "· pivot_root" && break
+    t send-keys -t pr Right
+    sleep 1
+done
+t capture-pane -p -t pr | grep -qF "· pivot_root" || { echo "screenshots.sh: presenter never reached pivot_root" >&2; exit 1; }
+shot present pr 100 30
+shot notes nt 80 24
+t send-keys -t nt q
+t send-keys -t pr q
+for _ in $(seq 100); do t has-session -t pr 2>/dev/null || break; sleep 0.1; done

@@ -9,18 +9,18 @@
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::style::Color;
 
 use underhood::runtime::step::Step;
 use underhood::ui::app::{self, App, Msg};
-use underhood::ui::draw;
 use underhood::ui::theme::ThemeKind;
 
 #[path = "fixtures/tui/app.rs"]
 mod recorded;
+#[path = "fixtures/tui/screen.rs"]
+mod screen;
+
+use screen::{render, text};
 
 use recorded::{app_after, app_after_oom, session};
 
@@ -40,27 +40,6 @@ fn at_step(done: usize) -> App {
 
 fn press(app: &mut App, code: KeyCode) -> app::Action {
     app::update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-}
-
-fn render(app: &App, width: u16, height: u16) -> Buffer {
-    let mut t = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
-    t.draw(|f| draw::draw(f, app)).expect("drawing");
-    t.backend().buffer().clone()
-}
-
-/// The screen as text, one line per row, trailing spaces cut.
-fn text(buf: &Buffer) -> String {
-    let a = buf.area;
-    let mut out = String::new();
-    for y in a.top()..a.bottom() {
-        let mut line = String::new();
-        for x in a.left()..a.right() {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// The 1-based index of the first step matching `is`.

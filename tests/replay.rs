@@ -8,14 +8,15 @@
 //! recordings keep working, or this test says which one broke.
 
 mod common;
+#[path = "fixtures/tui/screen.rs"]
+mod screen;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::tmux::{HEIGHT, Tui, WIDTH, unless_tmux};
 use common::{assert_no_residue_of_ours, residue, trial, unless_root};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use screen::{render, text};
 use underhood::ui::recording;
 use underhood::ui::replay::{Player, ReplayOptions};
 use underhood::ui::theme::{Theme, ThemeKind};
@@ -176,19 +177,7 @@ fn stepped_screens(path: &Path, (w, h): (u16, u16)) -> Vec<String> {
         }
         last_done = p.app.done;
         p.status();
-        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-        term.draw(|f| underhood::ui::draw::draw(f, &p.app)).unwrap();
-        let buf = term.backend().buffer().clone();
-        let text: Vec<String> = (0..h)
-            .map(|y| {
-                (0..w)
-                    .map(|x| buf[(x, y)].symbol().to_string())
-                    .collect::<String>()
-                    .trim_end()
-                    .to_string()
-            })
-            .collect();
-        out.push(text.join("\n"));
+        out.push(text(&render(&p.app, w, h)));
         p.next();
     }
     out

@@ -10,19 +10,20 @@
 //! looking at it.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier, Style};
 
 use underhood::observe::namespaces;
 use underhood::runtime::step::Step;
 use underhood::ui::app::{self, App, Msg, Pane};
-use underhood::ui::draw;
 use underhood::ui::theme::ThemeKind;
 
 #[path = "fixtures/tui/app.rs"]
 mod recorded;
+#[path = "fixtures/tui/screen.rs"]
+mod screen;
+
+use screen::{render, text};
 
 use recorded::{app_after, app_after_oom, fixtures, load, session, stage_name, theme};
 
@@ -42,27 +43,6 @@ fn focus(app: &mut App, pane: Pane) {
 }
 
 // ---------------------------------------------------------------- drawing
-
-fn render(app: &App, width: u16, height: u16) -> Buffer {
-    let mut t = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
-    t.draw(|f| draw::draw(f, app)).expect("drawing");
-    t.backend().buffer().clone()
-}
-
-/// The screen as text, one line per row, trailing spaces cut.
-fn text(buf: &Buffer) -> String {
-    let a = buf.area;
-    let mut out = String::new();
-    for y in a.top()..a.bottom() {
-        let mut line = String::new();
-        for x in a.left()..a.right() {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
 
 fn style_name(s: Style) -> String {
     let c = |c: Option<Color>| match c {

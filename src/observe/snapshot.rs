@@ -33,6 +33,21 @@ pub struct Snapshot {
     pub pids_current: Option<u64>,
 }
 
+/// An empty sample: nothing seen yet (the mount table read as empty, not failed).
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            at: Duration::ZERO,
+            subject: 0,
+            ns: Vec::new(),
+            tree: Vec::new(),
+            mounts: Ok(Vec::new()),
+            memory: None,
+            pids_current: None,
+        }
+    }
+}
+
 impl Snapshot {
     /// Whether anything a pane shows differs from `other` (the time aside).
     pub fn same_view(&self, other: &Snapshot) -> bool {

@@ -225,18 +225,29 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     keys.push(("q", "quit"));
     keys.push(("Tab", "focus"));
     keys.push(("z", if app.zoom { "unzoom" } else { "zoom" }));
+    let (spans, _) = key_spans(t, &keys, area.width as usize);
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// ` k  what  ` pairs, as many as fit in `room` columns, most important first; and the
+/// columns they take.
+pub(crate) fn key_spans(
+    t: super::theme::Theme,
+    keys: &[(&str, &str)],
+    room: usize,
+) -> (Vec<Span<'static>>, usize) {
     let mut spans = Vec::new();
     let mut used = 0usize;
     for (k, what) in keys {
         let w = k.chars().count() + 2 + what.chars().count() + 3;
-        if used + w > area.width as usize {
+        if used + w > room {
             break;
         }
         used += w;
         spans.push(Span::styled(format!(" {k} "), t.key()));
         spans.push(Span::raw(format!(" {what}  ")));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    (spans, used)
 }
 
 /// "REPLAY 0:12/1:05 ▶ x2" and the replay's keys, as many as fit.
@@ -257,7 +268,7 @@ fn replay_footer(f: &mut Frame, app: &App, r: &super::app::ReplayStatus, area: R
             mmss(r.length)
         )),
     ];
-    let mut used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let status: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let keys = [
         ("→", "next step"),
         ("←", "back"),
@@ -266,15 +277,10 @@ fn replay_footer(f: &mut Frame, app: &App, r: &super::app::ReplayStatus, area: R
         ("+/-", "speed"),
         ("?", "help"),
     ];
-    for (k, what) in keys {
-        let w = k.chars().count() + 2 + what.chars().count() + 3;
-        if used + w > area.width as usize {
-            break;
-        }
-        used += w;
-        spans.push(Span::styled(format!(" {k} "), t.key()));
-        spans.push(Span::raw(format!(" {what}  ")));
-    }
+    let room = (area.width as usize).saturating_sub(status);
+    let (key_spans, used) = key_spans(t, &keys, room);
+    spans.extend(key_spans);
+    let used = status + used;
     if used + r.file.chars().count() < area.width as usize {
         spans.push(Span::styled(r.file.clone(), t.dim()));
     }

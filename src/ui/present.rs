@@ -190,13 +190,8 @@ mod tests {
         press(&mut a, KeyCode::BackTab);
         assert_eq!(main_pane(&a, false, false), Pane::Step, "wraps around");
         let snap = crate::observe::snapshot::Snapshot {
-            at: Duration::ZERO,
             subject: 1,
-            ns: Vec::new(),
-            tree: Vec::new(),
-            mounts: Ok(Vec::new()),
-            memory: None,
-            pids_current: None,
+            ..Default::default()
         };
         a.step_done(crate::runtime::report::Report::new("pid"), None, snap);
         assert_eq!(

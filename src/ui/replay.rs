@@ -362,11 +362,7 @@ mod tests {
         Box::new(crate::observe::snapshot::Snapshot {
             at: Duration::from_millis(ms),
             subject: 1,
-            ns: Vec::new(),
-            tree: Vec::new(),
-            mounts: Ok(Vec::new()),
-            memory: None,
-            pids_current: None,
+            ..Default::default()
         })
     }
 

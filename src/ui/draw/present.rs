@@ -12,7 +12,6 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::runtime::explain;
 use crate::ui::app::{App, Pane};
 use crate::ui::present;
 use crate::ui::theme::ThemeKind;
@@ -74,15 +73,7 @@ fn about(app: &App) -> Vec<Line<'static>> {
             t.ok(),
         )));
     }
-    if let Some(m) = &app.message {
-        let style = if m.error { t.error() } else { t.changed() };
-        lines.push(Line::from(Span::styled(m.text.clone(), style)));
-        if m.error
-            && let Some(why) = m.text.split(" = ").nth(1).and_then(explain::errno)
-        {
-            lines.push(Line::from(Span::styled(format!("why: {why}"), t.error())));
-        }
-    }
+    lines.extend(crate::ui::draw::step::message_lines(app));
     lines
 }
 
@@ -254,17 +245,7 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         keys.push(("q", "quit"));
     }
     let room = (area.width as usize).saturating_sub(timer.chars().count());
-    let mut spans = Vec::new();
-    let mut used = 0usize;
-    for (k, what) in keys {
-        let w = k.chars().count() + 2 + what.chars().count() + 3;
-        if used + w > room {
-            break;
-        }
-        used += w;
-        spans.push(Span::styled(format!(" {k} "), t.key()));
-        spans.push(Span::raw(format!(" {what}  ")));
-    }
+    let (spans, _) = crate::ui::draw::key_spans(t, &keys, room);
     f.render_widget(Paragraph::new(Line::from(spans)), area);
     let w = timer.chars().count() as u16;
     let right = Rect {

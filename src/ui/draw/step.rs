@@ -15,14 +15,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let total = app.steps.len();
     let mut lines: Vec<Line> = Vec::new();
-    if let Some(m) = &app.message {
-        let style = if m.error { t.error() } else { t.changed() };
-        lines.push(Line::from(Span::styled(m.text.clone(), style)));
-        if m.error
-            && let Some(why) = m.text.split(" = ").nth(1).and_then(explain::errno)
-        {
-            lines.push(Line::from(Span::styled(format!("why: {why}"), t.error())));
-        }
+    if app.message.is_some() {
+        lines.extend(message_lines(app));
         lines.push(Line::raw(""));
     }
     if let Some(last) = app.last_step() {
@@ -78,7 +72,9 @@ fn lesson(f: &mut Frame, app: &App, area: Rect) {
         lines.push(Line::from(Span::styled(m.text.clone(), style)));
         lines.push(Line::raw(""));
     }
-    if !nix::unistd::geteuid().is_root()
+    // The session's own root-ness (recorded with it), not the viewer's: a replay
+    // without root shows what the live session showed.
+    if !app.host.root
         && let Some(note) = &l.rootless_note
     {
         lines.push(Line::from(Span::styled(
@@ -167,4 +163,21 @@ fn lesson(f: &mut Frame, app: &App, area: Rect) {
             .block(crate::ui::draw::block(app, Pane::Step, title)),
         area,
     );
+}
+
+/// The message line, and for an error whose text ends in `= ERRNO`, what that errno
+/// means here.
+pub(crate) fn message_lines(app: &App) -> Vec<Line<'static>> {
+    let t = app.theme;
+    let Some(m) = &app.message else {
+        return Vec::new();
+    };
+    let style = if m.error { t.error() } else { t.changed() };
+    let mut lines = vec![Line::from(Span::styled(m.text.clone(), style))];
+    if m.error
+        && let Some(why) = m.text.split(" = ").nth(1).and_then(explain::errno)
+    {
+        lines.push(Line::from(Span::styled(format!("why: {why}"), t.error())));
+    }
+    lines
 }
