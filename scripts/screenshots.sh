@@ -116,13 +116,14 @@ shot oom
 
 # The two shells: one PID 1 started inside, one that entered from outside with setns.
 t send-keys -t uh s
-wait_for "Shell in the container"
-t send-keys -t uh 'hostname; ps -o pid,comm' Enter
-sleep 0.5
+wait_for "[container] #"
+t send-keys -t uh 'clear; hostname; ps -o pid,comm' Enter
+wait_for "PID"
 t send-keys -t uh C-]
 t send-keys -t uh e
 wait_for "Entered with setns"
-t send-keys -t uh 'readlink /proc/self/ns/pid /proc/1/ns/pid' Enter
+sleep 1
+t send-keys -t uh 'clear; readlink /proc/self/ns/pid /proc/1/ns/pid' Enter
 shot shells
 
 t send-keys -t uh C-]

@@ -136,7 +136,7 @@ pub fn draw(f: &mut Frame, v: &NotesView, now_ms: u64) {
     };
     let [left, right] = Layout::horizontal([
         Constraint::Min(0),
-        Constraint::Length(clock.len() as u16 + 4),
+        Constraint::Length(clock.len() as u16 + 8),
     ])
     .areas(top);
     f.render_widget(
@@ -152,7 +152,7 @@ pub fn draw(f: &mut Frame, v: &NotesView, now_ms: u64) {
         status,
     );
     f.render_widget(
-        Paragraph::new(Span::styled(format!(" ⏱ {clock} "), bold())),
+        Paragraph::new(Span::styled(format!(" timer {clock} "), bold())),
         right,
     );
     let Some(p) = &v.pos else {
