@@ -25,10 +25,14 @@ pub fn since_last_step(app: &App) -> &[Report] {
 }
 
 /// `presenting`: scroll no further than the newest report's first line (a presenter
-/// talks through a step from its name down; the end may be cut), and fold runs of
-/// the same call into one line (23 capability drops say one thing on a projector).
+/// talks through a step from its name down; the end may be cut). Runs of the same call
+/// fold into one line (26 capability drops say one thing in a small pane), except in
+/// the zoomed pane.
 pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report], presenting: bool) {
     let t = app.theme;
+    // Runs of one call are folded unless this pane is zoomed: then every call shows
+    // (which 26 capabilities went, one by one).
+    let fold = presenting || !(app.zoom && app.focus == Pane::Syscalls);
     let mut lines: Vec<Line> = Vec::new();
     let last = log.len().saturating_sub(1);
     let mut newest = 0;
@@ -40,7 +44,7 @@ pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report], presen
         lines.push(Line::from(Span::styled(format!("▸ {}", r.step), head)));
         let mut calls = r.calls.as_slice();
         while let Some(c) = calls.first() {
-            let run = if presenting { same_call_run(calls) } else { 1 };
+            let run = if fold { same_call_run(calls) } else { 1 };
             let (res, style) = match &c.result {
                 Ok(v) => (format!(" = {v}"), t.ok()),
                 Err(e) => (format!(" = -1 {e}"), t.error()),
@@ -109,4 +113,48 @@ fn same_call_run(calls: &[SyscallRecord]) -> usize {
     };
     let n = calls.iter().take_while(|c| key(c) == k).count();
     if n >= 3 { n } else { 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::report::SyscallRecord;
+    use crate::ui::app::HostLine;
+    use crate::ui::theme::{Theme, ThemeKind};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    fn screen(app: &App) -> String {
+        let mut t = Terminal::new(TestBackend::new(60, 12)).unwrap();
+        t.draw(|f| draw(f, app, f.area())).unwrap();
+        let buf = t.backend().buffer().clone();
+        (0..12)
+            .map(|y| (0..60).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn runs_of_one_call_fold_except_when_zoomed() {
+        let theme = Theme {
+            kind: ThemeKind::NoColor,
+        };
+        let mut app = App::new(HostLine::default(), Vec::new(), Vec::new(), theme);
+        let mut r = Report::new("security");
+        for cap in ["CAP_A", "CAP_B", "CAP_C", "CAP_D"] {
+            r.calls.push(SyscallRecord {
+                name: "prctl".into(),
+                args: format!("PR_CAPBSET_DROP, {cap}"),
+                result: Ok("0".into()),
+            });
+        }
+        app.log.push(r);
+        let folded = screen(&app);
+        assert!(folded.contains("×4"), "{folded}");
+        assert!(!folded.contains("CAP_B"), "{folded}");
+        app.focus = Pane::Syscalls;
+        app.zoom = true;
+        let all = screen(&app);
+        assert!(all.contains("CAP_B") && !all.contains("×4"), "{all}");
+    }
 }
