@@ -79,6 +79,11 @@ pub enum Event {
     ShellClosed {
         slot: Slot,
     },
+    /// Whom the session follows (`--follow`), and why the link is lost while it is.
+    Follow {
+        addr: Option<String>,
+        lost: Option<String>,
+    },
 }
 
 /// A lesson as a file: where it came from and its whole text.
@@ -173,6 +178,11 @@ impl App {
                 if let Some(v) = self.shell_view(slot) {
                     v.screen.resize(rows, cols);
                 }
+            }
+            Event::Follow { addr, lost } => {
+                // What was last synced to stays: it is the live session's, not shown.
+                let last = self.follow.take().and_then(|f| f.last);
+                self.follow = addr.map(|addr| super::follow::FollowStatus { addr, lost, last });
             }
             Event::ShellClosed { slot } => {
                 match slot {
