@@ -34,6 +34,11 @@ fn main() -> std::process::ExitCode {
             None,
             the_first_format_still_plays_to_the_same_screens,
         ),
+        trial(
+            "what_cannot_be_played_is_refused_with_why",
+            None,
+            what_cannot_be_played_is_refused_with_why,
+        ),
     ])
 }
 
@@ -190,4 +195,41 @@ fn the_first_format_still_plays_to_the_same_screens() {
     for (k, s) in screens.iter().enumerate() {
         insta::assert_snapshot!(format!("replay_v1_uts_{k}"), s);
     }
+}
+
+/// `underhood replay` on files it cannot play: exit 2 and a line that says why, before
+/// the terminal is touched.
+fn what_cannot_be_played_is_refused_with_why() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings/v1-uts.jsonl");
+    let header = std::fs::read_to_string(&fixture)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let newer = header.replacen("\"version\":1", "\"version\":7", 1);
+    assert_ne!(newer, header);
+    let cases = [
+        ("header-only.jsonl", format!("{header}\n"), "no events"),
+        (
+            "passwd",
+            "root:x:0:0:root:/root:/bin/sh\n".to_string(),
+            "not an underhood recording",
+        ),
+        ("newer.jsonl", format!("{newer}\n"), "recording format 7"),
+    ];
+    for (name, text, why) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let out = common::underhood(&["replay", p.to_str().unwrap()]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(why), "{name}: {err}");
+    }
+    let missing = dir.path().join("missing.jsonl");
+    let out = common::underhood(&["replay", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("missing.jsonl"));
 }

@@ -38,6 +38,13 @@ pub fn main(args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if rec.entries.is_empty() {
+        eprintln!(
+            "underhood replay: {}: no events after the header (the recorded session ended before its container started?)",
+            args.file.display()
+        );
+        return ExitCode::from(2);
+    }
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         eprintln!("underhood replay: needs a terminal");
         return ExitCode::from(2);
