@@ -94,11 +94,35 @@ fn dim() -> Style {
     Style::default().add_modifier(Modifier::DIM)
 }
 
+/// `text` word-wrapped to `width` columns, the first line after `first` and the
+/// others after `rest` (a hanging indent, which the paragraph's own wrap cannot do).
+fn hanging(text: &str, first: &str, rest: &str, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width).max(first.chars().count().max(rest.chars().count()) + 10);
+    let mut out = Vec::new();
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let len = line.chars().count() + usize::from(!empty) + word.chars().count();
+        if !empty && len > width {
+            out.push(Line::raw(std::mem::replace(&mut line, rest.to_string())));
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push(Line::raw(line));
+    out
+}
+
 /// One step's lines: its title and, when the lesson has one, the speaker's note.
 fn step_lines(
     label: &str,
     step: Option<&super::follow::position::StepRef>,
     lesson: Option<&LessonFile>,
+    width: u16,
 ) -> Vec<Line<'static>> {
     let Some(step) = step else {
         return vec![Line::from(vec![
@@ -111,7 +135,7 @@ fn step_lines(
         Span::raw(format!("{} ({})", step.title, step.name)),
     ])];
     match lesson.and_then(|l| l.step_note(&step.name)) {
-        Some(note) => out.extend(note.lines().map(|l| Line::raw(format!("  {l}")))),
+        Some(note) => out.extend(note.lines().flat_map(|l| hanging(l, "  ", "  ", width))),
         None => out.push(Line::styled("  (no note for this step)", dim())),
     }
     out
@@ -173,9 +197,21 @@ pub fn draw(f: &mut Frame, v: &NotesView, now_ms: u64) {
         Line::raw(format!("step {} of {}", p.done, p.of)),
         Line::raw(""),
     ];
-    lines.extend(step_lines("Just taken", p.last.as_ref(), v.lesson.as_ref()));
+    // Inside the border.
+    let width = body.width.saturating_sub(2);
+    lines.extend(step_lines(
+        "Just taken",
+        p.last.as_ref(),
+        v.lesson.as_ref(),
+        width,
+    ));
     lines.push(Line::raw(""));
-    lines.extend(step_lines("Next", p.next.as_ref(), v.lesson.as_ref()));
+    lines.extend(step_lines(
+        "Next",
+        p.next.as_ref(),
+        v.lesson.as_ref(),
+        width,
+    ));
     if let Some(l) = &v.lesson
         && !l.front.presenter_notes.is_empty()
     {
@@ -185,7 +221,7 @@ pub fn draw(f: &mut Frame, v: &NotesView, now_ms: u64) {
             l.front
                 .presenter_notes
                 .iter()
-                .map(|n| Line::raw(format!("  • {n}"))),
+                .flat_map(|n| hanging(n, "  • ", "    ", width)),
         );
     }
     if let Some(n) = &v.note {
@@ -224,6 +260,22 @@ mod tests {
             out.push('\n');
         }
         out
+    }
+
+    #[test]
+    fn a_note_wraps_under_its_own_indent() {
+        let text = |l: &Line| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>();
+        let lines: Vec<String> = hanging("one two three four five six", "  • ", "    ", 20)
+            .iter()
+            .map(text)
+            .collect();
+        assert_eq!(lines, ["  • one two three", "    four five six"]);
+        // A word longer than the line stays whole, on a line of its own.
+        let lines: Vec<String> = hanging("a verylongwordindeed b", "  ", "  ", 12)
+            .iter()
+            .map(text)
+            .collect();
+        assert_eq!(lines, ["  a", "  verylongwordindeed", "  b"]);
     }
 
     #[test]

@@ -50,6 +50,7 @@ fn title(app: &App) -> String {
     let total = app.steps.len();
     match app.last_step() {
         Some(s) => format!("Step {} of {total} · {}", app.done, s.title()),
+        None if total == 1 => "1 step from a process to a container".to_string(),
         None => format!("{total} steps from a process to a container"),
     }
 }
@@ -68,10 +69,17 @@ fn about(app: &App) -> Vec<Line<'static>> {
         (None, None) => {}
     }
     if total > 0 && app.done == total {
-        lines.push(Line::from(Span::styled(
-            format!("All {total} steps done: this is a container."),
-            t.ok(),
-        )));
+        // A launch of the exec alone (the host-view lesson) isolates nothing.
+        let bare = app
+            .steps
+            .iter()
+            .all(|s| matches!(s, crate::runtime::step::Step::Exec { .. }));
+        let done = match (total, bare) {
+            (_, true) => "The command runs: an ordinary host process, not a container.".into(),
+            (1, false) => "The step is done: this is a container.".to_string(),
+            _ => format!("All {total} steps done: this is a container."),
+        };
+        lines.push(Line::from(Span::styled(done, t.ok())));
     }
     lines.extend(crate::ui::draw::step::message_lines(app));
     lines
