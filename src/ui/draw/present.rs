@@ -221,6 +221,9 @@ fn pane(f: &mut Frame, app: &App, p: Pane, area: Rect) {
 
 /// The clicker's keys, then the others as they fit, and the timer at the right.
 fn footer(f: &mut Frame, app: &App, area: Rect) {
+    if let Some(r) = &app.replay {
+        return replay_footer(f, app, r, area);
+    }
     let t = app.theme;
     let timer = format!(" timer {} ", present::timer(app.clock));
     let mut keys: Vec<(&str, &str)> = Vec::new();
@@ -262,4 +265,101 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         ..area
     };
     f.render_widget(Paragraph::new(Span::styled(timer, t.title())), right);
+}
+
+/// A replay says so first (with no header, the footer is the only place): "REPLAY
+/// 0:12/1:05 ❚❚", then the keys a replay takes; no shell or hog keys, which a replay
+/// cannot act on.
+fn replay_footer(f: &mut Frame, app: &App, r: &crate::ui::app::ReplayStatus, area: Rect) {
+    let t = app.theme;
+    let mmss = |d: std::time::Duration| format!("{}:{:02}", d.as_secs() / 60, d.as_secs() % 60);
+    let state = if r.playing { "▶" } else { "❚❚" };
+    let mut spans = vec![
+        Span::styled(" REPLAY ", t.key().add_modifier(Modifier::BOLD)),
+        Span::raw(format!(" {}/{} {state}  ", mmss(r.at), mmss(r.length))),
+    ];
+    let status: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    if app.done < app.steps.len() {
+        keys.push(("→ PgDn", "next"));
+    }
+    if app.done > 0 {
+        keys.push(("← PgUp", "back"));
+    }
+    keys.push(("p", if r.playing { "pause" } else { "play" }));
+    keys.push(("?", "keys"));
+    keys.push(("q", "quit"));
+    let room = (area.width as usize).saturating_sub(status);
+    let (key_spans, _) = crate::ui::draw::key_spans(t, &keys, room);
+    spans.extend(key_spans);
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::step::Step;
+    use crate::ui::app::{HostLine, ReplayStatus};
+    use crate::ui::theme::Theme;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use std::time::Duration;
+
+    fn screen(app: &App) -> String {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| draw(f, app)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn exec_only() -> App {
+        let exec = Step::Exec {
+            argv: vec!["sleep".into(), "1".into()],
+            env: vec![],
+        };
+        let mut app = App::new(
+            HostLine::default(),
+            vec![exec],
+            vec![],
+            Theme {
+                kind: ThemeKind::NoColor,
+            },
+        );
+        app.present = true;
+        app
+    }
+
+    #[test]
+    fn one_step_is_a_step_and_the_exec_alone_is_not_a_container() {
+        let mut app = exec_only();
+        assert!(screen(&app).contains("1 step from a process to a container"));
+        app.done = 1;
+        let s = screen(&app);
+        assert!(s.contains("not a container"), "{s}");
+        assert!(!s.contains("this is a container"), "{s}");
+    }
+
+    #[test]
+    fn a_replay_says_so_in_the_footer_and_offers_no_shell() {
+        let mut app = exec_only();
+        app.done = 1;
+        app.replay = Some(ReplayStatus {
+            file: "talk.jsonl".into(),
+            at: Duration::from_secs(12),
+            length: Duration::from_secs(65),
+            playing: false,
+            speed: 1.0,
+        });
+        let s = screen(&app);
+        let footer = s.lines().last().unwrap();
+        assert!(footer.starts_with(" REPLAY  0:12/1:05"), "{footer}");
+        assert!(!footer.contains("shell"), "{footer}");
+    }
 }
