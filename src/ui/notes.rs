@@ -264,7 +264,12 @@ mod tests {
 
     #[test]
     fn a_note_wraps_under_its_own_indent() {
-        let text = |l: &Line| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>();
+        let text = |l: &Line| {
+            l.spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect::<String>()
+        };
         let lines: Vec<String> = hanging("one two three four five six", "  • ", "    ", 20)
             .iter()
             .map(text)
