@@ -23,6 +23,18 @@ pub enum Kind {
     IpcHidden,
 }
 
+impl Kind {
+    /// Whether evaluating it starts a process inside the container (`/bin/sh -c`):
+    /// each such process takes a pid there, and before the steps are done "inside" may
+    /// still be the host.
+    pub fn runs_inside(self) -> bool {
+        matches!(
+            self,
+            Kind::HostnameDiffers | Kind::Command | Kind::IpcHidden
+        )
+    }
+}
+
 /// The kinds as lesson files name them.
 pub const KINDS: [&str; 10] = [
     "hostname_differs",

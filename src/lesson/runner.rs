@@ -10,7 +10,7 @@ use crate::runtime::controller::Launch;
 use crate::runtime::launcher::{self, RootSource};
 use crate::runtime::paths::Paths;
 
-use super::check::{Outcome, evaluate};
+use super::check::{Kind, Outcome, evaluate};
 use super::format::LessonFile;
 use super::probe::LiveProbe;
 
@@ -34,6 +34,20 @@ pub fn evaluate_all(l: &LessonFile, launch: &mut Launch) -> Results {
         .checks
         .iter()
         .map(|c| (c.id.get_ref().clone(), evaluate(c, &mut probe)))
+        .collect()
+}
+
+/// Like [`evaluate_all`], but only the checks that start no process inside the
+/// container (see `Kind::runs_inside`); `None` for the others, left for later.
+pub fn evaluate_quiet(l: &LessonFile, launch: &mut Launch) -> Vec<Option<Outcome>> {
+    let mut probe = LiveProbe { launch };
+    l.front
+        .checks
+        .iter()
+        .map(|c| {
+            let inside = Kind::parse(c.kind.get_ref()).is_none_or(Kind::runs_inside);
+            (!inside).then(|| evaluate(c, &mut probe))
+        })
         .collect()
 }
 

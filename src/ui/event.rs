@@ -53,9 +53,10 @@ pub enum Event {
     Hog {
         pid: Option<i32>,
     },
-    /// The lesson's checks were evaluated: one outcome per check, in order.
+    /// The lesson's checks were evaluated: one outcome per check, in order; `null`
+    /// for a check left for later (its last outcome stays).
     Checks {
-        outcomes: Vec<Outcome>,
+        outcomes: Vec<Option<Outcome>>,
     },
     /// A shell pane opened on a terminal of this size.
     ShellOpened {
@@ -146,7 +147,9 @@ impl App {
             Event::Checks { outcomes } => {
                 if let Some(view) = self.lesson.as_mut() {
                     for (row, outcome) in view.checks.iter_mut().zip(outcomes) {
-                        row.outcome = Some(outcome);
+                        if outcome.is_some() {
+                            row.outcome = outcome;
+                        }
                     }
                 }
             }

@@ -1,8 +1,8 @@
 //! A small Markdown renderer for lesson text, over pulldown-cmark's events: headings,
-//! paragraphs, emphasis, inline code, code blocks and lists. Enough for lessons;
-//! anything else is shown as its text.
+//! paragraphs, emphasis, inline code, code blocks, lists and tables. Enough for
+//! lessons; anything else is shown as its text.
 
-use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Parser, Tag, TagEnd};
+use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
@@ -14,13 +14,46 @@ pub fn render(text: &str, t: Theme) -> Vec<Line<'static>> {
     let mut style = t.text();
     let mut in_code_block = false;
     let mut list_depth = 0usize;
+    // A table's row being read: its cells' spans (a narrow pane has no room for
+    // columns, so each row becomes one wrapped line: `• first: second — third`).
+    let mut row: Vec<Vec<Span<'static>>> = Vec::new();
     let flush = |cur: &mut Vec<Span<'static>>, lines: &mut Vec<Line<'static>>| {
         if !cur.is_empty() {
             lines.push(Line::from(std::mem::take(cur)));
         }
     };
-    for ev in Parser::new(text) {
+    for ev in Parser::new_ext(text, Options::ENABLE_TABLES) {
         match ev {
+            Event::Start(Tag::Table(_)) => flush(&mut cur, &mut lines),
+            Event::End(TagEnd::Table) => lines.push(Line::raw("")),
+            Event::Start(Tag::TableHead) | Event::Start(Tag::TableRow) => row.clear(),
+            Event::Start(Tag::TableCell) => cur.clear(),
+            Event::End(TagEnd::TableCell) => row.push(std::mem::take(&mut cur)),
+            Event::End(TagEnd::TableHead) => {
+                // The column names, dim, as the key to the rows below.
+                let names: Vec<String> = row
+                    .iter()
+                    .map(|c| c.iter().map(|s| s.content.as_ref()).collect::<String>())
+                    .filter(|n| !n.trim().is_empty())
+                    .collect();
+                lines.push(Line::from(Span::styled(names.join(" · "), t.dim())));
+            }
+            Event::End(TagEnd::TableRow) => {
+                let mut spans = vec![Span::raw("• ")];
+                let cells: Vec<_> = std::mem::take(&mut row)
+                    .into_iter()
+                    .filter(|c| c.iter().any(|s| !s.content.trim().is_empty()))
+                    .collect();
+                for (i, cell) in cells.into_iter().enumerate() {
+                    match i {
+                        0 => {}
+                        1 => spans.push(Span::raw(": ")),
+                        _ => spans.push(Span::raw(" — ")),
+                    }
+                    spans.extend(cell);
+                }
+                lines.push(Line::from(spans));
+            }
             Event::Start(Tag::Heading { level, .. }) => {
                 flush(&mut cur, &mut lines);
                 if !lines.is_empty() {
@@ -145,6 +178,24 @@ mod tests {
         );
         assert!(text.contains(&"• one".to_string()), "{text:?}");
         assert!(text.contains(&"  $ ls".to_string()), "{text:?}");
+    }
+
+    #[test]
+    fn a_table_becomes_one_line_a_row() {
+        let t = Theme {
+            kind: ThemeKind::NoColor,
+        };
+        let md = "| step | calls | why |\n|---|---|---|\n| `uts` | `unshare` | |\n| `pid` | fork | first child |\n";
+        let text: Vec<String> = render(md, t).iter().map(|l| l.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                "step · calls · why",
+                "• uts: unshare",
+                "• pid: fork — first child"
+            ],
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -455,7 +455,7 @@ impl Driver {
                 self.retarget();
                 let after = self.sample();
                 self.step_event(app, report, before, after);
-                self.check(app);
+                self.check_after_step(app);
                 crate::runtime::fault::after_step(self.launch.next);
             }
             Err(f) => {
@@ -519,13 +519,28 @@ impl Driver {
         true
     }
 
+    /// After a step that is not the last, only the checks that start no process inside
+    /// (`Kind::runs_inside`): a check's `/bin/sh` would take a pid in the container
+    /// (the command would then not be PID 2) and, before the mount and PID steps, run
+    /// on the host itself. The rest wait for the last step, `c`, or a shell's end.
+    fn check_after_step(&mut self, app: &mut App) {
+        if app.done >= app.steps.len() {
+            return self.check(app);
+        }
+        let Some(lf) = self.opts.lesson.clone() else {
+            return;
+        };
+        let outcomes = crate::lesson::runner::evaluate_quiet(&lf, &mut self.launch);
+        self.emit(app, Event::Checks { outcomes });
+    }
+
     /// Evaluates the lesson's checks against the live container and records progress.
     fn check(&mut self, app: &mut App) {
         let Some(lf) = self.opts.lesson.clone() else {
             return;
         };
         let results = crate::lesson::runner::evaluate_all(&lf, &mut self.launch);
-        let outcomes = results.into_iter().map(|(_, o)| o).collect();
+        let outcomes = results.into_iter().map(|(_, o)| Some(o)).collect();
         self.emit(app, Event::Checks { outcomes });
         let Some(view) = app.lesson.as_ref() else {
             return;
