@@ -35,6 +35,18 @@ impl Kind {
     }
 }
 
+/// A command as a check's detail quotes it: its first line, and `…` when there is
+/// more (a multi-line script would otherwise run its lines together on one row).
+fn shown_command(cmd: &str) -> String {
+    let mut lines = cmd.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    if lines.next().is_some() {
+        format!("{first} …")
+    } else {
+        first.to_string()
+    }
+}
+
 /// The kinds as lesson files name them.
 pub const KINDS: [&str; 10] = [
     "hostname_differs",
@@ -187,7 +199,7 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
                     }
                     let first = r.output.lines().next().unwrap_or("").to_string();
                     let verdict = if r.success { "succeeded" } else { "failed" };
-                    outcome(ok, format!("`{cmd}` {verdict}: {first}"))
+                    outcome(ok, format!("`{}` {verdict}: {first}", shown_command(cmd)))
                 }
                 Err(e) => outcome(false, e),
             }
@@ -408,5 +420,14 @@ mod tests {
         f.cmd_output
             .push_str("  1234  0  666 0 0 0 0 0 0 0 0 0 0 0\n");
         assert!(!evaluate(&ipc, &mut f).passed, "visible inside");
+    }
+
+    #[test]
+    fn a_multi_line_command_is_quoted_by_its_first_line() {
+        assert_eq!(shown_command("hostname"), "hostname");
+        assert_eq!(
+            shown_command("\necho \"x\"\n[ -e /a ] && true\n"),
+            "echo \"x\" …"
+        );
     }
 }

@@ -346,6 +346,12 @@ impl App {
         }
     }
 
+    /// Whether this launch sets cgroup limits at all (some lessons do not): without
+    /// one the memory hog has no limit to hit.
+    pub fn limits_memory(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s, Step::Cgroup { .. }))
+    }
+
     pub fn next_step(&self) -> Option<&Step> {
         self.steps.get(self.done)
     }
@@ -523,9 +529,11 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
     match key.code {
         KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('n') | KeyCode::PageDown => {
             if app.done >= app.steps.len() {
-                app.info(
-                    "all steps are done: press s for a shell, m for the memory hog, ← to go back",
-                );
+                app.info(if app.limits_memory() {
+                    "all steps are done: press s for a shell, m for the memory hog, ← to go back"
+                } else {
+                    "all steps are done: press s for a shell, ← to go back"
+                });
                 Action::None
             } else {
                 Action::Next

@@ -208,14 +208,16 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     if app.done > 0 {
         keys.push(("←", "back"));
     }
-    keys.push((
-        "m",
-        if app.hog.is_some() {
-            "hog running"
-        } else {
-            "hog"
-        },
-    ));
+    if app.limits_memory() {
+        keys.push((
+            "m",
+            if app.hog.is_some() {
+                "hog running"
+            } else {
+                "hog"
+            },
+        ));
+    }
     keys.push(("s", "shell"));
     keys.push(("e", "enter"));
     if app.lesson.is_some() {

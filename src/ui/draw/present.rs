@@ -244,12 +244,14 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
         }
         if app.done == app.steps.len() {
             keys.push(("s", "shell"));
-            let hog = if app.hog.is_some() {
-                "hog running"
-            } else {
-                "hog"
-            };
-            keys.push(("m", hog));
+            if app.limits_memory() {
+                let hog = if app.hog.is_some() {
+                    "hog running"
+                } else {
+                    "hog"
+                };
+                keys.push(("m", hog));
+            }
         }
         keys.push(("Tab", "pane"));
         keys.push(("?", "keys"));
