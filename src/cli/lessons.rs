@@ -72,6 +72,19 @@ pub fn main(cmd: LessonsCommand) -> ExitCode {
             };
             let progress = Progress::load(&progress::default_path());
             let root = nix::unistd::geteuid().is_root();
+            // Columns as wide as their longest entry (a teacher's lessons may be longer).
+            let id_w = set
+                .lessons
+                .iter()
+                .map(|l| l.id().chars().count())
+                .max()
+                .unwrap_or(0);
+            let title_w = set
+                .lessons
+                .iter()
+                .map(|l| l.front.title.chars().count())
+                .max()
+                .unwrap_or(0);
             for l in &set.lessons {
                 let status = if progress.passed.contains(l.id()) {
                     "passed"
@@ -85,7 +98,7 @@ pub fn main(cmd: LessonsCommand) -> ExitCode {
                     _ => "",
                 };
                 println!(
-                    "{:>3}  {:<14} {:<52} {status}{note}",
+                    "{:>3}  {:<id_w$} {:<title_w$} {status}{note}",
                     l.front.order,
                     l.id(),
                     l.front.title

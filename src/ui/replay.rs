@@ -182,6 +182,7 @@ impl Player {
     pub fn play(&mut self) {
         if self.cursor >= self.rec.entries.len() {
             self.seek(0);
+            self.app.info("playing again from the start");
         }
         self.playing_since = Some(Instant::now());
     }

@@ -204,7 +204,12 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     footer(f, app, p.footer);
     if app.help {
-        super::help(f, app, screen, &KEYS);
+        let keys: &[(&str, &str)] = if app.replay.is_some() {
+            &super::REPLAY_KEYS
+        } else {
+            &KEYS
+        };
+        super::help(f, app, screen, keys);
     }
 }
 

@@ -153,10 +153,18 @@ fn lesson(f: &mut Frame, app: &App, area: Rect) {
             lines.push(Line::from(Span::styled("Lesson passed!", t.ok())));
         }
     }
-    let title = format!(
+    // The step count is left out when the pane is too narrow for all of it (the
+    // header says it too; the lesson's title is what a cut would lose).
+    let full = format!(
         "Lesson {} · {} · step {}/{}",
         l.order, l.title, app.done, total
     );
+    let room = area.width.saturating_sub(4) as usize;
+    let title = if full.chars().count() <= room {
+        full
+    } else {
+        format!("Lesson {} · {}", l.order, l.title)
+    };
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
