@@ -33,7 +33,12 @@ pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report], presen
     // Runs of one call are folded unless this pane is zoomed: then every call shows
     // (which 26 capabilities went, one by one).
     let fold = presenting || !(app.zoom && app.focus == Pane::Syscalls);
+    // Long calls wrap at word boundaries under their own indent, not at column 0.
+    let width = area.width.saturating_sub(2).max(1) as usize;
     let mut lines: Vec<Line> = Vec::new();
+    let push = |lines: &mut Vec<Line<'static>>, spans: Vec<Span<'static>>| {
+        lines.extend(wrap_indented(spans, width, 4));
+    };
     let last = log.len().saturating_sub(1);
     let mut newest = 0;
     for (i, r) in log.iter().enumerate() {
@@ -63,14 +68,14 @@ pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report], presen
             if run > 1 {
                 spans.push(Span::styled(format!("  ×{run}"), t.title()));
             }
-            lines.push(Line::from(spans));
+            push(&mut lines, spans);
             calls = &calls[run..];
         }
         for s in &r.shell {
-            lines.push(Line::from(Span::styled(format!("  $ {s}"), t.dim())));
+            push(&mut lines, vec![Span::styled(format!("  $ {s}"), t.dim())]);
         }
         for n in &r.notes {
-            lines.push(Line::from(Span::styled(format!("  # {n}"), t.dim())));
+            push(&mut lines, vec![Span::styled(format!("  # {n}"), t.dim())]);
         }
     }
     if lines.is_empty() {
@@ -99,6 +104,70 @@ pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report], presen
         )),
         area,
     );
+}
+
+/// One logical line as screen lines of at most `width` columns: broken after a space
+/// or a comma where it can be, the rest indented by `indent` (a word longer than a
+/// line is cut where it must be).
+pub(crate) fn wrap_indented(
+    spans: Vec<Span<'static>>,
+    width: usize,
+    indent: usize,
+) -> Vec<Line<'static>> {
+    // (char, style) cells, then words: runs ending after ' ' or ','.
+    let cells: Vec<(char, ratatui::style::Style)> = spans
+        .iter()
+        .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+        .collect();
+    let mut words: Vec<&[(char, ratatui::style::Style)]> = Vec::new();
+    let mut start = 0;
+    for (i, (c, _)) in cells.iter().enumerate() {
+        if *c == ' ' || *c == ',' {
+            words.push(&cells[start..=i]);
+            start = i + 1;
+        }
+    }
+    if start < cells.len() {
+        words.push(&cells[start..]);
+    }
+    let indent = indent.min(width.saturating_sub(1));
+    let mut rows: Vec<Vec<(char, ratatui::style::Style)>> = vec![Vec::new()];
+    for word in words {
+        let mut word = word;
+        loop {
+            let continued = rows.len() > 1;
+            let row = rows.last_mut().expect("one row at least");
+            let room = width.saturating_sub(row.len());
+            if word.len() <= room {
+                row.extend_from_slice(word);
+                break;
+            }
+            let fresh = row.is_empty() || (continued && row.len() == indent);
+            if fresh {
+                // Longer than a whole line: cut it.
+                row.extend_from_slice(&word[..room]);
+                word = &word[room..];
+            }
+            let style = word.first().map(|w| w.1).unwrap_or_default();
+            rows.push(vec![(' ', style); indent]);
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    rows.into_iter()
+        .map(|row| {
+            // Back to spans: one per run of one style.
+            let mut out: Vec<Span<'static>> = Vec::new();
+            for (c, st) in row {
+                match out.last_mut() {
+                    Some(last) if last.style == st => last.content.to_mut().push(c),
+                    _ => out.push(Span::styled(c.to_string(), st)),
+                }
+            }
+            Line::from(out)
+        })
+        .collect()
 }
 
 /// How many calls from the first are the same call with the same first argument and
@@ -156,5 +225,30 @@ mod tests {
         app.zoom = true;
         let all = screen(&app);
         assert!(all.contains("CAP_B") && !all.contains("×4"), "{all}");
+    }
+
+    #[test]
+    fn long_calls_wrap_under_their_indent() {
+        let spans = vec![Span::raw(
+            "  capset(effective={CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER}) = 0",
+        )];
+        let rows: Vec<String> = wrap_indented(spans, 30, 4)
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        assert!(rows.iter().all(|r| r.chars().count() <= 30), "{rows:?}");
+        assert_eq!(rows[0], "  capset(effective={CAP_CHOWN,");
+        assert!(rows[1..].iter().all(|r| r.starts_with("    ")), "{rows:?}");
+        assert_eq!(
+            rows.concat().split_whitespace().collect::<String>(),
+            "capset(effective={CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER})=0"
+        );
+        // A word longer than a line is cut, not lost.
+        let long = wrap_indented(vec![Span::raw("x".repeat(25))], 10, 4);
+        let text: String = long
+            .iter()
+            .map(|l| l.to_string().trim().to_string())
+            .collect();
+        assert_eq!(text, "x".repeat(25));
     }
 }
