@@ -371,3 +371,16 @@ fn help(f: &mut Frame, app: &App, area: Rect, keys: &[(&str, &str)]) {
         r,
     );
 }
+
+/// A drawn buffer as text, a line per row (for unit tests of the drawing).
+#[cfg(test)]
+pub(crate) fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -251,15 +251,7 @@ mod tests {
     fn screen(v: &NotesView, now: u64) -> String {
         let mut t = Terminal::new(TestBackend::new(90, 30)).unwrap();
         t.draw(|f| draw(f, v, now)).unwrap();
-        let buf = t.backend().buffer().clone();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                out.push_str(buf[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        crate::ui::draw::buffer_text(t.backend().buffer())
     }
 
     #[test]

@@ -2,6 +2,16 @@ use super::*;
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 
+/// A directory `fakebin` holding a script named busybox (its text `script`).
+fn fake_busybox(t: &Path, script: &str) -> PathBuf {
+    let bin = t.join("fakebin");
+    fs::create_dir(&bin).unwrap();
+    let fake = bin.join("busybox");
+    fs::write(&fake, script).unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
 fn temp_paths(t: &Path) -> Paths {
     Paths {
         proc_root: PathBuf::from("/proc"),
@@ -158,15 +168,10 @@ fn host_tools_rootfs_is_complete() {
 #[test]
 fn index_skips_the_scan_until_a_search_dir_changes() {
     let t = tempfile::tempdir().unwrap();
-    let bin = t.path().join("fakebin");
-    fs::create_dir(&bin).unwrap();
-    let fake = bin.join("busybox");
-    fs::write(
-        &fake,
+    let bin = fake_busybox(
+        t.path(),
         "#!/bin/sh\n[ \"$1\" = --list ] && printf 'sh\\n' && exit 0\nexit 1\n",
-    )
-    .unwrap();
-    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let paths = temp_paths(t.path());
     let search = std::slice::from_ref(&bin);
     let a = assemble_with(&paths, search).unwrap();
@@ -220,17 +225,12 @@ fn index_skips_the_scan_until_a_search_dir_changes() {
 #[test]
 fn busybox_is_preferred_and_applets_are_linked() {
     let t = tempfile::tempdir().unwrap();
-    let bin = t.path().join("fakebin");
-    fs::create_dir(&bin).unwrap();
     // A script stands in for busybox: it answers --list-full like the real one, with a
     // hostile line that must be ignored.
-    let fake = bin.join("busybox");
-    fs::write(
-        &fake,
+    let bin = fake_busybox(
+        t.path(),
         "#!/bin/sh\ncase \"$1\" in\n--list-full) printf 'bin/sh\\nbin/ls\\nsbin/ip\\nusr/bin/env\\n../../evil\\nbin/../x\\n' ;;\n*) exit 1 ;;\nesac\n",
-    )
-    .unwrap();
-    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     // A host-tools shell in the same search path must lose to busybox.
     std::os::unix::fs::symlink("/bin/sh", bin.join("sh")).unwrap();
 
@@ -256,15 +256,10 @@ fn busybox_is_preferred_and_applets_are_linked() {
 #[test]
 fn busybox_list_fallback() {
     let t = tempfile::tempdir().unwrap();
-    let bin = t.path().join("fakebin");
-    fs::create_dir(&bin).unwrap();
-    let fake = bin.join("busybox");
-    fs::write(
-        &fake,
+    let bin = fake_busybox(
+        t.path(),
         "#!/bin/sh\n[ \"$1\" = --list ] && printf 'sh\\ncat\\n' && exit 0\nexit 1\n",
-    )
-    .unwrap();
-    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let a = assemble_with(&temp_paths(t.path()), &[bin]).unwrap();
     assert!(a.dir.join("usr/bin/cat").is_symlink());
 }

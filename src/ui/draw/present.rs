@@ -315,15 +315,7 @@ mod tests {
     fn screen(app: &App) -> String {
         let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
         t.draw(|f| draw(f, app)).unwrap();
-        let buf = t.backend().buffer().clone();
-        let mut out = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                out.push_str(buf[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+        crate::ui::draw::buffer_text(t.backend().buffer())
     }
 
     fn exec_only() -> App {
