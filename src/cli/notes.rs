@@ -29,18 +29,42 @@ enum Msg {
     Redraw,
 }
 
-/// The newest session on this machine, or what to do when there is none.
+/// The newest session on this machine that does not itself follow another (the
+/// presenter, not one of the audience on the same machine); the newest of all when
+/// every one follows; or what to do when there is none.
 fn newest_session() -> Result<Addr, String> {
     let pids = discover::sessions(Path::new("/proc")).map_err(|e| e.to_string())?;
-    match pids.first() {
-        Some(pid) => Ok(Addr::session(*pid)),
-        None => Err(
+    let Some(newest) = pids.first() else {
+        return Err(
             "no underhood session is running on this machine (none listens on \
              @underhood/<pid> in /proc/net/unix): start one in another terminal \
              (`underhood --lesson ID`), or give the presenter's address with --follow HOST:PORT"
                 .into(),
-        ),
+        );
+    };
+    if pids.len() > 1 {
+        for pid in &pids {
+            if follows(*pid) == Some(false) {
+                return Ok(Addr::session(*pid));
+            }
+        }
     }
+    Ok(Addr::session(*newest))
+}
+
+/// Whether the session with this pid follows another, from the first position it
+/// sends on connecting; `None` when it says nothing within 300 ms.
+fn follows(pid: u32) -> Option<bool> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let first = Addr::session(pid).connect().ok().and_then(|r| {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(r), &mut line).ok()?;
+            underhood::ui::follow::Position::decode(&line).ok()
+        });
+        let _ = tx.send(first.map(|p| p.following.is_some()));
+    });
+    rx.recv_timeout(Duration::from_millis(300)).ok().flatten()
 }
 
 pub fn main(args: NotesArgs) -> ExitCode {

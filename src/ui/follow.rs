@@ -133,6 +133,7 @@ mod tests {
             next: None,
             started_ms: 0,
             pid: 1,
+            following: None,
         }
     }
 

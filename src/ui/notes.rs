@@ -309,6 +309,7 @@ mod tests {
                 }),
                 started_ms: 0,
                 pid: 7,
+                following: None,
             }),
             &set,
         );

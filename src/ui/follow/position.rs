@@ -46,6 +46,11 @@ pub struct Position {
     pub next: Option<StepRef>,
     pub started_ms: u64,
     pub pid: u32,
+    /// Whom this session itself follows (`--follow ADDR`), if anyone: `underhood
+    /// notes` looks for the presenter, not for one of the audience. Absent from
+    /// positions written before it existed.
+    #[serde(default)]
+    pub following: Option<String>,
 }
 
 /// Why a line is not a position.
@@ -78,6 +83,7 @@ impl Position {
             next: app.next_step().map(step),
             started_ms,
             pid,
+            following: app.follow.as_ref().map(|f| f.addr.clone()),
         }
     }
 
@@ -146,6 +152,7 @@ mod tests {
             }),
             started_ms: 1_764_380_000_000,
             pid: 4242,
+            following: None,
         }
     }
 
@@ -208,5 +215,17 @@ mod tests {
         };
         assert!(a.same_place(&b));
         assert!(!a.same_place(&Position { done: 2, ..pos() }));
+    }
+
+    #[test]
+    fn whom_a_session_follows_is_optional_on_the_wire() {
+        let mut p = pos();
+        p.following = Some("10.0.0.1:7878".into());
+        assert_eq!(Position::decode(&p.encode()), Ok(p.clone()));
+        // A line from before the field existed still reads: nobody followed.
+        let mut old: serde_json::Value = serde_json::from_str(&p.encode()).unwrap();
+        old.as_object_mut().unwrap().remove("following");
+        let back = Position::decode(&old.to_string()).unwrap();
+        assert_eq!(back.following, None);
     }
 }

@@ -262,6 +262,7 @@ mod tests {
             next: None,
             started_ms: 1,
             pid: 2,
+            following: None,
         }
     }
 

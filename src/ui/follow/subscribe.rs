@@ -263,6 +263,7 @@ mod tests {
             next: None,
             started_ms: 0,
             pid: 9,
+            following: None,
         };
         s.write_all(b"garbage\n").unwrap();
         s.write_all(p.encode().as_bytes()).unwrap();
