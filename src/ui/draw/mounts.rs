@@ -45,12 +45,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         width: area.width.saturating_sub(2),
         ..area
     };
-    let point_width = Layout::horizontal(widths.clone())
-        .spacing(1)
-        .split(inner)
-        .first()
-        .map(|r| r.width as usize)
-        .unwrap_or(0);
+    let columns = Layout::horizontal(widths.clone()).spacing(1).split(inner);
+    let column_width = |i: usize| columns.get(i).map(|r| r.width as usize).unwrap_or(0);
+    let point_width = column_width(0);
+    let options_width = column_width(3);
     let rows: Vec<Row> = mounts
         .iter()
         .map(|m| {
@@ -65,7 +63,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Cell::from(m.source.clone()),
             ];
             if wide {
-                cells.push(Cell::from(m.mount_options.join(",")));
+                cells.push(Cell::from(fit_end(
+                    &m.mount_options.join(","),
+                    options_width,
+                )));
             }
             cells.push(Cell::from(m.propagation.to_string()));
             Row::new(cells).style(style)
@@ -111,9 +112,27 @@ fn fit_path(path: &str, width: usize) -> String {
     format!("…{cut}")
 }
 
+/// Text cut to `width` columns at its end, with `…` where it was cut.
+fn fit_end(text: &str, width: usize) -> String {
+    if text.chars().count() <= width || width < 2 {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width - 1).collect();
+    format!("{kept}…")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::fit_path;
+    use super::{fit_end, fit_path};
+
+    #[test]
+    fn long_options_say_they_are_cut() {
+        assert_eq!(fit_end("rw,relatime", 20), "rw,relatime");
+        assert_eq!(
+            fit_end("rw,nosuid,nodev,noexec,relatime", 12),
+            "rw,nosuid,n…"
+        );
+    }
 
     #[test]
     fn long_paths_keep_their_end() {
