@@ -210,6 +210,21 @@ impl LessonView {
             .join("\n")
     }
 
+    /// The checks in one line: how many pass, and the first still to do.
+    pub fn summary(&self) -> Option<String> {
+        let total = self.checks.len();
+        let passes = |c: &&CheckRow| c.outcome.as_ref().is_some_and(|o| o.passed);
+        let passed = self.checks.iter().filter(passes).count();
+        match self.checks.iter().find(|c| !passes(c)) {
+            _ if total == 0 => None,
+            None => Some(format!("all {total} checks pass: lesson passed")),
+            Some(c) => Some(format!(
+                "{passed} of {total} checks pass; still to do: {}",
+                c.say
+            )),
+        }
+    }
+
     pub fn all_passed(&self) -> bool {
         !self.checks.is_empty()
             && self
@@ -670,6 +685,44 @@ mod tests {
         a.done = 2;
         assert_eq!(update(&mut a, key(KeyCode::Right)), Action::None);
         assert!(a.message.as_ref().is_some_and(|m| m.text.contains("shell")));
+    }
+
+    #[test]
+    fn the_check_summary_names_what_is_still_to_do() {
+        let row = |id: &str, passed: Option<bool>| CheckRow {
+            id: id.into(),
+            say: format!("{id} is done"),
+            outcome: passed.map(|passed| crate::lesson::check::Outcome {
+                passed,
+                detail: String::new(),
+            }),
+        };
+        let mut v = LessonView {
+            id: "x".into(),
+            title: "X".into(),
+            order: 1,
+            sections: Vec::new(),
+            tries: Vec::new(),
+            hints: Vec::new(),
+            checks: vec![row("a", Some(true)), row("b", None), row("c", Some(false))],
+            rootless_note: None,
+        };
+        assert_eq!(
+            v.summary().as_deref(),
+            Some("1 of 3 checks pass; still to do: b is done")
+        );
+        for c in &mut v.checks {
+            c.outcome = Some(crate::lesson::check::Outcome {
+                passed: true,
+                detail: String::new(),
+            });
+        }
+        assert_eq!(
+            v.summary().as_deref(),
+            Some("all 3 checks pass: lesson passed")
+        );
+        v.checks.clear();
+        assert_eq!(v.summary(), None);
     }
 
     #[test]

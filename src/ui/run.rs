@@ -545,11 +545,17 @@ impl Driver {
         let Some(view) = app.lesson.as_ref() else {
             return;
         };
+        let (id, passed, summary) = (view.id.clone(), view.all_passed(), view.summary());
+        // On the message line too: with a shell open the check list may be out of
+        // sight in a small pane.
+        if let Some(text) = summary {
+            app.info(text);
+        }
         let path = crate::lesson::progress::default_path();
         let mut progress = crate::lesson::progress::Progress::load(&path);
-        progress.current = Some((view.id.clone(), app.done));
-        if view.all_passed() {
-            progress.passed.insert(view.id.clone());
+        progress.current = Some((id.clone(), app.done));
+        if passed {
+            progress.passed.insert(id);
         }
         if let Err(e) = progress.save(&path) {
             app.error(format!("saving progress: {e:#}"));
