@@ -35,27 +35,10 @@ frames=${FRAMES:-5000}
 cargo build --release --quiet --bin underhood --example frame_time
 uh=$PWD/target/release/underhood
 
-sock=uh-budget-$$
-work=$(mktemp -d /tmp/underhood-budget.XXXXXX)
-t() { tmux -L "$sock" "$@"; }
-finish() {
-    t kill-server 2>/dev/null || true
-    rm -rf "$work"
-}
-trap finish EXIT
+name=tui_budget.sh
+# shellcheck source=../scripts/tui-driver.sh
+source scripts/tui-driver.sh
 
-screen() { t capture-pane -p -t uh; }
-wait_for() { # wait_for TEXT [SECONDS]
-    local deadline=$((SECONDS + ${2:-30}))
-    until screen | grep -qF -- "$1"; do
-        if ((SECONDS > deadline)); then
-            echo "tui_budget.sh: timed out waiting for '$1'" >&2
-            screen >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-}
 cpu_ticks() { # utime + stime of the whole process (all threads), in clock ticks
     awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }

@@ -31,30 +31,9 @@ if [[ -z ${UNDERHOOD_BIN:-} ]]; then
 fi
 
 cols=120 rows=40
-sock=uh-shots-$$
-work=$(mktemp -d /tmp/underhood-shots.XXXXXX)
-t() { tmux -L "$sock" "$@"; }
-finish() {
-    t kill-server 2>/dev/null || true
-    rm -rf "$work"
-}
-trap finish EXIT
-
-screen() { t capture-pane -p -t uh; }
-
-# wait_for TEXT [SECONDS]: until the screen shows TEXT.
-wait_for() {
-    local deadline=$((SECONDS + ${2:-30}))
-    until screen | grep -qF -- "$1"; do
-        if ((SECONDS > deadline)); then
-            echo "screenshots.sh: timed out waiting for '$1'; the screen:" >&2
-            screen >&2
-            cat "$work/stderr" >&2 || true
-            exit 1
-        fi
-        sleep 0.1
-    done
-}
+name=screenshots.sh
+# shellcheck source=tui-driver.sh
+source scripts/tui-driver.sh
 
 # shot NAME [SESSION COLS ROWS]: capture with colours and render.
 shot() {
