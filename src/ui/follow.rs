@@ -114,7 +114,7 @@ pub fn target_done(steps: &[crate::runtime::step::Step], p: &Position) -> usize 
 
 #[cfg(test)]
 mod tests {
-    use super::position::{StepRef, VERSION};
+    use super::position::StepRef;
     use super::*;
     use crate::runtime::step::Step;
     use crate::ui::app::{Action, App, HostLine, Msg, update};
@@ -122,7 +122,6 @@ mod tests {
 
     fn pos(done: usize, last: Option<&str>) -> Position {
         Position {
-            v: VERSION,
             lesson: None,
             done,
             of: 3,
@@ -133,7 +132,7 @@ mod tests {
             next: None,
             started_ms: 0,
             pid: 1,
-            following: None,
+            ..Position::example()
         }
     }
 

@@ -77,13 +77,9 @@ impl NotesView {
 
 /// `H:MM:SS` (or `MM:SS` under an hour) from `started_ms` to `now_ms`.
 pub fn timer(started_ms: u64, now_ms: u64) -> String {
-    let s = now_ms.saturating_sub(started_ms) / 1000;
-    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m:02}:{s:02}")
-    }
+    super::present::timer(std::time::Duration::from_millis(
+        now_ms.saturating_sub(started_ms),
+    ))
 }
 
 fn bold() -> Style {
@@ -240,7 +236,7 @@ pub fn draw(f: &mut Frame, v: &NotesView, now_ms: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::follow::position::{LessonRef, StepRef, VERSION};
+    use crate::ui::follow::position::LessonRef;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
@@ -292,24 +288,13 @@ mod tests {
         v.on_feed(Feed::Connected { again: false }, &set);
         v.on_feed(
             Feed::Position(Position {
-                v: VERSION,
                 lesson: Some(LessonRef {
                     id: "uts".into(),
                     title: uts.front.title.clone(),
                 }),
-                done: 1,
-                of: 2,
-                last: Some(StepRef {
-                    name: "uts".into(),
-                    title: "UTS namespace (hostname uts-lesson)".into(),
-                }),
-                next: Some(StepRef {
-                    name: "exec".into(),
-                    title: "exec sleep 2147483647".into(),
-                }),
                 started_ms: 0,
                 pid: 7,
-                following: None,
+                ..Position::example()
             }),
             &set,
         );

@@ -56,10 +56,7 @@ impl Header {
             format: FORMAT.into(),
             version: VERSION,
             underhood: env!("CARGO_PKG_VERSION").into(),
-            started_unix_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
+            started_unix_ms: super::follow::position::unix_ms_now(),
             host,
             host_ns,
             present,
@@ -231,10 +228,18 @@ impl Tap for Recorder {
     }
 
     fn event(&mut self, at: Duration, ev: &Event) {
-        let entry = Entry {
+        // Serialized from a borrow: a snapshot (a whole mount table and process tree)
+        // is not copied to be written.
+        #[derive(Serialize)]
+        struct EntryRef<'a> {
+            t_ms: u64,
+            batch: u64,
+            event: &'a Event,
+        }
+        let entry = EntryRef {
             t_ms: at.as_millis() as u64,
             batch: self.batch,
-            event: ev.clone(),
+            event: ev,
         };
         match serde_json::to_string(&entry) {
             Ok(line) => self.write_line(&line),

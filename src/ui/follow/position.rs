@@ -129,11 +129,10 @@ pub fn unix_ms_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// A position for tests: the uts lesson, its one step taken, exec next.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pos() -> Position {
+impl Position {
+    pub(crate) fn example() -> Position {
         Position {
             v: VERSION,
             lesson: Some(LessonRef {
@@ -154,6 +153,15 @@ mod tests {
             pid: 4242,
             following: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos() -> Position {
+        Position::example()
     }
 
     #[test]

@@ -254,7 +254,6 @@ mod tests {
 
     fn pos(done: usize) -> Position {
         Position {
-            v: super::super::position::VERSION,
             lesson: None,
             done,
             of: 3,
@@ -262,7 +261,7 @@ mod tests {
             next: None,
             started_ms: 1,
             pid: 2,
-            following: None,
+            ..Position::example()
         }
     }
 

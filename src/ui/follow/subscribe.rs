@@ -255,7 +255,6 @@ mod tests {
         spawn(addr.clone(), move |f| tx.send(f).is_ok());
         let (mut s, _) = l.accept().unwrap();
         let p = Position {
-            v: super::super::position::VERSION,
             lesson: None,
             done: 2,
             of: 5,
@@ -263,7 +262,7 @@ mod tests {
             next: None,
             started_ms: 0,
             pid: 9,
-            following: None,
+            ..Position::example()
         };
         s.write_all(b"garbage\n").unwrap();
         s.write_all(p.encode().as_bytes()).unwrap();
