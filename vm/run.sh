@@ -313,6 +313,15 @@ for d in lessons rootfs tests; do
 done
 printf '%s\n' "$repo" >"$stage/vm/repo-path"
 
+# The escape suite's probes (tests/escape/probes/*.c), compiled static here: the VM has
+# no compiler. tests/escape/probe.rs finds them through UNDERHOOD_PROBES (vm/init).
+for c in "$repo"/tests/escape/probes/*.c; do
+    [ -e "$c" ] || continue
+    n=$(basename "$c" .c)
+    mkdir -p "$stage/vm/probes/$n"
+    gcc -static -O1 -o "$stage/vm/probes/$n/$n" "$c" || die "gcc -static $c failed (apt-get install gcc libc6-dev)"
+done
+
 # A small root filesystem of our own for the checks that use --rootfs: busybox, and a
 # copy of our binary as `hog` (never the host's own binary, as in the real tools layer).
 skeleton "$stage/vm/rootfs"
