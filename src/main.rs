@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "underhood",
-    version,
+    version = cli::version::LONG,
     about = "See how a Linux container is built, one real step at a time",
     after_help = "Run `underhood run -- /bin/sh` (as root) for a container shell."
 )]
@@ -76,7 +76,11 @@ enum Command {
         command: cli::lessons::LessonsCommand,
     },
     /// Check this machine for what the lessons need: yes / no / why / how to fix.
-    Doctor,
+    Doctor {
+        /// One JSON object instead of the report (for collecting a room's readiness).
+        #[arg(long)]
+        json: bool,
+    },
     /// Play a recorded session (`--record FILE`) in the TUI: no root, no kernel features.
     Replay(cli::replay::ReplayArgs),
     /// Speaker notes in a second terminal, following a session's lesson and step.
@@ -116,7 +120,7 @@ fn main() -> ExitCode {
         Some(Command::Hog(args)) => cli::hog::main(&args),
         Some(Command::Cleanup) => cli::cleanup::main(),
         Some(Command::Lessons { command }) => cli::lessons::main(command),
-        Some(Command::Doctor) => cli::doctor::main(),
+        Some(Command::Doctor { json }) => cli::doctor::main(json),
         Some(Command::Replay(args)) => cli::replay::main(args),
         Some(Command::Notes(args)) => cli::notes::main(args),
         Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),

@@ -89,7 +89,8 @@ pub struct SessionFacts {
 }
 
 /// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     /// There and usable.
     Yes,
@@ -626,12 +627,43 @@ fn gather_sessions(paths: &Paths) -> SessionFacts {
     s
 }
 
-pub fn main() -> ExitCode {
+/// Version of the `--json` report's shape; bump when a field changes meaning.
+const JSON_FORMAT: u32 = 1;
+
+/// The report as one JSON object, for an organiser collecting a room's readiness
+/// before a workshop: `{"format", "underhood", "host", "ready", "checks": [...]}`,
+/// each check with `name`, `status` (yes/no/warn/skip), `found`, `why`, `fix`.
+pub fn render_json(checks: &[Check], host: &str) -> String {
+    let value = serde_json::json!({
+        "format": JSON_FORMAT,
+        "underhood": crate::cli::version::LONG,
+        "host": host,
+        "ready": exit_code(checks) == 0,
+        // Names are indented in the report under the line they belong to; not here.
+        "checks": checks.iter().map(|c| serde_json::json!({
+            "name": c.name.trim(),
+            "status": c.status,
+            "found": c.found,
+            "why": c.why,
+            "fix": c.fix,
+        })).collect::<Vec<_>>(),
+    });
+    format!("{value}\n")
+}
+
+pub fn main(json: bool) -> ExitCode {
     let paths = Paths::host();
     let facts = gather(&paths);
     let list = checks(&facts);
-    let colour = facts.terminal.tty && !facts.terminal.no_color;
-    print!("{}", render(&list, colour));
+    if json {
+        let host = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        print!("{}", render_json(&list, &host));
+    } else {
+        let colour = facts.terminal.tty && !facts.terminal.no_color;
+        print!("{}", render(&list, colour));
+    }
     ExitCode::from(exit_code(&list))
 }
 
@@ -971,5 +1003,29 @@ mod tests {
         let list = checks(&f);
         assert!(list.iter().any(|c| c.name == "cgroups"));
         assert_eq!(f.euid == 0, find(&list, "root").status == Status::Yes);
+    }
+
+    #[test]
+    fn json_report_names_every_check_and_the_verdict() {
+        let list = checks(&good_root());
+        let v: serde_json::Value = serde_json::from_str(&render_json(&list, "lab-07")).unwrap();
+        assert_eq!(v["format"], 1);
+        assert_eq!(v["host"], "lab-07");
+        assert_eq!(v["ready"], true);
+        assert_eq!(v["checks"].as_array().unwrap().len(), list.len());
+        assert_eq!(v["checks"][0]["name"], list[0].name.trim());
+        assert!(
+            v["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| !c["name"].as_str().unwrap().starts_with(' '))
+        );
+        assert_eq!(v["checks"][0]["status"], "yes");
+        let mut bad = list.clone();
+        bad[0].status = Status::No;
+        let v: serde_json::Value = serde_json::from_str(&render_json(&bad, "x")).unwrap();
+        assert_eq!(v["ready"], false);
+        assert_eq!(v["checks"][0]["status"], "no");
     }
 }
