@@ -563,3 +563,75 @@ fn tampered_legacy_layer_is_refused_with_its_digests() {
     assert!(err.contains(&sha(&forged)), "{err}");
     fx.assert_no_image_dirs();
 }
+
+fn limited(max_bytes: u64) -> Options {
+    Options {
+        max_bytes,
+        ..flat()
+    }
+}
+
+/// Issue 11, item 12: a gzip bomb (a few KiB of gzip, 64 MiB of zeros) and a GNU sparse
+/// file declaring 24 MiB in a 2 KiB tar are refused under a 10 MiB limit before they are
+/// written, naming the limit and the entry, and leave no partial tree; the same archives
+/// fit a larger limit.
+#[test]
+fn unpacking_beyond_the_size_limit_is_refused_and_leaves_nothing() {
+    let fx = Fx::new();
+    let zeros = vec![0u8; 24 << 20];
+    let bomb = gz(&tar_of(&[
+        E::Dir("d", 0o755),
+        E::File("d/zeros", &zeros, 0o644),
+    ]));
+    assert!(bomb.len() < 1 << 20, "a bomb: {} bytes", bomb.len());
+    let bomb = fx.file("in/bomb.tar.gz", &bomb);
+    let sparse = fx.file("in/sparse.tar", &sparse_tar("hole", 24 << 20));
+    assert!(fs::metadata(&sparse).unwrap().len() < 4096);
+    // The same bomb as a layer of a docker save: the layers' budget.
+    let layer = gz(&tar_of(&[E::File("zeros", &zeros, 0o644)]));
+    let config = config_with_diff_ids(&diff_ids(&[&tar_of(&[E::File("zeros", &zeros, 0o644)])]));
+    let save = docker_save_dir(&fx, "save", &[&layer], "config.json", Some(&config));
+    for (file, entry) in [(&bomb, "d/zeros"), (&sparse, "hole"), (&save, "zeros")] {
+        let err = format!(
+            "{:#}",
+            unpack_image_with(file, &fx.paths, limited(10 << 20)).unwrap_err()
+        );
+        assert!(err.contains("image size limit of 10 MiB"), "{err}");
+        assert!(err.contains("--max-image-size"), "{err}");
+        assert!(err.contains(&format!("{entry:?}")), "{err}");
+        fx.assert_no_image_dirs();
+    }
+    // Within the limit they unpack, the sparse file at its full length.
+    let img = unpack_image_with(&sparse, &fx.paths, limited(25 << 20)).unwrap();
+    let hole = fs::metadata(img.layers[0].join("hole")).unwrap();
+    assert_eq!(hole.len(), 24 << 20);
+    let img = unpack_image_with(&save, &fx.paths, limited(25 << 20)).unwrap();
+    assert_eq!(
+        fs::metadata(img.layers[0].join("zeros")).unwrap().len(),
+        24 << 20
+    );
+}
+
+/// Many empty entries cost too: 512 bytes each (an inode bomb).
+#[test]
+fn every_entry_is_charged() {
+    let budget = unpack::Budget::new(3 * unpack::ENTRY_COST + 10);
+    budget.charge(unpack::ENTRY_COST, "t", "a").unwrap();
+    budget.charge(unpack::ENTRY_COST, "t", "b").unwrap();
+    budget.charge(10, "t", "b").unwrap();
+    budget.charge(unpack::ENTRY_COST, "t", "c").unwrap();
+    let err = budget.charge(1, "t", "d").unwrap_err().to_string();
+    assert!(err.contains("\"d\""), "{err}");
+    assert_eq!(
+        budget.used(),
+        3 * unpack::ENTRY_COST + 10,
+        "a refusal charges nothing"
+    );
+    let fx = Fx::new();
+    let names: Vec<String> = (0..100).map(|i| format!("f{i}")).collect();
+    let entries: Vec<E> = names.iter().map(|n| E::File(n, b"", 0o644)).collect();
+    let file = fx.file("in/many.tar", &tar_of(&entries));
+    assert!(unpack_image_with(&file, &fx.paths, limited(50 * unpack::ENTRY_COST)).is_err());
+    fx.assert_no_image_dirs();
+    assert!(unpack_image_with(&file, &fx.paths, limited(100 * unpack::ENTRY_COST)).is_ok());
+}

@@ -82,6 +82,7 @@ impl Budget {
     }
 
     /// Bytes charged so far.
+    #[cfg(test)]
     pub(crate) fn used(&self) -> u64 {
         self.used.get()
     }
