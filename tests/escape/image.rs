@@ -44,6 +44,10 @@ pub fn trials() -> Vec<Trial> {
             "image::root_cleanup_cache_keeps_what_a_session_uses",
             root_cleanup_cache_keeps_what_a_session_uses,
         ),
+        root_trial(
+            "image::root_full_run_leaves_no_state_tmp",
+            root_full_run_leaves_no_state_tmp,
+        ),
     ]
 }
 
@@ -317,6 +321,34 @@ fn root_cleanup_cache_keeps_what_a_session_uses() {
         stdout(&out).contains(&format!("removed cached {} (", entry.display())),
         "{}",
         stdout(&out)
+    );
+    assert_no_residue(&before);
+}
+
+/// A full /run (ENOSPC on the session record): `run` fails saying so and leaves no
+/// `state.json.tmp` (nor its session directory) behind. In a mount namespace of its own
+/// (unshare(1) makes its mounts private), /run is a full 64 KiB tmpfs.
+fn root_full_run_leaves_no_state_tmp() {
+    let before = residue();
+    let script = format!(
+        "mount -t tmpfs -o size=64k,mode=0755 underhood-full /run && \
+         (dd if=/dev/zero of=/run/fill bs=4k 2>/dev/null; true) && \
+         {bin} run -- /bin/true; echo \"status $?\"; \
+         find /run -path /run/fill -prune -o -print | sort; \
+         {bin} cleanup",
+        bin = BIN
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let (o, e) = (stdout(&out), stderr(&out));
+    assert!(o.contains("status 125") || o.contains("status 1"), "{o}{e}");
+    assert!(e.contains("No space left on device"), "{o}{e}");
+    assert!(!o.contains("state.json.tmp"), "left behind:\n{o}{e}");
+    assert!(
+        !o.lines().any(|l| l.starts_with("/run/underhood/")),
+        "a session directory stayed:\n{o}{e}"
     );
     assert_no_residue(&before);
 }
