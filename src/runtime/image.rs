@@ -71,6 +71,24 @@ struct Meta {
     notes: Vec<String>,
 }
 
+/// Mixed into every cache key: bump it when what a cached image is, or how it is checked,
+/// changes, so older entries are never served (those of version 1 were keyed on
+/// manifest.json and unpacked without checking diff_ids or any size limit).
+const CACHE_RECIPE: &str = "image-cache-2";
+
+/// The directory name under `images/` of the image `key` identifies.
+fn entry_name(key: &str) -> String {
+    cache::hex(&Sha256::digest(format!("{CACHE_RECIPE}\n{key}").as_bytes()))
+}
+
+/// The directory name under `images/` of an image file: by the SHA-256 of its contents.
+fn file_key(file: &Path) -> Result<String> {
+    Ok(entry_name(&format!(
+        "file sha256:{}",
+        cache::sha256_file(file)?
+    )))
+}
+
 const META: &str = "image.json";
 const LAYERS: &str = "layers";
 /// `images/by-stat/<hash of path and stat>` -> `../<content hash>`: a second call with the
@@ -111,7 +129,7 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
                  nor an unpacked docker save (manifest.json)"
             )
         })?;
-        let dir = images.join(&layout.key);
+        let dir = images.join(entry_name(&layout.key));
         let (dir, fresh) = cache::build_atomically_fresh(&dir, |tmp| {
             build_layers(&layout, tmp, opts, &Budget::new(opts.max_bytes), &what)?;
             Ok(())
@@ -124,7 +142,7 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
 
     let canonical = fs::canonicalize(file).with_context(|| format!("cannot resolve {what}"))?;
     let identity = format!(
-        "{} {} {} {} {}.{}",
+        "{CACHE_RECIPE} {} {} {} {} {}.{}",
         canonical.display(),
         meta.dev(),
         meta.ino(),
@@ -144,7 +162,7 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
         }
     }
 
-    let key = cache::sha256_file(file)?;
+    let key = file_key(file)?;
     let (dir, fresh) = cache::build_atomically_fresh(&images.join(&key), |tmp| {
         build_from_file(file, tmp, opts, &what)
     })?;

@@ -390,8 +390,11 @@ pub(crate) fn evict(dir: &Path, proc_root: &Path) -> Result<Eviction> {
     let bytes = disk_usage(dir);
     fs::rename(dir, &doomed)
         .with_context(|| format!("cannot rename {} to {}", dir.display(), doomed.display()))?;
-    remove_tree(&doomed)?;
+    // Gone from its name: a process waiting for the lock now finds that, and builds anew
+    // rather than wait for the removal. The new name carries our mark, so nobody else
+    // removes it while we do.
     drop(lock);
+    remove_tree(&doomed)?;
     Ok(Eviction::Removed(bytes))
 }
 

@@ -111,7 +111,7 @@ fn second_call_is_served_from_the_cache() {
     assert_eq!(first, second);
     assert!(second.layers[0].join("mark").exists());
     // The by-stat link points at the content-addressed directory.
-    let key = cache::sha256_file(&file).unwrap();
+    let key = file_key(&file).unwrap();
     assert_eq!(
         first.layers[0],
         fx.paths
