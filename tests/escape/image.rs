@@ -213,7 +213,7 @@ fn root_image_beyond_the_size_limit_is_refused_and_leaves_nothing() {
 /// some of the file.
 fn start_slow_unpack(fx: &Fx) -> (Child, PathBuf) {
     let image = fx.file("slow.tar", &sparse_tar("hole", 7 << 29));
-    let child = Command::new(BIN)
+    let mut child = Command::new(BIN)
         .arg("run")
         .arg("--image")
         .arg(&image)
@@ -230,14 +230,9 @@ fn start_slow_unpack(fx: &Fx) -> (Child, PathBuf) {
         if let Some(dir) = building {
             return (child, dir);
         }
-        assert!(
-            nix::sys::wait::waitpid(
-                Pid::from_raw(child.id() as i32),
-                Some(nix::sys::wait::WaitPidFlag::WNOHANG)
-            )
-            .is_ok_and(|s| s == nix::sys::wait::WaitStatus::StillAlive),
-            "underhood run ended before its unpack was seen"
-        );
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("underhood run ended ({status}) before its unpack was seen");
+        }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }

@@ -200,7 +200,8 @@ fn oci(root: OwnedFd, what: &str) -> Result<Layout> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let (_, key) = blob_path(&desc.digest, what)?;
+    let (_, manifest_hex) = blob_path(&desc.digest, what)?;
+    let key = format!("oci manifest sha256:{manifest_hex}");
     let platform = desc
         .platform
         .as_ref()
