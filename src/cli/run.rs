@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Unpack a rootfs tarball, OCI layout or `docker save` archive and use it.
     #[arg(long)]
     image: Option<PathBuf>,
+    /// The most an --image may take once unpacked (files at full length, sparse ones
+    /// expanded, plus 512 bytes per entry); a bigger one is refused and nothing is kept.
+    #[arg(long, default_value = "4G", value_name = "SIZE", value_parser = parse_size)]
+    max_image_size: u64,
     /// Bind a host path into the container: HOST:PATH[:ro].
     #[arg(long = "volume", short = 'v', value_parser = parse_volume)]
     volumes: Vec<Volume>,
@@ -163,6 +167,7 @@ fn validate(args: &RunArgs) -> Result<()> {
         bail!("the command to run is empty");
     }
     // An image is bad input like any other: unpack it (cached) before anything starts.
+    image::set_max_image_size(args.max_image_size);
     if let Some(file) = &args.image {
         image::unpack_image(file, &Paths::host())
             .with_context(|| format!("--image {}", file.display()))?;

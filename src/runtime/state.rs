@@ -121,7 +121,12 @@ impl Session {
             },
         };
         init(&mut s.state);
-        s.save()?;
+        if let Err(e) = s.save() {
+            // A full /run (ENOSPC) must not leave a session directory that names no
+            // process for cleanup to judge by.
+            let _ = remove_session_dir(&s.dir);
+            return Err(e);
+        }
         Ok(s)
     }
 
@@ -143,9 +148,18 @@ impl Session {
         let tmp = self.dir.join("state.json.tmp");
         let path = self.dir.join(STATE_FILE);
         let body = serde_json::to_vec_pretty(&self.state).context("encoding state")?;
-        fs::write(&tmp, body).with_context(|| format!("writing {}", tmp.display()))?;
-        // rename(2) is atomic: a crash leaves the old or the new record, never half.
-        fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))
+        let written = fs::write(&tmp, body)
+            .with_context(|| format!("writing {}", tmp.display()))
+            // rename(2) is atomic: a crash leaves the old or the new record, never half.
+            .and_then(|()| {
+                fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))
+            });
+        if written.is_err() {
+            // A full filesystem (ENOSPC) leaves a cut temporary file: the record on disk
+            // stays the previous one, whole.
+            let _ = fs::remove_file(&tmp);
+        }
+        written
     }
 
     /// Removes the session directory (upper layer included) once all else is gone, and
