@@ -6,6 +6,8 @@
  *   fs_try mknod PATH c|b MAJ MIN   mknod(2) mode 0666
  *   fs_try copy-suid SRC DST    copies SRC to DST and makes it setuid (chmod 4755)
  *   fs_try euid                 prints the effective uid (run as a setuid copy)
+ *   fs_try rdonly PATH          whether the mount holding PATH is read-only (statvfs
+ *                               ST_RDONLY): `rdonly PATH yes|no|absent`
  *   fs_try masked PATH          how PATH looks: absent, null (the /dev/null character
  *                               device reading empty), empty-ro-dir (an empty read-only
  *                               directory), or open (something readable: not masked)
@@ -102,6 +104,14 @@ int main(int argc, char **argv) {
     }
     if (argc == 3 && !strcmp(argv[1], "access-w"))
         return result(argv[1], argv[2], access(argv[2], W_OK) == 0);
+    if (argc == 3 && !strcmp(argv[1], "rdonly")) {
+        struct statvfs vfs;
+        if (statvfs(argv[2], &vfs) < 0)
+            printf("rdonly %s %s\n", argv[2], errno == ENOENT ? "absent" : strerrorname_np(errno));
+        else
+            printf("rdonly %s %s\n", argv[2], (vfs.f_flag & ST_RDONLY) ? "yes" : "no");
+        return 0;
+    }
     if (argc == 3 && !strcmp(argv[1], "masked"))
         return masked(argv[2]);
     if (argc == 4 && !strcmp(argv[1], "copy-suid"))
