@@ -255,9 +255,16 @@ fn fs_device_nodes_in_a_volume_open_nothing() {
     // in it by root inside (CAP_MKNOD) opened the host's device.
     let t = tempfile::tempdir().expect("tempdir");
     let data = format!("{}:/data", t.path().display());
-    let mut script = "/probe/fs_try mknod /data/kmsg c 1 11; /probe/fs_try open-w /data/kmsg; \
-                      /probe/fs_try mknod /data/null c 1 3; /probe/fs_try open-w /data/null"
-        .to_string();
+    // And everywhere else root inside can write: each filesystem must be nodev.
+    let mut script = ["/", "/tmp/", "/dev/", "/dev/shm/"]
+        .iter()
+        .map(|d| format!("/probe/fs_try mknod {d}uh-kmsg c 1 11; /probe/fs_try open-w {d}uh-kmsg"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    script.push_str(
+        "; /probe/fs_try mknod /data/kmsg c 1 11; /probe/fs_try open-w /data/kmsg; \
+         /probe/fs_try mknod /data/null c 1 3; /probe/fs_try open-w /data/null",
+    );
     match host_root_device() {
         Some((maj, min)) => script.push_str(&format!(
             "; /probe/fs_try mknod /data/disk b {maj} {min}; /probe/fs_try open-r /data/disk"
