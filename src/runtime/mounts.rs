@@ -585,6 +585,17 @@ mod tests {
     }
 
     #[test]
+    fn a_volume_under_a_masked_path_is_refused() {
+        let mut s = spec();
+        s.volumes[0].target = "/sys/firmware/x".into();
+        let mut sys = Recorder::default();
+        let mut r = Report::new("rootfs");
+        assert_eq!(rootfs(&mut sys, &mut r, &s, false), Err(Errno::EINVAL));
+        let f = r.failure().unwrap();
+        assert!(f.args.contains("masked"), "{}", f.args);
+    }
+
+    #[test]
     fn without_mount_setattr_each_submount_is_remounted() {
         let mut sys = Recorder {
             fail: Some((|c| matches!(c, Call::MountSetattr { .. }), Errno::ENOSYS)),

@@ -505,6 +505,18 @@ fn fs_volumes_under_tmp_and_dev_stay_visible() {
             hidden.push(format!("{target}: read {out:?}"));
         }
     }
+    // runc's masked paths are mounted after the volumes: one below them is refused,
+    // not hidden.
+    let v = format!("{}:/sys/firmware/vol:ro", t.path().display());
+    let vol = probe::volume(&probe::dir("fs_try"));
+    let o = underhood(&["run", "-v", &vol, "-v", &v, "--", "/bin/true"]);
+    if o.status.success() || !stderr(&o).contains("masked") {
+        hidden.push(format!(
+            "/sys/firmware/vol: status {:?}, stderr {:?}",
+            o.status.code(),
+            stderr(&o)
+        ));
+    }
     assert_no_residue(&before);
     assert!(
         hidden.is_empty(),

@@ -52,6 +52,19 @@ pub fn bind(sys: &mut dyn Sys, r: &mut Report, merged: &Path, v: &Volume) -> nix
         format!("{:?} inside {:?}", v.target, merged),
         resolved,
     )?;
+    // The masked paths are mounted after the volumes: one below them would be hidden.
+    for m in super::MASKED_PATHS {
+        if target.starts_with(inside(merged, Path::new(m))?) {
+            return r.call(
+                "resolve",
+                format!(
+                    "{:?}: under {m}, which is masked (runc's maskedPaths): the volume would be hidden",
+                    v.target
+                ),
+                Err(Errno::EINVAL),
+            );
+        }
+    }
     if v.host.is_dir() {
         r.call("mkdir", format!("{target:?}"), sys.mkdir(&target))?;
     } else {
