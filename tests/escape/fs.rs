@@ -241,8 +241,8 @@ fn host_root_device() -> Option<(u64, u64)> {
     for e in std::fs::read_dir("/dev").ok()?.flatten() {
         let Ok(m) = e.metadata() else { continue };
         if m.file_type().is_block_device()
-            && u64::from(nix::sys::stat::major(m.rdev())) == maj
-            && u64::from(nix::sys::stat::minor(m.rdev())) == min
+            && nix::sys::stat::major(m.rdev()) == maj
+            && nix::sys::stat::minor(m.rdev()) == min
         {
             return std::fs::File::open(e.path()).ok().map(|_| (maj, min));
         }
