@@ -421,7 +421,5 @@ fn root_chroot_escape_in_a_user_namespace_too() {
         stdout(&o)
     );
     assert_no_residue_of_ours(&before);
-    eprintln!(
-        "--userns: chroot escaped to the host (saw its /run/underhood); pivot_root did not"
-    );
+    eprintln!("--userns: chroot escaped to the host (saw its /run/underhood); pivot_root did not");
 }
