@@ -209,6 +209,14 @@ fn run(args: &RunArgs) -> Result<i32> {
     for s in &cleaned.sessions {
         eprintln!("underhood: removed stale session {s}");
     }
+    if args.chroot {
+        // Warned, not forbidden: the chroot lesson shows this escape on purpose.
+        eprintln!(
+            "underhood: warning: --chroot only moves the lookup root: the host's whole tree \
+             stays mounted, and root inside (CAP_SYS_CHROOT) can climb out to it \
+             (`underhood chroot-escape` shows how). The default, pivot_root, leaves no way back."
+        );
+    }
     let signals = signal_fd()?;
     let opts = Options {
         hostname: args.hostname.clone(),

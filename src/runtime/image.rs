@@ -95,6 +95,22 @@ const LAYERS: &str = "layers";
 /// same, unchanged file needs no hashing of its contents.
 const BY_STAT: &str = "by-stat";
 
+/// "a FIFO", "a character device"...: what stat(2) says a non-regular file is.
+fn file_kind(t: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "neither a regular file nor a directory"
+    }
+}
+
 /// Unpacks `file` (or finds it in the cache). See the module documentation for the formats.
 pub fn unpack_image(file: &Path, paths: &Paths) -> Result<Image> {
     let root = nix::unistd::geteuid().is_root();
@@ -121,6 +137,14 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
     let meta =
         fs::metadata(file).with_context(|| format!("cannot open image {}", file.display()))?;
     let what = file.display().to_string();
+    // stat(2) before any open(2): a character device such as /dev/zero reads forever, and
+    // opening a FIFO blocks until a writer comes. An image is a file or a directory.
+    if !meta.is_dir() && !meta.is_file() {
+        bail!(
+            "{what} is {}: an image is a regular file (an archive) or a directory",
+            file_kind(&meta.file_type())
+        );
+    }
 
     if meta.is_dir() {
         let layout = Layout::detect(file, &what)?.with_context(|| {
