@@ -1,0 +1,48 @@
+/* sc_ptrace: the container's command takes hold of its PID 1 (issue 11, item 15).
+ *
+ * PID 1 is our init: it holds the control socket to the controller on the host.
+ * Everything here needs ptrace access to it (ptrace(2), "Ptrace access mode
+ * checking"): readlink of /proc/1/fd/N, opening /proc/1/mem, and PTRACE_ATTACH. When
+ * the attach works the probe exits without detaching, as the attack in the issue did:
+ * the kernel detaches on our exit but PID 1 stays stopped (SIGSTOP), and `run` then
+ * waits for it forever. Prints one `key=ok|ERRNO` line each. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void report(const char *key, long rc, int err)
+{
+    if (rc >= 0)
+        printf("%s=ok\n", key);
+    else
+        printf("%s=%s\n", key, strerrorname_np(err) ? strerrorname_np(err) : "E?");
+    fflush(stdout);
+}
+
+/* Calls first, reads errno after: argument evaluation order is unspecified. */
+#define TRY(key, call)                 \
+    do {                               \
+        long rc_ = (long)(call);       \
+        int err_ = errno;              \
+        report((key), rc_, err_);      \
+    } while (0)
+
+int main(void)
+{
+    char target[256];
+    TRY("readlink_fd", readlink("/proc/1/fd/0", target, sizeof target));
+    int fd = open("/proc/1/mem", O_RDONLY);
+    TRY("open_mem", fd);
+    if (fd >= 0)
+        close(fd);
+    long rc = ptrace(PTRACE_ATTACH, 1, NULL, NULL);
+    TRY("attach", rc);
+    if (rc == 0)
+        waitpid(1, NULL, __WALL);
+    return 0;
+}
