@@ -62,6 +62,8 @@ pub const CLONE_NAMESPACE_FLAGS: u64 = 0x7E02_0000;
 
 /// ioctl(2) requests refused (tty_ioctl(4), ioctl_console(2)): TIOCSTI types into a
 /// terminal's input; TIOCLINUX can paste a console's selection into it.
+// libc's request type is c_ulong with glibc, c_int with musl: the cast is needed there.
+#[allow(clippy::unnecessary_cast)]
 pub const DENIED_IOCTLS: [(&str, u64); 2] = [
     ("TIOCSTI", libc::TIOCSTI as u64),
     ("TIOCLINUX", libc::TIOCLINUX as u64),
@@ -162,7 +164,8 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
 
 // Classic BPF opcodes (linux/bpf_common.h, linux/filter.h) and seccomp_data offsets
 // (linux/seccomp.h: nr at 0, arch at 4, args from 16).
-const LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
+/// BPF_LD (0x00) | BPF_W (0x00) | BPF_ABS (0x20).
+const LD_W_ABS: u16 = 0x20;
 const JMP_JEQ_K: u16 = 0x05 | 0x10;
 const JMP_JGE_K: u16 = 0x05 | 0x30;
 const RET_K: u16 = 0x06;
@@ -411,6 +414,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unnecessary_cast)] // as for DENIED_IOCTLS
     fn terminal_injection_ioctls_fail_and_others_pass() {
         let p = default_filter();
         let sti = libc::TIOCSTI as u64;

@@ -188,7 +188,7 @@ impl Relay {
             }
         }
         if self.master_open && ready[1].intersects(any) {
-            self.from_master()?;
+            self.copy_out()?;
         }
         if self.master_open && ready[1].contains(PollFlags::POLLOUT) && !self.pending.is_empty() {
             match nix::unistd::write(&self.master, &self.pending) {
@@ -206,7 +206,7 @@ impl Relay {
 
     /// Copies what the container's terminal has to say to ours; false once it has
     /// nothing now.
-    fn from_master(&mut self) -> Result<bool> {
+    fn copy_out(&mut self) -> Result<bool> {
         let mut buf = [0u8; 4096];
         match nix::unistd::read(&self.master, &mut buf) {
             Ok(0) | Err(Errno::EIO) => {
@@ -232,7 +232,7 @@ impl Relay {
             let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
             match poll(&mut fds, PollTimeout::from(100u16)) {
                 Ok(n) if n > 0 => {
-                    if self.from_master().is_err() {
+                    if self.copy_out().is_err() {
                         break;
                     }
                 }
