@@ -235,7 +235,7 @@ pub fn filter(deny: &[String]) -> anyhow::Result<BpfProgram> {
 pub fn describe(deny: &[String]) -> String {
     let ioctls: Vec<&str> = DENIED_IOCTLS.iter().map(|(n, _)| *n).collect();
     let x32 = if cfg!(target_arch = "x86_64") {
-        format!(", x32 numbers (nr & {X32_SYSCALL_BIT:#x})")
+        format!(", x32 numbers (nr >= {X32_SYSCALL_BIT:#x})")
     } else {
         String::new()
     };

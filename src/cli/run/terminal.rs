@@ -10,8 +10,9 @@
 //! caller's terminal in raw mode (termios(3) cfmakeraw) so that every key, Ctrl-C
 //! included, goes to the container's terminal as a byte, copies bytes both ways, and
 //! passes window size changes on (SIGWINCH, TIOCSWINSZ). The caller's settings are
-//! restored on every way out (`Drop`). When stdin is not a terminal, nothing of this:
-//! the command runs in a session of its own with the pipes as they are.
+//! restored on every way out (`Drop`). When stdin is not a terminal, or `run` is not in
+//! its foreground (started with `&`), nothing of this: the command runs in a session
+//! of its own, without a controlling terminal, with stdin, stdout and stderr as they are.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
@@ -92,6 +93,14 @@ impl Relay {
     /// returned guard is dropped (start the subject in between). `None` otherwise.
     pub fn open() -> Result<Option<(Relay, SlaveAsStdio)>> {
         if !is_terminal(0) {
+            return Ok(None);
+        }
+        // Started in the background (`underhood run ... &`): raw mode and reading the
+        // terminal would stop us (SIGTTOU, SIGTTIN). The command then has no terminal
+        // of its own; it is still in a session of its own, without the caller's.
+        // SAFETY: borrowing our stdin for the length of the call.
+        let stdin = unsafe { BorrowedFd::borrow_raw(0) };
+        if nix::unistd::tcgetpgrp(stdin).ok() != Some(nix::unistd::getpgrp()) {
             return Ok(None);
         }
         let caller_in = copy_of(0)?;
