@@ -18,6 +18,7 @@ pub mod paths;
 pub mod plan;
 pub mod protocol;
 pub mod report;
+pub mod seccomp;
 pub mod security;
 pub mod state;
 pub mod step;

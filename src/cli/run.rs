@@ -23,6 +23,10 @@ use underhood::runtime::step::{LimitSpec, RootMode, Step, Volume};
 use underhood::runtime::{cleanup, explain, image};
 use underhood::units::{format_size, parse_size};
 
+mod terminal;
+
+use terminal::Relay;
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// Hostname inside the container.
@@ -196,6 +200,8 @@ fn signal_fd() -> Result<SignalFd> {
         Signal::SIGTERM,
         Signal::SIGHUP,
         Signal::SIGQUIT,
+        // Our terminal's new size, for the container's (see terminal.rs).
+        Signal::SIGWINCH,
     ] {
         set.add(s);
     }
@@ -243,8 +249,18 @@ fn run(args: &RunArgs) -> Result<i32> {
         keep_caps: None,
         argv: args.cmd.clone(),
     };
-    let mut launch = launcher::start_pipelined(&opts, &source(args), &paths)?;
-    let status = drive(&mut launch, args, &signals);
+    // When our stdin is a terminal the container gets a pty of its own: its slave end
+    // is in place of our terminal descriptors while the subject starts, which
+    // inherits it; ours are back when `slave` is dropped.
+    let (mut relay, slave) = match Relay::open()? {
+        Some((relay, slave)) => (Some(relay), Some(slave)),
+        None => (None, None),
+    };
+    let launch = launcher::start_pipelined(&opts, &source(args), &paths);
+    drop(slave);
+    let mut launch = launch?;
+    let status = drive(&mut launch, args, &signals, relay.as_mut());
+    drop(relay);
     let teardown = launch.teardown();
     if args.trace
         && let Ok(r) = &teardown
@@ -262,9 +278,15 @@ fn pending_signal(signals: &SignalFd) -> Option<Signal> {
     }
 }
 
-fn drive(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Result<i32> {
+fn drive(
+    launch: &mut Launch,
+    args: &RunArgs,
+    signals: &SignalFd,
+    relay: Option<&mut Relay>,
+) -> Result<i32> {
     while !launch.done() {
-        if let Some(sig) = pending_signal(signals) {
+        // A new window size before the command runs: read when the relay starts.
+        if let Some(sig) = pending_signal(signals).filter(|s| *s != Signal::SIGWINCH) {
             eprintln!("underhood: {sig} received during the launch; cleaning up");
             return Ok(128 + sig as i32);
         }
@@ -300,10 +322,18 @@ fn drive(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Result<i32>
             }
         }
     }
-    wait_command(launch, args, signals)
+    wait_command(launch, args, signals, relay)
 }
 
-fn wait_command(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Result<i32> {
+fn wait_command(
+    launch: &mut Launch,
+    args: &RunArgs,
+    signals: &SignalFd,
+    mut relay: Option<&mut Relay>,
+) -> Result<i32> {
+    if let Some(r) = relay.as_deref_mut() {
+        r.start()?;
+    }
     let mut oom = match (&launch.cgroup, args.memory) {
         (Some(cg), Some(_)) => Some(cg.oom_events()?),
         _ => None,
@@ -316,7 +346,7 @@ fn wait_command(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Resu
                 .unwrap_or(PollTimeout::ZERO),
             None => PollTimeout::NONE,
         };
-        let (sock, sig, oom_ready) = {
+        let (sock, sig, oom_ready, relay_ready) = {
             let mut fds = vec![
                 PollFd::new(launch.socket_fd(), PollFlags::POLLIN),
                 PollFd::new(signals.as_fd(), PollFlags::POLLIN),
@@ -324,17 +354,37 @@ fn wait_command(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Resu
             if let Some(o) = &oom {
                 fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
             }
+            let relay_from = fds.len();
+            let slots: Vec<usize> = match relay.as_deref() {
+                Some(r) => r
+                    .poll_fds()
+                    .into_iter()
+                    .map(|(slot, fd)| {
+                        fds.push(fd);
+                        slot
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
             match poll(&mut fds, timeout) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 r => r.context("poll")?,
             };
             let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            let mut relay_ready = [PollFlags::empty(); 2];
+            for (i, slot) in slots.into_iter().enumerate() {
+                relay_ready[slot] = fds[relay_from + i].revents().unwrap_or(PollFlags::empty());
+            }
             (
                 ready(&fds[0]),
                 ready(&fds[1]),
-                fds.get(2).is_some_and(ready),
+                oom.is_some() && ready(&fds[2]),
+                relay_ready,
             )
         };
+        if let Some(r) = relay.as_deref_mut() {
+            r.pump(relay_ready)?;
+        }
         if oom_ready
             && let Some(o) = oom.as_mut()
             && o.read()? > 0
@@ -343,6 +393,12 @@ fn wait_command(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Resu
         }
         if sig {
             while let Some(s) = pending_signal(signals) {
+                if s == Signal::SIGWINCH {
+                    if let Some(r) = relay.as_deref() {
+                        r.resize();
+                    }
+                    continue;
+                }
                 launch.signal(s);
                 // A command that ignores SIGTERM/SIGHUP gets 5 s, then SIGKILL.
                 if matches!(s, Signal::SIGTERM | Signal::SIGHUP) && kill_at.is_none() {
@@ -358,6 +414,9 @@ fn wait_command(launch: &mut Launch, args: &RunArgs, signals: &SignalFd) -> Resu
             break exit;
         }
     };
+    if let Some(r) = relay {
+        r.finish(Duration::from_secs(2));
+    }
     if exit.signal == Some(Signal::SIGKILL as i32)
         && let (Some(cg), Some(limit)) = (&launch.cgroup, args.memory)
     {

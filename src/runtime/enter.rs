@@ -50,6 +50,9 @@ fn ns_inode(pid: &str, ns: Ns) -> Option<u64> {
 /// Joins the target's namespaces and cgroup and execs `argv`. The report of the calls
 /// made goes to fd 3 as JSON just before exec (the controller shows it). Never returns.
 pub fn main(args: EnterArgs) -> ! {
+    // Only the terminal (0-2) and the report pipe (3) are ours to pass on: whatever
+    // else the controller's caller left open would reach the shell inside.
+    let _ = super::security::close_inherited_fds(4);
     let mut r = Report::new(format!("enter the running container (PID {})", args.target));
     let code = match enter(&args, &mut r) {
         Ok(()) => 0,

@@ -26,6 +26,7 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 use super::inside;
 use super::protocol::{Reply, Request, SUBJECT_FD, SpawnSpec, recv, send};
 use super::report::Report;
+use super::security;
 use super::step::Step;
 use super::sys::Linux;
 
@@ -48,6 +49,9 @@ struct Subject {
     /// Our own executable (the controller's sealed memfd), for `own_tool` spawns.
     exe: Option<OwnedFd>,
     in_userns: bool,
+    /// Started by the host's root: after the security step PID 1 makes itself
+    /// non-dumpable (see `Subject::step`).
+    host_root: bool,
     /// A batched step failed: later batches are refused, never run.
     broken: bool,
 }
@@ -78,6 +82,18 @@ fn run(controller: i32) -> Result<()> {
     if getppid().as_raw() != controller {
         anyhow::bail!("controller {controller} is gone");
     }
+    // Whatever the caller of the controller left open and not close-on-exec came
+    // along through its exec of us (`exec 7</some/dir; underhood run ...`): a door to
+    // the host's files, usable from inside through /proc/self/fd/7. We opened nothing
+    // yet, so everything above our control socket is such a leftover.
+    security::close_inherited_fds(SUBJECT_FD as u32 + 1)
+        .context("closing the descriptors inherited from the caller")?;
+    // A session of our own, without a controlling terminal (setsid(2),
+    // credentials(7)): no process of the container may share the caller's terminal,
+    // where TIOCSTI would type into the caller's shell and /dev/tty would open it.
+    if nix::unistd::getsid(None).context("getsid")? != getpid() {
+        nix::unistd::setsid().context("setsid: leaving the caller's session")?;
+    }
     // SAFETY: fd 3 was placed by the controller for us and nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(SUBJECT_FD) };
     nix::fcntl::fcntl(
@@ -103,6 +119,7 @@ fn run(controller: i32) -> Result<()> {
         spawned: Vec::new(),
         exe,
         in_userns: false,
+        host_root: nix::unistd::geteuid().is_root(),
         broken: false,
     };
     s.serve()
@@ -149,9 +166,12 @@ impl Subject {
             step => {
                 let started = std::time::Instant::now();
                 let mut r = Report::new(step.title());
-                let ok = inside::perform(&mut Linux, &mut r, &step, self.in_userns).is_ok();
+                let mut ok = inside::perform(&mut Linux, &mut r, &step, self.in_userns).is_ok();
                 if ok && matches!(step, Step::User { .. }) {
                     self.in_userns = true;
+                }
+                if ok && self.host_root && matches!(step, Step::Security { .. }) {
+                    ok = undumpable(&mut r).is_ok();
                 }
                 r.micros = started.elapsed().as_micros() as u64;
                 self.reply(&Reply::Done { report: r, ok })?;
@@ -387,6 +407,23 @@ impl Subject {
     }
 }
 
+/// PID 1 holds the control socket to the controller on the host and runs as the same
+/// user as the container's processes, so without this they could ptrace(2) it (and
+/// read /proc/1/mem, /proc/1/fd): take it over, or leave it stopped so that `run`
+/// waits forever. A non-dumpable process may be traced only with CAP_SYS_PTRACE in
+/// the user namespace its memory belongs to (ptrace(2), "Ptrace access mode
+/// checking"; prctl(2) PR_SET_DUMPABLE): ours was made by the host's exec of us, so
+/// that is the host's, where only the host's root has it. The command keeps its own
+/// flag: execve(2) makes it dumpable again. Only when we were started by root: a
+/// rootless controller (same user, no capability on the host) could then no longer
+/// read /proc/<pid>/ns of its own container either.
+fn undumpable(r: &mut Report) -> nix::Result<()> {
+    let res = nix::sys::prctl::set_dumpable(false);
+    r.call("prctl", "PR_SET_DUMPABLE, 0", res)?;
+    r.note("PID 1 is not dumpable: the container's processes cannot ptrace it or read its /proc/1/mem and /proc/1/fd");
+    Ok(())
+}
+
 /// Runs a command with its output in a pipe, waits at most `timeout_ms`, and returns
 /// what it printed (for lesson checks: short commands only).
 fn run_captured(spec: &SpawnSpec, exe: Option<&OwnedFd>, timeout_ms: u64) -> Reply {
@@ -560,6 +597,20 @@ fn spawn(
                 let _ =
                     nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
             }
+            if spec.inherit_stdio && output.is_none() {
+                // The container's command: a session of its own (setsid(2)). When
+                // `run` gave it a terminal of its own (the caller's stdin was one), it
+                // becomes the controlling terminal; the caller's own terminal cannot
+                // (TIOCSCTTY fails with EPERM on a terminal another session has,
+                // tty_ioctl(4)), and then the command has none.
+                // SAFETY: plain syscalls on this child's own descriptors.
+                unsafe {
+                    libc::setsid();
+                    if libc::isatty(0) == 1 {
+                        libc::ioctl(0, libc::TIOCSCTTY, 0);
+                    }
+                }
+            }
             if let Some(null) = &null {
                 for target in 0..3 {
                     // SAFETY: dup2 onto the standard descriptors of this child only.
@@ -583,6 +634,18 @@ fn spawn(
                     unsafe { libc::dup2(fd, target) };
                 }
             }
+            // Only stdin, stdout and stderr cross the exec: every other descriptor is
+            // marked close-on-exec (close_range(2) CLOSE_RANGE_CLOEXEC; ours all are
+            // already, this is for any that is not). Older kernels: EINVAL, ignored.
+            // SAFETY: close_range only changes flags of this child's descriptors.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    3u32,
+                    u32::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                )
+            };
             let err = match (exe, &path) {
                 (Some(fd), _) => nix::unistd::fexecve(fd, &args, &envs).unwrap_err(),
                 (None, Some(p)) => nix::unistd::execve(p, &args, &envs).unwrap_err(),
