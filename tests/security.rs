@@ -366,9 +366,10 @@ fn host_root_device() -> Option<(String, String)> {
 }
 
 fn root_a_device_node_made_inside_cannot_open_the_host_disk() {
-    // CAP_MKNOD is kept (as Docker does), so root inside may make a node for the host's
-    // disk; Docker then refuses it through the devices cgroup. Only meaningful where root
-    // on the host may open that disk itself.
+    // CAP_MKNOD is given back here (the default set drops it), so root inside may make
+    // a node for the host's disk; nodev on every writable filesystem must still refuse
+    // it (Docker refuses it through the devices cgroup). Only meaningful where root on
+    // the host may open that disk itself.
     let Some((maj, min)) = host_root_device() else {
         skip(
             "this host refuses even its own root to open the root block device, so a refusal inside proves nothing",
@@ -386,7 +387,17 @@ fn root_a_device_node_made_inside_cannot_open_the_host_disk() {
         "mknod /disk b {maj} {min} && echo made; \
          if (exec 3</disk) 2>/dev/null; then echo opened; else echo refused; fi"
     );
-    let o = underhood(&["run", "-v", &v, "--", "/bin/sh", "-c", &script]);
+    let o = underhood(&[
+        "run",
+        "--cap-add",
+        "CAP_MKNOD",
+        "-v",
+        &v,
+        "--",
+        "/bin/sh",
+        "-c",
+        &script,
+    ]);
     let out = stdout(&o);
     assert_no_residue_of_ours(&before);
     assert!(

@@ -18,7 +18,7 @@ use underhood::runtime::controller::Launch;
 use underhood::runtime::launcher::{self, RootSource};
 use underhood::runtime::namespaces::Ns;
 use underhood::runtime::paths::Paths;
-use underhood::runtime::plan::{NetMode, Options};
+use underhood::runtime::plan::{DEFAULT_CAPS, NetMode, Options};
 use underhood::runtime::step::{LimitSpec, RootMode, Step, Volume};
 use underhood::runtime::{cleanup, explain, image};
 use underhood::units::{format_size, parse_size};
@@ -69,12 +69,44 @@ pub struct RunArgs {
     /// Offset of the container's monotonic and boot-time clocks, in seconds.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = parse_offset)]
     time_offset: i64,
+    /// Keep this capability too, besides the default set (repeatable), e.g.
+    /// CAP_MKNOD or CAP_SYS_PTRACE.
+    #[arg(long = "cap-add", value_name = "CAP", value_parser = parse_cap)]
+    cap_add: Vec<String>,
     /// Print each step's syscalls and equivalent shell commands to stderr.
     #[arg(long)]
     trace: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     cmd: Vec<String>,
+}
+
+/// A capability name as `--cap-add` takes it (`mknod`, `CAP_MKNOD`, `cap_mknod`),
+/// checked against the ones the caps crate knows: a typo is a usage error (exit 2).
+fn parse_cap(name: &str) -> Result<String, String> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    underhood::runtime::security::parse_caps(std::slice::from_ref(&full))
+        .map(|_| full)
+        .map_err(|e| e.to_string())
+}
+
+/// The default capabilities plus `add`, or `None` for the default set alone.
+fn keep_caps(add: &[String]) -> Option<Vec<String>> {
+    if add.is_empty() {
+        return None;
+    }
+    let mut keep: Vec<String> = DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
+    for cap in add {
+        if !keep.contains(cap) {
+            keep.push(cap.clone());
+        }
+    }
+    Some(keep)
 }
 
 /// Below this the container's own PID 1 cannot run: the kernel would OOM-kill it.
@@ -246,7 +278,7 @@ fn run(args: &RunArgs) -> Result<i32> {
         },
         time_offset_secs: args.time_offset,
         extra_deny: Vec::new(),
-        keep_caps: None,
+        keep_caps: keep_caps(&args.cap_add),
         argv: args.cmd.clone(),
     };
     // When our stdin is a terminal the container gets a pty of its own: its slave end

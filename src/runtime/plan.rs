@@ -19,15 +19,22 @@ use std::path::PathBuf;
 use super::namespaces::Ns;
 use super::step::{IdMap, LimitSpec, RootMode, RootfsSpec, Step, Veth, Volume};
 
-/// The capabilities the command keeps: Docker's default set. CAP_SYS_ADMIN (mount,
-/// and much more), CAP_NET_ADMIN, CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_SYS_TIME and
-/// the rest are dropped from every set, the bounding set included.
-pub const DEFAULT_CAPS: [&str; 14] = [
+/// The capabilities the command keeps: Docker's default set less CAP_MKNOD.
+/// CAP_SYS_ADMIN (mount, and much more), CAP_NET_ADMIN, CAP_SYS_PTRACE,
+/// CAP_SYS_MODULE, CAP_SYS_TIME and the rest are dropped from every set, the bounding
+/// set included.
+///
+/// Why not CAP_MKNOD: Docker keeps it because its device cgroup (v1 `devices`, a v2
+/// eBPF program) decides which device nodes open. We have no device cgroup; what
+/// stands instead is nodev on every filesystem the container can write (overlay root,
+/// /dev, /dev/shm, /tmp, every volume) and, second, no CAP_MKNOD: mknod(2) of a device
+/// fails with EPERM (capabilities(7)). `run --cap-add CAP_MKNOD` gives it back (the
+/// escape suite does, to show that nodev alone still holds).
+pub const DEFAULT_CAPS: [&str; 13] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_FSETID",
     "CAP_FOWNER",
-    "CAP_MKNOD",
     "CAP_NET_RAW",
     "CAP_SETGID",
     "CAP_SETUID",

@@ -59,6 +59,10 @@ pub fn trials() -> Vec<Trial> {
             fs_image_that_is_no_file_is_refused,
         ),
         root_trial("fs_chroot_warns", fs_chroot_warns),
+        root_trial(
+            "fs_mknod_of_a_device_is_refused_by_default",
+            fs_mknod_of_a_device_is_refused_by_default,
+        ),
     ]
 }
 
@@ -97,6 +101,9 @@ fn start_waiting(mode: &[&str], script: &str) -> Running {
     let ids = session_ids();
     let mut args = vec!["run"];
     args.extend_from_slice(mode);
+    // CAP_MKNOD back (the default drops it), so that what is tested is the layer
+    // behind it: nodev on the session's directories.
+    args.extend_from_slice(&["--cap-add", "CAP_MKNOD"]);
     args.extend_from_slice(&["-v", &vol, "--", "/bin/sh", "-c", script]);
     let mut child = Command::new(BIN)
         .args(&args)
@@ -252,7 +259,8 @@ fn host_root_device() -> Option<(u64, u64)> {
 
 fn fs_device_nodes_in_a_volume_open_nothing() {
     // Issue 11 item 5: a read-write volume kept the host mount's flags, so a node made
-    // in it by root inside (CAP_MKNOD) opened the host's device.
+    // in it by root inside (CAP_MKNOD) opened the host's device. CAP_MKNOD is dropped
+    // by default now; it is given back here so that nodev alone is tested.
     let t = tempfile::tempdir().expect("tempdir");
     let data = format!("{}:/data", t.path().display());
     // And everywhere else root inside can write: each filesystem must be nodev.
@@ -274,7 +282,7 @@ fn fs_device_nodes_in_a_volume_open_nothing() {
     let before = residue();
     let mut open = Vec::new();
     for mode in MODES {
-        let out = run_probe(mode, &["-v", &data], &script);
+        let out = run_probe(mode, &["-v", &data, "--cap-add", "CAP_MKNOD"], &script);
         eprintln!("{mode:?}: {}", out.lines().collect::<Vec<_>>().join("; "));
         open.extend(
             succeeded(&out)
@@ -596,4 +604,31 @@ fn fs_chroot_warns() {
         err.contains("warning") && err.contains("chroot"),
         "--chroot ran without a warning: stderr {err:?}"
     );
+}
+
+fn fs_mknod_of_a_device_is_refused_by_default() {
+    // The second layer of the device policy (issue 11 item 5): without a device cgroup,
+    // CAP_MKNOD is not in the default set, so root inside cannot make a device node at
+    // all (mknod(2): EPERM without CAP_MKNOD). A FIFO needs no capability.
+    let t = tempfile::tempdir().expect("tempdir");
+    let data = format!("{}:/data", t.path().display());
+    let before = residue();
+    for mode in MODES {
+        let out = run_probe(
+            mode,
+            &["-v", &data],
+            "/probe/fs_try mknod /tmp/null c 1 3; /probe/fs_try mknod /data/kmsg c 1 11; \
+             mkfifo /tmp/fifo && echo fifo made",
+        );
+        eprintln!("{mode:?}: {}", out.lines().collect::<Vec<_>>().join("; "));
+        let made = succeeded(&out);
+        assert!(made.is_empty(), "{mode:?}: device nodes made: {made:?}");
+        assert!(
+            out.contains("EPERM"),
+            "{mode:?}: not refused with EPERM: {out}"
+        );
+        assert!(out.contains("fifo made"), "{mode:?}: {out}");
+        assert!(!t.path().join("kmsg").exists());
+    }
+    assert_no_residue(&before);
 }
