@@ -227,7 +227,12 @@ fn tui(args: TuiArgs) -> ExitCode {
     match underhood::ui::run::main(opts) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("underhood: {e:#}");
+            // The terminal may be gone (then stderr points at /dev/null): never a
+            // panic on the way out. The error may quote a file's bytes: printable.
+            underhood::ui::terminal::say(&format!(
+                "underhood: {}",
+                underhood::runtime::report::printable(&format!("{e:#}"))
+            ));
             ExitCode::from(1)
         }
     }

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use crossterm::event::{self as term_event, Event as TermEvent};
+use crossterm::event::Event as TermEvent;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::observe::host::{HostRoots, Overlay, read_host_facts};
@@ -37,6 +37,7 @@ use super::event::{Event, LessonSource, pane_of};
 use super::recording::{Header, Recorder};
 use super::shell::{ShellSession, Slot};
 use super::tap::Taps;
+use super::terminal::Input;
 use super::theme::Theme;
 use ratatui::layout::Rect;
 
@@ -129,7 +130,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     let paths = Paths::host();
     let cleaned = cleanup::stale_sessions(&paths);
     for s in &cleaned.sessions {
-        eprintln!("underhood: removed stale session {s}");
+        super::terminal::say(&format!("underhood: removed stale session {s}"));
     }
     // Before any thread exists: these signals are taken by a thread of ours with
     // sigwait(2), so that every exit path tears the container down.
@@ -164,7 +165,9 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         );
         taps.add(Box::new(Recorder::create(path, &header)?));
     }
-    eprintln!("underhood: preparing the root filesystem (the first time takes a few seconds)...");
+    super::terminal::say(
+        "underhood: preparing the root filesystem (the first time takes a few seconds)...",
+    );
     let lower = launcher::layers(&opts.source, &paths)?;
     let plan_opts = match &opts.lesson {
         Some(l) => crate::lesson::plan::options(l),
@@ -232,12 +235,22 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     ctl.taps.add(Box::new(publisher));
     // Publish the first position now, not after the first message.
     ctl.taps.state(ctl.started.elapsed(), &app);
-    let mut terminal = ratatui::init();
-    let result = ctl.run(&mut app, &mut terminal, &rx);
-    ratatui::restore();
-    ctl.taps.finish();
+    let result = match super::terminal::init() {
+        Ok(mut terminal) => {
+            let r = ctl.run(&mut app, &mut terminal, &rx);
+            // A terminal that is gone takes no more writes: ratatui's drop must not
+            // fail on it (see terminal::restore).
+            super::terminal::restore();
+            drop(terminal);
+            r
+        }
+        Err(e) => Err(anyhow::Error::from(e).context("setting up the terminal")),
+    };
+    // The container first: whatever happened to the terminal, nothing stays behind.
     ctl.shared.stop.store(true, Ordering::SeqCst);
     let teardown = ctl.launch.teardown();
+    super::terminal::restore();
+    ctl.taps.finish();
     result?;
     teardown?;
     Ok(0)
@@ -782,16 +795,16 @@ fn spawn_signal_thread(sigs: SigSet, tx: Sender<Msg>) {
 fn spawn_input_thread(shared: Arc<Observer>, tx: Sender<Msg>) {
     thread::spawn(move || {
         while !shared.stop.load(Ordering::SeqCst) {
-            match term_event::poll(Duration::from_millis(250)) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(_) => return,
-            }
-            let msg = match term_event::read() {
-                Ok(TermEvent::Key(k)) => Msg::Key(k),
-                Ok(TermEvent::Resize(..)) => Msg::Resize,
-                Ok(_) => continue,
-                Err(_) => return,
+            let msg = match super::terminal::next(Duration::from_millis(250)) {
+                Input::Event(TermEvent::Key(k)) => Msg::Key(k),
+                Input::Event(TermEvent::Resize(..)) => Msg::Resize,
+                Input::Event(_) | Input::Idle => continue,
+                // The terminal closed: as its SIGHUP would (a wrapper may ignore that
+                // signal), quit and tear down.
+                Input::Gone => {
+                    let _ = tx.send(Msg::Signal(Signal::SIGHUP as i32));
+                    return;
+                }
             };
             if tx.send(msg).is_err() {
                 return;
