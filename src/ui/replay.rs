@@ -131,9 +131,7 @@ impl Player {
             self.playing_since = Some(Instant::now());
         }
         // A focus on a shell that is not open (any more) goes back to the step.
-        if (self.app.focus == Pane::Shell && self.app.shell.is_none())
-            || (self.app.focus == Pane::Entered && self.app.entered.is_none())
-        {
+        if !super::shell::Open::of(&self.app).shows(self.app.focus) {
             self.app.focus = Pane::Step;
         }
     }

@@ -218,6 +218,10 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         shell: None,
         entered: None,
         enter_child: None,
+        host: None,
+        host_child: None,
+        host_env: Vec::new(),
+        host_closed_why: None,
         taps,
     };
     ctl.taps.begin();
@@ -286,6 +290,13 @@ struct Driver {
     /// behind it (reaped when it closes).
     entered: Option<ShellSession>,
     enter_child: Option<std::process::Child>,
+    /// The shell on the host (`h`), and its process (reaped when it closes).
+    host: Option<ShellSession>,
+    host_child: Option<std::process::Child>,
+    /// The variables the host shell was given (runtime::host_shell::env).
+    host_env: Vec<(String, String)>,
+    /// Why the host shell is being closed, for when its end arrives.
+    host_closed_why: Option<String>,
     /// Where events go besides the screen (a recording, followers).
     taps: Taps,
 }
@@ -293,9 +304,8 @@ struct Driver {
 /// Rows and columns inside a shell pane's border for a screen of `size`, as the
 /// layout is (or will be, once that shell is open).
 fn shell_size(app: &App, size: Rect, slot: Slot) -> (u16, u16) {
-    let shell = app.shell.is_some() || slot == Slot::Spawned;
-    let entered = app.entered.is_some() || slot == Slot::Entered;
-    draw::screen_layout(app, size, shell, entered)
+    let open = super::shell::Open::of(app).with(slot);
+    draw::screen_layout(app, size, open)
         .into_iter()
         .find(|(p, _)| *p == pane_of(slot))
         .map(|(_, r)| {
@@ -327,13 +337,9 @@ impl Driver {
                 dirty = false;
                 if let Ok(size) = terminal.size() {
                     let screen = Rect::new(0, 0, size.width, size.height);
-                    for slot in [Slot::Spawned, Slot::Entered] {
+                    for slot in Slot::ALL {
                         let (rows, cols) = shell_size(app, screen, slot);
-                        let session = match slot {
-                            Slot::Spawned => self.shell.as_mut(),
-                            Slot::Entered => self.entered.as_mut(),
-                        };
-                        if session.is_some_and(|sh| sh.resize(rows, cols)) {
+                        if self.session(slot).is_some_and(|sh| sh.resize(rows, cols)) {
                             self.emit(app, Event::ShellResized { slot, rows, cols });
                         }
                     }
@@ -366,9 +372,18 @@ impl Driver {
                                         let _ = c.wait();
                                     }
                                 }
+                                Slot::Host => {
+                                    self.host = None;
+                                    if let Some(mut c) = self.host_child.take() {
+                                        let _ = c.wait();
+                                    }
+                                }
                             }
                             self.emit(app, Event::ShellClosed { slot });
-                            app.info("the shell exited");
+                            match self.host_closed_why.take().filter(|_| slot == Slot::Host) {
+                                Some(why) => app.info(why),
+                                None => app.info("the shell exited"),
+                            }
                             self.check(app);
                         }
                         Action::Quit => return Ok(()),
@@ -383,12 +398,12 @@ impl Driver {
                             let size = terminal.size()?;
                             self.enter(app, Rect::new(0, 0, size.width, size.height));
                         }
+                        Action::HostShell => {
+                            let size = terminal.size()?;
+                            self.host_shell(app, Rect::new(0, 0, size.width, size.height));
+                        }
                         Action::ShellInput(slot, bytes) => {
-                            let session = match slot {
-                                Slot::Spawned => self.shell.as_mut(),
-                                Slot::Entered => self.entered.as_mut(),
-                            };
-                            if let Some(sh) = session {
+                            if let Some(sh) = self.session(slot) {
                                 sh.write(&bytes);
                             }
                             dirty = false;
@@ -410,6 +425,14 @@ impl Driver {
             if app.present && self.started.elapsed().as_secs() != app.clock.as_secs() {
                 dirty = true;
             }
+        }
+    }
+
+    fn session(&mut self, slot: Slot) -> Option<&mut ShellSession> {
+        match slot {
+            Slot::Spawned => self.shell.as_mut(),
+            Slot::Entered => self.entered.as_mut(),
+            Slot::Host => self.host.as_mut(),
         }
     }
 
@@ -469,6 +492,7 @@ impl Driver {
                 let after = self.sample();
                 self.step_event(app, report, before, after);
                 self.check_after_step(app);
+                self.refresh_host_shell(app);
                 crate::runtime::fault::after_step(self.launch.next);
             }
             Err(f) => {
@@ -506,6 +530,7 @@ impl Driver {
             }
         };
         self.launch = launch;
+        self.refresh_host_shell(app);
         let steps = self.launch.steps.clone();
         self.emit(app, Event::Started { steps });
         self.retarget();
@@ -727,6 +752,7 @@ impl Driver {
                 match slot {
                     Slot::Spawned => self.shell = Some(session),
                     Slot::Entered => self.entered = Some(session),
+                    Slot::Host => self.host = Some(session),
                 }
                 let ev = Event::ShellOpened {
                     slot,
@@ -742,6 +768,72 @@ impl Driver {
                 app.error(format!("opening the shell's terminal: {e}"));
                 false
             }
+        }
+    }
+
+    /// Opens a shell on the host, framed HOST, whose variables (UH_PID, UH_CGROUP,
+    /// UH_ROOT...: runtime::host_shell) point at the container as it stands.
+    fn host_shell(&mut self, app: &mut App, size: Rect) {
+        let (rows, cols) = shell_size(app, size, Slot::Host);
+        match crate::runtime::host_shell::spawn(&self.launch, rows, cols) {
+            Ok((child, master)) => {
+                let mut r = Report::new("a shell on the host");
+                self.host_env = crate::runtime::host_shell::env(&self.launch);
+                for (k, v) in &self.host_env {
+                    r.shell(format!("export {k}={v}"));
+                }
+                r.note("this shell runs on the HOST, outside every namespace of the container");
+                self.emit(app, Event::Log { report: r });
+                // The pane's frame adds the HOST label before it.
+                let title = format!(
+                    "shell, outside the container (UH_PID={})",
+                    self.launch.subject
+                );
+                let pid = child.id() as i32;
+                if self.attach(app, Slot::Host, master, pid, title, (rows, cols)) {
+                    self.host_child = Some(child);
+                } else {
+                    let mut child = child;
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+            Err(e) => app.error(format!("opening a shell on the host: {e:#}")),
+        }
+    }
+
+    /// The host shell's variables point at the container as it was when it opened:
+    /// when a step changes them (the PID step makes a new PID 1, the cgroup step the
+    /// cgroup) or going back rebuilds another container, the shell is closed rather
+    /// than left pointing at what is gone; `h` opens one with the new values.
+    fn refresh_host_shell(&mut self, app: &mut App) {
+        let Some(child) = &self.host_child else {
+            return;
+        };
+        let now = crate::runtime::host_shell::env(&self.launch);
+        if now == self.host_env {
+            return;
+        }
+        let changed: Vec<&str> = now
+            .iter()
+            .filter(|v| !self.host_env.contains(v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        {
+            // The shell leads its own session and process group (setsid in spawn):
+            // SIGHUP to the group, as a closed terminal would (credentials(7)).
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                Signal::SIGHUP,
+            );
+            let why = format!(
+                "the host shell closed: {} changed; h opens one with the new values",
+                changed.join(", ")
+            );
+            app.info(why.clone());
+            // Said again when its end arrives (the usual "the shell exited" would
+            // hide the reason).
+            self.host_closed_why = Some(why);
         }
     }
 
