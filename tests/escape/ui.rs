@@ -25,6 +25,11 @@ pub fn trials() -> Vec<Trial> {
             a_closed_terminal_tears_a_lesson_down,
         ),
         trial(
+            "ui_a_closed_terminal_tears_a_follower_down",
+            root_tmux(),
+            a_closed_terminal_tears_a_follower_down,
+        ),
+        trial(
             "ui_replay_ignoring_sighup_exits_when_its_terminal_closes",
             unless_tmux(),
             replay_ignoring_sighup_exits_when_its_terminal_closes,
@@ -142,6 +147,13 @@ fn a_closed_terminal_tears_the_tui_down() {
 
 fn a_closed_terminal_tears_a_lesson_down() {
     closed_terminal("hup-lesson", "--lesson pid");
+}
+
+/// A follower (`--follow`) whose session is not there: it keeps its own container and
+/// retries the link every second.
+fn a_closed_terminal_tears_a_follower_down() {
+    let port = free_port();
+    closed_terminal("hup-follow", &format!("--follow 127.0.0.1:{port}"));
 }
 
 fn fixture(name: &str) -> PathBuf {
