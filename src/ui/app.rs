@@ -382,16 +382,18 @@ impl App {
         self.done.checked_sub(1).and_then(|i| self.steps.get(i))
     }
 
+    /// A message line. It may quote argv, a hostname or a file's bytes: control
+    /// characters are shown escaped (ratatui would drop them silently).
     pub fn info(&mut self, text: impl Into<String>) {
         self.message = Some(Message {
-            text: text.into(),
+            text: crate::runtime::report::printable_lines(&text.into()),
             error: false,
         });
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
         self.message = Some(Message {
-            text: text.into(),
+            text: crate::runtime::report::printable_lines(&text.into()),
             error: true,
         });
     }
@@ -695,6 +697,14 @@ mod tests {
             Pane::Host.offset(1, open(false, false, true)),
             Pane::Namespaces
         );
+    }
+
+    #[test]
+    fn messages_show_control_characters_escaped() {
+        let mut a = app();
+        a.error("exec /no-such-\u{1b}]0;owned\u{7}: ENOENT");
+        let text = &a.message.as_ref().unwrap().text;
+        assert_eq!(text, "exec /no-such-\\u{1b}]0;owned\\u{7}: ENOENT");
     }
 
     #[test]
