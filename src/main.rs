@@ -181,13 +181,19 @@ fn tui(args: TuiArgs) -> ExitCode {
     if let Some(dir) = &args.rootfs
         && !dir.is_dir()
     {
-        eprintln!("underhood: --rootfs {}: not a directory", dir.display());
+        eprintln!(
+            "underhood: --rootfs {}: not a directory",
+            underhood::runtime::report::printable(&dir.display().to_string())
+        );
         return ExitCode::from(2);
     }
     if let Some(file) = &args.image
         && !file.exists()
     {
-        eprintln!("underhood: --image {}: no such file", file.display());
+        eprintln!(
+            "underhood: --image {}: no such file",
+            underhood::runtime::report::printable(&file.display().to_string())
+        );
         return ExitCode::from(2);
     }
     let source = match (args.rootfs.clone(), args.image.clone()) {
