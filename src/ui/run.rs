@@ -239,21 +239,19 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     ctl.taps.add(Box::new(publisher));
     // Publish the first position now, not after the first message.
     ctl.taps.state(ctl.started.elapsed(), &app);
-    let result = match super::terminal::init() {
-        Ok(mut terminal) => {
-            let r = ctl.run(&mut app, &mut terminal, &rx);
-            // A terminal that is gone takes no more writes: ratatui's drop must not
-            // fail on it (see terminal::restore).
-            super::terminal::restore();
-            drop(terminal);
-            r
-        }
-        Err(e) => Err(anyhow::Error::from(e).context("setting up the terminal")),
+    let mut terminal = super::terminal::init();
+    let result = match terminal.as_mut() {
+        Ok(t) => ctl.run(&mut app, t, &rx),
+        Err(e) => Err(anyhow::anyhow!("setting up the terminal: {e}")),
     };
-    // The container first: whatever happened to the terminal, nothing stays behind.
+    // The container first: whatever happened to the terminal (closed, EIO), nothing
+    // stays behind. Then the terminal, which restores without ever panicking, and
+    // only then ratatui's own drop (its cursor write must not fail: terminal::restore
+    // points a dead terminal's stdout and stderr at /dev/null).
     ctl.shared.stop.store(true, Ordering::SeqCst);
     let teardown = ctl.launch.teardown();
     super::terminal::restore();
+    drop(terminal);
     ctl.taps.finish();
     result?;
     teardown?;
