@@ -191,13 +191,19 @@ fn tui(args: TuiArgs) -> ExitCode {
     if let Some(dir) = &args.rootfs
         && !dir.is_dir()
     {
-        eprintln!("underhood: --rootfs {}: not a directory", dir.display());
+        eprintln!(
+            "underhood: --rootfs {}: not a directory",
+            underhood::runtime::report::printable(&dir.display().to_string())
+        );
         return ExitCode::from(2);
     }
     if let Some(file) = &args.image
         && !file.exists()
     {
-        eprintln!("underhood: --image {}: no such file", file.display());
+        eprintln!(
+            "underhood: --image {}: no such file",
+            underhood::runtime::report::printable(&file.display().to_string())
+        );
         return ExitCode::from(2);
     }
     let source = match (args.rootfs.clone(), args.image.clone()) {
@@ -237,7 +243,12 @@ fn tui(args: TuiArgs) -> ExitCode {
     match underhood::ui::run::main(opts) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("underhood: {e:#}");
+            // The terminal may be gone (then stderr points at /dev/null): never a
+            // panic on the way out. The error may quote a file's bytes: printable.
+            underhood::ui::terminal::say(&format!(
+                "underhood: {}",
+                underhood::runtime::report::printable(&format!("{e:#}"))
+            ));
             ExitCode::from(1)
         }
     }

@@ -8,6 +8,7 @@ pub mod enter;
 pub mod explain;
 pub mod fault;
 pub mod fdpass;
+pub mod host_shell;
 pub mod image;
 pub mod inside;
 pub mod launcher;

@@ -13,4 +13,5 @@ pub mod replay;
 pub mod run;
 pub mod shell;
 pub mod tap;
+pub mod terminal;
 pub mod theme;

@@ -23,6 +23,8 @@ fn main() -> std::process::ExitCode {
         ctrl_c_midway_restores_the_terminal_and_leaves_nothing,
         an_injected_panic_restores_the_terminal_and_leaves_nothing,
         presenter_mode_at_80x24_by_a_clickers_keys,
+        h_opens_a_host_shell_pointed_at_the_container,
+        a_step_that_changes_the_host_shells_variables_closes_it,
     ])
 }
 
@@ -269,4 +271,135 @@ fn presenter_mode_at_80x24_by_a_clickers_keys() {
         assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
     }
     assert_no_residue(&before);
+}
+
+/// The number on a pane line that starts with `prefix` (the left column's border
+/// first): what the shell printed, not the command line that asked for it.
+fn number_after(screen: &str, prefix: &str) -> Option<i32> {
+    screen.lines().find_map(|l| {
+        let digits: String = l
+            .strip_prefix('│')?
+            .strip_prefix(prefix)?
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    })
+}
+
+/// Types `text` into the focused pane, then Enter.
+fn type_line(tui: &Tui, text: &str) {
+    let out = tui.tmux(&["send-keys", "-t", "uh", "-l", text]);
+    assert!(out.status.success(), "send-keys -l {text}: {out:?}");
+    tui.keys("Enter");
+}
+
+/// `h` (issue 12): a shell on the host, framed HOST, with its own prompt and the
+/// UH_* variables: $UH_PID is the container's PID 1 (underhood-init), seen from a
+/// mount namespace that is not the container's; the cgroup, upper and state
+/// directories are there on the host. Quitting ends the shell too.
+fn h_opens_a_host_shell_pointed_at_the_container() {
+    let before = host_before();
+    {
+        let tui = Tui::start("host");
+        let n = started(&tui);
+        take_steps(&tui, n);
+        tui.keys("h");
+        tui.wait_for("the host shell's prompt", Duration::from_secs(20), |s| {
+            s.contains(" HOST ") && s.contains("HOST /")
+        });
+        type_line(&tui, "echo P=$UH_PID; cat /proc/$UH_PID/comm; echo SH=$$");
+        // The shell's own output (the command line it echoes says `SH=$$`).
+        let s = tui.wait_for("UH_PID and its comm", Duration::from_secs(10), |s| {
+            number_after(s, "SH=").is_some()
+        });
+        let pid = number_after(&s, "P=").unwrap_or_else(|| panic!("no P=<pid> on screen:\n{s}"));
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        assert_eq!(comm.trim(), "underhood-init", "{s}");
+        let lines: Vec<&str> = s.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.contains(&format!("P={pid}")))
+            .expect("the P= line");
+        assert!(
+            lines[at + 1].contains("underhood-init"),
+            "cat /proc/$UH_PID/comm in the host shell:\n{s}"
+        );
+        let shell_pid =
+            number_after(&s, "SH=").unwrap_or_else(|| panic!("no SH=<pid> on screen:\n{s}"));
+        // The host shell's own mount namespace is the host's, not the container's.
+        type_line(&tui, "readlink /proc/self/ns/mnt /proc/$UH_PID/ns/mnt");
+        let own = std::fs::read_link("/proc/self/ns/mnt").expect("our mnt ns");
+        let theirs = std::fs::read_link(format!("/proc/{pid}/ns/mnt")).expect("its mnt ns");
+        assert_ne!(own, theirs);
+        let (own, theirs) = (own.display().to_string(), theirs.display().to_string());
+        let s = tui.wait_for("both mount namespaces", Duration::from_secs(10), |s| {
+            s.contains(&own) && s.contains(&theirs)
+        });
+        let shown = std::fs::read_link(format!("/proc/{shell_pid}/ns/mnt")).expect("the shell's");
+        assert_eq!(shown.display().to_string(), own, "{s}");
+        // The other variables name what is there on the host.
+        type_line(
+            &tui,
+            "grep -qx $UH_PID $UH_CGROUP/cgroup.procs && test -d $UH_UPPER && test $UH_STATE = /run/underhood/$UH_SESSION && test -e $UH_ROOT/bin/sh && echo VARS-OK",
+        );
+        tui.wait_for("VARS-OK", Duration::from_secs(10), |s| {
+            s.lines().any(|l| l.starts_with("│VARS-OK"))
+        });
+        // Ctrl-] leaves the shell; q quits and takes the shell along.
+        tui.keys("C-]");
+        tui.keys("q");
+        let status = tui.wait_exit(Duration::from_secs(20));
+        assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
+        wait_gone(shell_pid, Duration::from_secs(10));
+    }
+    assert_no_residue(&before);
+}
+
+/// A host shell opened before the steps points at the first subject; the cgroup step
+/// gives the container a cgroup (UH_CGROUP is new) and the PID step a new PID 1
+/// (UH_PID changes), so at the first such step the shell closes and says why, rather
+/// than pointing at what is no longer the container.
+fn a_step_that_changes_the_host_shells_variables_closes_it() {
+    let before = host_before();
+    {
+        let tui = Tui::start("host-stale");
+        let n = started(&tui);
+        tui.keys("h");
+        tui.wait_for("the host shell", Duration::from_secs(20), |s| {
+            s.contains(" HOST ") && s.contains("HOST /")
+        });
+        tui.keys("C-]");
+        let mut closed_at = None;
+        for k in 1..=n {
+            let s = take_steps_from(&tui, k);
+            // The reason is said in the same update as the step that changed them.
+            if s.contains("the host shell closed:") {
+                closed_at = Some(k);
+                break;
+            }
+        }
+        let k = closed_at.expect("no step closed the host shell");
+        let s = tui.wait_for("the host pane gone", Duration::from_secs(10), |s| {
+            !s.contains(" HOST ")
+        });
+        assert!(
+            s.contains("the host shell closed:") && s.contains("UH_"),
+            "step {k}: the reason stays, naming what changed:\n{s}"
+        );
+        tui.keys("q");
+        let status = tui.wait_exit(Duration::from_secs(20));
+        assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
+    }
+    assert_no_residue(&before);
+}
+
+/// Takes step `k` (the ones before it taken) and returns its screen.
+fn take_steps_from(tui: &Tui, k: usize) -> String {
+    tui.keys("Right");
+    let s = tui.wait_for(&format!("step {k}"), Duration::from_secs(30), |s| {
+        step_counter(s).is_some_and(|(d, _)| d == k)
+    });
+    assert!(!s.contains("why: "), "step {k} failed on screen:\n{s}");
+    s
 }

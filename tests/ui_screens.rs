@@ -372,3 +372,55 @@ fn t_cycles_the_themes() {
         ]
     );
 }
+
+/// The host shell's pane (`h`): titled HOST, framed in the host colour (light red,
+/// which no container pane uses), its own prompt; the container's shell beside it keeps
+/// the usual frame. Colours are part of the snapshot.
+#[test]
+fn the_host_shell_is_framed_and_titled_host() {
+    use underhood::ui::event::Event;
+    use underhood::ui::shell::Slot;
+    let mut app = app_after(12, ThemeKind::Default);
+    for (slot, title, out) in [
+        (Slot::Spawned, "Shell in the container (step 12/12)", "/ # "),
+        (
+            Slot::Host,
+            "shell, outside the container (UH_PID=4242)",
+            "HOST /root # echo $UH_PID\r\n4242\r\nHOST /root # ",
+        ),
+    ] {
+        app.apply(Event::ShellOpened {
+            slot,
+            title: title.into(),
+            pid: 1,
+            rows: 8,
+            cols: 40,
+        });
+        app.apply(Event::ShellOutput {
+            slot,
+            bytes: out.as_bytes().to_vec(),
+        });
+    }
+    assert_eq!(app.focus, Pane::Host, "the new shell has the focus");
+    let buf = render(&app, 120, 40);
+    let screen = text(&buf);
+    assert!(
+        screen.contains(" HOST  shell, outside the container"),
+        "{screen}"
+    );
+    // The border of the host pane is light red; the container shell's is not.
+    let row = screen
+        .lines()
+        .position(|l| l.contains(" HOST "))
+        .expect("the host pane's title row") as u16;
+    assert_eq!(buf[(0, row)].style().fg, Some(Color::LightRed), "{screen}");
+    let shell_row = screen
+        .lines()
+        .position(|l| l.contains("Shell in the container"))
+        .expect("the container shell's title row") as u16;
+    assert_ne!(buf[(0, shell_row)].style().fg, Some(Color::LightRed));
+    insta::assert_snapshot!(
+        "host_shell_120x40",
+        format!("{screen}\n-- styles --\n{}", styles(&buf))
+    );
+}

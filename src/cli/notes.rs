@@ -6,11 +6,10 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crossterm::event::{
-    self as term_event, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers,
-};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
 use underhood::ui::follow::{Addr, Feed, discover, position::unix_ms_now, subscribe};
 use underhood::ui::notes::{self, NotesView};
+use underhood::ui::terminal::{self, Input};
 
 #[derive(clap::Args, Debug)]
 pub struct NotesArgs {
@@ -91,8 +90,8 @@ pub fn main(args: NotesArgs) -> ExitCode {
     subscribe::spawn(addr.clone(), move |f| feed_tx.send(Msg::Feed(f)).is_ok());
     std::thread::spawn(move || {
         loop {
-            match term_event::read() {
-                Ok(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => {
+            match terminal::next(Duration::from_millis(250)) {
+                Input::Event(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => {
                     let quit = matches!(k.code, KeyCode::Char('q') | KeyCode::Esc)
                         || (k.code == KeyCode::Char('c')
                             && k.modifiers.contains(KeyModifiers::CONTROL));
@@ -101,13 +100,14 @@ pub fn main(args: NotesArgs) -> ExitCode {
                         return;
                     }
                 }
-                Ok(TermEvent::Resize(..)) => {
+                Input::Event(TermEvent::Resize(..)) => {
                     if tx.send(Msg::Redraw).is_err() {
                         return;
                     }
                 }
-                Ok(_) => {}
-                Err(_) => {
+                Input::Event(_) | Input::Idle => {}
+                // The terminal closed: EOF forever; quit instead of spinning on it.
+                Input::Gone => {
                     let _ = tx.send(Msg::Quit);
                     return;
                 }
@@ -115,7 +115,14 @@ pub fn main(args: NotesArgs) -> ExitCode {
         }
     });
     let mut view = NotesView::new(addr.to_string());
-    let mut terminal = ratatui::init();
+    let mut terminal = match terminal::init() {
+        Ok(t) => t,
+        Err(e) => {
+            terminal::restore();
+            terminal::say(&format!("underhood notes: setting up the terminal: {e}"));
+            return ExitCode::from(1);
+        }
+    };
     let result = loop {
         if let Err(e) = terminal.draw(|f| notes::draw(f, &view, unix_ms_now())) {
             break Err(e);
@@ -127,11 +134,12 @@ pub fn main(args: NotesArgs) -> ExitCode {
             Ok(Msg::Quit) | Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
         }
     };
-    ratatui::restore();
+    terminal::restore();
+    drop(terminal);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("underhood notes: drawing: {e}");
+            terminal::say(&format!("underhood notes: drawing: {e}"));
             ExitCode::from(1)
         }
     }

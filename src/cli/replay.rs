@@ -4,6 +4,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use underhood::runtime::report::printable;
+use underhood::ui::terminal::say;
+
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
     /// A file written by `underhood --record FILE`.
@@ -34,19 +37,24 @@ pub fn main(args: ReplayArgs) -> ExitCode {
     let rec = match underhood::ui::recording::read(&args.file) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("underhood replay: {e:#}");
+            // The file's own bytes (a version string, a variant name, its path) may
+            // be in the message: printable, never raw.
+            say(&format!(
+                "underhood replay: {}",
+                printable(&format!("{e:#}"))
+            ));
             return ExitCode::from(2);
         }
     };
     if rec.entries.is_empty() {
-        eprintln!(
+        say(&format!(
             "underhood replay: {}: no events after the header (the recorded session ended before its container started?)",
-            args.file.display()
-        );
+            printable(&args.file.display().to_string())
+        ));
         return ExitCode::from(2);
     }
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        eprintln!("underhood replay: needs a terminal");
+        say("underhood replay: needs a terminal");
         return ExitCode::from(2);
     }
     let opts = underhood::ui::replay::ReplayOptions {
@@ -58,7 +66,10 @@ pub fn main(args: ReplayArgs) -> ExitCode {
     match underhood::ui::replay::main(rec, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("underhood replay: {e:#}");
+            say(&format!(
+                "underhood replay: {}",
+                printable(&format!("{e:#}"))
+            ));
             ExitCode::from(1)
         }
     }

@@ -156,17 +156,36 @@ fn parse_offset(s: &str) -> Result<i64, String> {
 }
 
 /// Error text for a terminal: control characters (from a hostile file name or a
-/// garbage archive) are shown escaped, never sent raw.
+/// garbage archive) are shown escaped, never sent raw (see `report::printable`).
 pub fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() && c != '\n' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    underhood::runtime::report::printable_lines(text)
+}
+
+/// A host name as RFC 1123 (section 2.1) and RFC 952 write one: dot-separated labels
+/// of letters, digits and hyphens, no label empty or starting or ending with a hyphen,
+/// and at most 64 bytes, sethostname(2)'s HOST_NAME_MAX. The kernel itself takes any
+/// 64 bytes (a `/`, a newline, an escape sequence), which then reach every prompt and
+/// log that prints the name: refused here.
+pub fn check_hostname(name: &str) -> Result<(), String> {
+    let why = if name.is_empty() || name.len() > 64 {
+        Some("1 to 64 bytes (sethostname(2) takes at most HOST_NAME_MAX, 64)")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        Some("only letters, digits, '-' and '.' (RFC 1123)")
+    } else if name
+        .split('.')
+        .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+    {
+        Some("dot-separated labels, none empty or starting or ending with '-' (RFC 1123)")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(format!("invalid hostname {name:?}: {why}")),
+        None => Ok(()),
+    }
 }
 
 fn parse_ns(s: &str) -> Result<Ns, String> {
@@ -196,8 +215,8 @@ fn validate(args: &RunArgs) -> Result<()> {
     {
         bail!("--image {}: no such file", file.display());
     }
-    if args.hostname.is_empty() || args.hostname.len() > 64 {
-        bail!("invalid hostname {:?}: 1 to 64 characters", args.hostname);
+    if let Err(why) = check_hostname(&args.hostname) {
+        bail!("{why}");
     }
     if args.cmd.first().is_none_or(|c| c.is_empty()) {
         bail!("the command to run is empty");
@@ -334,7 +353,7 @@ fn drive(
                 if args.trace {
                     eprint!("{}", f.report.render());
                 }
-                eprintln!("underhood: {}", f.message);
+                eprintln!("underhood: {}", printable(&f.message));
                 let errno = f
                     .report
                     .failure()
@@ -463,4 +482,29 @@ fn wait_command(
         }
     }
     Ok(exit.status())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames_are_rfc_1123_names_of_at_most_64_bytes() {
+        for ok in ["underhood", "inside-box", "a.b-c.d9", &"x".repeat(64)] {
+            assert_eq!(check_hostname(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "1 to 64"),
+            (&"x".repeat(65)[..], "1 to 64"),
+            ("a/b", "only letters"),
+            ("a\nb", "only letters"),
+            ("\u{1b}[31mred", "only letters"),
+            ("-a", "labels"),
+            ("a..b", "labels"),
+        ] {
+            let e = check_hostname(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad:?}: {e}");
+            assert!(!printable(&e).contains('\u{1b}'), "{e}");
+        }
+    }
 }

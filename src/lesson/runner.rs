@@ -51,9 +51,12 @@ pub fn evaluate_quiet(l: &LessonFile, launch: &mut Launch) -> Vec<Option<Outcome
         .collect()
 }
 
-fn host_sh(cmd: &str) -> Result<()> {
+/// Runs a lesson's `host_solve`/`host_undo` on the host, with the variables the TUI's
+/// host shell has (UH_PID, UH_CGROUP, UH_ROOT...: runtime::host_shell::env).
+fn host_sh(cmd: &str, launch: &Launch) -> Result<()> {
     let st = Command::new("/bin/sh")
         .args(["-c", cmd])
+        .envs(crate::runtime::host_shell::env(launch))
         .status()
         .with_context(|| format!("running `{cmd}` on the host"))?;
     if !st.success() {
@@ -79,7 +82,7 @@ pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, solve: bool) -> R
                 if let Some(u) = &c.host_undo {
                     undo.push(u.clone());
                 }
-                if let Err(e) = host_sh(h) {
+                if let Err(e) = host_sh(h, &launch) {
                     result = Err(e);
                     break;
                 }
@@ -95,7 +98,7 @@ pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, solve: bool) -> R
     }
     let results = evaluate_all(l, &mut launch);
     for u in undo.iter().rev() {
-        if let Err(e) = host_sh(u) {
+        if let Err(e) = host_sh(u, &launch) {
             eprintln!("underhood: undoing a lesson's host action: {e:#}");
         }
     }

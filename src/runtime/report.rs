@@ -28,6 +28,32 @@ pub struct Report {
     pub micros: u64,
 }
 
+/// Text for a terminal, from wherever it came (argv, a hostname, a recording, a file
+/// name): every control character (C0, DEL, C1: `char::is_control`) is shown escaped
+/// (`\u{1b}`, `\n`), never sent raw, so that no byte we print can move the cursor,
+/// recolour, retitle or type into the terminal (ECMA-48 escape and control sequences
+/// start with ESC or a C1 code such as CSI, U+009B). One line in, one line out.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Like [`printable`], but keeps line breaks: for multi-line text we made ourselves
+/// around untrusted parts (each line is made printable on its own).
+pub fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Formats an errno the way `strerror` and the man pages name it.
 pub fn errno_text(e: nix::errno::Errno) -> String {
     format!("{e:?}: {}", e.desc())
@@ -104,22 +130,26 @@ impl Report {
 
     /// Multi-line text for `--trace` and the TUI's syscall pane.
     pub fn render(&self) -> String {
+        // Every field may carry the learner's argv or hostname: each is made
+        // printable, so that one field cannot break the line or reach the terminal.
+        let p = printable;
         let mut out = if self.micros > 0 {
-            format!("== {} ({} µs)\n", self.step, self.micros)
+            format!("== {} ({} µs)\n", p(&self.step), self.micros)
         } else {
-            format!("== {}\n", self.step)
+            format!("== {}\n", p(&self.step))
         };
         for c in &self.calls {
+            let (name, args) = (p(&c.name), p(&c.args));
             match &c.result {
-                Ok(v) => out.push_str(&format!("   {}({}) = {}\n", c.name, c.args, v)),
-                Err(e) => out.push_str(&format!("   {}({}) = -1 {}\n", c.name, c.args, e)),
+                Ok(v) => out.push_str(&format!("   {name}({args}) = {}\n", p(v))),
+                Err(e) => out.push_str(&format!("   {name}({args}) = -1 {}\n", p(e))),
             }
         }
         for s in &self.shell {
-            out.push_str(&format!("   $ {s}\n"));
+            out.push_str(&format!("   $ {}\n", p(s)));
         }
         for n in &self.notes {
-            out.push_str(&format!("   # {n}\n"));
+            out.push_str(&format!("   # {}\n", p(n)));
         }
         out
     }
@@ -148,5 +178,35 @@ mod tests {
         assert_eq!(r.failure().map(|c| c.name.as_str()), Some("sethostname"));
         let text = r.render();
         assert!(text.contains("sethostname(\"box\") = -1 EPERM"), "{text}");
+    }
+
+    #[test]
+    fn printable_escapes_every_control_character_visibly() {
+        assert_eq!(printable("plain: ü ✓"), "plain: ü ✓");
+        assert_eq!(
+            printable("\x1b[2J\x1b]0;t\x07"),
+            "\\u{1b}[2J\\u{1b}]0;t\\u{7}"
+        );
+        // C1 CSI, DEL, a newline and a tab: nothing raw below U+00A0 but text.
+        assert_eq!(
+            printable("a\u{9b}b\x7fc\nd\te"),
+            "a\\u{9b}b\\u{7f}c\\nd\\te"
+        );
+        assert_eq!(printable_lines("a\x1b\nb"), "a\\u{1b}\nb");
+    }
+
+    #[test]
+    fn a_rendered_report_carries_no_raw_escape() {
+        let mut r = Report::new("exec \x1b[31mred");
+        let _ = r.call("execve", "[\"\x1b]0;owned\x07\"]", Ok(()));
+        r.shell("hostname \x1b[2J\nfake line");
+        r.note("\u{9b}31m");
+        let text = r.render();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(text.contains("$ hostname \\u{1b}[2J\\nfake line"), "{text}");
     }
 }

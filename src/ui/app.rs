@@ -24,6 +24,8 @@ pub enum Pane {
     Shell,
     /// The shell that entered the container with setns, while one is open.
     Entered,
+    /// A shell on the host (not in the container), while one is open.
+    Host,
     Namespaces,
     Processes,
     Mounts,
@@ -31,10 +33,11 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 8] = [
+    pub const ALL: [Pane; 9] = [
         Pane::Step,
         Pane::Shell,
         Pane::Entered,
+        Pane::Host,
         Pane::Syscalls,
         Pane::Namespaces,
         Pane::Processes,
@@ -48,6 +51,7 @@ impl Pane {
             Pane::Syscalls => "Syscalls",
             Pane::Shell => "Shell",
             Pane::Entered => "Entered",
+            Pane::Host => "Host",
             Pane::Namespaces => "Namespaces",
             Pane::Processes => "Processes",
             Pane::Mounts => "Mounts",
@@ -57,15 +61,13 @@ impl Pane {
 
     /// The next pane in focus order among those shown (a shell only while open, the
     /// syscalls only while no shell is).
-    fn offset(self, by: isize, shell_open: bool, entered_open: bool) -> Pane {
+    fn offset(self, by: isize, open: super::shell::Open) -> Pane {
         let shown: Vec<Pane> = Pane::ALL
             .iter()
             .copied()
             .filter(|p| match p {
-                Pane::Shell => shell_open,
-                Pane::Entered => entered_open,
-                Pane::Syscalls => !shell_open && !entered_open,
-                _ => true,
+                Pane::Syscalls => !open.any(),
+                _ => open.shows(*p),
             })
             .collect();
         let i = shown.iter().position(|p| *p == self).unwrap_or(0) as isize;
@@ -259,6 +261,8 @@ pub struct App {
     pub shell: Option<super::shell::ShellView>,
     /// The second shell, entered from outside with setns.
     pub entered: Option<super::shell::ShellView>,
+    /// The shell on the host, with variables pointing at the container.
+    pub host_shell: Option<super::shell::ShellView>,
     /// Set while replaying a recording (the footer says so).
     pub replay: Option<ReplayStatus>,
     /// Presenter mode (`--present`): big, few panes for a projector (see `present`).
@@ -325,6 +329,8 @@ pub enum Action {
     ShellInput(super::shell::Slot, Vec<u8>),
     /// A shell that enters the running container from outside with setns.
     Enter,
+    /// A shell on the host, pointed at the container by its variables.
+    HostShell,
     /// Go where the followed session is (its lesson, its number of steps).
     Follow(super::follow::Position),
     Quit,
@@ -352,6 +358,7 @@ impl App {
             lesson: None,
             shell: None,
             entered: None,
+            host_shell: None,
             replay: None,
             present: false,
             clock: Duration::ZERO,
@@ -375,16 +382,18 @@ impl App {
         self.done.checked_sub(1).and_then(|i| self.steps.get(i))
     }
 
+    /// A message line. It may quote argv, a hostname or a file's bytes: control
+    /// characters are shown escaped (ratatui would drop them silently).
     pub fn info(&mut self, text: impl Into<String>) {
         self.message = Some(Message {
-            text: text.into(),
+            text: crate::runtime::report::printable_lines(&text.into()),
             error: false,
         });
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
         self.message = Some(Message {
-            text: text.into(),
+            text: crate::runtime::report::printable_lines(&text.into()),
             error: true,
         });
     }
@@ -512,11 +521,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
         return Action::None;
     }
     // A focused shell gets every key but Ctrl-], which hands the focus back.
-    let slot = match app.focus {
-        Pane::Shell if app.shell.is_some() => Some(super::shell::Slot::Spawned),
-        Pane::Entered if app.entered.is_some() => Some(super::shell::Slot::Entered),
-        _ => None,
-    };
+    let slot = super::event::slot_of(app.focus).filter(|s| super::shell::Open::of(app).has(*s));
     if let Some(slot) = slot {
         if super::shell::is_escape(&key) {
             app.focus = Pane::Step;
@@ -573,16 +578,17 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
             Action::None
         }
         KeyCode::Char('e') => Action::Enter,
+        KeyCode::Char('h') if app.host_shell.is_some() => {
+            app.focus = Pane::Host;
+            Action::None
+        }
+        KeyCode::Char('h') => Action::HostShell,
         KeyCode::Tab => {
-            app.focus = app
-                .focus
-                .offset(1, app.shell.is_some(), app.entered.is_some());
+            app.focus = app.focus.offset(1, super::shell::Open::of(app));
             Action::None
         }
         KeyCode::BackTab => {
-            app.focus = app
-                .focus
-                .offset(-1, app.shell.is_some(), app.entered.is_some());
+            app.focus = app.focus.offset(-1, super::shell::Open::of(app));
             Action::None
         }
         KeyCode::Char('z') => {
@@ -662,12 +668,67 @@ mod tests {
     }
 
     #[test]
-    fn focus_visits_both_shells_and_hides_the_syscalls() {
-        assert_eq!(Pane::Step.offset(1, true, true), Pane::Shell);
-        assert_eq!(Pane::Shell.offset(1, true, true), Pane::Entered);
-        assert_eq!(Pane::Entered.offset(1, true, true), Pane::Namespaces);
-        assert_eq!(Pane::Step.offset(1, false, true), Pane::Entered);
-        assert_eq!(Pane::Step.offset(1, false, false), Pane::Syscalls);
+    fn focus_visits_the_open_shells_and_hides_the_syscalls() {
+        use crate::ui::shell::Open;
+        let open = |spawned, entered, host| Open {
+            spawned,
+            entered,
+            host,
+        };
+        assert_eq!(Pane::Step.offset(1, open(true, true, false)), Pane::Shell);
+        assert_eq!(
+            Pane::Shell.offset(1, open(true, true, false)),
+            Pane::Entered
+        );
+        assert_eq!(
+            Pane::Entered.offset(1, open(true, true, false)),
+            Pane::Namespaces
+        );
+        assert_eq!(
+            Pane::Step.offset(1, open(false, true, false)),
+            Pane::Entered
+        );
+        assert_eq!(
+            Pane::Step.offset(1, open(false, false, false)),
+            Pane::Syscalls
+        );
+        assert_eq!(Pane::Entered.offset(1, open(false, true, true)), Pane::Host);
+        assert_eq!(
+            Pane::Host.offset(1, open(false, false, true)),
+            Pane::Namespaces
+        );
+    }
+
+    #[test]
+    fn messages_show_control_characters_escaped() {
+        let mut a = app();
+        a.error("exec /no-such-\u{1b}]0;owned\u{7}: ENOENT");
+        let text = &a.message.as_ref().unwrap().text;
+        assert_eq!(text, "exec /no-such-\\u{1b}]0;owned\\u{7}: ENOENT");
+    }
+
+    #[test]
+    fn h_opens_the_host_shell_then_focuses_it() {
+        let mut a = app();
+        assert_eq!(update(&mut a, key(KeyCode::Char('h'))), Action::HostShell);
+        a.apply(crate::ui::event::Event::ShellOpened {
+            slot: crate::ui::shell::Slot::Host,
+            title: "HOST shell".into(),
+            pid: 7,
+            rows: 5,
+            cols: 20,
+        });
+        assert_eq!(a.focus, Pane::Host);
+        // Typing goes to the host shell; Ctrl-] leaves it; h comes back.
+        assert!(matches!(
+            update(&mut a, key(KeyCode::Char('x'))),
+            Action::ShellInput(crate::ui::shell::Slot::Host, _)
+        ));
+        let esc = Msg::Key(KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL));
+        update(&mut a, esc);
+        assert_eq!(a.focus, Pane::Step);
+        assert_eq!(update(&mut a, key(KeyCode::Char('h'))), Action::None);
+        assert_eq!(a.focus, Pane::Host);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::app::{App, Pane};
+use super::shell::{Open, Slot};
 
 /// The smallest terminal we draw a full screen in.
 pub const MIN_WIDTH: u16 = 80;
@@ -57,32 +58,23 @@ pub fn draw(f: &mut Frame, app: &App) {
 
 /// Where each pane goes on a whole screen, in either layout, with or without the
 /// shell panes (the main loop sizes the shells' terminals by it).
-pub fn screen_layout(
-    app: &App,
-    screen: Rect,
-    shell_open: bool,
-    entered_open: bool,
-) -> Vec<(Pane, Rect)> {
+pub fn screen_layout(app: &App, screen: Rect, open: Open) -> Vec<(Pane, Rect)> {
     if app.present {
-        present::areas(app, screen, shell_open, entered_open)
+        present::areas(app, screen, open)
     } else {
-        layout(app, body(screen), shell_open, entered_open)
+        layout(app, body(screen), open)
     }
 }
 
 /// Where each pane goes in the body (all of the screen but the header and footer).
 /// The main loop uses it too, to size the embedded shell's terminal.
 pub fn panes(app: &App, body: Rect) -> Vec<(Pane, Rect)> {
-    layout(app, body, app.shell.is_some(), app.entered.is_some())
+    layout(app, body, Open::of(app))
 }
 
 /// The layout with or without the shell panes (to size a shell before it opens).
-pub fn layout(app: &App, body: Rect, shell_open: bool, entered_open: bool) -> Vec<(Pane, Rect)> {
-    let focus_shown = match app.focus {
-        Pane::Shell => shell_open,
-        Pane::Entered => entered_open,
-        _ => true,
-    };
+pub fn layout(app: &App, body: Rect, open: Open) -> Vec<(Pane, Rect)> {
+    let focus_shown = open.shows(app.focus);
     if app.zoom && focus_shown {
         return vec![(app.focus, body)];
     }
@@ -91,13 +83,12 @@ pub fn layout(app: &App, body: Rect, shell_open: bool, entered_open: bool) -> Ve
         Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
     // The left column: the step, then the open shells (sharing the space), or the
     // syscalls when no shell is open.
-    let mut lower: Vec<Pane> = Vec::new();
-    if shell_open {
-        lower.push(Pane::Shell);
-    }
-    if entered_open {
-        lower.push(Pane::Entered);
-    }
+    let lower_shells = [Slot::Spawned, Slot::Entered, Slot::Host];
+    let mut lower: Vec<Pane> = lower_shells
+        .into_iter()
+        .filter(|s| open.has(*s))
+        .map(crate::ui::event::pane_of)
+        .collect();
     let top_share = match lower.len() {
         0 => 45,
         1 => 35,
@@ -160,6 +151,7 @@ fn pane(f: &mut Frame, app: &App, p: Pane, area: Rect) {
         Pane::Syscalls => syscalls::draw(f, app, area),
         Pane::Shell => shell::draw(f, app, area, Pane::Shell),
         Pane::Entered => shell::draw(f, app, area, Pane::Entered),
+        Pane::Host => shell::draw(f, app, area, Pane::Host),
         Pane::Namespaces => namespaces::draw(f, app, area),
         Pane::Processes => processes::draw(f, app, area),
         Pane::Mounts => mounts::draw(f, app, area),
@@ -302,7 +294,7 @@ fn too_small(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-pub const KEYS: [(&str, &str); 13] = [
+pub const KEYS: [(&str, &str); 14] = [
     ("→  Space  n", "take the next step"),
     ("←  b", "go back one step (tear down, replay the others)"),
     (
@@ -317,6 +309,7 @@ pub const KEYS: [(&str, &str); 13] = [
         "e",
         "enter the running container from outside with setns (as nsenter does)",
     ),
+    ("h", "a shell on the HOST, outside the container"),
     ("Tab  Shift-Tab", "move focus between panes"),
     ("z", "zoom the focused pane to the full screen"),
     ("Esc", "leave zoom"),

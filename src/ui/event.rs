@@ -168,6 +168,7 @@ impl App {
                 match slot {
                     Slot::Spawned => self.shell = view,
                     Slot::Entered => self.entered = view,
+                    Slot::Host => self.host_shell = view,
                 }
                 self.focus = pane_of(slot);
                 self.present_pane = Some(pane_of(slot));
@@ -191,6 +192,7 @@ impl App {
                 match slot {
                     Slot::Spawned => self.shell = None,
                     Slot::Entered => self.entered = None,
+                    Slot::Host => self.host_shell = None,
                 }
                 if self.focus == pane_of(slot) {
                     self.focus = Pane::Step;
@@ -206,6 +208,7 @@ impl App {
         match slot {
             Slot::Spawned => self.shell.as_ref(),
             Slot::Entered => self.entered.as_ref(),
+            Slot::Host => self.host_shell.as_ref(),
         }
     }
 }
@@ -215,7 +218,13 @@ pub fn pane_of(slot: Slot) -> Pane {
     match slot {
         Slot::Spawned => Pane::Shell,
         Slot::Entered => Pane::Entered,
+        Slot::Host => Pane::Host,
     }
+}
+
+/// The shell slot a pane shows, if it is a shell pane.
+pub fn slot_of(pane: Pane) -> Option<Slot> {
+    Slot::ALL.into_iter().find(|s| pane_of(*s) == pane)
 }
 
 /// Terminal output as base64 in the JSON (a quarter larger than the bytes, where a

@@ -30,11 +30,10 @@ pub fn changed_pane(app: &App) -> Pane {
 }
 
 /// The big pane: brought forward since the last step (if still open), else the one
-/// the last step changed. `shell_open`/`entered_open` say which shells exist.
-pub fn main_pane(app: &App, shell_open: bool, entered_open: bool) -> Pane {
+/// the last step changed. `open` says which shells exist.
+pub fn main_pane(app: &App, open: super::shell::Open) -> Pane {
     match app.present_pane {
-        Some(Pane::Shell) if !shell_open => changed_pane(app),
-        Some(Pane::Entered) if !entered_open => changed_pane(app),
+        Some(p) if !open.shows(p) => changed_pane(app),
         Some(p) => p,
         None => changed_pane(app),
     }
@@ -66,6 +65,9 @@ fn cycle(app: &App) -> Vec<Pane> {
     if app.entered.is_some() {
         out.push(Pane::Entered);
     }
+    if app.host_shell.is_some() {
+        out.push(Pane::Host);
+    }
     out
 }
 
@@ -90,7 +92,7 @@ pub fn on_key(app: &mut App, key: &KeyEvent) -> Option<Action> {
         _ => return None,
     };
     let panes = cycle(app);
-    let shown = main_pane(app, app.shell.is_some(), app.entered.is_some());
+    let shown = main_pane(app, super::shell::Open::of(app));
     let i = panes.iter().position(|p| *p == shown).unwrap_or(0) as isize;
     let next = panes[(i + by).rem_euclid(panes.len() as isize) as usize];
     app.present_pane = Some(next);
@@ -172,7 +174,7 @@ mod tests {
         for (done, pane) in want.iter().enumerate() {
             a.done = done + 1;
             assert_eq!(
-                main_pane(&a, false, false),
+                main_pane(&a, Default::default()),
                 *pane,
                 "after step {}",
                 done + 1
@@ -185,17 +187,21 @@ mod tests {
         let mut a = app(vec![Step::Ipc, Step::Pid]);
         a.done = 1;
         assert_eq!(press(&mut a, KeyCode::Tab), Action::None);
-        assert_eq!(main_pane(&a, false, false), Pane::Processes);
+        assert_eq!(main_pane(&a, Default::default()), Pane::Processes);
         press(&mut a, KeyCode::BackTab);
         press(&mut a, KeyCode::BackTab);
-        assert_eq!(main_pane(&a, false, false), Pane::Step, "wraps around");
+        assert_eq!(
+            main_pane(&a, Default::default()),
+            Pane::Step,
+            "wraps around"
+        );
         let snap = crate::observe::snapshot::Snapshot {
             subject: 1,
             ..Default::default()
         };
         a.step_done(crate::runtime::report::Report::new("pid"), None, snap);
         assert_eq!(
-            main_pane(&a, false, false),
+            main_pane(&a, Default::default()),
             Pane::Processes,
             "the step's pane"
         );
@@ -206,8 +212,12 @@ mod tests {
         let mut a = app(vec![Step::Ipc]);
         a.done = 1;
         a.present_pane = Some(Pane::Shell);
-        assert_eq!(main_pane(&a, true, false), Pane::Shell);
-        assert_eq!(main_pane(&a, false, false), Pane::Namespaces);
+        let open = |spawned| crate::ui::shell::Open {
+            spawned,
+            ..Default::default()
+        };
+        assert_eq!(main_pane(&a, open(true)), Pane::Shell);
+        assert_eq!(main_pane(&a, open(false)), Pane::Namespaces);
     }
 
     #[test]

@@ -93,20 +93,25 @@ pub struct Recording {
 /// Reads a recording; errors name the file, the line and what is wrong.
 pub fn read(path: &Path) -> Result<Recording> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut lines = BufReader::new(file).lines();
-    let first = match lines.next() {
-        Some(l) => l.with_context(|| format!("reading {}", path.display()))?,
+    let mut reader = BufReader::new(file);
+    let mut buf = Vec::new();
+    let first = match next_line(&mut reader, &mut buf, path, 1)? {
+        Some(l) => l,
         None => bail!("{}: empty file: not an underhood recording", path.display()),
     };
     let header = header(path, &first)?;
     let mut entries = Vec::new();
     let mut cut_at_line = None;
+    // A line that is cut short (an unexpected end of its JSON) is fine only as the
+    // last line: the recording ended abruptly (a crash, a full disk).
     let mut pending: Option<(usize, serde_json::Error)> = None;
-    for (i, line) in lines.enumerate() {
-        let n = i + 2;
-        let line = line.with_context(|| format!("reading {}:{n}", path.display()))?;
+    let mut n = 1;
+    loop {
+        n += 1;
+        let Some(line) = next_line(&mut reader, &mut buf, path, n)? else {
+            break;
+        };
         if let Some((at, e)) = pending.take() {
-            // A bad line followed by more lines is damage, not a cut end.
             bail!("{}:{at}:{}: {e}", path.display(), e.column());
         }
         if line.trim().is_empty() {
@@ -132,6 +137,45 @@ pub fn read(path: &Path) -> Result<Recording> {
         entries,
         cut_at_line,
     })
+}
+
+/// The longest line a recording may have. Our longest events (a snapshot of a busy
+/// container, a lesson's whole text) take tens of kilobytes; parsing costs many times
+/// a line's size in memory, so a longer line is refused before it is parsed.
+pub const MAX_LINE: usize = 4 << 20;
+
+/// Reads line `n` (without its newline) into `buf`; `None` at the end of the file. A
+/// line longer than [`MAX_LINE`] is an error naming FILE:LINE, found after reading at
+/// most `MAX_LINE + 1` bytes of it.
+fn next_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    path: &Path,
+    n: usize,
+) -> Result<Option<String>> {
+    use std::io::Read;
+    buf.clear();
+    let read = reader
+        .by_ref()
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', buf)
+        .with_context(|| format!("reading {}:{n}", path.display()))?;
+    if read == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    }
+    if buf.len() > MAX_LINE {
+        bail!(
+            "{}:{n}: a line longer than {} MiB, the longest a recording may have: not an underhood recording, or a damaged one",
+            path.display(),
+            MAX_LINE >> 20
+        );
+    }
+    let line = std::str::from_utf8(buf)
+        .map_err(|e| anyhow!("{}:{n}: not UTF-8 text: {e}", path.display()))?;
+    Ok(Some(line.to_string()))
 }
 
 /// Checks the first line: ours, and a version this build plays.
@@ -171,6 +215,31 @@ fn header(path: &Path, line: &str) -> Result<Header> {
 
 /// A `Tap` that writes every event to the file as it happens. Each line is flushed at
 /// once: a session that is killed keeps everything up to its last event.
+/// Creates the recording's file, only if nothing is at `path` yet: O_CREAT|O_EXCL
+/// refuses an existing file and, with O_NOFOLLOW, a symlink even if it dangles
+/// (open(2): "If O_CREAT and O_EXCL are set ... symbolic links are not followed"). We
+/// run as root: following a link another user planted in a sticky world-writable
+/// directory (/tmp) would truncate any file on the host. The mode is File::create's
+/// (0666 less the umask): a recording is made to be replayed without root.
+pub fn create_new(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            let shown = crate::runtime::report::printable(&path.display().to_string());
+            match e.kind() {
+                std::io::ErrorKind::AlreadyExists => anyhow!(
+                    "--record {shown}: something is already there (a file or a symbolic link): \
+                     recordings are never written over or through a link; remove it or choose a new name"
+                ),
+                _ => anyhow!("--record {shown}: creating it: {e}"),
+            }
+        })
+}
+
 pub struct Recorder {
     path: PathBuf,
     out: BufWriter<File>,
@@ -183,7 +252,7 @@ pub struct Recorder {
 impl Recorder {
     /// Creates (or truncates) the file and writes the header.
     pub fn create(path: &Path, header: &Header) -> Result<Recorder> {
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let file = create_new(path)?;
         let mut r = Recorder {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
@@ -209,6 +278,16 @@ impl Recorder {
 
     fn write_line(&mut self, line: &str) {
         if self.failed.is_some() {
+            return;
+        }
+        if line.len() > MAX_LINE {
+            // Replay would refuse the file: stop here, with what came before intact.
+            self.failed = Some(format!(
+                "{}: an event of {} bytes, over the {} MiB a recording's line may have",
+                self.path.display(),
+                line.len(),
+                MAX_LINE >> 20
+            ));
             return;
         }
         let r = self
@@ -251,12 +330,16 @@ impl Tap for Recorder {
         let _ = self.out.flush();
         // The terminal is restored by now: say where the recording went.
         match &self.failed {
-            Some(e) => eprintln!("underhood: the recording is incomplete: {e}"),
-            None => eprintln!(
-                "underhood: recorded to {} (play it with `underhood replay {}`)",
-                self.path.display(),
-                self.path.display()
-            ),
+            Some(e) => super::terminal::say(&format!(
+                "underhood: the recording is incomplete: {}",
+                crate::runtime::report::printable(e)
+            )),
+            None => {
+                let p = crate::runtime::report::printable(&self.path.display().to_string());
+                super::terminal::say(&format!(
+                    "underhood: recorded to {p} (play it with `underhood replay {p}`)"
+                ))
+            }
         }
     }
 }

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use anyhow::{Context, Result};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{self, Action, App, Pane, ReplayStatus};
 use super::draw;
@@ -15,6 +15,7 @@ use super::follow::position::unix_ms_now;
 use super::follow::publish::Publisher;
 use super::recording::Recording;
 use super::tap::Tap;
+use super::terminal::Input;
 use super::theme::Theme;
 
 #[derive(Debug, Clone, Default)]
@@ -130,9 +131,7 @@ impl Player {
             self.playing_since = Some(Instant::now());
         }
         // A focus on a shell that is not open (any more) goes back to the step.
-        if (self.app.focus == Pane::Shell && self.app.shell.is_none())
-            || (self.app.focus == Pane::Entered && self.app.entered.is_none())
-        {
+        if !super::shell::Open::of(&self.app).shows(self.app.focus) {
             self.app.focus = Pane::Step;
         }
     }
@@ -319,9 +318,10 @@ pub fn main(rec: Recording, opts: ReplayOptions) -> Result<()> {
             "the recording ends early (line {line} is cut short: was the session killed?)"
         ));
     }
-    let mut terminal = ratatui::init();
+    let mut terminal = super::terminal::init().context("setting up the terminal")?;
     let result = run(&mut player, &mut publisher, &mut terminal);
-    ratatui::restore();
+    super::terminal::restore();
+    drop(terminal);
     publisher.finish();
     result
 }
@@ -341,11 +341,12 @@ fn run(
             .next_due()
             .unwrap_or(Duration::from_millis(250))
             .min(Duration::from_millis(250));
-        if event::poll(wait)?
-            && let TermEvent::Key(k) = event::read()?
-            && !p.key(k)
-        {
-            return Ok(());
+        match super::terminal::next(wait) {
+            Input::Event(TermEvent::Key(k)) if !p.key(k) => return Ok(()),
+            Input::Event(_) | Input::Idle => {}
+            // The terminal closed (and SIGHUP, if any, was ignored): nothing to
+            // show the replay to.
+            Input::Gone => return Ok(()),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use crossterm::event::{self as term_event, Event as TermEvent};
+use crossterm::event::Event as TermEvent;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::observe::host::{HostRoots, Overlay, read_host_facts};
@@ -37,6 +37,7 @@ use super::event::{Event, LessonSource, pane_of};
 use super::recording::{Header, Recorder};
 use super::shell::{ShellSession, Slot};
 use super::tap::Taps;
+use super::terminal::Input;
 use super::theme::Theme;
 use ratatui::layout::Rect;
 
@@ -129,7 +130,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     let paths = Paths::host();
     let cleaned = cleanup::stale_sessions(&paths);
     for s in &cleaned.sessions {
-        eprintln!("underhood: removed stale session {s}");
+        super::terminal::say(&format!("underhood: removed stale session {s}"));
     }
     // Before any thread exists: these signals are taken by a thread of ours with
     // sigwait(2), so that every exit path tears the container down.
@@ -164,7 +165,9 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         );
         taps.add(Box::new(Recorder::create(path, &header)?));
     }
-    eprintln!("underhood: preparing the root filesystem (the first time takes a few seconds)...");
+    super::terminal::say(
+        "underhood: preparing the root filesystem (the first time takes a few seconds)...",
+    );
     let lower = launcher::layers(&opts.source, &paths)?;
     let plan_opts = match &opts.lesson {
         Some(l) => crate::lesson::plan::options(l),
@@ -215,6 +218,10 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         shell: None,
         entered: None,
         enter_child: None,
+        host: None,
+        host_child: None,
+        host_env: Vec::new(),
+        host_closed_why: None,
         taps,
     };
     ctl.taps.begin();
@@ -232,12 +239,20 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     ctl.taps.add(Box::new(publisher));
     // Publish the first position now, not after the first message.
     ctl.taps.state(ctl.started.elapsed(), &app);
-    let mut terminal = ratatui::init();
-    let result = ctl.run(&mut app, &mut terminal, &rx);
-    ratatui::restore();
-    ctl.taps.finish();
+    let mut terminal = super::terminal::init();
+    let result = match terminal.as_mut() {
+        Ok(t) => ctl.run(&mut app, t, &rx),
+        Err(e) => Err(anyhow::anyhow!("setting up the terminal: {e}")),
+    };
+    // The container first: whatever happened to the terminal (closed, EIO), nothing
+    // stays behind. Then the terminal, which restores without ever panicking, and
+    // only then ratatui's own drop (its cursor write must not fail: terminal::restore
+    // points a dead terminal's stdout and stderr at /dev/null).
     ctl.shared.stop.store(true, Ordering::SeqCst);
     let teardown = ctl.launch.teardown();
+    super::terminal::restore();
+    drop(terminal);
+    ctl.taps.finish();
     result?;
     teardown?;
     Ok(0)
@@ -273,6 +288,13 @@ struct Driver {
     /// behind it (reaped when it closes).
     entered: Option<ShellSession>,
     enter_child: Option<std::process::Child>,
+    /// The shell on the host (`h`), and its process (reaped when it closes).
+    host: Option<ShellSession>,
+    host_child: Option<std::process::Child>,
+    /// The variables the host shell was given (runtime::host_shell::env).
+    host_env: Vec<(String, String)>,
+    /// Why the host shell is being closed, for when its end arrives.
+    host_closed_why: Option<String>,
     /// Where events go besides the screen (a recording, followers).
     taps: Taps,
 }
@@ -280,9 +302,8 @@ struct Driver {
 /// Rows and columns inside a shell pane's border for a screen of `size`, as the
 /// layout is (or will be, once that shell is open).
 fn shell_size(app: &App, size: Rect, slot: Slot) -> (u16, u16) {
-    let shell = app.shell.is_some() || slot == Slot::Spawned;
-    let entered = app.entered.is_some() || slot == Slot::Entered;
-    draw::screen_layout(app, size, shell, entered)
+    let open = super::shell::Open::of(app).with(slot);
+    draw::screen_layout(app, size, open)
         .into_iter()
         .find(|(p, _)| *p == pane_of(slot))
         .map(|(_, r)| {
@@ -314,13 +335,9 @@ impl Driver {
                 dirty = false;
                 if let Ok(size) = terminal.size() {
                     let screen = Rect::new(0, 0, size.width, size.height);
-                    for slot in [Slot::Spawned, Slot::Entered] {
+                    for slot in Slot::ALL {
                         let (rows, cols) = shell_size(app, screen, slot);
-                        let session = match slot {
-                            Slot::Spawned => self.shell.as_mut(),
-                            Slot::Entered => self.entered.as_mut(),
-                        };
-                        if session.is_some_and(|sh| sh.resize(rows, cols)) {
+                        if self.session(slot).is_some_and(|sh| sh.resize(rows, cols)) {
                             self.emit(app, Event::ShellResized { slot, rows, cols });
                         }
                     }
@@ -353,9 +370,18 @@ impl Driver {
                                         let _ = c.wait();
                                     }
                                 }
+                                Slot::Host => {
+                                    self.host = None;
+                                    if let Some(mut c) = self.host_child.take() {
+                                        let _ = c.wait();
+                                    }
+                                }
                             }
                             self.emit(app, Event::ShellClosed { slot });
-                            app.info("the shell exited");
+                            match self.host_closed_why.take().filter(|_| slot == Slot::Host) {
+                                Some(why) => app.info(why),
+                                None => app.info("the shell exited"),
+                            }
                             self.check(app);
                         }
                         Action::Quit => return Ok(()),
@@ -370,12 +396,12 @@ impl Driver {
                             let size = terminal.size()?;
                             self.enter(app, Rect::new(0, 0, size.width, size.height));
                         }
+                        Action::HostShell => {
+                            let size = terminal.size()?;
+                            self.host_shell(app, Rect::new(0, 0, size.width, size.height));
+                        }
                         Action::ShellInput(slot, bytes) => {
-                            let session = match slot {
-                                Slot::Spawned => self.shell.as_mut(),
-                                Slot::Entered => self.entered.as_mut(),
-                            };
-                            if let Some(sh) = session {
+                            if let Some(sh) = self.session(slot) {
                                 sh.write(&bytes);
                             }
                             dirty = false;
@@ -397,6 +423,14 @@ impl Driver {
             if app.present && self.started.elapsed().as_secs() != app.clock.as_secs() {
                 dirty = true;
             }
+        }
+    }
+
+    fn session(&mut self, slot: Slot) -> Option<&mut ShellSession> {
+        match slot {
+            Slot::Spawned => self.shell.as_mut(),
+            Slot::Entered => self.entered.as_mut(),
+            Slot::Host => self.host.as_mut(),
         }
     }
 
@@ -456,6 +490,7 @@ impl Driver {
                 let after = self.sample();
                 self.step_event(app, report, before, after);
                 self.check_after_step(app);
+                self.refresh_host_shell(app);
                 crate::runtime::fault::after_step(self.launch.next);
             }
             Err(f) => {
@@ -493,6 +528,7 @@ impl Driver {
             }
         };
         self.launch = launch;
+        self.refresh_host_shell(app);
         let steps = self.launch.steps.clone();
         self.emit(app, Event::Started { steps });
         self.retarget();
@@ -714,6 +750,7 @@ impl Driver {
                 match slot {
                     Slot::Spawned => self.shell = Some(session),
                     Slot::Entered => self.entered = Some(session),
+                    Slot::Host => self.host = Some(session),
                 }
                 let ev = Event::ShellOpened {
                     slot,
@@ -729,6 +766,72 @@ impl Driver {
                 app.error(format!("opening the shell's terminal: {e}"));
                 false
             }
+        }
+    }
+
+    /// Opens a shell on the host, framed HOST, whose variables (UH_PID, UH_CGROUP,
+    /// UH_ROOT...: runtime::host_shell) point at the container as it stands.
+    fn host_shell(&mut self, app: &mut App, size: Rect) {
+        let (rows, cols) = shell_size(app, size, Slot::Host);
+        match crate::runtime::host_shell::spawn(&self.launch, rows, cols) {
+            Ok((child, master)) => {
+                let mut r = Report::new("a shell on the host");
+                self.host_env = crate::runtime::host_shell::env(&self.launch);
+                for (k, v) in &self.host_env {
+                    r.shell(format!("export {k}={v}"));
+                }
+                r.note("this shell runs on the HOST, outside every namespace of the container");
+                self.emit(app, Event::Log { report: r });
+                // The pane's frame adds the HOST label before it.
+                let title = format!(
+                    "shell, outside the container (UH_PID={})",
+                    self.launch.subject
+                );
+                let pid = child.id() as i32;
+                if self.attach(app, Slot::Host, master, pid, title, (rows, cols)) {
+                    self.host_child = Some(child);
+                } else {
+                    let mut child = child;
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+            Err(e) => app.error(format!("opening a shell on the host: {e:#}")),
+        }
+    }
+
+    /// The host shell's variables point at the container as it was when it opened:
+    /// when a step changes them (the PID step makes a new PID 1, the cgroup step the
+    /// cgroup) or going back rebuilds another container, the shell is closed rather
+    /// than left pointing at what is gone; `h` opens one with the new values.
+    fn refresh_host_shell(&mut self, app: &mut App) {
+        let Some(child) = &self.host_child else {
+            return;
+        };
+        let now = crate::runtime::host_shell::env(&self.launch);
+        if now == self.host_env {
+            return;
+        }
+        let changed: Vec<&str> = now
+            .iter()
+            .filter(|v| !self.host_env.contains(v))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        {
+            // The shell leads its own session and process group (setsid in spawn):
+            // SIGHUP to the group, as a closed terminal would (credentials(7)).
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                Signal::SIGHUP,
+            );
+            let why = format!(
+                "the host shell closed: {} changed; h opens one with the new values",
+                changed.join(", ")
+            );
+            app.info(why.clone());
+            // Said again when its end arrives (the usual "the shell exited" would
+            // hide the reason).
+            self.host_closed_why = Some(why);
         }
     }
 
@@ -782,16 +885,16 @@ fn spawn_signal_thread(sigs: SigSet, tx: Sender<Msg>) {
 fn spawn_input_thread(shared: Arc<Observer>, tx: Sender<Msg>) {
     thread::spawn(move || {
         while !shared.stop.load(Ordering::SeqCst) {
-            match term_event::poll(Duration::from_millis(250)) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(_) => return,
-            }
-            let msg = match term_event::read() {
-                Ok(TermEvent::Key(k)) => Msg::Key(k),
-                Ok(TermEvent::Resize(..)) => Msg::Resize,
-                Ok(_) => continue,
-                Err(_) => return,
+            let msg = match super::terminal::next(Duration::from_millis(250)) {
+                Input::Event(TermEvent::Key(k)) => Msg::Key(k),
+                Input::Event(TermEvent::Resize(..)) => Msg::Resize,
+                Input::Event(_) | Input::Idle => continue,
+                // The terminal closed: as its SIGHUP would (a wrapper may ignore that
+                // signal), quit and tear down.
+                Input::Gone => {
+                    let _ = tx.send(Msg::Signal(Signal::SIGHUP as i32));
+                    return;
+                }
             };
             if tx.send(msg).is_err() {
                 return;

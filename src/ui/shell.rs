@@ -55,13 +55,68 @@ impl Screen {
     }
 }
 
-/// Which of the two shell panes: the one PID 1 started (`s`), or the one that entered
-/// the running container from outside with setns (`e`).
+/// Which shell pane: the one PID 1 started (`s`), the one that entered the running
+/// container from outside with setns (`e`), or a shell on the host itself (`h`), with
+/// variables that point at the container (runtime::host_shell).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Slot {
     Spawned,
     Entered,
+    Host,
+}
+
+impl Slot {
+    pub const ALL: [Slot; 3] = [Slot::Spawned, Slot::Entered, Slot::Host];
+}
+
+/// Which shells are open (or about to be: the layout sizes a shell before it opens).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Open {
+    pub spawned: bool,
+    pub entered: bool,
+    pub host: bool,
+}
+
+impl Open {
+    /// The shells open in `app`.
+    pub fn of(app: &super::app::App) -> Open {
+        Open {
+            spawned: app.shell.is_some(),
+            entered: app.entered.is_some(),
+            host: app.host_shell.is_some(),
+        }
+    }
+
+    /// These, and `slot` too.
+    pub fn with(mut self, slot: Slot) -> Open {
+        match slot {
+            Slot::Spawned => self.spawned = true,
+            Slot::Entered => self.entered = true,
+            Slot::Host => self.host = true,
+        }
+        self
+    }
+
+    pub fn has(self, slot: Slot) -> bool {
+        match slot {
+            Slot::Spawned => self.spawned,
+            Slot::Entered => self.entered,
+            Slot::Host => self.host,
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.spawned || self.entered || self.host
+    }
+
+    /// Whether pane `p` can be shown: a shell pane only while its shell is open.
+    pub fn shows(self, p: super::app::Pane) -> bool {
+        match super::event::slot_of(p) {
+            Some(slot) => self.has(slot),
+            None => true,
+        }
+    }
 }
 
 /// What the UI shows of a shell.
@@ -205,5 +260,18 @@ mod tests {
         );
         assert!(is_escape(&k(KeyCode::Char(']'), KeyModifiers::CONTROL)));
         assert!(is_escape(&k(KeyCode::Char('5'), KeyModifiers::CONTROL)));
+    }
+
+    #[test]
+    fn slots_keep_their_recorded_names() {
+        // Recordings name the slot: old ones say spawned/entered, new ones host too.
+        for (slot, name) in [
+            (Slot::Spawned, "\"spawned\""),
+            (Slot::Entered, "\"entered\""),
+            (Slot::Host, "\"host\""),
+        ] {
+            assert_eq!(serde_json::to_string(&slot).unwrap(), name);
+            assert_eq!(serde_json::from_str::<Slot>(name).unwrap(), slot);
+        }
     }
 }

@@ -59,6 +59,31 @@ impl Theme {
         }
     }
 
+    /// The host shell's frame: a colour no container pane uses, so that no one types
+    /// into the host thinking it is the container (bold where there is no colour).
+    pub fn host(self) -> Style {
+        match self.kind {
+            ThemeKind::NoColor => Style::default().add_modifier(Modifier::BOLD),
+            ThemeKind::HighContrast => Style::default()
+                .fg(Color::LightRed)
+                .add_modifier(Modifier::BOLD),
+            ThemeKind::Default => Style::default().fg(Color::LightRed),
+        }
+    }
+
+    /// The HOST label in the host shell's title.
+    pub fn host_label(self) -> Style {
+        match self.kind {
+            ThemeKind::NoColor => {
+                Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+            }
+            _ => Style::default()
+                .fg(Color::White)
+                .bg(Color::Red)
+                .add_modifier(Modifier::BOLD),
+        }
+    }
+
     pub fn title(self) -> Style {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
     }

@@ -36,7 +36,23 @@ impl Tui {
     }
 
     /// `underhood ARGS` (with `env` before it) in a `width`x`height` tmux window.
-    pub fn launch(test: &str, env: &str, args: &str, (width, height): (u16, u16)) -> Tui {
+    pub fn launch(test: &str, env: &str, args: &str, size: (u16, u16)) -> Tui {
+        Tui::launch_to(test, env, args, size, true)
+    }
+
+    /// Like [`Tui::launch`], but stderr stays on the terminal, as for a person: a
+    /// closed terminal then also fails every write to stderr ([`Tui::stderr`] is empty).
+    pub fn launch_stderr_on_terminal(test: &str, env: &str, args: &str, size: (u16, u16)) -> Tui {
+        Tui::launch_to(test, env, args, size, false)
+    }
+
+    fn launch_to(
+        test: &str,
+        env: &str,
+        args: &str,
+        (width, height): (u16, u16),
+        stderr_to_file: bool,
+    ) -> Tui {
         let dir = tempfile::tempdir().expect("a temp dir");
         let socket = format!("uh-e2e-{}-{test}", std::process::id());
         let conf = dir.path().join("tmux.conf");
@@ -46,10 +62,14 @@ impl Tui {
         // #{pane_dead_status} is set only once tmux reaps, which may come late).
         // After the TUI, the terminal's settings are saved: a restored terminal is back
         // in canonical mode with echo on.
+        let stderr = if stderr_to_file {
+            format!("2>{}", dir.path().join("stderr").display())
+        } else {
+            String::new()
+        };
         let cmd = format!(
-            "{env} {} {args} 2>{}; s=$?; stty -a >{}; echo $s >{}",
+            "{env} {} {args} {stderr}; s=$?; stty -a >{}; echo $s >{}",
             super::BIN,
-            dir.path().join("stderr").display(),
             dir.path().join("stty").display(),
             dir.path().join("status").display()
         );

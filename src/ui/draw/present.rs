@@ -13,7 +13,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::ui::app::{App, Pane};
+use crate::ui::event::pane_of;
 use crate::ui::present;
+use crate::ui::shell::{Open, Slot};
 use crate::ui::theme::ThemeKind;
 
 /// From this size on, a second pane fits under the big one.
@@ -21,7 +23,7 @@ pub const ROOMY_WIDTH: u16 = 100;
 pub const ROOMY_HEIGHT: u16 = 30;
 
 /// The presenter's keys, for the help overlay.
-pub const KEYS: [(&str, &str); 12] = [
+pub const KEYS: [(&str, &str); 13] = [
     ("→  Space  PgDn", "next step (a clicker's forward button)"),
     ("←  PgUp", "back one step (a clicker's back button)"),
     ("Tab  Shift-Tab", "show another pane, until the next step"),
@@ -30,6 +32,7 @@ pub const KEYS: [(&str, &str); 12] = [
     ("m", "memory hog: grow to the limit until the OOM kill"),
     ("s", "a shell inside the container (Ctrl-] leaves it)"),
     ("e", "enter the running container from outside with setns"),
+    ("h", "a shell on the HOST, outside the container"),
     ("t", "next colour theme (high contrast, none, default)"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit (the container is removed)"),
@@ -171,15 +174,16 @@ fn parts(app: &App, screen: Rect) -> Parts {
 
 /// The panes shown on a screen of `screen` (the main loop sizes the shells by it).
 /// An open shell that is not shown is sized as the big pane, where it will show.
-pub fn areas(app: &App, screen: Rect, shell_open: bool, entered_open: bool) -> Vec<(Pane, Rect)> {
+pub fn areas(app: &App, screen: Rect, open: Open) -> Vec<(Pane, Rect)> {
     let p = parts(app, screen);
-    let main = present::main_pane(app, shell_open, entered_open);
+    let main = present::main_pane(app, open);
     let mut out = vec![(main, p.main)];
     if let Some(r) = p.second {
         out.push((present::second_pane(main), r));
     }
-    for (shell, open) in [(Pane::Shell, shell_open), (Pane::Entered, entered_open)] {
-        if open && !out.iter().any(|(q, _)| *q == shell) {
+    for slot in Slot::ALL.into_iter().filter(|s| open.has(*s)) {
+        let shell = pane_of(slot);
+        if !out.iter().any(|(q, _)| *q == shell) {
             out.push((shell, p.main));
         }
     }
@@ -197,7 +201,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         f.render_widget(title_widget(app, screen), p.title);
         f.render_widget(about_widget(app), p.about);
     }
-    let main = present::main_pane(app, app.shell.is_some(), app.entered.is_some());
+    let main = present::main_pane(app, Open::of(app));
     pane(f, app, main, p.main);
     if let Some(r) = p.second {
         pane(f, app, present::second_pane(main), r);
@@ -233,11 +237,8 @@ fn footer(f: &mut Frame, app: &App, area: Rect) {
     let timer = format!(" timer {} ", present::timer(app.clock));
     let mut keys: Vec<(&str, &str)> = Vec::new();
     // As `on_key` routes them: a focused shell takes every key but Ctrl-].
-    let typing = match app.focus {
-        Pane::Shell => app.shell.is_some(),
-        Pane::Entered => app.entered.is_some(),
-        _ => false,
-    };
+    let typing = crate::ui::event::slot_of(app.focus)
+        .is_some_and(|s| crate::ui::shell::Open::of(app).has(s));
     if typing {
         keys.push(("Ctrl-]", "leave the shell"));
     } else {

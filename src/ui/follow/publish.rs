@@ -10,7 +10,7 @@
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +20,7 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::position::Position;
 use crate::ui::app::App;
@@ -28,6 +29,20 @@ use crate::ui::tap::Tap;
 
 /// Lines queued for one client before it counts as too slow and is dropped.
 const QUEUE: usize = 32;
+/// Most clients (followers and `underhood notes`, over TCP and the unix socket
+/// together) served at once. Each costs a thread and a file descriptor; without a
+/// bound, idle connections used up the process's RLIMIT_NOFILE and the container's
+/// own steps failed with EMFILE. The next one is told why, then closed.
+pub const MAX_CLIENTS: usize = 64;
+
+/// The line a client past [`MAX_CLIENTS`] reads before its connection closes.
+pub fn refusal() -> String {
+    format!(
+        "{REFUSED}this session already serves {MAX_CLIENTS} followers, its limit; try again later\n"
+    )
+}
+/// How a refusal line starts (a follower shows the rest).
+pub const REFUSED: &str = "refused: ";
 /// The current position is sent again after this much quiet, so that a client can
 /// tell a silent session from a dead link.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -45,7 +60,32 @@ pub fn session_name(pid: u32) -> String {
 struct Clients {
     /// The latest line, for a client that connects later.
     current: Option<Arc<str>>,
-    queues: Vec<SyncSender<Arc<str>>>,
+    queues: Vec<Client>,
+}
+
+/// One served client: its writer's queue, and a copy of its socket to see it close.
+struct Client {
+    queue: SyncSender<Arc<str>>,
+    socket: Option<OwnedFd>,
+}
+
+impl Client {
+    /// Whether the peer closed (or reset) its end, or our writer shut it down:
+    /// poll(2) with POLLRDHUP, without reading (a client never sends anything).
+    fn closed(&self) -> bool {
+        let Some(fd) = &self.socket else {
+            return false;
+        };
+        let mut fds = [PollFd::new(
+            fd.as_fd(),
+            PollFlags::from_bits_retain(libc::POLLRDHUP),
+        )];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(0) => false,
+            Ok(_) => true,
+            Err(_) => false,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -60,15 +100,18 @@ impl Hub {
             return;
         };
         c.current = Some(line.clone());
-        c.queues.retain(|q| match q.try_send(line.clone()) {
+        c.queues.retain(|q| match q.queue.try_send(line.clone()) {
             Ok(()) => true,
             // Too slow (its queue is full) or gone: drop it.
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => false,
         });
     }
 
-    /// A new client: it gets the current position at once, then every change.
-    fn join(&self, stream: impl Write + Send + 'static) {
+    /// A new client: it gets the current position at once, then every change. Past
+    /// [`MAX_CLIENTS`] (after forgetting those that closed) it gets [`refusal`] and
+    /// is closed; the refusal is written without blocking (a fresh socket's buffer
+    /// takes one short line), so a client that never reads cannot stall the accepting.
+    fn join<S: Write + Send + AsFd + 'static>(&self, mut stream: S) {
         let (tx, rx) = mpsc::sync_channel::<Arc<str>>(QUEUE);
         {
             let Ok(mut c) = self.clients.lock() else {
@@ -77,12 +120,30 @@ impl Hub {
             if self.stop.load(Ordering::SeqCst) {
                 return;
             }
+            if c.queues.len() >= MAX_CLIENTS {
+                c.queues.retain(|q| !q.closed());
+            }
+            if c.queues.len() >= MAX_CLIENTS {
+                drop(c);
+                let _ = nix::fcntl::fcntl(
+                    stream.as_fd(),
+                    nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+                );
+                let _ = stream.write_all(refusal().as_bytes());
+                return;
+            }
             if let Some(line) = &c.current {
                 let _ = tx.try_send(line.clone());
             }
-            c.queues.push(tx);
+            let socket = stream.as_fd().try_clone_to_owned().ok();
+            c.queues.push(Client { queue: tx, socket });
         }
         thread::spawn(move || write_lines(stream, rx));
+    }
+
+    #[cfg(test)]
+    fn count(&self) -> usize {
+        self.clients.lock().map(|c| c.queues.len()).unwrap_or(0)
     }
 
     fn close(&self) {
@@ -96,8 +157,16 @@ impl Hub {
 }
 
 /// One client's writer: each line as it comes, the last one again after a quiet
-/// `HEARTBEAT`; ends when the queue closes or a write fails.
-fn write_lines(mut stream: impl Write, rx: mpsc::Receiver<Arc<str>>) {
+/// `HEARTBEAT`; ends when the queue closes or a write fails, and then shuts the
+/// socket down (shutdown(2) acts on the socket, not on this descriptor: the hub's
+/// copy then sees it closed and frees the place).
+fn write_lines<S: Write + AsFd>(mut stream: S, rx: mpsc::Receiver<Arc<str>>) {
+    send_lines(&mut stream, rx);
+    let _ =
+        nix::sys::socket::shutdown(stream.as_fd().as_raw_fd(), nix::sys::socket::Shutdown::Both);
+}
+
+fn send_lines(mut stream: impl Write, rx: mpsc::Receiver<Arc<str>>) {
     let mut last: Option<Arc<str>> = None;
     loop {
         let line = match rx.recv_timeout(HEARTBEAT) {
@@ -295,10 +364,49 @@ mod tests {
     fn a_stuck_client_is_dropped_without_blocking() {
         let hub = Hub::default();
         let (tx, _rx_never_read) = mpsc::sync_channel::<Arc<str>>(QUEUE);
-        hub.clients.lock().unwrap().queues.push(tx);
+        hub.clients.lock().unwrap().queues.push(Client {
+            queue: tx,
+            socket: None,
+        });
         for i in 0..QUEUE + 5 {
             hub.publish(Arc::from(format!("{i}\n")));
         }
         assert!(hub.clients.lock().unwrap().queues.is_empty());
+    }
+
+    #[test]
+    fn clients_past_the_limit_are_refused_with_a_reason_until_some_leave() {
+        let p = Publisher::start(1, Some("127.0.0.1:0")).unwrap();
+        let tcp = p.addrs[0].clone();
+        let mut held: Vec<TcpStream> = Vec::new();
+        for _ in 0..MAX_CLIENTS {
+            held.push(TcpStream::connect(&tcp).unwrap());
+        }
+        // accept(2) runs on its own thread: wait until it has taken them all.
+        while p.hub.count() < MAX_CLIENTS {
+            thread::sleep(Duration::from_millis(10));
+        }
+        for _ in 0..3 {
+            let mut line = String::new();
+            let mut extra = BufReader::new(TcpStream::connect(&tcp).unwrap());
+            extra.read_line(&mut line).unwrap();
+            assert_eq!(line, refusal());
+            line.clear();
+            assert_eq!(
+                extra.read_line(&mut line).unwrap(),
+                0,
+                "closed after: {line}"
+            );
+        }
+        assert_eq!(p.hub.count(), MAX_CLIENTS);
+        // Two leave: the next one is served.
+        held.truncate(MAX_CLIENTS - 2);
+        let mut r = BufReader::new(TcpStream::connect(&tcp).unwrap());
+        let mut p = p;
+        p.publish(pos(4));
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(Position::decode(&line).unwrap().done, 4, "{line}");
+        p.finish();
     }
 }

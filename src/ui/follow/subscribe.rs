@@ -191,6 +191,11 @@ fn read_positions(
         if n == 0 {
             return Some(format!("{addr}: the session closed the connection"));
         }
+        // A full session says why before it closes (publish::MAX_CLIENTS).
+        if let Some(why) = buf.strip_prefix(super::publish::REFUSED.as_bytes()) {
+            let why = crate::runtime::report::printable(String::from_utf8_lossy(why).trim_end());
+            return Some(format!("{addr}: refused: {why}"));
+        }
         let feed = match Position::decode(&String::from_utf8_lossy(&buf)) {
             Ok(p) => Feed::Position(p),
             Err(e) => {
