@@ -21,16 +21,18 @@ pub enum Kind {
     ContainerMount,
     OomKills,
     IpcHidden,
+    HostCommand,
 }
 
 impl Kind {
-    /// Whether evaluating it starts a process inside the container (`/bin/sh -c`):
-    /// each such process takes a pid there, and before the steps are done "inside" may
-    /// still be the host.
+    /// Whether evaluating it starts a process (`/bin/sh -c`), inside the container or
+    /// on the host: each one inside takes a pid there, before the steps are done
+    /// "inside" may still be the host, and a host command may read what a later step
+    /// makes (the upper layer, the cgroup). These wait for the last step.
     pub fn runs_inside(self) -> bool {
         matches!(
             self,
-            Kind::HostnameDiffers | Kind::Command | Kind::IpcHidden
+            Kind::HostnameDiffers | Kind::Command | Kind::IpcHidden | Kind::HostCommand
         )
     }
 }
@@ -48,7 +50,7 @@ fn shown_command(cmd: &str) -> String {
 }
 
 /// The kinds as lesson files name them.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "hostname_differs",
     "ns_differs",
     "ns_same",
@@ -59,6 +61,7 @@ pub const KINDS: [&str; 10] = [
     "container_mount",
     "oom_kills",
     "ipc_hidden",
+    "host_command",
 ];
 
 impl Kind {
@@ -74,6 +77,7 @@ impl Kind {
             "container_mount" => Kind::ContainerMount,
             "oom_kills" => Kind::OomKills,
             "ipc_hidden" => Kind::IpcHidden,
+            "host_command" => Kind::HostCommand,
             _ => return None,
         })
     }
@@ -92,6 +96,9 @@ pub trait Probe {
     fn host_hostname(&self) -> String;
     /// Runs `/bin/sh -c command` inside the container as it stands.
     fn run(&mut self, command: &str) -> Result<RunResult, String>;
+    /// Runs `/bin/sh -c command` on the host, with the `UH_*` variables that name the
+    /// container (its PID 1's host pid, cgroup, merged root, upper layer, session).
+    fn host(&mut self, command: &str) -> Result<RunResult, String>;
     /// The namespace inode of the container's process, or of the host (ours).
     fn ns_inode(&self, ns: Ns, host: bool) -> Option<u64>;
     /// The command name of the process that is PID 1 inside the container.
@@ -178,7 +185,7 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
                 detail,
             )
         }
-        Kind::Command => {
+        Kind::Command | Kind::HostCommand => {
             let cmd = spec
                 .command
                 .as_ref()
@@ -188,7 +195,12 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
                 .expect
                 .as_ref()
                 .is_none_or(|e| e.get_ref() == "success");
-            match probe.run(cmd) {
+            let ran = if kind == Kind::Command {
+                probe.run(cmd)
+            } else {
+                probe.host(cmd)
+            };
+            match ran {
                 Ok(r) => {
                     let mut ok = r.success == want_success;
                     if let Some(o) = &spec.output {
@@ -199,7 +211,11 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
                     }
                     let first = r.output.lines().next().unwrap_or("").to_string();
                     let verdict = if r.success { "succeeded" } else { "failed" };
-                    outcome(ok, format!("`{}` {verdict}: {first}", shown_command(cmd)))
+                    let place = if kind == Kind::Command { "" } else { " (host)" };
+                    outcome(
+                        ok,
+                        format!("`{}`{place} {verdict}: {first}", shown_command(cmd)),
+                    )
                 }
                 Err(e) => outcome(false, e),
             }
@@ -308,6 +324,13 @@ mod tests {
                 output,
             })
         }
+        fn host(&mut self, command: &str) -> Result<RunResult, String> {
+            self.ran.push(format!("host: {command}"));
+            Ok(RunResult {
+                success: self.cmd_success,
+                output: self.cmd_output.clone(),
+            })
+        }
         fn ns_inode(&self, ns: Ns, host: bool) -> Option<u64> {
             Some(if host || ns == Ns::Net { 1 } else { 2 })
         }
@@ -369,6 +392,21 @@ mod tests {
         assert!(evaluate(&c, &mut f).passed);
         f.cmd_success = true;
         assert!(!evaluate(&c, &mut f).passed, "the mount must fail");
+    }
+
+    #[test]
+    fn host_command_runs_on_the_host() {
+        let c = check("kind = \"host_command\"\ncommand = \"cat $UH_CGROUP/x\"\noutput = \"1\"\n");
+        let mut f = Fake {
+            cmd_success: true,
+            cmd_output: "0".into(),
+            ..Default::default()
+        };
+        assert!(!evaluate(&c, &mut f).passed);
+        f.cmd_output = "1".into();
+        let o = evaluate(&c, &mut f);
+        assert!(o.passed && o.detail.contains("(host)"), "{o:?}");
+        assert_eq!(f.ran.last().unwrap(), "host: cat $UH_CGROUP/x");
     }
 
     #[test]

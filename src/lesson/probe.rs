@@ -68,6 +68,21 @@ impl Probe for LiveProbe<'_> {
         })
     }
 
+    fn host(&mut self, command: &str) -> Result<RunResult, String> {
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", command])
+            .envs(super::runner::host_env(self.launch))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("running `{command}` on the host: {e}"))?;
+        let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+        output.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok(RunResult {
+            success: out.status.success(),
+            output,
+        })
+    }
+
     fn ns_inode(&self, ns: Ns, host: bool) -> Option<u64> {
         let pid = if host {
             std::process::id() as i32

@@ -6,9 +6,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::runtime::cgroup::Controller;
 use crate::runtime::controller::Launch;
 use crate::runtime::launcher::{self, RootSource};
 use crate::runtime::paths::Paths;
+use crate::runtime::step::Step;
 
 use super::check::{Kind, Outcome, evaluate};
 use super::format::LessonFile;
@@ -51,9 +53,60 @@ pub fn evaluate_quiet(l: &LessonFile, launch: &mut Launch) -> Vec<Option<Outcome
         .collect()
 }
 
-fn host_sh(cmd: &str) -> Result<()> {
+/// The variables that point a host-side command at the container, the same in the host
+/// shell pane (`h`), `host_solve`, `host_undo` and `host_command` checks:
+/// `UH_PID` (the container's PID 1, or its subject before the PID step, as a host
+/// pid), `UH_CGROUP` (its memory cgroup directory; on cgroup v1, where each controller
+/// has its own hierarchy, also `UH_CGROUP_MEMORY`, `UH_CGROUP_PIDS`, `UH_CGROUP_CPU`),
+/// `UH_ROOT` (the merged root on the host), `UH_UPPER` (its writable layer),
+/// `UH_SESSION` (the session id) and `UH_STATE` (the session's directory,
+/// /run/underhood/<id>). A variable whose thing does not exist (yet) is left unset.
+pub fn host_env(launch: &Launch) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("UH_PID".to_string(), launch.subject.to_string()),
+        (
+            "UH_STATE".to_string(),
+            launch.session.dir.display().to_string(),
+        ),
+    ];
+    if let Some(id) = launch.session.dir.file_name() {
+        env.push(("UH_SESSION".into(), id.to_string_lossy().into_owned()));
+    }
+    if let Some(cg) = &launch.cgroup {
+        let dirs: Vec<(Controller, &std::path::Path)> = Controller::ALL
+            .iter()
+            .filter_map(|c| cg.dir(*c).map(|d| (*c, d)))
+            .collect();
+        let main = cg
+            .dir(Controller::Memory)
+            .or_else(|| dirs.first().map(|d| d.1));
+        if let Some(d) = main {
+            env.push(("UH_CGROUP".into(), d.display().to_string()));
+        }
+        // v1: one directory per hierarchy; v2: one directory for every controller.
+        if dirs.iter().any(|(_, d)| Some(*d) != main) {
+            for (c, d) in &dirs {
+                env.push((
+                    format!("UH_CGROUP_{}", c.name().to_uppercase()),
+                    d.display().to_string(),
+                ));
+            }
+        }
+    }
+    if let Some(r) = launch.steps.iter().find_map(|s| match s {
+        Step::Rootfs(r) => Some(r),
+        _ => None,
+    }) {
+        env.push(("UH_ROOT".into(), r.merged.display().to_string()));
+        env.push(("UH_UPPER".into(), r.upper.display().to_string()));
+    }
+    env
+}
+
+fn host_sh(cmd: &str, env: &[(String, String)]) -> Result<()> {
     let st = Command::new("/bin/sh")
         .args(["-c", cmd])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .status()
         .with_context(|| format!("running `{cmd}` on the host"))?;
     if !st.success() {
@@ -62,9 +115,22 @@ fn host_sh(cmd: &str) -> Result<()> {
     Ok(())
 }
 
-/// Takes every step, then (with `solve`) does what each check expects, evaluates,
-/// undoes the host-side actions, and tears down.
-pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, solve: bool) -> Result<Results> {
+/// What the headless runner does between the last step and the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Nothing: the checks that need the learner must stay red.
+    Watch,
+    /// Each check's `host_solve` then `solve`: every check must pass.
+    Solve,
+    /// Each check's `cheat`: what a learner could write without doing the thing. The
+    /// checks with a cheat must stay red.
+    Cheat,
+}
+
+/// Takes every step, then does what `mode` says, evaluates, undoes the host-side
+/// actions, and tears down.
+pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, mode: Mode) -> Result<Results> {
+    let solve = mode == Mode::Solve;
     let mut launch = start(l, paths, source)?;
     while !launch.done() {
         launch
@@ -73,13 +139,22 @@ pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, solve: bool) -> R
     }
     let mut undo = Vec::new();
     let mut result = Ok(());
+    let env = host_env(&launch);
+    if mode == Mode::Cheat {
+        for cmd in l.front.checks.iter().filter_map(|c| c.cheat.as_ref()) {
+            let mut probe = LiveProbe {
+                launch: &mut launch,
+            };
+            let _ = super::check::Probe::run(&mut probe, cmd);
+        }
+    }
     if solve {
         for c in &l.front.checks {
             if let Some(h) = &c.host_solve {
                 if let Some(u) = &c.host_undo {
                     undo.push(u.clone());
                 }
-                if let Err(e) = host_sh(h) {
+                if let Err(e) = host_sh(h, &env) {
                     result = Err(e);
                     break;
                 }
@@ -95,7 +170,7 @@ pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, solve: bool) -> R
     }
     let results = evaluate_all(l, &mut launch);
     for u in undo.iter().rev() {
-        if let Err(e) = host_sh(u) {
+        if let Err(e) = host_sh(u, &env) {
             eprintln!("underhood: undoing a lesson's host action: {e:#}");
         }
     }

@@ -201,7 +201,7 @@ fn checks(l: &LessonFile, out: &mut Vec<Problem>) {
                     }
                 }
             },
-            Kind::Command => {
+            Kind::Command | Kind::HostCommand => {
                 match &c.command {
                     None => out.push(l.problem(c.kind.span(), missing("command"))),
                     Some(cmd) if cmd.get_ref().trim().is_empty() => {
