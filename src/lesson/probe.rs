@@ -10,7 +10,7 @@ use crate::runtime::namespaces::Ns;
 use crate::runtime::protocol::SpawnSpec;
 use crate::runtime::step::Step;
 
-use super::check::{Probe, RunResult, count_queues};
+use super::check::{Probe, RunResult};
 
 pub struct LiveProbe<'a> {
     pub launch: &'a mut Launch,
@@ -138,9 +138,8 @@ impl Probe for LiveProbe<'_> {
             .map(|m| m.oom_kills)
     }
 
-    fn host_msg_queues(&self) -> usize {
+    fn host_msg_queues(&self) -> String {
         std::fs::read_to_string(self.launch.paths.proc_root.join("sysvipc/msg"))
-            .map(|t| count_queues(&t))
-            .unwrap_or(0)
+            .unwrap_or_default()
     }
 }
