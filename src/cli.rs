@@ -8,3 +8,4 @@ pub mod lessons;
 pub mod notes;
 pub mod replay;
 pub mod run;
+pub mod syscall;
