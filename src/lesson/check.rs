@@ -472,10 +472,16 @@ mod tests {
         assert!(evaluate(&ipc, &mut f).passed);
         f.cmd_output
             .push_str(" -3403  0  644 0 0 0 0 0 0 0 0 0 0 0\n");
-        assert!(evaluate(&ipc, &mut f).passed, "a queue made inside is another one");
+        assert!(
+            evaluate(&ipc, &mut f).passed,
+            "a queue made inside is another one"
+        );
         f.cmd_output
             .push_str("  1234  0  666 0 0 0 0 0 0 0 0 0 0 0\n");
-        assert!(!evaluate(&ipc, &mut f).passed, "the host's queue visible inside");
+        assert!(
+            !evaluate(&ipc, &mut f).passed,
+            "the host's queue visible inside"
+        );
     }
 
     #[test]

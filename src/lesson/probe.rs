@@ -139,7 +139,6 @@ impl Probe for LiveProbe<'_> {
     }
 
     fn host_msg_queues(&self) -> String {
-        std::fs::read_to_string(self.launch.paths.proc_root.join("sysvipc/msg"))
-            .unwrap_or_default()
+        std::fs::read_to_string(self.launch.paths.proc_root.join("sysvipc/msg")).unwrap_or_default()
     }
 }

@@ -191,6 +191,12 @@ fn checks(l: &LessonFile, out: &mut Vec<Problem>) {
             ));
             continue;
         };
+        if c.cheat.is_some() && c.solve.is_none() && c.host_solve.is_none() {
+            out.push(l.problem(
+                c.id.span(),
+                "a cheat must leave red a check that needs the learner: give it a `solve` or a `host_solve`",
+            ));
+        }
         let missing = |what: &str| format!("a {} check needs `{what}`", c.kind.get_ref());
         match kind {
             Kind::NsDiffers | Kind::NsSame => match &c.ns {
