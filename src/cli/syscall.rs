@@ -125,10 +125,9 @@ fn links(names: &[&str]) -> String {
     names
         .iter()
         .map(|n| {
-            let link = std::fs::read_link(format!("/proc/self/ns/{n}"))
+            std::fs::read_link(format!("/proc/self/ns/{n}"))
                 .map(|l| l.display().to_string())
-                .unwrap_or_else(|e| format!("{n}: {e}"));
-            link
+                .unwrap_or_else(|e| format!("{n}: {e}"))
         })
         .collect::<Vec<_>>()
         .join(" ")
