@@ -9,3 +9,4 @@ pub mod notes;
 pub mod replay;
 pub mod run;
 pub mod syscall;
+pub mod version;

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "underhood",
-    version,
+    version = cli::version::LONG,
     about = "See how a Linux container is built, one real step at a time",
     after_help = "Run `underhood run -- /bin/sh` (as root) for a container shell."
 )]
@@ -32,6 +32,10 @@ struct TuiArgs {
     /// Unpack a rootfs tarball, OCI layout or `docker save` archive and use it.
     #[arg(long)]
     image: Option<std::path::PathBuf>,
+    /// The most an --image may take once unpacked (files at full length, sparse ones
+    /// expanded, plus 512 bytes per entry); a bigger one is refused and nothing is kept.
+    #[arg(long, default_value = "4G", value_name = "SIZE", value_parser = underhood::units::parse_size)]
+    max_image_size: u64,
     /// The container's memory limit.
     #[arg(long, default_value = "100M", value_parser = underhood::units::parse_size)]
     memory: u64,
@@ -68,15 +72,20 @@ enum Command {
     Run(Box<cli::run::RunArgs>),
     /// Allocate and touch memory at a steady rate, printing progress (the OOM demo).
     Hog(cli::hog::HogArgs),
-    /// Remove what crashed sessions left behind (mounts, cgroups, veths, state).
-    Cleanup,
+    /// Remove what crashed sessions and builds left behind (mounts, cgroups, veths, state,
+    /// partial image trees); with --cache, cached images not in use too.
+    Cleanup(cli::cleanup::CleanupArgs),
     /// Lesson files: check them, list the syllabus, reset progress.
     Lessons {
         #[command(subcommand)]
         command: cli::lessons::LessonsCommand,
     },
     /// Check this machine for what the lessons need: yes / no / why / how to fix.
-    Doctor,
+    Doctor {
+        /// One JSON object instead of the report (for collecting a room's readiness).
+        #[arg(long)]
+        json: bool,
+    },
     /// Play a recorded session (`--record FILE`) in the TUI: no root, no kernel features.
     Replay(cli::replay::ReplayArgs),
     /// Speaker notes in a second terminal, following a session's lesson and step.
@@ -119,9 +128,9 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Run(args)) => cli::run::main(*args),
         Some(Command::Hog(args)) => cli::hog::main(&args),
-        Some(Command::Cleanup) => cli::cleanup::main(),
+        Some(Command::Cleanup(args)) => cli::cleanup::main(&args),
         Some(Command::Lessons { command }) => cli::lessons::main(command),
-        Some(Command::Doctor) => cli::doctor::main(),
+        Some(Command::Doctor { json }) => cli::doctor::main(json),
         Some(Command::Replay(args)) => cli::replay::main(args),
         Some(Command::Notes(args)) => cli::notes::main(args),
         Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),
@@ -184,6 +193,7 @@ fn pick_lesson(args: &TuiArgs) -> Result<Option<underhood::lesson::format::Lesso
 
 fn tui(args: TuiArgs) -> ExitCode {
     use underhood::runtime::launcher::RootSource;
+    underhood::runtime::image::set_max_image_size(args.max_image_size);
     if let Some(dir) = &args.rootfs
         && !dir.is_dir()
     {

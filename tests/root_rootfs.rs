@@ -7,15 +7,28 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{root_trials, run};
-use underhood::runtime::assemble::{assemble_default, tools_layer};
+use common::{Trial, root_trials, run, trial, unless_root};
+use underhood::runtime::assemble::{Flavour, assemble_flavour, tools_layer};
 use underhood::runtime::paths::Paths;
 
 fn main() -> std::process::ExitCode {
-    run(root_trials![
-        root_chroot_runs_the_shell,
+    let mut trials: Vec<Trial> = root_trials![
+        root_chroot_runs_the_shell_of_host_tools,
         root_tools_layer_runs_in_a_chroot,
-    ])
+    ];
+    // The busybox flavour needs a busybox on the host (.ci/run installs busybox-static).
+    let no_busybox = unless_root().or_else(|| {
+        (!["/bin/busybox", "/usr/bin/busybox", "/sbin/busybox"]
+            .iter()
+            .any(|p| Path::new(p).exists()))
+        .then(|| "no busybox on this host (apt-get install busybox-static)".to_string())
+    });
+    trials.push(trial(
+        "root_chroot_runs_the_shell_of_busybox",
+        no_busybox,
+        || chroot_runs_the_shell(Flavour::Busybox),
+    ));
+    run(trials)
 }
 
 fn temp_paths(t: &Path) -> Paths {
@@ -51,9 +64,19 @@ fn chroot_cmd() -> Command {
     Command::new(chroot)
 }
 
-fn root_chroot_runs_the_shell() {
+fn root_chroot_runs_the_shell_of_host_tools() {
+    chroot_runs_the_shell(Flavour::HostTools);
+}
+
+fn chroot_runs_the_shell(flavour: Flavour) {
     let t = tempfile::tempdir().unwrap();
-    let a = assemble_default(&temp_paths(t.path())).unwrap();
+    let a = assemble_flavour(&temp_paths(t.path()), flavour).unwrap();
+    let want = if flavour == Flavour::Busybox {
+        "busybox"
+    } else {
+        "host tools"
+    };
+    assert_eq!(a.source, want);
     let out = chroot_cmd()
         .arg(&a.dir)
         .args([

@@ -237,7 +237,11 @@ fn presenter_mode_at_80x24_by_a_clickers_keys() {
         for k in 1..=n {
             tui.keys("PageDown");
             let title = format!("Step {k} of {n} · ");
-            let s = tui.wait_for(&title, Duration::from_secs(30), |s| s.contains(&title));
+            // The title names the step as soon as it starts; the footer offers "back"
+            // once it is done. Wait for both (a capture in between raced here).
+            let s = tui.wait_for(&title, Duration::from_secs(30), |s| {
+                s.contains(&title) && s.lines().last().is_some_and(|l| l.contains("← PgUp"))
+            });
             assert!(!s.contains("why: "), "step {k} failed on screen:\n{s}");
             let footer = s.lines().last().unwrap_or_default();
             assert!(footer.contains("← PgUp  back"), "{footer}");

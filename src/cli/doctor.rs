@@ -27,7 +27,7 @@ pub struct Facts {
     /// The cgroup layout, or why it could not be found.
     pub cgroups: Result<CgroupFacts, String>,
     /// The default rootfs and our tools layer, or why they could not be assembled.
-    pub rootfs: Result<RootfsFacts, String>,
+    pub rootfs: Result<RootfsFacts, RootfsProblem>,
     pub terminal: TermFacts,
     pub sessions: SessionFacts,
     /// Host files that exist but could not be read (from `read_host_facts`).
@@ -89,7 +89,8 @@ pub struct SessionFacts {
 }
 
 /// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     /// There and usable.
     Yes,
@@ -327,7 +328,7 @@ fn check_overlay(root: bool, o: Overlay) -> Check {
     }
 }
 
-fn check_rootfs(r: &Result<RootfsFacts, String>) -> Check {
+fn check_rootfs(r: &Result<RootfsFacts, RootfsProblem>) -> Check {
     match r {
         Ok(r) => Check::new(
             "rootfs",
@@ -341,7 +342,20 @@ fn check_rootfs(r: &Result<RootfsFacts, String>) -> Check {
                 r.tools_layer.display()
             ),
         ),
-        Err(e) => Check::new(
+        Err(RootfsProblem::Cache { dir, error }) => Check::new(
+            "rootfs",
+            Status::No,
+            format!("the cache directory {} cannot be written", dir.display()),
+        )
+        .why(format!(
+            "the default root filesystem is assembled there once: {error}"
+        ))
+        .fix(format!(
+            "make {} writable for this user, or point XDG_CACHE_HOME at a writable \
+             directory (HOME may be read-only or missing)",
+            dir.display()
+        )),
+        Err(RootfsProblem::Assemble(e)) => Check::new(
             "rootfs",
             Status::No,
             "the default root filesystem cannot be assembled",
@@ -352,6 +366,17 @@ fn check_rootfs(r: &Result<RootfsFacts, String>) -> Check {
              /bin; or give lessons a rootfs with `--rootfs DIR` / `--image FILE`",
         ),
     }
+}
+
+/// Why the default rootfs is not there: the place it goes, or the making of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootfsProblem {
+    /// The cache directory cannot be created or written (a read-only or missing HOME).
+    Cache {
+        dir: PathBuf,
+        error: String,
+    },
+    Assemble(String),
 }
 
 fn check_terminal(t: &TermFacts) -> Vec<Check> {
@@ -512,7 +537,7 @@ pub fn gather(paths: &Paths) -> Facts {
     gather_with(paths, gather_rootfs(paths))
 }
 
-fn gather_with(paths: &Paths, rootfs: Result<RootfsFacts, String>) -> Facts {
+fn gather_with(paths: &Paths, rootfs: Result<RootfsFacts, RootfsProblem>) -> Facts {
     let hf = host::read_host_facts(&HostRoots::from_proc_root(&paths.proc_root));
     Facts {
         euid: nix::unistd::geteuid().as_raw(),
@@ -569,9 +594,22 @@ fn gather_cgroups(paths: &Paths) -> Result<CgroupFacts, String> {
     })
 }
 
-fn gather_rootfs(paths: &Paths) -> Result<RootfsFacts, String> {
-    let a = assemble::assemble_default(paths).map_err(|e| format!("{e:#}"))?;
-    let tools_layer = assemble::tools_layer(paths).map_err(|e| format!("{e:#}"))?;
+fn gather_rootfs(paths: &Paths) -> Result<RootfsFacts, RootfsProblem> {
+    // The cache first: without it nothing can be assembled, whatever the host has, and
+    // the fix is the directory, not a package.
+    let cache = &paths.cache_dir;
+    let usable = std::fs::create_dir_all(cache).and_then(|()| {
+        nix::unistd::access(cache, nix::unistd::AccessFlags::W_OK).map_err(std::io::Error::from)
+    });
+    if let Err(e) = usable {
+        return Err(RootfsProblem::Cache {
+            dir: cache.clone(),
+            error: e.to_string(),
+        });
+    }
+    let problem = |e: anyhow::Error| RootfsProblem::Assemble(format!("{e:#}"));
+    let a = assemble::assemble_default(paths).map_err(problem)?;
+    let tools_layer = assemble::tools_layer(paths).map_err(problem)?;
     Ok(RootfsFacts {
         dir: a.dir,
         source: a.source,
@@ -626,12 +664,43 @@ fn gather_sessions(paths: &Paths) -> SessionFacts {
     s
 }
 
-pub fn main() -> ExitCode {
+/// Version of the `--json` report's shape; bump when a field changes meaning.
+const JSON_FORMAT: u32 = 1;
+
+/// The report as one JSON object, for an organiser collecting a room's readiness
+/// before a workshop: `{"format", "underhood", "host", "ready", "checks": [...]}`,
+/// each check with `name`, `status` (yes/no/warn/skip), `found`, `why`, `fix`.
+pub fn render_json(checks: &[Check], host: &str) -> String {
+    let value = serde_json::json!({
+        "format": JSON_FORMAT,
+        "underhood": crate::cli::version::LONG,
+        "host": host,
+        "ready": exit_code(checks) == 0,
+        // Names are indented in the report under the line they belong to; not here.
+        "checks": checks.iter().map(|c| serde_json::json!({
+            "name": c.name.trim(),
+            "status": c.status,
+            "found": c.found,
+            "why": c.why,
+            "fix": c.fix,
+        })).collect::<Vec<_>>(),
+    });
+    format!("{value}\n")
+}
+
+pub fn main(json: bool) -> ExitCode {
     let paths = Paths::host();
     let facts = gather(&paths);
     let list = checks(&facts);
-    let colour = facts.terminal.tty && !facts.terminal.no_color;
-    print!("{}", render(&list, colour));
+    if json {
+        let host = nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        print!("{}", render_json(&list, &host));
+    } else {
+        let colour = facts.terminal.tty && !facts.terminal.no_color;
+        print!("{}", render(&list, colour));
+    }
     ExitCode::from(exit_code(&list))
 }
 
@@ -824,7 +893,9 @@ mod tests {
         );
 
         let mut f = good_root();
-        f.rootfs = Err("no shell for the default rootfs: neither busybox nor ...".into());
+        f.rootfs = Err(RootfsProblem::Assemble(
+            "no shell for the default rootfs: neither busybox nor ...".into(),
+        ));
         let list = checks(&f);
         assert_eq!(exit_code(&list), 1);
         assert!(
@@ -967,9 +1038,74 @@ mod tests {
     #[test]
     fn live_host_gathers_without_panicking() {
         // Reads this machine; only shapes are checked (the verdicts depend on the host).
-        let f = gather_with(&Paths::host(), Err("not assembled in a unit test".into()));
+        let f = gather_with(
+            &Paths::host(),
+            Err(RootfsProblem::Assemble(
+                "not assembled in a unit test".into(),
+            )),
+        );
         let list = checks(&f);
         assert!(list.iter().any(|c| c.name == "cgroups"));
         assert_eq!(f.euid == 0, find(&list, "root").status == Status::Yes);
+    }
+
+    #[test]
+    fn json_report_names_every_check_and_the_verdict() {
+        let list = checks(&good_root());
+        let v: serde_json::Value = serde_json::from_str(&render_json(&list, "lab-07")).unwrap();
+        assert_eq!(v["format"], 1);
+        assert_eq!(v["host"], "lab-07");
+        assert_eq!(v["ready"], true);
+        assert_eq!(v["checks"].as_array().unwrap().len(), list.len());
+        assert_eq!(v["checks"][0]["name"], list[0].name.trim());
+        assert!(
+            v["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| !c["name"].as_str().unwrap().starts_with(' '))
+        );
+        assert_eq!(v["checks"][0]["status"], "yes");
+        let mut bad = list.clone();
+        bad[0].status = Status::No;
+        let v: serde_json::Value = serde_json::from_str(&render_json(&bad, "x")).unwrap();
+        assert_eq!(v["ready"], false);
+        assert_eq!(v["checks"][0]["status"], "no");
+    }
+
+    /// A user whose HOME cannot be written is told about the directory, not busybox.
+    #[test]
+    fn an_unwritable_cache_names_the_directory_not_a_package() {
+        let mut f = good_root();
+        f.rootfs = Err(RootfsProblem::Cache {
+            dir: PathBuf::from("/home/ro/.cache/underhood"),
+            error: "Read-only file system (os error 30)".into(),
+        });
+        let list = checks(&f);
+        let c = find(&list, "rootfs");
+        assert_eq!(c.status, Status::No);
+        assert!(c.found.contains("/home/ro/.cache/underhood"), "{}", c.found);
+        let fix = c.fix.as_deref().unwrap();
+        assert!(
+            fix.contains("XDG_CACHE_HOME") && !fix.contains("busybox"),
+            "{fix}"
+        );
+    }
+
+    /// The real gathering, with a cache directory that cannot be made (its parent is a
+    /// file: the same answer for root and a normal user, unlike file modes).
+    #[test]
+    fn gathering_finds_an_unusable_cache_before_assembling() {
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("not-a-dir");
+        std::fs::write(&file, "").unwrap();
+        let paths = Paths {
+            proc_root: PathBuf::from("/proc"),
+            cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+            state_dir: t.path().join("state"),
+            cache_dir: file.join("underhood"),
+        };
+        let err = gather_rootfs(&paths).unwrap_err();
+        assert!(matches!(err, RootfsProblem::Cache { .. }), "{err:?}");
     }
 }

@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Unpack a rootfs tarball, OCI layout or `docker save` archive and use it.
     #[arg(long)]
     image: Option<PathBuf>,
+    /// The most an --image may take once unpacked (files at full length, sparse ones
+    /// expanded, plus 512 bytes per entry); a bigger one is refused and nothing is kept.
+    #[arg(long, default_value = "4G", value_name = "SIZE", value_parser = parse_size)]
+    max_image_size: u64,
     /// Bind a host path into the container: HOST:PATH[:ro].
     #[arg(long = "volume", short = 'v', value_parser = parse_volume)]
     volumes: Vec<Volume>,
@@ -163,6 +167,7 @@ fn validate(args: &RunArgs) -> Result<()> {
         bail!("the command to run is empty");
     }
     // An image is bad input like any other: unpack it (cached) before anything starts.
+    image::set_max_image_size(args.max_image_size);
     if let Some(file) = &args.image {
         image::unpack_image(file, &Paths::host())
             .with_context(|| format!("--image {}", file.display()))?;
@@ -203,6 +208,14 @@ fn run(args: &RunArgs) -> Result<i32> {
     let cleaned = cleanup::stale_sessions(&paths);
     for s in &cleaned.sessions {
         eprintln!("underhood: removed stale session {s}");
+    }
+    if args.chroot {
+        // Warned, not forbidden: the chroot lesson shows this escape on purpose.
+        eprintln!(
+            "underhood: warning: --chroot only moves the lookup root: the host's whole tree \
+             stays mounted, and root inside (CAP_SYS_CHROOT) can climb out to it \
+             (`underhood chroot-escape` shows how). The default, pivot_root, leaves no way back."
+        );
     }
     let signals = signal_fd()?;
     let opts = Options {

@@ -7,6 +7,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod copy;
+pub(crate) mod loader;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -135,17 +136,68 @@ pub struct Assembled {
     pub skipped: Vec<String>,
 }
 
+/// The environment variable that chooses the default rootfs's [`Flavour`]:
+/// `busybox`, `host-tools` or `auto` (the default).
+pub const FLAVOUR_ENV: &str = "UNDERHOOD_ROOTFS_FLAVOUR";
+
+/// What the default rootfs's tools are. Lessons and tests must work on both, whatever
+/// the host has installed, so each can be asked for by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// busybox when the host has one, else the host's tools.
+    Auto,
+    /// busybox (static if the host has a static one); an error without one.
+    Busybox,
+    /// The host's own shell and tools (coreutils, util-linux...) with their libraries,
+    /// even where busybox is installed.
+    HostTools,
+}
+
+impl Flavour {
+    /// From [`FLAVOUR_ENV`]; unset or empty is `auto`.
+    pub fn from_env() -> Result<Flavour> {
+        match std::env::var(FLAVOUR_ENV) {
+            Ok(v) => Flavour::parse(&v).with_context(|| format!("{FLAVOUR_ENV}={v:?}")),
+            Err(std::env::VarError::NotPresent) => Ok(Flavour::Auto),
+            Err(e) => bail!("{FLAVOUR_ENV}: {e}"),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Flavour> {
+        Ok(match text.trim() {
+            "" | "auto" => Flavour::Auto,
+            "busybox" => Flavour::Busybox,
+            "host-tools" | "host" => Flavour::HostTools,
+            other => bail!("unknown rootfs flavour {other:?}: say busybox, host-tools or auto"),
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Flavour::Auto => "auto",
+            Flavour::Busybox => "busybox",
+            Flavour::HostTools => "host-tools",
+        }
+    }
+}
+
 /// The default root filesystem, assembled at first use; see [`assemble_default`].
 pub fn default_rootfs(paths: &Paths) -> Result<PathBuf> {
     Ok(assemble_default(paths)?.dir)
 }
 
-/// Assembles (or finds in the cache) the default rootfs: the embedded skeleton plus busybox
-/// when the host has one, otherwise the host's own shell and tools with their libraries.
-/// Lives at `<cache_dir>/rootfs-<hash>/rootfs`; the hash covers the skeleton, this recipe and
-/// the host programs chosen, so any change builds a new one.
+/// Assembles (or finds in the cache) the default rootfs of the flavour [`FLAVOUR_ENV`]
+/// asks for: the embedded skeleton plus busybox when the host has one, otherwise the
+/// host's own shell and tools with their libraries. Lives at
+/// `<cache_dir>/rootfs-<hash>/rootfs`; the hash covers the skeleton, this recipe and the
+/// host programs chosen, so any change builds a new one.
 pub fn assemble_default(paths: &Paths) -> Result<Assembled> {
-    assemble_with(paths, &host_search_dirs())
+    assemble_flavour(paths, Flavour::from_env()?)
+}
+
+/// [`assemble_default`] of a given flavour.
+pub fn assemble_flavour(paths: &Paths, flavour: Flavour) -> Result<Assembled> {
+    assemble_with(paths, &host_search_dirs(), flavour)
 }
 
 /// How the tools get into the rootfs.
@@ -158,9 +210,10 @@ enum Recipe {
     },
 }
 
-fn assemble_with(paths: &Paths, search: &[PathBuf]) -> Result<Assembled> {
+fn assemble_with(paths: &Paths, search: &[PathBuf], flavour: Flavour) -> Result<Assembled> {
     let mut hasher = Sha256::new();
     hasher.update(RECIPE_VERSION);
+    hasher.update(flavour.name());
     for (path, bytes) in SKELETON {
         hasher.update(path.as_bytes());
         hasher.update((bytes.len() as u64).to_le_bytes());
@@ -176,7 +229,7 @@ fn assemble_with(paths: &Paths, search: &[PathBuf]) -> Result<Assembled> {
     {
         return Ok(found);
     }
-    let recipe = choose(search)?;
+    let recipe = choose(search, flavour)?;
     hasher.update(format!("{recipe:?}"));
     let key = &cache::hex(&hasher.finalize())[..16];
     let name = format!("rootfs-{key}");
@@ -259,9 +312,25 @@ fn write_index(index: &Path, fingerprint: &str, dir: &str) -> Result<()> {
     res.with_context(|| format!("cannot rename {} to {}", tmp.display(), index.display()))
 }
 
-/// Picks busybox when the host has one (a static one first), else the host's tools.
-fn choose(search: &[PathBuf]) -> Result<Recipe> {
-    let busyboxes = find_all("busybox", search);
+/// Picks busybox when the flavour allows it and the host has one (a static one first),
+/// else the host's tools.
+fn choose(search: &[PathBuf], flavour: Flavour) -> Result<Recipe> {
+    let busyboxes = if flavour == Flavour::HostTools {
+        Vec::new()
+    } else {
+        find_all("busybox", search)
+    };
+    if flavour == Flavour::Busybox && busyboxes.is_empty() {
+        bail!(
+            "{FLAVOUR_ENV}=busybox, but there is no busybox in {}: install it \
+             (`sudo apt install busybox-static`) or unset {FLAVOUR_ENV}",
+            search
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":")
+        );
+    }
     if !busyboxes.is_empty() {
         // Checking for a static build reads the ELF file: only worth it with a choice.
         let pick = if busyboxes.len() > 1 {

@@ -1,12 +1,18 @@
 //! Removes what dead sessions left behind, from their state files only: processes
 //! (by pid *and* start time), cgroups, veths, session directories. A live session,
 //! or a process that merely reuses a recorded pid, is never touched.
+//!
+//! Also what dead *builds* left in the cache (a partial tree of an unpack killed half-way,
+//! a temporary file: [`abandoned_builds`]) and, when asked, the cached trees no live
+//! process uses ([`cache`]).
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use super::assemble::cache::{self as build_cache, Eviction};
 use super::cgroup;
 use super::controller::delete_veth;
 use super::paths::Paths;
@@ -19,6 +25,59 @@ pub struct Cleaned {
     pub sessions: Vec<String>,
     /// What could not be removed, with why.
     pub errors: Vec<String>,
+}
+
+/// What [`abandoned_builds`] and [`cache`] removed.
+#[derive(Debug, Default)]
+pub struct CacheCleaned {
+    /// Partial build directories and stale temporary files removed.
+    pub partial: Vec<PathBuf>,
+    /// Cached trees removed, with the bytes each took.
+    pub evicted: Vec<(PathBuf, u64)>,
+    /// Cached trees kept because a live process uses them.
+    pub in_use: Vec<PathBuf>,
+    /// What could not be removed, with why.
+    pub errors: Vec<String>,
+}
+
+/// Removes from the cache what builds whose process has died left: `.NAME.tmp-PID-...`
+/// directories (a tree half unpacked when Ctrl-C or SIGKILL came) and `*.tmp-PID-...`
+/// files. A build under way (its process alive, or a lock held on its directory) is
+/// never touched.
+pub fn abandoned_builds(paths: &Paths) -> CacheCleaned {
+    let removed =
+        build_cache::remove_abandoned(&build_cache::build_dirs(&paths.cache_dir), &paths.proc_root);
+    CacheCleaned {
+        partial: removed.paths,
+        errors: removed.errors,
+        ..Default::default()
+    }
+}
+
+/// `cleanup --cache`: removes every cached tree (unpacked images, assembled rootfs,
+/// tools layers) that no live process holds and no mount table names, after the
+/// abandoned builds; they are rebuilt at their next use.
+pub fn cache(paths: &Paths) -> CacheCleaned {
+    let mut out = abandoned_builds(paths);
+    for dir in build_cache::entries(&paths.cache_dir) {
+        match build_cache::evict(&dir, &paths.proc_root) {
+            Ok(Eviction::Removed(bytes)) => out.evicted.push((dir, bytes)),
+            Ok(Eviction::InUse) => out.in_use.push(dir),
+            Err(e) => out.errors.push(format!("{e:#}")),
+        }
+    }
+    // Shortcuts to images that are gone (`images/by-stat`) only cost a failed lookup, but
+    // they are litter.
+    let by_stat = paths.cache_dir.join("images").join("by-stat");
+    if let Ok(links) = std::fs::read_dir(&by_stat) {
+        for link in links.flatten() {
+            let p = link.path();
+            if std::fs::metadata(&p).is_err() && std::fs::remove_file(&p).is_ok() {
+                out.partial.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// Cleans every stale session under `paths.state_dir`.

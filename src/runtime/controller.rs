@@ -718,6 +718,16 @@ impl Launch {
     /// root inside when a user namespace planned before step `index` maps it).
     fn rootfs_dirs(&self, index: usize, spec: &RootfsSpec, report: &mut Report) -> Result<()> {
         let owner = self.userns_root_owner(index);
+        if let Some(gid) = owner {
+            // The session directory is 0700: let root inside (this gid outside) through
+            // to its layers, and no one else.
+            let res = state::let_group_enter(&self.session.dir, gid);
+            report.io("chown", format!("{:?}, -1, {gid}", self.session.dir), res)?;
+            report.shell(format!(
+                "chgrp {gid} {0} && chmod 0710 {0}",
+                self.session.dir.display()
+            ));
+        }
         for dir in [&spec.upper, &spec.work, &spec.merged] {
             let res = std::fs::create_dir_all(dir);
             report.io("mkdir", format!("{dir:?}"), res)?;

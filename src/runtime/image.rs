@@ -5,6 +5,13 @@
 //!
 //! As root the layers stay separate and their whiteouts become overlayfs whiteouts. Without
 //! root those cannot be made, so the layers are flattened into one directory instead.
+//!
+//! Images come from strangers, so the cache trusts nothing it has not checked: an image is
+//! cached under a key made of verified digests (see [`layout`]), every layer is checked
+//! against its digest while it is unpacked, and what an unpack may write is bounded
+//! ([`max_image_size`], `--max-image-size`, [`DEFAULT_MAX_IMAGE_SIZE`] by default). Each
+//! time an image is added, the cache is trimmed to [`CACHE_CAP`], least recently used
+//! first, never touching a tree a live process uses.
 
 mod flatten;
 mod layout;
@@ -13,6 +20,7 @@ mod unpack;
 use std::fs::{self, File};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -21,7 +29,27 @@ use sha2::{Digest, Sha256};
 use crate::runtime::assemble::cache;
 use crate::runtime::paths::Paths;
 use layout::Layout;
-use unpack::{Options, Unpacked, Whiteouts};
+use unpack::{Budget, Digests, Options, Unpacked, Whiteouts};
+
+/// The most an image may write when unpacked, unless `--max-image-size` says otherwise:
+/// 4 GiB, well above any distribution's base image and far below what fills a disk.
+pub const DEFAULT_MAX_IMAGE_SIZE: u64 = 4 << 30;
+/// The cache (unpacked images, assembled rootfs, tools layers) is trimmed to this each
+/// time an image is added, least recently used first: 10 GiB.
+pub const CACHE_CAP: u64 = 10 << 30;
+
+static MAX_IMAGE_SIZE: AtomicU64 = AtomicU64::new(DEFAULT_MAX_IMAGE_SIZE);
+
+/// Sets the unpack limit for this process (`--max-image-size`).
+pub fn set_max_image_size(bytes: u64) {
+    MAX_IMAGE_SIZE.store(bytes, Ordering::Relaxed);
+}
+
+/// The unpack limit in force: what one image's files (each at its full length, sparse
+/// ones expanded) plus 512 bytes per archive entry may add up to.
+pub fn max_image_size() -> u64 {
+    MAX_IMAGE_SIZE.load(Ordering::Relaxed)
+}
 
 /// An unpacked image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +71,45 @@ struct Meta {
     notes: Vec<String>,
 }
 
+/// Mixed into every cache key: bump it when what a cached image is, or how it is checked,
+/// changes, so older entries are never served (those of version 1 were keyed on
+/// manifest.json and unpacked without checking diff_ids or any size limit).
+const CACHE_RECIPE: &str = "image-cache-2";
+
+/// The directory name under `images/` of the image `key` identifies.
+fn entry_name(key: &str) -> String {
+    cache::hex(&Sha256::digest(format!("{CACHE_RECIPE}\n{key}").as_bytes()))
+}
+
+/// The directory name under `images/` of an image file: by the SHA-256 of its contents.
+fn file_key(file: &Path) -> Result<String> {
+    Ok(entry_name(&format!(
+        "file sha256:{}",
+        cache::sha256_file(file)?
+    )))
+}
+
 const META: &str = "image.json";
 const LAYERS: &str = "layers";
 /// `images/by-stat/<hash of path and stat>` -> `../<content hash>`: a second call with the
 /// same, unchanged file needs no hashing of its contents.
 const BY_STAT: &str = "by-stat";
+
+/// "a FIFO", "a character device"...: what stat(2) says a non-regular file is.
+fn file_kind(t: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "neither a regular file nor a directory"
+    }
+}
 
 /// Unpacks `file` (or finds it in the cache). See the module documentation for the formats.
 pub fn unpack_image(file: &Path, paths: &Paths) -> Result<Image> {
@@ -59,6 +121,7 @@ pub fn unpack_image(file: &Path, paths: &Paths) -> Result<Image> {
             Whiteouts::Record
         },
         chown: root,
+        max_bytes: max_image_size(),
     };
     unpack_image_with(file, paths, opts)
 }
@@ -74,6 +137,14 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
     let meta =
         fs::metadata(file).with_context(|| format!("cannot open image {}", file.display()))?;
     let what = file.display().to_string();
+    // stat(2) before any open(2): a character device such as /dev/zero reads forever, and
+    // opening a FIFO blocks until a writer comes. An image is a file or a directory.
+    if !meta.is_dir() && !meta.is_file() {
+        bail!(
+            "{what} is {}: an image is a regular file (an archive) or a directory",
+            file_kind(&meta.file_type())
+        );
+    }
 
     if meta.is_dir() {
         let layout = Layout::detect(file, &what)?.with_context(|| {
@@ -82,17 +153,20 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
                  nor an unpacked docker save (manifest.json)"
             )
         })?;
-        let dir = images.join(&layout.key);
-        let dir = cache::build_atomically(&dir, |tmp| {
-            build_layers(&layout, tmp, opts, &what)?;
+        let dir = images.join(entry_name(&layout.key));
+        let (dir, fresh) = cache::build_atomically_fresh(&dir, |tmp| {
+            build_layers(&layout, tmp, opts, &Budget::new(opts.max_bytes), &what)?;
             Ok(())
         })?;
+        if fresh {
+            cache::trim(&paths.cache_dir, CACHE_CAP, &paths.proc_root);
+        }
         return load(&dir);
     }
 
     let canonical = fs::canonicalize(file).with_context(|| format!("cannot resolve {what}"))?;
     let identity = format!(
-        "{} {} {} {} {}.{}",
+        "{CACHE_RECIPE} {} {} {} {} {}.{}",
         canonical.display(),
         meta.dev(),
         meta.ino(),
@@ -112,10 +186,13 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
         }
     }
 
-    let key = cache::sha256_file(file)?;
-    let dir = cache::build_atomically(&images.join(&key), |tmp| {
+    let key = file_key(file)?;
+    let (dir, fresh) = cache::build_atomically_fresh(&images.join(&key), |tmp| {
         build_from_file(file, tmp, opts, &what)
     })?;
+    if fresh {
+        cache::trim(&paths.cache_dir, CACHE_CAP, &paths.proc_root);
+    }
     // Best effort: without the link the next call hashes the file again, nothing worse.
     let _ = link_by_stat(&by_stat, &key);
     load(&dir)
@@ -123,14 +200,16 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
 
 /// Unpacks the archive as if it were a root filesystem; if what comes out is an image
 /// layout (docker save, OCI), unpacks its layers from there instead. One pass over the
-/// archive either way, and the same careful unpacker for the outer archive too.
+/// archive either way, and the same careful unpacker for the outer archive too. The outer
+/// archive and the layers inside it each get the whole limit.
 fn build_from_file(file: &Path, tmp: &Path, opts: Options, what: &str) -> Result<()> {
     let staging = tmp.join("staging");
     make_dir(&staging)?;
     let input = File::open(file).with_context(|| format!("cannot open {what}"))?;
-    let unpacked = unpack::unpack_blob(input, &staging, opts, what, None)?;
+    let outer = Budget::new(opts.max_bytes);
+    let unpacked = unpack::unpack_blob(input, &staging, opts, &outer, what, Digests::default())?;
     if let Some(layout) = Layout::detect(&staging, what)? {
-        build_layers(&layout, tmp, opts, what)?;
+        build_layers(&layout, tmp, opts, &Budget::new(opts.max_bytes), what)?;
         drop(layout);
         return cache::remove_tree(&staging);
     }
@@ -167,7 +246,13 @@ fn build_from_file(file: &Path, tmp: &Path, opts: Options, what: &str) -> Result
     )
 }
 
-fn build_layers(layout: &Layout, tmp: &Path, opts: Options, what: &str) -> Result<()> {
+fn build_layers(
+    layout: &Layout,
+    tmp: &Path,
+    opts: Options,
+    budget: &Budget,
+    what: &str,
+) -> Result<()> {
     let layers = tmp.join(LAYERS);
     make_dir(&layers)?;
     let mut notes = Vec::new();
@@ -187,8 +272,9 @@ fn build_layers(layout: &Layout, tmp: &Path, opts: Options, what: &str) -> Resul
                 layout.open(layer)?,
                 &stage,
                 opts,
+                budget,
                 &desc,
-                layer.sha256.as_deref(),
+                digests(layer),
             )?;
             note(i, &u);
             flat.merge(&stage, u)?;
@@ -204,8 +290,9 @@ fn build_layers(layout: &Layout, tmp: &Path, opts: Options, what: &str) -> Resul
                 layout.open(layer)?,
                 &dir,
                 opts,
+                budget,
                 &desc,
-                layer.sha256.as_deref(),
+                digests(layer),
             )?;
             note(i, &u);
         }
@@ -224,6 +311,13 @@ fn build_layers(layout: &Layout, tmp: &Path, opts: Options, what: &str) -> Resul
             notes,
         },
     )
+}
+
+fn digests(layer: &layout::LayerRef) -> Digests<'_> {
+    Digests {
+        blob: layer.sha256.as_deref(),
+        diff_id: layer.diff_id.as_deref(),
+    }
 }
 
 fn make_dir(dir: &Path) -> Result<()> {

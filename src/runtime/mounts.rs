@@ -7,8 +7,10 @@ use std::path::{Component, Path, PathBuf};
 use nix::mount::{MntFlags, MsFlags};
 
 use super::report::Report;
-use super::step::{RootMode, RootfsSpec, Volume};
-use super::sys::Sys;
+use super::step::{RootMode, RootfsSpec};
+use super::sys::{Kind, Sys};
+
+mod volume;
 
 /// Host device nodes bound into the container's /dev (bind mounts work in a user
 /// namespace too, where mknod(2) does not).
@@ -33,7 +35,7 @@ fn mount_args(
 
 /// Names mount flags as mount(2) spells them.
 pub fn flag_names(flags: MsFlags) -> String {
-    const NAMES: [(MsFlags, &str); 11] = [
+    const NAMES: [(MsFlags, &str); 14] = [
         (MsFlags::MS_RDONLY, "MS_RDONLY"),
         (MsFlags::MS_NOSUID, "MS_NOSUID"),
         (MsFlags::MS_NODEV, "MS_NODEV"),
@@ -45,6 +47,9 @@ pub fn flag_names(flags: MsFlags) -> String {
         (MsFlags::MS_SLAVE, "MS_SLAVE"),
         (MsFlags::MS_SHARED, "MS_SHARED"),
         (MsFlags::MS_UNBINDABLE, "MS_UNBINDABLE"),
+        (MsFlags::MS_NOATIME, "MS_NOATIME"),
+        (MsFlags::MS_NODIRATIME, "MS_NODIRATIME"),
+        (MsFlags::MS_RELATIME, "MS_RELATIME"),
     ];
     let names: Vec<&str> = NAMES
         .iter()
@@ -114,7 +119,9 @@ fn overlay_path(p: &Path) -> String {
         .replace(':', "\\:")
 }
 
-/// The root filesystem: overlay, then volumes, /proc, /dev, /tmp on top of it.
+/// The root filesystem: overlay, then /proc, /dev, /tmp, then the volumes (so that
+/// none of ours hides a volume mounted under /tmp or /dev), then runc's read-only and
+/// masked paths over all of it.
 pub fn rootfs(
     sys: &mut dyn Sys,
     r: &mut Report,
@@ -140,24 +147,29 @@ pub fn rootfs(
         data.push_str(",volatile");
     }
     // nodev: a device node in an image (or made inside with CAP_MKNOD) opens nothing;
-    // /dev is a separate mount with the few nodes we bind in.
+    // /dev is a separate mount with the few nodes we bind in. nosuid: a setuid file in
+    // the image or made inside raises nobody (the command runs with no_new_privs
+    // anyway, which makes setuid bits inert for it and its children).
     mount(
         sys,
         r,
         Some("overlay"),
         &spec.merged,
         Some("overlay"),
-        MsFlags::MS_NODEV,
+        MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
         Some(&data),
     )?;
     r.shell(format!(
-        "mount -t overlay overlay -o nodev,{data} {}",
+        "mount -t overlay overlay -o nodev,nosuid,{data} {}",
         spec.merged.display()
     ));
     r.note("overlayfs: reads fall through to the lower layers; the first write copies a file up");
 
-    for v in &spec.volumes {
-        volume(sys, r, &spec.merged, v)?;
+    // mount(2) follows a symlink at its target: an image whose /proc is a link to
+    // elsewhere would get procfs elsewhere (or, through an absolute link, outside the
+    // new root) and run without /proc. Refused, naming the path.
+    for name in ["proc", "dev", "tmp"] {
+        refuse_symlink(sys, r, &spec.merged, name)?;
     }
 
     let proc_dir = spec.merged.join("proc");
@@ -173,7 +185,6 @@ pub fn rootfs(
     )?;
     r.shell(format!("mount -t proc proc {}", proc_dir.display()));
     r.note("a fresh /proc shows the processes of the PID namespace of whoever mounts it");
-    harden_proc(sys, r, &proc_dir)?;
 
     dev(sys, r, &spec.merged.join("dev"))?;
 
@@ -192,101 +203,67 @@ pub fn rootfs(
         "mount -t tmpfs -o mode=1777 tmpfs {}",
         tmp.display()
     ));
-    Ok(())
+
+    for v in &spec.volumes {
+        volume::bind(sys, r, &spec.merged, v)?;
+    }
+
+    harden(sys, r, &spec.merged)
 }
 
-fn volume(sys: &mut dyn Sys, r: &mut Report, merged: &Path, v: &Volume) -> nix::Result<()> {
-    r.call(
-        "resolve",
-        format!("{:?}", v.target),
-        inside(merged, &v.target),
-    )?;
-    if v.target
-        .components()
-        .all(|c| matches!(c, Component::RootDir))
-    {
+/// Fails with ELOOP, naming the path, when `/name` in the new root is a symlink.
+fn refuse_symlink(sys: &mut dyn Sys, r: &mut Report, merged: &Path, name: &str) -> nix::Result<()> {
+    let p = merged.join(name);
+    if sys.kind(&p) == Some(Kind::Symlink) {
         return r.call(
-            "resolve",
-            "a volume cannot replace /",
-            Err(nix::errno::Errno::EINVAL),
+            "lstat",
+            format!(
+                "{p:?}: /{name} is a symlink in the root filesystem; refusing to mount /{name} through it"
+            ),
+            Err(nix::errno::Errno::ELOOP),
         );
     }
-    // The image may hold symlinks (even absolute ones) on the way to the target:
-    // follow them inside the new root only, never on the host.
-    let resolved = sys.resolve_in_root(merged, &v.target);
-    let target = r.call(
-        "resolve",
-        format!("{:?} inside {:?}", v.target, merged),
-        resolved,
-    )?;
-    let is_dir = v.host.is_dir();
-    if is_dir {
-        r.call("mkdir", format!("{target:?}"), sys.mkdir(&target))?;
-    } else {
-        if let Some(parent) = target.parent() {
-            r.call("mkdir", format!("{parent:?}"), sys.mkdir(parent))?;
-        }
-        r.call(
-            "open",
-            format!("{target:?}, O_CREAT"),
-            sys.create_file(&target),
-        )?;
-    }
-    let host = v.host.to_string_lossy().into_owned();
-    mount(
-        sys,
-        r,
-        Some(&host),
-        &target,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )?;
-    if v.read_only {
-        // A bind mount takes the flags of its source; read-only needs a remount
-        // of the new bind (mount(2), "Creating a bind mount").
-        mount(
-            sys,
-            r,
-            None,
-            &target,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-            None,
-        )?;
-        r.shell(format!(
-            "mount --bind -o ro {} {}",
-            v.host.display(),
-            target.display()
-        ));
-    } else {
-        r.shell(format!(
-            "mount --bind {} {}",
-            v.host.display(),
-            target.display()
-        ));
-    }
     Ok(())
 }
 
-/// /proc paths that act on the whole host, not on the container: read-only (as
-/// runc's default `readonlyPaths`), so that e.g. `/proc/sys/kernel/core_pattern`, which
-/// the host runs as root on every crash, cannot be written by root inside.
-pub const PROC_READ_ONLY: [&str; 5] = ["sys", "sysrq-trigger", "bus", "fs", "irq"];
-/// /proc files that leak host information or state: hidden behind /dev/null (runc's
-/// `maskedPaths`).
-pub const PROC_MASKED: [&str; 5] = [
-    "kcore",
-    "keys",
-    "timer_list",
-    "sched_debug",
-    "latency_stats",
+/// runc's default `readonlyPaths` (libcontainer/specconv/example.go): /proc paths that
+/// act on the whole host, not on the container, so that e.g.
+/// `/proc/sys/kernel/core_pattern`, which the host runs as root on every crash, cannot
+/// be written by root inside. Bound onto themselves, then remounted read-only.
+pub const READ_ONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+/// runc's default `maskedPaths`: what leaks host information or state. A file is hidden
+/// behind /dev/null, a directory behind an empty read-only tmpfs; a path absent here
+/// (no /sys is mounted, a kernel without that file) is skipped.
+pub const MASKED_PATHS: [&str; 11] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/sys/firmware",
+    "/proc/scsi",
+    "/sys/devices/virtual/tpm",
 ];
 
-fn harden_proc(sys: &mut dyn Sys, r: &mut Report, proc_dir: &Path) -> nix::Result<()> {
-    for name in PROC_READ_ONLY {
-        let p = proc_dir.join(name);
-        if !sys.exists(&p) {
+fn harden(sys: &mut dyn Sys, r: &mut Report, merged: &Path) -> nix::Result<()> {
+    let mut read_only = Vec::new();
+    for path in READ_ONLY_PATHS {
+        // Resolved inside the new root: an image's symlinks never lead out of it.
+        let p = r.call(
+            "resolve",
+            format!("{path:?} inside {merged:?}"),
+            sys.resolve_in_root(merged, Path::new(path)),
+        )?;
+        if sys.kind(&p).is_none() {
             continue;
         }
         let s = p.to_string_lossy().into_owned();
@@ -305,28 +282,65 @@ fn harden_proc(sys: &mut dyn Sys, r: &mut Report, proc_dir: &Path) -> nix::Resul
             None,
             &p,
             None,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC,
             None,
         )?;
+        read_only.push(path);
     }
-    for name in PROC_MASKED {
-        let p = proc_dir.join(name);
-        if !sys.exists(&p) {
-            continue;
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    for path in MASKED_PATHS {
+        let p = r.call(
+            "resolve",
+            format!("{path:?} inside {merged:?}"),
+            sys.resolve_in_root(merged, Path::new(path)),
+        )?;
+        match sys.kind(&p) {
+            None => {}
+            Some(Kind::Dir) => {
+                mount(
+                    sys,
+                    r,
+                    Some("tmpfs"),
+                    &p,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    None,
+                )?;
+                dirs.push(path);
+            }
+            Some(_) => {
+                mount(sys, r, Some("/dev/null"), &p, None, MsFlags::MS_BIND, None)?;
+                files.push(path);
+            }
         }
-        mount(sys, r, Some("/dev/null"), &p, None, MsFlags::MS_BIND, None)?;
     }
-    r.shell(format!(
-        "for p in {}; do mount --bind {d}/$p {d}/$p; mount -o remount,bind,ro {d}/$p; done",
-        PROC_READ_ONLY.join(" "),
-        d = proc_dir.display()
-    ));
-    r.shell(format!(
-        "for p in {}; do mount --bind /dev/null {}/$p; done",
-        PROC_MASKED.join(" "),
-        proc_dir.display()
-    ));
-    r.note("/proc/sys and other host-wide knobs are read-only, kcore and friends masked");
+    let d = merged.display();
+    if !read_only.is_empty() {
+        r.shell(format!(
+            "for p in {}; do mount --bind {d}$p {d}$p; mount -o remount,bind,ro,nosuid,nodev,noexec {d}$p; done",
+            read_only.join(" ")
+        ));
+    }
+    if !files.is_empty() {
+        r.shell(format!(
+            "for p in {}; do mount --bind /dev/null {d}$p; done",
+            files.join(" ")
+        ));
+    }
+    if !dirs.is_empty() {
+        r.shell(format!(
+            "for p in {}; do mount -t tmpfs -o ro tmpfs {d}$p; done",
+            dirs.join(" ")
+        ));
+    }
+    r.note(
+        "as runc: /proc/sys and other host-wide knobs are read-only; kcore, keys, acpi and the rest of runc's masked paths hide behind /dev/null or an empty read-only tmpfs",
+    );
     Ok(())
 }
 
@@ -438,7 +452,10 @@ pub fn enter_root(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::sys::{Call, Recorder};
+    use crate::runtime::step::Volume;
+    use crate::runtime::sys::{
+        Call, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, Recorder,
+    };
     use nix::errno::Errno;
 
     fn spec() -> RootfsSpec {
@@ -455,13 +472,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn rootfs_mounts_overlay_first_then_volumes_proc_dev_tmp() {
-        let mut sys = Recorder::default();
-        let mut r = Report::new("rootfs");
-        rootfs(&mut sys, &mut r, &spec(), false).unwrap();
-        let mounts: Vec<(Option<String>, PathBuf, MsFlags)> = sys
-            .calls
+    fn mounts(sys: &Recorder) -> Vec<(Option<String>, PathBuf, MsFlags)> {
+        sys.calls
             .iter()
             .filter_map(|c| match c {
                 Call::Mount {
@@ -472,23 +484,50 @@ mod tests {
                 } => Some((fstype.clone(), target.clone(), *flags)),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn rootfs_mounts_overlay_then_proc_dev_tmp_then_volumes_then_masks() {
+        let mut sys = Recorder::default();
+        let mut r = Report::new("rootfs");
+        rootfs(&mut sys, &mut r, &spec(), false).unwrap();
+        let mounts = mounts(&sys);
         assert_eq!(mounts[0].0.as_deref(), Some("overlay"));
         assert_eq!(mounts[0].1, PathBuf::from("/s/merged"));
-        // The volume: a bind, then the read-only remount of that bind.
-        assert_eq!(mounts[1].1, PathBuf::from("/s/merged/data"));
-        assert!(mounts[1].2.contains(MsFlags::MS_BIND));
+        assert!(mounts[0].2.contains(MsFlags::MS_NODEV | MsFlags::MS_NOSUID));
+        assert_eq!(mounts[1].0.as_deref(), Some("proc"));
+        let at = |p: &str| {
+            mounts
+                .iter()
+                .position(|m| m.1 == Path::new(p))
+                .unwrap_or_else(|| panic!("no mount at {p}"))
+        };
+        // Volumes after /dev and /tmp, so neither hides one below it.
+        assert!(at("/s/merged/dev") < at("/s/merged/tmp"));
+        assert!(at("/s/merged/tmp") < at("/s/merged/data"));
         assert!(
-            mounts[2]
+            mounts[at("/s/merged/data")]
                 .2
-                .contains(MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY)
+                .contains(MsFlags::MS_BIND | MsFlags::MS_REC)
         );
-        assert_eq!(mounts[3].0.as_deref(), Some("proc"));
+        // Then nosuid, nodev and read-only on the volume and all below it.
+        assert!(sys.calls.contains(&Call::MountSetattr {
+            target: "/s/merged/data".into(),
+            recursive: true,
+            attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        }));
+        // runc's read-only and masked paths, last.
+        assert!(at("/s/merged/data") < at("/s/merged/proc/sys"));
+        for p in MASKED_PATHS {
+            assert!(
+                mounts
+                    .iter()
+                    .any(|m| m.1 == Path::new(&format!("/s/merged{p}"))),
+                "{p} not masked"
+            );
+        }
         assert!(mounts.iter().any(|m| m.0.as_deref() == Some("devpts")));
-        assert_eq!(
-            mounts.last().map(|m| m.1.clone()),
-            Some("/s/merged/tmp".into())
-        );
         match &sys.calls[0] {
             Call::Mount { data: Some(d), .. } => {
                 assert_eq!(
@@ -498,6 +537,84 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn masked_directories_get_an_empty_read_only_tmpfs() {
+        let mut sys = Recorder {
+            kinds: vec![
+                ("/s/merged/proc/acpi".into(), Some(Kind::Dir)),
+                ("/s/merged/sys/firmware".into(), None),
+            ],
+            ..Default::default()
+        };
+        let mut r = Report::new("rootfs");
+        rootfs(&mut sys, &mut r, &spec(), false).unwrap();
+        let mounts = mounts(&sys);
+        let acpi: Vec<_> = mounts
+            .iter()
+            .filter(|m| m.1 == Path::new("/s/merged/proc/acpi"))
+            .collect();
+        assert_eq!(acpi.len(), 1);
+        assert_eq!(acpi[0].0.as_deref(), Some("tmpfs"));
+        assert!(acpi[0].2.contains(MsFlags::MS_RDONLY));
+        assert!(
+            !mounts
+                .iter()
+                .any(|m| m.1 == Path::new("/s/merged/sys/firmware"))
+        );
+    }
+
+    #[test]
+    fn a_symlink_at_a_mount_point_is_refused_by_name() {
+        for name in ["proc", "dev", "tmp"] {
+            let mut sys = Recorder {
+                kinds: vec![(format!("/s/merged/{name}").into(), Some(Kind::Symlink))],
+                ..Default::default()
+            };
+            let mut r = Report::new("rootfs");
+            assert_eq!(rootfs(&mut sys, &mut r, &spec(), false), Err(Errno::ELOOP));
+            let f = r.failure().unwrap();
+            assert!(
+                f.args.contains(&format!("/{name} is a symlink")),
+                "{}",
+                f.args
+            );
+            assert_eq!(mounts(&sys).len(), 1, "{name}: nothing after the overlay");
+        }
+    }
+
+    #[test]
+    fn a_volume_under_a_masked_path_is_refused() {
+        let mut s = spec();
+        s.volumes[0].target = "/sys/firmware/x".into();
+        let mut sys = Recorder::default();
+        let mut r = Report::new("rootfs");
+        assert_eq!(rootfs(&mut sys, &mut r, &s, false), Err(Errno::EINVAL));
+        let f = r.failure().unwrap();
+        assert!(f.args.contains("masked"), "{}", f.args);
+    }
+
+    #[test]
+    fn without_mount_setattr_each_submount_is_remounted() {
+        let mut sys = Recorder {
+            fail: Some((|c| matches!(c, Call::MountSetattr { .. }), Errno::ENOSYS)),
+            ..Default::default()
+        };
+        let mut r = Report::new("rootfs");
+        rootfs(&mut sys, &mut r, &spec(), false).unwrap();
+        assert!(r.failure().is_none(), "ENOSYS is handled, not a failure");
+        assert!(sys.calls.contains(&Call::Mount {
+            source: None,
+            target: "/s/merged/data".into(),
+            fstype: None,
+            flags: MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_RDONLY,
+            data: None,
+        }));
     }
 
     #[test]

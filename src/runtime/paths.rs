@@ -12,7 +12,8 @@ pub struct Paths {
     pub proc_root: PathBuf,
     /// Normally `/sys/fs/cgroup`.
     pub cgroup_root: PathBuf,
-    /// Per-session state: `/run/underhood` as root, `$XDG_RUNTIME_DIR/underhood` rootless.
+    /// Per-session state: `/run/underhood` as root, `$XDG_RUNTIME_DIR/underhood` rootless
+    /// (`/tmp/underhood-<uid>` without XDG_RUNTIME_DIR).
     pub state_dir: PathBuf,
     /// Assembled root filesystems and unpacked images: `/var/cache/underhood` as root,
     /// `$XDG_CACHE_HOME/underhood` (or `~/.cache/underhood`) rootless.
@@ -28,12 +29,17 @@ impl Paths {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         };
+        // The state directory holds each container's upper layer: its own user's only
+        // (state::state_root checks the owner and sets the mode). Rootless without
+        // XDG_RUNTIME_DIR it falls back to the shared temporary directory, under a name
+        // of its own per uid.
         let state_dir = if root {
             PathBuf::from("/run").join(PREFIX)
         } else {
-            env("XDG_RUNTIME_DIR")
-                .unwrap_or_else(std::env::temp_dir)
-                .join(PREFIX)
+            env("XDG_RUNTIME_DIR").map_or_else(
+                || std::env::temp_dir().join(format!("{PREFIX}-{}", nix::unistd::geteuid())),
+                |d| d.join(PREFIX),
+            )
         };
         let cache_dir = if root {
             PathBuf::from("/var/cache").join(PREFIX)

@@ -6,6 +6,7 @@
 //! its start time (field 22 of /proc/<pid>/stat, proc(5)).
 
 use std::fs;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -99,17 +100,20 @@ impl Session {
         // session ending at the same moment may take it away under us: retry then.
         let mut tries = 0;
         loop {
-            fs::create_dir_all(&paths.state_dir)
-                .with_context(|| format!("creating {}", paths.state_dir.display()))?;
-            // 0711 below: a user-namespaced subject (mapped to another uid) must traverse it.
-            match fs::create_dir(&dir) {
+            state_root(&paths.state_dir)?;
+            // 0700: the upper layer below holds whatever the container made (setuid
+            // copies, device nodes) on a host filesystem that is neither nosuid nor
+            // nodev; no other host user may reach it. See `let_group_enter` for the
+            // one exception, a container whose root is another uid outside.
+            match fs::DirBuilder::new().mode(0o700).create(&dir) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => tries += 1,
                 Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
             }
         }
-        fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))
-            .with_context(|| format!("chmod 0711 {}", dir.display()))?;
+        // mkdir(2) applies the umask; chmod(2) does not.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("chmod 0700 {}", dir.display()))?;
         let me = std::process::id() as i32;
         let mut s = Session {
             dir,
@@ -121,7 +125,12 @@ impl Session {
             },
         };
         init(&mut s.state);
-        s.save()?;
+        if let Err(e) = s.save() {
+            // A full /run (ENOSPC) must not leave a session directory that names no
+            // process for cleanup to judge by.
+            let _ = remove_session_dir(&s.dir);
+            return Err(e);
+        }
         Ok(s)
     }
 
@@ -143,9 +152,18 @@ impl Session {
         let tmp = self.dir.join("state.json.tmp");
         let path = self.dir.join(STATE_FILE);
         let body = serde_json::to_vec_pretty(&self.state).context("encoding state")?;
-        fs::write(&tmp, body).with_context(|| format!("writing {}", tmp.display()))?;
-        // rename(2) is atomic: a crash leaves the old or the new record, never half.
-        fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))
+        let written = fs::write(&tmp, body)
+            .with_context(|| format!("writing {}", tmp.display()))
+            // rename(2) is atomic: a crash leaves the old or the new record, never half.
+            .and_then(|()| {
+                fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))
+            });
+        if written.is_err() {
+            // A full filesystem (ENOSPC) leaves a cut temporary file: the record on disk
+            // stays the previous one, whole.
+            let _ = fs::remove_file(&tmp);
+        }
+        written
     }
 
     /// Removes the session directory (upper layer included) once all else is gone, and
@@ -157,6 +175,54 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Mode of the state directory (`/run/underhood`): its owner may do anything, others
+/// may only pass through to a session directory they are let into (a container's root
+/// mapped to another uid); they cannot list the sessions.
+pub const STATE_ROOT_MODE: u32 = 0o711;
+
+/// Creates the state directory, or checks the one there: a real directory (not a
+/// symlink) owned by us and writable by no one else, since everything of every session
+/// goes below it. Rootless, it may sit in a shared place such as /tmp, where another
+/// user could have made it first.
+pub fn state_root(dir: &Path) -> Result<()> {
+    if let Some(parent) = dir.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    match fs::DirBuilder::new().mode(STATE_ROOT_MODE).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+    }
+    let meta = fs::symlink_metadata(dir).with_context(|| format!("lstat {}", dir.display()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if !meta.is_dir() {
+        bail!(
+            "refusing the state directory {}: it is not a directory (a symlink?)",
+            dir.display()
+        );
+    }
+    if meta.uid() != me {
+        bail!(
+            "refusing the state directory {}: it belongs to uid {}, not to us (uid {me})",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    if meta.mode() & 0o7777 != STATE_ROOT_MODE {
+        fs::set_permissions(dir, fs::Permissions::from_mode(STATE_ROOT_MODE))
+            .with_context(|| format!("chmod {STATE_ROOT_MODE:o} {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Lets group `gid` enter the session directory `dir` (chown :gid, chmod 0710): root
+/// inside a user namespace that root outside made is uid/gid 100000 on the host, and
+/// its overlay mount must reach `upper/` and `work/` below here. Others still may not.
+pub fn let_group_enter(dir: &Path, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::chown(dir, None, Some(gid))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o710))
 }
 
 /// rmdir(2) of the state directory: it fails (and is left) while any session is in it,
@@ -242,7 +308,6 @@ fn remove_tree_parallel(dir: &Path) -> std::io::Result<()> {
 
 /// chmod u+rwx every directory below `dir`, never following symlinks.
 fn open_up(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
     let Ok(meta) = fs::symlink_metadata(dir) else {
         return;
     };
@@ -345,6 +410,37 @@ mod tests {
         assert!(!is_stale(&paths, &all[0].0, &all[0].1), "we are alive");
         s.remove_dir().unwrap();
         assert!(list(&paths).is_empty());
+    }
+
+    #[test]
+    fn session_dirs_are_closed_to_others() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = paths_in(tmp.path());
+        let s = Session::create(&paths).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&paths.state_dir), 0o711);
+        assert_eq!(mode(&s.dir), 0o700);
+        let me = nix::unistd::getegid().as_raw();
+        let_group_enter(&s.dir, me).unwrap();
+        assert_eq!(mode(&s.dir), 0o710);
+        s.remove_dir().unwrap();
+    }
+
+    #[test]
+    fn a_state_root_that_is_a_symlink_or_too_open_is_handled() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        fs::create_dir(&real).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = state_root(&link).unwrap_err().to_string();
+        assert!(err.contains("not a directory"), "{err}");
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o777)).unwrap();
+        state_root(&real).unwrap();
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o7777,
+            0o711
+        );
     }
 
     #[test]

@@ -41,7 +41,27 @@ pub enum Call {
     SetResGid(u32),
     SetResUid(u32),
     SetDumpable,
+    MountSetattr {
+        target: PathBuf,
+        recursive: bool,
+        attr_set: u64,
+    },
 }
+
+/// What lstat(2) says a path is (symlinks are not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    Symlink,
+    /// A regular file, a device, a socket, a FIFO.
+    Other,
+}
+
+/// mount_setattr(2) attributes (linux/mount.h): `MOUNT_ATTR_RDONLY` and friends.
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 
 pub trait Sys {
     fn unshare(&mut self, flags: CloneFlags) -> nix::Result<()>;
@@ -92,6 +112,19 @@ pub trait Sys {
     fn overlay_volatile(&mut self) -> bool {
         false
     }
+    /// lstat(2): what `path` is, `None` when it does not exist.
+    fn kind(&mut self, path: &Path) -> Option<Kind>;
+    /// mount_setattr(2) with `attr_set` (MOUNT_ATTR_*) on the mount at `target`, and on
+    /// every mount below it when `recursive` (AT_RECURSIVE). ENOSYS before Linux 5.12.
+    fn mount_setattr(&mut self, target: &Path, recursive: bool, attr_set: u64) -> nix::Result<()>;
+    /// The mount points at `target` and below it in our mount namespace, parents first
+    /// (from /proc/self/mountinfo): what a recursive remount must visit one by one.
+    fn mounts_below(&mut self, target: &Path) -> nix::Result<Vec<PathBuf>>;
+    /// The flags of the mount holding `path` that a bind remount must repeat
+    /// (statvfs(2) f_flag: ro, nosuid, nodev, noexec and the atime ones). In a user
+    /// namespace the kernel locks them (mount(2), EPERM): a remount may add flags, never
+    /// drop one.
+    fn mount_flags(&mut self, path: &Path) -> nix::Result<MsFlags>;
 }
 
 /// Whether a `uname -r` release string is at least `major.minor`.
@@ -241,6 +274,105 @@ impl Sys for Linux {
     fn resolve_in_root(&mut self, root: &Path, path: &Path) -> nix::Result<PathBuf> {
         resolve_in_root(root, path)
     }
+    fn kind(&mut self, path: &Path) -> Option<Kind> {
+        let m = std::fs::symlink_metadata(path).ok()?;
+        let t = m.file_type();
+        Some(if t.is_symlink() {
+            Kind::Symlink
+        } else if t.is_dir() {
+            Kind::Dir
+        } else {
+            Kind::Other
+        })
+    }
+    fn mount_setattr(&mut self, target: &Path, recursive: bool, attr_set: u64) -> nix::Result<()> {
+        // struct mount_attr from linux/mount.h (MOUNT_ATTR_SIZE_VER0 = 32 bytes).
+        #[repr(C)]
+        struct MountAttr {
+            attr_set: u64,
+            attr_clr: u64,
+            propagation: u64,
+            userns_fd: u64,
+        }
+        let attr = MountAttr {
+            attr_set,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        let c = cpath(target)?;
+        let flags = if recursive { libc::AT_RECURSIVE } else { 0 };
+        // SAFETY: `c` is a NUL-terminated path and `attr` a live struct of the size
+        // passed; the kernel only reads them (mount_setattr(2)).
+        let res = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                flags as libc::c_uint,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        Errno::result(res).map(drop)
+    }
+    fn mounts_below(&mut self, target: &Path) -> nix::Result<Vec<PathBuf>> {
+        let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(io_errno)?;
+        Ok(mount_points_below(&text, target))
+    }
+    fn mount_flags(&mut self, path: &Path) -> nix::Result<MsFlags> {
+        use nix::sys::statvfs::FsFlags;
+        let f = nix::sys::statvfs::statvfs(path)?.flags();
+        let pairs = [
+            (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ];
+        Ok(pairs
+            .iter()
+            .filter(|(st, _)| f.contains(*st))
+            .fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms))
+    }
+}
+
+/// The mount points of a /proc/self/mountinfo text at `target` or below it, in the
+/// order listed (a parent before what is mounted on it). The mount point is field 5,
+/// with space, tab, newline and backslash written as octal escapes (proc(5)).
+pub fn mount_points_below(mountinfo: &str, target: &Path) -> Vec<PathBuf> {
+    fn unescape(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'\\'
+                && i + 3 < b.len()
+                && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+            {
+                let d = |k: usize| u32::from(b[i + k] - b'0');
+                out.push((d(1) * 64 + d(2) * 8 + d(3)) as u8);
+                i += 4;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    let mut out = Vec::new();
+    for line in mountinfo.lines() {
+        let Some(point) = line.split(' ').nth(4) else {
+            continue;
+        };
+        let p = PathBuf::from(unescape(point));
+        if p.starts_with(target) && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// See `Sys::resolve_in_root`. Components that do not exist yet are kept as they are
@@ -298,6 +430,8 @@ pub struct Recorder {
     pub calls: Vec<Call>,
     /// Fail the first call for which this returns true.
     pub fail: Option<(CallMatcher, Errno)>,
+    /// What `kind` answers for these paths; any other path is `Kind::Other`.
+    pub kinds: Vec<(PathBuf, Option<Kind>)>,
 }
 
 impl Recorder {
@@ -404,6 +538,25 @@ impl Sys for Recorder {
     fn resolve_in_root(&mut self, root: &Path, path: &Path) -> nix::Result<PathBuf> {
         resolve_in_root(root, path)
     }
+    fn kind(&mut self, path: &Path) -> Option<Kind> {
+        self.kinds
+            .iter()
+            .find(|(p, _)| p == path)
+            .map_or(Some(Kind::Other), |(_, k)| *k)
+    }
+    fn mount_setattr(&mut self, target: &Path, recursive: bool, attr_set: u64) -> nix::Result<()> {
+        self.push(Call::MountSetattr {
+            target: target.to_path_buf(),
+            recursive,
+            attr_set,
+        })
+    }
+    fn mounts_below(&mut self, target: &Path) -> nix::Result<Vec<PathBuf>> {
+        Ok(vec![target.to_path_buf()])
+    }
+    fn mount_flags(&mut self, _path: &Path) -> nix::Result<MsFlags> {
+        Ok(MsFlags::empty())
+    }
 }
 
 #[cfg(test)]
@@ -425,6 +578,23 @@ mod tests {
         assert_eq!(r("/ok/x").unwrap(), root.join("real/x"));
         assert_eq!(r("/new/dir").unwrap(), root.join("new/dir"));
         assert_eq!(r("/loop").unwrap_err(), Errno::ELOOP);
+    }
+
+    #[test]
+    fn mount_points_below_a_target_are_unescaped_and_ordered() {
+        let mi = "\
+22 1 0:21 / /proc rw,nosuid - proc proc rw
+30 29 0:40 / /s/merged/v rw - tmpfs t rw
+31 30 0:41 / /s/merged/v/a\\040b rw - tmpfs t rw
+32 29 0:42 / /s/merged/vv rw - tmpfs t rw
+";
+        assert_eq!(
+            mount_points_below(mi, Path::new("/s/merged/v")),
+            vec![
+                PathBuf::from("/s/merged/v"),
+                PathBuf::from("/s/merged/v/a b")
+            ]
+        );
     }
 
     #[test]

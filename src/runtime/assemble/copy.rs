@@ -14,6 +14,8 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use super::loader;
+
 /// Top-level directories that merged-/usr systems (Debian 12, Fedora, Arch) keep under `/usr`.
 const MERGED: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
@@ -121,14 +123,38 @@ pub(crate) enum LibKind {
 /// The interpreter and libraries of an ELF program, as host paths (as the host's loader
 /// would find them; the caller copies the real files behind them).
 pub(crate) fn libraries(program: &Path) -> Result<Vec<(PathBuf, LibKind)>> {
-    let tree = lddtree::DependencyAnalyzer::new(PathBuf::from("/"))
-        .analyze(program)
-        .with_context(|| format!("cannot read the ELF dependencies of {}", program.display()))?;
+    libraries_in(Path::new("/"), program)
+}
+
+/// [`libraries`] for a program of the tree at `root` (a host path), with paths as seen
+/// inside that tree. A library `lddtree` does not find in the places it knows is looked
+/// for again in the loader's own system search path ([`loader`]).
+pub(crate) fn libraries_in(root: &Path, program: &Path) -> Result<Vec<(PathBuf, LibKind)>> {
+    let analyze = |extra: Vec<PathBuf>| {
+        lddtree::DependencyAnalyzer::new(root.to_path_buf())
+            .library_paths(extra)
+            .analyze(program)
+            .with_context(|| format!("cannot read the ELF dependencies of {}", program.display()))
+    };
+    let mut tree = analyze(Vec::new())?;
+    if let Some(interp) = &tree.interpreter
+        && tree.libraries.values().any(|l| l.realpath.is_none())
+    {
+        tree = analyze(loader::system_dirs(root, Path::new(interp)))?;
+    }
+    // Paths inside the tree: lddtree gives the extra directories' hits as host paths.
+    let inside = |p: &Path| -> PathBuf {
+        match p.strip_prefix(root) {
+            Ok(rel) if root != Path::new("/") => Path::new("/").join(rel),
+            _ => p.to_path_buf(),
+        }
+    };
     let mut out = Vec::new();
     let mut interp_real = None;
     if let Some(interp) = &tree.interpreter {
         let interp = PathBuf::from(interp);
-        interp_real = Some(fs::canonicalize(&interp).with_context(|| {
+        let on_host = root.join(interp.strip_prefix("/").unwrap_or(&interp));
+        interp_real = Some(fs::canonicalize(&on_host).with_context(|| {
             format!(
                 "{} needs the interpreter {}, which is missing",
                 program.display(),
@@ -142,7 +168,8 @@ pub(crate) fn libraries(program: &Path) -> Result<Vec<(PathBuf, LibKind)>> {
     for lib in libs {
         let Some(real) = &lib.realpath else {
             bail!(
-                "{} needs the library {}, which is not on this host",
+                "{} needs the library {}, which the loader's search path does not hold on \
+                 this host",
                 program.display(),
                 lib.name
             );
@@ -151,7 +178,7 @@ pub(crate) fn libraries(program: &Path) -> Result<Vec<(PathBuf, LibKind)>> {
         if Some(real) == interp_real.as_ref() {
             continue;
         }
-        out.push((lib.path.clone(), LibKind::Library));
+        out.push((inside(&lib.path), LibKind::Library));
     }
     Ok(out)
 }
@@ -285,6 +312,27 @@ mod tests {
             );
             assert!(inside.starts_with("usr"), "{}", inside.display());
         }
+    }
+
+    /// A tree laid out like a minimal multiarch image: the loader and libc where Debian
+    /// puts them, and no /etc/ld.so.conf. lddtree alone looks only in /lib, /usr/lib,
+    /// /lib64 and /usr/lib64 there; the loader's system search path has the rest.
+    #[test]
+    fn finds_libraries_without_ld_so_conf_as_the_loader_does() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        let sh = fs::canonicalize("/bin/sh").unwrap();
+        let host_libs = libraries(&sh).unwrap();
+        for (lib, _) in &host_libs {
+            let dest = root.join(lib.strip_prefix("/").unwrap());
+            fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            fs::copy(lib, &dest).unwrap();
+        }
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::copy(&sh, root.join("bin/sh")).unwrap();
+        assert!(!root.join("etc/ld.so.conf").exists());
+        let found = libraries_in(root, &root.join("bin/sh")).unwrap();
+        assert_eq!(found, host_libs, "the same libraries at the same paths");
     }
 
     #[test]

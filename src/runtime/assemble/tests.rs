@@ -46,7 +46,9 @@ fn host_tools_rootfs_is_complete() {
     let t = tempfile::tempdir().unwrap();
     let paths = temp_paths(t.path());
     let start = std::time::Instant::now();
-    let a = assemble_default(&paths).unwrap();
+    // Host tools by name: with the automatic choice a host with busybox (CI installs
+    // busybox-static) would build the other flavour, which has no loader to check.
+    let a = assemble_flavour(&paths, Flavour::HostTools).unwrap();
     let du = Command::new("du")
         .args(["-sh"])
         .arg(&a.dir)
@@ -62,17 +64,15 @@ fn host_tools_rootfs_is_complete() {
         String::from_utf8_lossy(&du.stdout).trim()
     );
     assert!(a.dir.starts_with(&paths.cache_dir));
-    // This host has no busybox (if one appears, the busybox test covers that path).
-    if a.source == "host tools" {
-        assert!(a.tools.contains(&"ls".to_string()), "{:?}", a.tools);
-        assert!(a.tools.contains(&"sh".to_string()));
-        assert!(a.dir.join("usr/bin/ls").is_file());
-        for tool in &a.tools {
-            let found = ["usr/bin", "usr/sbin", "usr/local/bin", "usr/local/sbin"]
-                .iter()
-                .any(|d| a.dir.join(d).join(tool).is_file());
-            assert!(found, "{tool} reported but not in the rootfs");
-        }
+    assert_eq!(a.source, "host tools");
+    assert!(a.tools.contains(&"ls".to_string()), "{:?}", a.tools);
+    assert!(a.tools.contains(&"sh".to_string()));
+    assert!(a.dir.join("usr/bin/ls").is_file());
+    for tool in &a.tools {
+        let found = ["usr/bin", "usr/sbin", "usr/local/bin", "usr/local/sbin"]
+            .iter()
+            .any(|d| a.dir.join(d).join(tool).is_file());
+        assert!(found, "{tool} reported but not in the rootfs");
     }
     let sh = a.dir.join("usr/bin/sh");
     assert!(sh.is_file(), "no shell in {}", a.dir.display());
@@ -140,7 +140,7 @@ fn host_tools_rootfs_is_complete() {
     // Second call: cached, same directory, not rebuilt.
     let ino = fs::metadata(&a.dir).unwrap().ino();
     let start = std::time::Instant::now();
-    let b = assemble_default(&paths).unwrap();
+    let b = assemble_flavour(&paths, Flavour::HostTools).unwrap();
     eprintln!("cached default_rootfs took {:?}", start.elapsed());
     assert_eq!(b, a);
     assert_eq!(fs::metadata(&b.dir).unwrap().ino(), ino);
@@ -174,7 +174,7 @@ fn index_skips_the_scan_until_a_search_dir_changes() {
     );
     let paths = temp_paths(t.path());
     let search = std::slice::from_ref(&bin);
-    let a = assemble_with(&paths, search).unwrap();
+    let a = assemble_with(&paths, search, Flavour::Auto).unwrap();
     let index = paths.cache_dir.join(INDEX_FILE);
     let text = fs::read_to_string(&index).unwrap();
     let dir_name = a
@@ -198,7 +198,7 @@ fn index_skips_the_scan_until_a_search_dir_changes() {
     let fp = text.split_once(' ').unwrap().0;
     fs::write(&index, format!("{fp} rootfs-0000000000000000\n")).unwrap();
     assert_eq!(
-        assemble_with(&paths, search).unwrap().dir,
+        assemble_with(&paths, search, Flavour::Auto).unwrap().dir,
         other.join("rootfs")
     );
 
@@ -206,7 +206,10 @@ fn index_skips_the_scan_until_a_search_dir_changes() {
     // finds the original build (same recipe), and the index is rewritten.
     std::thread::sleep(std::time::Duration::from_millis(20));
     fs::write(bin.join("unrelated"), "").unwrap();
-    assert_eq!(assemble_with(&paths, search).unwrap().dir, a.dir);
+    assert_eq!(
+        assemble_with(&paths, search, Flavour::Auto).unwrap().dir,
+        a.dir
+    );
     let again = fs::read_to_string(&index).unwrap();
     assert_ne!(again, text);
     assert!(again.trim_end().ends_with(&*dir_name), "{again}");
@@ -218,7 +221,11 @@ fn index_skips_the_scan_until_a_search_dir_changes() {
         &format!("{fp} rootfs-x/../../y"),
     ] {
         fs::write(&index, bad).unwrap();
-        assert_eq!(assemble_with(&paths, search).unwrap().dir, a.dir, "{bad}");
+        assert_eq!(
+            assemble_with(&paths, search, Flavour::Auto).unwrap().dir,
+            a.dir,
+            "{bad}"
+        );
     }
 }
 
@@ -235,7 +242,7 @@ fn busybox_is_preferred_and_applets_are_linked() {
     std::os::unix::fs::symlink("/bin/sh", bin.join("sh")).unwrap();
 
     let paths = temp_paths(t.path());
-    let a = assemble_with(&paths, std::slice::from_ref(&bin)).unwrap();
+    let a = assemble_with(&paths, std::slice::from_ref(&bin), Flavour::Auto).unwrap();
     assert_eq!(a.source, "busybox");
     assert_eq!(a.shell, "/bin/sh");
     let mut tools = a.tools.clone();
@@ -260,7 +267,7 @@ fn busybox_list_fallback() {
         t.path(),
         "#!/bin/sh\n[ \"$1\" = --list ] && printf 'sh\\ncat\\n' && exit 0\nexit 1\n",
     );
-    let a = assemble_with(&temp_paths(t.path()), &[bin]).unwrap();
+    let a = assemble_with(&temp_paths(t.path()), &[bin], Flavour::Auto).unwrap();
     assert!(a.dir.join("usr/bin/cat").is_symlink());
 }
 
@@ -270,7 +277,9 @@ fn no_shell_is_a_clear_error() {
     let empty = t.path().join("empty");
     fs::create_dir(&empty).unwrap();
     let paths = temp_paths(t.path());
-    let err = assemble_with(&paths, &[empty]).unwrap_err().to_string();
+    let err = assemble_with(&paths, &[empty], Flavour::Auto)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no shell"), "{err}");
     assert!(!paths.cache_dir.exists() || fs::read_dir(&paths.cache_dir).unwrap().count() == 0);
 }
@@ -282,11 +291,11 @@ fn skeleton_or_recipe_change_changes_the_key() {
     fs::create_dir(&bin).unwrap();
     std::os::unix::fs::symlink("/bin/sh", bin.join("sh")).unwrap();
     let paths = temp_paths(t.path());
-    let only_sh = assemble_with(&paths, std::slice::from_ref(&bin)).unwrap();
+    let only_sh = assemble_with(&paths, std::slice::from_ref(&bin), Flavour::Auto).unwrap();
     assert_eq!(only_sh.tools, ["sh"]);
     // A new tool on the host changes the way tools are chosen: a new rootfs.
     std::os::unix::fs::symlink("/bin/ls", bin.join("ls")).unwrap();
-    let with_ls = assemble_with(&paths, &[bin]).unwrap();
+    let with_ls = assemble_with(&paths, &[bin], Flavour::Auto).unwrap();
     assert_ne!(only_sh.dir, with_ls.dir);
     assert!(with_ls.dir.join("usr/bin/ls").is_file());
 }
@@ -390,4 +399,42 @@ fn tools_layer_of_a_static_program_has_no_libraries() {
     }
     found.sort();
     assert_eq!(found, ["/usr/local/bin/hog", "/usr/local/bin/underhood"]);
+}
+
+/// Each flavour can be asked for by name, whatever the host has: host tools even beside
+/// a busybox, busybox only where there is one (a clear error otherwise), and the two are
+/// cached apart.
+#[test]
+fn a_flavour_asked_for_is_the_flavour_built() {
+    let t = tempfile::tempdir().unwrap();
+    let bin = fake_busybox(
+        t.path(),
+        "#!/bin/sh\n[ \"$1\" = --list-full ] && printf 'bin/sh\\nbin/ls\\n' && exit 0\nexit 1\n",
+    );
+    let sh = fs::canonicalize("/bin/sh").unwrap();
+    std::os::unix::fs::symlink(&sh, bin.join("sh")).unwrap();
+    let paths = temp_paths(t.path());
+    let search = std::slice::from_ref(&bin);
+    let auto = assemble_with(&paths, search, Flavour::Auto).unwrap();
+    assert_eq!(auto.source, "busybox");
+    let host = assemble_with(&paths, search, Flavour::HostTools).unwrap();
+    assert_eq!(host.source, "host tools");
+    assert_ne!(host.dir, auto.dir, "cached apart");
+    let bb = assemble_with(&paths, search, Flavour::Busybox).unwrap();
+    assert_eq!(bb.source, "busybox");
+
+    let only_sh = t.path().join("only-sh");
+    fs::create_dir(&only_sh).unwrap();
+    std::os::unix::fs::symlink(&sh, only_sh.join("sh")).unwrap();
+    let err = assemble_with(&paths, &[only_sh], Flavour::Busybox)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no busybox") && err.contains("busybox-static"),
+        "{err}"
+    );
+
+    assert_eq!(Flavour::parse("host-tools").unwrap(), Flavour::HostTools);
+    assert_eq!(Flavour::parse("").unwrap(), Flavour::Auto);
+    assert!(Flavour::parse("alpine").is_err());
 }

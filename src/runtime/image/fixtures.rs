@@ -177,23 +177,106 @@ pub(crate) fn layer2() -> Vec<u8> {
     ])
 }
 
-/// A legacy `docker save`: `<id>/layer.tar` files and manifest.json.
+/// An image config as docker writes it: `rootfs.diff_ids` holds the SHA-256 of each
+/// layer's uncompressed tar, lowest first.
+pub(crate) fn config_with_diff_ids(diff_ids: &[String]) -> Vec<u8> {
+    serde_json::json!({
+        "architecture": layout_test_arch(),
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// `sha256:<hex>` of each layer, as a config's `diff_ids`.
+pub(crate) fn diff_ids(layers: &[&[u8]]) -> Vec<String> {
+    layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha(l)))
+        .collect()
+}
+
+/// A legacy `docker save`: `<id>/layer.tar` files, the config (`<sha256>.json`, naming
+/// each layer's diff_id) and manifest.json.
 pub(crate) fn docker_save(fx: &Fx, name: &str) -> PathBuf {
+    let (l1, l2) = (layer1(), layer2());
+    let config = config_with_diff_ids(&diff_ids(&[&l1, &l2]));
+    let config_name = format!("{}.json", sha(&config));
     let manifest = serde_json::json!([{
-        "Config": "cfg.json",
+        "Config": config_name,
         "RepoTags": ["learner/demo:1"],
         "Layers": ["l1/layer.tar", "l2/layer.tar"],
     }]);
     let outer = tar_of(&[
         E::Dir("l1", 0o755),
-        E::File("l1/layer.tar", &layer1(), 0o644),
+        E::File("l1/layer.tar", &l1, 0o644),
         E::Dir("l2", 0o755),
-        E::File("l2/layer.tar", &layer2(), 0o644),
-        E::File("cfg.json", b"{}", 0o644),
+        E::File("l2/layer.tar", &l2, 0o644),
+        E::File(&config_name, &config, 0o644),
         E::File("manifest.json", manifest.to_string().as_bytes(), 0o644),
         E::File("repositories", b"{}", 0o644),
     ]);
     fx.file(&format!("in/{name}"), &outer)
+}
+
+/// A legacy `docker save` as a directory (what `tar -x` of one gives): `l<i>/layer.tar`
+/// holding `layers`, `config` under `config_name` (none when `config` is None), and a
+/// manifest.json naming them.
+pub(crate) fn docker_save_dir(
+    fx: &Fx,
+    dir: &str,
+    layers: &[&[u8]],
+    config_name: &str,
+    config: Option<&[u8]>,
+) -> PathBuf {
+    let root = fx.path(dir);
+    let mut names = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let name = format!("l{i}/layer.tar");
+        fs::create_dir_all(root.join(format!("l{i}"))).unwrap();
+        fs::write(root.join(&name), l).unwrap();
+        names.push(name);
+    }
+    let mut entry = serde_json::json!({"RepoTags": ["learner/demo:1"], "Layers": names});
+    if let Some(config) = config {
+        fs::write(root.join(config_name), config).unwrap();
+        entry["Config"] = serde_json::Value::from(config_name);
+    }
+    fs::write(
+        root.join("manifest.json"),
+        serde_json::json!([entry]).to_string(),
+    )
+    .unwrap();
+    root
+}
+
+/// A tar of the directory `dir` (as `tar -C dir -cf - .` makes).
+pub(crate) fn tar_dir(dir: &std::path::Path) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    b.append_dir_all(".", dir).unwrap();
+    b.into_inner().unwrap()
+}
+
+/// A tar holding one GNU sparse file `name` of `real_size` bytes: all hole, but for
+/// its last 512 bytes, so the archive is a few KiB whatever `real_size` is.
+pub(crate) fn sparse_tar(name: &str, real_size: u64) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(EntryType::GNUSparse);
+    h.set_path(name).unwrap();
+    h.set_mode(0o644);
+    h.set_mtime(1_700_000_000);
+    h.set_size(512);
+    {
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.set_real_size(real_size);
+        gnu.sparse[0].set_offset(real_size - 512);
+        gnu.sparse[0].set_length(512);
+    }
+    h.set_cksum();
+    b.append(&h, &[b'x'; 512][..]).unwrap();
+    b.into_inner().unwrap()
 }
 
 /// An OCI layout: index.json -> nested index (arm64 first, then ours) -> manifest -> layers

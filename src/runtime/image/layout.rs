@@ -5,7 +5,14 @@
 //!   layers, lowest first. Every blob is named by its SHA-256, which we check.
 //! - A `docker save` archive: `manifest.json` = `[{"Config": ..., "RepoTags": [...],
 //!   "Layers": ["<id>/layer.tar", ...]}]`. Since Docker 25 it is also an OCI layout, and
-//!   the legacy `<id>/layer.tar` files are symlinks into `blobs/`.
+//!   the legacy `<id>/layer.tar` files are symlinks into `blobs/`. The config's
+//!   `rootfs.diff_ids` name the SHA-256 of each layer's *uncompressed* tar, which we check.
+//!
+//! An image is cached under a key made of verified digests only, never of a file that
+//! merely names the content (manifest.json names files, not their contents): the OCI
+//! manifest's digest (which fixes every layer's digest), or for a legacy `docker save`
+//! the config's digest and the diff_ids it lists (each layer is checked against its
+//! diff_id while it is unpacked), or, without a config, the SHA-256 of each layer file.
 //!
 //! The directory may be the user's or one we unpacked from an archive: every name read from
 //! the JSON is checked, and files are opened with `openat2(RESOLVE_BENEATH)` so no symlink
@@ -37,8 +44,11 @@ const MT_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.
 pub(crate) struct LayerRef {
     /// Relative to the layout directory.
     pub path: PathBuf,
-    /// Hex SHA-256 the raw blob must have, when its name says so.
+    /// Hex SHA-256 the raw blob must have (its name in an OCI layout; what we hashed
+    /// for a `docker save` without diff_ids).
     pub sha256: Option<String>,
+    /// Hex SHA-256 the uncompressed tar must have: its diff_id in the image config.
+    pub diff_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -46,7 +56,7 @@ pub(crate) struct Layout {
     root: OwnedFd,
     /// Lowest first.
     pub layers: Vec<LayerRef>,
-    /// Identifies the image: the manifest's digest (OCI) or the hash of `manifest.json`.
+    /// Identifies the image by verified content (see the module documentation).
     pub key: String,
     /// For the learner: what this is.
     pub description: String,
@@ -88,8 +98,23 @@ struct Manifest {
 #[serde(rename_all = "PascalCase")]
 struct DockerEntry {
     #[serde(default)]
+    config: Option<String>,
+    #[serde(default)]
     repo_tags: Option<Vec<String>>,
     layers: Vec<String>,
+}
+
+/// The part of an image config (OCI image-spec config.md) we check layers against.
+#[derive(Deserialize)]
+struct ImageConfig {
+    #[serde(default)]
+    rootfs: Option<RootfsConfig>,
+}
+
+#[derive(Deserialize)]
+struct RootfsConfig {
+    #[serde(default)]
+    diff_ids: Vec<String>,
 }
 
 impl Layout {
@@ -113,7 +138,7 @@ impl Layout {
                         return Ok(Some(layout));
                     }
                 }
-                return docker(root, &bytes, entries, what).map(Some);
+                return docker(root, entries, what).map(Some);
             }
         }
         Ok(None)
@@ -171,10 +196,12 @@ fn oci(root: OwnedFd, what: &str) -> Result<Layout> {
             Ok(LayerRef {
                 path,
                 sha256: Some(hex),
+                diff_id: None,
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let (_, key) = blob_path(&desc.digest, what)?;
+    let (_, manifest_hex) = blob_path(&desc.digest, what)?;
+    let key = format!("oci manifest sha256:{manifest_hex}");
     let platform = desc
         .platform
         .as_ref()
@@ -197,7 +224,7 @@ fn oci(root: OwnedFd, what: &str) -> Result<Layout> {
     })
 }
 
-fn docker(root: OwnedFd, bytes: &[u8], entries: Vec<DockerEntry>, what: &str) -> Result<Layout> {
+fn docker(root: OwnedFd, entries: Vec<DockerEntry>, what: &str) -> Result<Layout> {
     let entry = entries
         .into_iter()
         .next()
@@ -205,22 +232,61 @@ fn docker(root: OwnedFd, bytes: &[u8], entries: Vec<DockerEntry>, what: &str) ->
     if entry.layers.is_empty() {
         bail!("{what}: the image has no layers");
     }
-    let layers = entry
+    let mut layers = entry
         .layers
         .iter()
         .map(|l| {
-            let comps = components(l.as_bytes()).map_err(|why| {
-                anyhow!("{what}: refusing layer path {l:?} in manifest.json: {why}")
-            })?;
-            let path: PathBuf = comps.iter().collect();
+            let path = plain_path(l, "layer", what)?;
             // Docker 25+ names layers blobs/sha256/<hex>: a digest we can check.
             let sha256 = l
                 .strip_prefix("blobs/sha256/")
                 .filter(|h| is_hex64(h))
                 .map(str::to_string);
-            Ok(LayerRef { path, sha256 })
+            Ok(LayerRef {
+                path,
+                sha256,
+                diff_id: None,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
+
+    let mut key = Sha256::new();
+    key.update(b"docker save v2\n");
+    let diff_ids = match &entry.config {
+        Some(name) => {
+            let (config_hex, diff_ids) = docker_config(&root, name, what)?;
+            key.update(format!("config sha256:{config_hex}\n"));
+            diff_ids
+        }
+        None => None,
+    };
+    match diff_ids {
+        Some(ids) => {
+            if ids.len() != layers.len() {
+                bail!(
+                    "{what}: the image config lists {} diff_ids for {} layers in manifest.json",
+                    ids.len(),
+                    layers.len()
+                );
+            }
+            for (layer, id) in layers.iter_mut().zip(ids) {
+                key.update(format!("diff_id sha256:{id}\n"));
+                layer.diff_id = Some(id);
+            }
+        }
+        None => {
+            // Nothing names the layers' contents: hash each file, and unpack it only if
+            // it still has that hash (it may change in between).
+            for layer in &mut layers {
+                let hex = match &layer.sha256 {
+                    Some(h) => h.clone(),
+                    None => hash_beneath(&root, &layer.path, what)?,
+                };
+                key.update(format!("layer sha256:{hex}\n"));
+                layer.sha256 = Some(hex);
+            }
+        }
+    }
     let tags = entry
         .repo_tags
         .filter(|t| !t.is_empty())
@@ -233,8 +299,68 @@ fn docker(root: OwnedFd, bytes: &[u8], entries: Vec<DockerEntry>, what: &str) ->
             layers.len()
         ),
         layers,
-        key: hex(&Sha256::digest(bytes)),
+        key: hex(&key.finalize()),
     })
+}
+
+/// A relative path named in manifest.json, checked (no `..`, not absolute).
+fn plain_path(name: &str, kind: &str, what: &str) -> Result<PathBuf> {
+    let comps = components(name.as_bytes())
+        .map_err(|why| anyhow!("{what}: refusing {kind} path {name:?} in manifest.json: {why}"))?;
+    Ok(comps.iter().collect())
+}
+
+/// Reads a `docker save` config: its SHA-256 (checked against its name when the name is
+/// a digest: `<hex>.json`, `blobs/sha256/<hex>`) and the diff_ids it lists, if any.
+fn docker_config(root: &OwnedFd, name: &str, what: &str) -> Result<(String, Option<Vec<String>>)> {
+    let path = plain_path(name, "config", what)?;
+    let bytes = read_json(root, &path, what)?;
+    let got = hex(&Sha256::digest(&bytes));
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let named = file_name
+        .strip_suffix(".json")
+        .filter(|h| is_hex64(h))
+        .or_else(|| name.strip_prefix("blobs/sha256/").filter(|h| is_hex64(h)));
+    if let Some(expected) = named
+        && got != expected
+    {
+        bail!(
+            "{what}: the image config {name} does not match its digest: expected \
+             sha256:{expected}, got sha256:{got}"
+        );
+    }
+    let config: ImageConfig = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{what}: the image config {name} is not valid JSON"))?;
+    let ids = match config.rootfs {
+        Some(r) if !r.diff_ids.is_empty() => Some(
+            r.diff_ids
+                .iter()
+                .map(|d| match d.split_once(':') {
+                    Some(("sha256", h)) if is_hex64(h) => Ok(h.to_string()),
+                    _ => bail!(
+                        "{what}: unsupported or malformed diff_id {d:?} in {name} \
+                         (expected sha256:<64 hex>)"
+                    ),
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        _ => None,
+    };
+    Ok((got, ids))
+}
+
+/// SHA-256 of a file below `root`, streamed.
+fn hash_beneath(root: &OwnedFd, rel: &Path, what: &str) -> Result<String> {
+    let mut file = open_beneath(root, rel).map_err(|e| {
+        anyhow!(
+            "{what}: cannot open layer {} of the image: {e:#}",
+            rel.display()
+        )
+    })?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)
+        .with_context(|| format!("{what}: cannot read layer {}", rel.display()))?;
+    Ok(hex(&hasher.finalize()))
 }
 
 /// The manifest for this machine: linux and our architecture first, else the first that

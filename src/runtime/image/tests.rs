@@ -10,6 +10,7 @@ fn flat() -> Options {
     Options {
         whiteouts: Whiteouts::Record,
         chown: false,
+        max_bytes: DEFAULT_MAX_IMAGE_SIZE,
     }
 }
 
@@ -72,6 +73,7 @@ fn rootfs_tarball_plain_and_gzip_told_by_magic() {
             Options {
                 whiteouts: Whiteouts::Overlay,
                 chown: false,
+                max_bytes: DEFAULT_MAX_IMAGE_SIZE,
             },
         ),
     ] {
@@ -109,7 +111,7 @@ fn second_call_is_served_from_the_cache() {
     assert_eq!(first, second);
     assert!(second.layers[0].join("mark").exists());
     // The by-stat link points at the content-addressed directory.
-    let key = cache::sha256_file(&file).unwrap();
+    let key = file_key(&file).unwrap();
     assert_eq!(
         first.layers[0],
         fx.paths
@@ -316,9 +318,12 @@ fn docker_save_with_layers_behind_symlinks() {
     let fx = Fx::new();
     let (l1, l2) = (layer1(), layer2());
     let (h1, h2) = (sha(&l1), sha(&l2));
-    let manifest = serde_json::json!([{"Config": "c", "RepoTags": null, "Layers": ["one/layer.tar", format!("blobs/sha256/{h2}")]}]);
+    let config = config_with_diff_ids(&diff_ids(&[&l1, &l2]));
+    let hc = sha(&config);
+    let manifest = serde_json::json!([{"Config": format!("blobs/sha256/{hc}"), "RepoTags": null, "Layers": ["one/layer.tar", format!("blobs/sha256/{h2}")]}]);
     let outer = tar_of(&[
         E::Dir("blobs/sha256", 0o755),
+        E::File(&format!("blobs/sha256/{hc}"), &config, 0o644),
         E::File(&format!("blobs/sha256/{h1}"), &l1, 0o644),
         E::File(&format!("blobs/sha256/{h2}"), &l2, 0o644),
         E::Dir("one", 0o755),
@@ -450,4 +455,183 @@ fn whiteout_and_entry_in_the_same_layer() {
     );
     // The same with overlayfs whiteouts, which needs root:
     // root_whiteout_and_entry_in_the_same_layer_in_overlay_mode (tests/root_image.rs).
+}
+
+/// Issue 11, item 11: two `docker save` directories with the same manifest.json but
+/// different layers are different images; each gets its own content. (The cache was
+/// keyed on manifest.json alone: the second got the first one's tree.)
+#[test]
+fn same_manifest_different_layers_are_different_images() {
+    let fx = Fx::new();
+    let a = tar_of(&[E::File("who", b"first", 0o644)]);
+    let b = tar_of(&[E::File("who", b"second", 0o644)]);
+    // With a config named config.json (no digest in its name) and without any config.
+    for (case, with_config) in [("config", true), ("no-config", false)] {
+        let ca = config_with_diff_ids(&diff_ids(&[&a]));
+        let cb = config_with_diff_ids(&diff_ids(&[&b]));
+        let one = docker_save_dir(
+            &fx,
+            &format!("{case}/one"),
+            &[&a],
+            "config.json",
+            with_config.then_some(&ca[..]),
+        );
+        let two = docker_save_dir(
+            &fx,
+            &format!("{case}/two"),
+            &[&b],
+            "config.json",
+            with_config.then_some(&cb[..]),
+        );
+        assert_eq!(
+            fs::read(one.join("manifest.json")).unwrap(),
+            fs::read(two.join("manifest.json")).unwrap(),
+            "the attack needs the same manifest"
+        );
+        let first = unpack_image_with(&one, &fx.paths, flat()).unwrap();
+        let second = unpack_image_with(&two, &fx.paths, flat()).unwrap();
+        assert_eq!(
+            fs::read_to_string(first.layers[0].join("who")).unwrap(),
+            "first",
+            "{case}"
+        );
+        assert_eq!(
+            fs::read_to_string(second.layers[0].join("who")).unwrap(),
+            "second",
+            "{case}: the second image got the first one's content"
+        );
+        // A layer changed in place afterwards: with a config, the image is still the one
+        // its diff_ids name, already verified and cached (a fresh cache refuses the
+        // changed layer: tampered_legacy_layer_is_refused_with_its_digests); without
+        // one, the new content is a new image.
+        fs::write(one.join("l0/layer.tar"), &b).unwrap();
+        if with_config {
+            let again = unpack_image_with(&one, &fx.paths, flat()).unwrap();
+            assert_eq!(again, first, "{case}");
+            assert_eq!(
+                fs::read_to_string(again.layers[0].join("who")).unwrap(),
+                "first",
+                "{case}"
+            );
+            let fresh = Fx::new();
+            let err = format!(
+                "{:#}",
+                unpack_image_with(&one, &fresh.paths, flat()).unwrap_err()
+            );
+            assert!(err.contains("l0/layer.tar"), "{case}: {err}");
+        } else {
+            let again = unpack_image_with(&one, &fx.paths, flat()).unwrap();
+            assert_eq!(
+                fs::read_to_string(again.layers[0].join("who")).unwrap(),
+                "second",
+                "{case}"
+            );
+        }
+    }
+}
+
+/// Issue 11, item 11: a legacy `docker save` layer whose content does not match the
+/// config's diff_id is refused, naming the layer file and both digests; as a directory
+/// and as a tar, and nothing is cached.
+#[test]
+fn tampered_legacy_layer_is_refused_with_its_digests() {
+    let fx = Fx::new();
+    let good = tar_of(&[E::File("bin/sh", b"the real shell", 0o755)]);
+    let evil = tar_of(&[E::File("bin/sh", b"a backdoor", 0o755)]);
+    let config = config_with_diff_ids(&diff_ids(&[&good]));
+    let config_name = format!("{}.json", sha(&config));
+    let dir = docker_save_dir(&fx, "tampered", &[&evil], &config_name, Some(&config));
+    let file = fx.file("in/tampered.tar", &tar_dir(&dir));
+    for what in [&dir, &file] {
+        let err = format!(
+            "{:#}",
+            unpack_image_with(what, &fx.paths, flat()).unwrap_err()
+        );
+        assert!(err.contains("l0/layer.tar"), "{err}");
+        assert!(err.contains(&format!("sha256:{}", sha(&good))), "{err}");
+        assert!(err.contains(&format!("sha256:{}", sha(&evil))), "{err}");
+        fx.assert_no_image_dirs();
+    }
+    // A config whose name is its digest must have that digest.
+    let forged = config_with_diff_ids(&diff_ids(&[&evil]));
+    let dir = docker_save_dir(&fx, "forged", &[&evil], &config_name, Some(&forged));
+    let err = format!(
+        "{:#}",
+        unpack_image_with(&dir, &fx.paths, flat()).unwrap_err()
+    );
+    assert!(err.contains(&config_name), "{err}");
+    assert!(err.contains(&sha(&forged)), "{err}");
+    fx.assert_no_image_dirs();
+}
+
+fn limited(max_bytes: u64) -> Options {
+    Options {
+        max_bytes,
+        ..flat()
+    }
+}
+
+/// Issue 11, item 12: a gzip bomb (a few KiB of gzip, 64 MiB of zeros) and a GNU sparse
+/// file declaring 24 MiB in a 2 KiB tar are refused under a 10 MiB limit before they are
+/// written, naming the limit and the entry, and leave no partial tree; the same archives
+/// fit a larger limit.
+#[test]
+fn unpacking_beyond_the_size_limit_is_refused_and_leaves_nothing() {
+    let fx = Fx::new();
+    let zeros = vec![0u8; 24 << 20];
+    let bomb = gz(&tar_of(&[
+        E::Dir("d", 0o755),
+        E::File("d/zeros", &zeros, 0o644),
+    ]));
+    assert!(bomb.len() < 1 << 20, "a bomb: {} bytes", bomb.len());
+    let bomb = fx.file("in/bomb.tar.gz", &bomb);
+    let sparse = fx.file("in/sparse.tar", &sparse_tar("hole", 24 << 20));
+    assert!(fs::metadata(&sparse).unwrap().len() < 4096);
+    // The same bomb as a layer of a docker save: the layers' budget.
+    let layer = gz(&tar_of(&[E::File("zeros", &zeros, 0o644)]));
+    let config = config_with_diff_ids(&diff_ids(&[&tar_of(&[E::File("zeros", &zeros, 0o644)])]));
+    let save = docker_save_dir(&fx, "save", &[&layer], "config.json", Some(&config));
+    for (file, entry) in [(&bomb, "d/zeros"), (&sparse, "hole"), (&save, "zeros")] {
+        let err = format!(
+            "{:#}",
+            unpack_image_with(file, &fx.paths, limited(10 << 20)).unwrap_err()
+        );
+        assert!(err.contains("image size limit of 10 MiB"), "{err}");
+        assert!(err.contains("--max-image-size"), "{err}");
+        assert!(err.contains(&format!("{entry:?}")), "{err}");
+        fx.assert_no_image_dirs();
+    }
+    // Within the limit they unpack, the sparse file at its full length.
+    let img = unpack_image_with(&sparse, &fx.paths, limited(25 << 20)).unwrap();
+    let hole = fs::metadata(img.layers[0].join("hole")).unwrap();
+    assert_eq!(hole.len(), 24 << 20);
+    let img = unpack_image_with(&save, &fx.paths, limited(25 << 20)).unwrap();
+    assert_eq!(
+        fs::metadata(img.layers[0].join("zeros")).unwrap().len(),
+        24 << 20
+    );
+}
+
+/// Many empty entries cost too: 512 bytes each (an inode bomb).
+#[test]
+fn every_entry_is_charged() {
+    let budget = unpack::Budget::new(3 * unpack::ENTRY_COST + 10);
+    budget.charge(unpack::ENTRY_COST, "t", "a").unwrap();
+    budget.charge(unpack::ENTRY_COST, "t", "b").unwrap();
+    budget.charge(10, "t", "b").unwrap();
+    budget.charge(unpack::ENTRY_COST, "t", "c").unwrap();
+    let err = budget.charge(1, "t", "d").unwrap_err().to_string();
+    assert!(err.contains("\"d\""), "{err}");
+    assert_eq!(
+        budget.used(),
+        3 * unpack::ENTRY_COST + 10,
+        "a refusal charges nothing"
+    );
+    let fx = Fx::new();
+    let names: Vec<String> = (0..100).map(|i| format!("f{i}")).collect();
+    let entries: Vec<E> = names.iter().map(|n| E::File(n, b"", 0o644)).collect();
+    let file = fx.file("in/many.tar", &tar_of(&entries));
+    assert!(unpack_image_with(&file, &fx.paths, limited(50 * unpack::ENTRY_COST)).is_err());
+    fx.assert_no_image_dirs();
+    assert!(unpack_image_with(&file, &fx.paths, limited(100 * unpack::ENTRY_COST)).is_ok());
 }

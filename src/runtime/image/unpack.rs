@@ -10,6 +10,12 @@
 //! Symlinks themselves are created as they are, even absolute ones: they are only resolved
 //! later, inside the container's root.
 //!
+//! What an archive may write is bounded ([`Budget`]): a 10 MB gzip can hold terabytes of
+//! zeros, and a GNU sparse entry of a few KiB can declare a 100 GB file. Each file is
+//! charged its full length (a sparse one its expanded length, `realsize`) *before* a byte
+//! of it is written, plus [`ENTRY_COST`] for every entry (an archive of millions of empty
+//! files fills the inode table instead), and the whole unpack fails past the limit.
+//!
 //! Whiteouts (`.wh.NAME`, `.wh..wh..opq`) are not files but deletions of what lower layers
 //! hold. The tar crate knows nothing of them. They become overlayfs whiteouts (a 0/0
 //! character device; `trusted.overlay.opaque=y`) when we stack layers as root, or are
@@ -32,6 +38,7 @@ use nix::sys::time::TimeSpec;
 use sha2::{Digest, Sha256};
 
 use crate::runtime::assemble::cache::hex;
+use crate::units::format_size;
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE: &[u8] = b".wh..wh..opq";
@@ -51,6 +58,59 @@ pub(crate) struct Options {
     pub whiteouts: Whiteouts,
     /// Give files the owners the archive names (root only).
     pub chown: bool,
+    /// The most an image may write when unpacked, in bytes (see [`Budget`]).
+    pub max_bytes: u64,
+}
+
+/// What every entry costs besides its data: one tar header block, about what an inode
+/// and its directory entry take on disk.
+pub(crate) const ENTRY_COST: u64 = 512;
+
+/// Bytes an unpack may still write, shared by all the layers of one image.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: u64,
+    used: std::cell::Cell<u64>,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: u64) -> Budget {
+        Budget {
+            limit,
+            used: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Bytes charged so far.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> u64 {
+        self.used.get()
+    }
+
+    /// Charges `bytes` for `entry` of `what`, or fails (charging nothing) past the limit.
+    pub(crate) fn charge(&self, bytes: u64, what: &str, entry: &str) -> Result<()> {
+        let total = self.used.get().saturating_add(bytes);
+        if total > self.limit {
+            bail!(
+                "{what} unpacks to more than the image size limit of {} (--max-image-size): \
+                 entry {entry:?} would bring it to {} (a decompression bomb or a huge sparse \
+                 file?)",
+                format_size(self.limit),
+                format_size(total)
+            );
+        }
+        self.used.set(total);
+        Ok(())
+    }
+}
+
+/// What the bytes of a blob must hash to, in hex SHA-256.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Digests<'a> {
+    /// The raw blob, as stored (OCI blobs are named by it).
+    pub blob: Option<&'a str>,
+    /// The uncompressed tar (a `docker save` config's diff_id).
+    pub diff_id: Option<&'a str>,
 }
 
 /// Mode, owner and time of a directory, applied after its contents are written (a 0555
@@ -82,18 +142,22 @@ fn corrupt(what: &str, e: impl Display) -> anyhow::Error {
 }
 
 /// Unpacks a tar stream, gzip-compressed or not (told by its magic bytes, not its name),
-/// into the existing empty directory `dest`. `what` names the archive in errors. With
-/// `sha256`, the raw bytes must hash to it (OCI blobs are named by digest).
+/// into the existing empty directory `dest`, charging what it writes to `budget`. `what`
+/// names the archive in errors. The raw bytes and the uncompressed tar must hash to the
+/// `digests` given.
 pub(crate) fn unpack_blob<R: Read>(
     raw: R,
     dest: &Path,
     opts: Options,
+    budget: &Budget,
     what: &str,
-    sha256: Option<&str>,
+    digests: Digests,
 ) -> Result<Unpacked> {
+    let mut raw_hash = Sha256::new();
+    let mut tar_hash = Sha256::new();
     let mut hashed = HashingReader {
         inner: raw,
-        hasher: Sha256::new(),
+        hasher: &mut raw_hash,
     };
     let unpacked = {
         let mut buf = BufReader::with_capacity(1 << 16, &mut hashed);
@@ -103,32 +167,54 @@ pub(crate) fn unpack_blob<R: Read>(
         }
         if head.starts_with(&[0x1f, 0x8b]) {
             // Multi-member: pigz and some registries write several gzip members.
-            unpack_tar(flate2::bufread::MultiGzDecoder::new(buf), dest, opts, what)?
+            let tar = HashingReader {
+                inner: flate2::bufread::MultiGzDecoder::new(buf),
+                hasher: &mut tar_hash,
+            };
+            unpack_tar(tar, dest, opts, budget, what)?
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             bail!("{what} is zstd-compressed, which underhood cannot unpack yet");
         } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
             bail!("{what} is bzip2- or xz-compressed; use a plain or gzip-compressed tar");
         } else {
-            unpack_tar(buf, dest, opts, what)?
+            let tar = HashingReader {
+                inner: buf,
+                hasher: &mut tar_hash,
+            };
+            unpack_tar(tar, dest, opts, budget, what)?
         }
     };
     // Read to the end so the digest covers the whole blob.
     io::copy(&mut hashed, &mut io::sink()).map_err(|e| corrupt(what, e))?;
-    if let Some(expected) = sha256 {
-        let got = hex(&hashed.hasher.finalize());
-        if got != expected {
-            bail!("digest mismatch for {what}: expected sha256:{expected}, got sha256:{got}");
+    drop(hashed);
+    let checks = [
+        (digests.blob, raw_hash, ""),
+        (
+            digests.diff_id,
+            tar_hash,
+            " (its diff_id in the image config: the SHA-256 of the uncompressed tar)",
+        ),
+    ];
+    for (expected, hasher, whose) in checks {
+        if let Some(expected) = expected {
+            let got = hex(&hasher.finalize());
+            if got != expected {
+                bail!(
+                    "digest mismatch for {what}: expected sha256:{expected}{whose}, got \
+                     sha256:{got}"
+                );
+            }
         }
     }
     Ok(unpacked)
 }
 
-struct HashingReader<R> {
+struct HashingReader<'h, R> {
     inner: R,
-    hasher: Sha256,
+    hasher: &'h mut Sha256,
 }
 
-impl<R: Read> Read for HashingReader<R> {
+impl<R: Read> Read for HashingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
@@ -154,11 +240,18 @@ impl<R: Read> Read for EofWatch<R> {
     }
 }
 
-fn unpack_tar<R: Read>(reader: R, dest: &Path, opts: Options, what: &str) -> Result<Unpacked> {
+fn unpack_tar<R: Read>(
+    reader: R,
+    dest: &Path,
+    opts: Options,
+    budget: &Budget,
+    what: &str,
+) -> Result<Unpacked> {
     let root = open_dir_fd(dest)?;
     let mut layer = Layer {
         root,
         opts,
+        budget,
         what,
         out: Unpacked::default(),
         made_whiteouts: HashSet::new(),
@@ -187,6 +280,7 @@ fn unpack_tar<R: Read>(reader: R, dest: &Path, opts: Options, what: &str) -> Res
 struct Layer<'a> {
     root: OwnedFd,
     opts: Options,
+    budget: &'a Budget,
     what: &'a str,
     out: Unpacked,
     /// Whiteout devices made in this layer: a later entry of the same name replaces one.
@@ -205,6 +299,7 @@ impl Layer<'_> {
         }
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
+        self.budget.charge(ENTRY_COST, self.what, &shown)?;
         let comps = components(&raw)
             .map_err(|why| anyhow!("refusing entry {shown:?} in {}: {why}", self.what))?;
         let header = entry.header();
@@ -262,6 +357,11 @@ impl Layer<'_> {
                 });
             }
             T::Regular | T::Continuous | T::GNUSparse => {
+                // The full length, holes of a sparse file included (the tar crate gives
+                // a sparse entry's expanded size, checked against its header's
+                // realsize), charged before anything is written.
+                let expected = entry.size();
+                self.budget.charge(expected, self.what, &shown)?;
                 self.clear(&parent, name, &shown)?;
                 let fd = openat(
                     &parent,
@@ -275,9 +375,8 @@ impl Layer<'_> {
                 )
                 .map_err(|e| anyhow!("cannot create {shown:?} in {}: {e}", self.what))?;
                 let mut file = File::from(fd);
-                let expected = entry.size();
-                let got = copy_counted(entry, &mut file, self.what, &shown)?;
-                if kind != T::GNUSparse && got != expected {
+                let got = copy_counted(entry, &mut file, expected, self.what, &shown)?;
+                if got != expected {
                     return Err(corrupt(
                         self.what,
                         format!("entry {shown:?} is cut short ({got} of {expected} bytes)"),
@@ -639,17 +738,31 @@ fn set_opaque(dir: &OwnedFd, shown: &str) -> Result<()> {
     Ok(())
 }
 
-/// Copies an entry's data, telling read errors (a cut archive) from write errors.
-fn copy_counted(src: &mut impl Read, dst: &mut File, what: &str, shown: &str) -> Result<u64> {
+/// Copies an entry's data, telling read errors (a cut archive) from write errors, and
+/// never more than the `charged` bytes.
+fn copy_counted(
+    src: &mut impl Read,
+    dst: &mut File,
+    charged: u64,
+    what: &str,
+    shown: &str,
+) -> Result<u64> {
     let mut buf = vec![0u8; 1 << 16];
     let mut total = 0u64;
     loop {
-        let n = match src.read(&mut buf) {
+        let room = usize::try_from(charged.saturating_sub(total) + 1).unwrap_or(usize::MAX);
+        let n = match src.read(&mut buf[..room.min(1 << 16)]) {
             Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(corrupt(what, format!("reading {shown:?}: {e}"))),
         };
+        if total + n as u64 > charged {
+            return Err(corrupt(
+                what,
+                format!("entry {shown:?} holds more than its {charged} bytes"),
+            ));
+        }
         dst.write_all(&buf[..n])
             .with_context(|| format!("cannot write {shown:?} from {what}"))?;
         total += n as u64;
