@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         every_lesson_is_complete_and_consistent,
         broken_examples_are_reported_at_their_exact_place,
         all_broken_examples_at_once_are_all_reported,
+        syscall_helper_prints_the_call_and_its_errno,
     ];
     tests.extend(root_trials![
         root_every_lesson_passes_solved_fails_unsolved_and_cheated,
@@ -262,6 +263,32 @@ fn all_broken_examples_at_once_are_all_reported() {
     problems.sort();
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(problems, expected, "{err}");
+}
+
+/// `underhood syscall mkdir|mkdirat PATH` makes that very call and prints it with its
+/// result as strace would, errno included; a failure exits 1.
+fn syscall_helper_prints_the_call_and_its_errno() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (call, name) in [("mkdirat", "at"), ("mkdir", "plain")] {
+        let path = tmp.path().join(name);
+        let p = path.to_str().unwrap();
+        let o = underhood(&["syscall", call, p]);
+        assert_eq!(code(&o), Some(0), "{call}: {}", stderr(&o));
+        let want = if call == "mkdirat" {
+            format!("mkdirat(AT_FDCWD, {p:?}, 0755) = 0")
+        } else {
+            format!("mkdir({p:?}, 0755) = 0")
+        };
+        assert_eq!(stdout(&o).trim(), want);
+        assert!(path.is_dir(), "{call} made no directory");
+        let again = underhood(&["syscall", call, p]);
+        assert_eq!(code(&again), Some(1), "{call} twice");
+        assert!(
+            stdout(&again).contains("= -1 EEXIST (File exists)"),
+            "{call} twice: {}",
+            stdout(&again)
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------
