@@ -58,20 +58,16 @@ pub fn evaluate_quiet(l: &LessonFile, launch: &mut Launch) -> Vec<Option<Outcome
 /// `UH_PID` (the container's PID 1, or its subject before the PID step, as a host
 /// pid), `UH_CGROUP` (its memory cgroup directory; on cgroup v1, where each controller
 /// has its own hierarchy, also `UH_CGROUP_MEMORY`, `UH_CGROUP_PIDS`, `UH_CGROUP_CPU`),
-/// `UH_ROOT` (the merged root on the host), `UH_UPPER` (its writable layer),
-/// `UH_SESSION` (the session id) and `UH_STATE` (the session's directory,
-/// /run/underhood/<id>). A variable whose thing does not exist (yet) is left unset.
+/// `UH_ROOT` (`/proc/<UH_PID>/root`: the container's root as the host reaches it; the
+/// overlay's `merged` directory is empty on the host, its mount being the container's),
+/// `UH_UPPER` (the overlay's writable layer), `UH_SESSION` (the session id) and
+/// `UH_STATE` (the session's directory, /run/underhood/<id>). What does not exist yet
+/// (no cgroup before the cgroup step) is left out.
+///
+/// The host shell pane computes the same set (`runtime::host_shell::env` on the ui
+/// branch): once both are merged, one of them should call the other.
 pub fn host_env(launch: &Launch) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("UH_PID".to_string(), launch.subject.to_string()),
-        (
-            "UH_STATE".to_string(),
-            launch.session.dir.display().to_string(),
-        ),
-    ];
-    if let Some(id) = launch.session.dir.file_name() {
-        env.push(("UH_SESSION".into(), id.to_string_lossy().into_owned()));
-    }
+    let mut env = vec![("UH_PID".to_string(), launch.subject.to_string())];
     if let Some(cg) = &launch.cgroup {
         let dirs: Vec<(Controller, &std::path::Path)> = Controller::ALL
             .iter()
@@ -93,13 +89,21 @@ pub fn host_env(launch: &Launch) -> Vec<(String, String)> {
             }
         }
     }
-    if let Some(r) = launch.steps.iter().find_map(|s| match s {
-        Step::Rootfs(r) => Some(r),
-        _ => None,
-    }) {
-        env.push(("UH_ROOT".into(), r.merged.display().to_string()));
-        env.push(("UH_UPPER".into(), r.upper.display().to_string()));
+    let dir = &launch.session.dir;
+    let upper = launch
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Rootfs(r) => Some(r.upper.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| dir.join("upper"));
+    env.push(("UH_ROOT".into(), format!("/proc/{}/root", launch.subject)));
+    env.push(("UH_UPPER".into(), upper.display().to_string()));
+    if let Some(id) = dir.file_name() {
+        env.push(("UH_SESSION".into(), id.to_string_lossy().into_owned()));
     }
+    env.push(("UH_STATE".into(), dir.display().to_string()));
     env
 }
 
