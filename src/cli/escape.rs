@@ -5,10 +5,12 @@
 //! real root, and chroot there. After pivot_root and unmounting the old root there is
 //! nothing above the container's root to climb to. Needs CAP_SYS_CHROOT.
 //!
-//! It leaves a report in /tmp/chroot-escape.report (opened before the climb, so it is
-//! the starting root's /tmp): the device and inode of the root it started in and of the
-//! root it reached, as stat(2) gives them (`stat -c %d:%i`). The lessons' checks compare
-//! them with the container's root and the host's, seen from the host.
+//! Inside one of our containers (`container=underhood` in its environment, as our exec
+//! step sets it) it leaves a report in /tmp/chroot-escape.report, opened before the
+//! climb, so in the container's /tmp: the device and inode of the root it started in
+//! and of the root it reached, as stat(2) gives them (`stat -c %d:%i`). The lessons'
+//! checks compare them with the container's root and the host's, seen from the host.
+//! Run on the host by mistake, it writes nothing there.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
@@ -25,9 +27,14 @@ pub const REPORT: &str = "/tmp/chroot-escape.report";
 
 pub fn main(cmd: &[String]) -> ExitCode {
     let started = dev_ino("/");
-    let mut report = std::fs::File::create(REPORT)
-        .map_err(|e| eprintln!("chroot-escape: {REPORT}: {e} (no report)"))
-        .ok();
+    let ours = std::env::var_os("container").is_some_and(|v| v == "underhood");
+    let mut report = if ours {
+        std::fs::File::create(REPORT)
+            .map_err(|e| eprintln!("chroot-escape: {REPORT}: {e} (no report)"))
+            .ok()
+    } else {
+        None
+    };
     let dir = "/.underhood-escape";
     if let Err(e) = std::fs::create_dir_all(dir) {
         eprintln!("chroot-escape: mkdir {dir}: {e}");
