@@ -8,4 +8,5 @@ pub mod lessons;
 pub mod notes;
 pub mod replay;
 pub mod run;
+pub mod syscall;
 pub mod version;

@@ -95,6 +95,11 @@ enum Command {
         #[arg(trailing_var_arg = true)]
         cmd: Vec<String>,
     },
+    /// Inside a container: one system call made exactly as named, or a live demo of one.
+    Syscall {
+        #[command(subcommand)]
+        call: cli::syscall::SyscallCommand,
+    },
     /// The subject process (internal).
     #[command(name = "__subject", hide = true)]
     Subject { controller: i32 },
@@ -129,6 +134,7 @@ fn main() -> ExitCode {
         Some(Command::Replay(args)) => cli::replay::main(args),
         Some(Command::Notes(args)) => cli::notes::main(args),
         Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),
+        Some(Command::Syscall { call }) => cli::syscall::main(call),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),
         Some(Command::Enter { spec }) => match serde_json::from_str(&spec) {
             Ok(args) => underhood::runtime::enter::main(args),

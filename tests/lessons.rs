@@ -1,7 +1,10 @@
 //! The lesson files: the shipped set is valid and covers the syllabus; the broken
 //! examples in `tests/lessons_bad/` are each reported at their exact place; and, as
-//! root, every shipped lesson runs end to end: solved, all its checks pass; unsolved,
-//! every check that needs the learner's action fails. The host is left as it was.
+//! root, every shipped lesson runs end to end on both rootfs flavours (busybox and the
+//! host's tools): solved, all its checks pass; unsolved, every check that needs the
+//! learner's action fails, at least one per lesson; cheated (each check's `cheat`,
+//! what a learner could write without doing the thing), those checks still fail. The
+//! host is left as it was.
 
 //!
 //! The root tests are reported *ignored* when not run as root (tests/common's harness).
@@ -24,9 +27,10 @@ fn main() -> ExitCode {
         every_lesson_is_complete_and_consistent,
         broken_examples_are_reported_at_their_exact_place,
         all_broken_examples_at_once_are_all_reported,
+        syscall_helper_prints_the_call_and_its_errno,
     ];
     tests.extend(root_trials![
-        root_every_lesson_passes_solved_and_fails_unsolved,
+        root_every_lesson_passes_solved_fails_unsolved_and_cheated,
         root_lessons_without_a_pid_namespace_leave_no_process,
     ]);
     run(tests)
@@ -143,7 +147,20 @@ fn every_lesson_is_complete_and_consistent() {
                 c.host_undo.is_none() || c.host_solve.is_some(),
                 "{id}/{cid}: host_undo without host_solve never runs"
             );
+            // A cheat is tested against a check that stays red until the learner acts;
+            // on one that passes from the steps alone it would prove nothing.
+            assert!(
+                c.cheat.is_none() || c.solve.is_some() || c.host_solve.is_some(),
+                "{id}/{cid}: a cheat on a check that needs no action proves nothing"
+            );
         }
+        // Every lesson leaves the learner something to do (issue 12).
+        assert!(
+            f.checks
+                .iter()
+                .any(|c| c.solve.is_some() || c.host_solve.is_some()),
+            "{id}: no check needs the learner's action"
+        );
     }
 }
 
@@ -246,6 +263,32 @@ fn all_broken_examples_at_once_are_all_reported() {
     problems.sort();
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(problems, expected, "{err}");
+}
+
+/// `underhood syscall mkdir|mkdirat PATH` makes that very call and prints it with its
+/// result as strace would, errno included; a failure exits 1.
+fn syscall_helper_prints_the_call_and_its_errno() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (call, name) in [("mkdirat", "at"), ("mkdir", "plain")] {
+        let path = tmp.path().join(name);
+        let p = path.to_str().unwrap();
+        let o = underhood(&["syscall", call, p]);
+        assert_eq!(code(&o), Some(0), "{call}: {}", stderr(&o));
+        let want = if call == "mkdirat" {
+            format!("mkdirat(AT_FDCWD, {p:?}, 0755) = 0")
+        } else {
+            format!("mkdir({p:?}, 0755) = 0")
+        };
+        assert_eq!(stdout(&o).trim(), want);
+        assert!(path.is_dir(), "{call} made no directory");
+        let again = underhood(&["syscall", call, p]);
+        assert_eq!(code(&again), Some(1), "{call} twice");
+        assert!(
+            stdout(&again).contains("= -1 EEXIST (File exists)"),
+            "{call} twice: {}",
+            stdout(&again)
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -355,10 +398,16 @@ fn verdicts(id: &str, out: &str) -> BTreeMap<String, bool> {
 /// leaves behind keeps the pipes it inherited open, and `Command::output` would wait for
 /// it forever. Returns the exit code, stdout and stderr.
 fn run_to_files(args: &[&str]) -> (Option<i32>, String, String) {
+    run_to_files_env(args, ("UNDERHOOD_LESSONS_TEST", "1"))
+}
+
+/// [`run_to_files`] with one more environment variable.
+fn run_to_files_env(args: &[&str], var: (&str, &str)) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
     let status = Command::new(BIN)
         .args(args)
+        .env(var.0, var.1)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap())
@@ -368,66 +417,102 @@ fn run_to_files(args: &[&str]) -> (Option<i32>, String, String) {
     (status.code(), read(&out), read(&err))
 }
 
-fn root_every_lesson_passes_solved_and_fails_unsolved() {
+/// The rootfs flavours every lesson must work on, chosen explicitly whatever the host has
+/// (`UNDERHOOD_ROOTFS_FLAVOUR`, read when the default rootfs is assembled).
+const FLAVOURS: [&str; 2] = ["busybox", "host-tools"];
+
+/// How `lessons run` plays the learner.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Solve,
+    Watch,
+    Cheat,
+}
+
+fn root_every_lesson_passes_solved_fails_unsolved_and_cheated() {
     let mut failures = Vec::new();
-    for l in shipped() {
-        let id = l.id().to_string();
-        let hostname = lesson_hostname(&l);
-        for solve in [true, false] {
-            let what = if solve { "solved" } else { "unsolved" };
-            let before = residue();
-            let queues = msg_queues();
-            let files = lesson_files_in_tmp();
-            let procs = pids();
-            let mut args = vec!["lessons", "run", id.as_str()];
-            if solve {
-                args.push("--solve");
-            }
-            let (status, out, err) = run_to_files(&args);
-            let v = verdicts(&id, &out);
-            let ctx = format!("{id} {what}: exit {status:?}\n{out}{err}");
-            if v.len() != l.front.checks.len() {
-                failures.push(format!("{ctx}\n  -> not every check was reported"));
-            }
-            for c in &l.front.checks {
-                let cid = c.id.get_ref();
-                let needs_action = c.solve.is_some() || c.host_solve.is_some();
-                let want = solve || !needs_action;
-                if v.get(cid.as_str()) != Some(&want) {
+    for flavour in FLAVOURS {
+        let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for l in shipped() {
+            let id = l.id().to_string();
+            let hostname = lesson_hostname(&l);
+            for mode in [Mode::Solve, Mode::Watch, Mode::Cheat] {
+                let what = format!("{mode:?} on {flavour}");
+                let before = residue();
+                let queues = msg_queues();
+                let files = lesson_files_in_tmp();
+                let procs = pids();
+                let mut args = vec!["lessons", "run", id.as_str()];
+                match mode {
+                    Mode::Solve => args.push("--solve"),
+                    Mode::Cheat => args.push("--cheat"),
+                    Mode::Watch => {}
+                }
+                let (status, out, err) =
+                    run_to_files_env(&args, ("UNDERHOOD_ROOTFS_FLAVOUR", flavour));
+                let v = verdicts(&id, &out);
+                let ctx = format!("{id} {what}: exit {status:?}\n{out}{err}");
+                if v.len() != l.front.checks.len() {
+                    failures.push(format!("{ctx}\n  -> not every check was reported"));
+                }
+                for c in &l.front.checks {
+                    let cid = c.id.get_ref();
+                    let needs_action = c.solve.is_some() || c.host_solve.is_some();
+                    let want = match mode {
+                        Mode::Solve => true,
+                        // A cheat must leave its check red, like doing nothing does.
+                        Mode::Watch | Mode::Cheat => !needs_action,
+                    };
+                    if v.get(cid.as_str()) != Some(&want) {
+                        failures.push(format!(
+                            "{ctx}\n  -> {cid} should {}",
+                            if want { "pass" } else { "FAIL" }
+                        ));
+                    }
+                    if mode == Mode::Cheat && c.cheat.is_some() {
+                        let e = counts.entry("cheats left red").or_default();
+                        e.1 += 1;
+                        if v.get(cid.as_str()) == Some(&false) {
+                            e.0 += 1;
+                        }
+                    }
+                    if mode == Mode::Solve {
+                        let e = counts.entry("checks green when solved").or_default();
+                        e.1 += 1;
+                        if v.get(cid.as_str()) == Some(&true) {
+                            e.0 += 1;
+                        }
+                    }
+                }
+                let all_pass = v.values().all(|p| *p);
+                if mode != Mode::Solve && all_pass {
                     failures.push(format!(
-                        "{ctx}\n  -> {cid} should {}",
-                        if want { "pass" } else { "FAIL" }
+                        "{ctx}\n  -> every check passed with nothing done: the lesson leaves nothing to do"
                     ));
                 }
-            }
-            let all_pass = v.values().all(|p| *p);
-            let want_code = if all_pass { 0 } else { 1 };
-            if status != Some(want_code) {
-                failures.push(format!("{ctx}\n  -> exit status should be {want_code}"));
-            }
-            // A container without a PID namespace of its own may leave its command
-            // behind (see `root_lessons_without_a_pid_namespace_leave_no_process`):
-            // stop it here so the host stays clean, by pid and only if it is ours.
-            std::thread::sleep(Duration::from_millis(100));
-            for pid in left_commands(&procs, &hostname) {
-                if let Ok(p) = pid.parse::<i32>() {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(p),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
+                let want_code = if all_pass { 0 } else { 1 };
+                if status != Some(want_code) {
+                    failures.push(format!("{ctx}\n  -> exit status should be {want_code}"));
+                }
+                // A container without a PID namespace of its own may leave its command
+                // behind (see `root_lessons_without_a_pid_namespace_leave_no_process`):
+                // stop it here so the host stays clean, by pid and only if it is ours.
+                std::thread::sleep(Duration::from_millis(100));
+                for pid in left_commands(&procs, &hostname) {
+                    if let Ok(p) = pid.parse::<i32>() {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(p),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                }
+                for d in host_differences(&before, queues, &files) {
+                    failures.push(format!("{id} {what}: the host changed: {d}"));
                 }
             }
-            for d in host_differences(&before, queues, &files) {
-                failures.push(format!("{id} {what}: the host changed: {d}"));
-            }
         }
-        if !l
-            .front
-            .checks
-            .iter()
-            .any(|c| c.solve.is_some() || c.host_solve.is_some())
-        {
-            eprintln!("note: lesson {id} has no check that needs the learner's action");
+        for (k, (n, of)) in &counts {
+            eprintln!("{flavour}: {k}: {n} of {of}");
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -24,8 +24,12 @@ pub enum LessonsCommand {
     Run {
         id: String,
         /// Also do what each check expects first (the lesson's `solve` commands).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "cheat")]
         solve: bool,
+        /// Instead, run each check's `cheat`: what a learner could write without doing
+        /// the thing. The checks that have one must stay red.
+        #[arg(long)]
+        cheat: bool,
         #[arg(long)]
         lessons: Option<PathBuf>,
     },
@@ -106,7 +110,12 @@ pub fn main(cmd: LessonsCommand) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        LessonsCommand::Run { id, solve, lessons } => {
+        LessonsCommand::Run {
+            id,
+            solve,
+            cheat,
+            lessons,
+        } => {
             let Some(set) = load(lessons.as_ref()) else {
                 return ExitCode::from(1);
             };
@@ -116,7 +125,13 @@ pub fn main(cmd: LessonsCommand) -> ExitCode {
             };
             let paths = underhood::runtime::paths::Paths::host();
             let source = underhood::runtime::launcher::RootSource::Default;
-            match underhood::lesson::runner::run(l, &paths, &source, solve) {
+            use underhood::lesson::runner::Mode;
+            let mode = match (solve, cheat) {
+                (true, _) => Mode::Solve,
+                (_, true) => Mode::Cheat,
+                _ => Mode::Watch,
+            };
+            match underhood::lesson::runner::run(l, &paths, &source, mode) {
                 Ok(results) => {
                     let mut all = true;
                     for (cid, o) in &results {

@@ -76,6 +76,11 @@ pub struct RunArgs {
     /// Print each step's syscalls and equivalent shell commands to stderr.
     #[arg(long)]
     trace: bool,
+    /// Run the command as PID 1 itself, without our init (execve in place of it): it
+    /// then gets no signal it has no handler for, SIGTERM included (the `docker stop`
+    /// problem; pid_namespaces(7)). Stop it with SIGKILL.
+    #[arg(long)]
+    no_init: bool,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     cmd: Vec<String>,
@@ -310,6 +315,9 @@ fn run(args: &RunArgs) -> Result<i32> {
     let launch = launcher::start_pipelined(&opts, &source(args), &paths);
     drop(slave);
     let mut launch = launch?;
+    if args.no_init {
+        launch.no_init()?;
+    }
     let status = drive(&mut launch, args, &signals, relay.as_mut());
     drop(relay);
     let teardown = launch.teardown();
@@ -376,6 +384,15 @@ fn drive(
     wait_command(launch, args, signals, relay)
 }
 
+/// A pidfd for our child `pid` (pidfd_open(2)): readable once it has exited.
+fn pidfd_open(pid: i32) -> Result<std::os::fd::OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags, and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = nix::errno::Errno::result(fd).with_context(|| format!("pidfd_open({pid}, 0)"))?;
+    // SAFETY: a descriptor just returned to us, owned by nothing else.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
+}
+
 fn wait_command(
     launch: &mut Launch,
     args: &RunArgs,
@@ -391,6 +408,11 @@ fn wait_command(
     };
     let mut oom_seen = false;
     let mut kill_at: Option<Instant> = None;
+    let exited = if args.no_init {
+        launch.first_pid().map(pidfd_open).transpose()?
+    } else {
+        None
+    };
     let exit = loop {
         let timeout = match kill_at {
             Some(t) => PollTimeout::try_from(t.saturating_duration_since(Instant::now()))
@@ -398,8 +420,14 @@ fn wait_command(
             None => PollTimeout::NONE,
         };
         let (sock, sig, oom_ready, relay_ready) = {
+            // Without an init the socket closes at the execve, long before the end: wait
+            // for the first subject's exit instead (readable pidfd, pidfd_open(2)).
+            let first = match &exited {
+                Some(fd) => fd.as_fd(),
+                None => launch.socket_fd(),
+            };
             let mut fds = vec![
-                PollFd::new(launch.socket_fd(), PollFlags::POLLIN),
+                PollFd::new(first, PollFlags::POLLIN),
                 PollFd::new(signals.as_fd(), PollFlags::POLLIN),
             ];
             if let Some(o) = &oom {

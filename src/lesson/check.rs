@@ -21,16 +21,18 @@ pub enum Kind {
     ContainerMount,
     OomKills,
     IpcHidden,
+    HostCommand,
 }
 
 impl Kind {
-    /// Whether evaluating it starts a process inside the container (`/bin/sh -c`):
-    /// each such process takes a pid there, and before the steps are done "inside" may
-    /// still be the host.
+    /// Whether evaluating it starts a process (`/bin/sh -c`), inside the container or
+    /// on the host: each one inside takes a pid there, before the steps are done
+    /// "inside" may still be the host, and a host command may read what a later step
+    /// makes (the upper layer, the cgroup). These wait for the last step.
     pub fn runs_inside(self) -> bool {
         matches!(
             self,
-            Kind::HostnameDiffers | Kind::Command | Kind::IpcHidden
+            Kind::HostnameDiffers | Kind::Command | Kind::IpcHidden | Kind::HostCommand
         )
     }
 }
@@ -48,7 +50,7 @@ fn shown_command(cmd: &str) -> String {
 }
 
 /// The kinds as lesson files name them.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "hostname_differs",
     "ns_differs",
     "ns_same",
@@ -59,6 +61,7 @@ pub const KINDS: [&str; 10] = [
     "container_mount",
     "oom_kills",
     "ipc_hidden",
+    "host_command",
 ];
 
 impl Kind {
@@ -74,6 +77,7 @@ impl Kind {
             "container_mount" => Kind::ContainerMount,
             "oom_kills" => Kind::OomKills,
             "ipc_hidden" => Kind::IpcHidden,
+            "host_command" => Kind::HostCommand,
             _ => return None,
         })
     }
@@ -92,6 +96,9 @@ pub trait Probe {
     fn host_hostname(&self) -> String;
     /// Runs `/bin/sh -c command` inside the container as it stands.
     fn run(&mut self, command: &str) -> Result<RunResult, String>;
+    /// Runs `/bin/sh -c command` on the host, with the `UH_*` variables that name the
+    /// container (its PID 1's host pid, cgroup, merged root, upper layer, session).
+    fn host(&mut self, command: &str) -> Result<RunResult, String>;
     /// The namespace inode of the container's process, or of the host (ours).
     fn ns_inode(&self, ns: Ns, host: bool) -> Option<u64>;
     /// The command name of the process that is PID 1 inside the container.
@@ -102,8 +109,8 @@ pub trait Probe {
     fn container_mounts(&self) -> Vec<Mount>;
     fn host_mounts(&self) -> Vec<Mount>;
     fn oom_kills(&self) -> Option<u64>;
-    /// System V message queues the host's IPC namespace holds.
-    fn host_msg_queues(&self) -> usize;
+    /// The host's /proc/sysvipc/msg: the System V message queues of its IPC namespace.
+    fn host_msg_queues(&self) -> String;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -122,11 +129,20 @@ fn outcome(passed: bool, detail: impl Into<String>) -> Outcome {
 
 /// Rows of /proc/sysvipc/msg after its header line.
 pub fn count_queues(sysvipc_msg: &str) -> usize {
+    queue_ids(sysvipc_msg).len()
+}
+
+/// `(key, msqid)` of each row of /proc/sysvipc/msg after its header line: what names a
+/// queue (a queue made inside, by `ipcmk -Q` with its random key, is another one).
+pub fn queue_ids(sysvipc_msg: &str) -> Vec<(String, String)> {
     sysvipc_msg
         .lines()
         .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .count()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?.to_string(), f.next()?.to_string()))
+        })
+        .collect()
 }
 
 fn exists_in(dir: &Path, path: &str) -> bool {
@@ -178,7 +194,7 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
                 detail,
             )
         }
-        Kind::Command => {
+        Kind::Command | Kind::HostCommand => {
             let cmd = spec
                 .command
                 .as_ref()
@@ -188,7 +204,12 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
                 .expect
                 .as_ref()
                 .is_none_or(|e| e.get_ref() == "success");
-            match probe.run(cmd) {
+            let ran = if kind == Kind::Command {
+                probe.run(cmd)
+            } else {
+                probe.host(cmd)
+            };
+            match ran {
                 Ok(r) => {
                     let mut ok = r.success == want_success;
                     if let Some(o) = &spec.output {
@@ -199,7 +220,11 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
                     }
                     let first = r.output.lines().next().unwrap_or("").to_string();
                     let verdict = if r.success { "succeeded" } else { "failed" };
-                    outcome(ok, format!("`{}` {verdict}: {first}", shown_command(cmd)))
+                    let place = if kind == Kind::Command { "" } else { " (host)" };
+                    outcome(
+                        ok,
+                        format!("`{}`{place} {verdict}: {first}", shown_command(cmd)),
+                    )
                 }
                 Err(e) => outcome(false, e),
             }
@@ -260,13 +285,19 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
             }
         }
         Kind::IpcHidden => {
-            let host = probe.host_msg_queues();
+            let host = queue_ids(&probe.host_msg_queues());
             match probe.run("cat /proc/sysvipc/msg") {
                 Ok(r) => {
-                    let inside = count_queues(&r.output);
+                    let inside = queue_ids(&r.output);
+                    // The learner may make queues inside: only the host's must not show.
+                    let seen = host.iter().filter(|q| inside.contains(q)).count();
                     outcome(
-                        host > 0 && inside == 0 && r.success,
-                        format!("message queues: {host} on the host, {inside} inside"),
+                        !host.is_empty() && seen == 0 && r.success,
+                        format!(
+                            "message queues: {} on the host, {} inside, {seen} of the host's seen inside",
+                            host.len(),
+                            inside.len()
+                        ),
                     )
                 }
                 Err(e) => outcome(false, e),
@@ -288,7 +319,7 @@ mod tests {
         upper: Option<PathBuf>,
         lower: Vec<PathBuf>,
         oom: Option<u64>,
-        queues: usize,
+        queues: String,
         ran: Vec<String>,
     }
 
@@ -306,6 +337,13 @@ mod tests {
             Ok(RunResult {
                 success: self.cmd_success,
                 output,
+            })
+        }
+        fn host(&mut self, command: &str) -> Result<RunResult, String> {
+            self.ran.push(format!("host: {command}"));
+            Ok(RunResult {
+                success: self.cmd_success,
+                output: self.cmd_output.clone(),
             })
         }
         fn ns_inode(&self, ns: Ns, host: bool) -> Option<u64> {
@@ -329,8 +367,8 @@ mod tests {
         fn oom_kills(&self) -> Option<u64> {
             self.oom
         }
-        fn host_msg_queues(&self) -> usize {
-            self.queues
+        fn host_msg_queues(&self) -> String {
+            self.queues.clone()
         }
     }
 
@@ -369,6 +407,21 @@ mod tests {
         assert!(evaluate(&c, &mut f).passed);
         f.cmd_success = true;
         assert!(!evaluate(&c, &mut f).passed, "the mount must fail");
+    }
+
+    #[test]
+    fn host_command_runs_on_the_host() {
+        let c = check("kind = \"host_command\"\ncommand = \"cat $UH_CGROUP/x\"\noutput = \"1\"\n");
+        let mut f = Fake {
+            cmd_success: true,
+            cmd_output: "0".into(),
+            ..Default::default()
+        };
+        assert!(!evaluate(&c, &mut f).passed);
+        f.cmd_output = "1".into();
+        let o = evaluate(&c, &mut f);
+        assert!(o.passed && o.detail.contains("(host)"), "{o:?}");
+        assert_eq!(f.ran.last().unwrap(), "host: cat $UH_CGROUP/x");
     }
 
     #[test]
@@ -415,11 +468,20 @@ mod tests {
         assert!(evaluate(&check("kind = \"oom_kills\"\n"), &mut f).passed);
         let ipc = check("kind = \"ipc_hidden\"\n");
         assert!(!evaluate(&ipc, &mut f).passed, "no queue on the host yet");
-        f.queues = 1;
+        f.queues = "       key      msqid perms\n  1234  0  666 0 0 0 0 0 0 0 0 0 0 0\n".into();
         assert!(evaluate(&ipc, &mut f).passed);
         f.cmd_output
+            .push_str(" -3403  0  644 0 0 0 0 0 0 0 0 0 0 0\n");
+        assert!(
+            evaluate(&ipc, &mut f).passed,
+            "a queue made inside is another one"
+        );
+        f.cmd_output
             .push_str("  1234  0  666 0 0 0 0 0 0 0 0 0 0 0\n");
-        assert!(!evaluate(&ipc, &mut f).passed, "visible inside");
+        assert!(
+            !evaluate(&ipc, &mut f).passed,
+            "the host's queue visible inside"
+        );
     }
 
     #[test]

@@ -99,7 +99,8 @@ pub struct CheckSpec {
     pub kind: Spanned<String>,
     /// For `ns_differs`/`ns_same`: a namespace name.
     pub ns: Option<Spanned<String>>,
-    /// For `command`: run with `/bin/sh -c` inside the container.
+    /// For `command`: run with `/bin/sh -c` inside the container; for `host_command`,
+    /// on the host with the `UH_*` variables (see `runner::host_env`).
     pub command: Option<Spanned<String>>,
     /// For `command`: `success` or `failure` (default success).
     pub expect: Option<Spanned<String>>,
@@ -121,6 +122,10 @@ pub struct CheckSpec {
     /// undoes it afterwards. Both must leave the host as it was.
     pub host_solve: Option<String>,
     pub host_undo: Option<String>,
+    /// A command run inside that writes what the check reads *without* doing the
+    /// thing (`underhood lessons run --cheat`): the check must stay red after it. Every
+    /// check that reads a file the learner writes has one.
+    pub cheat: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

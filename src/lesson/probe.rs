@@ -10,7 +10,7 @@ use crate::runtime::namespaces::Ns;
 use crate::runtime::protocol::SpawnSpec;
 use crate::runtime::step::Step;
 
-use super::check::{Probe, RunResult, count_queues};
+use super::check::{Probe, RunResult};
 
 pub struct LiveProbe<'a> {
     pub launch: &'a mut Launch,
@@ -65,6 +65,21 @@ impl Probe for LiveProbe<'_> {
         Ok(RunResult {
             success: c.exit.code == Some(0),
             output: c.output,
+        })
+    }
+
+    fn host(&mut self, command: &str) -> Result<RunResult, String> {
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", command])
+            .envs(super::runner::host_env(self.launch))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("running `{command}` on the host: {e}"))?;
+        let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+        output.push_str(&String::from_utf8_lossy(&out.stderr));
+        Ok(RunResult {
+            success: out.status.success(),
+            output,
         })
     }
 
@@ -123,9 +138,7 @@ impl Probe for LiveProbe<'_> {
             .map(|m| m.oom_kills)
     }
 
-    fn host_msg_queues(&self) -> usize {
-        std::fs::read_to_string(self.launch.paths.proc_root.join("sysvipc/msg"))
-            .map(|t| count_queues(&t))
-            .unwrap_or(0)
+    fn host_msg_queues(&self) -> String {
+        std::fs::read_to_string(self.launch.paths.proc_root.join("sysvipc/msg")).unwrap_or_default()
     }
 }

@@ -51,12 +51,25 @@ pub fn evaluate_quiet(l: &LessonFile, launch: &mut Launch) -> Vec<Option<Outcome
         .collect()
 }
 
-/// Runs a lesson's `host_solve`/`host_undo` on the host, with the variables the TUI's
-/// host shell has (UH_PID, UH_CGROUP, UH_ROOT...: runtime::host_shell::env).
-fn host_sh(cmd: &str, launch: &Launch) -> Result<()> {
+/// The variables that point a host-side command at the container, the same in the host
+/// shell pane (`h`), `host_solve`, `host_undo` and `host_command` checks:
+/// `UH_PID` (the container's PID 1, or its subject before the PID step, as a host
+/// pid), `UH_CGROUP` (its memory cgroup directory; on cgroup v1, where each controller
+/// has its own hierarchy, also `UH_CGROUP_MEMORY`, `UH_CGROUP_PIDS`, `UH_CGROUP_CPU`),
+/// `UH_ROOT` (`/proc/<UH_PID>/root`: the container's root as the host reaches it; the
+/// overlay's `merged` directory is empty on the host, its mount being the container's),
+/// `UH_UPPER` (the overlay's writable layer), `UH_SESSION` (the session id) and
+/// `UH_STATE` (the session's directory, /run/underhood/<id>). What does not exist yet
+/// (no cgroup before the cgroup step) is left out.
+pub fn host_env(launch: &Launch) -> Vec<(String, String)> {
+    // One definition, shared with the host shell pane (`h`).
+    crate::runtime::host_shell::env(launch)
+}
+
+fn host_sh(cmd: &str, env: &[(String, String)]) -> Result<()> {
     let st = Command::new("/bin/sh")
         .args(["-c", cmd])
-        .envs(crate::runtime::host_shell::env(launch))
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .status()
         .with_context(|| format!("running `{cmd}` on the host"))?;
     if !st.success() {
@@ -65,9 +78,22 @@ fn host_sh(cmd: &str, launch: &Launch) -> Result<()> {
     Ok(())
 }
 
-/// Takes every step, then (with `solve`) does what each check expects, evaluates,
-/// undoes the host-side actions, and tears down.
-pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, solve: bool) -> Result<Results> {
+/// What the headless runner does between the last step and the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Nothing: the checks that need the learner must stay red.
+    Watch,
+    /// Each check's `host_solve` then `solve`: every check must pass.
+    Solve,
+    /// Each check's `cheat`: what a learner could write without doing the thing. The
+    /// checks with a cheat must stay red.
+    Cheat,
+}
+
+/// Takes every step, then does what `mode` says, evaluates, undoes the host-side
+/// actions, and tears down.
+pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, mode: Mode) -> Result<Results> {
+    let solve = mode == Mode::Solve;
     let mut launch = start(l, paths, source)?;
     while !launch.done() {
         launch
@@ -76,13 +102,22 @@ pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, solve: bool) -> R
     }
     let mut undo = Vec::new();
     let mut result = Ok(());
+    let env = host_env(&launch);
+    if mode == Mode::Cheat {
+        for cmd in l.front.checks.iter().filter_map(|c| c.cheat.as_ref()) {
+            let mut probe = LiveProbe {
+                launch: &mut launch,
+            };
+            let _ = super::check::Probe::run(&mut probe, cmd);
+        }
+    }
     if solve {
         for c in &l.front.checks {
             if let Some(h) = &c.host_solve {
                 if let Some(u) = &c.host_undo {
                     undo.push(u.clone());
                 }
-                if let Err(e) = host_sh(h, &launch) {
+                if let Err(e) = host_sh(h, &env) {
                     result = Err(e);
                     break;
                 }
@@ -98,7 +133,7 @@ pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, solve: bool) -> R
     }
     let results = evaluate_all(l, &mut launch);
     for u in undo.iter().rev() {
-        if let Err(e) = host_sh(u, &launch) {
+        if let Err(e) = host_sh(u, &env) {
             eprintln!("underhood: undoing a lesson's host action: {e:#}");
         }
     }

@@ -191,6 +191,12 @@ fn checks(l: &LessonFile, out: &mut Vec<Problem>) {
             ));
             continue;
         };
+        if c.cheat.is_some() && c.solve.is_none() && c.host_solve.is_none() {
+            out.push(l.problem(
+                c.id.span(),
+                "a cheat must leave red a check that needs the learner: give it a `solve` or a `host_solve`",
+            ));
+        }
         let missing = |what: &str| format!("a {} check needs `{what}`", c.kind.get_ref());
         match kind {
             Kind::NsDiffers | Kind::NsSame => match &c.ns {
@@ -201,7 +207,7 @@ fn checks(l: &LessonFile, out: &mut Vec<Problem>) {
                     }
                 }
             },
-            Kind::Command => {
+            Kind::Command | Kind::HostCommand => {
                 match &c.command {
                     None => out.push(l.problem(c.kind.span(), missing("command"))),
                     Some(cmd) if cmd.get_ref().trim().is_empty() => {

@@ -326,6 +326,14 @@ impl Launch {
         self
     }
 
+    /// Asks the subject to execve(2) the command in its own place at the exec step, so
+    /// the command is PID 1 with no init (`run --no-init`). Call before the exec step
+    /// is sent. Afterwards nothing can be started inside (no one is left to fork it),
+    /// and the end of the command is learned from the first subject's exit.
+    pub fn no_init(&mut self) -> Result<()> {
+        send(&mut self.sock, &Request::NoInit)
+    }
+
     /// The environment the plan gives the container's command (PATH, HOME, TERM...),
     /// for other processes started inside.
     pub fn exec_env(&self) -> Vec<(String, String)> {

@@ -54,9 +54,19 @@ pub fn env(launch: &Launch) -> Vec<(String, String)> {
         }
     }
     let dir = &launch.session.dir;
+    // The rootfs step's own upper directory where there is one (an image or a lesson
+    // may place it), else where the session puts it.
+    let upper = launch
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            super::step::Step::Rootfs(r) => Some(r.upper.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| dir.join("upper"));
     out.extend([
         ("UH_ROOT".into(), format!("/proc/{}/root", launch.subject)),
-        ("UH_UPPER".into(), dir.join("upper").display().to_string()),
+        ("UH_UPPER".into(), upper.display().to_string()),
         ("UH_SESSION".into(), launch.session.id().to_string()),
         ("UH_STATE".into(), dir.display().to_string()),
     ]);

@@ -29,6 +29,11 @@ pub enum Request {
     Run { spec: SpawnSpec, timeout_ms: u64 },
     /// After the id maps are written: set uid/gid 0 inside the user namespace.
     BecomeRoot { can_setgroups: bool },
+    /// At the exec step, execve(2) the command in place of the subject instead of
+    /// forking it: the command is PID 1 itself, with no init to reap or forward
+    /// signals (`run --no-init`). No reply; the exec step answers as usual, just before
+    /// the execve.
+    NoInit,
 }
 
 /// A process started by PID 1 next to (or before) the command.

@@ -54,6 +54,8 @@ struct Subject {
     host_root: bool,
     /// A batched step failed: later batches are refused, never run.
     broken: bool,
+    /// The exec step replaces us with the command (`Request::NoInit`).
+    no_init: bool,
 }
 
 /// Entry point of `underhood __subject CONTROLLER_PID`. Never returns.
@@ -121,6 +123,7 @@ fn run(controller: i32) -> Result<()> {
         in_userns: false,
         host_root: nix::unistd::geteuid().is_root(),
         broken: false,
+        no_init: false,
     };
     s.serve()
 }
@@ -210,6 +213,10 @@ impl Subject {
                 };
                 let reply = run_captured(&spec, exe, timeout_ms);
                 self.reply(&reply)
+            }
+            Request::NoInit => {
+                self.no_init = true;
+                Ok(())
             }
             Request::BecomeRoot { can_setgroups } => {
                 let mut r = Report::new("user namespace (ids)");
@@ -333,6 +340,9 @@ impl Subject {
     }
 
     fn exec_step(&mut self, argv: &[String], env: &[(String, String)]) -> Result<bool> {
+        if self.no_init {
+            return self.exec_in_place(argv, env);
+        }
         let started = std::time::Instant::now();
         let mut r = Report::new(format!("exec {}", argv.join(" ")));
         let spec = SpawnSpec {
@@ -361,6 +371,53 @@ impl Subject {
                 Ok(false)
             }
         }
+    }
+
+    /// The exec step without an init: execve(2) the command in this process, so that it
+    /// is PID 1 itself (after the PID step). The kernel then drops every signal sent to
+    /// it, from inside its namespace or from the host, that it has no handler for,
+    /// SIGKILL and SIGSTOP from an ancestor namespace excepted (pid_namespaces(7)): the
+    /// `docker stop` problem an init solves. The reply goes first; the socket and the
+    /// signalfd are O_CLOEXEC, so the controller sees the socket close at the execve.
+    fn exec_in_place(&mut self, argv: &[String], env: &[(String, String)]) -> Result<bool> {
+        let mut r = Report::new(format!("exec {} (as PID 1, no init)", argv.join(" ")));
+        let Some(path) = argv.first().and_then(|a| resolve(a, env)) else {
+            let _ = r.call::<()>(
+                "execve",
+                format!("{:?} (not found in the container's PATH)", argv.first()),
+                Err(Errno::ENOENT),
+            );
+            self.reply(&Reply::Done {
+                report: r,
+                ok: false,
+            })?;
+            return Ok(false);
+        };
+        let args: Vec<CString> = argv
+            .iter()
+            .map(|a| CString::new(a.as_str()).unwrap_or_default())
+            .collect();
+        let envs: Vec<CString> = env
+            .iter()
+            .map(|(k, v)| CString::new(format!("{k}={v}")).unwrap_or_default())
+            .collect();
+        r.shell(format!("exec {}", argv.join(" ")));
+        let _ = r.call("execve", format!("{path:?}, [{}]", argv.join(", ")), Ok(()));
+        self.reply(&Reply::Started {
+            report: r,
+            pid: nix::unistd::getpid().as_raw(),
+        })?;
+        // What spawn() gives a forked command: no blocked signals, SIGPIPE as default.
+        let _ =
+            nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+        // SAFETY: resetting a disposition to SIG_DFL is always sound.
+        unsafe {
+            let _ = nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
+        }
+        let err = nix::unistd::execve(&path, &args, &envs).unwrap_err();
+        // The controller already heard "started": all we can do is say why and die.
+        eprintln!("underhood: execve {path:?}: {err}");
+        std::process::exit(127)
     }
 
     /// Returns true when the subject should exit.
