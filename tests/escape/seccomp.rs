@@ -145,13 +145,19 @@ fn start_waiting(mode: &[&str], extra: &[&str], script: &str) -> Waiting {
 
 impl Waiting {
     /// The value of cgroup file `file` in the session's cgroup, read from the host.
-    fn cgroup_file(&self, file: &str) -> Option<String> {
+    /// The first of `files` (a v1 name, then the v2 one) that one of the session's
+    /// cgroup directories has.
+    fn cgroup_file(&self, files: &[&str]) -> Option<String> {
         let t = std::fs::read_to_string(format!("/run/underhood/{}/state.json", self.id))
             .expect("state.json");
         let st: underhood::runtime::state::State = serde_json::from_str(&t).expect("state");
-        st.cgroups
+        files
             .iter()
-            .find_map(|d| std::fs::read_to_string(d.join(file)).ok())
+            .find_map(|f| {
+                st.cgroups
+                    .iter()
+                    .find_map(|d| std::fs::read_to_string(d.join(f)).ok())
+            })
             .map(|t| t.trim().to_string())
     }
 
@@ -200,8 +206,9 @@ fn root_clone_with_namespace_flags_cannot_raise_the_limits() {
             "/probe/sc_nsattack 1073741824 max; echo ready; exec sleep 60",
         );
         let said = w.lines.join("\n");
-        let memory = w.cgroup_file("memory.limit_in_bytes");
-        let pids = w.cgroup_file("pids.max");
+        // v1 (this host) or v2 (the VM tier's first pass).
+        let memory = w.cgroup_file(&["memory.limit_in_bytes", "memory.max"]);
+        let pids = w.cgroup_file(&["pids.max"]);
         w.stop();
         eprintln!("{mode:?}: the probe said:\n{said}");
         let r = results(&said);

@@ -3,14 +3,16 @@
  * clone(2) with CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWCGROUP gives the child every
  * capability in a new user namespace that owns a new mount and cgroup namespace
  * (user_namespaces(7)). It maps uid 0 to 0 (its own euid: allowed without
- * CAP_SETUID in the parent), mounts the v1 memory and pids hierarchies (whose root is
- * the container's own cgroup, cgroup_namespaces(7)) and writes their limits.
+ * CAP_SETUID in the parent), mounts the v1 memory and pids hierarchies and the v2
+ * unified one (whose root is the container's own cgroup, cgroup_namespaces(7)) and
+ * writes their limits.
  * clone3(2) is tried with the same flags, unshare(2) too, and an ordinary fork and a
  * thread must keep working (glibc's pthread_create tries clone3 first and falls back
  * to clone on ENOSYS).
  *
  * Prints one `key=ok|ERRNO` line per attempt. Usage: sc_nsattack MEMORY PIDS, the
- * values written to memory.memsw.limit_in_bytes, memory.limit_in_bytes and pids.max. */
+ * values written to memory.memsw.limit_in_bytes, memory.limit_in_bytes and pids.max
+ * (v1), memory.max and pids.max (v2). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +85,12 @@ static int attack(void *arg)
     STEP("write_memory", write_file("/sc_cg_memory/memory.limit_in_bytes", memory_value));
     STEP("mount_pids", mount("cgroup", "/sc_cg_pids", "cgroup", 0, "pids"));
     STEP("write_pids", write_file("/sc_cg_pids/pids.max", pids_value));
+    /* cgroup v2 (the unified hierarchy: one mount, memory.max and pids.max side by
+     * side; its root here is the container's own cgroup too). */
+    mkdir("/sc_cg2", 0755);
+    STEP("mount_cgroup2", mount("cgroup2", "/sc_cg2", "cgroup2", 0, NULL));
+    STEP("write_memory_max", write_file("/sc_cg2/memory.max", memory_value));
+    STEP("write_pids_max", write_file("/sc_cg2/pids.max", pids_value));
     return 0;
 }
 
