@@ -4,6 +4,7 @@
 #   unshare --fork --pid --mount --uts --ipc --net /bin/true   (util-linux)
 #   runc run of the same rootfs, where runc is installed
 #   underhood built as a static musl binary, where that Rust target is installed
+#   underhood's static-pie release (scripts/release.sh), where it was built once
 # Uses hyperfine when present (apt-get install hyperfine runc), else a plain loop.
 # Usage: benches/launch.sh [RUNS]   (default 200)
 set -euo pipefail
@@ -39,6 +40,15 @@ if rustup target list --installed 2>/dev/null | grep -qx "$musl_target"; then
     "$uh_musl" run --memory 100M -- /bin/true
     cmds+=("$uh_musl run --memory 100M -- /bin/true")
     names+=("underhood musl")
+fi
+# The one-file release (scripts/release.sh: static-pie glibc, no loader), where it was
+# built: the same code without ld.so's start-up, from the default toolchain.
+uh_static=$PWD/target/release-static/$(uname -m)-unknown-linux-gnu/release/underhood
+if [ -x "$uh_static" ]; then
+    scripts/release.sh >/dev/null
+    "$uh_static" run --memory 100M -- /bin/true
+    cmds+=("$uh_static run --memory 100M -- /bin/true")
+    names+=("underhood static")
 fi
 if command -v runc >/dev/null; then
     rootfs=$(ls -d /var/cache/underhood/rootfs-*/rootfs | head -1)
