@@ -239,6 +239,9 @@ fn tui(args: TuiArgs) -> ExitCode {
         present: args.present,
         publish: args.publish.clone(),
         follow,
+        // Doctor's verdict on each controller: a limit this user may not set is left
+        // out of the walk (shown as skipped) rather than failed on every →.
+        unusable: cli::doctor::unusable_controllers(&underhood::runtime::paths::Paths::host()),
     };
     match underhood::ui::run::main(opts) {
         Ok(code) => ExitCode::from(code as u8),

@@ -424,3 +424,36 @@ fn the_host_shell_is_framed_and_titled_host() {
         format!("{screen}\n-- styles --\n{}", styles(&buf))
     );
 }
+
+/// Rootless where the memory controller cannot be used (this hybrid v1 host): the walk
+/// has no cgroup step; the step pane says so at the start, then where the step would
+/// have been, why and what gives it; the hog is not offered.
+#[test]
+fn a_rootless_walk_shows_the_skipped_cgroup_step() {
+    let why = "memory controller: v1 at /sys/fs/cgroup/memory, but you may not create a cgroup there; to get it: run as root (`sudo underhood`)";
+    let at = session()
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Cgroup { .. }))
+        .expect("a cgroup step");
+    let without = |mut app: App| {
+        app.steps.retain(|s| !matches!(s, Step::Cgroup { .. }));
+        app.cgroup_skipped = Some(why.to_string());
+        app
+    };
+    let app = without(app_after(0, ThemeKind::Default));
+    assert_eq!(app.cgroup_skipped_at(), at);
+    let step = pane_text(&render(&app, 120, 40), "Step ");
+    assert!(
+        step.contains(&format!("cgroup step skipped (why: after step {at})")),
+        "{step}"
+    );
+    let app = without(app_after(at, ThemeKind::Default));
+    let buf = render(&app, 120, 40);
+    let step = pane_text(&buf, "Step ");
+    assert!(step.contains("cgroup limits skipped"), "{step}");
+    assert!(step.contains("run as root"), "{step}");
+    let screen = text(&buf);
+    assert!(screen.contains("the cgroup step is skipped"), "{screen}");
+    assert!(!screen.contains(" m  hog"), "{screen}");
+}

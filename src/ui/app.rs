@@ -277,6 +277,10 @@ pub struct App {
     pub blank: bool,
     /// `--follow ADDR`: whom this session follows, and how that goes.
     pub follow: Option<super::follow::FollowStatus>,
+    /// The cgroup step left out of this walk because its limits cannot be set here
+    /// (doctor's verdict: not root, no delegated cgroup): the one line saying why and
+    /// what gives it. The step pane shows it where the step would have been.
+    pub cgroup_skipped: Option<String>,
 }
 
 /// Where a replay stands, for the footer.
@@ -365,7 +369,19 @@ impl App {
             present_pane: None,
             blank: false,
             follow: None,
+            cgroup_skipped: None,
         }
+    }
+
+    /// Where the skipped cgroup step would have come: after the steps that precede it
+    /// in the launch order (`plan::STEP_NAMES`).
+    pub fn cgroup_skipped_at(&self) -> usize {
+        let names = crate::runtime::plan::STEP_NAMES;
+        let cg = names.iter().position(|n| *n == "cgroup").unwrap_or(0);
+        self.steps
+            .iter()
+            .take_while(|s| names.iter().position(|n| *n == s.name()).unwrap_or(0) < cg)
+            .count()
     }
 
     /// Whether this launch sets cgroup limits at all (some lessons do not): without

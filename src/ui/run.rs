@@ -60,6 +60,10 @@ pub struct TuiOptions {
     pub publish: Option<String>,
     /// `--follow ADDR`: go where that session goes.
     pub follow: Option<super::follow::Following>,
+    /// The cgroup controllers this user may not use here, each with doctor's line on
+    /// why and what gives it (`underhood doctor` decides; main fills it in). Their
+    /// limits are left out of the plan rather than failing the walk on EACCES.
+    pub unusable: Vec<(cgroup::Controller, String)>,
 }
 
 impl Default for TuiOptions {
@@ -74,8 +78,34 @@ impl Default for TuiOptions {
             present: false,
             publish: None,
             follow: None,
+            unusable: Vec::new(),
         }
     }
+}
+
+/// Leaves out of the plan the limits whose controller this user may not use, and says
+/// why when that removes the memory limit (the one the walk is about): the walk then
+/// goes on past the cgroup step instead of failing it with EACCES on every →.
+fn without_unusable(
+    mut opts: Options,
+    unusable: &[(cgroup::Controller, String)],
+) -> (Options, Option<String>) {
+    let mut why = None;
+    for (c, line) in unusable {
+        match c {
+            cgroup::Controller::Memory => {
+                if opts.limits.memory.take().is_some() {
+                    why = Some(line.clone());
+                }
+            }
+            cgroup::Controller::Pids => opts.limits.pids = None,
+            cgroup::Controller::Cpu => opts.limits.cpus = None,
+        }
+    }
+    // Only the memory limit dropped, others kept: the step stays for them.
+    let still =
+        opts.limits.memory.is_some() || opts.limits.pids.is_some() || opts.limits.cpus.is_some();
+    (opts, if still { None } else { why })
 }
 
 /// Observer rates: 4 Hz idle, 10 Hz while the hog climbs.
@@ -169,10 +199,13 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         "underhood: preparing the root filesystem (the first time takes a few seconds)...",
     );
     let lower = launcher::layers(&opts.source, &paths)?;
-    let plan_opts = match &opts.lesson {
-        Some(l) => crate::lesson::plan::options(l),
-        None => options(&opts),
-    };
+    let (plan_opts, cgroup_skipped) = without_unusable(
+        match &opts.lesson {
+            Some(l) => crate::lesson::plan::options(l),
+            None => options(&opts),
+        },
+        &opts.unusable,
+    );
     let launch = start_launch(&opts, &plan_opts, &lower, &paths)?;
     let mut app = App::new(
         host,
@@ -181,6 +214,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         Theme::from_env(opts.high_contrast || opts.present),
     );
     app.present = opts.present;
+    app.cgroup_skipped = cgroup_skipped;
 
     let (tx, rx) = mpsc::channel();
     if let Some(f) = &opts.follow {
@@ -610,11 +644,14 @@ impl Driver {
                 .iter()
                 .position(|s| matches!(s, Step::Cgroup { .. }))
                 .map(|i| i + 1);
-            match at {
-                Some(at) => app.info(format!(
+            match (at, &app.cgroup_skipped) {
+                (Some(at), _) => app.info(format!(
                     "the memory hog needs the memory limit first: take the steps up to step {at} (cgroup limits)"
                 )),
-                None => app.info(
+                (None, Some(why)) => app.info(format!(
+                    "the memory hog needs a memory limit, and this walk has none: {why}"
+                )),
+                (None, None) => app.info(
                     "this container gets no memory limit, so the hog has nothing to hit: the OOM lesson shows it (underhood --lesson oom)",
                 ),
             }
@@ -953,4 +990,36 @@ fn spawn_oom_watcher(cg: Cgroup, generation: u64, shared: Arc<Observer>, tx: Sen
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::cgroup::Controller;
+
+    #[test]
+    fn an_unusable_memory_controller_takes_the_cgroup_step_out_and_says_why() {
+        let why = "memory controller: v1 at /sys/fs/cgroup/memory, but you may not create a cgroup there; to get it: run as root (`sudo underhood`)";
+        let unusable = vec![
+            (Controller::Memory, why.to_string()),
+            (Controller::Pids, "pids controller: ...".to_string()),
+        ];
+        let (o, skipped) = without_unusable(options(&TuiOptions::default()), &unusable);
+        assert_eq!(o.limits.memory, None);
+        assert_eq!(o.limits.pids, None);
+        assert_eq!(skipped.as_deref(), Some(why));
+        // Every controller usable: nothing changes.
+        let (o, skipped) = without_unusable(options(&TuiOptions::default()), &[]);
+        assert_eq!(o.limits.memory, Some(100 << 20));
+        assert_eq!(o.limits.pids, Some(128));
+        assert_eq!(skipped, None);
+        // Memory usable, pids not: the step stays (for memory), nothing is skipped.
+        let (o, skipped) = without_unusable(
+            options(&TuiOptions::default()),
+            &[(Controller::Pids, "pids".into())],
+        );
+        assert_eq!(o.limits.memory, Some(100 << 20));
+        assert_eq!(o.limits.pids, None);
+        assert_eq!(skipped, None);
+    }
 }

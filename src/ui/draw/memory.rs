@@ -15,7 +15,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let h = &app.memory;
     let Some(current) = h.current else {
-        let text = if !app.limits_memory() {
+        let text = if app.cgroup_skipped.is_some() {
+            "no memory limit: the cgroup step is skipped (you may not create a cgroup here; root may)"
+        } else if !app.limits_memory() {
             "no memory limit in this launch: it has no cgroup step (the cgroups and OOM lessons have one)"
         } else if app.snap.is_some() {
             "no cgroup yet: the memory limit is set at the 'cgroup limits' step"

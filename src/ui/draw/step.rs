@@ -31,6 +31,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         }
         lines.push(Line::raw(""));
     }
+    lines.extend(skipped_line(app));
     match app.next_step() {
         Some(next) => {
             lines.push(Line::from(vec![
@@ -45,9 +46,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 format!("all {total} steps done: this is a container."),
                 t.title(),
             )));
-            lines.push(Line::raw(
-                "Press s for a shell inside it (try hostname, ps, mount, id, ip link), m to run the memory hog into the limit, b to go back.",
-            ));
+            lines.push(Line::raw(if app.limits_memory() {
+                "Press s for a shell inside it (try hostname, ps, mount, id, ip link), m to run the memory hog into the limit, b to go back."
+            } else {
+                "Press s for a shell inside it (try hostname, ps, mount, id, ip link), b to go back."
+            }));
         }
     }
     let title = format!("Step {}/{}", app.done, total);
@@ -82,6 +85,7 @@ fn lesson(f: &mut Frame, app: &App, area: Rect) {
             t.dim(),
         )));
     }
+    lines.extend(skipped_line(app));
     let next = app.next_step();
     match next {
         Some(s) => lines.push(Line::from(vec![
@@ -171,6 +175,32 @@ fn lesson(f: &mut Frame, app: &App, area: Rect) {
             .block(crate::ui::draw::block(app, Pane::Step, title)),
         area,
     );
+}
+
+/// "skipped: cgroup limits" and why, once the walk has reached the place the step
+/// would have taken (and at the start, so that nobody waits for it).
+fn skipped_line(app: &App) -> Vec<Line<'static>> {
+    let t = app.theme;
+    let Some(why) = &app.cgroup_skipped else {
+        return Vec::new();
+    };
+    let at = app.cgroup_skipped_at();
+    if app.done != at && app.done != 0 {
+        return Vec::new();
+    }
+    let line = if app.done == at {
+        Line::from(vec![
+            Span::styled("cgroup limits skipped: ", t.error()),
+            Span::raw(why.clone()),
+        ])
+    } else {
+        // At the start, a short note: the whole reason comes where the step would.
+        Line::from(Span::styled(
+            format!("cgroup step skipped (why: after step {at})"),
+            t.dim(),
+        ))
+    };
+    vec![line, Line::raw("")]
 }
 
 /// The message line, and for an error whose text ends in `= ERRNO`, what that errno
