@@ -11,6 +11,7 @@ pub mod present;
 pub mod recording;
 pub mod replay;
 pub mod run;
+pub mod scroll;
 pub mod shell;
 pub mod tap;
 pub mod terminal;

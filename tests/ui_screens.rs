@@ -278,9 +278,18 @@ fn help_overlay() {
     press(&mut app, KeyCode::Char('?'));
     for screen in snap_both("help", &app) {
         assert!(screen.contains(" Keys "), "{screen}");
-        assert!(screen.contains("any key closes this"), "{screen}");
+        assert!(screen.contains("any other key closes this"), "{screen}");
         assert!(screen.contains("memory-hog demo"), "{screen}");
+        // Whole at 80x24 too: its last key, and how to leave a shell, not cut.
+        assert!(screen.contains("Ctrl-]  a shell has the keys"), "{screen}");
+        assert!(screen.contains("(the container is removed)"), "{screen}");
+        assert!(screen.contains("a clicker's keys)"), "{screen}");
     }
+    // The scrolling keys do not close it.
+    press(&mut app, KeyCode::Down);
+    assert!(app.help);
+    press(&mut app, KeyCode::Char('x'));
+    assert!(!app.help);
 }
 
 #[test]
@@ -456,4 +465,81 @@ fn a_rootless_walk_shows_the_skipped_cgroup_step() {
     let screen = text(&buf);
     assert!(screen.contains("the cgroup step is skipped"), "{screen}");
     assert!(!screen.contains(" m  hog"), "{screen}");
+}
+
+/// Every long pane scrolls when focused: End shows its last row, Home its first, and a
+/// marker says how much is out of sight; PgUp scrolls, never takes a step back; the
+/// wheel scrolls the pane under the pointer and a click focuses it.
+#[test]
+fn long_panes_scroll_and_say_what_is_out_of_sight() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let n = pivot_step() - 1;
+    let mut app = app_after(n, ThemeKind::Default);
+    app.viewport = Some(ratatui::layout::Rect::new(0, 0, 80, 24));
+    let (_, snap) = load(&stage_name(n));
+    let mounts = snap.mounts.expect("mounts");
+    let last = mounts
+        .last()
+        .expect("a mount")
+        .mount_point
+        .display()
+        .to_string();
+    focus(&mut app, Pane::Mounts);
+    press(&mut app, KeyCode::Home);
+    let pane = pane_text(&render(&app, 80, 24), "Mounts");
+    assert!(pane.contains("/proc"), "{pane}");
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains(" more ┘"), "{screen}");
+    press(&mut app, KeyCode::End);
+    let screen = text(&render(&app, 80, 24));
+    let tail: String = last
+        .chars()
+        .rev()
+        .take(10)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert!(screen.contains(&tail), "{tail} not in\n{screen}");
+    assert!(screen.contains(" above ┘"), "{screen}");
+    // PgUp scrolls the focused pane; the container stays where it was.
+    let action = press(&mut app, KeyCode::PageUp);
+    assert_eq!(action, app::Action::None);
+    assert_eq!(app.done, n);
+    // The wheel over the Syscalls pane scrolls it, whatever has the focus.
+    let areas = app.pane_areas();
+    let (_, sys) = areas
+        .iter()
+        .find(|(p, _)| *p == Pane::Syscalls)
+        .copied()
+        .expect("a syscalls pane");
+    let before = text(&render(&app, 80, 24));
+    let wheel = |kind| MouseEvent {
+        kind,
+        column: sys.x + 2,
+        row: sys.y + 2,
+        modifiers: KeyModifiers::NONE,
+    };
+    app::update(&mut app, Msg::Mouse(wheel(MouseEventKind::ScrollUp)));
+    assert_ne!(before, text(&render(&app, 80, 24)));
+    assert_eq!(app.focus, Pane::Mounts);
+    app::update(
+        &mut app,
+        Msg::Mouse(wheel(MouseEventKind::Down(MouseButton::Left))),
+    );
+    assert_eq!(app.focus, Pane::Syscalls);
+    // A step taken gives each pane back its own choice.
+    assert!(!app.scroll.is_empty());
+}
+
+/// Behind "terminal too small" no key acts: → does not take a step unseen.
+#[test]
+fn keys_behind_terminal_too_small_do_nothing() {
+    let mut app = app_after(0, ThemeKind::Default);
+    app.viewport = Some(ratatui::layout::Rect::new(0, 0, 60, 20));
+    assert_eq!(press(&mut app, KeyCode::Right), app::Action::None);
+    assert_eq!(press(&mut app, KeyCode::Char('s')), app::Action::None);
+    assert_eq!(press(&mut app, KeyCode::Char('q')), app::Action::Quit);
+    app.viewport = Some(ratatui::layout::Rect::new(0, 0, 80, 24));
+    assert_eq!(press(&mut app, KeyCode::Right), app::Action::Next);
 }

@@ -47,12 +47,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         pane(f, app, p, a);
     }
     if app.help {
-        let keys: &[(&str, &str)] = if app.replay.is_some() {
-            &REPLAY_KEYS
-        } else {
-            &KEYS
-        };
-        help(f, app, area, keys);
+        help(f, app, area, help_keys(app));
     }
 }
 
@@ -124,6 +119,19 @@ pub fn layout(app: &App, body: Rect, open: Open) -> Vec<(Pane, Rect)> {
         out.push((*p, *a));
     }
     out
+}
+
+/// How long `pane` is against its room at `area`, for scrolling; `None` for panes
+/// that do not scroll (the graph, the shells: their terminals keep their own).
+pub fn geometry(app: &App, p: Pane, area: Rect) -> Option<super::scroll::Geometry> {
+    Some(match p {
+        Pane::Step => step::geometry(app, area),
+        Pane::Syscalls => syscalls::geometry(app, area),
+        Pane::Namespaces => namespaces::geometry(app, area),
+        Pane::Processes => processes::geometry(app, area),
+        Pane::Mounts => mounts::geometry(app, area),
+        Pane::Shell | Pane::Entered | Pane::Host | Pane::Memory => return None,
+    })
 }
 
 /// The body area of a full screen.
@@ -294,23 +302,26 @@ fn too_small(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-pub const KEYS: [(&str, &str); 14] = [
+pub const KEYS: [(&str, &str); 18] = [
     ("→  Space  n", "take the next step"),
     ("←  b", "go back one step (tear down, replay the others)"),
+    (
+        "↑ ↓  PgUp PgDn",
+        "scroll the focused pane (the wheel: the pane under it)",
+    ),
+    ("Home  End", "the focused pane's top / bottom"),
     (
         "m",
         "memory-hog demo: climb to the limit until the OOM kill",
     ),
-    (
-        "s",
-        "a shell inside the container as it stands now (Ctrl-] leaves it)",
-    ),
+    ("s", "a shell inside the container as it stands now"),
     (
         "e",
         "enter the running container from outside with setns (as nsenter does)",
     ),
     ("h", "a shell on the HOST, outside the container"),
-    ("Tab  Shift-Tab", "move focus between panes"),
+    ("Ctrl-]", "a shell has the keys: this gives them back"),
+    ("Tab  Shift-Tab", "move focus between panes (a click too)"),
     ("z", "zoom the focused pane to the full screen"),
     ("Esc", "leave zoom"),
     ("t", "next colour theme (default, high contrast, none)"),
@@ -318,6 +329,7 @@ pub const KEYS: [(&str, &str); 14] = [
     ("?", "this help"),
     ("q  Ctrl-C", "quit (the container is removed)"),
     ("", "NO_COLOR=1 turns colours off"),
+    ("", "presenter layout: PgDn / PgUp step (a clicker's keys)"),
 ];
 
 /// The keys of `underhood replay`.
@@ -334,33 +346,104 @@ pub const REPLAY_KEYS: [(&str, &str); 10] = [
     ("q  Ctrl-C", "quit"),
 ];
 
-fn help(f: &mut Frame, app: &App, area: Rect, keys: &[(&str, &str)]) {
+/// The help's lines for a box `width` columns wide inside: the keys in a column as
+/// wide as the longest, each explanation wrapped beside it.
+pub fn help_lines(app: &App, keys: &[(&str, &str)], width: usize) -> Vec<Line<'static>> {
     let t = app.theme;
-    let w = area.width.min(72);
-    let h = (keys.len() as u16 + 4).min(area.height);
+    let kw = keys
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let room = width.saturating_sub(kw + 2).max(10);
+    let mut lines = Vec::new();
+    for (k, what) in keys {
+        let mut rows: Vec<String> = vec![String::new()];
+        for word in what.split(' ') {
+            let last = rows.last_mut().expect("a row");
+            let n = last.chars().count();
+            if n > 0 && n + 1 + word.chars().count() > room {
+                rows.push(word.to_string());
+            } else {
+                if n > 0 {
+                    last.push(' ');
+                }
+                last.push_str(word);
+            }
+        }
+        for (i, r) in rows.into_iter().enumerate() {
+            let key = if i == 0 { *k } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:>kw$}  "), t.title()),
+                Span::raw(r),
+            ]));
+        }
+    }
+    lines
+}
+
+/// The help's keys: the replay's, or the TUI's.
+pub fn help_keys(app: &App) -> &'static [(&'static str, &'static str)] {
+    if app.replay.is_some() {
+        &REPLAY_KEYS
+    } else {
+        &KEYS
+    }
+}
+
+/// Where the help box goes on `area`, its lines and how they fit.
+pub fn help_box(
+    app: &App,
+    area: Rect,
+    keys: &[(&str, &str)],
+) -> (Rect, Vec<Line<'static>>, super::scroll::Geometry) {
+    let t = app.theme;
+    // As wide as the longest line needs, within the screen.
+    let kw = keys
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let widest = keys
+        .iter()
+        .map(|(_, w)| w.chars().count())
+        .max()
+        .unwrap_or(0);
+    let w = area.width.min((kw + 2 + widest + 2) as u16);
+    let inner_w = w.saturating_sub(2) as usize;
+    let mut lines = help_lines(app, keys, inner_w);
+    lines.push(Line::from(Span::styled(
+        "any other key closes this",
+        t.dim(),
+    )));
+    let h = (lines.len() as u16 + 2).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
     };
-    let mut lines: Vec<Line> = keys
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!("{k:>16}  "), t.title()),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    lines.push(Line::from(Span::styled("any key closes this", t.dim())));
+    let g = super::scroll::Geometry {
+        total: lines.len(),
+        visible: h.saturating_sub(2) as usize,
+        auto: 0,
+    };
+    (r, lines, g)
+}
+
+fn help(f: &mut Frame, app: &App, area: Rect, keys: &[(&str, &str)]) {
+    let t = app.theme;
+    let (r, lines, g) = help_box(app, area, keys);
+    let offset = g.offset(Some(app.help_offset));
+    let block = Block::bordered()
+        .border_style(t.border(true))
+        .title(Span::styled(" Keys (↑↓ scroll) ", t.title()));
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines).style(t.text()).block(
-            Block::bordered()
-                .border_style(t.border(true))
-                .title(Span::styled(" Keys ", t.title())),
-        ),
+        Paragraph::new(lines)
+            .style(t.text())
+            .scroll((offset as u16, 0))
+            .block(super::scroll::marked(block, g, offset, t)),
         r,
     );
 }

@@ -369,6 +369,7 @@ impl Driver {
                 dirty = false;
                 if let Ok(size) = terminal.size() {
                     let screen = Rect::new(0, 0, size.width, size.height);
+                    app.viewport = Some(screen);
                     for slot in Slot::ALL {
                         let (rows, cols) = shell_size(app, screen, slot);
                         if self.session(slot).is_some_and(|sh| sh.resize(rows, cols)) {
@@ -924,6 +925,7 @@ fn spawn_input_thread(shared: Arc<Observer>, tx: Sender<Msg>) {
         while !shared.stop.load(Ordering::SeqCst) {
             let msg = match super::terminal::next(Duration::from_millis(250)) {
                 Input::Event(TermEvent::Key(k)) => Msg::Key(k),
+                Input::Event(TermEvent::Mouse(m)) => Msg::Mouse(m),
                 Input::Event(TermEvent::Resize(..)) => Msg::Resize,
                 Input::Event(_) | Input::Idle => continue,
                 // The terminal closed: as its SIGHUP would (a wrapper may ignore that

@@ -7,11 +7,48 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::runtime::explain;
 use crate::ui::app::{App, Pane};
+use crate::ui::scroll::{self, Geometry};
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
-    if app.lesson.is_some() {
-        return lesson(f, app, area);
+    let (lines, title) = content(app, area);
+    let g = geometry(app, area);
+    let offset = g.offset(app.scrolled(Pane::Step));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((offset as u16, 0))
+            .block(scroll::marked(
+                crate::ui::draw::block(app, Pane::Step, title),
+                g,
+                offset,
+                app.theme,
+            )),
+        area,
+    );
+}
+
+/// The pane's wrapped lines against its room (a lesson's check list may be below).
+pub fn geometry(app: &App, area: Rect) -> Geometry {
+    let (lines, _) = content(app, area);
+    let inner_w = area.width.saturating_sub(2).max(1);
+    Geometry {
+        total: Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .line_count(inner_w),
+        visible: area.height.saturating_sub(2) as usize,
+        auto: 0,
     }
+}
+
+fn content(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
+    if app.lesson.is_some() {
+        return lesson(app, area);
+    }
+    walk(app)
+}
+
+/// The default walk: what the last step did, what the next will do.
+fn walk(app: &App) -> (Vec<Line<'static>>, String) {
     let t = app.theme;
     let total = app.steps.len();
     let mut lines: Vec<Line> = Vec::new();
@@ -54,19 +91,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         }
     }
     let title = format!("Step {}/{}", app.done, total);
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(crate::ui::draw::block(app, Pane::Step, title)),
-        area,
-    );
+    (lines, title)
 }
 
 /// In a lesson: its text for where the learner is, then its checks.
-fn lesson(f: &mut Frame, app: &App, area: Rect) {
+fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
     let t = app.theme;
     let Some(l) = &app.lesson else {
-        return;
+        return (Vec::new(), String::new());
     };
     let total = app.steps.len();
     let mut lines: Vec<Line> = Vec::new();
@@ -169,12 +201,7 @@ fn lesson(f: &mut Frame, app: &App, area: Rect) {
     } else {
         format!("Lesson {} · {}", l.order, l.title)
     };
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(crate::ui::draw::block(app, Pane::Step, title)),
-        area,
-    );
+    (lines, title)
 }
 
 /// "skipped: cgroup limits" and why, once the walk has reached the place the step
