@@ -414,7 +414,7 @@ fn the_host_shell_is_framed_and_titled_host() {
     let buf = render(&app, 120, 40);
     let screen = text(&buf);
     assert!(
-        screen.contains(" HOST  shell, outside the container"),
+        screen.contains(" HOST  Ctrl-] leaves · shell, outside the cont"),
         "{screen}"
     );
     // The border of the host pane is light red; the container shell's is not.
@@ -542,4 +542,133 @@ fn keys_behind_terminal_too_small_do_nothing() {
     assert_eq!(press(&mut app, KeyCode::Char('q')), app::Action::Quit);
     app.viewport = Some(ratatui::layout::Rect::new(0, 0, 80, 24));
     assert_eq!(press(&mut app, KeyCode::Right), app::Action::Next);
+}
+
+const THREE_SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 50)];
+
+/// Two shells open (the one inside, the one entered with setns), as the TUI shows them.
+fn with_both_shells(mut app: App) -> App {
+    use underhood::ui::event::Event;
+    use underhood::ui::shell::Slot;
+    let n = app.steps.len();
+    for (slot, title, out) in [
+        (
+            Slot::Spawned,
+            format!("Shell in the container (step {n}/{n})"),
+            "/ # hostname\r\nunderhood\r\n/ # ",
+        ),
+        (
+            Slot::Entered,
+            "Entered with setns (pid 27491)".to_string(),
+            "/ # id -u\r\n0\r\n/ # ",
+        ),
+    ] {
+        app.apply(Event::ShellOpened {
+            slot,
+            title,
+            pid: 1,
+            rows: 3,
+            cols: 30,
+        });
+        app.apply(Event::ShellOutput {
+            slot,
+            bytes: out.as_bytes().to_vec(),
+        });
+    }
+    app
+}
+
+/// The screens a newcomer meets, at the smallest size, a laptop's and a big one: every
+/// pane shows its title and at least three rows (a table its header too), and the
+/// memory graph five rows when it is watched.
+#[test]
+fn every_pane_readable_at_three_sizes() {
+    let n = session().steps.len();
+    let mut oom = app_after_oom(ThemeKind::Default);
+    focus(&mut oom, Pane::Memory);
+    let mut help = app_after(3, ThemeKind::Default);
+    press(&mut help, KeyCode::Char('?'));
+    let screens: Vec<(&str, App)> = vec![
+        ("start", app_after(0, ThemeKind::Default)),
+        ("step9", app_after(9, ThemeKind::Default)),
+        ("oom", oom),
+        (
+            "both_shells",
+            with_both_shells(app_after(n, ThemeKind::Default)),
+        ),
+        ("help", help),
+    ];
+    for (name, app) in &screens {
+        for (w, h) in THREE_SIZES {
+            let screen = text(&render(app, w, h));
+            insta::assert_snapshot!(format!("sized_{name}_{w}x{h}"), screen);
+            let areas = underhood::ui::draw::screen_layout(
+                app,
+                ratatui::layout::Rect::new(0, 0, w, h),
+                underhood::ui::shell::Open::of(app),
+            );
+            for (p, r) in areas {
+                let table = matches!(p, Pane::Namespaces | Pane::Processes | Pane::Mounts);
+                let least = if table { 6 } else { 5 };
+                assert!(
+                    r.height >= least,
+                    "{name} {w}x{h}: {p:?} is {r:?}\n{screen}"
+                );
+                if p == Pane::Memory && app.focus == Pane::Memory {
+                    assert!(
+                        r.height >= 7,
+                        "{name} {w}x{h}: the graph is {r:?}\n{screen}"
+                    );
+                }
+            }
+            // The header is shortened, not cut: it ends on a whole word.
+            let header = screen.lines().next().unwrap_or_default().trim_end();
+            assert!(
+                header.ends_with("allowed")
+                    || header.ends_with("restricted")
+                    || header.ends_with("root")
+                    || header.ends_with("rootless"),
+                "{name} {w}x{h}: {header}"
+            );
+        }
+    }
+}
+
+/// With a shell open: Tab moves between the panes and never into a shell; while a
+/// shell has the keys the footer says how to give them back; one cursor, in the shell
+/// that has the keys.
+#[test]
+fn the_keys_are_always_clear_with_shells_open() {
+    let n = session().steps.len();
+    let mut app = with_both_shells(app_after(n, ThemeKind::Default));
+    assert_eq!(app.focus, Pane::Entered, "the newest shell has the keys");
+    let screen = text(&render(&app, 80, 24));
+    let footer = screen.lines().last().unwrap_or_default().to_string();
+    assert!(footer.contains("Ctrl-]"), "{footer}");
+    assert!(footer.contains("gives the keys back"), "{footer}");
+    // One block cursor on the screen, in the entered shell's pane.
+    let cursors: Vec<&str> = screen.lines().filter(|l| l.contains('█')).collect();
+    assert_eq!(cursors.len(), 1, "{screen}");
+    assert!(cursors[0].contains("/ # █"), "{screen}");
+    // Ctrl-] gives the keys back; then Tab goes round the panes, never into a shell.
+    app::update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL)),
+    );
+    assert_eq!(app.focus, Pane::Step);
+    for _ in 0..12 {
+        assert_eq!(press(&mut app, KeyCode::Tab), app::Action::None);
+        assert!(
+            !matches!(app.focus, Pane::Shell | Pane::Entered | Pane::Host),
+            "{:?}",
+            app.focus
+        );
+    }
+    let screen = text(&render(&app, 80, 24));
+    assert!(
+        !screen.contains('█') || !screen.contains("/ # █"),
+        "{screen}"
+    );
+    let footer = screen.lines().last().unwrap_or_default();
+    assert!(footer.contains("Tab"), "{footer}");
 }

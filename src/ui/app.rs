@@ -71,6 +71,9 @@ impl Pane {
             .copied()
             .filter(|p| match p {
                 Pane::Syscalls => !open.any(),
+                // Tab never goes into a shell: there it would be a key typed into the
+                // shell, and Tab could not leave again. s, e, h (or a click) do.
+                Pane::Shell | Pane::Entered | Pane::Host => false,
                 _ => open.shows(*p),
             })
             .collect();
@@ -818,34 +821,26 @@ mod tests {
     }
 
     #[test]
-    fn focus_visits_the_open_shells_and_hides_the_syscalls() {
+    fn tab_never_enters_a_shell_and_hides_the_syscalls_behind_them() {
         use crate::ui::shell::Open;
         let open = |spawned, entered, host| Open {
             spawned,
             entered,
             host,
         };
-        assert_eq!(Pane::Step.offset(1, open(true, true, false)), Pane::Shell);
+        // A shell would take Tab as a key typed into it: s, e, h or a click go there.
         assert_eq!(
-            Pane::Shell.offset(1, open(true, true, false)),
-            Pane::Entered
-        );
-        assert_eq!(
-            Pane::Entered.offset(1, open(true, true, false)),
+            Pane::Step.offset(1, open(true, true, false)),
             Pane::Namespaces
         );
+        assert_eq!(Pane::Memory.offset(1, open(true, true, true)), Pane::Step);
         assert_eq!(
-            Pane::Step.offset(1, open(false, true, false)),
-            Pane::Entered
+            Pane::Step.offset(-1, open(false, true, false)),
+            Pane::Memory
         );
         assert_eq!(
             Pane::Step.offset(1, open(false, false, false)),
             Pane::Syscalls
-        );
-        assert_eq!(Pane::Entered.offset(1, open(false, true, true)), Pane::Host);
-        assert_eq!(
-            Pane::Host.offset(1, open(false, false, true)),
-            Pane::Namespaces
         );
     }
 

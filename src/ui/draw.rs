@@ -76,6 +76,15 @@ pub fn layout(app: &App, body: Rect, open: Open) -> Vec<(Pane, Rect)> {
     let mut out = Vec::new();
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
+    // The pane that should catch the eye grows: the focused one, else the one the
+    // last step changed (the memory graph while the hog climbs).
+    let grows = if app.hog.is_some() && app.focus == Pane::Step {
+        Pane::Memory
+    } else if app.focus == Pane::Step {
+        super::present::changed_pane(app)
+    } else {
+        app.focus
+    };
     // The left column: the step, then the open shells (sharing the space), or the
     // syscalls when no shell is open.
     let lower_shells = [Slot::Spawned, Slot::Entered, Slot::Host];
@@ -84,36 +93,77 @@ pub fn layout(app: &App, body: Rect, open: Open) -> Vec<(Pane, Rect)> {
         .filter(|s| open.has(*s))
         .map(crate::ui::event::pane_of)
         .collect();
-    let top_share = match lower.len() {
-        0 => 45,
-        1 => 35,
+    let shells = lower.len();
+    let top_share = match (shells, body.height >= 40) {
+        (0, false) => 45,
+        (0, true) => 35,
+        (1, _) => 35,
         _ => 25,
     };
     if lower.is_empty() {
         lower.push(Pane::Syscalls);
     }
-    let mut constraints = vec![Constraint::Percentage(top_share)];
+    // A short screen cannot give four table panes on the right their title, header
+    // and three rows each: the memory graph goes under the left column.
+    let short = body.height < 30;
+    let memory_left = short;
+    let mut constraints = if memory_left {
+        // Shares of what the graph leaves, each pane at least its title and three rows.
+        vec![Constraint::Fill(1)]
+    } else {
+        vec![Constraint::Percentage(top_share)]
+    };
     constraints.extend(lower.iter().map(|_| Constraint::Fill(1)));
+    if memory_left {
+        // A graph five rows high while the hog climbs or the pane has the focus (and
+        // its axis under it), else three.
+        let watched = app.hog.is_some() || app.focus == Pane::Memory;
+        constraints.push(Constraint::Length(if watched { 9 } else { 7 }));
+    }
     let areas = Layout::vertical(constraints).split(left);
     out.push((Pane::Step, areas[0]));
     for (p, a) in lower.iter().zip(areas.iter().skip(1)) {
         out.push((*p, *a));
     }
-    let right_panes = [
-        Pane::Namespaces,
-        Pane::Processes,
-        Pane::Mounts,
-        Pane::Memory,
-    ];
-    // The namespace table needs its 8 rows to say anything: give it that when the
-    // screen allows (8 rows + header + borders).
-    let ns_rows = 11.min(right.height / 2);
-    let roomy = right.height >= 30 || app.focus == Pane::Namespaces;
-    let constraints = right_panes.map(|p| match p {
-        Pane::Namespaces if roomy => Constraint::Min(ns_rows),
-        _ if p == app.focus => Constraint::Fill(3),
-        _ => Constraint::Fill(2),
-    });
+    if memory_left {
+        out.push((Pane::Memory, areas[areas.len() - 1]));
+    }
+    let right_panes: &[Pane] = if memory_left {
+        &[Pane::Namespaces, Pane::Processes, Pane::Mounts]
+    } else {
+        &[
+            Pane::Namespaces,
+            Pane::Processes,
+            Pane::Mounts,
+            Pane::Memory,
+        ]
+    };
+    // Tall screens: the namespace table gets its 8 rows (+ header and borders), the
+    // mount table (17 to 30 rows) the most of the rest.
+    let constraints: Vec<Constraint> = right_panes
+        .iter()
+        .map(|&p| {
+            if !short {
+                let procs = app.snap.as_ref().map(|s| s.tree.len()).unwrap_or(0) as u16;
+                return match p {
+                    Pane::Namespaces => Constraint::Length(11.min(right.height / 3)),
+                    // As tall as its rows need (a container has few processes).
+                    Pane::Processes => {
+                        Constraint::Length((procs + 4).clamp(6, (right.height / 3).max(6)))
+                    }
+                    Pane::Mounts if grows == p => Constraint::Fill(6),
+                    Pane::Mounts => Constraint::Fill(4),
+                    _ if grows == p => Constraint::Fill(4),
+                    _ => Constraint::Fill(2),
+                };
+            }
+            if grows == p {
+                Constraint::Fill(3)
+            } else {
+                Constraint::Fill(2)
+            }
+        })
+        .collect();
     let areas = Layout::vertical(constraints).split(right);
     for (p, a) in right_panes.iter().zip(areas.iter()) {
         out.push((*p, *a));
@@ -187,10 +237,29 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         };
         spans.push(Span::styled(format!("· {} ", fs.label()), style));
     }
-    spans.push(Span::raw(format!(
-        "· {who} · {} · overlayfs {} · user ns {}",
-        h.cgroup, h.overlay, h.userns
-    )));
+    // The host facts in as many words as fit: shortened, never cut mid-word.
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let room = (area.width as usize).saturating_sub(used);
+    let cgroup_short = h.cgroup.split(" (").next().unwrap_or(&h.cgroup);
+    let candidates = [
+        format!(
+            "· {who} · {} · overlayfs {} · user ns {}",
+            h.cgroup, h.overlay, h.userns
+        ),
+        format!(
+            "· {who} · {} · overlay {} · userns {}",
+            h.cgroup, h.overlay, h.userns
+        ),
+        format!(
+            "· {who} · cgroup {cgroup_short} · overlay {} · userns {}",
+            h.overlay, h.userns
+        ),
+        format!("· {who} · cgroup {cgroup_short}"),
+        format!("· {who}"),
+    ];
+    if let Some(c) = candidates.iter().find(|c| c.chars().count() <= room) {
+        spans.push(Span::raw(c.clone()));
+    }
     let line = Line::from(spans);
     f.render_widget(Paragraph::new(line), area);
 }
@@ -201,6 +270,20 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         return replay_footer(f, app, r, area);
     }
     let t = app.theme;
+    // A shell has the keys: say how to give them back, and nothing else.
+    if super::event::slot_of(app.focus).is_some_and(|s| Open::of(app).has(s)) {
+        let keys = [
+            ("Ctrl-]", "gives the keys back to underhood"),
+            ("exit", "closes the shell"),
+        ];
+        let (mut spans, used) = key_spans(t, &keys, area.width as usize);
+        let rest = "every other key goes to the shell";
+        if used + rest.len() <= area.width as usize {
+            spans.push(Span::styled(rest, t.dim()));
+        }
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
+    }
     let mut keys: Vec<(&str, &str)> = Vec::new();
     if app.done < app.steps.len() {
         keys.push(("→", "next"));
@@ -446,6 +529,15 @@ fn help(f: &mut Frame, app: &App, area: Rect, keys: &[(&str, &str)]) {
             .block(super::scroll::marked(block, g, offset, t)),
         r,
     );
+}
+
+/// Text cut to `width` columns at its end, with `…` where it was cut.
+pub(crate) fn fit_end(text: &str, width: usize) -> String {
+    if text.chars().count() <= width || width < 2 {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width - 1).collect();
+    format!("{kept}…")
 }
 
 /// A drawn buffer as text, a line per row (for unit tests of the drawing).

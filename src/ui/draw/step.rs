@@ -199,7 +199,7 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
     let title = if full.chars().count() <= room {
         full
     } else {
-        format!("Lesson {} · {}", l.order, l.title)
+        crate::ui::draw::fit_end(&format!("Lesson {} · {}", l.order, l.title), room)
     };
     (lines, title)
 }
