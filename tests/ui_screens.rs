@@ -672,3 +672,28 @@ fn the_keys_are_always_clear_with_shells_open() {
     let footer = screen.lines().last().unwrap_or_default();
     assert!(footer.contains("Tab"), "{footer}");
 }
+
+/// The limit's label is on the limit line's row, and no legend sits over the data: the
+/// file names are on the bottom border, in their lines' colours.
+#[test]
+fn the_limit_label_is_on_the_limit_line_and_the_legend_off_the_data() {
+    let mut app = app_after_oom(ThemeKind::Default);
+    focus(&mut app, Pane::Memory);
+    press(&mut app, KeyCode::Char('z'));
+    let buf = render(&app, 160, 48);
+    let screen = text(&buf);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("100 MiB│"))
+        .unwrap_or_else(|| panic!("a 100 MiB label\n{screen}"));
+    assert!(
+        row.contains('⠉'),
+        "the limit line is not on its label's row:\n{screen}"
+    );
+    let named: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("memory.usage_in_bytes"))
+        .collect();
+    assert_eq!(named.len(), 1, "{screen}");
+    assert!(named[0].starts_with('└'), "{screen}");
+}

@@ -111,6 +111,8 @@ fn without_unusable(
 /// Observer rates: 4 Hz idle, 10 Hz while the hog climbs.
 const IDLE_PERIOD: Duration = Duration::from_millis(250);
 const HOG_PERIOD: Duration = Duration::from_millis(100);
+/// The longest the memory graph goes without a sample while the container lives.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 fn options(o: &TuiOptions) -> Options {
     Options {
@@ -154,6 +156,32 @@ struct Observer {
     stop: AtomicBool,
     /// Bumped for each new cgroup: an OOM watcher of an older one stops.
     oom_generation: AtomicU64,
+    /// Host pids whose children are in the container but not under its PID 1: the
+    /// `e` shell's entering process (setns, then fork: the shell is its child).
+    extra_roots: Mutex<Vec<i32>>,
+}
+
+/// A sample of the container: the observer's, plus the processes that entered it from
+/// outside (they are the container's too: `ps` inside lists them).
+fn sample_all(proc_root: &std::path::Path, shared: &Observer, at: Duration) -> snapshot::Snapshot {
+    let target = shared.target.lock().map(|t| t.clone()).unwrap_or_default();
+    let mut snap = snapshot::sample(proc_root, &target, at);
+    let extra = shared
+        .extra_roots
+        .lock()
+        .map(|e| e.clone())
+        .unwrap_or_default();
+    for root in extra {
+        // The entering process itself stays outside (the host's PID namespace): its
+        // children, one level up.
+        if let Ok(nodes) = crate::observe::ptree::tree(proc_root, root) {
+            snap.tree.extend(nodes.into_iter().skip(1).map(|mut n| {
+                n.depth = n.depth.saturating_sub(1);
+                n
+            }));
+        }
+    }
+    snap
 }
 
 pub fn main(opts: TuiOptions) -> Result<i32> {
@@ -233,6 +261,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         period_ms: AtomicU64::new(IDLE_PERIOD.as_millis() as u64),
         stop: AtomicBool::new(false),
         oom_generation: AtomicU64::new(0),
+        extra_roots: Mutex::new(Vec::new()),
     });
     spawn_signal_thread(sigs, tx.clone());
     spawn_input_thread(shared.clone(), tx.clone());
@@ -404,6 +433,7 @@ impl Driver {
                                     if let Some(mut c) = self.enter_child.take() {
                                         let _ = c.wait();
                                     }
+                                    self.set_extra_roots();
                                 }
                                 Slot::Host => {
                                     self.host = None;
@@ -491,13 +521,14 @@ impl Driver {
     }
 
     fn sample(&self) -> snapshot::Snapshot {
-        let t = self
-            .shared
-            .target
-            .lock()
-            .map(|t| t.clone())
-            .unwrap_or_default();
-        snapshot::sample(&self.paths.proc_root, &t, self.started.elapsed())
+        sample_all(&self.paths.proc_root, &self.shared, self.started.elapsed())
+    }
+
+    /// The observer follows the `e` shell's processes while it is open.
+    fn set_extra_roots(&self) {
+        if let Ok(mut e) = self.shared.extra_roots.lock() {
+            *e = self.enter_child.iter().map(|c| c.id() as i32).collect();
+        }
     }
 
     fn retarget(&self) {
@@ -766,6 +797,7 @@ impl Driver {
                 let pid = child.id() as i32;
                 if self.attach(app, Slot::Entered, master, pid, title, (rows, cols)) {
                     self.enter_child = Some(child);
+                    self.set_extra_roots();
                 }
             }
             Err(e) => app.error(format!("entering the container: {e:#}")),
@@ -942,16 +974,49 @@ fn spawn_input_thread(shared: Arc<Observer>, tx: Sender<Msg>) {
     });
 }
 
+/// Which samples the observer sends: what changed (an idle container costs few
+/// redraws), and at least one a second while memory is measured, so that the graph's
+/// time axis moves at the clock's pace. Before a change, the last unchanged sample goes
+/// too: the graph then shows the value flat up to the change, not a slow slope drawn
+/// from a point long before it.
+#[derive(Default)]
+struct Pacer {
+    last: Option<snapshot::Snapshot>,
+    /// The latest sample not sent because nothing had changed.
+    unsent: Option<snapshot::Snapshot>,
+}
+
+impl Pacer {
+    fn offer(&mut self, snap: snapshot::Snapshot) -> Vec<snapshot::Snapshot> {
+        let changed = self.last.as_ref().is_none_or(|l| !l.same_view(&snap));
+        let heartbeat = snap.memory.is_some()
+            && self
+                .last
+                .as_ref()
+                .is_some_and(|l| snap.at.saturating_sub(l.at) >= HEARTBEAT);
+        if !(changed || heartbeat) {
+            self.unsent = Some(snap);
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if let Some(u) = self.unsent.take()
+            && changed
+        {
+            out.push(u);
+        }
+        self.last = Some(snap.clone());
+        out.push(snap);
+        out
+    }
+}
+
 fn spawn_observer(shared: Arc<Observer>, paths: Paths, started: Instant, tx: Sender<Msg>) {
     thread::spawn(move || {
-        let mut last: Option<snapshot::Snapshot> = None;
+        let mut pacer = Pacer::default();
         while !shared.stop.load(Ordering::SeqCst) {
-            let target = shared.target.lock().map(|t| t.clone()).unwrap_or_default();
-            let snap = snapshot::sample(&paths.proc_root, &target, started.elapsed());
-            // Send only what changed: an idle container costs no redraw.
-            if last.as_ref().is_none_or(|l| !l.same_view(&snap)) {
-                last = Some(snap.clone());
-                if tx.send(Msg::Snapshot(Box::new(snap))).is_err() {
+            let snap = sample_all(&paths.proc_root, &shared, started.elapsed());
+            for s in pacer.offer(snap) {
+                if tx.send(Msg::Snapshot(Box::new(s))).is_err() {
                     return;
                 }
             }
@@ -998,6 +1063,42 @@ fn spawn_oom_watcher(cg: Cgroup, generation: u64, shared: Arc<Observer>, tx: Sen
 mod tests {
     use super::*;
     use crate::runtime::cgroup::Controller;
+
+    fn snap(ms: u64, current: u64) -> snapshot::Snapshot {
+        let memory = crate::runtime::cgroup::MemoryUsage {
+            current,
+            limit: Some(100 << 20),
+            peak: None,
+            oom_kills: 0,
+            files: crate::runtime::cgroup::MemoryFiles {
+                current: "memory.usage_in_bytes",
+                limit: "memory.limit_in_bytes",
+                peak: "memory.max_usage_in_bytes",
+                oom_kills: "memory.oom_control",
+            },
+        };
+        snapshot::Snapshot {
+            at: Duration::from_millis(ms),
+            memory: Some(memory),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_memory_graph_gets_a_steady_clock_and_the_flat_before_a_rise() {
+        let mut p = Pacer::default();
+        let at =
+            |v: Vec<snapshot::Snapshot>| v.iter().map(|s| s.at.as_millis()).collect::<Vec<_>>();
+        assert_eq!(at(p.offer(snap(0, 100))), vec![0]);
+        // Idle: nothing until a second has passed, then a sample anyway.
+        assert_eq!(at(p.offer(snap(250, 100))), Vec::<u128>::new());
+        assert_eq!(at(p.offer(snap(500, 100))), Vec::<u128>::new());
+        assert_eq!(at(p.offer(snap(1000, 100))), vec![1000]);
+        assert_eq!(at(p.offer(snap(1250, 100))), Vec::<u128>::new());
+        // The hog starts: the flat sample just before the rise goes first.
+        assert_eq!(at(p.offer(snap(1500, 100 << 20))), vec![1250, 1500]);
+        assert_eq!(at(p.offer(snap(1600, 101 << 20))), vec![1600]);
+    }
 
     #[test]
     fn an_unusable_memory_controller_takes_the_cgroup_step_out_and_says_why() {
