@@ -64,6 +64,8 @@ pub struct TuiOptions {
     /// why and what gives it (`underhood doctor` decides; main fills it in). Their
     /// limits are left out of the plan rather than failing the walk on EACCES.
     pub unusable: Vec<(cgroup::Controller, String)>,
+    /// `--lesson` without an id: the steps to take on opening, and what to say.
+    pub resume: Option<super::resume::Resume>,
 }
 
 impl Default for TuiOptions {
@@ -79,6 +81,7 @@ impl Default for TuiOptions {
             publish: None,
             follow: None,
             unusable: Vec::new(),
+            resume: None,
         }
     }
 }
@@ -300,6 +303,13 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         app.error(w.clone());
     }
     ctl.taps.add(Box::new(publisher));
+    if let Some(r) = ctl.opts.resume.clone() {
+        // Back where the learner was: the saved steps taken again on a new container.
+        for _ in 0..r.step.min(app.steps.len()) {
+            ctl.next(&mut app);
+        }
+        app.info(r.note);
+    }
     // Publish the first position now, not after the first message.
     ctl.taps.state(ctl.started.elapsed(), &app);
     let mut terminal = super::terminal::init();
@@ -555,6 +565,7 @@ impl Driver {
                 self.retarget();
                 let after = self.sample();
                 self.step_event(app, report, before, after);
+                self.save_position(app);
                 self.check_after_step(app);
                 self.refresh_host_shell(app);
                 crate::runtime::fault::after_step(self.launch.next);
@@ -634,6 +645,19 @@ impl Driver {
         };
         let outcomes = crate::lesson::runner::evaluate_quiet(&lf, &mut self.launch);
         self.emit(app, Event::Checks { outcomes });
+    }
+
+    /// In a lesson, where the learner is (`--lesson` alone comes back here).
+    fn save_position(&mut self, app: &mut App) {
+        let Some(id) = self.opts.lesson.as_ref().map(|l| l.id().to_string()) else {
+            return;
+        };
+        let path = crate::lesson::progress::default_path();
+        let mut progress = crate::lesson::progress::Progress::load(&path);
+        progress.current = Some((id, app.done));
+        if let Err(e) = progress.save(&path) {
+            app.error(format!("saving progress: {e:#}"));
+        }
     }
 
     /// Evaluates the lesson's checks against the live container and records progress.
