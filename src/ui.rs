@@ -10,6 +10,7 @@ pub mod notes;
 pub mod present;
 pub mod recording;
 pub mod replay;
+pub mod resume;
 pub mod run;
 pub mod scroll;
 pub mod shell;
