@@ -56,6 +56,9 @@ fn walk(app: &App) -> (Vec<Line<'static>>, String) {
         lines.extend(message_lines(app));
         lines.push(Line::raw(""));
     }
+    // Where the cgroup step would have been, first: the one line a rootless learner
+    // must not miss.
+    lines.extend(skipped_line(app));
     if let Some(last) = app.last_step() {
         lines.push(Line::from(vec![
             Span::styled("done: ", t.ok()),
@@ -68,7 +71,6 @@ fn walk(app: &App) -> (Vec<Line<'static>>, String) {
         }
         lines.push(Line::raw(""));
     }
-    lines.extend(skipped_line(app));
     match app.next_step() {
         Some(next) => {
             lines.push(Line::from(vec![
