@@ -27,7 +27,7 @@ pub struct NotesArgs {
 
 enum Msg {
     /// A feed of the subscription of this generation.
-    Feed(u64, Feed),
+    Feed(u64, Box<Feed>),
     Quit,
     Redraw,
 }
@@ -110,7 +110,8 @@ fn restarted_session(old: u32) -> Option<u32> {
 /// Follows `addr`, its feeds tagged with `generation` (a newer one makes it stop).
 fn follow(addr: Addr, generation: u64, current: Arc<AtomicU64>, tx: mpsc::Sender<Msg>) {
     subscribe::spawn(addr, move |f| {
-        current.load(Ordering::SeqCst) == generation && tx.send(Msg::Feed(generation, f)).is_ok()
+        current.load(Ordering::SeqCst) == generation
+            && tx.send(Msg::Feed(generation, Box::new(f))).is_ok()
     });
 }
 
@@ -184,7 +185,7 @@ pub fn main(args: NotesArgs) -> ExitCode {
         }
         // The timer ticks each second even when nothing else happens.
         match rx.recv_timeout(Duration::from_millis(500)) {
-            Ok(Msg::Feed(g, f)) if g == generation.load(Ordering::SeqCst) => view.on_feed(f, &set),
+            Ok(Msg::Feed(g, f)) if g == generation.load(Ordering::SeqCst) => view.on_feed(*f, &set),
             Ok(Msg::Feed(..)) => {}
             Ok(Msg::Redraw) | Err(mpsc::RecvTimeoutError::Timeout) => {}
             Ok(Msg::Quit) | Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
