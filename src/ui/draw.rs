@@ -303,6 +303,15 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     }
     keys.push(("s", "shell"));
     keys.push(("e", "enter"));
+    // The focused pane has rows out of sight: say how to reach them.
+    let hidden = screen_layout(app, f.area(), Open::of(app))
+        .into_iter()
+        .find(|(p, _)| *p == app.focus)
+        .and_then(|(p, a)| geometry(app, p, a))
+        .is_some_and(|g| g.total > g.visible);
+    if hidden {
+        keys.push(("↑↓", "scroll"));
+    }
     if app.lesson.is_some() {
         keys.push(("c", "check"));
     }
@@ -321,16 +330,24 @@ pub(crate) fn key_spans(
     keys: &[(&str, &str)],
     room: usize,
 ) -> (Vec<Span<'static>>, usize) {
+    // Two spaces after each pair; none (the key's colour still sets the pairs apart)
+    // when that lets more of them show.
+    let width = |gap: usize| -> usize {
+        keys.iter()
+            .map(|(k, w)| k.chars().count() + 3 + w.chars().count() + gap)
+            .sum()
+    };
+    let gap = if width(2) > room { 0 } else { 2 };
     let mut spans = Vec::new();
     let mut used = 0usize;
     for (k, what) in keys {
-        let w = k.chars().count() + 2 + what.chars().count() + 3;
+        let w = k.chars().count() + 3 + what.chars().count() + gap;
         if used + w > room {
             break;
         }
         used += w;
         spans.push(Span::styled(format!(" {k} "), t.key()));
-        spans.push(Span::raw(format!(" {what}  ")));
+        spans.push(Span::raw(format!(" {what}{}", " ".repeat(gap))));
     }
     (spans, used)
 }
