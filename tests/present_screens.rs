@@ -266,3 +266,20 @@ fn a_long_title_wraps_whole() {
         assert!(rows.join(" ").contains(&title), "{w}x{h}:\n{screen}");
     }
 }
+
+/// Rootless where no cgroup can be written: the presenter's screen says the cgroup step
+/// was skipped where it would have come.
+#[test]
+fn the_skipped_cgroup_step_is_said_in_the_presenter_layout() {
+    use underhood::runtime::step::Step;
+    let at = session()
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Cgroup { .. }))
+        .expect("a cgroup step");
+    let mut app = at_step(at);
+    app.steps.retain(|s| !matches!(s, Step::Cgroup { .. }));
+    app.cgroup_skipped = Some("memory controller: ...".into());
+    let s = text(&render(&app, 100, 30));
+    assert!(s.contains("The cgroup step is skipped"), "{s}");
+}

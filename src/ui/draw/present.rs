@@ -84,6 +84,13 @@ fn about(app: &App) -> Vec<Line<'static>> {
         };
         lines.push(Line::from(Span::styled(done, t.ok())));
     }
+    // Rootless without a usable cgroup: said where the step would have been.
+    if app.cgroup_skipped.is_some() && app.done > 0 && app.done == app.cgroup_skipped_at() {
+        lines.push(Line::from(Span::styled(
+            "The cgroup step is skipped: without root, this host gives no cgroup to write (root would).",
+            t.error(),
+        )));
+    }
     lines.extend(crate::ui::draw::step::message_lines(app));
     lines
 }
