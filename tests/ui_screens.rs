@@ -697,3 +697,15 @@ fn the_limit_label_is_on_the_limit_line_and_the_legend_off_the_data() {
     assert_eq!(named.len(), 1, "{screen}");
     assert!(named[0].starts_with('└'), "{screen}");
 }
+
+/// A new message shows even when the step pane was scrolled down (it is its first line).
+#[test]
+fn a_message_brings_the_step_pane_back_to_its_top() {
+    let mut app = app_after(9, ThemeKind::Default);
+    app.viewport = Some(ratatui::layout::Rect::new(0, 0, 80, 24));
+    press(&mut app, KeyCode::End);
+    assert!(app.scrolled(Pane::Step).is_some_and(|o| o > 0));
+    app.info("the hog is already running: watch the memory pane");
+    let pane = pane_text(&render(&app, 80, 24), "Step ");
+    assert!(pane.contains("the hog is already"), "{pane}");
+}

@@ -469,6 +469,8 @@ impl App {
     /// A message line. It may quote argv, a hostname or a file's bytes: control
     /// characters are shown escaped (ratatui would drop them silently).
     pub fn info(&mut self, text: impl Into<String>) {
+        // The message line is the step pane's first: scrolled away, it would go unseen.
+        self.scroll.retain(|(p, _)| *p != Pane::Step);
         self.message = Some(Message {
             text: crate::runtime::report::printable_lines(&text.into()),
             error: false,
@@ -476,6 +478,7 @@ impl App {
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
+        self.scroll.retain(|(p, _)| *p != Pane::Step);
         self.message = Some(Message {
             text: crate::runtime::report::printable_lines(&text.into()),
             error: true,
