@@ -26,6 +26,7 @@ fn main() -> std::process::ExitCode {
         h_opens_a_host_shell_pointed_at_the_container,
         a_step_that_changes_the_host_shells_variables_closes_it,
         rootless_walk_skips_the_cgroup_step_and_reaches_exec,
+        the_entered_shell_is_in_the_processes_pane,
     ])
 }
 
@@ -455,4 +456,40 @@ fn rootless_walk_skips_the_cgroup_step_and_reaches_exec() {
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// The shell entered with `e` is a process of the container: the Processes pane lists
+/// it and what it starts, as `ps` inside does.
+fn the_entered_shell_is_in_the_processes_pane() {
+    let before = host_before();
+    {
+        let tui = Tui::start("eshell");
+        let n = started(&tui);
+        take_steps(&tui, n);
+        tui.keys("e");
+        tui.wait_for("the entered shell", Duration::from_secs(20), |s| {
+            s.contains("Entered with setns") && s.contains("] # ")
+        });
+        type_line(&tui, "sleep 321 &");
+        // A Processes row: the command without the `&` typed in the shell.
+        let s = tui.wait_for(
+            "sleep 321 in the Processes pane",
+            Duration::from_secs(10),
+            |s| {
+                s.lines()
+                    .any(|l| l.contains("sleep 321") && !l.contains("sleep 321 &"))
+            },
+        );
+        let row = s
+            .lines()
+            .find(|l| l.contains("sleep 321") && !l.contains("sleep 321 &"))
+            .unwrap_or_default();
+        // Its PID inside is a number (it is in the container's PID namespace).
+        assert!(!row.contains("  -  "), "{row}\n{s}");
+        tui.keys("C-]");
+        tui.keys("q");
+        let status = tui.wait_exit(Duration::from_secs(20));
+        assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
+    }
+    assert_no_residue(&before);
 }
