@@ -486,6 +486,8 @@ pub fn help_lines(app: &App, keys: &[(&str, &str)], width: usize) -> Vec<Line<'s
 pub fn help_keys(app: &App) -> &'static [(&'static str, &'static str)] {
     if app.replay.is_some() {
         &REPLAY_KEYS
+    } else if app.present {
+        &present::KEYS
     } else {
         &KEYS
     }
