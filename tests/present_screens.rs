@@ -283,3 +283,23 @@ fn the_skipped_cgroup_step_is_said_in_the_presenter_layout() {
     let s = text(&render(&app, 100, 30));
     assert!(s.contains("The cgroup step is skipped"), "{s}");
 }
+
+/// The big pane scrolls with ↑/↓ (PgUp/PgDn stay the clicker's back and next).
+#[test]
+fn the_big_pane_scrolls() {
+    let mut app = at_step(step_index(|s| matches!(s, Step::Rootfs(_))));
+    app.viewport = Some(ratatui::layout::Rect::new(0, 0, 80, 24));
+    // It opens on what the step added, at the bottom of the mount table.
+    let before = text(&render(&app, 80, 24));
+    assert!(before.contains(" above ┘"), "{before}");
+    press(&mut app, KeyCode::Up);
+    let after = text(&render(&app, 80, 24));
+    assert_ne!(before, after);
+    assert!(after.contains("↓ 1 more"), "{after}");
+    press(&mut app, KeyCode::Home);
+    let top = text(&render(&app, 80, 24));
+    assert!(!top.contains(" above"), "{top}");
+    let done = app.done;
+    assert_eq!(press(&mut app, KeyCode::PageDown), app::Action::Next);
+    assert_eq!(app.done, done);
+}

@@ -737,7 +737,13 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
 }
 
 fn scroll(app: &mut App, m: Move) -> Action {
-    app.scroll_pane(app.focus, m);
+    // The presenter's screen shows one big pane: that one scrolls.
+    let pane = if app.present {
+        super::present::main_pane(app, super::shell::Open::of(app))
+    } else {
+        app.focus
+    };
+    app.scroll_pane(pane, m);
     Action::None
 }
 
