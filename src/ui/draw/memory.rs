@@ -16,7 +16,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let h = &app.memory;
     let Some(current) = h.current else {
         let text = if app.cgroup_skipped.is_some() {
-            "no memory limit: the cgroup step is skipped (you may not create a cgroup here; root may)"
+            "no memory limit: the cgroup step is skipped here (the step pane says why)"
         } else if !app.limits_memory() {
             "no memory limit in this launch: it has no cgroup step (the cgroups and OOM lessons have one)"
         } else if app.snap.is_some() {

@@ -88,7 +88,7 @@ fn about(app: &App) -> Vec<Line<'static>> {
     // Rootless without a usable cgroup: said where the step would have been.
     if app.cgroup_skipped.is_some() && app.done > 0 && app.done == app.cgroup_skipped_at() {
         lines.push(Line::from(Span::styled(
-            "The cgroup step is skipped: without root, this host gives no cgroup to write (root would).",
+            "The cgroup step is skipped: its limits cannot be set here (`underhood doctor` says why).",
             t.error(),
         )));
     }
