@@ -158,7 +158,12 @@ fn subject_args(mut args: impl Iterator<Item = std::ffi::OsString>) -> Option<i3
 
 /// The lesson to follow: the one named, or where the learner was, or the first one
 /// not passed yet. A broken lesson set is refused with every problem listed.
-fn pick_lesson(args: &TuiArgs) -> Result<Option<underhood::lesson::format::LessonFile>, ExitCode> {
+type Picked = Option<(
+    underhood::lesson::format::LessonFile,
+    Option<underhood::ui::resume::Resume>,
+)>;
+
+fn pick_lesson(args: &TuiArgs) -> Result<Picked, ExitCode> {
     if args.lesson.is_none() && args.lessons.is_none() {
         return Ok(None);
     }
@@ -168,22 +173,20 @@ fn pick_lesson(args: &TuiArgs) -> Result<Option<underhood::lesson::format::Lesso
     let wanted = args.lesson.clone().unwrap_or_default();
     let progress =
         underhood::lesson::progress::Progress::load(&underhood::lesson::progress::default_path());
-    let found = if !wanted.is_empty() {
-        set.get(&wanted)
+    // Without an id: the first lesson not passed, at the step saved for it.
+    let resume = if wanted.is_empty() {
+        let ids: Vec<String> = set.lessons.iter().map(|l| l.id().to_string()).collect();
+        underhood::ui::resume::resume(&ids, &progress)
     } else {
-        progress
-            .current
-            .as_ref()
-            .and_then(|(id, _)| set.get(id))
-            .or_else(|| {
-                set.lessons
-                    .iter()
-                    .find(|l| !progress.passed.contains(l.id()))
-            })
-            .or(set.lessons.first())
+        None
+    };
+    let found = match &resume {
+        Some(r) => set.lessons.get(r.lesson),
+        None if !wanted.is_empty() => set.get(&wanted),
+        None => set.lessons.first(),
     };
     match found {
-        Some(l) => Ok(Some(l.clone())),
+        Some(l) => Ok(Some((l.clone(), resume))),
         None => {
             eprintln!("underhood: no lesson {wanted:?}; `underhood lessons list` shows them");
             Err(ExitCode::from(2))
@@ -224,8 +227,9 @@ fn tui(args: TuiArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let lesson = match pick_lesson(&args) {
-        Ok(l) => l,
+    let (lesson, resume) = match pick_lesson(&args) {
+        Ok(Some((l, r))) => (Some(l), r),
+        Ok(None) => (None, None),
         Err(code) => return code,
     };
     let follow = match args.follow.clone() {
@@ -245,6 +249,10 @@ fn tui(args: TuiArgs) -> ExitCode {
         present: args.present,
         publish: args.publish.clone(),
         follow,
+        // Doctor's verdict on each controller: a limit this user may not set is left
+        // out of the walk (shown as skipped) rather than failed on every →.
+        unusable: cli::doctor::unusable_controllers(&underhood::runtime::paths::Paths::host()),
+        resume,
     };
     match underhood::ui::run::main(opts) {
         Ok(code) => ExitCode::from(code as u8),

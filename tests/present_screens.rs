@@ -266,3 +266,40 @@ fn a_long_title_wraps_whole() {
         assert!(rows.join(" ").contains(&title), "{w}x{h}:\n{screen}");
     }
 }
+
+/// Rootless where no cgroup can be written: the presenter's screen says the cgroup step
+/// was skipped where it would have come.
+#[test]
+fn the_skipped_cgroup_step_is_said_in_the_presenter_layout() {
+    use underhood::runtime::step::Step;
+    let at = session()
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Cgroup { .. }))
+        .expect("a cgroup step");
+    let mut app = at_step(at);
+    app.steps.retain(|s| !matches!(s, Step::Cgroup { .. }));
+    app.cgroup_skipped = Some("memory controller: ...".into());
+    let s = text(&render(&app, 100, 30));
+    assert!(s.contains("The cgroup step is skipped"), "{s}");
+}
+
+/// The big pane scrolls with ↑/↓ (PgUp/PgDn stay the clicker's back and next).
+#[test]
+fn the_big_pane_scrolls() {
+    let mut app = at_step(step_index(|s| matches!(s, Step::Rootfs(_))));
+    app.viewport = Some(ratatui::layout::Rect::new(0, 0, 80, 24));
+    // It opens on what the step added, at the bottom of the mount table.
+    let before = text(&render(&app, 80, 24));
+    assert!(before.contains(" above ┘"), "{before}");
+    press(&mut app, KeyCode::Up);
+    let after = text(&render(&app, 80, 24));
+    assert_ne!(before, after);
+    assert!(after.contains("↓ 1 more"), "{after}");
+    press(&mut app, KeyCode::Home);
+    let top = text(&render(&app, 80, 24));
+    assert!(!top.contains(" above"), "{top}");
+    let done = app.done;
+    assert_eq!(press(&mut app, KeyCode::PageDown), app::Action::Next);
+    assert_eq!(app.done, done);
+}

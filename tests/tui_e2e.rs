@@ -25,6 +25,8 @@ fn main() -> std::process::ExitCode {
         presenter_mode_at_80x24_by_a_clickers_keys,
         h_opens_a_host_shell_pointed_at_the_container,
         a_step_that_changes_the_host_shells_variables_closes_it,
+        rootless_walk_skips_the_cgroup_step_and_reaches_exec,
+        the_entered_shell_is_in_the_processes_pane,
     ])
 }
 
@@ -402,4 +404,92 @@ fn take_steps_from(tui: &Tui, k: usize) -> String {
     });
     assert!(!s.contains("why: "), "step {k} failed on screen:\n{s}");
     s
+}
+
+/// Rootless on this host (memory controller on cgroup v1, not delegated): as nobody,
+/// with HOME and the XDG directories in a temp dir, the walk goes to its end at 80x24;
+/// the cgroup step is shown skipped with why and what gives it; no step fails.
+fn rootless_walk_skips_the_cgroup_step_and_reaches_exec() {
+    let before = host_before();
+    let home = tempfile::tempdir().expect("a temp dir");
+    let h = home.path();
+    std::fs::set_permissions(h, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .expect("chmod the temp home");
+    let env = format!(
+        "HOME={d} XDG_CACHE_HOME={d}/cache XDG_STATE_HOME={d}/state XDG_DATA_HOME={d}/data \
+         XDG_RUNTIME_DIR={d}/run setpriv --reuid=65534 --regid=65534 --clear-groups",
+        d = h.display()
+    );
+    {
+        let tui = Tui::launch("rootless", &env, "", (80, 24));
+        let first = tui.wait_for("the first screen", Duration::from_secs(120), |s| {
+            step_counter(s).is_some_and(|(k, _)| k == 0)
+        });
+        let (_, n) = step_counter(&first).expect("a step counter");
+        assert!(first.contains("rootless"), "{first}");
+        assert!(first.contains("cgroup step skipped"), "{first}");
+        let mut seen = false;
+        let mut screen = String::new();
+        for k in 1..=n {
+            tui.keys("Right");
+            screen = tui.wait_for(&format!("step {k}"), Duration::from_secs(30), |s| {
+                step_counter(s).is_some_and(|(d, _)| d == k)
+            });
+            assert!(!screen.contains("EACCES"), "step {k}:\n{screen}");
+            assert!(!screen.contains("why: "), "step {k} failed:\n{screen}");
+            seen |= screen.contains("cgroup limits skipped: memory");
+        }
+        assert!(
+            seen,
+            "the skipped line never showed; last screen:\n{screen}"
+        );
+        assert!(screen.contains(&format!("all {n} steps done")), "{screen}");
+        assert!(screen.contains("sleep 2147483647"), "{screen}");
+        assert!(!screen.contains("m  hog"), "{screen}");
+        tui.keys("q");
+        let status = tui.wait_exit(Duration::from_secs(20));
+        assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
+    }
+    assert_no_residue(&before);
+    // Its session state, under XDG_RUNTIME_DIR, is gone too.
+    let left: Vec<_> = std::fs::read_dir(h.join("run/underhood"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// The shell entered with `e` is a process of the container: the Processes pane lists
+/// it and what it starts, as `ps` inside does.
+fn the_entered_shell_is_in_the_processes_pane() {
+    let before = host_before();
+    {
+        let tui = Tui::start("eshell");
+        let n = started(&tui);
+        take_steps(&tui, n);
+        tui.keys("e");
+        tui.wait_for("the entered shell", Duration::from_secs(20), |s| {
+            s.contains("Entered with setns") && s.contains("] # ")
+        });
+        type_line(&tui, "sleep 321 &");
+        // A Processes row: the command without the `&` typed in the shell.
+        let s = tui.wait_for(
+            "sleep 321 in the Processes pane",
+            Duration::from_secs(10),
+            |s| {
+                s.lines()
+                    .any(|l| l.contains("sleep 321") && !l.contains("sleep 321 &"))
+            },
+        );
+        let row = s
+            .lines()
+            .find(|l| l.contains("sleep 321") && !l.contains("sleep 321 &"))
+            .unwrap_or_default();
+        // Its PID inside is a number (it is in the container's PID namespace).
+        assert!(!row.contains("  -  "), "{row}\n{s}");
+        tui.keys("C-]");
+        tui.keys("q");
+        let status = tui.wait_exit(Duration::from_secs(20));
+        assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
+    }
+    assert_no_residue(&before);
 }

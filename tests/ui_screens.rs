@@ -278,9 +278,18 @@ fn help_overlay() {
     press(&mut app, KeyCode::Char('?'));
     for screen in snap_both("help", &app) {
         assert!(screen.contains(" Keys "), "{screen}");
-        assert!(screen.contains("any key closes this"), "{screen}");
+        assert!(screen.contains("any other key closes this"), "{screen}");
         assert!(screen.contains("memory-hog demo"), "{screen}");
+        // Whole at 80x24 too: its last key, and how to leave a shell, not cut.
+        assert!(screen.contains("Ctrl-]  a shell has the keys"), "{screen}");
+        assert!(screen.contains("(the container is removed)"), "{screen}");
+        assert!(screen.contains("a clicker's keys)"), "{screen}");
     }
+    // The scrolling keys do not close it.
+    press(&mut app, KeyCode::Down);
+    assert!(app.help);
+    press(&mut app, KeyCode::Char('x'));
+    assert!(!app.help);
 }
 
 #[test]
@@ -405,7 +414,7 @@ fn the_host_shell_is_framed_and_titled_host() {
     let buf = render(&app, 120, 40);
     let screen = text(&buf);
     assert!(
-        screen.contains(" HOST  shell, outside the container"),
+        screen.contains(" HOST  Ctrl-] leaves · shell, outside the cont"),
         "{screen}"
     );
     // The border of the host pane is light red; the container shell's is not.
@@ -423,4 +432,280 @@ fn the_host_shell_is_framed_and_titled_host() {
         "host_shell_120x40",
         format!("{screen}\n-- styles --\n{}", styles(&buf))
     );
+}
+
+/// Rootless where the memory controller cannot be used (this hybrid v1 host): the walk
+/// has no cgroup step; the step pane says so at the start, then where the step would
+/// have been, why and what gives it; the hog is not offered.
+#[test]
+fn a_rootless_walk_shows_the_skipped_cgroup_step() {
+    let why = "memory controller: v1 at /sys/fs/cgroup/memory, but you may not create a cgroup there; to get it: run as root (`sudo underhood`)";
+    let at = session()
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Cgroup { .. }))
+        .expect("a cgroup step");
+    let without = |mut app: App| {
+        app.steps.retain(|s| !matches!(s, Step::Cgroup { .. }));
+        app.cgroup_skipped = Some(why.to_string());
+        app
+    };
+    let app = without(app_after(0, ThemeKind::Default));
+    assert_eq!(app.cgroup_skipped_at(), at);
+    let step = pane_text(&render(&app, 120, 40), "Step ");
+    assert!(
+        step.contains(&format!("cgroup step skipped (why: after step {at})")),
+        "{step}"
+    );
+    let app = without(app_after(at, ThemeKind::Default));
+    let buf = render(&app, 120, 40);
+    let step = pane_text(&buf, "Step ");
+    assert!(step.contains("cgroup limits skipped"), "{step}");
+    assert!(step.contains("run as root"), "{step}");
+    let screen = text(&buf);
+    assert!(screen.contains("the cgroup step is skipped"), "{screen}");
+    assert!(!screen.contains(" m  hog"), "{screen}");
+}
+
+/// Every long pane scrolls when focused: End shows its last row, Home its first, and a
+/// marker says how much is out of sight; PgUp scrolls, never takes a step back; the
+/// wheel scrolls the pane under the pointer and a click focuses it.
+#[test]
+fn long_panes_scroll_and_say_what_is_out_of_sight() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let n = pivot_step() - 1;
+    let mut app = app_after(n, ThemeKind::Default);
+    app.viewport = Some(ratatui::layout::Rect::new(0, 0, 80, 24));
+    let (_, snap) = load(&stage_name(n));
+    let mounts = snap.mounts.expect("mounts");
+    let last = mounts
+        .last()
+        .expect("a mount")
+        .mount_point
+        .display()
+        .to_string();
+    focus(&mut app, Pane::Mounts);
+    press(&mut app, KeyCode::Home);
+    let pane = pane_text(&render(&app, 80, 24), "Mounts");
+    assert!(pane.contains("/proc"), "{pane}");
+    let screen = text(&render(&app, 80, 24));
+    assert!(screen.contains(" more ┘"), "{screen}");
+    press(&mut app, KeyCode::End);
+    let screen = text(&render(&app, 80, 24));
+    let tail: String = last
+        .chars()
+        .rev()
+        .take(10)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    assert!(screen.contains(&tail), "{tail} not in\n{screen}");
+    assert!(screen.contains(" above ┘"), "{screen}");
+    // PgUp scrolls the focused pane; the container stays where it was.
+    let action = press(&mut app, KeyCode::PageUp);
+    assert_eq!(action, app::Action::None);
+    assert_eq!(app.done, n);
+    // The wheel over the Syscalls pane scrolls it, whatever has the focus.
+    let areas = app.pane_areas();
+    let (_, sys) = areas
+        .iter()
+        .find(|(p, _)| *p == Pane::Syscalls)
+        .copied()
+        .expect("a syscalls pane");
+    let before = text(&render(&app, 80, 24));
+    let wheel = |kind| MouseEvent {
+        kind,
+        column: sys.x + 2,
+        row: sys.y + 2,
+        modifiers: KeyModifiers::NONE,
+    };
+    app::update(&mut app, Msg::Mouse(wheel(MouseEventKind::ScrollUp)));
+    assert_ne!(before, text(&render(&app, 80, 24)));
+    assert_eq!(app.focus, Pane::Mounts);
+    app::update(
+        &mut app,
+        Msg::Mouse(wheel(MouseEventKind::Down(MouseButton::Left))),
+    );
+    assert_eq!(app.focus, Pane::Syscalls);
+    // A step taken gives each pane back its own choice.
+    assert!(!app.scroll.is_empty());
+}
+
+/// Behind "terminal too small" no key acts: → does not take a step unseen.
+#[test]
+fn keys_behind_terminal_too_small_do_nothing() {
+    let mut app = app_after(0, ThemeKind::Default);
+    app.viewport = Some(ratatui::layout::Rect::new(0, 0, 60, 20));
+    assert_eq!(press(&mut app, KeyCode::Right), app::Action::None);
+    assert_eq!(press(&mut app, KeyCode::Char('s')), app::Action::None);
+    assert_eq!(press(&mut app, KeyCode::Char('q')), app::Action::Quit);
+    app.viewport = Some(ratatui::layout::Rect::new(0, 0, 80, 24));
+    assert_eq!(press(&mut app, KeyCode::Right), app::Action::Next);
+}
+
+const THREE_SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 50)];
+
+/// Two shells open (the one inside, the one entered with setns), as the TUI shows them.
+fn with_both_shells(mut app: App) -> App {
+    use underhood::ui::event::Event;
+    use underhood::ui::shell::Slot;
+    let n = app.steps.len();
+    for (slot, title, out) in [
+        (
+            Slot::Spawned,
+            format!("Shell in the container (step {n}/{n})"),
+            "/ # hostname\r\nunderhood\r\n/ # ",
+        ),
+        (
+            Slot::Entered,
+            "Entered with setns (pid 27491)".to_string(),
+            "/ # id -u\r\n0\r\n/ # ",
+        ),
+    ] {
+        app.apply(Event::ShellOpened {
+            slot,
+            title,
+            pid: 1,
+            rows: 3,
+            cols: 30,
+        });
+        app.apply(Event::ShellOutput {
+            slot,
+            bytes: out.as_bytes().to_vec(),
+        });
+    }
+    app
+}
+
+/// The screens a newcomer meets, at the smallest size, a laptop's and a big one: every
+/// pane shows its title and at least three rows (a table its header too), and the
+/// memory graph five rows when it is watched.
+#[test]
+fn every_pane_readable_at_three_sizes() {
+    let n = session().steps.len();
+    let mut oom = app_after_oom(ThemeKind::Default);
+    focus(&mut oom, Pane::Memory);
+    let mut help = app_after(3, ThemeKind::Default);
+    press(&mut help, KeyCode::Char('?'));
+    let screens: Vec<(&str, App)> = vec![
+        ("start", app_after(0, ThemeKind::Default)),
+        ("step9", app_after(9, ThemeKind::Default)),
+        ("oom", oom),
+        (
+            "both_shells",
+            with_both_shells(app_after(n, ThemeKind::Default)),
+        ),
+        ("help", help),
+    ];
+    for (name, app) in &screens {
+        for (w, h) in THREE_SIZES {
+            let screen = text(&render(app, w, h));
+            insta::assert_snapshot!(format!("sized_{name}_{w}x{h}"), screen);
+            let areas = underhood::ui::draw::screen_layout(
+                app,
+                ratatui::layout::Rect::new(0, 0, w, h),
+                underhood::ui::shell::Open::of(app),
+            );
+            for (p, r) in areas {
+                let table = matches!(p, Pane::Namespaces | Pane::Processes | Pane::Mounts);
+                let least = if table { 6 } else { 5 };
+                assert!(
+                    r.height >= least,
+                    "{name} {w}x{h}: {p:?} is {r:?}\n{screen}"
+                );
+                if p == Pane::Memory && app.focus == Pane::Memory {
+                    assert!(
+                        r.height >= 7,
+                        "{name} {w}x{h}: the graph is {r:?}\n{screen}"
+                    );
+                }
+            }
+            // The header is shortened, not cut: it ends on a whole word.
+            let header = screen.lines().next().unwrap_or_default().trim_end();
+            assert!(
+                header.ends_with("allowed")
+                    || header.ends_with("restricted")
+                    || header.ends_with("root")
+                    || header.ends_with("rootless"),
+                "{name} {w}x{h}: {header}"
+            );
+        }
+    }
+}
+
+/// With a shell open: Tab moves between the panes and never into a shell; while a
+/// shell has the keys the footer says how to give them back; one cursor, in the shell
+/// that has the keys.
+#[test]
+fn the_keys_are_always_clear_with_shells_open() {
+    let n = session().steps.len();
+    let mut app = with_both_shells(app_after(n, ThemeKind::Default));
+    assert_eq!(app.focus, Pane::Entered, "the newest shell has the keys");
+    let screen = text(&render(&app, 80, 24));
+    let footer = screen.lines().last().unwrap_or_default().to_string();
+    assert!(footer.contains("Ctrl-]"), "{footer}");
+    assert!(footer.contains("gives the keys back"), "{footer}");
+    // One block cursor on the screen, in the entered shell's pane.
+    let cursors: Vec<&str> = screen.lines().filter(|l| l.contains('█')).collect();
+    assert_eq!(cursors.len(), 1, "{screen}");
+    assert!(cursors[0].contains("/ # █"), "{screen}");
+    // Ctrl-] gives the keys back; then Tab goes round the panes, never into a shell.
+    app::update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL)),
+    );
+    assert_eq!(app.focus, Pane::Step);
+    for _ in 0..12 {
+        assert_eq!(press(&mut app, KeyCode::Tab), app::Action::None);
+        assert!(
+            !matches!(app.focus, Pane::Shell | Pane::Entered | Pane::Host),
+            "{:?}",
+            app.focus
+        );
+    }
+    let screen = text(&render(&app, 80, 24));
+    assert!(
+        !screen.contains('█') || !screen.contains("/ # █"),
+        "{screen}"
+    );
+    let footer = screen.lines().last().unwrap_or_default();
+    assert!(footer.contains("Tab"), "{footer}");
+}
+
+/// The limit's label is on the limit line's row, and no legend sits over the data: the
+/// file names are on the bottom border, in their lines' colours.
+#[test]
+fn the_limit_label_is_on_the_limit_line_and_the_legend_off_the_data() {
+    let mut app = app_after_oom(ThemeKind::Default);
+    focus(&mut app, Pane::Memory);
+    press(&mut app, KeyCode::Char('z'));
+    let buf = render(&app, 160, 48);
+    let screen = text(&buf);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("100 MiB│"))
+        .unwrap_or_else(|| panic!("a 100 MiB label\n{screen}"));
+    assert!(
+        row.contains('⠉'),
+        "the limit line is not on its label's row:\n{screen}"
+    );
+    let named: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("memory.usage_in_bytes"))
+        .collect();
+    assert_eq!(named.len(), 1, "{screen}");
+    assert!(named[0].starts_with('└'), "{screen}");
+}
+
+/// A new message shows even when the step pane was scrolled down (it is its first line).
+#[test]
+fn a_message_brings_the_step_pane_back_to_its_top() {
+    let mut app = app_after(9, ThemeKind::Default);
+    app.viewport = Some(ratatui::layout::Rect::new(0, 0, 80, 24));
+    press(&mut app, KeyCode::End);
+    assert!(app.scrolled(Pane::Step).is_some_and(|o| o > 0));
+    app.info("the hog is already running: watch the memory pane");
+    let pane = pane_text(&render(&app, 80, 24), "Step ");
+    assert!(pane.contains("the hog is already"), "{pane}");
 }

@@ -307,6 +307,38 @@ fn check_controller(root: bool, c: &ControllerFacts, own: Option<&(PathBuf, bool
     check
 }
 
+/// The limits this user cannot set here, by doctor's own verdict on each controller:
+/// one line each saying why and what would give it. The TUI takes no cgroup step for
+/// them (it shows the step as skipped with this line) and `run` says it on a refusal.
+pub fn unusable_controllers(paths: &Paths) -> Vec<(Controller, String)> {
+    let root = nix::unistd::geteuid().is_root();
+    let facts = match gather_cgroups(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            return Controller::ALL
+                .iter()
+                .map(|&c| (c, format!("no cgroup hierarchy found: {e}")))
+                .collect();
+        }
+    };
+    facts
+        .controllers
+        .iter()
+        .filter_map(|c| {
+            let check = check_controller(root, c, facts.own_v2_cgroup.as_ref());
+            if check.status == Status::Yes {
+                return None;
+            }
+            let mut line = format!("{} controller: {}", c.controller.name(), check.found);
+            if let Some(fix) = &check.fix {
+                line.push_str("; to get it: ");
+                line.push_str(fix);
+            }
+            Some((c.controller, line))
+        })
+        .collect()
+}
+
 fn check_overlay(root: bool, o: Overlay) -> Check {
     let name = "overlayfs";
     match o {

@@ -7,7 +7,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
-use underhood::ui::follow::{Addr, Feed, discover, position::unix_ms_now, subscribe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use underhood::ui::follow::discover::{self, Candidate};
+use underhood::ui::follow::{Addr, Feed, position::unix_ms_now, subscribe};
 use underhood::ui::notes::{self, NotesView};
 use underhood::ui::terminal::{self, Input};
 
@@ -23,37 +26,15 @@ pub struct NotesArgs {
 }
 
 enum Msg {
-    Feed(Feed),
+    /// A feed of the subscription of this generation.
+    Feed(u64, Box<Feed>),
     Quit,
     Redraw,
 }
 
-/// The newest session on this machine that does not itself follow another (the
-/// presenter, not one of the audience on the same machine); the newest of all when
-/// every one follows; or what to do when there is none.
-fn newest_session() -> Result<Addr, String> {
-    let pids = discover::sessions(Path::new("/proc")).map_err(|e| e.to_string())?;
-    let Some(newest) = pids.first() else {
-        return Err(
-            "no underhood session is running on this machine (none listens on \
-             @underhood/<pid> in /proc/net/unix): start one in another terminal \
-             (`underhood --lesson ID`), or give the presenter's address with --follow HOST:PORT"
-                .into(),
-        );
-    };
-    if pids.len() > 1 {
-        for pid in &pids {
-            if follows(*pid) == Some(false) {
-                return Ok(Addr::session(*pid));
-            }
-        }
-    }
-    Ok(Addr::session(*newest))
-}
-
-/// Whether the session with this pid follows another, from the first position it
-/// sends on connecting; `None` when it says nothing within 300 ms.
-fn follows(pid: u32) -> Option<bool> {
+/// The first position a session sends on connecting; `None` when it says nothing
+/// within 300 ms.
+fn first_position(pid: u32) -> Option<underhood::ui::follow::Position> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let first = Addr::session(pid).connect().ok().and_then(|r| {
@@ -61,9 +42,77 @@ fn follows(pid: u32) -> Option<bool> {
             std::io::BufRead::read_line(&mut std::io::BufReader::new(r), &mut line).ok()?;
             underhood::ui::follow::Position::decode(&line).ok()
         });
-        let _ = tx.send(first.map(|p| p.following.is_some()));
+        let _ = tx.send(first);
     });
     rx.recv_timeout(Duration::from_millis(300)).ok().flatten()
+}
+
+/// This user's sessions, presenters first, each with where it is.
+fn candidates() -> Result<Vec<Candidate>, String> {
+    let me = nix::unistd::geteuid().as_raw();
+    let pids = discover::sessions_of(Path::new("/proc"), me).map_err(|e| e.to_string())?;
+    Ok(discover::offered(
+        pids.into_iter()
+            .map(|pid| Candidate::from_position(pid, first_position(pid).as_ref()))
+            .collect(),
+    ))
+}
+
+/// The session to follow: the only one, or the one chosen from the list when there
+/// are several; or what to do when there is none.
+fn choose_session() -> Result<u32, String> {
+    let c = candidates()?;
+    match c.len() {
+        0 => {
+            let others = discover::sessions(Path::new("/proc"))
+                .map(|s| s.len())
+                .unwrap_or(0);
+            let mut why = "no underhood session of yours is running on this machine (none \
+                           listens on @underhood/<pid> in /proc/net/unix): start one in \
+                           another terminal (`underhood --lesson ID`), or give the \
+                           presenter's address with --follow HOST:PORT"
+                .to_string();
+            if others > 0 {
+                why.push_str(&format!(
+                    "; {others} session(s) of other users run here: --follow unix:@underhood/PID follows one"
+                ));
+            }
+            Err(why)
+        }
+        1 => Ok(c[0].pid),
+        n => {
+            eprintln!("underhood notes: {n} sessions of yours run on this machine:");
+            for (i, s) in c.iter().enumerate() {
+                eprintln!("{}", s.line(i + 1));
+            }
+            eprint!("follow which? [1] ");
+            let mut answer = String::new();
+            std::io::stdin()
+                .read_line(&mut answer)
+                .map_err(|e| format!("reading the choice: {e}"))?;
+            discover::choice(&answer, n)
+                .map(|i| c[i].pid)
+                .ok_or_else(|| format!("no session {:?} in the list (1 to {n})", answer.trim()))
+        }
+    }
+}
+
+/// After the followed session ended: the presenter's new session, if one started
+/// (this user's newest that follows no one).
+fn restarted_session(old: u32) -> Option<u32> {
+    candidates()
+        .ok()?
+        .into_iter()
+        .find(|c| c.pid != old && !c.follows)
+        .map(|c| c.pid)
+}
+
+/// Follows `addr`, its feeds tagged with `generation` (a newer one makes it stop).
+fn follow(addr: Addr, generation: u64, current: Arc<AtomicU64>, tx: mpsc::Sender<Msg>) {
+    subscribe::spawn(addr, move |f| {
+        current.load(Ordering::SeqCst) == generation
+            && tx.send(Msg::Feed(generation, Box::new(f))).is_ok()
+    });
 }
 
 pub fn main(args: NotesArgs) -> ExitCode {
@@ -75,10 +124,16 @@ pub fn main(args: NotesArgs) -> ExitCode {
     let Some(set) = super::lessons::load(args.lessons.as_ref()) else {
         return ExitCode::from(1);
     };
+    // Found here (not given): when it ends, a new session of the presenter's is
+    // followed instead (the presenter restarted underhood).
+    let mut found: Option<u32> = None;
     let addr = match args.follow {
         Some(a) => a,
-        None => match newest_session() {
-            Ok(a) => a,
+        None => match choose_session() {
+            Ok(pid) => {
+                found = Some(pid);
+                Addr::session(pid)
+            }
             Err(e) => {
                 eprintln!("underhood notes: {e}");
                 return ExitCode::from(2);
@@ -86,8 +141,9 @@ pub fn main(args: NotesArgs) -> ExitCode {
         },
     };
     let (tx, rx) = mpsc::channel();
+    let generation = Arc::new(AtomicU64::new(0));
+    follow(addr.clone(), 0, generation.clone(), tx.clone());
     let feed_tx = tx.clone();
-    subscribe::spawn(addr.clone(), move |f| feed_tx.send(Msg::Feed(f)).is_ok());
     std::thread::spawn(move || {
         loop {
             match terminal::next(Duration::from_millis(250)) {
@@ -129,9 +185,27 @@ pub fn main(args: NotesArgs) -> ExitCode {
         }
         // The timer ticks each second even when nothing else happens.
         match rx.recv_timeout(Duration::from_millis(500)) {
-            Ok(Msg::Feed(f)) => view.on_feed(f, &set),
+            Ok(Msg::Feed(g, f)) if g == generation.load(Ordering::SeqCst) => view.on_feed(*f, &set),
+            Ok(Msg::Feed(..)) => {}
             Ok(Msg::Redraw) | Err(mpsc::RecvTimeoutError::Timeout) => {}
             Ok(Msg::Quit) | Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
+        }
+        // The followed session ended and its process is gone: a new one of the
+        // presenter's is the same talk restarted.
+        if let Some(old) = found
+            && view.ever
+            && matches!(view.link, notes::Link::Lost(_))
+            && discover::owner(Path::new("/proc"), old).is_none()
+            && let Some(pid) = restarted_session(old)
+        {
+            let g = generation.fetch_add(1, Ordering::SeqCst) + 1;
+            let addr = Addr::session(pid);
+            view = NotesView::new(addr.to_string());
+            view.note = Some(format!(
+                "session {old} ended; following session {pid}, started since"
+            ));
+            follow(addr, g, generation.clone(), feed_tx.clone());
+            found = Some(pid);
         }
     };
     terminal::restore();

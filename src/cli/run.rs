@@ -367,7 +367,31 @@ fn drive(
                     .failure()
                     .and_then(|c| c.result.as_ref().err().cloned())
                     .unwrap_or_default();
-                if let Some(why) = explain::errno(&errno) {
+                // A refused cgroup is nearly always this user's lack of a cgroup to
+                // write (not root, nothing delegated): doctor's own line says so and
+                // what gives it, where the errno's generic words would mislead.
+                let cgroup_why = match &step {
+                    Step::Cgroup { limits }
+                        if errno.starts_with("EACCES") || errno.starts_with("EPERM") =>
+                    {
+                        use underhood::runtime::cgroup::Controller;
+                        super::doctor::unusable_controllers(&Paths::host())
+                            .into_iter()
+                            .filter(|(c, _)| match c {
+                                Controller::Memory => limits.memory.is_some(),
+                                Controller::Pids => limits.pids.is_some(),
+                                Controller::Cpu => limits.cpus.is_some(),
+                            })
+                            .map(|(_, line)| line)
+                            .collect::<Vec<_>>()
+                    }
+                    _ => Vec::new(),
+                };
+                if !cgroup_why.is_empty() {
+                    for line in cgroup_why {
+                        eprintln!("underhood: {line}");
+                    }
+                } else if let Some(why) = explain::errno(&errno) {
                     eprintln!("underhood: {why}");
                 }
                 if let Step::Exec { .. } = step {

@@ -6,7 +6,11 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+
+use super::scroll::Move;
 
 use crate::observe::mountinfo::{self, Mount};
 use crate::observe::namespaces::{NsKind, NsLink};
@@ -67,6 +71,9 @@ impl Pane {
             .copied()
             .filter(|p| match p {
                 Pane::Syscalls => !open.any(),
+                // Tab never goes into a shell: there it would be a key typed into the
+                // shell, and Tab could not leave again. s, e, h (or a click) do.
+                Pane::Shell | Pane::Entered | Pane::Host => false,
                 _ => open.shows(*p),
             })
             .collect();
@@ -277,6 +284,18 @@ pub struct App {
     pub blank: bool,
     /// `--follow ADDR`: whom this session follows, and how that goes.
     pub follow: Option<super::follow::FollowStatus>,
+    /// The cgroup step left out of this walk because its limits cannot be set here
+    /// (doctor's verdict: not root, no delegated cgroup): the one line saying why and
+    /// what gives it. The step pane shows it where the step would have been.
+    pub cgroup_skipped: Option<String>,
+    /// Panes scrolled by hand, and the first row each shows (see `scroll`). A step
+    /// taken clears it: each pane then shows what the step changed.
+    pub scroll: Vec<(Pane, usize)>,
+    /// The terminal's size at the last draw (the main loop sets it): where the panes
+    /// are, for scrolling by pages and for mouse clicks.
+    pub viewport: Option<ratatui::layout::Rect>,
+    /// The first row of the `?` help shown (it scrolls on a small screen).
+    pub help_offset: usize,
 }
 
 /// Where a replay stands, for the footer.
@@ -295,6 +314,8 @@ pub struct ReplayStatus {
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
+    /// A wheel turn or a click (the terminal reports them: mouse capture is on).
+    Mouse(MouseEvent),
     Resize,
     Snapshot(Box<Snapshot>),
     /// The kernel signalled an OOM kill in our cgroup.
@@ -365,7 +386,70 @@ impl App {
             present_pane: None,
             blank: false,
             follow: None,
+            cgroup_skipped: None,
+            scroll: Vec::new(),
+            viewport: None,
+            help_offset: 0,
         }
+    }
+
+    /// The first row of `pane` as scrolled by hand, if it was.
+    pub fn scrolled(&self, pane: Pane) -> Option<usize> {
+        self.scroll
+            .iter()
+            .find(|(p, _)| *p == pane)
+            .map(|(_, o)| *o)
+    }
+
+    fn set_scroll(&mut self, pane: Pane, offset: usize) {
+        self.scroll.retain(|(p, _)| *p != pane);
+        self.scroll.push((pane, offset));
+    }
+
+    /// The screen as last drawn (80x24 before the first draw, as in tests).
+    pub fn screen(&self) -> ratatui::layout::Rect {
+        self.viewport
+            .unwrap_or(ratatui::layout::Rect::new(0, 0, 80, 24))
+    }
+
+    /// Whether the screen is too small for the panes (then only quitting works).
+    pub fn too_small(&self) -> bool {
+        let s = self.screen();
+        s.width < super::draw::MIN_WIDTH || s.height < super::draw::MIN_HEIGHT
+    }
+
+    /// Where each pane is on the screen as last drawn.
+    pub fn pane_areas(&self) -> Vec<(Pane, ratatui::layout::Rect)> {
+        super::draw::screen_layout(self, self.screen(), super::shell::Open::of(self))
+    }
+
+    /// Scrolls `pane` (when shown and longer than its room).
+    pub fn scroll_pane(&mut self, pane: Pane, m: super::scroll::Move) {
+        let Some(area) = self
+            .pane_areas()
+            .into_iter()
+            .find(|(p, _)| *p == pane)
+            .map(|(_, a)| a)
+        else {
+            return;
+        };
+        let Some(g) = super::draw::geometry(self, pane, area) else {
+            return;
+        };
+        let from = g.offset(self.scrolled(pane));
+        let to = super::scroll::moved(g, from, m);
+        self.set_scroll(pane, to);
+    }
+
+    /// Where the skipped cgroup step would have come: after the steps that precede it
+    /// in the launch order (`plan::STEP_NAMES`).
+    pub fn cgroup_skipped_at(&self) -> usize {
+        let names = crate::runtime::plan::STEP_NAMES;
+        let cg = names.iter().position(|n| *n == "cgroup").unwrap_or(0);
+        self.steps
+            .iter()
+            .take_while(|s| names.iter().position(|n| *n == s.name()).unwrap_or(0) < cg)
+            .count()
     }
 
     /// Whether this launch sets cgroup limits at all (some lessons do not): without
@@ -385,6 +469,8 @@ impl App {
     /// A message line. It may quote argv, a hostname or a file's bytes: control
     /// characters are shown escaped (ratatui would drop them silently).
     pub fn info(&mut self, text: impl Into<String>) {
+        // The message line is the step pane's first: scrolled away, it would go unseen.
+        self.scroll.retain(|(p, _)| *p != Pane::Step);
         self.message = Some(Message {
             text: crate::runtime::report::printable_lines(&text.into()),
             error: false,
@@ -392,6 +478,7 @@ impl App {
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
+        self.scroll.retain(|(p, _)| *p != Pane::Step);
         self.message = Some(Message {
             text: crate::runtime::report::printable_lines(&text.into()),
             error: true,
@@ -406,6 +493,7 @@ impl App {
         self.done += 1;
         self.message = None;
         self.present_pane = None;
+        self.scroll.clear();
         self.take_snapshot(after);
     }
 
@@ -450,6 +538,7 @@ impl App {
         self.memory = MemoryHistory::default();
         self.hog = None;
         self.present_pane = None;
+        self.scroll.clear();
     }
 }
 
@@ -504,6 +593,7 @@ fn changes(before: Option<&Snapshot>, after: &Snapshot) -> Changes {
 pub fn update(app: &mut App, msg: Msg) -> Action {
     match msg {
         Msg::Key(key) => on_key(app, key),
+        Msg::Mouse(ev) => on_mouse(app, ev),
         Msg::Resize => Action::None,
         Msg::Snapshot(snapshot) => Action::Emit(super::event::Event::Snapshot { snapshot }),
         Msg::Oom => Action::Oom,
@@ -532,9 +622,34 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         return Action::Quit;
     }
+    // Behind "terminal too small" nothing is seen: no key may act unseen but q.
+    if app.too_small() {
+        return if key.code == KeyCode::Char('q') {
+            Action::Quit
+        } else {
+            Action::None
+        };
+    }
     if app.help {
-        // Any key closes the help overlay; q still quits.
+        // The scrolling keys scroll it (it may not fit); any other key closes the
+        // help overlay; q still quits.
+        let m = match key.code {
+            KeyCode::Up => Some(Move::Up),
+            KeyCode::Down => Some(Move::Down),
+            KeyCode::PageUp => Some(Move::PageUp),
+            KeyCode::PageDown => Some(Move::PageDown),
+            KeyCode::Home => Some(Move::Home),
+            KeyCode::End => Some(Move::End),
+            _ => None,
+        };
+        if let Some(m) = m {
+            let keys = super::draw::help_keys(app);
+            let (_, _, g) = super::draw::help_box(app, app.screen(), keys);
+            app.help_offset = super::scroll::moved(g, g.offset(Some(app.help_offset)), m);
+            return Action::None;
+        }
         app.help = false;
+        app.help_offset = 0;
         return if key.code == KeyCode::Char('q') {
             Action::Quit
         } else {
@@ -547,6 +662,14 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
         return action;
     }
     match key.code {
+        // PgUp/PgDn scroll, as everywhere else; a presenter's clicker sends them for
+        // next and back, so the presenter layout keeps them for that.
+        KeyCode::PageDown if !app.present => scroll(app, Move::PageDown),
+        KeyCode::PageUp if !app.present => scroll(app, Move::PageUp),
+        KeyCode::Up => scroll(app, Move::Up),
+        KeyCode::Down => scroll(app, Move::Down),
+        KeyCode::Home => scroll(app, Move::Home),
+        KeyCode::End => scroll(app, Move::End),
         KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('n') | KeyCode::PageDown => {
             if app.done >= app.steps.len() {
                 app.info(if app.limits_memory() {
@@ -613,6 +736,45 @@ fn on_key(app: &mut App, key: KeyEvent) -> Action {
     }
 }
 
+fn scroll(app: &mut App, m: Move) -> Action {
+    // The presenter's screen shows one big pane: that one scrolls.
+    let pane = if app.present {
+        super::present::main_pane(app, super::shell::Open::of(app))
+    } else {
+        app.focus
+    };
+    app.scroll_pane(pane, m);
+    Action::None
+}
+
+/// The mouse: the wheel scrolls the pane under the pointer, a click focuses it.
+fn on_mouse(app: &mut App, ev: MouseEvent) -> Action {
+    if app.too_small() || app.help {
+        return Action::None;
+    }
+    let at = ratatui::layout::Position::new(ev.column, ev.row);
+    let Some(pane) = app
+        .pane_areas()
+        .into_iter()
+        .find(|(_, a)| a.contains(at))
+        .map(|(p, _)| p)
+    else {
+        return Action::None;
+    };
+    match ev.kind {
+        MouseEventKind::ScrollUp => app.scroll_pane(pane, Move::WheelUp),
+        MouseEventKind::ScrollDown => app.scroll_pane(pane, Move::WheelDown),
+        MouseEventKind::Down(MouseButton::Left) => {
+            app.focus = pane;
+            if app.present {
+                app.present_pane = Some(pane);
+            }
+        }
+        _ => {}
+    }
+    Action::None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,34 +830,26 @@ mod tests {
     }
 
     #[test]
-    fn focus_visits_the_open_shells_and_hides_the_syscalls() {
+    fn tab_never_enters_a_shell_and_hides_the_syscalls_behind_them() {
         use crate::ui::shell::Open;
         let open = |spawned, entered, host| Open {
             spawned,
             entered,
             host,
         };
-        assert_eq!(Pane::Step.offset(1, open(true, true, false)), Pane::Shell);
+        // A shell would take Tab as a key typed into it: s, e, h or a click go there.
         assert_eq!(
-            Pane::Shell.offset(1, open(true, true, false)),
-            Pane::Entered
-        );
-        assert_eq!(
-            Pane::Entered.offset(1, open(true, true, false)),
+            Pane::Step.offset(1, open(true, true, false)),
             Pane::Namespaces
         );
+        assert_eq!(Pane::Memory.offset(1, open(true, true, true)), Pane::Step);
         assert_eq!(
-            Pane::Step.offset(1, open(false, true, false)),
-            Pane::Entered
+            Pane::Step.offset(-1, open(false, true, false)),
+            Pane::Memory
         );
         assert_eq!(
             Pane::Step.offset(1, open(false, false, false)),
             Pane::Syscalls
-        );
-        assert_eq!(Pane::Entered.offset(1, open(false, true, true)), Pane::Host);
-        assert_eq!(
-            Pane::Host.offset(1, open(false, false, true)),
-            Pane::Namespaces
         );
     }
 

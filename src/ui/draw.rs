@@ -47,12 +47,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         pane(f, app, p, a);
     }
     if app.help {
-        let keys: &[(&str, &str)] = if app.replay.is_some() {
-            &REPLAY_KEYS
-        } else {
-            &KEYS
-        };
-        help(f, app, area, keys);
+        help(f, app, area, help_keys(app));
     }
 }
 
@@ -81,6 +76,15 @@ pub fn layout(app: &App, body: Rect, open: Open) -> Vec<(Pane, Rect)> {
     let mut out = Vec::new();
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
+    // The pane that should catch the eye grows: the focused one, else the one the
+    // last step changed (the memory graph while the hog climbs).
+    let grows = if app.hog.is_some() && app.focus == Pane::Step {
+        Pane::Memory
+    } else if app.focus == Pane::Step {
+        super::present::changed_pane(app)
+    } else {
+        app.focus
+    };
     // The left column: the step, then the open shells (sharing the space), or the
     // syscalls when no shell is open.
     let lower_shells = [Slot::Spawned, Slot::Entered, Slot::Host];
@@ -89,41 +93,95 @@ pub fn layout(app: &App, body: Rect, open: Open) -> Vec<(Pane, Rect)> {
         .filter(|s| open.has(*s))
         .map(crate::ui::event::pane_of)
         .collect();
-    let top_share = match lower.len() {
-        0 => 45,
-        1 => 35,
+    let shells = lower.len();
+    let top_share = match (shells, body.height >= 40) {
+        (0, false) => 45,
+        (0, true) => 35,
+        (1, _) => 35,
         _ => 25,
     };
     if lower.is_empty() {
         lower.push(Pane::Syscalls);
     }
-    let mut constraints = vec![Constraint::Percentage(top_share)];
+    // A short screen cannot give four table panes on the right their title, header
+    // and three rows each: the memory graph goes under the left column.
+    let short = body.height < 30;
+    let memory_left = short;
+    let mut constraints = if memory_left {
+        // Shares of what the graph leaves, each pane at least its title and three rows.
+        vec![Constraint::Fill(1)]
+    } else {
+        vec![Constraint::Percentage(top_share)]
+    };
     constraints.extend(lower.iter().map(|_| Constraint::Fill(1)));
+    if memory_left {
+        // A graph five rows high while the hog climbs or the pane has the focus (and
+        // its axis under it), else three.
+        let watched = app.hog.is_some() || app.focus == Pane::Memory;
+        constraints.push(Constraint::Length(if watched { 9 } else { 7 }));
+    }
     let areas = Layout::vertical(constraints).split(left);
     out.push((Pane::Step, areas[0]));
     for (p, a) in lower.iter().zip(areas.iter().skip(1)) {
         out.push((*p, *a));
     }
-    let right_panes = [
-        Pane::Namespaces,
-        Pane::Processes,
-        Pane::Mounts,
-        Pane::Memory,
-    ];
-    // The namespace table needs its 8 rows to say anything: give it that when the
-    // screen allows (8 rows + header + borders).
-    let ns_rows = 11.min(right.height / 2);
-    let roomy = right.height >= 30 || app.focus == Pane::Namespaces;
-    let constraints = right_panes.map(|p| match p {
-        Pane::Namespaces if roomy => Constraint::Min(ns_rows),
-        _ if p == app.focus => Constraint::Fill(3),
-        _ => Constraint::Fill(2),
-    });
+    if memory_left {
+        out.push((Pane::Memory, areas[areas.len() - 1]));
+    }
+    let right_panes: &[Pane] = if memory_left {
+        &[Pane::Namespaces, Pane::Processes, Pane::Mounts]
+    } else {
+        &[
+            Pane::Namespaces,
+            Pane::Processes,
+            Pane::Mounts,
+            Pane::Memory,
+        ]
+    };
+    // Tall screens: the namespace table gets its 8 rows (+ header and borders), the
+    // mount table (17 to 30 rows) the most of the rest.
+    let constraints: Vec<Constraint> = right_panes
+        .iter()
+        .map(|&p| {
+            if !short {
+                let procs = app.snap.as_ref().map(|s| s.tree.len()).unwrap_or(0) as u16;
+                return match p {
+                    Pane::Namespaces => Constraint::Length(11.min(right.height / 3)),
+                    // As tall as its rows need (a container has few processes).
+                    Pane::Processes => {
+                        Constraint::Length((procs + 4).clamp(6, (right.height / 3).max(6)))
+                    }
+                    Pane::Mounts if grows == p => Constraint::Fill(6),
+                    Pane::Mounts => Constraint::Fill(4),
+                    _ if grows == p => Constraint::Fill(4),
+                    _ => Constraint::Fill(2),
+                };
+            }
+            if grows == p {
+                Constraint::Fill(3)
+            } else {
+                Constraint::Fill(2)
+            }
+        })
+        .collect();
     let areas = Layout::vertical(constraints).split(right);
     for (p, a) in right_panes.iter().zip(areas.iter()) {
         out.push((*p, *a));
     }
     out
+}
+
+/// How long `pane` is against its room at `area`, for scrolling; `None` for panes
+/// that do not scroll (the graph, the shells: their terminals keep their own).
+pub fn geometry(app: &App, p: Pane, area: Rect) -> Option<super::scroll::Geometry> {
+    Some(match p {
+        Pane::Step => step::geometry(app, area),
+        Pane::Syscalls => syscalls::geometry(app, area),
+        Pane::Namespaces => namespaces::geometry(app, area),
+        Pane::Processes => processes::geometry(app, area),
+        Pane::Mounts => mounts::geometry(app, area),
+        Pane::Shell | Pane::Entered | Pane::Host | Pane::Memory => return None,
+    })
 }
 
 /// The body area of a full screen.
@@ -179,10 +237,29 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         };
         spans.push(Span::styled(format!("· {} ", fs.label()), style));
     }
-    spans.push(Span::raw(format!(
-        "· {who} · {} · overlayfs {} · user ns {}",
-        h.cgroup, h.overlay, h.userns
-    )));
+    // The host facts in as many words as fit: shortened, never cut mid-word.
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let room = (area.width as usize).saturating_sub(used);
+    let cgroup_short = h.cgroup.split(" (").next().unwrap_or(&h.cgroup);
+    let candidates = [
+        format!(
+            "· {who} · {} · overlayfs {} · user ns {}",
+            h.cgroup, h.overlay, h.userns
+        ),
+        format!(
+            "· {who} · {} · overlay {} · userns {}",
+            h.cgroup, h.overlay, h.userns
+        ),
+        format!(
+            "· {who} · cgroup {cgroup_short} · overlay {} · userns {}",
+            h.overlay, h.userns
+        ),
+        format!("· {who} · cgroup {cgroup_short}"),
+        format!("· {who}"),
+    ];
+    if let Some(c) = candidates.iter().find(|c| c.chars().count() <= room) {
+        spans.push(Span::raw(c.clone()));
+    }
     let line = Line::from(spans);
     f.render_widget(Paragraph::new(line), area);
 }
@@ -193,6 +270,20 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         return replay_footer(f, app, r, area);
     }
     let t = app.theme;
+    // A shell has the keys: say how to give them back, and nothing else.
+    if super::event::slot_of(app.focus).is_some_and(|s| Open::of(app).has(s)) {
+        let keys = [
+            ("Ctrl-]", "gives the keys back to underhood"),
+            ("exit", "closes the shell"),
+        ];
+        let (mut spans, used) = key_spans(t, &keys, area.width as usize);
+        let rest = "every other key goes to the shell";
+        if used + rest.len() <= area.width as usize {
+            spans.push(Span::styled(rest, t.dim()));
+        }
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
+    }
     let mut keys: Vec<(&str, &str)> = Vec::new();
     if app.done < app.steps.len() {
         keys.push(("→", "next"));
@@ -212,6 +303,15 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     }
     keys.push(("s", "shell"));
     keys.push(("e", "enter"));
+    // The focused pane has rows out of sight: say how to reach them.
+    let hidden = screen_layout(app, f.area(), Open::of(app))
+        .into_iter()
+        .find(|(p, _)| *p == app.focus)
+        .and_then(|(p, a)| geometry(app, p, a))
+        .is_some_and(|g| g.total > g.visible);
+    if hidden {
+        keys.push(("↑↓", "scroll"));
+    }
     if app.lesson.is_some() {
         keys.push(("c", "check"));
     }
@@ -230,16 +330,24 @@ pub(crate) fn key_spans(
     keys: &[(&str, &str)],
     room: usize,
 ) -> (Vec<Span<'static>>, usize) {
+    // Two spaces after each pair; none (the key's colour still sets the pairs apart)
+    // when that lets more of them show.
+    let width = |gap: usize| -> usize {
+        keys.iter()
+            .map(|(k, w)| k.chars().count() + 3 + w.chars().count() + gap)
+            .sum()
+    };
+    let gap = if width(2) > room { 0 } else { 2 };
     let mut spans = Vec::new();
     let mut used = 0usize;
     for (k, what) in keys {
-        let w = k.chars().count() + 2 + what.chars().count() + 3;
+        let w = k.chars().count() + 3 + what.chars().count() + gap;
         if used + w > room {
             break;
         }
         used += w;
         spans.push(Span::styled(format!(" {k} "), t.key()));
-        spans.push(Span::raw(format!(" {what}  ")));
+        spans.push(Span::raw(format!(" {what}{}", " ".repeat(gap))));
     }
     (spans, used)
 }
@@ -294,23 +402,26 @@ fn too_small(f: &mut Frame, app: &App, area: Rect) {
     );
 }
 
-pub const KEYS: [(&str, &str); 14] = [
+pub const KEYS: [(&str, &str); 18] = [
     ("→  Space  n", "take the next step"),
     ("←  b", "go back one step (tear down, replay the others)"),
+    (
+        "↑ ↓  PgUp PgDn",
+        "scroll the focused pane (the wheel: the pane under it)",
+    ),
+    ("Home  End", "the focused pane's top / bottom"),
     (
         "m",
         "memory-hog demo: climb to the limit until the OOM kill",
     ),
-    (
-        "s",
-        "a shell inside the container as it stands now (Ctrl-] leaves it)",
-    ),
+    ("s", "a shell inside the container as it stands now"),
     (
         "e",
         "enter the running container from outside with setns (as nsenter does)",
     ),
     ("h", "a shell on the HOST, outside the container"),
-    ("Tab  Shift-Tab", "move focus between panes"),
+    ("Ctrl-]", "a shell has the keys: this gives them back"),
+    ("Tab  Shift-Tab", "move focus between panes (a click too)"),
     ("z", "zoom the focused pane to the full screen"),
     ("Esc", "leave zoom"),
     ("t", "next colour theme (default, high contrast, none)"),
@@ -318,6 +429,7 @@ pub const KEYS: [(&str, &str); 14] = [
     ("?", "this help"),
     ("q  Ctrl-C", "quit (the container is removed)"),
     ("", "NO_COLOR=1 turns colours off"),
+    ("", "presenter layout: PgDn / PgUp step (a clicker's keys)"),
 ];
 
 /// The keys of `underhood replay`.
@@ -334,35 +446,117 @@ pub const REPLAY_KEYS: [(&str, &str); 10] = [
     ("q  Ctrl-C", "quit"),
 ];
 
-fn help(f: &mut Frame, app: &App, area: Rect, keys: &[(&str, &str)]) {
+/// The help's lines for a box `width` columns wide inside: the keys in a column as
+/// wide as the longest, each explanation wrapped beside it.
+pub fn help_lines(app: &App, keys: &[(&str, &str)], width: usize) -> Vec<Line<'static>> {
     let t = app.theme;
-    let w = area.width.min(72);
-    let h = (keys.len() as u16 + 4).min(area.height);
+    let kw = keys
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let room = width.saturating_sub(kw + 2).max(10);
+    let mut lines = Vec::new();
+    for (k, what) in keys {
+        let mut rows: Vec<String> = vec![String::new()];
+        for word in what.split(' ') {
+            let last = rows.last_mut().expect("a row");
+            let n = last.chars().count();
+            if n > 0 && n + 1 + word.chars().count() > room {
+                rows.push(word.to_string());
+            } else {
+                if n > 0 {
+                    last.push(' ');
+                }
+                last.push_str(word);
+            }
+        }
+        for (i, r) in rows.into_iter().enumerate() {
+            let key = if i == 0 { *k } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{key:>kw$}  "), t.title()),
+                Span::raw(r),
+            ]));
+        }
+    }
+    lines
+}
+
+/// The help's keys: the replay's, or the TUI's.
+pub fn help_keys(app: &App) -> &'static [(&'static str, &'static str)] {
+    if app.replay.is_some() {
+        &REPLAY_KEYS
+    } else if app.present {
+        &present::KEYS
+    } else {
+        &KEYS
+    }
+}
+
+/// Where the help box goes on `area`, its lines and how they fit.
+pub fn help_box(
+    app: &App,
+    area: Rect,
+    keys: &[(&str, &str)],
+) -> (Rect, Vec<Line<'static>>, super::scroll::Geometry) {
+    let t = app.theme;
+    // As wide as the longest line needs, within the screen.
+    let kw = keys
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let widest = keys
+        .iter()
+        .map(|(_, w)| w.chars().count())
+        .max()
+        .unwrap_or(0);
+    let w = area.width.min((kw + 2 + widest + 2) as u16);
+    let inner_w = w.saturating_sub(2) as usize;
+    let mut lines = help_lines(app, keys, inner_w);
+    lines.push(Line::from(Span::styled(
+        "any other key closes this",
+        t.dim(),
+    )));
+    let h = (lines.len() as u16 + 2).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
     };
-    let mut lines: Vec<Line> = keys
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!("{k:>16}  "), t.title()),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    lines.push(Line::from(Span::styled("any key closes this", t.dim())));
+    let g = super::scroll::Geometry {
+        total: lines.len(),
+        visible: h.saturating_sub(2) as usize,
+        auto: 0,
+    };
+    (r, lines, g)
+}
+
+fn help(f: &mut Frame, app: &App, area: Rect, keys: &[(&str, &str)]) {
+    let t = app.theme;
+    let (r, lines, g) = help_box(app, area, keys);
+    let offset = g.offset(Some(app.help_offset));
+    let block = Block::bordered()
+        .border_style(t.border(true))
+        .title(Span::styled(" Keys (↑↓ scroll) ", t.title()));
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines).style(t.text()).block(
-            Block::bordered()
-                .border_style(t.border(true))
-                .title(Span::styled(" Keys ", t.title())),
-        ),
+        Paragraph::new(lines)
+            .style(t.text())
+            .scroll((offset as u16, 0))
+            .block(super::scroll::marked(block, g, offset, t)),
         r,
     );
+}
+
+/// Text cut to `width` columns at its end, with `…` where it was cut.
+pub(crate) fn fit_end(text: &str, width: usize) -> String {
+    if text.chars().count() <= width || width < 2 {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width - 1).collect();
+    format!("{kept}…")
 }
 
 /// A drawn buffer as text, a line per row (for unit tests of the drawing).

@@ -130,11 +130,64 @@ fn step_lines(
         Span::styled(format!("{label}: "), bold()),
         Span::raw(format!("{} ({})", step.title, step.name)),
     ])];
-    match lesson.and_then(|l| l.step_note(&step.name)) {
+    let note = match lesson {
+        Some(l) => l.step_note(&step.name).map(str::to_string),
+        // The full launch (no lesson) has notes of its own.
+        None => walk_note(&step.name).map(str::to_string),
+    };
+    match note {
         Some(note) => out.extend(note.lines().flat_map(|l| hanging(l, "  ", "  ", width))),
         None => out.push(Line::styled("  (no note for this step)", dim())),
     }
     out
+}
+
+/// The speaker notes of the full launch (`underhood` without a lesson), by step name:
+/// where to point, what to say.
+pub fn walk_note(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "user" => {
+            "Rootless only. Point at the Processes pane: uid 65534 or yours outside, root (0) inside. Say: the uid_map line was written from outside, by the controller."
+        }
+        "uts" => {
+            "Point at the uts row of Namespaces: its inode now differs (≠). Open a shell later and run hostname: the host kept its name."
+        }
+        "ipc" => {
+            "The ipc row turns ≠. Say: System V queues and shared memory are per namespace; ipcs inside shows none of the host's."
+        }
+        "net" => {
+            "The net row turns ≠. Say: a new network namespace has only a loopback, and it is down; ip link in a shell shows it."
+        }
+        "mount" => {
+            "Point at the propagation column of Mounts: every mount turned slave (or private). Say: mounts made inside can no longer leak to the host."
+        }
+        "cgroup" => {
+            "Point at the Memory pane: a limit line appeared. Say: the controller, outside, wrote the limit; the container cannot raise it. Rootless on a v1 host this step is skipped: say why (the line in the step pane)."
+        }
+        "cgroupns" => "The cgroup row turns ≠: inside, /proc/self/cgroup now says / .",
+        "time" => {
+            "The time row: a new time namespace applies to children, so it changes at the PID step's fork."
+        }
+        "pid" => {
+            "Point at Processes: the new process has PID 1 inside and a big PID outside. Say: one process, two numbers, because the PID namespace nests."
+        }
+        "rootfs" => {
+            "Point at Mounts: the overlay and its /proc, /dev, /tmp appear under the session's directory, still beside the host's mounts."
+        }
+        "pivot_root" => {
+            "Point at Mounts: the host's mounts are gone, / is the overlay. Say: the old root was unmounted, no path leads back (unlike chroot)."
+        }
+        "chroot" => {
+            "Say: chroot only moves the lookup root; the host's tree stays mounted and root inside can climb out."
+        }
+        "security" => {
+            "Point at Syscalls: the capabilities dropped, no_new_privs, the seccomp filter. Say: root inside is now a much smaller root."
+        }
+        "exec" => {
+            "The command replaced PID 1's program: Processes shows it. Open a shell (s) and run ps, hostname, mount; then m for the memory hog and its OOM kill."
+        }
+        _ => return None,
+    })
 }
 
 pub fn draw(f: &mut Frame, v: &NotesView, now_ms: u64) {
@@ -236,6 +289,13 @@ pub fn draw(f: &mut Frame, v: &NotesView, now_ms: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_full_launch_has_a_note_for_every_step() {
+        for name in crate::runtime::plan::STEP_NAMES {
+            assert!(walk_note(name).is_some(), "no note for {name}");
+        }
+    }
     use crate::ui::follow::position::LessonRef;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;

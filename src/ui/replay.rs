@@ -336,6 +336,9 @@ fn run(
         p.status();
         publisher.state(p.pos, &p.app);
         terminal.draw(|f| draw::draw(f, &p.app))?;
+        if let Ok(size) = terminal.size() {
+            p.app.viewport = Some(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+        }
         // Wake for the next event, or at least 4 times a second for the time shown.
         let wait = p
             .next_due()
@@ -343,6 +346,9 @@ fn run(
             .min(Duration::from_millis(250));
         match super::terminal::next(wait) {
             Input::Event(TermEvent::Key(k)) if !p.key(k) => return Ok(()),
+            Input::Event(TermEvent::Mouse(m)) => {
+                app::update(&mut p.app, app::Msg::Mouse(m));
+            }
             Input::Event(_) | Input::Idle => {}
             // The terminal closed (and SIGHUP, if any, was ignored): nothing to
             // show the replay to.

@@ -60,6 +60,12 @@ pub struct TuiOptions {
     pub publish: Option<String>,
     /// `--follow ADDR`: go where that session goes.
     pub follow: Option<super::follow::Following>,
+    /// The cgroup controllers this user may not use here, each with doctor's line on
+    /// why and what gives it (`underhood doctor` decides; main fills it in). Their
+    /// limits are left out of the plan rather than failing the walk on EACCES.
+    pub unusable: Vec<(cgroup::Controller, String)>,
+    /// `--lesson` without an id: the steps to take on opening, and what to say.
+    pub resume: Option<super::resume::Resume>,
 }
 
 impl Default for TuiOptions {
@@ -74,13 +80,42 @@ impl Default for TuiOptions {
             present: false,
             publish: None,
             follow: None,
+            unusable: Vec::new(),
+            resume: None,
         }
     }
+}
+
+/// Leaves out of the plan the limits whose controller this user may not use, and says
+/// why when that removes the memory limit (the one the walk is about): the walk then
+/// goes on past the cgroup step instead of failing it with EACCES on every →.
+fn without_unusable(
+    mut opts: Options,
+    unusable: &[(cgroup::Controller, String)],
+) -> (Options, Option<String>) {
+    let mut why = None;
+    for (c, line) in unusable {
+        match c {
+            cgroup::Controller::Memory => {
+                if opts.limits.memory.take().is_some() {
+                    why = Some(line.clone());
+                }
+            }
+            cgroup::Controller::Pids => opts.limits.pids = None,
+            cgroup::Controller::Cpu => opts.limits.cpus = None,
+        }
+    }
+    // Only the memory limit dropped, others kept: the step stays for them.
+    let still =
+        opts.limits.memory.is_some() || opts.limits.pids.is_some() || opts.limits.cpus.is_some();
+    (opts, if still { None } else { why })
 }
 
 /// Observer rates: 4 Hz idle, 10 Hz while the hog climbs.
 const IDLE_PERIOD: Duration = Duration::from_millis(250);
 const HOG_PERIOD: Duration = Duration::from_millis(100);
+/// The longest the memory graph goes without a sample while the container lives.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 fn options(o: &TuiOptions) -> Options {
     Options {
@@ -124,6 +159,32 @@ struct Observer {
     stop: AtomicBool,
     /// Bumped for each new cgroup: an OOM watcher of an older one stops.
     oom_generation: AtomicU64,
+    /// Host pids whose children are in the container but not under its PID 1: the
+    /// `e` shell's entering process (setns, then fork: the shell is its child).
+    extra_roots: Mutex<Vec<i32>>,
+}
+
+/// A sample of the container: the observer's, plus the processes that entered it from
+/// outside (they are the container's too: `ps` inside lists them).
+fn sample_all(proc_root: &std::path::Path, shared: &Observer, at: Duration) -> snapshot::Snapshot {
+    let target = shared.target.lock().map(|t| t.clone()).unwrap_or_default();
+    let mut snap = snapshot::sample(proc_root, &target, at);
+    let extra = shared
+        .extra_roots
+        .lock()
+        .map(|e| e.clone())
+        .unwrap_or_default();
+    for root in extra {
+        // The entering process itself stays outside (the host's PID namespace): its
+        // children, one level up.
+        if let Ok(nodes) = crate::observe::ptree::tree(proc_root, root) {
+            snap.tree.extend(nodes.into_iter().skip(1).map(|mut n| {
+                n.depth = n.depth.saturating_sub(1);
+                n
+            }));
+        }
+    }
+    snap
 }
 
 pub fn main(opts: TuiOptions) -> Result<i32> {
@@ -169,10 +230,13 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         "underhood: preparing the root filesystem (the first time takes a few seconds)...",
     );
     let lower = launcher::layers(&opts.source, &paths)?;
-    let plan_opts = match &opts.lesson {
-        Some(l) => crate::lesson::plan::options(l),
-        None => options(&opts),
-    };
+    let (plan_opts, cgroup_skipped) = without_unusable(
+        match &opts.lesson {
+            Some(l) => crate::lesson::plan::options(l),
+            None => options(&opts),
+        },
+        &opts.unusable,
+    );
     let launch = start_launch(&opts, &plan_opts, &lower, &paths)?;
     let mut app = App::new(
         host,
@@ -181,6 +245,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         Theme::from_env(opts.high_contrast || opts.present),
     );
     app.present = opts.present;
+    app.cgroup_skipped = cgroup_skipped;
 
     let (tx, rx) = mpsc::channel();
     if let Some(f) = &opts.follow {
@@ -199,6 +264,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         period_ms: AtomicU64::new(IDLE_PERIOD.as_millis() as u64),
         stop: AtomicBool::new(false),
         oom_generation: AtomicU64::new(0),
+        extra_roots: Mutex::new(Vec::new()),
     });
     spawn_signal_thread(sigs, tx.clone());
     spawn_input_thread(shared.clone(), tx.clone());
@@ -237,6 +303,13 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         app.error(w.clone());
     }
     ctl.taps.add(Box::new(publisher));
+    if let Some(r) = ctl.opts.resume.clone() {
+        // Back where the learner was: the saved steps taken again on a new container.
+        for _ in 0..r.step.min(app.steps.len()) {
+            ctl.next(&mut app);
+        }
+        app.info(r.note);
+    }
     // Publish the first position now, not after the first message.
     ctl.taps.state(ctl.started.elapsed(), &app);
     let mut terminal = super::terminal::init();
@@ -335,6 +408,7 @@ impl Driver {
                 dirty = false;
                 if let Ok(size) = terminal.size() {
                     let screen = Rect::new(0, 0, size.width, size.height);
+                    app.viewport = Some(screen);
                     for slot in Slot::ALL {
                         let (rows, cols) = shell_size(app, screen, slot);
                         if self.session(slot).is_some_and(|sh| sh.resize(rows, cols)) {
@@ -369,6 +443,7 @@ impl Driver {
                                     if let Some(mut c) = self.enter_child.take() {
                                         let _ = c.wait();
                                     }
+                                    self.set_extra_roots();
                                 }
                                 Slot::Host => {
                                     self.host = None;
@@ -456,13 +531,14 @@ impl Driver {
     }
 
     fn sample(&self) -> snapshot::Snapshot {
-        let t = self
-            .shared
-            .target
-            .lock()
-            .map(|t| t.clone())
-            .unwrap_or_default();
-        snapshot::sample(&self.paths.proc_root, &t, self.started.elapsed())
+        sample_all(&self.paths.proc_root, &self.shared, self.started.elapsed())
+    }
+
+    /// The observer follows the `e` shell's processes while it is open.
+    fn set_extra_roots(&self) {
+        if let Ok(mut e) = self.shared.extra_roots.lock() {
+            *e = self.enter_child.iter().map(|c| c.id() as i32).collect();
+        }
     }
 
     fn retarget(&self) {
@@ -489,6 +565,7 @@ impl Driver {
                 self.retarget();
                 let after = self.sample();
                 self.step_event(app, report, before, after);
+                self.save_position(app);
                 self.check_after_step(app);
                 self.refresh_host_shell(app);
                 crate::runtime::fault::after_step(self.launch.next);
@@ -570,6 +647,19 @@ impl Driver {
         self.emit(app, Event::Checks { outcomes });
     }
 
+    /// In a lesson, where the learner is (`--lesson` alone comes back here).
+    fn save_position(&mut self, app: &mut App) {
+        let Some(id) = self.opts.lesson.as_ref().map(|l| l.id().to_string()) else {
+            return;
+        };
+        let path = crate::lesson::progress::default_path();
+        let mut progress = crate::lesson::progress::Progress::load(&path);
+        progress.current = Some((id, app.done));
+        if let Err(e) = progress.save(&path) {
+            app.error(format!("saving progress: {e:#}"));
+        }
+    }
+
     /// Evaluates the lesson's checks against the live container and records progress.
     fn check(&mut self, app: &mut App) {
         let Some(lf) = self.opts.lesson.clone() else {
@@ -610,11 +700,14 @@ impl Driver {
                 .iter()
                 .position(|s| matches!(s, Step::Cgroup { .. }))
                 .map(|i| i + 1);
-            match at {
-                Some(at) => app.info(format!(
+            match (at, &app.cgroup_skipped) {
+                (Some(at), _) => app.info(format!(
                     "the memory hog needs the memory limit first: take the steps up to step {at} (cgroup limits)"
                 )),
-                None => app.info(
+                (None, Some(why)) => app.info(format!(
+                    "the memory hog needs a memory limit, and this walk has none: {why}"
+                )),
+                (None, None) => app.info(
                     "this container gets no memory limit, so the hog has nothing to hit: the OOM lesson shows it (underhood --lesson oom)",
                 ),
             }
@@ -728,6 +821,7 @@ impl Driver {
                 let pid = child.id() as i32;
                 if self.attach(app, Slot::Entered, master, pid, title, (rows, cols)) {
                     self.enter_child = Some(child);
+                    self.set_extra_roots();
                 }
             }
             Err(e) => app.error(format!("entering the container: {e:#}")),
@@ -887,6 +981,7 @@ fn spawn_input_thread(shared: Arc<Observer>, tx: Sender<Msg>) {
         while !shared.stop.load(Ordering::SeqCst) {
             let msg = match super::terminal::next(Duration::from_millis(250)) {
                 Input::Event(TermEvent::Key(k)) => Msg::Key(k),
+                Input::Event(TermEvent::Mouse(m)) => Msg::Mouse(m),
                 Input::Event(TermEvent::Resize(..)) => Msg::Resize,
                 Input::Event(_) | Input::Idle => continue,
                 // The terminal closed: as its SIGHUP would (a wrapper may ignore that
@@ -903,16 +998,49 @@ fn spawn_input_thread(shared: Arc<Observer>, tx: Sender<Msg>) {
     });
 }
 
+/// Which samples the observer sends: what changed (an idle container costs few
+/// redraws), and at least one a second while memory is measured, so that the graph's
+/// time axis moves at the clock's pace. Before a change, the last unchanged sample goes
+/// too: the graph then shows the value flat up to the change, not a slow slope drawn
+/// from a point long before it.
+#[derive(Default)]
+struct Pacer {
+    last: Option<snapshot::Snapshot>,
+    /// The latest sample not sent because nothing had changed.
+    unsent: Option<snapshot::Snapshot>,
+}
+
+impl Pacer {
+    fn offer(&mut self, snap: snapshot::Snapshot) -> Vec<snapshot::Snapshot> {
+        let changed = self.last.as_ref().is_none_or(|l| !l.same_view(&snap));
+        let heartbeat = snap.memory.is_some()
+            && self
+                .last
+                .as_ref()
+                .is_some_and(|l| snap.at.saturating_sub(l.at) >= HEARTBEAT);
+        if !(changed || heartbeat) {
+            self.unsent = Some(snap);
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if let Some(u) = self.unsent.take()
+            && changed
+        {
+            out.push(u);
+        }
+        self.last = Some(snap.clone());
+        out.push(snap);
+        out
+    }
+}
+
 fn spawn_observer(shared: Arc<Observer>, paths: Paths, started: Instant, tx: Sender<Msg>) {
     thread::spawn(move || {
-        let mut last: Option<snapshot::Snapshot> = None;
+        let mut pacer = Pacer::default();
         while !shared.stop.load(Ordering::SeqCst) {
-            let target = shared.target.lock().map(|t| t.clone()).unwrap_or_default();
-            let snap = snapshot::sample(&paths.proc_root, &target, started.elapsed());
-            // Send only what changed: an idle container costs no redraw.
-            if last.as_ref().is_none_or(|l| !l.same_view(&snap)) {
-                last = Some(snap.clone());
-                if tx.send(Msg::Snapshot(Box::new(snap))).is_err() {
+            let snap = sample_all(&paths.proc_root, &shared, started.elapsed());
+            for s in pacer.offer(snap) {
+                if tx.send(Msg::Snapshot(Box::new(s))).is_err() {
                     return;
                 }
             }
@@ -953,4 +1081,72 @@ fn spawn_oom_watcher(cg: Cgroup, generation: u64, shared: Arc<Observer>, tx: Sen
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::cgroup::Controller;
+
+    fn snap(ms: u64, current: u64) -> snapshot::Snapshot {
+        let memory = crate::runtime::cgroup::MemoryUsage {
+            current,
+            limit: Some(100 << 20),
+            peak: None,
+            oom_kills: 0,
+            files: crate::runtime::cgroup::MemoryFiles {
+                current: "memory.usage_in_bytes",
+                limit: "memory.limit_in_bytes",
+                peak: "memory.max_usage_in_bytes",
+                oom_kills: "memory.oom_control",
+            },
+        };
+        snapshot::Snapshot {
+            at: Duration::from_millis(ms),
+            memory: Some(memory),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_memory_graph_gets_a_steady_clock_and_the_flat_before_a_rise() {
+        let mut p = Pacer::default();
+        let at =
+            |v: Vec<snapshot::Snapshot>| v.iter().map(|s| s.at.as_millis()).collect::<Vec<_>>();
+        assert_eq!(at(p.offer(snap(0, 100))), vec![0]);
+        // Idle: nothing until a second has passed, then a sample anyway.
+        assert_eq!(at(p.offer(snap(250, 100))), Vec::<u128>::new());
+        assert_eq!(at(p.offer(snap(500, 100))), Vec::<u128>::new());
+        assert_eq!(at(p.offer(snap(1000, 100))), vec![1000]);
+        assert_eq!(at(p.offer(snap(1250, 100))), Vec::<u128>::new());
+        // The hog starts: the flat sample just before the rise goes first.
+        assert_eq!(at(p.offer(snap(1500, 100 << 20))), vec![1250, 1500]);
+        assert_eq!(at(p.offer(snap(1600, 101 << 20))), vec![1600]);
+    }
+
+    #[test]
+    fn an_unusable_memory_controller_takes_the_cgroup_step_out_and_says_why() {
+        let why = "memory controller: v1 at /sys/fs/cgroup/memory, but you may not create a cgroup there; to get it: run as root (`sudo underhood`)";
+        let unusable = vec![
+            (Controller::Memory, why.to_string()),
+            (Controller::Pids, "pids controller: ...".to_string()),
+        ];
+        let (o, skipped) = without_unusable(options(&TuiOptions::default()), &unusable);
+        assert_eq!(o.limits.memory, None);
+        assert_eq!(o.limits.pids, None);
+        assert_eq!(skipped.as_deref(), Some(why));
+        // Every controller usable: nothing changes.
+        let (o, skipped) = without_unusable(options(&TuiOptions::default()), &[]);
+        assert_eq!(o.limits.memory, Some(100 << 20));
+        assert_eq!(o.limits.pids, Some(128));
+        assert_eq!(skipped, None);
+        // Memory usable, pids not: the step stays (for memory), nothing is skipped.
+        let (o, skipped) = without_unusable(
+            options(&TuiOptions::default()),
+            &[(Controller::Pids, "pids".into())],
+        );
+        assert_eq!(o.limits.memory, Some(100 << 20));
+        assert_eq!(o.limits.pids, None);
+        assert_eq!(skipped, None);
+    }
 }

@@ -40,8 +40,23 @@ impl Screen {
         }
     }
 
+    /// A new size. Fewer rows keep the bottom (the prompt and the lines above it,
+    /// where the cursor is), as a terminal does: the top rows go to the scrollback.
+    /// vt100's own resize cuts the bottom, so a shell opened beside this one would
+    /// take this one's latest lines away.
     pub fn resize(&self, rows: u16, cols: u16) {
         if let Ok(mut p) = self.0.lock() {
+            let (old_rows, _) = p.screen().size();
+            let (row, col) = p.screen().cursor_position();
+            if rows < old_rows && row >= rows {
+                let up = row + 1 - rows;
+                // To the last row, `up` line feeds (each scrolls one row off the top),
+                // then back to the cursor's place, `up` rows higher.
+                let mut bytes = format!("\x1b[{old_rows};1H").into_bytes();
+                bytes.extend(std::iter::repeat_n(b'\n', usize::from(up)));
+                bytes.extend(format!("\x1b[{};{}H", row - up + 1, col + 1).into_bytes());
+                p.process(&bytes);
+            }
             p.screen_mut().set_size(rows, cols);
         }
     }
@@ -242,6 +257,34 @@ pub fn is_escape(key: &KeyEvent) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_shell_made_shorter_keeps_its_latest_lines_and_prompt() {
+        let screen = Screen::new(10, 20);
+        let mut out = String::new();
+        for i in 1..=8 {
+            out.push_str(&format!("line {i}\r\n"));
+        }
+        out.push_str("/ # ");
+        screen.process(out.as_bytes());
+        screen.resize(4, 20);
+        let text = screen.contents();
+        assert!(text.contains("/ # "), "{text:?}");
+        assert!(text.contains("line 8"), "{text:?}");
+        assert!(!text.contains("line 1\n"), "{text:?}");
+        // Typing goes on at the prompt.
+        screen.process(b"ls");
+        assert!(
+            screen.contents().contains("/ # ls"),
+            "{:?}",
+            screen.contents()
+        );
+        // A screen whose cursor fits keeps its top.
+        let top = Screen::new(10, 20);
+        top.process(b"first\r\n/ # ");
+        top.resize(4, 20);
+        assert!(top.contents().starts_with("first"), "{:?}", top.contents());
+    }
+
     use super::*;
 
     #[test]

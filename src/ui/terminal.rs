@@ -122,7 +122,13 @@ pub fn init() -> std::io::Result<ratatui::DefaultTerminal> {
     let _ = tty_fd();
     crossterm::terminal::enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
-    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    // Mouse reports: the wheel scrolls a pane, a click focuses one (most terminals
+    // still select text with Shift held).
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::event::EnableMouseCapture
+    )?;
     ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
 }
 
@@ -138,6 +144,7 @@ pub fn restore() {
         let mut out = std::io::stdout();
         let _ = crossterm::execute!(
             out,
+            crossterm::event::DisableMouseCapture,
             crossterm::terminal::LeaveAlternateScreen,
             crossterm::cursor::Show
         );

@@ -15,7 +15,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let h = &app.memory;
     let Some(current) = h.current else {
-        let text = if !app.limits_memory() {
+        let text = if app.cgroup_skipped.is_some() {
+            "no memory limit: the cgroup step is skipped here (the step pane says why)"
+        } else if !app.limits_memory() {
             "no memory limit in this launch: it has no cgroup step (the cgroups and OOM lessons have one)"
         } else if app.snap.is_some() {
             "no cgroup yet: the memory limit is set at the 'cgroup limits' step"
@@ -34,18 +36,20 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let x0 = (now - HISTORY_SECS).max(0.0);
     let x1 = x0 + HISTORY_SECS;
     let limit = h.limit.map(|l| l as f64);
-    let top = limit
-        .unwrap_or(0.0)
-        .max(h.points.iter().map(|p| p.1).fold(0.0, f64::max))
-        .max(1.0)
-        * 1.1;
+    // With a limit, the limit is the top of the graph: its label is on its row (usage
+    // cannot pass it). Without one, some room above the highest point.
+    let highest = h.points.iter().map(|p| p.1).fold(0.0, f64::max);
+    let top = match limit {
+        Some(l) => l.max(highest).max(1.0),
+        None => highest.max(1.0) * 1.1,
+    };
     let usage: Vec<(f64, f64)> = h.points.iter().copied().collect();
     let limit_line: Vec<(f64, f64)> = limit.map(|l| vec![(x0, l), (x1, l)]).unwrap_or_default();
     let ooms: Vec<(f64, f64)> = h
         .oom_marks
         .iter()
         .filter(|m| **m >= x0)
-        .map(|m| (*m, limit.unwrap_or(top / 1.1)))
+        .map(|m| (*m, limit.unwrap_or(top)))
         .collect();
     let mut sets = vec![
         Dataset::default()
@@ -92,12 +96,19 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             h.oom_kills
         )
     };
-    // The real file names, so a learner can go and read them.
-    let files = Line::from(Span::styled(
-        format!(" {} · {} · {} ", h.file_current, h.file_limit, h.file_oom),
-        t.dim(),
-    ));
+    // The real file names, so a learner can go and read them, each in its line's
+    // colour: the legend, under the graph rather than over its data.
+    let files = Line::from(vec![
+        Span::raw(" "),
+        Span::styled(h.file_current.clone(), t.graph()),
+        Span::styled(" · ", t.dim()),
+        Span::styled(h.file_limit.clone(), t.limit()),
+        Span::styled(" · ", t.dim()),
+        Span::styled(h.file_oom.clone(), t.error()),
+        Span::raw(" "),
+    ]);
     let chart = Chart::new(sets)
+        .legend_position(None)
         .block(crate::ui::draw::block(app, Pane::Memory, title).title_bottom(files))
         .x_axis(Axis::default().bounds([x0, x1]).style(t.dim()).labels(vec![
             Span::raw(format!("{x0:.0}s")),
@@ -109,7 +120,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 .style(t.dim())
                 .labels(vec![
                     Span::raw("0"),
-                    Span::raw(format_size((top / 1.1) as u64)),
+                    Span::raw(match limit {
+                        Some(_) => limit_text.clone(),
+                        None => format_size(top as u64),
+                    }),
                 ]),
         );
     f.render_widget(chart, area);

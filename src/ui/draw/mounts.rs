@@ -7,6 +7,27 @@ use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use crate::ui::app::{App, Pane};
+use crate::ui::scroll::{self, Geometry};
+
+/// One row per mount; not scrolled by hand, the rows the last step added are in view
+/// (they are what to look at).
+pub fn geometry(app: &App, area: Rect) -> Geometry {
+    let mounts = match app.snap.as_ref().map(|s| &s.mounts) {
+        Some(Ok(m)) => m.as_slice(),
+        _ => &[],
+    };
+    let visible = area.height.saturating_sub(3) as usize;
+    let first_new = mounts.iter().position(|m| app.changes.mount_added(m));
+    let auto = match first_new {
+        Some(i) if i + 1 > visible => i.min(mounts.len().saturating_sub(visible)),
+        _ => 0,
+    };
+    Geometry {
+        total: mounts.len(),
+        visible,
+        auto,
+    }
+}
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
@@ -81,16 +102,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             c.mounts_removed
         ));
     }
+    let g = geometry(app, area);
+    let offset = g.offset(app.scrolled(Pane::Mounts));
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(t.title()))
-        .block(crate::ui::draw::block(app, Pane::Mounts, title));
-    // Scroll so the rows the last step added are in view (they are what to look at).
-    let visible = area.height.saturating_sub(3) as usize;
-    let first_new = mounts.iter().position(|m| app.changes.mount_added(m));
-    let offset = match first_new {
-        Some(i) if i + 1 > visible => i.min(mounts.len().saturating_sub(visible)),
-        _ => 0,
-    };
+        .block(scroll::marked(
+            crate::ui::draw::block(app, Pane::Mounts, title),
+            g,
+            offset,
+            t,
+        ));
     let mut state = TableState::default().with_offset(offset);
     f.render_stateful_widget(table, area, &mut state);
 }

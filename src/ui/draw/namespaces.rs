@@ -4,19 +4,28 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use crate::observe::namespaces::{NsKind, NsLink};
 use crate::ui::app::{App, Pane};
+use crate::ui::scroll::{self, Geometry};
 
 fn inode(links: &[NsLink], k: NsKind) -> Option<u64> {
     links.iter().find(|l| l.kind == k).and_then(|l| l.inode)
 }
 
-pub fn draw(f: &mut Frame, app: &App, area: Rect) {
-    let t = app.theme;
+/// One row per namespace type shown.
+pub fn geometry(app: &App, area: Rect) -> Geometry {
+    Geometry {
+        total: kinds(app, area).len(),
+        visible: area.height.saturating_sub(3) as usize,
+        auto: 0,
+    }
+}
+
+/// The types shown, in their order.
+fn kinds(app: &App, area: Rect) -> Vec<NsKind> {
     let sub: &[NsLink] = app.snap.as_ref().map(|s| s.ns.as_slice()).unwrap_or(&[]);
-    let mut isolated = 0;
     // pid_for_children and time_for_children only say something while they differ
     // from pid and time (between an unshare and the fork).
     let shown = |k: &NsKind| match k {
@@ -35,6 +44,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         };
         kinds.sort_by_key(rank);
     }
+    kinds
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let sub: &[NsLink] = app.snap.as_ref().map(|s| s.ns.as_slice()).unwrap_or(&[]);
+    let mut isolated = 0;
+    let kinds = kinds(app, area);
     let rows: Vec<Row> = kinds
         .iter()
         .map(|k| {
@@ -62,6 +79,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             ])
         })
         .collect();
+    let g = geometry(app, area);
+    let offset = g.offset(app.scrolled(Pane::Namespaces));
     let title = format!(
         "Namespaces: {isolated}/8 isolated (pid {})",
         app.snap.as_ref().map(|s| s.subject).unwrap_or(0)
@@ -76,6 +95,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         ],
     )
     .header(Row::new(vec!["/proc/<pid>/ns", "host", "", "container"]).style(t.title()))
-    .block(crate::ui::draw::block(app, Pane::Namespaces, title));
-    f.render_widget(table, area);
+    .block(scroll::marked(
+        crate::ui::draw::block(app, Pane::Namespaces, title),
+        g,
+        offset,
+        t,
+    ));
+    let mut state = TableState::default().with_offset(offset);
+    f.render_stateful_widget(table, area, &mut state);
 }

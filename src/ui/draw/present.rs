@@ -23,10 +23,11 @@ pub const ROOMY_WIDTH: u16 = 100;
 pub const ROOMY_HEIGHT: u16 = 30;
 
 /// The presenter's keys, for the help overlay.
-pub const KEYS: [(&str, &str); 13] = [
+pub const KEYS: [(&str, &str); 14] = [
     ("→  Space  PgDn", "next step (a clicker's forward button)"),
     ("←  PgUp", "back one step (a clicker's back button)"),
     ("Tab  Shift-Tab", "show another pane, until the next step"),
+    ("↑ ↓  Home End", "scroll the pane (the wheel too)"),
     ("z", "the pane alone (no title), and back"),
     (".  b", "blank the screen; any key brings it back"),
     ("m", "memory hog: grow to the limit until the OOM kill"),
@@ -83,6 +84,13 @@ fn about(app: &App) -> Vec<Line<'static>> {
             _ => format!("All {total} steps done: this is a container."),
         };
         lines.push(Line::from(Span::styled(done, t.ok())));
+    }
+    // Rootless without a usable cgroup: said where the step would have been.
+    if app.cgroup_skipped.is_some() && app.done > 0 && app.done == app.cgroup_skipped_at() {
+        lines.push(Line::from(Span::styled(
+            "The cgroup step is skipped: its limits cannot be set here (`underhood doctor` says why).",
+            t.error(),
+        )));
     }
     lines.extend(crate::ui::draw::step::message_lines(app));
     lines
@@ -208,12 +216,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     footer(f, app, p.footer);
     if app.help {
-        let keys: &[(&str, &str)] = if app.replay.is_some() {
-            &super::REPLAY_KEYS
-        } else {
-            &KEYS
-        };
-        super::help(f, app, screen, keys);
+        super::help(f, app, screen, super::help_keys(app));
     }
 }
 

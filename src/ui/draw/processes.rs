@@ -4,10 +4,20 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use crate::observe::ptree::ProcState;
 use crate::ui::app::{App, Pane};
+use crate::ui::scroll::{self, Geometry};
+
+/// One row per process, under the border and the header row.
+pub fn geometry(app: &App, area: Rect) -> Geometry {
+    Geometry {
+        total: app.snap.as_ref().map(|s| s.tree.len()).unwrap_or(0),
+        visible: area.height.saturating_sub(3) as usize,
+        auto: 0,
+    }
+}
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
@@ -50,6 +60,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     let empty = rows.is_empty();
+    let g = geometry(app, area);
+    let offset = g.offset(app.scrolled(Pane::Processes));
     let table = Table::new(
         rows,
         [
@@ -61,14 +73,20 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         ],
     )
     .header(Row::new(vec!["host", "inside", "state", "uid", "command"]).style(t.title()))
-    .block(crate::ui::draw::block(
-        app,
-        Pane::Processes,
-        if empty {
-            "Processes (none yet)".into()
-        } else {
-            format!("Processes ({})", nodes.len())
-        },
+    .block(scroll::marked(
+        crate::ui::draw::block(
+            app,
+            Pane::Processes,
+            if empty {
+                "Processes (none yet)".into()
+            } else {
+                format!("Processes ({})", nodes.len())
+            },
+        ),
+        g,
+        offset,
+        t,
     ));
-    f.render_widget(table, area);
+    let mut state = TableState::default().with_offset(offset);
+    f.render_stateful_widget(table, area, &mut state);
 }

@@ -20,16 +20,19 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, pane: Pane) {
         return;
     };
     let focused = app.focus == pane;
-    let title = if focused {
-        format!("{} · Ctrl-] leaves", view.title)
+    // The key first: on a narrow pane the title is what gets shortened.
+    let hint = if focused {
+        "Ctrl-] leaves".to_string()
     } else {
         let key = match pane {
             Pane::Entered => "e",
             Pane::Host => "h",
             _ => "s",
         };
-        format!("{} · {key} to type here", view.title)
+        format!("{key} to type here")
     };
+    let room = (area.width as usize).saturating_sub(4 + if pane == Pane::Host { 6 } else { 0 });
+    let title = crate::ui::draw::fit_end(&format!("{hint} · {}", view.title), room);
     let block = if pane == Pane::Host {
         host_block(app, title)
     } else {
@@ -38,7 +41,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, pane: Pane) {
     let Ok(parser) = view.screen.0.lock() else {
         return;
     };
-    let term = PseudoTerminal::new(parser.screen()).block(block);
+    // One cursor on the screen: in the shell that has the keys (and only where that
+    // shell's own program shows it).
+    let cursor =
+        tui_term::widget::Cursor::default().visibility(focused && !parser.screen().hide_cursor());
+    let term = PseudoTerminal::new(parser.screen())
+        .cursor(cursor)
+        .block(block);
     f.render_widget(term, area);
 }
 

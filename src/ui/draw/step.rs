@@ -7,11 +7,48 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::runtime::explain;
 use crate::ui::app::{App, Pane};
+use crate::ui::scroll::{self, Geometry};
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
-    if app.lesson.is_some() {
-        return lesson(f, app, area);
+    let (lines, title) = content(app, area);
+    let g = geometry(app, area);
+    let offset = g.offset(app.scrolled(Pane::Step));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((offset as u16, 0))
+            .block(scroll::marked(
+                crate::ui::draw::block(app, Pane::Step, title),
+                g,
+                offset,
+                app.theme,
+            )),
+        area,
+    );
+}
+
+/// The pane's wrapped lines against its room (a lesson's check list may be below).
+pub fn geometry(app: &App, area: Rect) -> Geometry {
+    let (lines, _) = content(app, area);
+    let inner_w = area.width.saturating_sub(2).max(1);
+    Geometry {
+        total: Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .line_count(inner_w),
+        visible: area.height.saturating_sub(2) as usize,
+        auto: 0,
     }
+}
+
+fn content(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
+    if app.lesson.is_some() {
+        return lesson(app, area);
+    }
+    walk(app)
+}
+
+/// The default walk: what the last step did, what the next will do.
+fn walk(app: &App) -> (Vec<Line<'static>>, String) {
     let t = app.theme;
     let total = app.steps.len();
     let mut lines: Vec<Line> = Vec::new();
@@ -19,6 +56,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         lines.extend(message_lines(app));
         lines.push(Line::raw(""));
     }
+    // Where the cgroup step would have been, first: the one line a rootless learner
+    // must not miss.
+    lines.extend(skipped_line(app));
     if let Some(last) = app.last_step() {
         lines.push(Line::from(vec![
             Span::styled("done: ", t.ok()),
@@ -45,25 +85,22 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 format!("all {total} steps done: this is a container."),
                 t.title(),
             )));
-            lines.push(Line::raw(
-                "Press s for a shell inside it (try hostname, ps, mount, id, ip link), m to run the memory hog into the limit, b to go back.",
-            ));
+            lines.push(Line::raw(if app.limits_memory() {
+                "Press s for a shell inside it (try hostname, ps, mount, id, ip link), m to run the memory hog into the limit, b to go back."
+            } else {
+                "Press s for a shell inside it (try hostname, ps, mount, id, ip link), b to go back."
+            }));
         }
     }
     let title = format!("Step {}/{}", app.done, total);
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(crate::ui::draw::block(app, Pane::Step, title)),
-        area,
-    );
+    (lines, title)
 }
 
 /// In a lesson: its text for where the learner is, then its checks.
-fn lesson(f: &mut Frame, app: &App, area: Rect) {
+fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
     let t = app.theme;
     let Some(l) = &app.lesson else {
-        return;
+        return (Vec::new(), String::new());
     };
     let total = app.steps.len();
     let mut lines: Vec<Line> = Vec::new();
@@ -82,6 +119,7 @@ fn lesson(f: &mut Frame, app: &App, area: Rect) {
             t.dim(),
         )));
     }
+    lines.extend(skipped_line(app));
     let next = app.next_step();
     match next {
         Some(s) => lines.push(Line::from(vec![
@@ -163,14 +201,35 @@ fn lesson(f: &mut Frame, app: &App, area: Rect) {
     let title = if full.chars().count() <= room {
         full
     } else {
-        format!("Lesson {} · {}", l.order, l.title)
+        crate::ui::draw::fit_end(&format!("Lesson {} · {}", l.order, l.title), room)
     };
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(crate::ui::draw::block(app, Pane::Step, title)),
-        area,
-    );
+    (lines, title)
+}
+
+/// "skipped: cgroup limits" and why, once the walk has reached the place the step
+/// would have taken (and at the start, so that nobody waits for it).
+fn skipped_line(app: &App) -> Vec<Line<'static>> {
+    let t = app.theme;
+    let Some(why) = &app.cgroup_skipped else {
+        return Vec::new();
+    };
+    let at = app.cgroup_skipped_at();
+    if app.done != at && app.done != 0 {
+        return Vec::new();
+    }
+    let line = if app.done == at {
+        Line::from(vec![
+            Span::styled("cgroup limits skipped: ", t.error()),
+            Span::raw(why.clone()),
+        ])
+    } else {
+        // At the start, a short note: the whole reason comes where the step would.
+        Line::from(Span::styled(
+            format!("cgroup step skipped (why: after step {at})"),
+            t.dim(),
+        ))
+    };
+    vec![line, Line::raw("")]
 }
 
 /// The message line, and for an error whose text ends in `= ERRNO`, what that errno

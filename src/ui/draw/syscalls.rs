@@ -8,6 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::runtime::report::{Report, SyscallRecord};
 use crate::ui::app::{App, Pane};
+use crate::ui::scroll::{self, Geometry};
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     draw_reports(f, app, area, &app.log, false);
@@ -29,6 +30,38 @@ pub fn since_last_step(app: &App) -> &[Report] {
 /// fold into one line (26 capability drops say one thing in a small pane), except in
 /// the zoomed pane.
 pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report], presenting: bool) {
+    let (lines, g) = build(app, area, log, presenting);
+    // The presenter's pane is not scrolled by hand (its keys are the clicker's).
+    let offset = if presenting {
+        g.offset(None)
+    } else {
+        g.offset(app.scrolled(Pane::Syscalls))
+    };
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((offset as u16, 0))
+            .block(scroll::marked(
+                crate::ui::draw::block(app, Pane::Syscalls, "Syscalls".into()),
+                g,
+                offset,
+                app.theme,
+            )),
+        area,
+    );
+}
+
+/// The log's wrapped lines; not scrolled by hand, the newest at the bottom.
+pub fn geometry(app: &App, area: Rect) -> Geometry {
+    build(app, area, &app.log, false).1
+}
+
+fn build(
+    app: &App,
+    area: Rect,
+    log: &[Report],
+    presenting: bool,
+) -> (Vec<Line<'static>>, Geometry) {
     let t = app.theme;
     // Runs of one call are folded unless this pane is zoomed: then every call shows
     // (which 26 capabilities went, one by one).
@@ -90,20 +123,19 @@ pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report], presen
     let above_newest = Paragraph::new(lines[..newest].to_vec())
         .wrap(Wrap { trim: false })
         .line_count(inner_w);
-    let para = Paragraph::new(lines).wrap(Wrap { trim: false });
-    let mut scroll = para.line_count(inner_w).saturating_sub(inner_h);
+    let total = Paragraph::new(lines.clone())
+        .wrap(Wrap { trim: false })
+        .line_count(inner_w);
+    let mut auto = total.saturating_sub(inner_h);
     if presenting {
-        scroll = scroll.min(above_newest);
+        auto = auto.min(above_newest);
     }
-    let scroll = scroll as u16;
-    f.render_widget(
-        para.scroll((scroll, 0)).block(crate::ui::draw::block(
-            app,
-            Pane::Syscalls,
-            "Syscalls".into(),
-        )),
-        area,
-    );
+    let g = Geometry {
+        total,
+        visible: inner_h,
+        auto,
+    };
+    (lines, g)
 }
 
 /// One logical line as screen lines of at most `width` columns: broken after a space

@@ -52,9 +52,116 @@ pub fn sessions(proc_root: &Path) -> std::io::Result<Vec<u32>> {
     Ok(live.into_iter().map(|(_, pid)| pid).collect())
 }
 
+/// The owner of a process (its /proc directory's uid, proc(5)); `None` once gone.
+pub fn owner(proc_root: &Path, pid: u32) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(proc_root.join(pid.to_string()))
+        .ok()
+        .map(|m| m.uid())
+}
+
+/// The running sessions of user `uid`, newest first: another user's session is theirs
+/// to follow, not ours to attach to by default.
+pub fn sessions_of(proc_root: &Path, uid: u32) -> std::io::Result<Vec<u32>> {
+    Ok(sessions(proc_root)?
+        .into_iter()
+        .filter(|pid| owner(proc_root, *pid) == Some(uid))
+        .collect())
+}
+
+/// One session as `underhood notes` lists it: pid, and what its first position said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub pid: u32,
+    /// "lesson uts, step 2/4", or "the whole walk, step 3/12"; `None` when it said
+    /// nothing in time.
+    pub at: Option<String>,
+    /// It follows another session (one of the audience, not a presenter).
+    pub follows: bool,
+}
+
+impl Candidate {
+    pub fn from_position(pid: u32, p: Option<&super::Position>) -> Candidate {
+        Candidate {
+            pid,
+            at: p.map(|p| {
+                let what = match p.lesson_id() {
+                    Some(id) => format!("lesson {id}"),
+                    None => "the whole walk".to_string(),
+                };
+                format!("{what}, step {}/{}", p.done, p.of)
+            }),
+            follows: p.is_some_and(|p| p.following.is_some()),
+        }
+    }
+
+    pub fn line(&self, n: usize) -> String {
+        let mut l = format!("  {n}) session {}", self.pid);
+        if let Some(at) = &self.at {
+            l.push_str(&format!(": {at}"));
+        }
+        if self.follows {
+            l.push_str(" (follows another session)");
+        }
+        l
+    }
+}
+
+/// The sessions worth offering, presenters first (newest first among each).
+pub fn offered(mut c: Vec<Candidate>) -> Vec<Candidate> {
+    c.sort_by_key(|c| c.follows);
+    c
+}
+
+/// The answer to "follow which? [1]": an index into the list; empty is the first.
+pub fn choice(answer: &str, count: usize) -> Option<usize> {
+    let a = answer.trim();
+    if a.is_empty() {
+        return (count > 0).then_some(0);
+    }
+    a.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=count).contains(n))
+        .map(|n| n - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_list_offers_presenters_first_and_reads_the_choice() {
+        let c = offered(vec![
+            Candidate {
+                pid: 30,
+                at: Some("lesson uts, step 1/2".into()),
+                follows: true,
+            },
+            Candidate {
+                pid: 20,
+                at: None,
+                follows: false,
+            },
+        ]);
+        assert_eq!(c[0].pid, 20);
+        assert_eq!(
+            c[1].line(2),
+            "  2) session 30: lesson uts, step 1/2 (follows another session)"
+        );
+        assert_eq!(choice("", 2), Some(0));
+        assert_eq!(choice(" 2\n", 2), Some(1));
+        assert_eq!(choice("3", 2), None);
+        assert_eq!(choice("x", 2), None);
+    }
+
+    #[test]
+    fn another_users_session_is_not_ours() {
+        let me = nix::unistd::geteuid().as_raw();
+        let pid = std::process::id();
+        assert_eq!(owner(Path::new("/proc"), pid), Some(me));
+        // /proc/1 belongs to root: as root it is ours, as anyone else it is not.
+        assert_eq!(owner(Path::new("/proc"), 1) == Some(me), me == 0);
+    }
 
     /// Captured on this machine (`grep -e underhood -e tmux -e ^Num /proc/net/unix`)
     /// with two sessions running (pids 14818 and 15049), a client connected to the
