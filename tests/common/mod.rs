@@ -21,7 +21,11 @@
 //! captured (libtest-mimic has no capture), so `--nocapture` changes nothing.
 #![allow(dead_code, unused_macros)]
 
+pub mod running;
 pub mod tmux;
+
+#[allow(unused_imports)]
+pub use running::{Running, read_state};
 
 use std::cell::Cell;
 use std::collections::BTreeSet;
