@@ -261,29 +261,6 @@ fn root_host_wide_kernel_settings_are_out_of_reach() {
     );
 }
 
-/// `major:minor` of the block device holding the host's `/`, if it is one we may open.
-fn host_root_device() -> Option<(String, String)> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let line = mi
-        .lines()
-        .find(|l| l.split_whitespace().nth(4) == Some("/"))?;
-    let (maj, min) = line.split_whitespace().nth(2)?.split_once(':')?;
-    // Find its node in /dev and see whether root on the host may read it at all.
-    for e in std::fs::read_dir("/dev").ok()?.flatten() {
-        use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        let Ok(m) = e.metadata() else { continue };
-        if m.file_type().is_block_device()
-            && nix::sys::stat::major(m.rdev()).to_string() == maj
-            && nix::sys::stat::minor(m.rdev()).to_string() == min
-        {
-            return std::fs::File::open(e.path())
-                .ok()
-                .map(|_| (maj.to_string(), min.to_string()));
-        }
-    }
-    None
-}
-
 fn root_a_device_node_made_inside_cannot_open_the_host_disk() {
     // CAP_MKNOD is given back here (the default set drops it), so root inside may make
     // a node for the host's disk; nodev on every writable filesystem must still refuse

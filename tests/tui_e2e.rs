@@ -11,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::tmux::{Tui, unless_tmux};
+use common::tmux::{Tui, fraction_after, unless_tmux};
 use common::{assert_no_residue, residue, trials, unless_root};
 
 fn main() -> std::process::ExitCode {
@@ -32,19 +32,12 @@ fn main() -> std::process::ExitCode {
 
 /// `Step k/n` from the step pane's title.
 fn step_counter(screen: &str) -> Option<(usize, usize)> {
-    let i = screen.find("Step ")?;
-    let rest = &screen[i + 5..];
-    let (k, rest) = rest.split_once('/')?;
-    let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    Some((k.parse().ok()?, n.parse().ok()?))
+    fraction_after(screen, "Step ")
 }
 
 /// The first screen: the root filesystem may be assembled first (a few seconds once).
 fn started(tui: &Tui) -> usize {
-    let s = tui.wait_for("the first screen", Duration::from_secs(120), |s| {
-        step_counter(s).is_some_and(|(k, _)| k == 0)
-    });
-    let (_, n) = step_counter(&s).expect("a step counter");
+    let (s, n) = tui.first_step(step_counter);
     assert!(n > 0, "{s}");
     n
 }
@@ -53,14 +46,7 @@ fn started(tui: &Tui) -> usize {
 fn take_steps(tui: &Tui, upto: usize) -> String {
     let mut screen = String::new();
     for k in 1..=upto {
-        tui.keys("Right");
-        screen = tui.wait_for(&format!("step {k}"), Duration::from_secs(30), |s| {
-            step_counter(s).is_some_and(|(d, _)| d == k)
-        });
-        assert!(
-            !screen.contains("why: "),
-            "step {k} failed on screen:\n{screen}"
-        );
+        screen = tui.step(k, step_counter);
     }
     screen
 }
@@ -398,12 +384,7 @@ fn a_step_that_changes_the_host_shells_variables_closes_it() {
 
 /// Takes step `k` (the ones before it taken) and returns its screen.
 fn take_steps_from(tui: &Tui, k: usize) -> String {
-    tui.keys("Right");
-    let s = tui.wait_for(&format!("step {k}"), Duration::from_secs(30), |s| {
-        step_counter(s).is_some_and(|(d, _)| d == k)
-    });
-    assert!(!s.contains("why: "), "step {k} failed on screen:\n{s}");
-    s
+    tui.step(k, step_counter)
 }
 
 /// Rootless on this host (memory controller on cgroup v1, not delegated): as nobody,

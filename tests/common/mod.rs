@@ -399,6 +399,29 @@ pub fn zombies_on_host() -> usize {
     .count()
 }
 
+/// `major minor` of the block device holding the host's `/` (mountinfo's field 3 of
+/// the mount at `/`, proc(5)), if root on the host may open its node in /dev: where it
+/// may not, a refusal inside a container proves nothing.
+pub fn host_root_device() -> Option<(u64, u64)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let line = mi
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))?;
+    let (maj, min) = line.split_whitespace().nth(2)?.split_once(':')?;
+    let (maj, min): (u64, u64) = (maj.parse().ok()?, min.parse().ok()?);
+    for e in std::fs::read_dir("/dev").ok()?.flatten() {
+        let Ok(m) = e.metadata() else { continue };
+        if m.file_type().is_block_device()
+            && nix::sys::stat::major(m.rdev()) == maj
+            && nix::sys::stat::minor(m.rdev()) == min
+        {
+            return std::fs::File::open(e.path()).ok().map(|_| (maj, min));
+        }
+    }
+    None
+}
+
 /// The session directories under /run/underhood (8 hex digits each).
 pub fn session_ids() -> BTreeSet<String> {
     dir_names(Path::new("/run/underhood"), |n| {

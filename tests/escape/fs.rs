@@ -15,7 +15,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    BIN, Running, Trial, assert_no_residue, residue, root_trial, skip, stderr, stdout, underhood,
+    BIN, Running, Trial, assert_no_residue, host_root_device, residue, root_trial, skip, stderr,
+    stdout, underhood,
 };
 use crate::probe;
 
@@ -173,28 +174,6 @@ fn fs_upper_layer_is_closed_to_host_users() {
         "host users reach the container's files:\n{}",
         open.join("\n")
     );
-}
-
-/// `major minor` of the block device holding the host's `/`, if root on the host may
-/// open it (else a refusal inside proves nothing).
-fn host_root_device() -> Option<(u64, u64)> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let line = mi
-        .lines()
-        .find(|l| l.split_whitespace().nth(4) == Some("/"))?;
-    let (maj, min) = line.split_whitespace().nth(2)?.split_once(':')?;
-    let (maj, min): (u64, u64) = (maj.parse().ok()?, min.parse().ok()?);
-    for e in std::fs::read_dir("/dev").ok()?.flatten() {
-        let Ok(m) = e.metadata() else { continue };
-        if m.file_type().is_block_device()
-            && nix::sys::stat::major(m.rdev()) == maj
-            && nix::sys::stat::minor(m.rdev()) == min
-        {
-            return std::fs::File::open(e.path()).ok().map(|_| (maj, min));
-        }
-    }
-    None
 }
 
 fn fs_device_nodes_in_a_volume_open_nothing() {

@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::tmux::{HEIGHT, Tui, WIDTH, unless_tmux};
+use crate::common::tmux::{HEIGHT, Tui, WIDTH, fraction_after, unless_tmux};
 use crate::common::{Trial, trial, unless_root};
 
 pub fn trials() -> Vec<Trial> {
@@ -69,29 +69,17 @@ pub fn trials() -> Vec<Trial> {
 
 /// `step k/n` from the header line (the full launch and a lesson both show it).
 fn step_counter(screen: &str) -> Option<(usize, usize)> {
-    let header = screen.lines().next()?;
-    let i = header.find("step ")?;
-    let rest = &header[i + 5..];
-    let (k, rest) = rest.split_once('/')?;
-    let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    Some((k.parse().ok()?, n.parse().ok()?))
+    fraction_after(screen.lines().next()?, "step ")
 }
 
 /// Waits for the first screen; the number of steps.
 fn started(tui: &Tui) -> usize {
-    let s = tui.wait_for("the first screen", Duration::from_secs(120), |s| {
-        step_counter(s).is_some_and(|(k, _)| k == 0)
-    });
-    step_counter(&s).expect("a step counter").1
+    tui.first_step(step_counter).1
 }
 
 fn take_steps(tui: &Tui, upto: usize) {
     for k in 1..=upto {
-        tui.keys("Right");
-        let s = tui.wait_for(&format!("step {k}"), Duration::from_secs(30), |s| {
-            step_counter(s).is_some_and(|(d, _)| d == k)
-        });
-        assert!(!s.contains("why: "), "step {k} failed on screen:\n{s}");
+        tui.step(k, step_counter);
     }
 }
 
@@ -283,6 +271,18 @@ fn no_raw_escape(what: &str, bytes: &[u8]) {
     );
 }
 
+/// `underhood replay FILE`, which must refuse FILE (exit status 2): its stderr.
+fn replay_refused(file: &Path) -> Vec<u8> {
+    let out = std::process::Command::new(crate::common::BIN)
+        .arg("replay")
+        .arg(file)
+        .output()
+        .expect("running replay");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    out.stderr
+}
+
 /// Item 14: a recording whose own strings are escape sequences (a variant name, the
 /// recording version, its file name): replay's error shows them escaped, never raw.
 fn replay_prints_no_raw_escape_from_a_recording() {
@@ -291,14 +291,9 @@ fn replay_prints_no_raw_escape_from_a_recording() {
     let file = dir.path().join(format!("rec{evil}.jsonl"));
     let entry = serde_json::json!({"t_ms": 0, "batch": 1, "event": {"kind": evil}});
     std::fs::write(&file, format!("{}\n{entry}\n", header(evil))).expect("writing");
-    let out = std::process::Command::new(crate::common::BIN)
-        .arg("replay")
-        .arg(&file)
-        .output()
-        .expect("running replay");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    no_raw_escape("replay's stderr", &out.stderr);
+    let bytes = replay_refused(&file);
+    let err = String::from_utf8_lossy(&bytes);
+    no_raw_escape("replay's stderr", &bytes);
     assert!(err.contains(":2:"), "FILE:LINE: {err}");
     assert!(
         err.contains("\\u{1b}]0;owned\\u{7}"),
@@ -315,13 +310,8 @@ fn replay_refuses_an_oversize_line_with_file_and_line() {
     let entry = serde_json::json!({"t_ms": 0, "batch": 1, "event": {"kind": "log",
         "report": {"step": "s", "calls": [], "shell": [], "notes": [note]}}});
     std::fs::write(&file, format!("{}\n{entry}\n", header("0.1.0"))).expect("writing");
-    let out = std::process::Command::new(crate::common::BIN)
-        .arg("replay")
-        .arg(&file)
-        .output()
-        .expect("running replay");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let bytes = replay_refused(&file);
+    let err = String::from_utf8_lossy(&bytes);
     assert!(
         err.contains(&format!("{}:2:", file.display())),
         "FILE:LINE: {err}"
