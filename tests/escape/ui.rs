@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::tmux::{HEIGHT, Tui, WIDTH, fraction_after, unless_tmux};
-use crate::common::{Trial, trial, unless_root};
+use crate::common::{Trial, residue_after_cleanup, trial, unless_root, wait_gone};
 
 pub fn trials() -> Vec<Trial> {
     let root_tmux = || unless_root().or_else(unless_tmux);
@@ -83,40 +83,11 @@ fn take_steps(tui: &Tui, upto: usize) {
     }
 }
 
-/// The host before a test: stale sessions removed first, as the TUI would.
-fn host_before() -> crate::common::Residue {
-    let out = crate::common::underhood(&["cleanup"]);
-    assert!(out.status.success(), "underhood cleanup: {out:?}");
-    crate::common::residue()
-}
-
-/// Gone, or a zombie waiting for its parent.
-fn gone(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    stat.is_empty()
-        || stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|r| r.trim_start().starts_with('Z'))
-}
-
-fn wait_gone(pid: i32, what: &str, limit: Duration) {
-    let start = Instant::now();
-    while !gone(pid) {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        assert!(
-            start.elapsed() < limit,
-            "{what} (pid {pid}) still runs {limit:?} after its terminal closed: {stat}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Item 9: the terminal closes (tmux kills the session: the pty's master closes, the
 /// kernel hangs the tty up) while the TUI runs with stderr on that terminal, as a
 /// person's does. It must tear the container down and exit, not abort on EIO.
 fn closed_terminal(test: &str, args: &str) {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let tui = Tui::launch_stderr_on_terminal(test, "", args, (WIDTH, HEIGHT));
         let n = started(&tui);
@@ -204,7 +175,7 @@ fn first_line(s: &TcpStream, k: usize) -> String {
 fn publish_refuses_clients_past_its_limit_and_keeps_working() {
     const LIMIT: usize = 64;
     const EXTRA: usize = 300;
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
@@ -322,7 +293,7 @@ fn replay_refuses_an_oversize_line_with_file_and_line() {
 /// Item 14: escapes in the command's argv reach neither `--trace` nor the step's
 /// failure message raw.
 fn trace_and_step_failures_print_no_raw_escape_from_argv() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     let evil = "\u{1b}]0;owned\u{7}\u{1b}[2J";
     let out = crate::common::underhood(&["run", "--trace", "--", "/bin/true", evil]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -340,7 +311,7 @@ fn trace_and_step_failures_print_no_raw_escape_from_argv() {
 
 /// Item 14: sethostname(2) takes any 64 bytes; we take RFC 1123 names only.
 fn hostnames_with_a_slash_a_newline_or_an_escape_are_refused() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     for bad in ["a/b", "a\nfake: line", "\u{1b}[31mred", "x\u{1b}]0;t\u{7}"] {
         let out = crate::common::underhood(&["run", "--hostname", bad, "--", "true"]);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -356,7 +327,7 @@ fn hostnames_with_a_slash_a_newline_or_an_escape_are_refused() {
 /// `--record` refuses it, and the file it points at keeps its bytes.
 fn record_refuses_a_symlink_and_leaves_its_target_alone() {
     use std::os::unix::fs::PermissionsExt;
-    let before = host_before();
+    let before = residue_after_cleanup();
     let dir = tempfile::tempdir().expect("a temp dir");
     let shared = dir.path().join("tmp");
     std::fs::create_dir(&shared).expect("mkdir");
