@@ -14,10 +14,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -653,58 +653,6 @@ fn root_many_launch_teardown_cycles_stay_flat() {
 
 // ---- 6. Two sessions at once.
 
-/// A session started in the background, its command waiting.
-struct Running {
-    child: Child,
-    id: String,
-    _out: BufReader<std::process::ChildStdout>,
-}
-
-fn start_waiting(args: &[&str], script: &str) -> Running {
-    let ids = session_ids();
-    let mut all = vec!["run"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--", "/bin/sh", "-c", script]);
-    let mut child = Command::new(BIN)
-        .args(&all)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    let start = Instant::now();
-    while !line.contains("ready") {
-        line.clear();
-        if out.read_line(&mut line).unwrap_or(0) == 0 || start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let mut e = String::new();
-            if let Some(mut s) = child.stderr.take() {
-                let _ = s.read_to_string(&mut e);
-            }
-            let _ = child.wait();
-            panic!("container never got ready: {e}");
-        }
-    }
-    // Our session: the new state dir whose controller is this child.
-    let id = new_sessions(&ids)
-        .into_iter()
-        .find(|id| {
-            read_state(id).is_some_and(|s| s.controller.is_some_and(|c| c.pid == child.id() as i32))
-        })
-        .expect("the session's state dir");
-    Running {
-        child,
-        id,
-        _out: out,
-    }
-}
-
-fn read_state(id: &str) -> Option<State> {
-    let text = std::fs::read(format!("/run/underhood/{id}/state.json")).ok()?;
-    serde_json::from_slice(&text).ok()
-}
-
 fn ns_links(pid: i32) -> Vec<String> {
     ["uts", "ipc", "net", "mnt", "pid", "cgroup", "time"]
         .iter()
@@ -720,14 +668,8 @@ fn root_two_sessions_at_once_do_not_interfere_and_cleanup_of_one_spares_the_othe
     let before = residue();
     let script = |who: &str| format!("echo {who} > /root/mark; echo ready; exec sleep 60");
     let common = ["--memory", "32M", "--pids", "64", "--net", "veth"];
-    let mut a = start_waiting(
-        &[&common[..], &["--hostname", "alpha"]].concat(),
-        &script("A"),
-    );
-    let mut b = start_waiting(
-        &[&common[..], &["--hostname", "beta"]].concat(),
-        &script("B"),
-    );
+    let mut a = Running::start(&common, &["--hostname", "alpha"], &script("A"));
+    let mut b = Running::start(&common, &["--hostname", "beta"], &script("B"));
     let (sa, sb) = (
         read_state(&a.id).expect("state A"),
         read_state(&b.id).expect("state B"),

@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::*;
 
@@ -162,35 +161,6 @@ fn root_missing_command_is_127_with_a_clear_error() {
     assert_no_residue(&before);
 }
 
-/// Starts `run` with a command that prints `ready` and then waits; returns the child
-/// once `ready` is read.
-fn start_waiting(
-    extra: &[&str],
-    script: &str,
-) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
-    let mut args = vec!["run"];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["--", "/bin/sh", "-c", script]);
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    let start = Instant::now();
-    while !line.contains("ready") {
-        line.clear();
-        if out.read_line(&mut line).unwrap() == 0 || start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let o = child.wait_with_output().unwrap();
-            panic!("container never got ready: {}", stderr(&o));
-        }
-    }
-    (child, out)
-}
-
 fn our_cgroup_file(controller_dir: &str, file: &str) -> Option<String> {
     for e in std::fs::read_dir(controller_dir).ok()?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -215,18 +185,14 @@ fn memory_limit_file() -> (&'static str, &'static str) {
 
 fn root_limits_are_written_and_sigterm_cleans_up() {
     let before = residue();
-    let (mut child, _out) = start_waiting(
+    let r = Running::start(
         &["--memory", "32M", "--pids", "20"],
+        &[],
         "echo ready; exec sleep 60",
     );
     let (dir, file) = memory_limit_file();
     let limit = our_cgroup_file(dir, file);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let status = child.wait().unwrap();
+    let status = r.signal(nix::sys::signal::Signal::SIGTERM);
     assert_eq!(
         limit.as_deref().map(str::trim),
         Some("33554432"),
@@ -238,21 +204,16 @@ fn root_limits_are_written_and_sigterm_cleans_up() {
 
 fn root_sigint_reaches_the_command_and_cleans_up() {
     let before = residue();
-    let (mut child, _out) = start_waiting(&[], "echo ready; exec sleep 60");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let r = Running::start(&[], &[], "echo ready; exec sleep 60");
+    assert_eq!(r.signal(nix::sys::signal::Signal::SIGINT).code(), Some(130));
     assert_no_residue(&before);
 }
 
 fn root_sigkill_of_the_controller_takes_the_container_down() {
     let before = residue();
-    let (mut child, _out) = start_waiting(&["--memory", "64M"], "echo ready; exec sleep 60");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let mut r = Running::start(&["--memory", "64M"], &[], "echo ready; exec sleep 60");
+    r.child.kill().unwrap();
+    r.child.wait().unwrap();
     // The subject dies with its controller (PR_SET_PDEATHSIG); what it recorded is
     // removed by the next cleanup.
     let o = underhood(&["cleanup"]);
@@ -272,22 +233,22 @@ fn root_hog_is_oom_killed_and_reported() {
 
 fn root_user_namespace_maps_root_to_an_unprivileged_uid() {
     let before = residue();
-    let (mut child, _out) = start_waiting(&["--userns"], "echo ready; exec sleep 60");
+    let mut r = Running::start(&["--userns"], &[], "echo ready; exec sleep 60");
     // `ready` comes just before the exec: give sh a moment to become sleep.
     std::thread::sleep(Duration::from_millis(300));
     // On the host, the container's processes run as the mapped uid: find the
     // command (sleep) under our init and read its real uid as the host sees it.
     // Only the processes under our own `run` (other containers may be running).
     let mut host_uids = Vec::new();
-    let nodes =
-        underhood::observe::ptree::tree(std::path::Path::new("/proc"), child.id() as i32).unwrap();
+    let nodes = underhood::observe::ptree::tree(std::path::Path::new("/proc"), r.child.id() as i32)
+        .unwrap();
     for n in nodes {
         if n.proc.comm == "sleep" {
             host_uids.extend(n.proc.status.uid.map(|u| u[0]));
         }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    r.child.kill().unwrap();
+    r.child.wait().unwrap();
     assert_eq!(host_uids, vec![100000], "host uids of the sleep inside");
     let _ = underhood(&["cleanup"]);
     assert_no_residue(&before);

@@ -15,14 +15,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::*;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use underhood::observe::ptree::{SeccompMode, Status, cap_names, parse_status};
 use underhood::runtime::plan::DEFAULT_CAPS;
 
@@ -75,74 +72,6 @@ fn check_status(who: &str, st: &Status) {
     assert_eq!(st.no_new_privs, Some(true), "{who}: NoNewPrivs");
 }
 
-/// A container whose command printed `ready` and waits.
-struct Running {
-    child: Child,
-    id: String,
-    lines: Vec<String>,
-    _out: BufReader<std::process::ChildStdout>,
-}
-
-fn start_waiting(mode: &[&str], extra: &[&str], script: &str) -> Running {
-    let ids = session_ids();
-    let mut args = vec!["run"];
-    args.extend_from_slice(mode);
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["--", "/bin/sh", "-c", script]);
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut lines = Vec::new();
-    let start = Instant::now();
-    loop {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap_or(0) == 0 || start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?}: never got ready; printed {lines:?}");
-        }
-        if line.trim() == "ready" {
-            break;
-        }
-        lines.push(line.trim_end().to_string());
-    }
-    let me = child.id() as i32;
-    let id = session_ids()
-        .difference(&ids)
-        .find(|id| {
-            std::fs::read_to_string(format!("/run/underhood/{id}/state.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str::<underhood::runtime::state::State>(&t).ok())
-                .is_some_and(|s| s.controller.is_some_and(|c| c.pid == me))
-        })
-        .cloned()
-        .expect("the session of this child");
-    Running {
-        child,
-        id,
-        lines,
-        _out: out,
-    }
-}
-
-impl Running {
-    fn state(&self) -> underhood::runtime::state::State {
-        let t = std::fs::read_to_string(format!("/run/underhood/{}/state.json", self.id))
-            .expect("state.json");
-        serde_json::from_str(&t).expect("state")
-    }
-
-    fn stop(mut self) {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
-        let st = self.child.wait().expect("wait");
-        assert_eq!(st.code(), Some(143));
-    }
-}
-
 fn root_caps_seccomp_and_no_new_privs_are_what_we_claim() {
     let before = residue();
     for mode in MODES {
@@ -150,7 +79,7 @@ fn root_caps_seccomp_and_no_new_privs_are_what_we_claim() {
         let st = parse_status(&run_ok(mode, "cat /proc/self/status"));
         check_status(&format!("{mode:?} inside"), &st);
         // Outside: the host reads the status of the container's init and of its command.
-        let r = start_waiting(mode, &[], "echo ready; exec sleep 60");
+        let r = Running::start(mode, &[], "echo ready; exec sleep 60");
         std::thread::sleep(Duration::from_millis(200));
         let init = r.state().subjects.last().expect("init").pid;
         let command = descendants_of(init)
@@ -256,16 +185,6 @@ fn root_mount_inside_fails_with_eperm() {
     assert_no_residue_of_ours(&before);
 }
 
-/// The memory limit file of a session's cgroup, read from the host.
-fn memory_limit(r: &Running) -> Option<String> {
-    r.state().cgroups.iter().find_map(|d| {
-        ["memory.max", "memory.limit_in_bytes"]
-            .iter()
-            .find_map(|f| std::fs::read_to_string(d.join(f)).ok())
-            .map(|t| t.trim().to_string())
-    })
-}
-
 fn root_the_container_cannot_raise_its_own_cgroup_limit() {
     let before = residue();
     // The ways in: a cgroupfs somewhere in its tree, mounting one (v1 memory, v2), writing
@@ -280,9 +199,9 @@ fn root_the_container_cannot_raise_its_own_cgroup_limit() {
         echo cgroup: $(cat /proc/self/cgroup | tr '\\n' ' '); \
         echo ready; exec sleep 60";
     for mode in MODES {
-        let r = start_waiting(mode, &["--memory", "32M"], script);
+        let r = Running::start(mode, &["--memory", "32M"], script);
         let said = r.lines.join("\n");
-        let limit = memory_limit(&r);
+        let limit = r.cgroup_file(&["memory.max", "memory.limit_in_bytes"]);
         r.stop();
         assert!(
             said.lines().any(|l| l == "found:"),
@@ -340,29 +259,6 @@ fn root_host_wide_kernel_settings_are_out_of_reach() {
         "host-wide settings writable from inside (Docker mounts /proc/sys read-only and masks /proc/sysrq-trigger):\n{}",
         open.join("\n")
     );
-}
-
-/// `major:minor` of the block device holding the host's `/`, if it is one we may open.
-fn host_root_device() -> Option<(String, String)> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let line = mi
-        .lines()
-        .find(|l| l.split_whitespace().nth(4) == Some("/"))?;
-    let (maj, min) = line.split_whitespace().nth(2)?.split_once(':')?;
-    // Find its node in /dev and see whether root on the host may read it at all.
-    for e in std::fs::read_dir("/dev").ok()?.flatten() {
-        use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        let Ok(m) = e.metadata() else { continue };
-        if m.file_type().is_block_device()
-            && nix::sys::stat::major(m.rdev()).to_string() == maj
-            && nix::sys::stat::minor(m.rdev()).to_string() == min
-        {
-            return std::fs::File::open(e.path())
-                .ok()
-                .map(|_| (maj.to_string(), min.to_string()));
-        }
-    }
-    None
 }
 
 fn root_a_device_node_made_inside_cannot_open_the_host_disk() {

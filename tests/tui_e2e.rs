@@ -9,10 +9,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::tmux::{Tui, unless_tmux};
-use common::{assert_no_residue, residue, trials, unless_root};
+use common::tmux::{Tui, fraction_after, unless_tmux};
+use common::{assert_no_residue, residue_after_cleanup, trials, unless_root, wait_gone};
 
 fn main() -> std::process::ExitCode {
     common::run(trials![
@@ -32,19 +32,12 @@ fn main() -> std::process::ExitCode {
 
 /// `Step k/n` from the step pane's title.
 fn step_counter(screen: &str) -> Option<(usize, usize)> {
-    let i = screen.find("Step ")?;
-    let rest = &screen[i + 5..];
-    let (k, rest) = rest.split_once('/')?;
-    let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    Some((k.parse().ok()?, n.parse().ok()?))
+    fraction_after(screen, "Step ")
 }
 
 /// The first screen: the root filesystem may be assembled first (a few seconds once).
 fn started(tui: &Tui) -> usize {
-    let s = tui.wait_for("the first screen", Duration::from_secs(120), |s| {
-        step_counter(s).is_some_and(|(k, _)| k == 0)
-    });
-    let (_, n) = step_counter(&s).expect("a step counter");
+    let (s, n) = tui.first_step(step_counter);
     assert!(n > 0, "{s}");
     n
 }
@@ -53,49 +46,13 @@ fn started(tui: &Tui) -> usize {
 fn take_steps(tui: &Tui, upto: usize) -> String {
     let mut screen = String::new();
     for k in 1..=upto {
-        tui.keys("Right");
-        screen = tui.wait_for(&format!("step {k}"), Duration::from_secs(30), |s| {
-            step_counter(s).is_some_and(|(d, _)| d == k)
-        });
-        assert!(
-            !screen.contains("why: "),
-            "step {k} failed on screen:\n{screen}"
-        );
+        screen = tui.step(k, step_counter);
     }
     screen
 }
 
-/// The host before a test. The TUI removes stale sessions (a dead controller's) when
-/// it starts; do that first so the comparison sees only what this test's TUI does.
-fn host_before() -> common::Residue {
-    let out = common::underhood(&["cleanup"]);
-    assert!(out.status.success(), "underhood cleanup: {out:?}");
-    residue()
-}
-
-fn gone(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Gone, or a zombie waiting for tmux to reap it.
-    stat.is_empty()
-        || stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|r| r.trim_start().starts_with('Z'))
-}
-
-fn wait_gone(pid: i32, limit: Duration) {
-    let start = Instant::now();
-    while !gone(pid) {
-        assert!(
-            start.elapsed() < limit,
-            "pid {pid} still there after {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn every_step_then_the_hog_into_the_oom_kill_then_quit() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let tui = Tui::start("steps");
         let n = started(&tui);
@@ -132,7 +89,7 @@ fn every_step_then_the_hog_into_the_oom_kill_then_quit() {
 }
 
 fn sigterm_midway_leaves_nothing() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let tui = Tui::start("term");
         let n = started(&tui);
@@ -155,7 +112,7 @@ fn sigterm_midway_leaves_nothing() {
 }
 
 fn killing_the_tmux_session_with_the_hog_running_leaves_nothing() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let tui = Tui::start("hup");
         let n = started(&tui);
@@ -168,7 +125,7 @@ fn killing_the_tmux_session_with_the_hog_running_leaves_nothing() {
         // The terminal goes away: tmux sends SIGHUP to the pane's process.
         let out = tui.tmux(&["kill-session", "-t", "uh"]);
         assert!(out.status.success(), "{out:?}");
-        wait_gone(pid, Duration::from_secs(20));
+        wait_gone(pid, "the TUI", Duration::from_secs(20));
         // Shown with the failure, if any: what the TUI said on its way out.
         eprintln!("the TUI's stderr:\n{}", tui.stderr());
     }
@@ -176,7 +133,7 @@ fn killing_the_tmux_session_with_the_hog_running_leaves_nothing() {
 }
 
 fn ctrl_c_midway_restores_the_terminal_and_leaves_nothing() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let tui = Tui::start("ctrlc");
         let n = started(&tui);
@@ -195,7 +152,7 @@ fn ctrl_c_midway_restores_the_terminal_and_leaves_nothing() {
 }
 
 fn an_injected_panic_restores_the_terminal_and_leaves_nothing() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         // The test-only switch: panic right after the fourth step.
         let tui = Tui::start_with("panic", "UNDERHOOD_FAULT=panic:4");
@@ -226,7 +183,7 @@ fn an_injected_panic_restores_the_terminal_and_leaves_nothing() {
 /// title and the key hint; the blank key and a wake-up that does not step; one step
 /// back with PageUp; quit, and nothing left.
 fn presenter_mode_at_80x24_by_a_clickers_keys() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let tui = Tui::launch("present", "", "--present", (80, 24));
         let first = tui.wait_for("the first screen", Duration::from_secs(120), |s| {
@@ -301,7 +258,7 @@ fn type_line(tui: &Tui, text: &str) {
 /// mount namespace that is not the container's; the cgroup, upper and state
 /// directories are there on the host. Quitting ends the shell too.
 fn h_opens_a_host_shell_pointed_at_the_container() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let tui = Tui::start("host");
         let n = started(&tui);
@@ -353,7 +310,7 @@ fn h_opens_a_host_shell_pointed_at_the_container() {
         tui.keys("q");
         let status = tui.wait_exit(Duration::from_secs(20));
         assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
-        wait_gone(shell_pid, Duration::from_secs(10));
+        wait_gone(shell_pid, "the host shell", Duration::from_secs(10));
     }
     assert_no_residue(&before);
 }
@@ -363,7 +320,7 @@ fn h_opens_a_host_shell_pointed_at_the_container() {
 /// (UH_PID changes), so at the first such step the shell closes and says why, rather
 /// than pointing at what is no longer the container.
 fn a_step_that_changes_the_host_shells_variables_closes_it() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let tui = Tui::start("host-stale");
         let n = started(&tui);
@@ -398,19 +355,14 @@ fn a_step_that_changes_the_host_shells_variables_closes_it() {
 
 /// Takes step `k` (the ones before it taken) and returns its screen.
 fn take_steps_from(tui: &Tui, k: usize) -> String {
-    tui.keys("Right");
-    let s = tui.wait_for(&format!("step {k}"), Duration::from_secs(30), |s| {
-        step_counter(s).is_some_and(|(d, _)| d == k)
-    });
-    assert!(!s.contains("why: "), "step {k} failed on screen:\n{s}");
-    s
+    tui.step(k, step_counter)
 }
 
 /// Rootless on this host (memory controller on cgroup v1, not delegated): as nobody,
 /// with HOME and the XDG directories in a temp dir, the walk goes to its end at 80x24;
 /// the cgroup step is shown skipped with why and what gives it; no step fails.
 fn rootless_walk_skips_the_cgroup_step_and_reaches_exec() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     let home = tempfile::tempdir().expect("a temp dir");
     let h = home.path();
     std::fs::set_permissions(h, std::os::unix::fs::PermissionsExt::from_mode(0o777))
@@ -461,7 +413,7 @@ fn rootless_walk_skips_the_cgroup_step_and_reaches_exec() {
 /// The shell entered with `e` is a process of the container: the Processes pane lists
 /// it and what it starts, as `ps` inside does.
 fn the_entered_shell_is_in_the_processes_pane() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let tui = Tui::start("eshell");
         let n = started(&tui);

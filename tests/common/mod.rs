@@ -21,7 +21,11 @@
 //! captured (libtest-mimic has no capture), so `--nocapture` changes nothing.
 #![allow(dead_code, unused_macros)]
 
+pub mod running;
 pub mod tmux;
+
+#[allow(unused_imports)]
+pub use running::{Running, read_state};
 
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -393,6 +397,62 @@ pub fn zombies_on_host() -> usize {
             == Some('Z')
     })
     .count()
+}
+
+/// Gone, or a zombie waiting for its parent to reap it (state `Z` after the comm in
+/// /proc/PID/stat, proc(5)).
+pub fn gone(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.is_empty()
+        || stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'))
+}
+
+/// Polls until `pid` is [`gone`]; fails, naming `what` and its last /proc/PID/stat,
+/// when it is still there after `limit` (a hang bound, not a timing).
+pub fn wait_gone(pid: i32, what: &str, limit: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while !gone(pid) {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            start.elapsed() < limit,
+            "{what} (pid {pid}) still there after {limit:?}: {stat}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The host before a TUI test: stale sessions (a dead controller's) removed first, as
+/// the TUI does when it starts, so that a comparison sees only what the test did.
+pub fn residue_after_cleanup() -> Residue {
+    let out = underhood(&["cleanup"]);
+    assert!(out.status.success(), "underhood cleanup: {out:?}");
+    residue()
+}
+
+/// `major minor` of the block device holding the host's `/` (mountinfo's field 3 of
+/// the mount at `/`, proc(5)), if root on the host may open its node in /dev: where it
+/// may not, a refusal inside a container proves nothing.
+pub fn host_root_device() -> Option<(u64, u64)> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let line = mi
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))?;
+    let (maj, min) = line.split_whitespace().nth(2)?.split_once(':')?;
+    let (maj, min): (u64, u64) = (maj.parse().ok()?, min.parse().ok()?);
+    for e in std::fs::read_dir("/dev").ok()?.flatten() {
+        let Ok(m) = e.metadata() else { continue };
+        if m.file_type().is_block_device()
+            && nix::sys::stat::major(m.rdev()) == maj
+            && nix::sys::stat::minor(m.rdev()) == min
+        {
+            return std::fs::File::open(e.path()).ok().map(|_| (maj, min));
+        }
+    }
+    None
 }
 
 /// The session directories under /run/underhood (8 hex digits each).

@@ -18,6 +18,16 @@ pub fn unless_tmux() -> Option<String> {
     (!ok).then(|| "tmux missing".to_string())
 }
 
+/// `(K, N)` from the `K/N` right after the first `marker` in `text`: a step counter
+/// (`step 3/9` in a header, `Step 3/9` in a pane's title).
+pub fn fraction_after(text: &str, marker: &str) -> Option<(usize, usize)> {
+    let i = text.find(marker)?;
+    let rest = &text[i + marker.len()..];
+    let (k, rest) = rest.split_once('/')?;
+    let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((k.parse().ok()?, n.parse().ok()?))
+}
+
 /// One tmux server of our own (its own socket, no user config), with one session
 /// running the TUI. Dropping it kills the server, whatever the test's outcome.
 pub struct Tui {
@@ -178,6 +188,27 @@ impl Tui {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Waits (120 s at most: the root filesystem may be assembled first) for the first
+    /// screen, where `counter` reads step 0: that screen and the number of steps.
+    pub fn first_step(&self, counter: fn(&str) -> Option<(usize, usize)>) -> (String, usize) {
+        let s = self.wait_for("the first screen", Duration::from_secs(120), |s| {
+            counter(s).is_some_and(|(k, _)| k == 0)
+        });
+        let (_, n) = counter(&s).expect("a step counter");
+        (s, n)
+    }
+
+    /// Presses → and waits for `counter` to read step `k`, which must not have failed
+    /// (no `why: ` on the screen): that screen.
+    pub fn step(&self, k: usize, counter: fn(&str) -> Option<(usize, usize)>) -> String {
+        self.keys("Right");
+        let s = self.wait_for(&format!("step {k}"), Duration::from_secs(30), |s| {
+            counter(s).is_some_and(|(d, _)| d == k)
+        });
+        assert!(!s.contains("why: "), "step {k} failed on screen:\n{s}");
+        s
     }
 
     /// Waits for the TUI to exit; returns its exit status.

@@ -8,19 +8,15 @@
 //! on the host as uid 65534. Nothing is ever written to a device: a device is tried by
 //! opening it (O_WRONLY|O_APPEND) and closing it.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
 use crate::common::{
-    BIN, Trial, assert_no_residue, residue, root_trial, session_ids, skip, stderr, stdout,
-    underhood,
+    BIN, Running, Trial, assert_no_residue, host_root_device, residue, root_trial, skip, stderr,
+    stdout, underhood,
 };
 use crate::probe;
 
@@ -89,69 +85,14 @@ fn succeeded(out: &str) -> Vec<String> {
         .collect()
 }
 
-/// A container whose command printed `ready` and now waits, with its session id.
-struct Running {
-    child: Child,
-    id: String,
-    _out: BufReader<std::process::ChildStdout>,
-}
-
+/// A container of `fs_try` whose command printed `ready` and now waits.
 fn start_waiting(mode: &[&str], script: &str) -> Running {
     let vol = probe::volume(&probe::dir("fs_try"));
-    let ids = session_ids();
-    let mut args = vec!["run"];
-    args.extend_from_slice(mode);
     // CAP_MKNOD back (the default drops it), so that what is tested is the layer
     // behind it: nodev on the session's directories.
-    args.extend_from_slice(&["--cap-add", "CAP_MKNOD"]);
-    args.extend_from_slice(&["-v", &vol, "--", "/bin/sh", "-c", script]);
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn underhood run");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut lines = Vec::new();
-    let start = Instant::now();
-    loop {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap_or(0) == 0 || start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?}: never got ready; printed {lines:?}");
-        }
-        if line.trim() == "ready" {
-            break;
-        }
-        lines.push(line.trim_end().to_string());
-    }
-    let me = child.id() as i32;
-    let id = session_ids()
-        .difference(&ids)
-        .find(|id| {
-            std::fs::read_to_string(format!("/run/underhood/{id}/state.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str::<underhood::runtime::state::State>(&t).ok())
-                .is_some_and(|s| s.controller.is_some_and(|c| c.pid == me))
-        })
-        .cloned()
-        .expect("the session of this child");
-    eprintln!("{mode:?}: container printed {lines:?}");
-    Running {
-        child,
-        id,
-        _out: out,
-    }
-}
-
-impl Running {
-    fn stop(mut self) {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
-        let st = self.child.wait().expect("wait");
-        assert_eq!(st.code(), Some(143), "underhood run ended with {st:?}");
-    }
+    let r = Running::start(mode, &["--cap-add", "CAP_MKNOD", "-v", &vol], script);
+    eprintln!("{mode:?}: container printed {:?}", r.lines);
+    r
 }
 
 /// Runs `prog ARGS` on the host as uid/gid 65534 with no supplementary groups (what
@@ -233,28 +174,6 @@ fn fs_upper_layer_is_closed_to_host_users() {
         "host users reach the container's files:\n{}",
         open.join("\n")
     );
-}
-
-/// `major minor` of the block device holding the host's `/`, if root on the host may
-/// open it (else a refusal inside proves nothing).
-fn host_root_device() -> Option<(u64, u64)> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let line = mi
-        .lines()
-        .find(|l| l.split_whitespace().nth(4) == Some("/"))?;
-    let (maj, min) = line.split_whitespace().nth(2)?.split_once(':')?;
-    let (maj, min): (u64, u64) = (maj.parse().ok()?, min.parse().ok()?);
-    for e in std::fs::read_dir("/dev").ok()?.flatten() {
-        let Ok(m) = e.metadata() else { continue };
-        if m.file_type().is_block_device()
-            && nix::sys::stat::major(m.rdev()) == maj
-            && nix::sys::stat::minor(m.rdev()) == min
-        {
-            return std::fs::File::open(e.path()).ok().map(|_| (maj, min));
-        }
-    }
-    None
 }
 
 fn fs_device_nodes_in_a_volume_open_nothing() {

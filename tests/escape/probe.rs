@@ -1,6 +1,7 @@
-//! Probes for the escape suite: small C programs in `tests/escape/probes/NAME.c`,
-//! compiled static with the host's `gcc` (installed by .ci/run), so they run on any
-//! rootfs flavour, and bound into the container read-only at `/probe`.
+//! Probes for the escape suite: small C programs in `tests/escape/probes/NAME.c`
+//! (their shared `report`/`TRY` in `probe.h` there), compiled static with the host's
+//! `gcc` (installed by .ci/run), so they run on any rootfs flavour, and bound into the
+//! container read-only at `/probe`.
 //!
 //! In the VM tier there is no compiler: vm/run.sh compiles every probe beforehand into
 //! `$UNDERHOOD_PROBES/NAME/NAME` and vm/init sets `UNDERHOOD_PROBES`.
@@ -21,16 +22,24 @@ pub fn dir(name: &str) -> PathBuf {
         );
         return d;
     }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/escape/probes")
-        .join(format!("{name}.c"));
-    let source = std::fs::read_to_string(&src)
-        .unwrap_or_else(|e| panic!("reading the probe {}: {e}", src.display()));
+    let probes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/escape/probes");
+    let src = probes.join(format!("{name}.c"));
+    // What the binary is built from: the probe and the header every probe includes
+    // (probe.h), so that a change to either rebuilds it.
+    let source = [src.clone(), probes.join("probe.h")]
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_else(|e| panic!("reading the probe's {}: {e}", p.display()))
+        })
+        .collect::<Vec<_>>()
+        .join("\n/* ---- probe.h ---- */\n");
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("escape-probes")
         .join(name);
     std::fs::create_dir_all(&dir).expect("creating the probe directory");
-    let copy = dir.join(format!("{name}.c"));
+    // The source it was last built from, kept beside it.
+    let copy = dir.join(format!("{name}.c+probe.h"));
     let bin = dir.join(name);
     let old = std::fs::read_to_string(&copy).unwrap_or_default();
     if old != source || !bin.exists() {

@@ -11,7 +11,7 @@
 //! - ptrace of the container's PID 1 (`sc_ptrace`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -90,84 +90,6 @@ fn shared_dir(tag: &str) -> PathBuf {
     d
 }
 
-/// A container whose command printed `ready` and waits (until [`Waiting::stop`]).
-struct Waiting {
-    child: Child,
-    id: String,
-    lines: Vec<String>,
-    _out: BufReader<std::process::ChildStdout>,
-}
-
-fn start_waiting(mode: &[&str], extra: &[&str], script: &str) -> Waiting {
-    let ids = session_ids();
-    let mut args = vec!["run"];
-    args.extend_from_slice(mode);
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["--", "/bin/sh", "-c", script]);
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?}: ended before it was ready; printed {lines:?}");
-        }
-        if line.trim() == "ready" {
-            break;
-        }
-        lines.push(line.trim_end().to_string());
-    }
-    let me = child.id() as i32;
-    let id = session_ids()
-        .difference(&ids)
-        .find(|id| {
-            std::fs::read_to_string(format!("/run/underhood/{id}/state.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str::<underhood::runtime::state::State>(&t).ok())
-                .is_some_and(|s| s.controller.is_some_and(|c| c.pid == me))
-        })
-        .cloned()
-        .expect("the session of this child");
-    Waiting {
-        child,
-        id,
-        lines,
-        _out: out,
-    }
-}
-
-impl Waiting {
-    /// The value of cgroup file `file` in the session's cgroup, read from the host.
-    /// The first of `files` (a v1 name, then the v2 one) that one of the session's
-    /// cgroup directories has.
-    fn cgroup_file(&self, files: &[&str]) -> Option<String> {
-        let t = std::fs::read_to_string(format!("/run/underhood/{}/state.json", self.id))
-            .expect("state.json");
-        let st: underhood::runtime::state::State = serde_json::from_str(&t).expect("state");
-        files
-            .iter()
-            .find_map(|f| {
-                st.cgroups
-                    .iter()
-                    .find_map(|d| std::fs::read_to_string(d.join(f)).ok())
-            })
-            .map(|t| t.trim().to_string())
-    }
-
-    fn stop(mut self) {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
-        let st = self.child.wait().expect("wait");
-        assert_eq!(st.code(), Some(143));
-    }
-}
-
 /// Waits for `child` at most `bound` (a hang, not a timing: the test fails when it is
 /// reached); then SIGTERM, SIGKILL, `underhood cleanup`, and `None`.
 fn wait_bounded(child: &mut Child, bound: Duration) -> Option<std::process::ExitStatus> {
@@ -200,7 +122,7 @@ fn root_clone_with_namespace_flags_cannot_raise_the_limits() {
     let dir = probe::dir("sc_nsattack");
     let v = probe::volume(&dir);
     for mode in MODES {
-        let w = start_waiting(
+        let w = Running::start(
             mode,
             &["--memory", "32M", "--pids", "20", "-v", &v],
             "/probe/sc_nsattack 1073741824 max; echo ready; exec sleep 60",

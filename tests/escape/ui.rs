@@ -8,8 +8,8 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::tmux::{HEIGHT, Tui, WIDTH, unless_tmux};
-use crate::common::{Trial, trial, unless_root};
+use crate::common::tmux::{HEIGHT, Tui, WIDTH, fraction_after, unless_tmux};
+use crate::common::{Trial, residue_after_cleanup, trial, unless_root, wait_gone};
 
 pub fn trials() -> Vec<Trial> {
     let root_tmux = || unless_root().or_else(unless_tmux);
@@ -69,58 +69,17 @@ pub fn trials() -> Vec<Trial> {
 
 /// `step k/n` from the header line (the full launch and a lesson both show it).
 fn step_counter(screen: &str) -> Option<(usize, usize)> {
-    let header = screen.lines().next()?;
-    let i = header.find("step ")?;
-    let rest = &header[i + 5..];
-    let (k, rest) = rest.split_once('/')?;
-    let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    Some((k.parse().ok()?, n.parse().ok()?))
+    fraction_after(screen.lines().next()?, "step ")
 }
 
 /// Waits for the first screen; the number of steps.
 fn started(tui: &Tui) -> usize {
-    let s = tui.wait_for("the first screen", Duration::from_secs(120), |s| {
-        step_counter(s).is_some_and(|(k, _)| k == 0)
-    });
-    step_counter(&s).expect("a step counter").1
+    tui.first_step(step_counter).1
 }
 
 fn take_steps(tui: &Tui, upto: usize) {
     for k in 1..=upto {
-        tui.keys("Right");
-        let s = tui.wait_for(&format!("step {k}"), Duration::from_secs(30), |s| {
-            step_counter(s).is_some_and(|(d, _)| d == k)
-        });
-        assert!(!s.contains("why: "), "step {k} failed on screen:\n{s}");
-    }
-}
-
-/// The host before a test: stale sessions removed first, as the TUI would.
-fn host_before() -> crate::common::Residue {
-    let out = crate::common::underhood(&["cleanup"]);
-    assert!(out.status.success(), "underhood cleanup: {out:?}");
-    crate::common::residue()
-}
-
-/// Gone, or a zombie waiting for its parent.
-fn gone(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    stat.is_empty()
-        || stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|r| r.trim_start().starts_with('Z'))
-}
-
-fn wait_gone(pid: i32, what: &str, limit: Duration) {
-    let start = Instant::now();
-    while !gone(pid) {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        assert!(
-            start.elapsed() < limit,
-            "{what} (pid {pid}) still runs {limit:?} after its terminal closed: {stat}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+        tui.step(k, step_counter);
     }
 }
 
@@ -128,7 +87,7 @@ fn wait_gone(pid: i32, what: &str, limit: Duration) {
 /// kernel hangs the tty up) while the TUI runs with stderr on that terminal, as a
 /// person's does. It must tear the container down and exit, not abort on EIO.
 fn closed_terminal(test: &str, args: &str) {
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let tui = Tui::launch_stderr_on_terminal(test, "", args, (WIDTH, HEIGHT));
         let n = started(&tui);
@@ -216,7 +175,7 @@ fn first_line(s: &TcpStream, k: usize) -> String {
 fn publish_refuses_clients_past_its_limit_and_keeps_working() {
     const LIMIT: usize = 64;
     const EXTRA: usize = 300;
-    let before = host_before();
+    let before = residue_after_cleanup();
     {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
@@ -283,6 +242,18 @@ fn no_raw_escape(what: &str, bytes: &[u8]) {
     );
 }
 
+/// `underhood replay FILE`, which must refuse FILE (exit status 2): its stderr.
+fn replay_refused(file: &Path) -> Vec<u8> {
+    let out = std::process::Command::new(crate::common::BIN)
+        .arg("replay")
+        .arg(file)
+        .output()
+        .expect("running replay");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    out.stderr
+}
+
 /// Item 14: a recording whose own strings are escape sequences (a variant name, the
 /// recording version, its file name): replay's error shows them escaped, never raw.
 fn replay_prints_no_raw_escape_from_a_recording() {
@@ -291,14 +262,9 @@ fn replay_prints_no_raw_escape_from_a_recording() {
     let file = dir.path().join(format!("rec{evil}.jsonl"));
     let entry = serde_json::json!({"t_ms": 0, "batch": 1, "event": {"kind": evil}});
     std::fs::write(&file, format!("{}\n{entry}\n", header(evil))).expect("writing");
-    let out = std::process::Command::new(crate::common::BIN)
-        .arg("replay")
-        .arg(&file)
-        .output()
-        .expect("running replay");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    no_raw_escape("replay's stderr", &out.stderr);
+    let bytes = replay_refused(&file);
+    let err = String::from_utf8_lossy(&bytes);
+    no_raw_escape("replay's stderr", &bytes);
     assert!(err.contains(":2:"), "FILE:LINE: {err}");
     assert!(
         err.contains("\\u{1b}]0;owned\\u{7}"),
@@ -315,13 +281,8 @@ fn replay_refuses_an_oversize_line_with_file_and_line() {
     let entry = serde_json::json!({"t_ms": 0, "batch": 1, "event": {"kind": "log",
         "report": {"step": "s", "calls": [], "shell": [], "notes": [note]}}});
     std::fs::write(&file, format!("{}\n{entry}\n", header("0.1.0"))).expect("writing");
-    let out = std::process::Command::new(crate::common::BIN)
-        .arg("replay")
-        .arg(&file)
-        .output()
-        .expect("running replay");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let bytes = replay_refused(&file);
+    let err = String::from_utf8_lossy(&bytes);
     assert!(
         err.contains(&format!("{}:2:", file.display())),
         "FILE:LINE: {err}"
@@ -332,7 +293,7 @@ fn replay_refuses_an_oversize_line_with_file_and_line() {
 /// Item 14: escapes in the command's argv reach neither `--trace` nor the step's
 /// failure message raw.
 fn trace_and_step_failures_print_no_raw_escape_from_argv() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     let evil = "\u{1b}]0;owned\u{7}\u{1b}[2J";
     let out = crate::common::underhood(&["run", "--trace", "--", "/bin/true", evil]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -350,7 +311,7 @@ fn trace_and_step_failures_print_no_raw_escape_from_argv() {
 
 /// Item 14: sethostname(2) takes any 64 bytes; we take RFC 1123 names only.
 fn hostnames_with_a_slash_a_newline_or_an_escape_are_refused() {
-    let before = host_before();
+    let before = residue_after_cleanup();
     for bad in ["a/b", "a\nfake: line", "\u{1b}[31mred", "x\u{1b}]0;t\u{7}"] {
         let out = crate::common::underhood(&["run", "--hostname", bad, "--", "true"]);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -366,7 +327,7 @@ fn hostnames_with_a_slash_a_newline_or_an_escape_are_refused() {
 /// `--record` refuses it, and the file it points at keeps its bytes.
 fn record_refuses_a_symlink_and_leaves_its_target_alone() {
     use std::os::unix::fs::PermissionsExt;
-    let before = host_before();
+    let before = residue_after_cleanup();
     let dir = tempfile::tempdir().expect("a temp dir");
     let shared = dir.path().join("tmp");
     std::fs::create_dir(&shared).expect("mkdir");

@@ -27,11 +27,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 static int result(const char *op, const char *path, int ok) {
     if (ok)
         printf("%s %s ok\n", op, path);
     else
-        printf("%s %s refused %s\n", op, path, strerrorname_np(errno));
+        printf("%s %s refused %s\n", op, path, errname(errno));
     return 0;
 }
 
@@ -56,7 +58,7 @@ static int copy_suid(const char *src, const char *dst) {
 static int masked(const char *path) {
     struct stat st;
     if (lstat(path, &st) < 0) {
-        printf("masked %s %s\n", path, errno == ENOENT ? "absent" : strerrorname_np(errno));
+        printf("masked %s %s\n", path, errno == ENOENT ? "absent" : errname(errno));
         return 0;
     }
     if (S_ISCHR(st.st_mode)) {
@@ -107,7 +109,7 @@ int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "rdonly")) {
         struct statvfs vfs;
         if (statvfs(argv[2], &vfs) < 0)
-            printf("rdonly %s %s\n", argv[2], errno == ENOENT ? "absent" : strerrorname_np(errno));
+            printf("rdonly %s %s\n", argv[2], errno == ENOENT ? "absent" : errname(errno));
         else
             printf("rdonly %s %s\n", argv[2], (vfs.f_flag & ST_RDONLY) ? "yes" : "no");
         return 0;

@@ -30,26 +30,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 #define NS_FLAGS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWCGROUP)
 
 static const char *memory_value, *pids_value;
-
-static void report(const char *key, long rc, int err)
-{
-    if (rc >= 0)
-        printf("%s=ok\n", key);
-    else
-        printf("%s=%s\n", key, strerrorname_np(err) ? strerrorname_np(err) : "E?");
-    fflush(stdout);
-}
-
-/* Calls first, reads errno after: argument evaluation order is unspecified. */
-#define TRY(key, call)                 \
-    do {                               \
-        long rc_ = (long)(call);       \
-        int err_ = errno;              \
-        report((key), rc_, err_);      \
-    } while (0)
 
 static int write_file(const char *path, const char *text)
 {

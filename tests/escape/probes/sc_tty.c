@@ -13,22 +13,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-static void report(const char *key, long rc, int err)
-{
-    if (rc >= 0)
-        printf("%s=ok\n", key);
-    else
-        printf("%s=%s\n", key, strerrorname_np(err) ? strerrorname_np(err) : "E?");
-    fflush(stdout);
-}
-
-/* Calls first, reads errno after: argument evaluation order is unspecified. */
-#define TRY(key, call)                 \
-    do {                               \
-        long rc_ = (long)(call);       \
-        int err_ = errno;              \
-        report((key), rc_, err_);      \
-    } while (0)
+#include "probe.h"
 
 int main(int argc, char **argv)
 {
