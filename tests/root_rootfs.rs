@@ -17,12 +17,7 @@ fn main() -> std::process::ExitCode {
         root_tools_layer_runs_in_a_chroot,
     ];
     // The busybox flavour needs a busybox on the host (.ci/run installs busybox-static).
-    let no_busybox = unless_root().or_else(|| {
-        (!["/bin/busybox", "/usr/bin/busybox", "/sbin/busybox"]
-            .iter()
-            .any(|p| Path::new(p).exists()))
-        .then(|| "no busybox on this host (apt-get install busybox-static)".to_string())
-    });
+    let no_busybox = unless_root().or_else(common::no_busybox);
     trials.push(trial(
         "root_chroot_runs_the_shell_of_busybox",
         no_busybox,

@@ -607,3 +607,30 @@ pub fn live_underhood_processes() -> BTreeSet<String> {
     }
     out
 }
+
+/// Why the busybox rootfs flavour cannot be built here (no executable `busybox` in
+/// `$PATH` or the standard directories, where the assembler looks), or `None`. A test
+/// of that flavour is reported ignored with this reason (.ci/run installs
+/// busybox-static, so CI runs it); the host-tools flavour is tested everywhere.
+pub fn no_busybox() -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let standard = [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ];
+    let found = std::env::split_paths(&path)
+        .chain(standard.iter().map(std::path::PathBuf::from))
+        .map(|d| d.join("busybox"))
+        .any(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    (!found).then(|| {
+        "no busybox on this host for the busybox flavour (apt-get install busybox-static)"
+            .to_string()
+    })
+}
