@@ -1,0 +1,177 @@
+//! One file per step. Each file under `steps/` holds what its step does: the part done
+//! *inside* by the subject (through the [`Sys`] seam), the part done from *outside* by
+//! the controller (id maps, cgroup, veth, directories), and what the controller keeps
+//! of the subject's reply; its syscall-sequence tests sit beside it.
+//!
+//! The controller (`controller.rs`) and the subject (`subject.rs`) keep only the state
+//! machine and the protocol: they look a step up with [`of`] and follow its [`Shape`].
+//! Adding a step: a variant of `Step` (`step.rs`), its file here, and one arm in [`of`]
+//! (plus its place in `plan.rs`' order).
+//!
+//! | step (lesson name)      | file            |
+//! |-------------------------|-----------------|
+//! | `user`                  | `user.rs`       |
+//! | `uts`                   | `uts.rs`        |
+//! | `ipc`                   | `ipc.rs`        |
+//! | `net`                   | `net.rs`        |
+//! | `mount`                 | `mount.rs`      |
+//! | `cgroup`                | `cgroup.rs`     |
+//! | `cgroupns`              | `cgroupns.rs`   |
+//! | `time`                  | `time.rs`       |
+//! | `pid`                   | `pid.rs`        |
+//! | `rootfs`                | `rootfs.rs`     |
+//! | `pivot_root`, `chroot`  | `enter_root.rs` |
+//! | `security`              | `security.rs`   |
+//! | `exec`                  | `exec.rs`       |
+
+pub mod cgroup;
+pub mod cgroupns;
+pub mod enter_root;
+pub mod exec;
+pub mod ipc;
+pub mod mount;
+pub mod net;
+pub mod pid;
+pub mod rootfs;
+pub mod security;
+pub mod time;
+pub mod user;
+pub mod uts;
+
+use anyhow::Result;
+use nix::errno::Errno;
+
+use super::cgroup::{Cgroup, Host, Scope};
+use super::link::Link;
+use super::namespaces::{Ns, flag_names};
+use super::paths::Paths;
+use super::protocol::Reply;
+use super::report::Report;
+use super::state::Session;
+use super::step::Step;
+use super::sys::{Gate, Sys};
+
+/// Who does a step, in which order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The subject alone (the controller may keep something of its reply).
+    Subject,
+    /// The controller alone: the subject is never asked.
+    Controller,
+    /// The controller first (it may do so ahead, while the subject works on earlier
+    /// steps), then the subject.
+    ControllerFirst,
+    /// The subject, then the controller, then the subject again (through its own
+    /// requests): such a step is never sent ahead.
+    ControllerBetween,
+}
+
+/// What the subject has while it does its part of a step.
+pub struct Inside<'a> {
+    pub sys: &'a mut dyn Sys,
+    pub report: &'a mut Report,
+    /// A user namespace was made earlier in this launch (overlayfs needs to know).
+    pub in_userns: bool,
+    /// The subject was started by the host's root.
+    pub host_root: bool,
+}
+
+/// How the subject's part ended (a failure is an `Err(errno)`, named in the report).
+#[derive(Debug)]
+pub enum Outcome {
+    /// Done; the subject replies `Done`.
+    Done,
+    /// The PID step's parent: it replies `Forked` with the child's host pid, lets the
+    /// child go on (by dropping `gate`) and stays behind as the shim.
+    Forked { child: i32, gate: Gate },
+    /// The PID step's child: PID 1, carrying on as the subject (it replies nothing:
+    /// its parent did). An error here ends the subject.
+    Pid1(nix::Result<()>),
+    /// The exec step: the command runs with this pid inside.
+    Started(i32),
+}
+
+/// What the controller has while it does its part of a step.
+pub struct Outside<'a> {
+    pub sys: &'a mut dyn Sys,
+    /// The subject, across the control socket.
+    pub link: Link<'a>,
+    pub paths: &'a Paths,
+    pub session: &'a mut Session,
+    /// Host pid of the current subject (PID 1 inside after the PID step).
+    pub subject: &'a mut i32,
+    pub cgroup_host: &'a mut Option<Host>,
+    pub cgroup: &'a mut Option<Cgroup>,
+    /// Which hierarchies the cgroup step makes a directory in.
+    pub cgroup_scope: Scope,
+    /// The steps planned before this one.
+    pub earlier: &'a [Step],
+    /// The command's pid inside, once the exec step started it.
+    pub command: &'a mut Option<i32>,
+}
+
+/// One step's parts. Every method is written out in each file (no defaults), so a
+/// reader sees in one place all that a step does.
+pub trait Part {
+    fn shape(&self) -> Shape;
+    /// The subject's part.
+    fn inside(&self, cx: &mut Inside) -> Result<Outcome, Errno>;
+    /// The controller's part, done when [`Part::shape`] says.
+    fn outside(&self, o: &mut Outside, r: &mut Report) -> Result<()>;
+    /// What the controller keeps of the subject's reply.
+    fn after(&self, o: &mut Outside, reply: Reply) -> Result<()>;
+}
+
+/// The parts of `step`: the one list of steps.
+pub fn of(step: &Step) -> Box<dyn Part + '_> {
+    match step {
+        Step::User { uid, gid } => Box::new(user::User { uid, gid }),
+        Step::Uts { hostname } => Box::new(uts::Uts { hostname }),
+        Step::Ipc => Box::new(ipc::Ipc),
+        Step::Net { veth } => Box::new(net::Net {
+            veth: veth.as_ref(),
+        }),
+        Step::Mount => Box::new(mount::Mount),
+        Step::Cgroup { limits } => Box::new(cgroup::CgroupStep { limits }),
+        Step::CgroupNs => Box::new(cgroupns::CgroupNs),
+        Step::Time { offset_secs } => Box::new(time::Time {
+            offset_secs: *offset_secs,
+        }),
+        Step::Pid => Box::new(pid::Pid),
+        Step::Rootfs(spec) => Box::new(rootfs::Rootfs { spec }),
+        Step::EnterRoot { mode, new_root } => Box::new(enter_root::EnterRoot {
+            mode: *mode,
+            new_root,
+        }),
+        Step::Security { keep, deny } => Box::new(security::Security { keep, deny }),
+        Step::Exec { argv, env } => Box::new(exec::Exec { argv, env }),
+    }
+}
+
+/// unshare(2) of one namespace type, recorded with its unshare(1) equivalent.
+pub fn unshare(sys: &mut dyn Sys, r: &mut Report, ns: Ns) -> nix::Result<()> {
+    let res = sys.unshare(ns.flag());
+    r.call("unshare", flag_names(ns.flag()), res)?;
+    r.shell(format!("unshare {}", ns.unshare_option()));
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Runs a step's inside part against the recording double.
+
+    use super::*;
+    use crate::runtime::sys::Recorder;
+
+    pub fn inside(step: &Step, sys: &mut Recorder, in_userns: bool) -> (Report, Result<(), Errno>) {
+        let mut r = Report::new(step.title());
+        let mut cx = Inside {
+            sys,
+            report: &mut r,
+            in_userns,
+            host_root: false,
+        };
+        let res = of(step).inside(&mut cx).map(drop);
+        (r, res)
+    }
+}

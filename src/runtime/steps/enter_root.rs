@@ -1,0 +1,50 @@
+//! Entering the root: `pivot_root` (pivot_root(2): the overlay becomes `/`, the old
+//! root is unmounted, nothing of the host stays reachable) or `chroot` (chroot(2): only
+//! the lookup root changes, and a process with CAP_SYS_CHROOT can climb back out, the
+//! escape a lesson shows). The sequence is `runtime/mounts.rs`' `enter_root`, tested
+//! there. The subject alone.
+
+use std::path::Path;
+
+use anyhow::Result;
+use nix::errno::Errno;
+use serde::{Deserialize, Serialize};
+
+use super::{Inside, Outcome, Outside, Part, Shape};
+use crate::runtime::mounts;
+use crate::runtime::protocol::Reply;
+use crate::runtime::report::Report;
+
+/// How the container's root is entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RootMode {
+    /// pivot_root(2) and unmount the old root: nothing of the host stays reachable.
+    PivotRoot,
+    /// chroot(2) only: the old root is still there, and a process with CAP_SYS_CHROOT
+    /// can climb out (the classic escape a lesson shows).
+    Chroot,
+}
+
+pub struct EnterRoot<'a> {
+    pub mode: RootMode,
+    pub new_root: &'a Path,
+}
+
+impl Part for EnterRoot<'_> {
+    fn shape(&self) -> Shape {
+        Shape::Subject
+    }
+
+    fn inside(&self, cx: &mut Inside) -> Result<Outcome, Errno> {
+        mounts::enter_root(cx.sys, cx.report, self.mode, self.new_root)?;
+        Ok(Outcome::Done)
+    }
+
+    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
+        Ok(())
+    }
+
+    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
+        Ok(())
+    }
+}
