@@ -12,7 +12,6 @@ pub mod image;
 pub mod launcher;
 pub mod link;
 pub mod mounts;
-pub mod namespaces;
 pub mod netdev;
 pub mod paths;
 pub mod plan;

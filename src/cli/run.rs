@@ -14,9 +14,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+use underhood::ns::Ns;
 use underhood::runtime::controller::Launch;
 use underhood::runtime::launcher::{self, RootSource};
-use underhood::runtime::namespaces::Ns;
 use underhood::runtime::paths::Paths;
 use underhood::runtime::plan::{DEFAULT_CAPS, NetMode, Options};
 use underhood::runtime::step::{LimitSpec, RootMode, Step, Volume};

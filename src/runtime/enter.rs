@@ -11,9 +11,8 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
-use nix::unistd::{ForkResult, fork};
 
-use super::namespaces::{Ns, flag_names};
+use crate::ns::{Ns, flag_names};
 use anyhow::Context as _;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -23,7 +22,7 @@ use super::cgroup::Cgroup;
 use super::controller::Launch;
 use super::report::Report;
 use super::step::Step;
-use super::sys::Linux;
+use super::sys::{Fork, Linux, Sys};
 
 /// The order nsenter uses: the user namespace first (it grants the capabilities the
 /// others need), the mount namespace last (it changes our root directory).
@@ -102,8 +101,9 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
         let res = std::fs::write(&procs, std::process::id().to_string());
         r.io("write", format!("{procs:?}, our pid"), res)?;
     }
+    let sys: &mut dyn Sys = &mut Linux;
     for (ns, path, file) in &joins {
-        let res = nix::sched::setns(file.as_fd(), CloneFlags::empty());
+        let res = sys.setns(file.as_fd(), CloneFlags::empty());
         r.call(
             "setns",
             format!("open({path:?}), {}", flag_names(ns.flag())),
@@ -111,10 +111,11 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
         )?;
     }
     r.shell(format!("nsenter --target {target} --all"));
-    // SAFETY: single-threaded; the child only runs our own code then execs.
-    match unsafe { fork() }? {
-        ForkResult::Parent { child } => {
-            let _ = r.call("fork", "", Ok(child.as_raw()));
+    // `__enter` is single-threaded: the child only runs our own code then execs.
+    match sys.fork()? {
+        Fork::Parent(child) => {
+            let _ = r.call("fork", "", Ok(child));
+            let child = nix::unistd::Pid::from_raw(child);
             r.note("the new shell's parent stays outside; the shell is inside every namespace");
             // The report is complete from here; the child execs the shell.
             send_report(r);
@@ -125,7 +126,7 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
             };
             std::process::exit(code)
         }
-        ForkResult::Child => {
+        Fork::Child => {
             // The child's copy of the report pipe must not stay open in the shell.
             let _ = nix::unistd::close(3);
             let _ = nix::unistd::chdir("/");

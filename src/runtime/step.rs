@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::namespaces::Ns;
+use crate::ns::Ns;
 // Each step's data lives in its file under `steps/`; these are its names here too.
 pub use super::steps::cgroup::LimitSpec;
 pub use super::steps::enter_root::RootMode;

@@ -43,13 +43,13 @@ use nix::errno::Errno;
 
 use super::cgroup::{Cgroup, Host, Scope};
 use super::link::Link;
-use super::namespaces::{Ns, flag_names};
 use super::paths::Paths;
 use super::protocol::Reply;
 use super::report::Report;
 use super::state::Session;
 use super::step::Step;
 use super::sys::{Gate, Sys};
+use crate::ns::{Ns, flag_names};
 
 /// Who does a step, in which order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

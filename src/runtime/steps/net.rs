@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 use super::{Inside, Outcome, Outside, Part, Shape, unshare};
-use crate::runtime::namespaces::Ns;
+use crate::ns::Ns;
 use crate::runtime::protocol::{Reply, Request};
 use crate::runtime::report::Report;
 use crate::runtime::sys::Sys;

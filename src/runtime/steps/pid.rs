@@ -16,7 +16,7 @@ use anyhow::{Result, bail};
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Outside, Part, Shape};
-use crate::runtime::namespaces::Ns;
+use crate::ns::Ns;
 use crate::runtime::protocol::Reply;
 use crate::runtime::report::Report;
 use crate::runtime::state;

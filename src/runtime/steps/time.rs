@@ -9,7 +9,7 @@ use anyhow::Result;
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Outside, Part, Shape, unshare};
-use crate::runtime::namespaces::Ns;
+use crate::ns::Ns;
 use crate::runtime::protocol::Reply;
 use crate::runtime::report::Report;
 
@@ -51,7 +51,7 @@ impl Part for Time {
 
 #[cfg(test)]
 mod tests {
-    use crate::runtime::namespaces::Ns;
+    use crate::ns::Ns;
     use crate::runtime::step::Step;
     use crate::runtime::steps::testing::inside;
     use crate::runtime::sys::{Call, Recorder};

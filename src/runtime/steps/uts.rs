@@ -5,7 +5,7 @@ use anyhow::Result;
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Outside, Part, Shape, unshare};
-use crate::runtime::namespaces::Ns;
+use crate::ns::Ns;
 use crate::runtime::protocol::Reply;
 use crate::runtime::report::Report;
 
