@@ -335,16 +335,12 @@ fn drive(
                     eprint!("{}", f.report.render());
                 }
                 eprintln!("underhood: {}", f.message);
-                let errno = f
-                    .report
-                    .failure()
-                    .and_then(|c| c.result.as_ref().err().cloned())
-                    .unwrap_or_default();
-                if let Some(why) = explain::errno(&errno) {
+                let errno = f.report.errno();
+                if let Some(why) = errno.and_then(explain::why) {
                     eprintln!("underhood: {why}");
                 }
                 if let Step::Exec { .. } = step {
-                    return Ok(if errno.starts_with("ENOENT") {
+                    return Ok(if errno == Some(nix::errno::Errno::ENOENT) {
                         127
                     } else {
                         126
