@@ -13,6 +13,8 @@ pub mod launcher;
 pub mod link;
 pub mod mounts;
 pub mod netdev;
+#[cfg(test)]
+mod orchestration;
 pub mod paths;
 pub mod plan;
 pub mod protocol;

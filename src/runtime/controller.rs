@@ -159,6 +159,14 @@ impl Launch {
         self
     }
 
+    /// The kernel calls of the controller's parts and of teardown go to `sys` (a
+    /// recording double in the orchestration tests).
+    #[cfg(test)]
+    pub(crate) fn with_sys(mut self, sys: Box<dyn Sys + Send>) -> Launch {
+        self.sys = sys;
+        self
+    }
+
     /// The environment the plan gives the container's command (PATH, HOME, TERM...),
     /// for other processes started inside.
     pub fn exec_env(&self) -> Vec<(String, String)> {

@@ -26,7 +26,7 @@ use super::security;
 use super::spawn;
 use super::step::Step;
 use super::steps::{self, Inside, Outcome};
-use super::sys::Linux;
+use super::sys::{Linux, Sys};
 
 /// Signals PID 1 passes on to the command.
 const FORWARDED: [Signal; 6] = [
@@ -52,6 +52,8 @@ struct Subject {
     host_root: bool,
     /// A batched step failed: later batches are refused, never run.
     broken: bool,
+    /// The kernel, as the steps call it (a recording double in the tests).
+    sys: Box<dyn Sys>,
 }
 
 /// Entry point of `underhood __subject CONTROLLER_PID`. Never returns.
@@ -119,6 +121,7 @@ fn run(controller: i32) -> Result<()> {
         in_userns: false,
         host_root: nix::unistd::geteuid().is_root(),
         broken: false,
+        sys: Box::new(Linux),
     };
     s.serve()
 }
@@ -162,7 +165,7 @@ impl Subject {
         let started = std::time::Instant::now();
         let mut r = Report::new(step.title());
         let mut cx = Inside {
-            sys: &mut Linux,
+            sys: &mut *self.sys,
             report: &mut r,
             in_userns: self.in_userns,
             host_root: self.host_root,
@@ -232,7 +235,7 @@ impl Subject {
             }
             Request::ConfigureVeth(veth) => {
                 let mut r = Report::new("veth (inside)");
-                let ok = steps::net::configure_veth(&mut Linux, &mut r, &veth).is_ok();
+                let ok = steps::net::configure_veth(&mut *self.sys, &mut r, &veth).is_ok();
                 self.reply(&Reply::Done { report: r, ok })
             }
             Request::Run { spec, timeout_ms } => {
@@ -246,7 +249,7 @@ impl Subject {
             }
             Request::BecomeRoot { can_setgroups } => {
                 let mut r = Report::new("user namespace (ids)");
-                let ok = steps::user::become_root(&mut Linux, &mut r, can_setgroups).is_ok();
+                let ok = steps::user::become_root(&mut *self.sys, &mut r, can_setgroups).is_ok();
                 self.reply(&Reply::Done { report: r, ok })
             }
             Request::Spawn(spec) => {
@@ -341,4 +344,28 @@ fn shim(child: Pid) -> ! {
             Err(_) => std::process::exit(1),
         }
     }
+}
+
+/// Serves requests on `sock` as the subject does, its kernel calls made to `sys`, until
+/// the controller closes the socket. Without signal handling or forks of its own: for
+/// the tests of the launch's orchestration (`runtime/orchestration.rs`).
+#[cfg(test)]
+pub(crate) fn serve_with(sock: UnixStream, sys: Box<dyn Sys>) -> Result<()> {
+    let signals =
+        SignalFd::with_flags(&SigSet::empty(), SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    let mut s = Subject {
+        sock,
+        signals,
+        command: None,
+        spawned: Vec::new(),
+        exe: None,
+        in_userns: false,
+        host_root: false,
+        broken: false,
+        sys,
+    };
+    while let Some(req) = recv(&mut s.sock)? {
+        s.handle(req)?;
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
@@ -25,6 +26,10 @@ pub struct Recorder {
     pub kinds: Vec<(PathBuf, Option<Kind>)>,
     /// Which side `fork` plays: the parent of pid 4242 unless told otherwise.
     pub fork_as: Fork,
+    /// Fail the call with this index (counted from 0 over every call made).
+    pub fail_at: Option<(usize, Errno)>,
+    /// Where every call is copied as well, for a double moved into another owner.
+    pub log: Option<Arc<Mutex<Vec<Call>>>>,
 }
 
 impl Default for Fork {
@@ -36,9 +41,20 @@ impl Default for Fork {
 impl Recorder {
     fn push(&mut self, call: Call) -> nix::Result<()> {
         let fails = matches!(&self.fail, Some((f, _)) if f(&call));
+        let index = self.calls.len();
+        if let Some(log) = &self.log
+            && let Ok(mut log) = log.lock()
+        {
+            log.push(call.clone());
+        }
         self.calls.push(call);
         if fails {
             let errno = self.fail.take().map(|(_, e)| e).unwrap_or(Errno::EIO);
+            return Err(errno);
+        }
+        if let Some((at, errno)) = self.fail_at
+            && at == index
+        {
             return Err(errno);
         }
         Ok(())
