@@ -35,19 +35,19 @@ pub struct Captured {
 }
 
 /// A step that failed: its report says which call and which errno.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct StepFailure {
     pub report: Box<Report>,
     pub message: String,
 }
 
-impl std::fmt::Display for StepFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+impl StepFailure {
+    /// The errno of the first failed call, when the failure was a kernel's answer.
+    pub fn errno(&self) -> Option<nix::errno::Errno> {
+        self.report.errno()
     }
 }
-
-impl std::error::Error for StepFailure {}
 
 /// `WHAT failed: call(args) = ERRNO`, naming the first failed call of the report.
 fn failure_message(what: &str, report: &Report, otherwise: &str) -> String {
