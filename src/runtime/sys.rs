@@ -62,6 +62,9 @@ pub enum Call {
     /// `ip ARGS...` (netlink by way of iproute2), run from outside.
     Ip(Vec<String>),
     Setns(CloneFlags),
+    /// chown(2); `None` leaves that id as it is (-1).
+    Chown(PathBuf, Option<u32>, Option<u32>),
+    Chmod(PathBuf, u32),
 }
 
 /// What fork(2) returned, on each side.
@@ -181,6 +184,11 @@ pub trait Sys {
     fn ip(&mut self, args: &[&str]) -> std::io::Result<()>;
     /// setns(2) into the namespace `fd` refers to (any type).
     fn setns(&mut self, fd: BorrowedFd<'_>, kind: CloneFlags) -> nix::Result<()>;
+    /// Whether we run as root (geteuid(2) is 0): decides how the controller writes id
+    /// maps and who owns the writable layer. The double says no unless told.
+    fn is_root(&mut self) -> bool;
+    fn chown(&mut self, path: &Path, uid: Option<u32>, gid: Option<u32>) -> nix::Result<()>;
+    fn chmod(&mut self, path: &Path, mode: u32) -> nix::Result<()>;
 }
 
 /// Whether a `uname -r` release string is at least `major.minor`.
@@ -433,6 +441,16 @@ impl Sys for Linux {
     }
     fn setns(&mut self, fd: BorrowedFd<'_>, kind: CloneFlags) -> nix::Result<()> {
         nix::sched::setns(fd, kind)
+    }
+    fn is_root(&mut self) -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+    fn chown(&mut self, path: &Path, uid: Option<u32>, gid: Option<u32>) -> nix::Result<()> {
+        std::os::unix::fs::chown(path, uid, gid).map_err(io_errno)
+    }
+    fn chmod(&mut self, path: &Path, mode: u32) -> nix::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_errno)
     }
 }
 

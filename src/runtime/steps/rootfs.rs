@@ -4,7 +4,7 @@
 //! controller first makes the writable layer's directories on the host, owned by root
 //! inside when a user namespace maps it; the subject then mounts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use nix::errno::Errno;
@@ -14,8 +14,8 @@ use super::{Inside, Outcome, Outside, Part, Shape};
 use crate::runtime::mounts;
 use crate::runtime::protocol::Reply;
 use crate::runtime::report::Report;
-use crate::runtime::state;
 use crate::runtime::step::Step;
+use crate::runtime::sys::Sys;
 
 /// A host directory bound into the container: `--volume HOST:PATH[:ro]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,28 +94,8 @@ impl Part for Rootfs<'_> {
     /// The writable layer's directories (owned by root inside when a user namespace
     /// planned earlier maps it).
     fn outside(&self, o: &mut Outside, report: &mut Report) -> Result<()> {
-        let spec = self.spec;
-        let owner = userns_root_owner(o.earlier);
-        if let Some(gid) = owner {
-            // The session directory is 0700: let root inside (this gid outside) through
-            // to its layers, and no one else.
-            let res = state::let_group_enter(&o.session.dir, gid);
-            report.io("chown", format!("{:?}, -1, {gid}", o.session.dir), res)?;
-            report.shell(format!(
-                "chgrp {gid} {0} && chmod 0710 {0}",
-                o.session.dir.display()
-            ));
-        }
-        for dir in [&spec.upper, &spec.work, &spec.merged] {
-            let res = std::fs::create_dir_all(dir);
-            report.io("mkdir", format!("{dir:?}"), res)?;
-            if let Some(uid) = owner {
-                // Root inside a user namespace is this uid outside: it must own
-                // its writable layer.
-                let res = std::os::unix::fs::chown(dir, Some(uid), Some(uid));
-                report.io("chown", format!("{dir:?}, {uid}, {uid}"), res)?;
-            }
-        }
+        let root = o.sys.is_root();
+        writable_layer(o.sys, report, self.spec, &o.session.dir, root, o.earlier)?;
         Ok(())
     }
 
@@ -124,14 +104,99 @@ impl Part for Rootfs<'_> {
     }
 }
 
-/// The host uid that owns files made by root inside, when a user namespace among
-/// `earlier` maps root to someone else and we are root outside.
-fn userns_root_owner(earlier: &[Step]) -> Option<u32> {
-    if !nix::unistd::geteuid().is_root() {
-        return None;
+/// Makes `spec`'s upper, work and merged directories. When we are root outside and a
+/// user namespace among `earlier` maps root inside to another uid, that uid owns them
+/// (root inside must own its writable layer), and the session directory `session`
+/// (0700) lets that uid's group through to them (0710), no one else.
+pub fn writable_layer(
+    sys: &mut dyn Sys,
+    report: &mut Report,
+    spec: &RootfsSpec,
+    session: &Path,
+    root: bool,
+    earlier: &[Step],
+) -> nix::Result<()> {
+    let owner = if root {
+        earlier.iter().find_map(|s| match s {
+            Step::User { uid, .. } => Some(uid.outside),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    if let Some(gid) = owner {
+        let res = sys
+            .chown(session, None, Some(gid))
+            .and_then(|()| sys.chmod(session, 0o710));
+        report.call("chown", format!("{session:?}, -1, {gid}"), res)?;
+        report.shell(format!(
+            "chgrp {gid} {0} && chmod 0710 {0}",
+            session.display()
+        ));
     }
-    earlier.iter().find_map(|s| match s {
-        Step::User { uid, .. } => Some(uid.outside),
-        _ => None,
-    })
+    for dir in [&spec.upper, &spec.work, &spec.merged] {
+        let res = sys.mkdir(dir);
+        report.call("mkdir", format!("{dir:?}"), res)?;
+        if let Some(uid) = owner {
+            let res = sys.chown(dir, Some(uid), Some(uid));
+            report.call("chown", format!("{dir:?}, {uid}, {uid}"), res)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::step::IdMap;
+    use crate::runtime::sys::{Call, Recorder};
+
+    fn spec() -> RootfsSpec {
+        RootfsSpec {
+            lower: vec!["/l".into()],
+            upper: "/s/upper".into(),
+            work: "/s/work".into(),
+            merged: "/s/merged".into(),
+            volumes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn under_a_user_namespace_root_inside_owns_the_writable_layer() {
+        let map = IdMap {
+            inside: 0,
+            outside: 100000,
+            count: 65536,
+        };
+        let earlier = [Step::User { uid: map, gid: map }];
+        let mut sys = Recorder::default();
+        let mut r = Report::new("rootfs");
+        writable_layer(&mut sys, &mut r, &spec(), Path::new("/s"), true, &earlier).unwrap();
+        assert_eq!(
+            sys.calls[..4],
+            [
+                Call::Chown("/s".into(), None, Some(100000)),
+                Call::Chmod("/s".into(), 0o710),
+                Call::Mkdir("/s/upper".into()),
+                Call::Chown("/s/upper".into(), Some(100000), Some(100000)),
+            ]
+        );
+        assert_eq!(sys.calls.len(), 8);
+        assert_eq!(r.shell, vec!["chgrp 100000 /s && chmod 0710 /s"]);
+    }
+
+    #[test]
+    fn without_one_or_rootless_the_directories_are_only_made() {
+        let mut sys = Recorder::default();
+        let mut r = Report::new("rootfs");
+        writable_layer(&mut sys, &mut r, &spec(), Path::new("/s"), true, &[]).unwrap();
+        assert_eq!(
+            sys.calls,
+            vec![
+                Call::Mkdir("/s/upper".into()),
+                Call::Mkdir("/s/work".into()),
+                Call::Mkdir("/s/merged".into())
+            ]
+        );
+    }
 }

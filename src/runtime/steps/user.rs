@@ -43,7 +43,7 @@ impl Part for User<'_> {
 
     fn outside(&self, o: &mut Outside, r: &mut Report) -> Result<()> {
         let dir = o.paths.proc_root.join(o.subject.to_string());
-        let root = nix::unistd::geteuid().is_root();
+        let root = o.sys.is_root();
         write_id_maps(o.sys, r, &dir, *self.uid, *self.gid, root)?;
         o.link
             .ask_into(

@@ -30,6 +30,8 @@ pub struct Recorder {
     pub fail_at: Option<(usize, Errno)>,
     /// Where every call is copied as well, for a double moved into another owner.
     pub log: Option<Arc<Mutex<Vec<Call>>>>,
+    /// What `is_root` answers.
+    pub root: bool,
 }
 
 impl Default for Fork {
@@ -193,5 +195,14 @@ impl Sys for Recorder {
     }
     fn setns(&mut self, _fd: BorrowedFd<'_>, kind: CloneFlags) -> nix::Result<()> {
         self.push(Call::Setns(kind))
+    }
+    fn is_root(&mut self) -> bool {
+        self.root
+    }
+    fn chown(&mut self, path: &Path, uid: Option<u32>, gid: Option<u32>) -> nix::Result<()> {
+        self.push(Call::Chown(path.to_path_buf(), uid, gid))
+    }
+    fn chmod(&mut self, path: &Path, mode: u32) -> nix::Result<()> {
+        self.push(Call::Chmod(path.to_path_buf(), mode))
     }
 }
