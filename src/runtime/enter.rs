@@ -96,12 +96,12 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
     }
     // The cgroup first too: the contained process must not move itself (a cgroup
     // namespace joined later hides the host's hierarchy from it).
+    let sys: &mut dyn Sys = &mut Linux;
     for dir in &args.cgroups {
         let procs = dir.join("cgroup.procs");
-        let res = std::fs::write(&procs, std::process::id().to_string());
-        r.io("write", format!("{procs:?}, our pid"), res)?;
+        let res = sys.write_file(&procs, &std::process::id().to_string());
+        r.call("write", format!("{procs:?}, our pid"), res)?;
     }
-    let sys: &mut dyn Sys = &mut Linux;
     for (ns, path, file) in &joins {
         let res = sys.setns(file.as_fd(), CloneFlags::empty());
         r.call(

@@ -169,13 +169,11 @@ impl Step {
             Step::CgroupNs => Ns::Cgroup,
             Step::Time { .. } => Ns::Time,
             Step::Pid => Ns::Pid,
-            _ => return None,
+            Step::Cgroup { .. }
+            | Step::Rootfs(_)
+            | Step::EnterRoot { .. }
+            | Step::Security { .. }
+            | Step::Exec { .. } => return None,
         })
-    }
-
-    /// Whether the subject process does (part of) this step; the cgroup step is
-    /// done by the controller alone.
-    pub fn runs_in_subject(&self) -> bool {
-        !matches!(self, Step::Cgroup { .. })
     }
 }
