@@ -48,3 +48,31 @@ impl Part for EnterRoot<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::step::{RootMode, Step};
+    use crate::runtime::steps::testing::inside;
+    use crate::runtime::sys::{Call, Recorder};
+
+    fn calls(mode: RootMode) -> Vec<Call> {
+        let step = Step::EnterRoot {
+            mode,
+            new_root: "/s/merged".into(),
+        };
+        let mut sys = Recorder::default();
+        inside(&step, &mut sys, false).1.unwrap();
+        sys.calls
+    }
+
+    #[test]
+    fn pivot_root_pivots_and_chroot_only_chroots() {
+        let pivot = calls(RootMode::PivotRoot);
+        assert_eq!(pivot[0], Call::Chdir("/s/merged".into()));
+        assert!(pivot.iter().any(|c| matches!(c, Call::PivotRoot(..))));
+        assert!(!pivot.iter().any(|c| matches!(c, Call::Chroot(_))));
+        let chroot = calls(RootMode::Chroot);
+        assert!(chroot.iter().any(|c| matches!(c, Call::Chroot(_))));
+        assert!(!chroot.iter().any(|c| matches!(c, Call::PivotRoot(..))));
+    }
+}

@@ -45,3 +45,28 @@ impl Part for Exec<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::step::Step;
+    use crate::runtime::steps::testing::inside;
+    use crate::runtime::sys::Recorder;
+    use nix::errno::Errno;
+
+    #[test]
+    fn a_command_missing_from_the_containers_path_is_enoent_without_a_fork() {
+        let step = Step::Exec {
+            argv: vec!["underhood-no-such-command".into()],
+            env: vec![("PATH".into(), "/nonexistent-dir".into())],
+        };
+        let (r, res) = inside(&step, &mut Recorder::default(), false);
+        assert_eq!(res, Err(Errno::ENOENT));
+        assert_eq!(r.errno(), Some(Errno::ENOENT));
+        assert_eq!(r.calls.len(), 1, "no fork: {:?}", r.calls);
+        assert!(
+            r.calls[0]
+                .args
+                .contains("not found in the container's PATH")
+        );
+    }
+}

@@ -70,3 +70,44 @@ fn undumpable(r: &mut Report) -> nix::Result<()> {
     r.note("PID 1 is not dumpable: the container's processes cannot ptrace it or read its /proc/1/mem and /proc/1/fd");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::step::Step;
+    use crate::runtime::steps::testing::inside;
+    use crate::runtime::sys::{Call, Recorder};
+    use nix::errno::Errno;
+
+    #[test]
+    fn an_unknown_capability_is_refused_before_any_call() {
+        let step = Step::Security {
+            keep: vec!["CAP_NOPE".into()],
+            deny: Vec::new(),
+        };
+        let mut sys = Recorder::default();
+        let (r, res) = inside(&step, &mut sys, false);
+        assert_eq!(res, Err(Errno::EINVAL));
+        assert!(sys.calls.is_empty(), "{:?}", sys.calls);
+        assert!(
+            r.notes.iter().any(|n| n.contains("CAP_NOPE")),
+            "{:?}",
+            r.notes
+        );
+    }
+
+    #[test]
+    fn capabilities_then_no_new_privs_then_the_filter_last() {
+        let step = Step::Security {
+            keep: vec!["CAP_KILL".into()],
+            deny: vec!["keyctl".into()],
+        };
+        let mut sys = Recorder::default();
+        inside(&step, &mut sys, false).1.unwrap();
+        let at = |want: fn(&Call) -> bool| sys.calls.iter().position(want).unwrap();
+        let caps = at(|c| matches!(c, Call::SetCaps(_)));
+        let nnp = at(|c| matches!(c, Call::NoNewPrivs));
+        let filter = at(|c| matches!(c, Call::Seccomp(_)));
+        assert!(caps < nnp && nnp < filter, "{:?}", sys.calls);
+        assert_eq!(filter, sys.calls.len() - 1);
+    }
+}
