@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::steps;
 use crate::ns::Ns;
 // Each step's data lives in its file under `steps/`; these are its names here too.
 pub use super::steps::cgroup::LimitSpec;
@@ -53,55 +54,12 @@ pub enum Step {
 impl Step {
     /// The step's name in lesson files (`plan::STEP_NAMES`).
     pub fn name(&self) -> &'static str {
-        match self {
-            Step::User { .. } => "user",
-            Step::Uts { .. } => "uts",
-            Step::Ipc => "ipc",
-            Step::Net { .. } => "net",
-            Step::Mount => "mount",
-            Step::Cgroup { .. } => "cgroup",
-            Step::CgroupNs => "cgroupns",
-            Step::Time { .. } => "time",
-            Step::Pid => "pid",
-            Step::Rootfs(_) => "rootfs",
-            Step::EnterRoot {
-                mode: RootMode::PivotRoot,
-                ..
-            } => "pivot_root",
-            Step::EnterRoot {
-                mode: RootMode::Chroot,
-                ..
-            } => "chroot",
-            Step::Security { .. } => "security",
-            Step::Exec { .. } => "exec",
-        }
+        steps::of(self).name()
     }
 
     /// A short title for logs and the TUI.
     pub fn title(&self) -> String {
-        match self {
-            Step::User { .. } => "user namespace".into(),
-            Step::Uts { hostname } => format!("UTS namespace (hostname {hostname})"),
-            Step::Ipc => "IPC namespace".into(),
-            Step::Net { veth: None } => "network namespace".into(),
-            Step::Net { veth: Some(_) } => "network namespace + veth pair".into(),
-            Step::Mount => "mount namespace".into(),
-            Step::Cgroup { .. } => "cgroup limits (from outside)".into(),
-            Step::CgroupNs => "cgroup namespace".into(),
-            Step::Time { .. } => "time namespace".into(),
-            Step::Pid => "PID namespace".into(),
-            Step::Rootfs(_) => "root filesystem (overlay, volumes, /proc, /dev)".into(),
-            Step::EnterRoot {
-                mode: RootMode::PivotRoot,
-                ..
-            } => "pivot_root".into(),
-            Step::EnterRoot {
-                mode: RootMode::Chroot,
-                ..
-            } => "chroot".into(),
-            Step::Security { .. } => "security (capabilities, no_new_privs, seccomp)".into(),
-            Step::Exec { argv, .. } => format!("exec {}", argv.join(" ")),
-        }
+        steps::of(self).title()
     }
 
     /// What the step does and why, in plain words, with the man page to read.
@@ -160,20 +118,6 @@ impl Step {
 
     /// The namespace this step creates, if it is a namespace step.
     pub fn namespace(&self) -> Option<Ns> {
-        Some(match self {
-            Step::User { .. } => Ns::User,
-            Step::Uts { .. } => Ns::Uts,
-            Step::Ipc => Ns::Ipc,
-            Step::Net { .. } => Ns::Net,
-            Step::Mount => Ns::Mount,
-            Step::CgroupNs => Ns::Cgroup,
-            Step::Time { .. } => Ns::Time,
-            Step::Pid => Ns::Pid,
-            Step::Cgroup { .. }
-            | Step::Rootfs(_)
-            | Step::EnterRoot { .. }
-            | Step::Security { .. }
-            | Step::Exec { .. } => return None,
-        })
+        steps::of(self).namespace()
     }
 }

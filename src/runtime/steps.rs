@@ -113,6 +113,12 @@ pub struct Outside<'a> {
 /// One step's parts. Every method is written out in each file (no defaults), so a
 /// reader sees in one place all that a step does.
 pub trait Part {
+    /// The step's name in lesson files (`plan::STEP_NAMES`).
+    fn name(&self) -> &'static str;
+    /// A short title for logs and the TUI.
+    fn title(&self) -> String;
+    /// The namespace the step creates, if it is a namespace step.
+    fn namespace(&self) -> Option<Ns>;
     fn shape(&self) -> Shape;
     /// The subject's part.
     fn inside(&self, cx: &mut Inside) -> Result<Outcome, Errno>;
@@ -173,5 +179,132 @@ pub(crate) mod testing {
         };
         let res = of(step).inside(&mut cx).map(drop);
         (r, res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::plan::{STEP_NAMES, veth_for};
+    use crate::runtime::step::{IdMap, RootMode, RootfsSpec};
+
+    #[test]
+    fn every_step_has_its_lesson_name_title_and_namespace() {
+        let map = IdMap {
+            inside: 0,
+            outside: 0,
+            count: 1,
+        };
+        let rootfs = RootfsSpec {
+            lower: Vec::new(),
+            upper: "/u".into(),
+            work: "/w".into(),
+            merged: "/m".into(),
+            volumes: Vec::new(),
+        };
+        let table = [
+            (
+                Step::User { uid: map, gid: map },
+                "user",
+                "user namespace",
+                Some(Ns::User),
+            ),
+            (
+                Step::Uts {
+                    hostname: "box".into(),
+                },
+                "uts",
+                "UTS namespace (hostname box)",
+                Some(Ns::Uts),
+            ),
+            (Step::Ipc, "ipc", "IPC namespace", Some(Ns::Ipc)),
+            (
+                Step::Net { veth: None },
+                "net",
+                "network namespace",
+                Some(Ns::Net),
+            ),
+            (
+                Step::Net {
+                    veth: Some(veth_for("0a0b0c0d")),
+                },
+                "net",
+                "network namespace + veth pair",
+                Some(Ns::Net),
+            ),
+            (Step::Mount, "mount", "mount namespace", Some(Ns::Mount)),
+            (
+                Step::Cgroup {
+                    limits: Default::default(),
+                },
+                "cgroup",
+                "cgroup limits (from outside)",
+                None,
+            ),
+            (
+                Step::CgroupNs,
+                "cgroupns",
+                "cgroup namespace",
+                Some(Ns::Cgroup),
+            ),
+            (
+                Step::Time { offset_secs: 1 },
+                "time",
+                "time namespace",
+                Some(Ns::Time),
+            ),
+            (Step::Pid, "pid", "PID namespace", Some(Ns::Pid)),
+            (
+                Step::Rootfs(rootfs),
+                "rootfs",
+                "root filesystem (overlay, volumes, /proc, /dev)",
+                None,
+            ),
+            (
+                Step::EnterRoot {
+                    mode: RootMode::PivotRoot,
+                    new_root: "/m".into(),
+                },
+                "pivot_root",
+                "pivot_root",
+                None,
+            ),
+            (
+                Step::EnterRoot {
+                    mode: RootMode::Chroot,
+                    new_root: "/m".into(),
+                },
+                "chroot",
+                "chroot",
+                None,
+            ),
+            (
+                Step::Security {
+                    keep: Vec::new(),
+                    deny: Vec::new(),
+                },
+                "security",
+                "security (capabilities, no_new_privs, seccomp)",
+                None,
+            ),
+            (
+                Step::Exec {
+                    argv: vec!["/bin/sh".into(), "-c".into()],
+                    env: Vec::new(),
+                },
+                "exec",
+                "exec /bin/sh -c",
+                None,
+            ),
+        ];
+        for (step, name, title, ns) in &table {
+            assert_eq!(step.name(), *name);
+            assert_eq!(step.title(), *title);
+            assert_eq!(step.namespace(), *ns, "{name}");
+            assert!(STEP_NAMES.contains(name), "{name}");
+        }
+        for name in STEP_NAMES {
+            assert!(table.iter().any(|t| t.1 == name), "{name} has no step");
+        }
     }
 }

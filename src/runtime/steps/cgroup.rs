@@ -8,6 +8,7 @@ use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 use super::{Inside, Outcome, Outside, Part, Shape};
+use crate::ns::Ns;
 use crate::runtime::cgroup::{self, Cgroup, Limits};
 use crate::runtime::protocol::Reply;
 use crate::runtime::report::Report;
@@ -26,6 +27,18 @@ pub struct CgroupStep<'a> {
 }
 
 impl Part for CgroupStep<'_> {
+    fn name(&self) -> &'static str {
+        "cgroup"
+    }
+
+    fn title(&self) -> String {
+        "cgroup limits (from outside)".into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        None
+    }
+
     fn shape(&self) -> Shape {
         Shape::Controller
     }

@@ -13,6 +13,18 @@ use crate::runtime::report::Report;
 pub struct CgroupNs;
 
 impl Part for CgroupNs {
+    fn name(&self) -> &'static str {
+        "cgroupns"
+    }
+
+    fn title(&self) -> String {
+        "cgroup namespace".into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        Some(Ns::Cgroup)
+    }
+
     fn shape(&self) -> Shape {
         Shape::Subject
     }

@@ -11,6 +11,7 @@ use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 use super::{Inside, Outcome, Outside, Part, Shape};
+use crate::ns::Ns;
 use crate::runtime::mounts;
 use crate::runtime::protocol::Reply;
 use crate::runtime::report::Report;
@@ -31,6 +32,21 @@ pub struct EnterRoot<'a> {
 }
 
 impl Part for EnterRoot<'_> {
+    fn name(&self) -> &'static str {
+        match self.mode {
+            RootMode::PivotRoot => "pivot_root",
+            RootMode::Chroot => "chroot",
+        }
+    }
+
+    fn title(&self) -> String {
+        self.name().into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        None
+    }
+
     fn shape(&self) -> Shape {
         Shape::Subject
     }

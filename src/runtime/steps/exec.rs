@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Outside, Part, Shape};
+use crate::ns::Ns;
 use crate::runtime::protocol::{Reply, SpawnSpec};
 use crate::runtime::report::Report;
 use crate::runtime::spawn;
@@ -16,6 +17,18 @@ pub struct Exec<'a> {
 }
 
 impl Part for Exec<'_> {
+    fn name(&self) -> &'static str {
+        "exec"
+    }
+
+    fn title(&self) -> String {
+        format!("exec {}", self.argv.join(" "))
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        None
+    }
+
     fn shape(&self) -> Shape {
         Shape::Subject
     }

@@ -11,6 +11,18 @@ use crate::runtime::report::Report;
 pub struct Ipc;
 
 impl Part for Ipc {
+    fn name(&self) -> &'static str {
+        "ipc"
+    }
+
+    fn title(&self) -> String {
+        "IPC namespace".into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        Some(Ns::Ipc)
+    }
+
     fn shape(&self) -> Shape {
         Shape::Subject
     }

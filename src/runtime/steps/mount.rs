@@ -14,6 +14,18 @@ use crate::runtime::report::Report;
 pub struct Mount;
 
 impl Part for Mount {
+    fn name(&self) -> &'static str {
+        "mount"
+    }
+
+    fn title(&self) -> String {
+        "mount namespace".into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        Some(Ns::Mount)
+    }
+
     fn shape(&self) -> Shape {
         Shape::Subject
     }

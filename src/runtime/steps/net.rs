@@ -34,6 +34,21 @@ pub struct Net<'a> {
 }
 
 impl Part for Net<'_> {
+    fn name(&self) -> &'static str {
+        "net"
+    }
+
+    fn title(&self) -> String {
+        match self.veth {
+            None => "network namespace".into(),
+            Some(_) => "network namespace + veth pair".into(),
+        }
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        Some(Ns::Net)
+    }
+
     fn shape(&self) -> Shape {
         match self.veth {
             None => Shape::Subject,

@@ -25,6 +25,18 @@ use crate::runtime::sys::Fork;
 pub struct Pid;
 
 impl Part for Pid {
+    fn name(&self) -> &'static str {
+        "pid"
+    }
+
+    fn title(&self) -> String {
+        "PID namespace".into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        Some(Ns::Pid)
+    }
+
     fn shape(&self) -> Shape {
         Shape::Subject
     }

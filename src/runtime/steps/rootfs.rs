@@ -11,6 +11,7 @@ use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 use super::{Inside, Outcome, Outside, Part, Shape};
+use crate::ns::Ns;
 use crate::runtime::mounts;
 use crate::runtime::protocol::Reply;
 use crate::runtime::report::Report;
@@ -82,6 +83,18 @@ pub struct Rootfs<'a> {
 }
 
 impl Part for Rootfs<'_> {
+    fn name(&self) -> &'static str {
+        "rootfs"
+    }
+
+    fn title(&self) -> String {
+        "root filesystem (overlay, volumes, /proc, /dev)".into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        None
+    }
+
     fn shape(&self) -> Shape {
         Shape::ControllerFirst
     }

@@ -8,6 +8,7 @@ use anyhow::Result;
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Outside, Part, Shape};
+use crate::ns::Ns;
 use crate::runtime::protocol::Reply;
 use crate::runtime::report::Report;
 use crate::runtime::security;
@@ -18,6 +19,18 @@ pub struct Security<'a> {
 }
 
 impl Part for Security<'_> {
+    fn name(&self) -> &'static str {
+        "security"
+    }
+
+    fn title(&self) -> String {
+        "security (capabilities, no_new_privs, seccomp)".into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        None
+    }
+
     fn shape(&self) -> Shape {
         Shape::Subject
     }

@@ -18,6 +18,18 @@ pub struct Time {
 }
 
 impl Part for Time {
+    fn name(&self) -> &'static str {
+        "time"
+    }
+
+    fn title(&self) -> String {
+        "time namespace".into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        Some(Ns::Time)
+    }
+
     fn shape(&self) -> Shape {
         Shape::Subject
     }

@@ -28,6 +28,18 @@ pub struct User<'a> {
 }
 
 impl Part for User<'_> {
+    fn name(&self) -> &'static str {
+        "user"
+    }
+
+    fn title(&self) -> String {
+        "user namespace".into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        Some(Ns::User)
+    }
+
     fn shape(&self) -> Shape {
         Shape::ControllerBetween
     }

@@ -14,6 +14,18 @@ pub struct Uts<'a> {
 }
 
 impl Part for Uts<'_> {
+    fn name(&self) -> &'static str {
+        "uts"
+    }
+
+    fn title(&self) -> String {
+        format!("UTS namespace (hostname {})", self.hostname)
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        Some(Ns::Uts)
+    }
+
     fn shape(&self) -> Shape {
         Shape::Subject
     }
