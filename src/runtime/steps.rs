@@ -5,8 +5,8 @@
 //!
 //! The controller (`controller.rs`) and the subject (`subject.rs`) keep only the state
 //! machine and the protocol: they look a step up with [`of`] and follow its [`Shape`].
-//! Adding a step: a variant of `Step` (`step.rs`), its file here, and one arm in [`of`]
-//! (plus its place in `plan.rs`' order).
+//! Adding a step: a variant of `Step` (`step.rs`, with its `purpose` prose), its file
+//! here, one arm in [`of`], and its place in `plan.rs` (the order and `STEP_NAMES`).
 //!
 //! | step (lesson name)      | file            |
 //! |-------------------------|-----------------|
