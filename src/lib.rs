@@ -5,8 +5,11 @@
 //! - `lesson`  lesson files -> plans of steps + checks
 //! - `observe` read-only views of a pid: namespaces, process tree, mounts, memory
 //! - `runtime` does things to the kernel: namespaces, rootfs, cgroups, security, cleanup
+//!
+//! Beside them, `ns` (the namespace types) and `units` are vocabulary every floor uses.
 
 pub mod lesson;
+pub mod ns;
 pub mod observe;
 pub mod runtime;
 pub mod ui;

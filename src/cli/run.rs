@@ -14,9 +14,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+use underhood::ns::Ns;
 use underhood::runtime::controller::Launch;
 use underhood::runtime::launcher::{self, RootSource};
-use underhood::runtime::namespaces::Ns;
 use underhood::runtime::paths::Paths;
 use underhood::runtime::plan::{DEFAULT_CAPS, NetMode, Options};
 use underhood::runtime::step::{LimitSpec, RootMode, Step, Volume};
@@ -362,17 +362,16 @@ fn drive(
                     eprint!("{}", f.report.render());
                 }
                 eprintln!("underhood: {}", printable(&f.message));
-                let errno = f
-                    .report
-                    .failure()
-                    .and_then(|c| c.result.as_ref().err().cloned())
-                    .unwrap_or_default();
+                let errno = f.report.errno();
                 // A refused cgroup is nearly always this user's lack of a cgroup to
                 // write (not root, nothing delegated): doctor's own line says so and
                 // what gives it, where the errno's generic words would mislead.
                 let cgroup_why = match &step {
                     Step::Cgroup { limits }
-                        if errno.starts_with("EACCES") || errno.starts_with("EPERM") =>
+                        if matches!(
+                            errno,
+                            Some(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)
+                        ) =>
                     {
                         use underhood::runtime::cgroup::Controller;
                         super::doctor::unusable_controllers(&Paths::host())
@@ -391,11 +390,11 @@ fn drive(
                     for line in cgroup_why {
                         eprintln!("underhood: {line}");
                     }
-                } else if let Some(why) = explain::errno(&errno) {
+                } else if let Some(why) = errno.and_then(explain::why) {
                     eprintln!("underhood: {why}");
                 }
                 if let Step::Exec { .. } = step {
-                    return Ok(if errno.starts_with("ENOENT") {
+                    return Ok(if errno == Some(nix::errno::Errno::ENOENT) {
                         127
                     } else {
                         126

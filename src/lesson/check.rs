@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::ns::Ns;
 use crate::observe::mountinfo::Mount;
-use crate::runtime::namespaces::Ns;
 
 use super::format::CheckSpec;
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::runtime::namespaces::Ns;
+use crate::ns::Ns;
 use crate::runtime::plan::{NetMode, Options};
 use crate::runtime::step::{LimitSpec, RootMode, Step, Volume};
 use crate::units::parse_size;

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::ns::Ns;
 use crate::observe::mountinfo::{self, Mount};
 use crate::observe::namespaces::{self, NsKind};
 use crate::runtime::controller::Launch;
-use crate::runtime::namespaces::Ns;
 use crate::runtime::protocol::SpawnSpec;
 use crate::runtime::step::Step;
 
@@ -14,19 +14,6 @@ use super::check::{Probe, RunResult};
 
 pub struct LiveProbe<'a> {
     pub launch: &'a mut Launch,
-}
-
-fn kind(ns: Ns) -> NsKind {
-    match ns {
-        Ns::User => NsKind::User,
-        Ns::Uts => NsKind::Uts,
-        Ns::Ipc => NsKind::Ipc,
-        Ns::Net => NsKind::Net,
-        Ns::Mount => NsKind::Mnt,
-        Ns::Cgroup => NsKind::Cgroup,
-        Ns::Time => NsKind::Time,
-        Ns::Pid => NsKind::Pid,
-    }
 }
 
 impl LiveProbe<'_> {
@@ -91,7 +78,7 @@ impl Probe for LiveProbe<'_> {
         };
         namespaces::read_links(&self.launch.paths.proc_root, pid)
             .into_iter()
-            .find(|l| l.kind == kind(ns))
+            .find(|l| l.kind == NsKind::of(ns))
             .and_then(|l| l.inode)
     }
 

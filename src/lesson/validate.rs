@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::runtime::namespaces::Ns;
+use crate::ns::Ns;
 use crate::runtime::plan::STEP_NAMES;
 use crate::runtime::step::Volume;
 use crate::units::parse_size;

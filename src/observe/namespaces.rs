@@ -15,6 +15,7 @@
 use std::path::Path;
 
 use super::fsread::errno_text;
+use crate::ns::Ns;
 
 /// One entry of `/proc/<pid>/ns/`, in the order `ls` shows them.
 #[derive(
@@ -88,18 +89,38 @@ impl NsKind {
         }
     }
 
+    /// The namespace type this file shows (`pid_for_children` shows a PID namespace).
+    pub fn ns(&self) -> Ns {
+        match self {
+            NsKind::Cgroup => Ns::Cgroup,
+            NsKind::Ipc => Ns::Ipc,
+            NsKind::Mnt => Ns::Mount,
+            NsKind::Net => Ns::Net,
+            NsKind::Pid | NsKind::PidForChildren => Ns::Pid,
+            NsKind::Time | NsKind::TimeForChildren => Ns::Time,
+            NsKind::User => Ns::User,
+            NsKind::Uts => Ns::Uts,
+        }
+    }
+
+    /// The file that shows the namespace of type `ns` a process is in (not the one
+    /// for its children).
+    pub fn of(ns: Ns) -> NsKind {
+        match ns {
+            Ns::User => NsKind::User,
+            Ns::Uts => NsKind::Uts,
+            Ns::Ipc => NsKind::Ipc,
+            Ns::Net => NsKind::Net,
+            Ns::Mount => NsKind::Mnt,
+            Ns::Cgroup => NsKind::Cgroup,
+            Ns::Time => NsKind::Time,
+            Ns::Pid => NsKind::Pid,
+        }
+    }
+
     /// The `clone(2)`/`unshare(2)` flag that creates this kind of namespace.
     pub fn clone_flag(&self) -> &'static str {
-        match self {
-            NsKind::Cgroup => "CLONE_NEWCGROUP",
-            NsKind::Ipc => "CLONE_NEWIPC",
-            NsKind::Mnt => "CLONE_NEWNS",
-            NsKind::Net => "CLONE_NEWNET",
-            NsKind::Pid | NsKind::PidForChildren => "CLONE_NEWPID",
-            NsKind::Time | NsKind::TimeForChildren => "CLONE_NEWTIME",
-            NsKind::User => "CLONE_NEWUSER",
-            NsKind::Uts => "CLONE_NEWUTS",
-        }
+        self.ns().flag_name()
     }
 
     /// The type word inside the link target: `pid_for_children` links read `pid:[...]`.
@@ -230,6 +251,16 @@ pub fn compare(host: &[NsLink], subject: &[NsLink]) -> Vec<NsCompare> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_namespace_type_has_its_file_and_back() {
+        for ns in Ns::ALL {
+            assert_eq!(NsKind::of(ns).ns(), ns);
+            assert_eq!(NsKind::of(ns).file(), ns.proc_file());
+        }
+        assert_eq!(NsKind::PidForChildren.ns(), Ns::Pid);
+        assert_eq!(NsKind::TimeForChildren.clone_flag(), "CLONE_NEWTIME");
+    }
     use std::path::PathBuf;
 
     /// `ls -l /proc/self/ns` on the development machine (Linux 6.18, Debian 12), root user.

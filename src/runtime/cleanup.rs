@@ -14,10 +14,11 @@ use nix::unistd::Pid;
 
 use super::assemble::cache::{self as build_cache, Eviction};
 use super::cgroup;
-use super::controller::delete_veth;
 use super::paths::Paths;
 use super::report::Report;
 use super::state::{self, State};
+use super::steps::net::delete_veth;
+use super::sys::Linux;
 
 #[derive(Debug, Default)]
 pub struct Cleaned {
@@ -139,7 +140,7 @@ fn clean_recorded(paths: &Paths, s: &State, errors: &mut Vec<String>) {
         }
     }
     for v in &s.veths {
-        if let Err(e) = delete_veth(paths, v, &mut report) {
+        if let Err(e) = delete_veth(&mut Linux, v, &mut report) {
             errors.push(format!("{e:#}"));
         }
     }

@@ -11,11 +11,18 @@ use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
-use nix::unistd::{ForkResult, fork};
 
-use super::namespaces::{Ns, flag_names};
+use crate::ns::{Ns, flag_names};
+use anyhow::Context as _;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+
+use super::cgroup::Cgroup;
+use super::controller::Launch;
 use super::report::Report;
-use super::sys::Linux;
+use super::step::Step;
+use super::sys::{Fork, Linux, Sys};
 
 /// The order nsenter uses: the user namespace first (it grants the capabilities the
 /// others need), the mount namespace last (it changes our root directory).
@@ -89,13 +96,14 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
     }
     // The cgroup first too: the contained process must not move itself (a cgroup
     // namespace joined later hides the host's hierarchy from it).
+    let sys: &mut dyn Sys = &mut Linux;
     for dir in &args.cgroups {
         let procs = dir.join("cgroup.procs");
-        let res = std::fs::write(&procs, std::process::id().to_string());
-        r.io("write", format!("{procs:?}, our pid"), res)?;
+        let res = sys.write_file(&procs, &std::process::id().to_string());
+        r.call("write", format!("{procs:?}, our pid"), res)?;
     }
     for (ns, path, file) in &joins {
-        let res = nix::sched::setns(file.as_fd(), CloneFlags::empty());
+        let res = sys.setns(file.as_fd(), CloneFlags::empty());
         r.call(
             "setns",
             format!("open({path:?}), {}", flag_names(ns.flag())),
@@ -103,10 +111,11 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
         )?;
     }
     r.shell(format!("nsenter --target {target} --all"));
-    // SAFETY: single-threaded; the child only runs our own code then execs.
-    match unsafe { fork() }? {
-        ForkResult::Parent { child } => {
-            let _ = r.call("fork", "", Ok(child.as_raw()));
+    // `__enter` is single-threaded: the child only runs our own code then execs.
+    match sys.fork()? {
+        Fork::Parent(child) => {
+            let _ = r.call("fork", "", Ok(child));
+            let child = nix::unistd::Pid::from_raw(child);
             r.note("the new shell's parent stays outside; the shell is inside every namespace");
             // The report is complete from here; the child execs the shell.
             send_report(r);
@@ -117,7 +126,7 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
             };
             std::process::exit(code)
         }
-        ForkResult::Child => {
+        Fork::Child => {
             // The child's copy of the report pipe must not stay open in the shell.
             let _ = nix::unistd::close(3);
             let _ = nix::unistd::chdir("/");
@@ -143,5 +152,76 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
             eprintln!("underhood enter: execve {:?}: {err}", args.argv.first());
             std::process::exit(127)
         }
+    }
+}
+
+impl Launch {
+    /// Enters the running container from outside, as nsenter does: a new process of
+    /// ours (`__enter`) setns()es into each of PID 1's namespaces, joins the cgroup,
+    /// forks and execs `argv` on a new pseudo-terminal. Returns the process, the
+    /// terminal's master end and the report of the calls it made.
+    pub fn enter_pty(
+        &mut self,
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+        rows: u16,
+        cols: u16,
+    ) -> anyhow::Result<(Child, OwnedFd, Report)> {
+        let secure = self.steps[..self.next].iter().find_map(|s| match s {
+            Step::Security { keep, deny } => Some((keep.clone(), deny.clone())),
+            _ => None,
+        });
+        let args = EnterArgs {
+            target: self.subject,
+            cgroups: self.cgroup.as_ref().map(Cgroup::dirs).unwrap_or_default(),
+            secure,
+            argv,
+            env,
+        };
+        let ws = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(&ws, None).context("openpty")?;
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+        let exe = super::start::subject_exe()?;
+        let mut cmd = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
+        cmd.arg0("underhood-enter")
+            .arg("__enter")
+            .arg(serde_json::to_string(&args)?);
+        let slave = pty.slave.as_raw_fd();
+        let report_fd = wr.as_raw_fd();
+        // SAFETY: between fork and exec only async-signal-safe calls on integers.
+        unsafe {
+            cmd.pre_exec(move || {
+                // A session of its own with the pty as controlling terminal, the pty
+                // as stdio, the report pipe as fd 3 (tty_ioctl(4), credentials(7)).
+                if libc::setsid() < 0
+                    || libc::ioctl(slave, libc::TIOCSCTTY, 0) < 0
+                    || libc::dup2(slave, 0) < 0
+                    || libc::dup2(slave, 1) < 0
+                    || libc::dup2(slave, 2) < 0
+                    || libc::dup2(report_fd, 3) < 0
+                    || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().context("starting underhood __enter")?;
+        drop(pty.slave);
+        drop(wr);
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut std::fs::File::from(rd), &mut body)
+            .context("reading the enter report")?;
+        let report: Report = serde_json::from_slice(&body).unwrap_or_else(|_| {
+            let mut r = Report::new("enter the running container");
+            r.note("the enter helper sent no report (see its terminal)");
+            r
+        });
+        Ok((child, pty.master, report))
     }
 }

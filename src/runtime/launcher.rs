@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::controller::{Launch, Spawned};
+use super::controller::Launch;
 use super::paths::Paths;
 use super::plan::{self, Options};
+use super::start::Spawned;
 use super::state::Session;
 use super::{assemble, image};
 

@@ -16,8 +16,8 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use super::namespaces::Ns;
 use super::step::{IdMap, LimitSpec, RootMode, RootfsSpec, Step, Veth, Volume};
+use crate::ns::Ns;
 
 /// The capabilities the command keeps: Docker's default set less CAP_MKNOD.
 /// CAP_SYS_ADMIN (mount, and much more), CAP_NET_ADMIN, CAP_SYS_PTRACE,

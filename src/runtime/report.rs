@@ -1,6 +1,7 @@
 //! What a step did, in a form a learner can read: each syscall (or cgroupfs
 //! write) with its arguments and result, and the shell command that does the same.
 
+use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 /// One kernel operation as it was really made.
@@ -10,8 +11,86 @@ pub struct SyscallRecord {
     pub name: String,
     /// The arguments as a learner would write them: `CLONE_NEWUTS`.
     pub args: String,
-    /// `Ok("0")` or the error as `Err("EPERM: Operation not permitted")`.
-    pub result: Result<String, String>,
+    /// `Ok("0")`, or the error: its errno, shown (and sent, and recorded) as
+    /// `EPERM: Operation not permitted`.
+    pub result: Result<String, CallError>,
+}
+
+/// Why a call failed: the errno when there is one (an `ip` command's failure has only
+/// its message), and the text shown. On the wire and in recordings it is the text
+/// alone, as before this type existed; reading it back recovers the errno from the
+/// name in front (`EPERM: ...`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallError {
+    pub errno: Option<Errno>,
+    text: String,
+}
+
+impl CallError {
+    pub fn from_errno(e: Errno) -> CallError {
+        CallError {
+            errno: Some(e),
+            text: errno_text(e),
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl From<String> for CallError {
+    /// A text as a report shows it; the errno is read from its first word.
+    fn from(text: String) -> CallError {
+        let name = text.split(':').next().unwrap_or("").trim();
+        CallError {
+            errno: errno_named(name),
+            text,
+        }
+    }
+}
+
+impl From<&str> for CallError {
+    fn from(text: &str) -> CallError {
+        CallError::from(text.to_string())
+    }
+}
+
+/// Lets a failure be read as the text it always was (`e.starts_with("ENOENT")` in old
+/// code keeps working), though `errno` is what code should branch on.
+impl std::ops::Deref for CallError {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for CallError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for CallError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CallError, D::Error> {
+        String::deserialize(d).map(CallError::from)
+    }
+}
+
+/// The errno whose name (as `{:?}` prints it: `ENOENT`) is `name`.
+pub fn errno_named(name: &str) -> Option<Errno> {
+    if !name.starts_with('E') {
+        return None;
+    }
+    (1..256)
+        .map(Errno::from_raw)
+        .find(|e| *e != Errno::UnknownErrno && format!("{e:?}") == name)
 }
 
 /// The report of one executed step.
@@ -76,7 +155,7 @@ impl Report {
     ) -> nix::Result<T> {
         let result = match &res {
             Ok(v) => Ok(short_debug(v)),
-            Err(e) => Err(errno_text(*e)),
+            Err(e) => Err(CallError::from_errno(*e)),
         };
         self.calls.push(SyscallRecord {
             name: name.to_string(),
@@ -96,8 +175,8 @@ impl Report {
         let result = match &res {
             Ok(_) => Ok("0".to_string()),
             Err(e) => Err(match e.raw_os_error() {
-                Some(n) => errno_text(nix::errno::Errno::from_raw(n)),
-                None => e.to_string(),
+                Some(n) => CallError::from_errno(Errno::from_raw(n)),
+                None => CallError::from(e.to_string()),
             }),
         };
         self.calls.push(SyscallRecord {
@@ -126,6 +205,13 @@ impl Report {
     /// The first failed call, if any.
     pub fn failure(&self) -> Option<&SyscallRecord> {
         self.calls.iter().find(|c| c.result.is_err())
+    }
+
+    /// The errno of the first failed call, if it has one.
+    pub fn errno(&self) -> Option<Errno> {
+        self.failure()
+            .and_then(|c| c.result.as_ref().err())
+            .and_then(|e| e.errno)
     }
 
     /// Multi-line text for `--trace` and the TUI's syscall pane.
@@ -163,7 +249,6 @@ fn short_debug<T: std::fmt::Debug>(v: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::errno::Errno;
 
     #[test]
     fn records_success_and_errno() {
@@ -171,10 +256,8 @@ mod tests {
         let _ = r.call("unshare", "CLONE_NEWUTS", Ok(()));
         let _ = r.call::<()>("sethostname", "\"box\"", Err(Errno::EPERM));
         assert_eq!(r.calls[0].result, Ok("0".to_string()));
-        assert_eq!(
-            r.calls[1].result,
-            Err("EPERM: Operation not permitted".to_string())
-        );
+        assert_eq!(r.calls[1].result, Err(CallError::from_errno(Errno::EPERM)));
+        assert_eq!(r.errno(), Some(Errno::EPERM));
         assert_eq!(r.failure().map(|c| c.name.as_str()), Some("sethostname"));
         let text = r.render();
         assert!(text.contains("sethostname(\"box\") = -1 EPERM"), "{text}");
@@ -208,5 +291,31 @@ mod tests {
         );
         assert_eq!(text.lines().count(), 4, "{text}");
         assert!(text.contains("$ hostname \\u{1b}[2J\\nfake line"), "{text}");
+    }
+
+    #[test]
+    fn a_failure_is_sent_as_its_text_and_read_back_with_its_errno() {
+        let mut r = Report::new("exec");
+        let _ = r.call::<()>("execve", "\"/bin/sh\"", Err(Errno::ENOENT));
+        let _ = r.io::<()>(
+            "netlink",
+            "ip link add",
+            Err(std::io::Error::other("RTNETLINK answers: File exists")),
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(
+            json.contains(r#""result":{"Err":"ENOENT: No such file or directory"}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#"{"Err":"RTNETLINK answers: File exists"}"#),
+            "{json}"
+        );
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.errno(), Some(Errno::ENOENT));
+        assert_eq!(back.calls[1].result.as_ref().unwrap_err().errno, None);
+        assert_eq!(errno_named("EINVAL"), Some(Errno::EINVAL));
+        assert_eq!(errno_named("RTNETLINK answers"), None);
     }
 }

@@ -1,71 +1,18 @@
 //! A launch is an ordered list of `Step` values. Each carries every parameter it needs,
 //! so a plan can be printed, recorded, sent to the subject and replayed.
 
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::namespaces::Ns;
-
-/// A host directory bound into the container: `--volume HOST:PATH[:ro]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Volume {
-    pub host: PathBuf,
-    pub target: PathBuf,
-    pub read_only: bool,
-}
-
-/// How the container's root is entered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RootMode {
-    /// pivot_root(2) and unmount the old root: nothing of the host stays reachable.
-    PivotRoot,
-    /// chroot(2) only: the old root is still there, and a process with CAP_SYS_CHROOT
-    /// can climb out (the classic escape a lesson shows).
-    Chroot,
-}
-
-/// The root filesystem, assembled with overlayfs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RootfsSpec {
-    /// Read-only layers, top first (overlayfs `lowerdir` order).
-    pub lower: Vec<PathBuf>,
-    /// This container's writable layer, and overlayfs' scratch dir on the same fs.
-    pub upper: PathBuf,
-    pub work: PathBuf,
-    /// Where the merged tree is mounted (an empty directory of ours on the host).
-    pub merged: PathBuf,
-    pub volumes: Vec<Volume>,
-}
-
-/// A veth pair between the host and the container, `/30` addresses on both ends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Veth {
-    pub host_name: String,
-    /// The peer's name while it is created on the host; renamed to `eth0` inside.
-    pub peer_name: String,
-    pub host_addr: Ipv4Addr,
-    pub container_addr: Ipv4Addr,
-    pub prefix: u8,
-}
-
-/// uid_map/gid_map content: `inside outside count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdMap {
-    pub inside: u32,
-    pub outside: u32,
-    pub count: u32,
-}
-
-/// Cgroup limits the controller writes from outside the container.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LimitSpec {
-    pub memory: Option<u64>,
-    pub pids: Option<u64>,
-    /// A fraction of one CPU, e.g. 0.5.
-    pub cpus: Option<f64>,
-}
+use super::steps;
+use crate::ns::Ns;
+// Each step's data lives in its file under `steps/`; these are its names here too.
+pub use super::steps::cgroup::LimitSpec;
+pub use super::steps::enter_root::RootMode;
+pub use super::steps::net::Veth;
+pub use super::steps::rootfs::{RootfsSpec, Volume};
+pub use super::steps::user::IdMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Step {
@@ -104,97 +51,15 @@ pub enum Step {
     },
 }
 
-impl Volume {
-    /// Parses `HOST:PATH[:ro|:rw]`. PATH must be absolute and free of `..`; with
-    /// `check_host`, HOST must exist and is made absolute.
-    pub fn parse(s: &str, check_host: bool) -> Result<Volume, String> {
-        let parts: Vec<&str> = s.split(':').collect();
-        let (host, target, read_only) = match parts.as_slice() {
-            [h, t] => (*h, *t, false),
-            [h, t, "ro"] => (*h, *t, true),
-            [h, t, "rw"] => (*h, *t, false),
-            _ => {
-                return Err(format!(
-                    "invalid volume {s:?}: expected HOST:PATH or HOST:PATH:ro"
-                ));
-            }
-        };
-        if host.is_empty() || !target.starts_with('/') {
-            return Err(format!(
-                "invalid volume {s:?}: HOST must be given and PATH must be absolute"
-            ));
-        }
-        if target.split('/').any(|c| c == "..") {
-            return Err(format!("invalid volume {s:?}: PATH may not contain '..'"));
-        }
-        if target.split('/').all(|c| c.is_empty() || c == ".") {
-            return Err(format!("invalid volume {s:?}: PATH cannot be / itself"));
-        }
-        let host = if check_host {
-            std::fs::canonicalize(host).map_err(|e| format!("invalid volume {s:?}: {host}: {e}"))?
-        } else {
-            PathBuf::from(host)
-        };
-        Ok(Volume {
-            host,
-            target: PathBuf::from(target),
-            read_only,
-        })
-    }
-}
-
 impl Step {
     /// The step's name in lesson files (`plan::STEP_NAMES`).
     pub fn name(&self) -> &'static str {
-        match self {
-            Step::User { .. } => "user",
-            Step::Uts { .. } => "uts",
-            Step::Ipc => "ipc",
-            Step::Net { .. } => "net",
-            Step::Mount => "mount",
-            Step::Cgroup { .. } => "cgroup",
-            Step::CgroupNs => "cgroupns",
-            Step::Time { .. } => "time",
-            Step::Pid => "pid",
-            Step::Rootfs(_) => "rootfs",
-            Step::EnterRoot {
-                mode: RootMode::PivotRoot,
-                ..
-            } => "pivot_root",
-            Step::EnterRoot {
-                mode: RootMode::Chroot,
-                ..
-            } => "chroot",
-            Step::Security { .. } => "security",
-            Step::Exec { .. } => "exec",
-        }
+        steps::of(self).name()
     }
 
     /// A short title for logs and the TUI.
     pub fn title(&self) -> String {
-        match self {
-            Step::User { .. } => "user namespace".into(),
-            Step::Uts { hostname } => format!("UTS namespace (hostname {hostname})"),
-            Step::Ipc => "IPC namespace".into(),
-            Step::Net { veth: None } => "network namespace".into(),
-            Step::Net { veth: Some(_) } => "network namespace + veth pair".into(),
-            Step::Mount => "mount namespace".into(),
-            Step::Cgroup { .. } => "cgroup limits (from outside)".into(),
-            Step::CgroupNs => "cgroup namespace".into(),
-            Step::Time { .. } => "time namespace".into(),
-            Step::Pid => "PID namespace".into(),
-            Step::Rootfs(_) => "root filesystem (overlay, volumes, /proc, /dev)".into(),
-            Step::EnterRoot {
-                mode: RootMode::PivotRoot,
-                ..
-            } => "pivot_root".into(),
-            Step::EnterRoot {
-                mode: RootMode::Chroot,
-                ..
-            } => "chroot".into(),
-            Step::Security { .. } => "security (capabilities, no_new_privs, seccomp)".into(),
-            Step::Exec { argv, .. } => format!("exec {}", argv.join(" ")),
-        }
+        steps::of(self).title()
     }
 
     /// What the step does and why, in plain words, with the man page to read.
@@ -253,22 +118,6 @@ impl Step {
 
     /// The namespace this step creates, if it is a namespace step.
     pub fn namespace(&self) -> Option<Ns> {
-        Some(match self {
-            Step::User { .. } => Ns::User,
-            Step::Uts { .. } => Ns::Uts,
-            Step::Ipc => Ns::Ipc,
-            Step::Net { .. } => Ns::Net,
-            Step::Mount => Ns::Mount,
-            Step::CgroupNs => Ns::Cgroup,
-            Step::Time { .. } => Ns::Time,
-            Step::Pid => Ns::Pid,
-            _ => return None,
-        })
-    }
-
-    /// Whether the subject process does (part of) this step; the cgroup step is
-    /// done by the controller alone.
-    pub fn runs_in_subject(&self) -> bool {
-        !matches!(self, Step::Cgroup { .. })
+        steps::of(self).namespace()
     }
 }

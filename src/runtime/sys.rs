@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+mod recorder;
+pub use recorder::{CallMatcher, Recorder};
 
 /// The calls a step can make, as plain data (what the double records).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +51,45 @@ pub enum Call {
         recursive: bool,
         attr_set: u64,
     },
+    /// The go-ahead pipe of the PID step.
+    Gate,
+    Fork,
+    /// prctl(PR_SET_PDEATHSIG, SIGKILL).
+    DieWithParent,
+    /// The PID step's child waits for its parent's go-ahead.
+    WaitGate,
+    Kill(i32, Signal),
+    /// `ip ARGS...` (netlink by way of iproute2), run from outside.
+    Ip(Vec<String>),
+    Setns(CloneFlags),
+    /// chown(2); `None` leaves that id as it is (-1).
+    Chown(PathBuf, Option<u32>, Option<u32>),
+    Chmod(PathBuf, u32),
+}
+
+/// What fork(2) returned, on each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fork {
+    /// We are the parent; the child's pid as we see it.
+    Parent(i32),
+    Child,
+}
+
+/// A pipe whose write end the parent of a fork holds until it may let the child go
+/// on: the child's read(2) returns 0 (end of file) once every write end is closed, by
+/// the parent closing it or dying. Both ends are close-on-exec.
+#[derive(Debug, Default)]
+pub struct Gate {
+    rd: Option<OwnedFd>,
+    wr: Option<OwnedFd>,
+}
+
+impl Gate {
+    /// The parent's side: the read end is closed, the write end kept until dropped.
+    pub fn hold(mut self) -> Gate {
+        self.rd = None;
+        self
+    }
 }
 
 /// What lstat(2) says a path is (symlinks are not followed).
@@ -125,6 +169,26 @@ pub trait Sys {
     /// namespace the kernel locks them (mount(2), EPERM): a remount may add flags, never
     /// drop one.
     fn mount_flags(&mut self, path: &Path) -> nix::Result<MsFlags>;
+    /// pipe2(2) with O_CLOEXEC, as a [`Gate`].
+    fn gate(&mut self) -> nix::Result<Gate>;
+    /// fork(2). Only in a single-threaded process: the child may then run any code.
+    fn fork(&mut self) -> nix::Result<Fork>;
+    /// prctl(PR_SET_PDEATHSIG, SIGKILL): die when the parent (thread) dies.
+    fn die_with_parent(&mut self) -> nix::Result<()>;
+    /// The child's side of a [`Gate`]: closes the write end and blocks until every
+    /// write end is closed.
+    fn wait_gate(&mut self, gate: Gate);
+    fn kill(&mut self, pid: i32, sig: Signal) -> nix::Result<()>;
+    /// Runs `ip ARGS...` (iproute2): creating a veth pair has no ioctl, only netlink.
+    /// The error is ip's own message on stderr.
+    fn ip(&mut self, args: &[&str]) -> std::io::Result<()>;
+    /// setns(2) into the namespace `fd` refers to (any type).
+    fn setns(&mut self, fd: BorrowedFd<'_>, kind: CloneFlags) -> nix::Result<()>;
+    /// Whether we run as root (geteuid(2) is 0): decides how the controller writes id
+    /// maps and who owns the writable layer. The double says no unless told.
+    fn is_root(&mut self) -> bool;
+    fn chown(&mut self, path: &Path, uid: Option<u32>, gid: Option<u32>) -> nix::Result<()>;
+    fn chmod(&mut self, path: &Path, mode: u32) -> nix::Result<()>;
 }
 
 /// Whether a `uname -r` release string is at least `major.minor`.
@@ -337,6 +401,57 @@ impl Sys for Linux {
             .filter(|(st, _)| f.contains(*st))
             .fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms))
     }
+    fn gate(&mut self) -> nix::Result<Gate> {
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        Ok(Gate {
+            rd: Some(rd),
+            wr: Some(wr),
+        })
+    }
+    fn fork(&mut self) -> nix::Result<Fork> {
+        // SAFETY: the callers (the subject, `__enter`) are single-threaded, so the child
+        // may run any code (fork(2), signal-safety(7)).
+        Ok(match unsafe { nix::unistd::fork() }? {
+            nix::unistd::ForkResult::Parent { child } => Fork::Parent(child.as_raw()),
+            nix::unistd::ForkResult::Child => Fork::Child,
+        })
+    }
+    fn die_with_parent(&mut self) -> nix::Result<()> {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+    }
+    fn wait_gate(&mut self, gate: Gate) {
+        let Gate { rd, wr } = gate;
+        drop(wr);
+        if let Some(rd) = rd {
+            let mut byte = [0u8; 1];
+            while let Err(Errno::EINTR) = nix::unistd::read(&rd, &mut byte) {}
+        }
+    }
+    fn kill(&mut self, pid: i32, sig: Signal) -> nix::Result<()> {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)
+    }
+    fn ip(&mut self, args: &[&str]) -> std::io::Result<()> {
+        match std::process::Command::new("ip").args(args).output() {
+            Ok(o) if o.status.success() => Ok(()),
+            Ok(o) => Err(std::io::Error::other(
+                String::from_utf8_lossy(&o.stderr).trim().to_string(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+    fn setns(&mut self, fd: BorrowedFd<'_>, kind: CloneFlags) -> nix::Result<()> {
+        nix::sched::setns(fd, kind)
+    }
+    fn is_root(&mut self) -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+    fn chown(&mut self, path: &Path, uid: Option<u32>, gid: Option<u32>) -> nix::Result<()> {
+        std::os::unix::fs::chown(path, uid, gid).map_err(io_errno)
+    }
+    fn chmod(&mut self, path: &Path, mode: u32) -> nix::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_errno)
+    }
 }
 
 /// The mount points of a /proc/self/mountinfo text at `target` or below it, in the
@@ -418,145 +533,6 @@ pub fn resolve_in_root(root: &Path, path: &Path) -> nix::Result<PathBuf> {
         }
     }
     Ok(root.join(cur))
-}
-
-/// Picks the call a `Recorder` makes fail.
-pub type CallMatcher = fn(&Call) -> bool;
-
-/// A test double: records every call and succeeds, except for one call that can be
-/// made to fail with a chosen errno (error injection for step plans).
-#[derive(Default)]
-pub struct Recorder {
-    pub calls: Vec<Call>,
-    /// Fail the first call for which this returns true.
-    pub fail: Option<(CallMatcher, Errno)>,
-    /// What `kind` answers for these paths; any other path is `Kind::Other`.
-    pub kinds: Vec<(PathBuf, Option<Kind>)>,
-}
-
-impl Recorder {
-    fn push(&mut self, call: Call) -> nix::Result<()> {
-        let fails = matches!(&self.fail, Some((f, _)) if f(&call));
-        self.calls.push(call);
-        if fails {
-            let errno = self.fail.take().map(|(_, e)| e).unwrap_or(Errno::EIO);
-            return Err(errno);
-        }
-        Ok(())
-    }
-}
-
-impl Sys for Recorder {
-    fn unshare(&mut self, flags: CloneFlags) -> nix::Result<()> {
-        self.push(Call::Unshare(flags))
-    }
-    fn sethostname(&mut self, name: &str) -> nix::Result<()> {
-        self.push(Call::SetHostname(name.to_string()))
-    }
-    fn mount(
-        &mut self,
-        source: Option<&str>,
-        target: &Path,
-        fstype: Option<&str>,
-        flags: MsFlags,
-        data: Option<&str>,
-    ) -> nix::Result<()> {
-        self.push(Call::Mount {
-            source: source.map(str::to_string),
-            target: target.to_path_buf(),
-            fstype: fstype.map(str::to_string),
-            flags,
-            data: data.map(str::to_string),
-        })
-    }
-    fn umount2(&mut self, target: &Path, flags: MntFlags) -> nix::Result<()> {
-        self.push(Call::Umount2(target.to_path_buf(), flags))
-    }
-    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> nix::Result<()> {
-        self.push(Call::PivotRoot(
-            new_root.to_path_buf(),
-            put_old.to_path_buf(),
-        ))
-    }
-    fn chroot(&mut self, path: &Path) -> nix::Result<()> {
-        self.push(Call::Chroot(path.to_path_buf()))
-    }
-    fn chdir(&mut self, path: &Path) -> nix::Result<()> {
-        self.push(Call::Chdir(path.to_path_buf()))
-    }
-    fn mkdir(&mut self, path: &Path) -> nix::Result<()> {
-        self.push(Call::Mkdir(path.to_path_buf()))
-    }
-    fn create_file(&mut self, path: &Path) -> nix::Result<()> {
-        self.push(Call::CreateFile(path.to_path_buf()))
-    }
-    fn symlink(&mut self, target: &str, link: &Path) -> nix::Result<()> {
-        self.push(Call::Symlink(target.to_string(), link.to_path_buf()))
-    }
-    fn write_file(&mut self, path: &Path, content: &str) -> nix::Result<()> {
-        self.push(Call::WriteFile(path.to_path_buf(), content.to_string()))
-    }
-    fn link_up(&mut self, name: &str) -> nix::Result<()> {
-        self.push(Call::LinkUp(name.to_string()))
-    }
-    fn set_addr(&mut self, name: &str, addr: std::net::Ipv4Addr, prefix: u8) -> nix::Result<()> {
-        self.push(Call::SetAddr(name.to_string(), addr, prefix))
-    }
-    fn rename_link(&mut self, from: &str, to: &str) -> nix::Result<()> {
-        self.push(Call::RenameLink(from.to_string(), to.to_string()))
-    }
-    fn default_route(&mut self, gateway: std::net::Ipv4Addr) -> nix::Result<()> {
-        self.push(Call::DefaultRoute(gateway))
-    }
-    fn drop_bounding(&mut self, cap: caps::Capability) -> nix::Result<()> {
-        self.push(Call::DropBounding(cap))
-    }
-    fn set_caps(&mut self, keep: &caps::CapsHashSet) -> nix::Result<()> {
-        self.push(Call::SetCaps(keep.clone()))
-    }
-    fn no_new_privs(&mut self) -> nix::Result<()> {
-        self.push(Call::NoNewPrivs)
-    }
-    fn seccomp(&mut self, filter: &seccompiler::BpfProgram) -> nix::Result<()> {
-        self.push(Call::Seccomp(filter.len()))
-    }
-    fn clear_groups(&mut self) -> nix::Result<()> {
-        self.push(Call::SetGroups)
-    }
-    fn setresgid(&mut self, gid: u32) -> nix::Result<()> {
-        self.push(Call::SetResGid(gid))
-    }
-    fn setresuid(&mut self, uid: u32) -> nix::Result<()> {
-        self.push(Call::SetResUid(uid))
-    }
-    fn set_dumpable(&mut self) -> nix::Result<()> {
-        self.push(Call::SetDumpable)
-    }
-    fn exists(&mut self, _path: &Path) -> bool {
-        true
-    }
-    fn resolve_in_root(&mut self, root: &Path, path: &Path) -> nix::Result<PathBuf> {
-        resolve_in_root(root, path)
-    }
-    fn kind(&mut self, path: &Path) -> Option<Kind> {
-        self.kinds
-            .iter()
-            .find(|(p, _)| p == path)
-            .map_or(Some(Kind::Other), |(_, k)| *k)
-    }
-    fn mount_setattr(&mut self, target: &Path, recursive: bool, attr_set: u64) -> nix::Result<()> {
-        self.push(Call::MountSetattr {
-            target: target.to_path_buf(),
-            recursive,
-            attr_set,
-        })
-    }
-    fn mounts_below(&mut self, target: &Path) -> nix::Result<Vec<PathBuf>> {
-        Ok(vec![target.to_path_buf()])
-    }
-    fn mount_flags(&mut self, _path: &Path) -> nix::Result<MsFlags> {
-        Ok(MsFlags::empty())
-    }
 }
 
 #[cfg(test)]

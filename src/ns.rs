@@ -1,4 +1,8 @@
-//! The eight namespace types a container can get, their clone flags and names.
+//! The eight namespace types, their clone flags and names: the crate's one
+//! vocabulary for them. The runtime creates and enters them (`runtime/steps/`,
+//! `runtime/enter.rs`); observe reads them (`observe::namespaces::NsKind` names the
+//! ten files of /proc/<pid>/ns, two of them the `*_for_children` views, each of one
+//! `Ns`); lessons name them. Both floors use it, so it sits above neither.
 //! See namespaces(7), unshare(2), setns(2), clone(2).
 
 use anyhow::{Result, bail};

@@ -1,0 +1,215 @@
+//! The root filesystem: an overlay of the read-only layers and this container's
+//! writable layer, then /proc, /dev and /tmp, the volumes, and the read-only and
+//! masked paths (the sequence is `runtime/mounts.rs`' `rootfs`, tested there). The
+//! controller first makes the writable layer's directories on the host, owned by root
+//! inside when a user namespace maps it; the subject then mounts.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use nix::errno::Errno;
+use serde::{Deserialize, Serialize};
+
+use super::{Inside, Outcome, Outside, Part, Shape};
+use crate::ns::Ns;
+use crate::runtime::mounts;
+use crate::runtime::protocol::Reply;
+use crate::runtime::report::Report;
+use crate::runtime::step::Step;
+use crate::runtime::sys::Sys;
+
+/// A host directory bound into the container: `--volume HOST:PATH[:ro]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    pub host: PathBuf,
+    pub target: PathBuf,
+    pub read_only: bool,
+}
+
+/// The root filesystem, assembled with overlayfs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootfsSpec {
+    /// Read-only layers, top first (overlayfs `lowerdir` order).
+    pub lower: Vec<PathBuf>,
+    /// This container's writable layer, and overlayfs' scratch dir on the same fs.
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    /// Where the merged tree is mounted (an empty directory of ours on the host).
+    pub merged: PathBuf,
+    pub volumes: Vec<Volume>,
+}
+
+impl Volume {
+    /// Parses `HOST:PATH[:ro|:rw]`. PATH must be absolute and free of `..`; with
+    /// `check_host`, HOST must exist and is made absolute.
+    pub fn parse(s: &str, check_host: bool) -> Result<Volume, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let (host, target, read_only) = match parts.as_slice() {
+            [h, t] => (*h, *t, false),
+            [h, t, "ro"] => (*h, *t, true),
+            [h, t, "rw"] => (*h, *t, false),
+            _ => {
+                return Err(format!(
+                    "invalid volume {s:?}: expected HOST:PATH or HOST:PATH:ro"
+                ));
+            }
+        };
+        if host.is_empty() || !target.starts_with('/') {
+            return Err(format!(
+                "invalid volume {s:?}: HOST must be given and PATH must be absolute"
+            ));
+        }
+        if target.split('/').any(|c| c == "..") {
+            return Err(format!("invalid volume {s:?}: PATH may not contain '..'"));
+        }
+        if target.split('/').all(|c| c.is_empty() || c == ".") {
+            return Err(format!("invalid volume {s:?}: PATH cannot be / itself"));
+        }
+        let host = if check_host {
+            std::fs::canonicalize(host).map_err(|e| format!("invalid volume {s:?}: {host}: {e}"))?
+        } else {
+            PathBuf::from(host)
+        };
+        Ok(Volume {
+            host,
+            target: PathBuf::from(target),
+            read_only,
+        })
+    }
+}
+
+pub struct Rootfs<'a> {
+    pub spec: &'a RootfsSpec,
+}
+
+impl Part for Rootfs<'_> {
+    fn name(&self) -> &'static str {
+        "rootfs"
+    }
+
+    fn title(&self) -> String {
+        "root filesystem (overlay, volumes, /proc, /dev)".into()
+    }
+
+    fn namespace(&self) -> Option<Ns> {
+        None
+    }
+
+    fn shape(&self) -> Shape {
+        Shape::ControllerFirst
+    }
+
+    fn inside(&self, cx: &mut Inside) -> Result<Outcome, Errno> {
+        mounts::rootfs(cx.sys, cx.report, self.spec, cx.in_userns)?;
+        Ok(Outcome::Done)
+    }
+
+    /// The writable layer's directories (owned by root inside when a user namespace
+    /// planned earlier maps it).
+    fn outside(&self, o: &mut Outside, report: &mut Report) -> Result<()> {
+        let root = o.sys.is_root();
+        writable_layer(o.sys, report, self.spec, &o.session.dir, root, o.earlier)?;
+        Ok(())
+    }
+
+    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Makes `spec`'s upper, work and merged directories. When we are root outside and a
+/// user namespace among `earlier` maps root inside to another uid, that uid owns them
+/// (root inside must own its writable layer), and the session directory `session`
+/// (0700) lets that uid's group through to them (0710), no one else.
+pub fn writable_layer(
+    sys: &mut dyn Sys,
+    report: &mut Report,
+    spec: &RootfsSpec,
+    session: &Path,
+    root: bool,
+    earlier: &[Step],
+) -> nix::Result<()> {
+    let owner = if root {
+        earlier.iter().find_map(|s| match s {
+            Step::User { uid, .. } => Some(uid.outside),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    if let Some(gid) = owner {
+        let res = sys
+            .chown(session, None, Some(gid))
+            .and_then(|()| sys.chmod(session, 0o710));
+        report.call("chown", format!("{session:?}, -1, {gid}"), res)?;
+        report.shell(format!(
+            "chgrp {gid} {0} && chmod 0710 {0}",
+            session.display()
+        ));
+    }
+    for dir in [&spec.upper, &spec.work, &spec.merged] {
+        let res = sys.mkdir(dir);
+        report.call("mkdir", format!("{dir:?}"), res)?;
+        if let Some(uid) = owner {
+            let res = sys.chown(dir, Some(uid), Some(uid));
+            report.call("chown", format!("{dir:?}, {uid}, {uid}"), res)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::step::IdMap;
+    use crate::runtime::sys::{Call, Recorder};
+
+    fn spec() -> RootfsSpec {
+        RootfsSpec {
+            lower: vec!["/l".into()],
+            upper: "/s/upper".into(),
+            work: "/s/work".into(),
+            merged: "/s/merged".into(),
+            volumes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn under_a_user_namespace_root_inside_owns_the_writable_layer() {
+        let map = IdMap {
+            inside: 0,
+            outside: 100000,
+            count: 65536,
+        };
+        let earlier = [Step::User { uid: map, gid: map }];
+        let mut sys = Recorder::default();
+        let mut r = Report::new("rootfs");
+        writable_layer(&mut sys, &mut r, &spec(), Path::new("/s"), true, &earlier).unwrap();
+        assert_eq!(
+            sys.calls[..4],
+            [
+                Call::Chown("/s".into(), None, Some(100000)),
+                Call::Chmod("/s".into(), 0o710),
+                Call::Mkdir("/s/upper".into()),
+                Call::Chown("/s/upper".into(), Some(100000), Some(100000)),
+            ]
+        );
+        assert_eq!(sys.calls.len(), 8);
+        assert_eq!(r.shell, vec!["chgrp 100000 /s && chmod 0710 /s"]);
+    }
+
+    #[test]
+    fn without_one_or_rootless_the_directories_are_only_made() {
+        let mut sys = Recorder::default();
+        let mut r = Report::new("rootfs");
+        writable_layer(&mut sys, &mut r, &spec(), Path::new("/s"), true, &[]).unwrap();
+        assert_eq!(
+            sys.calls,
+            vec![
+                Call::Mkdir("/s/upper".into()),
+                Call::Mkdir("/s/work".into()),
+                Call::Mkdir("/s/merged".into())
+            ]
+        );
+    }
+}
