@@ -645,41 +645,12 @@ fn prune_tools(paths: &Paths, keep: &Path) {
         if !idle {
             continue;
         }
-        let mounts = mounts.get_or_insert_with(|| all_mount_tables(&paths.proc_root));
+        let mounts = mounts.get_or_insert_with(|| cache::all_mount_tables(&paths.proc_root));
         if mounts.contains(name) {
             continue;
         }
         let _ = cache::remove_tree(&path);
     }
-}
-
-/// The mount tables of every mount namespace we can see, concatenated (one read per
-/// namespace, not per process).
-fn all_mount_tables(proc_root: &Path) -> String {
-    let mut seen = std::collections::HashSet::new();
-    let mut all = String::new();
-    let Ok(entries) = fs::read_dir(proc_root) else {
-        return all;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if !name
-            .to_str()
-            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        {
-            continue;
-        }
-        let ns = fs::read_link(entry.path().join("ns/mnt")).ok();
-        if let Some(ns) = &ns
-            && !seen.insert(ns.clone())
-        {
-            continue;
-        }
-        if let Ok(table) = fs::read_to_string(entry.path().join("mountinfo")) {
-            all.push_str(&table);
-        }
-    }
-    all
 }
 
 #[cfg(test)]

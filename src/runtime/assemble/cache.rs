@@ -427,34 +427,41 @@ pub(crate) fn trim(cache_dir: &Path, cap: u64, proc_root: &Path) -> Vec<(PathBuf
 }
 
 /// Whether any mount table we can see names `dir` (a container's overlayfs lists its
-/// lower layers in its mount options), one read per mount namespace.
+/// lower layers in its mount options).
 fn mounted_anywhere(proc_root: &Path, dir: &Path) -> bool {
     let Some(needle) = dir.to_str() else {
         return true;
     };
+    all_mount_tables(proc_root).contains(needle)
+}
+
+/// The mount tables of every mount namespace we can see, concatenated (one read per
+/// namespace, not per process).
+pub(crate) fn all_mount_tables(proc_root: &Path) -> String {
     let mut seen = std::collections::HashSet::new();
+    let mut all = String::new();
     let Ok(entries) = fs::read_dir(proc_root) else {
-        return false;
+        return all;
     };
-    for e in entries.flatten() {
-        let name = e.file_name();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
         if !name
             .to_str()
             .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
         {
             continue;
         }
-        let Ok(ns) = fs::read_link(e.path().join("ns/mnt")) else {
-            continue;
-        };
-        if !seen.insert(ns) {
+        let ns = fs::read_link(entry.path().join("ns/mnt")).ok();
+        if let Some(ns) = &ns
+            && !seen.insert(ns.clone())
+        {
             continue;
         }
-        if fs::read_to_string(e.path().join("mountinfo")).is_ok_and(|t| t.contains(needle)) {
-            return true;
+        if let Ok(table) = fs::read_to_string(entry.path().join("mountinfo")) {
+            all.push_str(&table);
         }
     }
-    false
+    all
 }
 
 /// `rm -rf` that also works as non-root on trees holding read-only directories (images
