@@ -327,7 +327,7 @@ mod tests {
         };
         let mut app = App::new(HostLine::default(), Vec::new(), Vec::new(), theme);
         for k in 0..12 {
-            let mut r = Report::new(&format!(
+            let mut r = Report::new(format!(
                 "step {k} with a name long enough to wrap in a narrow pane, twice over"
             ));
             for c in 0..k {
