@@ -5,7 +5,9 @@
 //!
 //! And without root: a recording committed under tests/fixtures/recordings (made by
 //! the first recording format) must still play, to the same snapshot screens: old
-//! recordings keep working, or this test says which one broke.
+//! recordings keep working, or this test says which one broke. The second format's
+//! fixture (snapshots written as changes: a live session, every step, then the memory
+//! hog until the OOM kill) plays to its own snapshot screens, through the kill.
 
 mod common;
 #[path = "fixtures/tui/screen.rs"]
@@ -33,6 +35,11 @@ fn main() -> std::process::ExitCode {
             "the_first_format_still_plays_to_the_same_screens",
             None,
             the_first_format_still_plays_to_the_same_screens,
+        ),
+        trial(
+            "the_second_format_plays_its_snapshots_whole",
+            None,
+            the_second_format_plays_its_snapshots_whole,
         ),
         trial(
             "what_cannot_be_played_is_refused_with_why",
@@ -195,6 +202,72 @@ fn the_first_format_still_plays_to_the_same_screens() {
     for (k, s) in screens.iter().enumerate() {
         insta::assert_snapshot!(format!("replay_v1_uts_{k}"), s);
     }
+}
+
+fn the_second_format_plays_its_snapshots_whole() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings/v2-hog.jsonl");
+    let text = std::fs::read_to_string(&path).expect("the fixture");
+    assert!(text.starts_with("{\"format\":\"underhood-recording\",\"version\":2,"));
+    let changes = text.matches("\"since_previous\"").count();
+    assert!(changes > 20, "snapshots written as changes: {changes}");
+    // Every snapshot reads back whole: each has the container's mount table.
+    let rec = recording::read(&path).unwrap_or_else(|e| panic!("{e:#}"));
+    let mut whole = 0;
+    for e in &rec.entries {
+        use underhood::ui::event::Event;
+        let snaps = match &e.event {
+            Event::Snapshot { snapshot } => vec![snapshot],
+            Event::Step { before, after, .. } => before.iter().chain([after]).collect(),
+            _ => continue,
+        };
+        for s in snaps {
+            if let Ok(m) = &s.mounts {
+                assert!(
+                    !m.is_empty() || s.subject == 0,
+                    "at {} ms: no mounts",
+                    e.t_ms
+                );
+            }
+            assert!(
+                s.ns.len() >= 8,
+                "at {} ms: {} namespace links",
+                e.t_ms,
+                s.ns.len()
+            );
+            whole += 1;
+        }
+    }
+    assert!(
+        whole > changes,
+        "{whole} snapshots, {changes} written as changes"
+    );
+    let mut screens = stepped_screens(&path, (100, 30));
+    assert!(screens.len() >= 10, "every step: {}", screens.len());
+    // And the end, after the hog's OOM kill.
+    let rec = recording::read(&path).unwrap();
+    let mut p = Player::new(
+        rec,
+        Theme {
+            kind: ThemeKind::NoColor,
+        },
+        ReplayOptions {
+            step: true,
+            speed: 1.0,
+            ..ReplayOptions::default()
+        },
+    );
+    for _ in 0..64 {
+        p.next();
+    }
+    p.status();
+    screens.push(text_of(&p));
+    for (k, s) in screens.iter().enumerate() {
+        insta::assert_snapshot!(format!("replay_v2_hog_{k}"), s);
+    }
+}
+
+fn text_of(p: &Player) -> String {
+    text(&render(&p.app, 100, 30))
 }
 
 /// `underhood replay` on files it cannot play: exit 2 and a line that says why, before

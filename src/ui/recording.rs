@@ -5,7 +5,7 @@
 //! A file is JSON Lines: a header line, then one line per event:
 //!
 //! ```text
-//! {"format":"underhood-recording","version":1,"underhood":"0.1.0",...}
+//! {"format":"underhood-recording","version":2,"underhood":"0.1.0",...}
 //! {"t_ms":12,"batch":0,"event":{"kind":"started","steps":[...]}}
 //! ```
 //!
@@ -25,10 +25,13 @@ use super::event::Event;
 use super::tap::Tap;
 use crate::observe::namespaces::NsLink;
 
+mod delta;
+
 /// The first line's `format`.
 pub const FORMAT: &str = "underhood-recording";
-/// The format this build writes.
-pub const VERSION: u32 = 1;
+/// The format this build writes. 2: a snapshot is written as what changed since the
+/// previous one (src/ui/recording/delta.rs).
+pub const VERSION: u32 = 2;
 /// The oldest format this build plays.
 pub const OLDEST: u32 = 1;
 
@@ -106,6 +109,7 @@ pub fn read(path: &Path) -> Result<Recording> {
     // last line: the recording ended abruptly (a crash, a full disk).
     let mut pending: Option<(usize, serde_json::Error)> = None;
     let mut n = 1;
+    let mut chain = delta::Chain::default();
     loop {
         n += 1;
         let Some(line) = next_line(&mut reader, &mut buf, path, n)? else {
@@ -117,7 +121,15 @@ pub fn read(path: &Path) -> Result<Recording> {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Entry>(&line) {
+        let parsed = if header.version >= 2 {
+            entry_since_v2(&line, &mut chain).map_err(|e| match e {
+                Since2::Json(e) => e,
+                Since2::Chain(e) => serde_json::Error::io(std::io::Error::other(e.to_string())),
+            })
+        } else {
+            serde_json::from_str::<Entry>(&line)
+        };
+        match parsed {
             Ok(e) => entries.push(e),
             Err(e) if e.is_eof() => pending = Some((n, e)),
             Err(e) => bail!(
@@ -137,6 +149,21 @@ pub fn read(path: &Path) -> Result<Recording> {
         entries,
         cut_at_line,
     })
+}
+
+enum Since2 {
+    Json(serde_json::Error),
+    Chain(anyhow::Error),
+}
+
+/// A line of format 2 and up: its snapshots are restored whole from the ones before
+/// them before it is read as an [`Entry`].
+fn entry_since_v2(line: &str, chain: &mut delta::Chain) -> Result<Entry, Since2> {
+    let mut value: serde_json::Value = serde_json::from_str(line).map_err(Since2::Json)?;
+    if let Some(event) = value.get_mut("event") {
+        chain.decode(event).map_err(Since2::Chain)?;
+    }
+    serde_json::from_value(value).map_err(Since2::Json)
 }
 
 /// The longest line a recording may have. Our longest events (a snapshot of a busy
@@ -244,6 +271,8 @@ pub struct Recorder {
     path: PathBuf,
     out: BufWriter<File>,
     batch: u64,
+    /// The last snapshot written, that the next one is written against.
+    chain: delta::Chain,
     /// The first write error, reported once at the end (a full disk must not stop
     /// the session on stage).
     failed: Option<String>,
@@ -257,6 +286,7 @@ impl Recorder {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
             batch: 0,
+            chain: delta::Chain::default(),
             failed: None,
         };
         let line = serde_json::to_string(header)?;
@@ -307,18 +337,25 @@ impl Tap for Recorder {
     }
 
     fn event(&mut self, at: Duration, ev: &Event) {
-        // Serialized from a borrow: a snapshot (a whole mount table and process tree)
-        // is not copied to be written.
+        // The event as a JSON value, its snapshots then written as what changed.
         #[derive(Serialize)]
-        struct EntryRef<'a> {
+        struct EntryRef {
             t_ms: u64,
             batch: u64,
-            event: &'a Event,
+            event: serde_json::Value,
         }
+        let mut event = match serde_json::to_value(ev) {
+            Ok(v) => v,
+            Err(e) => {
+                self.failed = Some(format!("encoding an event: {e}"));
+                return;
+            }
+        };
+        self.chain.encode(&mut event);
         let entry = EntryRef {
             t_ms: at.as_millis() as u64,
             batch: self.batch,
-            event: ev,
+            event,
         };
         match serde_json::to_string(&entry) {
             Ok(line) => self.write_line(&line),
@@ -380,6 +417,38 @@ mod tests {
         assert_eq!((rec.entries[0].t_ms, rec.entries[0].batch), (5, 1));
         assert_eq!(rec.entries[1].event, Event::Hog { pid: Some(3) });
         assert_eq!(rec.cut_at_line, None);
+    }
+
+    #[test]
+    fn snapshots_are_written_as_changes_and_read_back_whole() {
+        use crate::observe::snapshot::Snapshot;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut r = Recorder::create(&path, &header()).unwrap();
+        let mut a = Snapshot {
+            subject: 42,
+            mounts: Err("unreadable: ENOENT".into()),
+            ..Snapshot::default()
+        };
+        let mut sent = Vec::new();
+        for k in 0..4u64 {
+            a.at = Duration::from_millis(100 * k);
+            if k == 2 {
+                a.pids_current = Some(k);
+            }
+            let ev = Event::Snapshot {
+                snapshot: Box::new(a.clone()),
+            };
+            r.begin();
+            r.event(a.at, &ev);
+            sent.push(ev);
+        }
+        r.finish();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("ENOENT").count(), 1, "written once:\n{text}");
+        let rec = read(&path).unwrap();
+        let got: Vec<Event> = rec.entries.into_iter().map(|e| e.event).collect();
+        assert_eq!(got, sent);
     }
 
     #[test]

@@ -420,14 +420,21 @@ impl Driver {
             self.taps.begin();
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(msg) => {
+                    // A key's release changes nothing shown: no frame is built for it.
+                    let release = matches!(&msg, Msg::Key(k)
+                        if k.kind == crossterm::event::KeyEventKind::Release);
                     let action = app::update(app, msg);
-                    dirty = true;
+                    dirty = !release;
                     match action {
                         Action::None => {}
                         // A sample taken before going back arrives after the
-                        // rebuilt container's: it belongs to the torn-down one.
+                        // rebuilt container's: it belongs to the torn-down one, is
+                        // dropped, and changes nothing to draw.
                         Action::Emit(Event::Snapshot { snapshot })
-                            if app.snap.as_ref().is_some_and(|s| s.at > snapshot.at) => {}
+                            if app.snap.as_ref().is_some_and(|s| s.at > snapshot.at) =>
+                        {
+                            dirty = false;
+                        }
                         Action::Emit(ev) => self.emit(app, ev),
                         Action::Oom => {
                             app.info("the kernel's OOM killer fired in the container's cgroup");

@@ -37,13 +37,17 @@ pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report], presen
     } else {
         g.offset(app.scrolled(Pane::Syscalls))
     };
+    // Only the lines in view are wrapped and drawn (the log grows to hundreds of
+    // lines; each line wraps on its own, so the rows shown are the same).
+    let (first, skip) = first_shown(&lines, &g.rows, offset);
+    let shown: Vec<Line<'static>> = lines.into_iter().skip(first).take(g.visible + 1).collect();
     f.render_widget(
-        Paragraph::new(lines)
+        Paragraph::new(shown)
             .wrap(Wrap { trim: false })
-            .scroll((offset as u16, 0))
+            .scroll((skip as u16, 0))
             .block(scroll::marked(
                 crate::ui::draw::block(app, Pane::Syscalls, "Syscalls".into()),
-                g,
+                g.geometry,
                 offset,
                 app.theme,
             )),
@@ -53,15 +57,35 @@ pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report], presen
 
 /// The log's wrapped lines; not scrolled by hand, the newest at the bottom.
 pub fn geometry(app: &App, area: Rect) -> Geometry {
-    build(app, area, &app.log, false).1
+    build(app, area, &app.log, false).1.geometry
 }
 
-fn build(
-    app: &App,
-    area: Rect,
-    log: &[Report],
-    presenting: bool,
-) -> (Vec<Line<'static>>, Geometry) {
+/// The geometry, and the screen rows each line takes once wrapped.
+struct Built {
+    geometry: Geometry,
+    rows: Vec<usize>,
+}
+
+impl std::ops::Deref for Built {
+    type Target = Geometry;
+    fn deref(&self) -> &Geometry {
+        &self.geometry
+    }
+}
+
+/// The line that screen row `offset` falls in, and how many of its rows are above it.
+fn first_shown(lines: &[Line], rows: &[usize], offset: usize) -> (usize, usize) {
+    let mut above = 0;
+    for (i, r) in rows.iter().enumerate().take(lines.len()) {
+        if above + r > offset {
+            return (i, offset - above);
+        }
+        above += r;
+    }
+    (lines.len(), 0)
+}
+
+fn build(app: &App, area: Rect, log: &[Report], presenting: bool) -> (Vec<Line<'static>>, Built) {
     let t = app.theme;
     // Runs of one call are folded unless this pane is zoomed: then every call shows
     // (which 26 capabilities went, one by one).
@@ -120,22 +144,32 @@ fn build(
     // Keep the newest in view: scroll so the last wrapped line is at the bottom.
     let inner_w = area.width.saturating_sub(2).max(1);
     let inner_h = area.height.saturating_sub(2) as usize;
-    let above_newest = Paragraph::new(lines[..newest].to_vec())
-        .wrap(Wrap { trim: false })
-        .line_count(inner_w);
-    let total = Paragraph::new(lines.clone())
-        .wrap(Wrap { trim: false })
-        .line_count(inner_w);
+    // Most lines are wrapped already (wrap_indented) and take one row: only a line
+    // wider than the pane (a step's name) is measured by wrapping it.
+    let rows: Vec<usize> = lines
+        .iter()
+        .map(|l| {
+            if l.width() <= inner_w as usize {
+                1
+            } else {
+                Paragraph::new(l.clone())
+                    .wrap(Wrap { trim: false })
+                    .line_count(inner_w)
+            }
+        })
+        .collect();
+    let above_newest: usize = rows[..newest].iter().sum();
+    let total: usize = rows.iter().sum();
     let mut auto = total.saturating_sub(inner_h);
     if presenting {
         auto = auto.min(above_newest);
     }
-    let g = Geometry {
+    let geometry = Geometry {
         total,
         visible: inner_h,
         auto,
     };
-    (lines, g)
+    (lines, Built { geometry, rows })
 }
 
 /// One logical line as screen lines of at most `width` columns: broken after a space
@@ -282,5 +316,64 @@ mod tests {
             .map(|l| l.to_string().trim().to_string())
             .collect();
         assert_eq!(text, "x".repeat(25));
+    }
+
+    /// Drawing only the lines in view shows the same rows as wrapping the whole log,
+    /// at every scroll position, with step names wider than the pane.
+    #[test]
+    fn the_lines_in_view_draw_as_the_whole_log_would() {
+        let theme = Theme {
+            kind: ThemeKind::NoColor,
+        };
+        let mut app = App::new(HostLine::default(), Vec::new(), Vec::new(), theme);
+        for k in 0..12 {
+            let mut r = Report::new(format!(
+                "step {k} with a name long enough to wrap in a narrow pane, twice over"
+            ));
+            for c in 0..k {
+                r.calls.push(SyscallRecord {
+                    name: format!("call{c}"),
+                    args: format!("ARG_{k}_{c}, a longer argument {}", "x".repeat(c * 7)),
+                    result: Ok("0".into()),
+                });
+            }
+            r.notes.push(format!("note {k}"));
+            app.log.push(r);
+        }
+        let area = Rect::new(0, 0, 60, 12);
+        let whole = |app: &App, offset: usize| {
+            let (lines, g) = build(app, area, &app.log, false);
+            let mut t = Terminal::new(TestBackend::new(60, 12)).unwrap();
+            t.draw(|f| {
+                f.render_widget(
+                    Paragraph::new(lines)
+                        .wrap(Wrap { trim: false })
+                        .scroll((offset as u16, 0))
+                        .block(scroll::marked(
+                            crate::ui::draw::block(app, Pane::Syscalls, "Syscalls".into()),
+                            g.geometry,
+                            offset,
+                            app.theme,
+                        )),
+                    area,
+                )
+            })
+            .unwrap();
+            let buf = t.backend().buffer().clone();
+            (0..12)
+                .map(|y| (0..60).map(|x| buf[(x, y)].symbol()).collect::<String>())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let g = geometry(&app, area);
+        assert!(g.total > 60, "a log of many screens: {}", g.total);
+        for offset in 0..g.total.saturating_sub(g.visible) {
+            app.scroll = vec![(Pane::Syscalls, offset)];
+            assert_eq!(
+                screen(&app),
+                whole(&app, offset),
+                "scrolled to row {offset}"
+            );
+        }
     }
 }
