@@ -33,6 +33,17 @@ fn main() {
         );
     }
     out.push_str("];\n");
+    // The tracks file, when there is one.
+    let tracks = dir.join("tracks.toml");
+    if tracks.exists() {
+        let _ = writeln!(
+            out,
+            "/// `lessons/tracks.toml`, compiled in.\npub static TRACKS: Option<(&str, &str)> = Some((\"lessons/tracks.toml\", include_str!({:?})));",
+            tracks.display().to_string()
+        );
+    } else {
+        out.push_str("pub static TRACKS: Option<(&str, &str)> = None;\n");
+    }
     let dest = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("lessons_embedded.rs");
     std::fs::write(dest, out).expect("writing lessons_embedded.rs");
 }

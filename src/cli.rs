@@ -9,4 +9,5 @@ pub mod notes;
 pub mod replay;
 pub mod run;
 pub mod syscall;
+pub mod track_list;
 pub mod version;

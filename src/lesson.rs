@@ -9,4 +9,5 @@ pub mod probe;
 pub mod progress;
 pub mod runner;
 pub mod set;
+pub mod track;
 pub mod validate;

@@ -55,6 +55,9 @@ struct TuiArgs {
     /// Use a teacher's lesson directory instead of the shipped lessons.
     #[arg(long)]
     lessons: Option<std::path::PathBuf>,
+    /// Resume in a track (workshop, self-study, talk): its first lesson not passed.
+    #[arg(long, value_name = "NAME", conflicts_with = "lesson")]
+    track: Option<String>,
     /// Save the session (steps, samples, shells) to FILE, to play with `underhood replay`.
     #[arg(long, value_name = "FILE")]
     record: Option<std::path::PathBuf>,
@@ -164,7 +167,7 @@ type Picked = Option<(
 )>;
 
 fn pick_lesson(args: &TuiArgs) -> Result<Picked, ExitCode> {
-    if args.lesson.is_none() && args.lessons.is_none() {
+    if args.lesson.is_none() && args.lessons.is_none() && args.track.is_none() {
         return Ok(None);
     }
     let Some(set) = cli::lessons::load(args.lessons.as_ref()) else {
@@ -174,14 +177,21 @@ fn pick_lesson(args: &TuiArgs) -> Result<Picked, ExitCode> {
     let progress =
         underhood::lesson::progress::Progress::load(&underhood::lesson::progress::default_path());
     // Without an id: the first lesson not passed, at the step saved for it.
+    // With a track: the same, among the track's lessons in its order.
+    let ids = match underhood::ui::resume::ids(&set, args.track.as_deref()) {
+        Ok(ids) => ids,
+        Err(e) => {
+            eprintln!("underhood: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
     let resume = if wanted.is_empty() {
-        let ids: Vec<String> = set.lessons.iter().map(|l| l.id().to_string()).collect();
         underhood::ui::resume::resume(&ids, &progress)
     } else {
         None
     };
     let found = match &resume {
-        Some(r) => set.lessons.get(r.lesson),
+        Some(r) => set.get(&ids[r.lesson]),
         None if !wanted.is_empty() => set.get(&wanted),
         None => set.lessons.first(),
     };

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         every_lesson_is_complete_and_consistent,
         broken_examples_are_reported_at_their_exact_place,
         all_broken_examples_at_once_are_all_reported,
+        list_track_shows_order_times_and_checkpoints,
         syscall_helper_prints_the_call_and_its_errno,
     ];
     tests.extend(root_trials![
@@ -187,6 +188,19 @@ fn expectations(dir: &Path, file: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `# expect: LINE:COLUMN: MESSAGE` lines of a set's `tracks.toml`, when it has one
+/// (reported after the lesson files' problems).
+fn track_expectations(dir: &Path) -> Vec<String> {
+    let file = dir.join("tracks.toml");
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("# expect: "))
+        .map(|e| format!("{}:{e}", file.display()))
+        .collect()
+}
+
 /// Runs `lessons check DIR`; returns the exit code and the problem lines.
 fn check_dir(dir: &Path) -> (Option<i32>, Vec<String>, String) {
     let o = underhood(&["lessons", "check", dir.to_str().unwrap()]);
@@ -228,6 +242,7 @@ fn broken_examples_are_reported_at_their_exact_place() {
             for f in md_files(&entry) {
                 expected.extend(expectations(&entry, &f));
             }
+            expected.extend(track_expectations(&entry));
             (entry.clone(), expected, None)
         } else if name.ends_with(".md") && name != "README.md" {
             // One file alone, in a directory of its own.
@@ -270,6 +285,49 @@ fn all_broken_examples_at_once_are_all_reported() {
     problems.sort();
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(problems, expected, "{err}");
+}
+
+fn list_track_shows_order_times_and_checkpoints() {
+    // A fresh state directory: no progress, so no "passed" column.
+    let state = tempfile::tempdir().unwrap();
+    let env = [("XDG_STATE_HOME", state.path().to_str().unwrap())];
+    let o = underhood_env(&["lessons", "list", "--track", "workshop"], &env);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("workshop: the 3-hour core path"),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1], "  1   10 min  0:00  host-view   What a container is not",
+        "{out}"
+    );
+    assert_eq!(
+        lines[2], "  2   15 min  0:10  namespaces  Namespaces and their three syscalls",
+        "{out}"
+    );
+    assert!(lines[3].starts_with("     checkpoint: "), "{out}");
+    // In the track's order: the OOM kill comes after the cgroups lesson that sets it up.
+    let at = |id: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(&format!(" {id} ")))
+            .unwrap()
+    };
+    assert!(at("cgroups") < at("oom"), "{out}");
+    assert!(!out.contains(" ipc "), "{out}");
+    let last = lines.last().unwrap();
+    assert!(last.ends_with(" minutes"), "{out}");
+    let minutes: u32 = last.split(' ').nth(2).unwrap().parse().unwrap();
+    assert!((120..=180).contains(&minutes), "{out}");
+    // An unknown track: an error naming the known ones.
+    let o = underhood_env(&["lessons", "list", "--track", "nope"], &env);
+    assert_eq!(code(&o), Some(2));
+    assert_eq!(
+        stderr(&o).trim(),
+        "underhood: no track \"nope\"; the tracks are: workshop, self-study, talk"
+    );
 }
 
 /// `underhood syscall mkdir|mkdirat PATH` makes that very call and prints it with its

@@ -1,4 +1,4 @@
-//! `underhood lessons check [DIR] | list | reset [ID]`.
+//! `underhood lessons check [DIR] | list [--track NAME] | reset [ID]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +17,9 @@ pub enum LessonsCommand {
         /// Use a teacher's lesson directory instead of the shipped lessons.
         #[arg(long)]
         lessons: Option<PathBuf>,
+        /// Only a track's lessons, in its order, with their times and checkpoints.
+        #[arg(long, value_name = "NAME")]
+        track: Option<String>,
     },
     /// Forget your progress in one lesson, or in all of them.
     Reset { id: Option<String> },
@@ -70,11 +73,23 @@ pub fn main(cmd: LessonsCommand) -> ExitCode {
             }
             None => ExitCode::from(1),
         },
-        LessonsCommand::List { lessons } => {
+        LessonsCommand::List { lessons, track } => {
             let Some(set) = load(lessons.as_ref()) else {
                 return ExitCode::from(1);
             };
             let progress = Progress::load(&progress::default_path());
+            if let Some(name) = track {
+                return match underhood::lesson::track::find(&set.tracks, &name) {
+                    Ok(t) => {
+                        print!("{}", super::track_list::render(&set, t, &progress));
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("underhood: {e}");
+                        ExitCode::from(2)
+                    }
+                };
+            }
             let root = nix::unistd::geteuid().is_root();
             // Columns as wide as their longest entry (a teacher's lessons may be longer).
             let id_w = set

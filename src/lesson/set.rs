@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::format::{LessonFile, Pos, Problem, parse};
+use super::track::{self, Track};
 use super::validate::validate;
 
 mod embedded {
@@ -15,6 +16,8 @@ mod embedded {
 pub struct LessonSet {
     /// In syllabus order.
     pub lessons: Vec<LessonFile>,
+    /// From `tracks.toml`, when the set has one.
+    pub tracks: Vec<Track>,
 }
 
 impl LessonSet {
@@ -23,7 +26,11 @@ impl LessonSet {
     }
 }
 
-fn from_texts(files: Vec<(String, String)>) -> Result<LessonSet, Vec<Problem>> {
+/// `tracks`: the tracks file's path and text, when there is one.
+fn from_texts(
+    files: Vec<(String, String)>,
+    tracks: Option<(String, String)>,
+) -> Result<LessonSet, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut lessons = Vec::new();
     for (path, text) in files {
@@ -33,11 +40,18 @@ fn from_texts(files: Vec<(String, String)>) -> Result<LessonSet, Vec<Problem>> {
         }
     }
     problems.extend(validate(&lessons));
+    let tracks = match tracks {
+        Some((path, text)) => track::load(&path, &text, &lessons).unwrap_or_else(|mut p| {
+            problems.append(&mut p);
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
     if !problems.is_empty() {
         return Err(problems);
     }
     lessons.sort_by_key(|l| (l.front.order, l.id().to_string()));
-    Ok(LessonSet { lessons })
+    Ok(LessonSet { lessons, tracks })
 }
 
 /// The lessons shipped in the binary.
@@ -47,6 +61,7 @@ pub fn builtin() -> Result<LessonSet, Vec<Problem>> {
             .iter()
             .map(|(p, t)| (p.to_string(), t.to_string()))
             .collect(),
+        embedded::TRACKS.map(|(p, t)| (p.to_string(), t.to_string())),
     )
 }
 
@@ -83,7 +98,23 @@ pub fn from_dir(dir: &Path) -> Result<LessonSet, Vec<Problem>> {
             }),
         }
     }
-    match from_texts(files) {
+    let tracks_path = dir.join("tracks.toml");
+    let tracks = if tracks_path.exists() {
+        match std::fs::read_to_string(&tracks_path) {
+            Ok(t) => Some((tracks_path.display().to_string(), t)),
+            Err(e) => {
+                problems.push(Problem {
+                    path: tracks_path.display().to_string(),
+                    pos: Pos { line: 1, column: 1 },
+                    message: format!("cannot read: {e}"),
+                });
+                None
+            }
+        }
+    } else {
+        None
+    };
+    match from_texts(files, tracks) {
         Ok(set) if problems.is_empty() => Ok(set),
         Ok(_) => Err(problems),
         Err(mut more) => {
@@ -103,6 +134,19 @@ mod tests {
             let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
             panic!("shipped lessons have problems:\n{}", text.join("\n"));
         }
+    }
+
+    #[test]
+    fn the_shipped_tracks_are_the_three_promised() {
+        let set = builtin().expect("valid");
+        let w = track::find(&set.tracks, "workshop").unwrap();
+        assert!(w.timed && w.minutes() <= 180, "{}", w.minutes());
+        assert!(w.lessons.iter().any(|s| s.checkpoint.is_some()));
+        let s = track::find(&set.tracks, "self-study").unwrap();
+        assert!(s.complete);
+        assert_eq!(s.lessons.len(), set.lessons.len());
+        let t = track::find(&set.tracks, "talk").unwrap();
+        assert!(t.timed && t.minutes() <= 30, "{}", t.minutes());
     }
 
     #[test]

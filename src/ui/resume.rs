@@ -2,6 +2,17 @@
 //! at the step saved for it (progress.toml's `current`), and a line saying so.
 
 use crate::lesson::progress::Progress;
+use crate::lesson::set::LessonSet;
+use crate::lesson::track;
+
+/// The lessons to resume among: a track's, in its order (`--track NAME`), or the
+/// whole syllabus. An unknown track is an error naming the known ones.
+pub fn ids(set: &LessonSet, track: Option<&str>) -> Result<Vec<String>, String> {
+    match track {
+        Some(name) => Ok(track::find(&set.tracks, name)?.ids()),
+        None => Ok(set.lessons.iter().map(|l| l.id().to_string()).collect()),
+    }
+}
 
 /// Where to resume among the lessons `ids` (in their order).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +70,25 @@ mod tests {
         ["namespaces", "pid", "rootfs", "oom"]
             .map(String::from)
             .to_vec()
+    }
+
+    #[test]
+    fn a_track_resumes_at_its_own_first_lesson_not_passed() {
+        let set = crate::lesson::set::builtin().unwrap();
+        let mut p = Progress::default();
+        for id in ["host-view", "namespaces", "pid"] {
+            p.passed.insert(id.into());
+        }
+        // The talk skips uts and mount: after pid comes pivot-root.
+        let talk = super::ids(&set, Some("talk")).unwrap();
+        assert_eq!(talk[resume(&talk, &p).unwrap().lesson], "pivot-root");
+        // The workshop has uts between namespaces and pid.
+        let w = super::ids(&set, Some("workshop")).unwrap();
+        assert_eq!(w[resume(&w, &p).unwrap().lesson], "uts");
+        let all = super::ids(&set, None).unwrap();
+        assert_eq!(all.len(), set.lessons.len());
+        let e = super::ids(&set, Some("nope")).unwrap_err();
+        assert!(e.contains("workshop, self-study, talk"), "{e}");
     }
 
     #[test]
