@@ -8,6 +8,7 @@
 //! - `fs`: the state directory and the upper layer seen from the host, device nodes,
 //!   read-only volumes and their submounts, masked paths, hostile image symlinks;
 //! - `image`: the image cache and unpacking bounds;
+//! - `iso`: the host's System V IPC objects and processes, seen from inside;
 //! - `ui`: the TUI and its files and sockets (closed terminals, `--record`,
 //!   `--publish`, escapes in what we print).
 //!
@@ -22,6 +23,8 @@ mod common;
 mod fs;
 #[path = "escape/image.rs"]
 mod image;
+#[path = "escape/iso.rs"]
+mod iso;
 #[path = "escape/probe.rs"]
 mod probe;
 #[path = "escape/seccomp.rs"]
@@ -34,5 +37,6 @@ fn main() -> std::process::ExitCode {
     all.extend(fs::trials());
     all.extend(image::trials());
     all.extend(ui::trials());
+    all.extend(iso::trials());
     common::run(all)
 }
