@@ -121,7 +121,9 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
     }
     lines.extend(skipped_line(app));
     let next = app.next_step();
+    let passing = app.pass_run_steps();
     match next {
+        Some(_) if !passing.is_empty() => lines.extend(passing_lines(app, &passing)),
         Some(s) => lines.push(Line::from(vec![
             Span::styled(format!("next ({}/{total}): ", app.done + 1), t.dim()),
             Span::styled(s.title(), t.title()),
@@ -133,11 +135,18 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
         ))),
     }
     lines.push(Line::raw(""));
-    let mut section = l.section_for(next.map(|s| s.name()));
+    // A passed-through step has no section of its own: its line above is all.
+    let mut section = if passing.is_empty() {
+        l.section_for(next.map(|s| s.name()))
+    } else {
+        String::new()
+    };
     if app.done == 0 {
         // At the start, the lesson's introduction comes first.
         let intro = l.section_for(None);
-        if intro != section {
+        if section.is_empty() {
+            section = intro;
+        } else if intro != section {
             section = format!("{intro}\n{section}");
         }
     }
@@ -204,6 +213,38 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
         crate::ui::draw::fit_end(&format!("Lesson {} · {}", l.order, l.title), room)
     };
     (lines, title)
+}
+
+/// A run of steps this lesson only passes through: their names on one line, taken
+/// with one key press, then one line each with the lesson that explains it.
+fn passing_lines(app: &App, run: &[(&'static str, String, String)]) -> Vec<Line<'static>> {
+    let t = app.theme;
+    let (first, last) = (app.done + 1, app.done + run.len());
+    let at = if first == last {
+        format!("{first}/{}", app.steps.len())
+    } else {
+        format!("{first}-{last}/{}", app.steps.len())
+    };
+    let names: Vec<&str> = run.iter().map(|(n, _, _)| *n).collect();
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("next ({at}), passing through: "), t.dim()),
+        Span::styled(names.join(", "), t.title()),
+        Span::styled(
+            if run.len() == 1 {
+                "  → takes it"
+            } else {
+                "  → takes them all"
+            },
+            t.dim(),
+        ),
+    ])];
+    for (_, title, to) in run {
+        lines.push(Line::from(vec![
+            Span::raw(format!("  · {title}")),
+            Span::styled(format!(" — lesson {to}"), t.dim()),
+        ]));
+    }
+    lines
 }
 
 /// "skipped: cgroup limits" and why, once the walk has reached the place the step
