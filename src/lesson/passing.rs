@@ -164,7 +164,7 @@ pub fn track_order(order: &[&LessonFile], j: usize, set: &[LessonFile]) -> Vec<S
             .collect();
         let fix = match by.first() {
             Some(first) => format!(
-                "introduced by {}: pass it through (pass_through = {{ {step} = \"{first}\" }}) or take {first} first",
+                "introduced by {}: pass it through (pass_through = {{ {step} = \"{first}\" }}) or put {first} before it in the track",
                 by.join(", ")
             ),
             None => "no lesson introduces it: add it to the `introduces` of the lesson that explains it first".into(),
@@ -277,7 +277,7 @@ mod tests {
         assert_eq!(
             track_order(&order, 0, &s),
             [
-                "lesson \"m2\" explains step \"mount\" before it is introduced (introduced by mount: pass it through (pass_through = { mount = \"mount\" }) or take mount first)",
+                "lesson \"m2\" explains step \"mount\" before it is introduced (introduced by mount: pass it through (pass_through = { mount = \"mount\" }) or put mount before it in the track)",
                 "lesson \"m2\" explains step \"uts\" before it is introduced (no lesson introduces it: add it to the `introduces` of the lesson that explains it first)",
             ]
         );

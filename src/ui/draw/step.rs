@@ -123,7 +123,10 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
     let next = app.next_step();
     let passing = app.pass_run_steps();
     match next {
-        Some(_) if !passing.is_empty() => lines.extend(passing_lines(app, &passing)),
+        Some(_) if !passing.is_empty() => {
+            let width = area.width.saturating_sub(2) as usize;
+            lines.extend(passing_lines(app, &passing, width))
+        }
         Some(s) => lines.push(Line::from(vec![
             Span::styled(format!("next ({}/{total}): ", app.done + 1), t.dim()),
             Span::styled(s.title(), t.title()),
@@ -134,7 +137,6 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
             t.title(),
         ))),
     }
-    lines.push(Line::raw(""));
     // A passed-through step has no section of its own: its line above is all.
     let mut section = if passing.is_empty() {
         l.section_for(next.map(|s| s.name()))
@@ -150,7 +152,10 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
             section = format!("{intro}\n{section}");
         }
     }
-    lines.extend(crate::ui::markdown::render(&section, t));
+    if !section.is_empty() {
+        lines.push(Line::raw(""));
+        lines.extend(crate::ui::markdown::render(&section, t));
+    }
     if next.is_none() && !l.tries.is_empty() {
         lines.push(Line::raw(""));
         lines.push(Line::from(Span::styled("Try in the shell (s):", t.title())));
@@ -216,8 +221,13 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
 }
 
 /// A run of steps this lesson only passes through: their names on one line, taken
-/// with one key press, then one line each with the lesson that explains it.
-fn passing_lines(app: &App, run: &[(&'static str, String, String)]) -> Vec<Line<'static>> {
+/// with one key press, then one line each: the step, the lesson that explains it, and
+/// what it does as far as the pane's width allows.
+fn passing_lines(
+    app: &App,
+    run: &[(&'static str, String, String)],
+    width: usize,
+) -> Vec<Line<'static>> {
     let t = app.theme;
     let (first, last) = (app.done + 1, app.done + run.len());
     let at = if first == last {
@@ -238,10 +248,23 @@ fn passing_lines(app: &App, run: &[(&'static str, String, String)]) -> Vec<Line<
             t.dim(),
         ),
     ])];
-    for (_, title, to) in run {
+    let name_w = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let to_w = run
+        .iter()
+        .map(|(_, _, to)| to.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (name, title, to) in run {
+        let head = format!("  {name:<name_w$}  lesson {to:<to_w$}");
+        let room = width.saturating_sub(head.chars().count() + 2);
+        let what = if room >= 14 {
+            format!("  {}", crate::ui::draw::fit_end(title, room))
+        } else {
+            String::new()
+        };
         lines.push(Line::from(vec![
-            Span::raw(format!("  · {title}")),
-            Span::styled(format!(" — lesson {to}"), t.dim()),
+            Span::raw(head),
+            Span::styled(what, t.dim()),
         ]));
     }
     lines
