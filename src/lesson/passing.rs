@@ -58,6 +58,26 @@ pub fn run_len(pointers: &[(String, String)], names: &[&str]) -> usize {
         .count()
 }
 
+/// The run of passed-through steps that starts at `step`, by name in launch order:
+/// what one key press takes from there (empty when the lesson explains `step`).
+pub fn run_from(l: &LessonFile, step: &str) -> Vec<String> {
+    let mut taken: Vec<&str> = l
+        .front
+        .launch
+        .steps
+        .iter()
+        .map(|s| s.get_ref().as_str())
+        .collect();
+    taken.sort_by_key(|s| STEP_NAMES.iter().position(|n| n == s));
+    let passed = |s: &str| l.front.launch.pass_through.keys().any(|k| k.get_ref() == s);
+    taken
+        .iter()
+        .skip_while(|s| **s != step)
+        .take_while(|s| passed(s))
+        .map(|s| s.to_string())
+        .collect()
+}
+
 /// The one line for a run of passed-through steps:
 /// `mount, pid, rootfs — see lessons mount, pid, chroot`.
 pub fn line(run: &[(&str, &str)]) -> String {
@@ -226,6 +246,9 @@ mod tests {
             ]
         );
         assert!(explains(&s[2], "net") && !explains(&s[2], "rootfs"));
+        assert_eq!(run_from(&s[2], "mount"), ["mount", "rootfs", "pivot_root"]);
+        assert_eq!(run_from(&s[2], "rootfs"), ["rootfs", "pivot_root"]);
+        assert!(run_from(&s[2], "net").is_empty());
         assert_eq!(run_len(&p, &["net", "mount", "rootfs", "exec"]), 0);
         assert_eq!(run_len(&p, &["mount", "rootfs", "pivot_root", "exec"]), 3);
         let run: Vec<(&str, &str)> = p.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
