@@ -586,6 +586,11 @@ fn every_lesson_on(flavour: &str) {
                     run_to_files_env(&args, ("UNDERHOOD_ROOTFS_FLAVOUR", flavour));
                 let v = verdicts(&id, &out);
                 let ctx = format!("{id} {what}: exit {status:?}\n{out}{err}");
+                // The steps as taken: a `through` line per run of passed-through steps.
+                let through = out.lines().filter(|l| l.starts_with("through  ")).count();
+                if (through > 0) == l.front.launch.pass_through.is_empty() {
+                    failures.push(format!("{ctx}\n  -> {through} `through` lines"));
+                }
                 if v.len() != l.front.checks.len() {
                     failures.push(format!("{ctx}\n  -> not every check was reported"));
                 }
