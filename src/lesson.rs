@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod format;
+pub mod passing;
 pub mod plan;
 pub mod probe;
 pub mod progress;

@@ -7,6 +7,7 @@ pub mod event;
 pub mod follow;
 pub mod markdown;
 pub mod notes;
+pub mod pass;
 pub mod present;
 pub mod recording;
 pub mod replay;

@@ -201,7 +201,24 @@ fn summary(what: &str, lags: &[Duration]) {
     );
 }
 
+/// The lesson the instructor steps through: one whose every key press takes one step
+/// (no run of passed-through steps, which one press takes together), so that press k
+/// lands on step k.
+const LESSON: &str = "pivot-root";
+
 fn one_instructor_three_followers_forward_back_another_lesson_then_the_instructor_dies() {
+    let lesson = underhood::lesson::set::builtin()
+        .unwrap()
+        .get(LESSON)
+        .unwrap()
+        .clone();
+    for s in &lesson.front.launch.steps {
+        let run = underhood::lesson::passing::run_from(&lesson, s.get_ref());
+        assert!(
+            run.len() <= 1,
+            "{LESSON} passes {run:?} through in one press"
+        );
+    }
     let cleaned = common::underhood(&["cleanup"]);
     assert!(cleaned.status.success(), "underhood cleanup: {cleaned:?}");
     let before = residue();
@@ -215,10 +232,10 @@ fn one_instructor_three_followers_forward_back_another_lesson_then_the_instructo
     let mut backward = Vec::new();
     let mut pids = Vec::new();
     {
-        let (teacher, tw) = instructor("fi1", "pid", port);
+        let (teacher, tw) = instructor("fi1", LESSON, port);
         pids.push(tui_pid(&teacher));
         let t0 = Instant::now();
-        tw.reached("pid", 0, t0 - Duration::from_secs(3600));
+        tw.reached(LESSON, 0, t0 - Duration::from_secs(3600));
         // Followers start without --lesson: they go to the instructor's at once.
         let followers: Vec<(Tui, Watch)> = (0..FOLLOWERS)
             .map(|i| {
@@ -231,25 +248,25 @@ fn one_instructor_three_followers_forward_back_another_lesson_then_the_instructo
         let fws: Vec<Watch> = followers.iter().map(|(_, w)| w.clone()).collect();
         for (tui, w) in &followers {
             pids.push(tui_pid(tui));
-            w.reached("pid", 0, t0 - Duration::from_secs(3600));
+            w.reached(LESSON, 0, t0 - Duration::from_secs(3600));
             tui.wait_for("the follow header", LIMIT, |s| {
                 s.contains(&format!("following {addr}"))
             });
         }
         let n = tw.log.lock().unwrap()[0].1.of;
-        assert!(n >= 4, "the pid lesson has {n} steps");
+        assert!(n >= 4, "the {LESSON} lesson has {n} steps");
 
         // Forward through the lesson but its last step, one back.
         for k in 1..n {
-            forward.extend(move_and_follow(&teacher, "Right", &tw, &fws, "pid", k));
+            forward.extend(move_and_follow(&teacher, "Right", &tw, &fws, LESSON, k));
         }
-        backward.extend(move_and_follow(&teacher, "Left", &tw, &fws, "pid", n - 2));
+        backward.extend(move_and_follow(&teacher, "Left", &tw, &fws, LESSON, n - 2));
         // A learner explores: the keys work while following, and the heartbeat (every
         // 5 s) does not pull the learner back; the instructor's next move does.
         let (explorer, ew) = &followers[0];
         let pressed = Instant::now();
         explorer.keys("Left");
-        ew.reached("pid", n - 3, pressed);
+        ew.reached(LESSON, n - 3, pressed);
         std::thread::sleep(Duration::from_secs(6));
         let (_, last) = ew.log.lock().unwrap().last().cloned().expect("a position");
         assert_eq!(
@@ -258,7 +275,7 @@ fn one_instructor_three_followers_forward_back_another_lesson_then_the_instructo
             "the explorer was moved without an instructor move"
         );
         assert!(explorer.screen().contains(&format!("following {addr}")));
-        forward.extend(move_and_follow(&teacher, "Right", &tw, &fws, "pid", n - 1));
+        forward.extend(move_and_follow(&teacher, "Right", &tw, &fws, LESSON, n - 1));
         // More moves for the benchmark: to the end and back to the start, repeatedly.
         let mut done = n - 1;
         let mut up = true;
@@ -270,10 +287,10 @@ fn one_instructor_three_followers_forward_back_another_lesson_then_the_instructo
             }
             if up {
                 done += 1;
-                forward.extend(move_and_follow(&teacher, "Right", &tw, &fws, "pid", done));
+                forward.extend(move_and_follow(&teacher, "Right", &tw, &fws, LESSON, done));
             } else {
                 done -= 1;
-                backward.extend(move_and_follow(&teacher, "Left", &tw, &fws, "pid", done));
+                backward.extend(move_and_follow(&teacher, "Left", &tw, &fws, LESSON, done));
             }
         }
         // Each follower is its own session, with its own container.

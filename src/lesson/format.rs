@@ -56,6 +56,15 @@ pub struct Launch {
     /// Runtime steps by name, in order (see `plan::STEP_NAMES`).
     #[serde(default)]
     pub steps: Vec<Spanned<String>>,
+    /// The steps this lesson is the one to explain (a track marked `introduced_first`
+    /// explains no step before a lesson that introduces it).
+    #[serde(default)]
+    pub introduces: Vec<Spanned<String>>,
+    /// Steps taken but not explained here, each with the id of the lesson that
+    /// introduces it (`rootfs = "chroot"`): the TUI takes a run of them with one key
+    /// press and one line (`lesson::passing`).
+    #[serde(default)]
+    pub pass_through: BTreeMap<Spanned<String>, Spanned<String>>,
     pub hostname: Option<String>,
     /// A size such as `64M`.
     pub memory: Option<Spanned<String>>,

@@ -90,15 +90,38 @@ pub enum Mode {
     Cheat,
 }
 
-/// Takes every step, then does what `mode` says, evaluates, undoes the host-side
-/// actions, and tears down.
-pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, mode: Mode) -> Result<Results> {
+/// Takes every step, saying each (`step  TITLE`, or one `through  ...` line for a run
+/// of passed-through steps, as the TUI takes them with one key press), then does what
+/// `mode` says, evaluates, undoes the host-side actions, and tears down.
+pub fn run(
+    l: &LessonFile,
+    paths: &Paths,
+    source: &RootSource,
+    mode: Mode,
+    say: &mut dyn FnMut(&str),
+) -> Result<Results> {
     let solve = mode == Mode::Solve;
     let mut launch = start(l, paths, source)?;
+    let pointers = super::passing::pointers(l);
     while !launch.done() {
-        launch
-            .step()
-            .map_err(|f| anyhow::anyhow!("{}", f.message))?;
+        let ahead = &launch.steps[launch.next..];
+        let names: Vec<&str> = ahead.iter().map(|s| s.name()).collect();
+        let n = super::passing::run_len(&pointers, &names).max(1);
+        if n > 1 || pointers.iter().any(|(s, _)| s == names[0]) {
+            let run: Vec<(&str, &str)> = pointers
+                .iter()
+                .filter(|(s, _)| names[..n].contains(&s.as_str()))
+                .map(|(s, to)| (s.as_str(), to.as_str()))
+                .collect();
+            say(&format!("through  {}", super::passing::line(&run)));
+        } else {
+            say(&format!("step     {}", ahead[0].title()));
+        }
+        for _ in 0..n {
+            launch
+                .step()
+                .map_err(|f| anyhow::anyhow!("{}", f.message))?;
+        }
     }
     let mut undo = Vec::new();
     let mut result = Ok(());

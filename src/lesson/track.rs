@@ -12,7 +12,8 @@
 //! checkpoint = "every hand up: ps shows the host's processes"
 //! ```
 //!
-//! `complete = true` asks for every lesson of the set. Validation names each problem at
+//! `complete = true` asks for every lesson of the set; `introduced_first = true`, that
+//! no lesson explains a step before one that introduces it (`passing::track_order`). Validation names each problem at
 //! `path:line:column`: unknown lesson ids, a lesson listed twice, a lesson before one it
 //! builds on, a missing time in a timed track.
 
@@ -41,6 +42,10 @@ pub struct Track {
     /// Every lesson of the set must be listed.
     #[serde(default)]
     pub complete: bool,
+    /// No lesson explains a step before a lesson that introduces it
+    /// (`lesson::passing::track_order`).
+    #[serde(default)]
+    pub introduced_first: bool,
     #[serde(default, rename = "lesson")]
     pub lessons: Vec<Stop>,
 }
@@ -125,6 +130,15 @@ pub fn load(path: &str, text: &str, lessons: &[LessonFile]) -> Result<Vec<Track>
                         here,
                         format!("lesson {id:?} comes before {dep:?}, which it builds on"),
                     ));
+                }
+            }
+            if t.introduced_first {
+                let order: Vec<&LessonFile> = t.lessons[..=j]
+                    .iter()
+                    .filter_map(|o| lessons.iter().find(|l| l.id() == o.id.get_ref()))
+                    .collect();
+                for m in super::passing::track_order(&order, order.len() - 1, lessons) {
+                    out.push(at(here, m));
                 }
             }
             if t.timed && s.minutes.is_none() {

@@ -39,6 +39,7 @@ pub fn validate(lessons: &[LessonFile]) -> Vec<Problem> {
             }
         }
         launch(l, &mut out);
+        super::passing::validate(l, &ids, &mut out);
         checks(l, &mut out);
         notes(l, &mut out);
     }

@@ -170,6 +170,8 @@ pub struct LessonView {
     pub hints: Vec<String>,
     pub checks: Vec<CheckRow>,
     pub rootless_note: Option<String>,
+    /// (step, lesson that introduces it) for the steps only passed through (ui/pass.rs).
+    pub passing: Vec<(String, String)>,
 }
 
 impl LessonView {
@@ -198,6 +200,7 @@ impl LessonView {
                 })
                 .collect(),
             rootless_note: l.front.rootless_note.clone(),
+            passing: crate::lesson::passing::pointers(l),
         }
     }
 
@@ -921,6 +924,7 @@ mod tests {
             hints: Vec::new(),
             checks: vec![row("a", Some(true)), row("b", None), row("c", Some(false))],
             rootless_note: None,
+            passing: Vec::new(),
         };
         assert_eq!(
             v.summary().as_deref(),

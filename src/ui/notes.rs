@@ -130,6 +130,24 @@ fn step_lines(
         Span::styled(format!("{label}: "), bold()),
         Span::raw(format!("{} ({})", step.title, step.name)),
     ])];
+    // The run of passed-through steps one press takes from here: every note of it
+    // before the press (the middle ones would never be "just taken").
+    if label == "Next"
+        && let Some(l) = lesson
+        && let run = crate::lesson::passing::run_from(l, &step.name)
+        && run.len() > 1
+    {
+        out = vec![Line::from(vec![
+            Span::styled(format!("{label}: "), bold()),
+            Span::raw(format!("passing through {} (one press)", run.join(", "))),
+        ])];
+        for name in &run {
+            if let Some(note) = l.step_note(name) {
+                out.extend(hanging(&format!("{name}: {note}"), "  ", "  ", width));
+            }
+        }
+        return out;
+    }
     let note = match lesson {
         Some(l) => l.step_note(&step.name).map(str::to_string),
         // The full launch (no lesson) has notes of its own.
@@ -379,5 +397,45 @@ mod tests {
         );
         let s = screen(&v, 65_000);
         assert!(s.contains("the session ended"), "{s}");
+    }
+
+    #[test]
+    fn a_run_of_passed_through_steps_shows_every_note_before_the_press() {
+        let set = set();
+        let net = set.get("net").unwrap();
+        let mut v = NotesView::new("unix:@underhood/7".into());
+        v.on_feed(Feed::Connected { again: false }, &set);
+        v.on_feed(
+            Feed::Position(Position {
+                lesson: Some(LessonRef {
+                    id: "net".into(),
+                    title: net.front.title.clone(),
+                }),
+                done: 1,
+                of: 6,
+                last: Some(crate::ui::follow::position::StepRef {
+                    name: "net".into(),
+                    title: "network namespace + veth pair".into(),
+                }),
+                next: Some(crate::ui::follow::position::StepRef {
+                    name: "mount".into(),
+                    title: "mount namespace".into(),
+                }),
+                ..Position::example()
+            }),
+            &set,
+        );
+        let s = screen(&v, 1_000);
+        assert!(
+            s.contains("Next: passing through mount, pid, rootfs, pivot_root (one press)"),
+            "{s}"
+        );
+        for step in ["mount", "pid", "rootfs", "pivot_root"] {
+            assert!(
+                net.step_note(step).is_some(),
+                "the net lesson's {step} note"
+            );
+            assert!(s.contains(&format!("{step}: ")), "{step} in\n{s}");
+        }
     }
 }

@@ -159,7 +159,9 @@ impl Player {
                 .unwrap_or(self.rec.entries.len());
             self.seek(end);
         } else {
-            self.seek(self.stop_end(k));
+            // A lesson's run of passed-through steps, as the live press took it.
+            let n = self.app.steps_per_press();
+            self.seek(self.stop_end(k + n - 1));
         }
     }
 

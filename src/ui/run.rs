@@ -467,7 +467,16 @@ impl Driver {
                             self.check(app);
                         }
                         Action::Quit => return Ok(()),
-                        Action::Next => self.next(app),
+                        Action::Next => {
+                            // A lesson's run of passed-through steps: one press (ui/pass.rs).
+                            for _ in 0..app.steps_per_press() {
+                                let done = app.done;
+                                self.next(app);
+                                if app.done == done {
+                                    break;
+                                }
+                            }
+                        }
                         Action::Back => self.back(app),
                         Action::Hog => self.hog(app),
                         Action::Shell => {

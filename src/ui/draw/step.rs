@@ -121,7 +121,12 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
     }
     lines.extend(skipped_line(app));
     let next = app.next_step();
+    let passing = app.pass_run_steps();
     match next {
+        Some(_) if !passing.is_empty() => {
+            let width = area.width.saturating_sub(2) as usize;
+            lines.extend(passing_lines(app, &passing, width))
+        }
         Some(s) => lines.push(Line::from(vec![
             Span::styled(format!("next ({}/{total}): ", app.done + 1), t.dim()),
             Span::styled(s.title(), t.title()),
@@ -132,16 +137,25 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
             t.title(),
         ))),
     }
-    lines.push(Line::raw(""));
-    let mut section = l.section_for(next.map(|s| s.name()));
+    // A passed-through step has no section of its own: its line above is all.
+    let mut section = if passing.is_empty() {
+        l.section_for(next.map(|s| s.name()))
+    } else {
+        String::new()
+    };
     if app.done == 0 {
         // At the start, the lesson's introduction comes first.
         let intro = l.section_for(None);
-        if intro != section {
+        if section.is_empty() {
+            section = intro;
+        } else if intro != section {
             section = format!("{intro}\n{section}");
         }
     }
-    lines.extend(crate::ui::markdown::render(&section, t));
+    if !section.is_empty() {
+        lines.push(Line::raw(""));
+        lines.extend(crate::ui::markdown::render(&section, t));
+    }
     if next.is_none() && !l.tries.is_empty() {
         lines.push(Line::raw(""));
         lines.push(Line::from(Span::styled("Try in the shell (s):", t.title())));
@@ -204,6 +218,56 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
         crate::ui::draw::fit_end(&format!("Lesson {} · {}", l.order, l.title), room)
     };
     (lines, title)
+}
+
+/// A run of steps this lesson only passes through: their names on one line, taken
+/// with one key press, then one line each: the step, the lesson that explains it, and
+/// what it does as far as the pane's width allows.
+fn passing_lines(
+    app: &App,
+    run: &[(&'static str, String, String)],
+    width: usize,
+) -> Vec<Line<'static>> {
+    let t = app.theme;
+    let (first, last) = (app.done + 1, app.done + run.len());
+    let at = if first == last {
+        format!("{first}/{}", app.steps.len())
+    } else {
+        format!("{first}-{last}/{}", app.steps.len())
+    };
+    let names: Vec<&str> = run.iter().map(|(n, _, _)| *n).collect();
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("next ({at}), passing through: "), t.dim()),
+        Span::styled(names.join(", "), t.title()),
+        Span::styled(
+            if run.len() == 1 {
+                "  → takes it"
+            } else {
+                "  → takes them all"
+            },
+            t.dim(),
+        ),
+    ])];
+    let name_w = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let to_w = run
+        .iter()
+        .map(|(_, _, to)| to.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (name, title, to) in run {
+        let head = format!("  {name:<name_w$}  lesson {to:<to_w$}");
+        let room = width.saturating_sub(head.chars().count() + 2);
+        let what = if room >= 14 {
+            format!("  {}", crate::ui::draw::fit_end(title, room))
+        } else {
+            String::new()
+        };
+        lines.push(Line::from(vec![
+            Span::raw(head),
+            Span::styled(what, t.dim()),
+        ]));
+    }
+    lines
 }
 
 /// "skipped: cgroup limits" and why, once the walk has reached the place the step
