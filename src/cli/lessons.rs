@@ -146,7 +146,7 @@ pub fn main(cmd: LessonsCommand) -> ExitCode {
                 (_, true) => Mode::Cheat,
                 _ => Mode::Watch,
             };
-            match underhood::lesson::runner::run(l, &paths, &source, mode) {
+            match underhood::session::headless::Headless::run_lesson(l, &paths, &source, mode) {
                 Ok(results) => {
                     let mut all = true;
                     for (cid, o) in &results {

@@ -1,14 +1,12 @@
-//! Runs a lesson headless: builds its container step by step, optionally does what
-//! each check expects (`solve`), evaluates the checks, and tears everything down.
-//! Teachers use it to try their lessons; the tests run every shipped lesson with it.
+//! A lesson's checks against a live container: evaluated (all, or only those that start
+//! nothing inside), and, for `lessons run`, what each check expects done first
+//! (`solve`, `cheat`). The container itself is the session's (`session::headless`).
 
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 use crate::runtime::controller::Launch;
-use crate::runtime::launcher::{self, RootSource};
-use crate::runtime::paths::Paths;
 
 use super::check::{Kind, Outcome, evaluate};
 use super::format::LessonFile;
@@ -16,16 +14,6 @@ use super::probe::LiveProbe;
 
 /// The result of each check, in file order: (check id, outcome).
 pub type Results = Vec<(String, Outcome)>;
-
-/// Starts the lesson's container with every step not yet taken.
-pub fn start(l: &LessonFile, paths: &Paths, source: &RootSource) -> Result<Launch> {
-    let opts = super::plan::options(l);
-    let lower = launcher::layers(source, paths)?;
-    let mut launch = launcher::start(&opts, lower, paths)?;
-    let steps = std::mem::take(&mut launch.steps);
-    launch.steps = super::plan::filter(l, steps);
-    Ok(launch)
-}
 
 /// Evaluates every check against the live container.
 pub fn evaluate_all(l: &LessonFile, launch: &mut Launch) -> Results {
@@ -90,24 +78,17 @@ pub enum Mode {
     Cheat,
 }
 
-/// Takes every step, then does what `mode` says, evaluates, undoes the host-side
-/// actions, and tears down.
-pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, mode: Mode) -> Result<Results> {
+/// Does what `mode` says to the container whose steps are all taken, evaluates the
+/// checks, and undoes the host-side actions (the session tears it down: see
+/// `session::headless::Headless::run_lesson`).
+pub fn act_and_evaluate(l: &LessonFile, launch: &mut Launch, mode: Mode) -> Result<Results> {
     let solve = mode == Mode::Solve;
-    let mut launch = start(l, paths, source)?;
-    while !launch.done() {
-        launch
-            .step()
-            .map_err(|f| anyhow::anyhow!("{}", f.message))?;
-    }
     let mut undo = Vec::new();
     let mut result = Ok(());
-    let env = host_env(&launch);
+    let env = host_env(launch);
     if mode == Mode::Cheat {
         for cmd in l.front.checks.iter().filter_map(|c| c.cheat.as_ref()) {
-            let mut probe = LiveProbe {
-                launch: &mut launch,
-            };
+            let mut probe = LiveProbe { launch };
             let _ = super::check::Probe::run(&mut probe, cmd);
         }
     }
@@ -123,21 +104,18 @@ pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, mode: Mode) -> Re
                 }
             }
             if let Some(cmd) = &c.solve {
-                let mut probe = LiveProbe {
-                    launch: &mut launch,
-                };
+                let mut probe = LiveProbe { launch };
                 // The solve's own exit does not matter: the check judges the state.
                 let _ = super::check::Probe::run(&mut probe, cmd);
             }
         }
     }
-    let results = evaluate_all(l, &mut launch);
+    let results = evaluate_all(l, launch);
     for u in undo.iter().rev() {
         if let Err(e) = host_sh(u, &env) {
             eprintln!("underhood: undoing a lesson's host action: {e:#}");
         }
     }
-    launch.teardown()?;
     result?;
     Ok(results)
 }

@@ -83,20 +83,7 @@ impl Pane {
     }
 }
 
-/// The host facts the header shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct HostLine {
-    pub root: bool,
-    pub cgroup: String,
-    pub overlay: String,
-    pub userns: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Message {
-    pub text: String,
-    pub error: bool,
-}
+pub use crate::session::event::{HostLine, Message};
 
 /// What the last step changed, from the snapshots just before and just after it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -70,20 +70,7 @@ impl Screen {
     }
 }
 
-/// Which shell pane: the one PID 1 started (`s`), the one that entered the running
-/// container from outside with setns (`e`), or a shell on the host itself (`h`), with
-/// variables that point at the container (runtime::host_shell).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Slot {
-    Spawned,
-    Entered,
-    Host,
-}
-
-impl Slot {
-    pub const ALL: [Slot; 3] = [Slot::Spawned, Slot::Entered, Slot::Host];
-}
+pub use crate::session::event::Slot;
 
 /// Which shells are open (or about to be: the layout sizes a shell before it opens).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -303,18 +290,5 @@ mod tests {
         );
         assert!(is_escape(&k(KeyCode::Char(']'), KeyModifiers::CONTROL)));
         assert!(is_escape(&k(KeyCode::Char('5'), KeyModifiers::CONTROL)));
-    }
-
-    #[test]
-    fn slots_keep_their_recorded_names() {
-        // Recordings name the slot: old ones say spawned/entered, new ones host too.
-        for (slot, name) in [
-            (Slot::Spawned, "\"spawned\""),
-            (Slot::Entered, "\"entered\""),
-            (Slot::Host, "\"host\""),
-        ] {
-            assert_eq!(serde_json::to_string(&slot).unwrap(), name);
-            assert_eq!(serde_json::from_str::<Slot>(name).unwrap(), slot);
-        }
     }
 }
