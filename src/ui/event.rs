@@ -119,19 +119,7 @@ impl App {
     }
 }
 
-/// The pane a shell slot is drawn in.
-pub fn pane_of(slot: Slot) -> Pane {
-    match slot {
-        Slot::Spawned => Pane::Shell,
-        Slot::Entered => Pane::Entered,
-        Slot::Host => Pane::Host,
-    }
-}
-
-/// The shell slot a pane shows, if it is a shell pane.
-pub fn slot_of(pane: Pane) -> Option<Slot> {
-    Slot::ALL.into_iter().find(|s| pane_of(*s) == pane)
-}
+pub use super::pane::{pane_of, slot_of};
 
 #[cfg(test)]
 mod tests {

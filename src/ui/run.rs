@@ -27,7 +27,7 @@ use crate::session::observer::{self, Notice, Sink};
 use crate::session::prepare;
 use crate::session::walk::{Walk, WalkOptions};
 
-use super::app::{self, Action, App, Msg};
+use super::app::App;
 use super::draw;
 use super::event::pane_of;
 use super::recording::{Header, Recorder};
@@ -35,6 +35,7 @@ use super::shell::ShellSession;
 use super::tap::Taps;
 use super::terminal::Input;
 use super::theme::Theme;
+use super::update::{self, Command, Msg};
 
 mod follow;
 
@@ -150,7 +151,6 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     app.cgroup_skipped = walk.cgroup_skipped().cloned();
 
     if let Some(f) = &opts.follow {
-        app.follow = Some(super::follow::FollowStatus::new(f.addr.to_string()));
         let tx = tx.clone();
         super::follow::subscribe::spawn(f.addr.clone(), move |feed| {
             tx.send(Msg::Follow(feed)).is_ok()
@@ -170,6 +170,10 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     ctl.taps.begin();
     ctl.walk.begin();
     ctl.flush(&mut app);
+    if let Some(f) = &opts.follow {
+        let addr = Some(f.addr.to_string());
+        ctl.emit(&mut app, Event::Follow { addr, lost: None });
+    }
     if let Some(w) = publisher.warnings.first() {
         ctl.emit(&mut app, Event::error(w.clone()));
     }
@@ -270,44 +274,38 @@ impl Driver {
             self.taps.begin();
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(msg) => {
-                    // A key's release changes nothing shown: no frame is built for it.
+                    // A key's release changes nothing shown, nor does a sample that
+                    // is dropped as stale (update::is_stale): no frame for them.
                     let release = matches!(&msg, Msg::Key(k)
                         if k.kind == crossterm::event::KeyEventKind::Release);
-                    let action = app::update(app, msg);
-                    dirty = !release;
-                    match action {
-                        Action::None => {}
-                        // A sample taken before going back arrives after the
-                        // rebuilt container's: it belongs to the torn-down one, is
-                        // dropped, and changes nothing to draw.
-                        Action::Emit(Event::Snapshot { snapshot })
-                            if app.snap.as_ref().is_some_and(|s| s.at > snapshot.at) =>
-                        {
-                            dirty = false;
-                        }
-                        Action::Emit(ev) => self.emit(app, ev),
-                        Action::Oom => self.walk.oom(),
-                        Action::ShellClosed(slot) => {
-                            self.shells[index(slot)] = None;
-                            self.walk.shell_closed(slot);
-                        }
-                        Action::Quit => return Ok(()),
-                        Action::Next => {
-                            self.walk.step();
-                        }
-                        Action::Back => self.walk.back(),
-                        Action::Hog => self.walk.hog(),
-                        Action::Shell => self.open(app, terminal, Slot::Spawned)?,
-                        Action::Enter => self.open(app, terminal, Slot::Entered)?,
-                        Action::HostShell => self.open(app, terminal, Slot::Host)?,
-                        Action::ShellInput(slot, bytes) => {
-                            if let Some(sh) = self.shell(slot) {
-                                sh.write(&bytes);
+                    dirty = !(release || update::is_stale(app, &msg));
+                    for cmd in update::update(app, msg) {
+                        match cmd {
+                            Command::Emit(ev) => self.emit(app, ev),
+                            Command::Oom => self.walk.oom(),
+                            Command::ShellClosed(slot) => {
+                                self.shells[index(slot)] = None;
+                                self.walk.shell_closed(slot);
                             }
-                            dirty = false;
+                            Command::Quit => return Ok(()),
+                            Command::Next => {
+                                self.walk.step();
+                            }
+                            Command::Back => self.walk.back(),
+                            Command::Hog => self.walk.hog(),
+                            Command::Shell => self.open(app, terminal, Slot::Spawned)?,
+                            Command::Enter => self.open(app, terminal, Slot::Entered)?,
+                            Command::HostShell => self.open(app, terminal, Slot::Host)?,
+                            Command::ShellInput(slot, bytes) => {
+                                if let Some(sh) = self.shell(slot) {
+                                    sh.write(&bytes);
+                                }
+                                dirty = false;
+                            }
+                            Command::Check => self.walk.check(),
+                            Command::Follow(p) => self.follow(app, &p),
                         }
-                        Action::Check => self.walk.check(),
-                        Action::Follow(p) => self.follow(app, &p),
+                        self.flush(app);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -371,7 +369,15 @@ impl Driver {
         let Some(o) = opened else {
             return Ok(());
         };
-        match ShellSession::new(slot, o.master, rows, cols, self.tx.clone()) {
+        let tx = self.tx.clone();
+        let out = move |bytes: Option<Vec<u8>>| {
+            let msg = match bytes {
+                Some(b) => Msg::ShellOutput(slot, b),
+                None => Msg::ShellClosed(slot),
+            };
+            tx.send(msg).is_ok()
+        };
+        match ShellSession::new(o.master, rows, cols, out) {
             Ok(session) => {
                 self.shells[index(slot)] = Some(session);
                 self.walk.shell_attached(slot, true);

@@ -6,13 +6,10 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_term::vt100;
-
-use super::app::Msg;
 
 /// The emulator's screen, shared between the main loop (which feeds it the shell's
 /// output) and drawing.
@@ -72,54 +69,7 @@ impl Screen {
 
 pub use crate::session::event::Slot;
 
-/// Which shells are open (or about to be: the layout sizes a shell before it opens).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Open {
-    pub spawned: bool,
-    pub entered: bool,
-    pub host: bool,
-}
-
-impl Open {
-    /// The shells open in `app`.
-    pub fn of(app: &super::app::App) -> Open {
-        Open {
-            spawned: app.shell.is_some(),
-            entered: app.entered.is_some(),
-            host: app.host_shell.is_some(),
-        }
-    }
-
-    /// These, and `slot` too.
-    pub fn with(mut self, slot: Slot) -> Open {
-        match slot {
-            Slot::Spawned => self.spawned = true,
-            Slot::Entered => self.entered = true,
-            Slot::Host => self.host = true,
-        }
-        self
-    }
-
-    pub fn has(self, slot: Slot) -> bool {
-        match slot {
-            Slot::Spawned => self.spawned,
-            Slot::Entered => self.entered,
-            Slot::Host => self.host,
-        }
-    }
-
-    pub fn any(self) -> bool {
-        self.spawned || self.entered || self.host
-    }
-
-    /// Whether pane `p` can be shown: a shell pane only while its shell is open.
-    pub fn shows(self, p: super::app::Pane) -> bool {
-        match super::event::slot_of(p) {
-            Some(slot) => self.has(slot),
-            None => true,
-        }
-    }
-}
+pub use super::pane::Open;
 
 /// What the UI shows of a shell.
 #[derive(Debug, Clone)]
@@ -131,24 +81,23 @@ pub struct ShellView {
 }
 
 /// The controller's side of a shell: the pty master. Its output goes to the main loop
-/// as `Msg::ShellOutput`, which turns it into an event for the pane.
+/// (as `Msg::ShellOutput`), which turns it into an event for the pane.
 pub struct ShellSession {
     master: File,
     size: (u16, u16),
 }
 
 impl ShellSession {
-    /// Wraps a pty master whose shell was just started; output flows to `tx` as
-    /// `Msg::ShellOutput` (and `Msg::ShellClosed` at the end).
+    /// Wraps a pty master whose shell was just started; what it prints goes to
+    /// `out` (`None` at the end), on a thread of its own, while `out` says true.
     pub fn new(
-        slot: Slot,
         master: OwnedFd,
         rows: u16,
         cols: u16,
-        tx: Sender<Msg>,
+        out: impl FnMut(Option<Vec<u8>>) -> bool + Send + 'static,
     ) -> std::io::Result<ShellSession> {
         let reader = File::from(master.try_clone()?);
-        std::thread::spawn(move || pump(slot, reader, tx));
+        std::thread::spawn(move || pump(reader, out));
         Ok(ShellSession {
             master: File::from(master),
             size: (rows, cols),
@@ -178,17 +127,17 @@ impl ShellSession {
     }
 }
 
-fn pump(slot: Slot, mut reader: File, tx: Sender<Msg>) {
+fn pump(mut reader: File, mut out: impl FnMut(Option<Vec<u8>>) -> bool) {
     let mut buf = [0u8; 4096];
     loop {
         match reader.read(&mut buf) {
             // EIO once the last process holding the slave end exits.
             Ok(0) | Err(_) => {
-                let _ = tx.send(Msg::ShellClosed(slot));
+                out(None);
                 return;
             }
             Ok(n) => {
-                if tx.send(Msg::ShellOutput(slot, buf[..n].to_vec())).is_err() {
+                if !out(Some(buf[..n].to_vec())) {
                     return;
                 }
             }
