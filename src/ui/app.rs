@@ -221,18 +221,11 @@ pub struct FollowStatus {
     pub addr: String,
     /// Why the connection was lost, while it is.
     pub lost: Option<String>,
-    /// The last position synced to: the next sync happens only when this changes, so a
-    /// learner who explores is left alone until the instructor moves.
-    pub last: Option<super::follow::Position>,
 }
 
 impl FollowStatus {
     pub fn new(addr: String) -> FollowStatus {
-        FollowStatus {
-            addr,
-            lost: None,
-            last: None,
-        }
+        FollowStatus { addr, lost: None }
     }
 
     /// The header's words.

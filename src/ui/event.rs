@@ -8,11 +8,10 @@
 
 pub use crate::session::event::{Event, LessonSource, Message, Slot};
 
-use super::app::{App, LessonView, Pane};
+use super::app::{App, FollowStatus, LessonView, Pane};
 use super::shell::{Screen, ShellView};
 
-/// Lines kept above an embedded shell's screen (its scrollback).
-pub const SHELL_SCROLLBACK: usize = 1000;
+pub use super::shell::SHELL_SCROLLBACK;
 
 impl App {
     /// Applies one event to the container's side of the state.
@@ -90,9 +89,7 @@ impl App {
                 }
             }
             Event::Follow { addr, lost } => {
-                // What was last synced to stays: it is the live session's, not shown.
-                let last = self.follow.take().and_then(|f| f.last);
-                self.follow = addr.map(|addr| super::follow::FollowStatus { addr, lost, last });
+                self.follow = addr.map(|addr| FollowStatus { addr, lost });
             }
             Event::ShellClosed { slot } => {
                 match slot {

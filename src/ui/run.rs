@@ -165,6 +165,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         tx,
         shells: [None, None, None],
         follow: opts.follow.clone(),
+        follow_last: None,
         taps,
     };
     ctl.taps.begin();
@@ -214,6 +215,8 @@ struct Driver {
     shells: [Option<ShellSession>; 3],
     /// `--follow`: whom, and the lessons to switch between.
     follow: Option<super::follow::Following>,
+    /// The followed session's position last synced to.
+    follow_last: Option<super::follow::Position>,
     /// Where events go besides the screen (a recording, followers).
     taps: Taps,
 }

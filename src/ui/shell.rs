@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_term::vt100;
 
+/// Lines kept above an embedded shell's screen (its scrollback).
+pub const SHELL_SCROLLBACK: usize = 1000;
+
 /// The emulator's screen, shared between the main loop (which feeds it the shell's
 /// output) and drawing.
 #[derive(Clone)]
@@ -27,7 +30,7 @@ impl Screen {
         Screen(Arc::new(Mutex::new(vt100::Parser::new(
             rows,
             cols,
-            super::event::SHELL_SCROLLBACK,
+            SHELL_SCROLLBACK,
         ))))
     }
 

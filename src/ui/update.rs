@@ -22,6 +22,8 @@ use super::scroll::{self, Move};
 
 mod feed;
 
+pub use feed::moved;
+
 /// Everything that can happen to the UI.
 #[derive(Debug)]
 pub enum Msg {

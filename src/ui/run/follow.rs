@@ -9,6 +9,9 @@ impl Driver {
     /// Goes where the followed session is: its lesson, then its number of steps
     /// (forward by taking steps, backward by rebuilding).
     pub(super) fn follow(&mut self, app: &mut App, p: &crate::ui::follow::Position) {
+        if !crate::ui::update::moved(&mut self.follow_last, p) {
+            return;
+        }
         let Some(f) = self.follow.as_ref() else {
             return;
         };

@@ -4,13 +4,13 @@
 
 use crate::session::event::Event;
 use crate::ui::app::App;
-use crate::ui::follow::Feed;
+use crate::ui::follow::{Feed, Position};
 
 use super::Command;
 
 /// The events for news from the followed session, and the command to take.
 pub fn on_feed(app: &mut App, feed: Feed) -> Vec<Command> {
-    let Some(status) = app.follow.as_mut() else {
+    let Some(status) = app.follow.as_ref() else {
         return Vec::new();
     };
     let addr = status.addr.clone();
@@ -47,16 +47,20 @@ pub fn on_feed(app: &mut App, feed: Feed) -> Vec<Command> {
             out
         }
         Feed::Note(text) => vec![Command::Emit(Event::info(text))],
-        Feed::Position(p) => {
-            // Only a move of the instructor moves us: a heartbeat or a reconnection
-            // to the same place leaves a learner who explores alone.
-            if status.last.as_ref().is_some_and(|l| l.same_place(&p)) {
-                return Vec::new();
-            }
-            status.last = Some(p.clone());
-            vec![Command::Follow(p)]
-        }
+        // Whether it is a move is the live session's to tell (see [`moved`]).
+        Feed::Position(p) => vec![Command::Follow(p)],
     }
+}
+
+/// Whether `p` is a move from `last`, the position last synced to (kept then): only a
+/// move of the instructor moves us; a heartbeat or a reconnection to the same place
+/// leaves a learner who explores alone.
+pub fn moved(last: &mut Option<Position>, p: &Position) -> bool {
+    if last.as_ref().is_some_and(|l| l.same_place(p)) {
+        return false;
+    }
+    *last = Some(p.clone());
+    true
 }
 
 #[cfg(test)]
@@ -103,14 +107,16 @@ mod tests {
         let p = pos(1, Some("ipc"));
         let feed = |p: &Position| Msg::Follow(Feed::Position(p.clone()));
         assert_eq!(update(&mut a, feed(&p)), vec![Command::Follow(p.clone())]);
+        let mut last = None;
+        assert!(super::moved(&mut last, &p));
         // The heartbeat, or another publisher pid at the same place: nothing.
         let again = Position {
             pid: 9,
             ..p.clone()
         };
-        assert_eq!(update(&mut a, feed(&again)), Vec::<Command>::new());
+        assert!(!super::moved(&mut last, &again));
         let next = pos(2, Some("mount"));
-        assert_eq!(update(&mut a, feed(&next)), vec![Command::Follow(next)]);
+        assert!(super::moved(&mut last, &next));
     }
 
     #[test]
