@@ -30,6 +30,9 @@ pub enum Notice {
     Oom,
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT arrived (see `prepare::block_signals`).
     Signal(i32),
+    /// The subject wrote something unasked (a process reaped, its end): the session
+    /// should read it (`Walk::pump`), which arms the watch again.
+    Subject,
 }
 
 /// Where notices go; false when nobody listens any more (the thread then ends).
@@ -204,6 +207,70 @@ impl Observer {
                 }
             }
         });
+    }
+}
+
+/// Waits for the subject's control socket to become readable, on a thread of its
+/// own, so that a front end can sleep until something happens instead of polling it.
+/// Armed with a socket, it reports one `Notice::Subject` when the socket is readable
+/// (or hung up), then waits to be armed again: the session reads what came first, so
+/// a socket that stays readable cannot make it spin.
+pub struct SubjectWatch {
+    arm: std::sync::mpsc::Sender<std::os::fd::OwnedFd>,
+}
+
+impl SubjectWatch {
+    /// Starts the thread; it ends when `observer` stops or the watch is dropped.
+    pub fn start(observer: Arc<Observer>, sink: Sink) -> SubjectWatch {
+        let (arm, armed) = std::sync::mpsc::channel::<std::os::fd::OwnedFd>();
+        thread::spawn(move || {
+            use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
+            // The stop flag is looked at this often.
+            const TICK: Duration = Duration::from_secs(1);
+            let mut socket = None;
+            while !observer.stopped() {
+                // The newest socket armed wins (a rebuilt container has another).
+                loop {
+                    match armed.try_recv() {
+                        Ok(fd) => socket = Some(fd),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => return,
+                    }
+                }
+                let Some(fd) = &socket else {
+                    match armed.recv_timeout(TICK) {
+                        Ok(fd) => socket = Some(fd),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    continue;
+                };
+                let mut fds = [nix::poll::PollFd::new(
+                    fd.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                let tick =
+                    nix::poll::PollTimeout::try_from(TICK).unwrap_or(nix::poll::PollTimeout::NONE);
+                match nix::poll::poll(&mut fds, tick) {
+                    Ok(n) if n > 0 => {
+                        socket = None;
+                        if !sink(Notice::Subject) {
+                            return;
+                        }
+                    }
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(_) => socket = None,
+                }
+            }
+        });
+        SubjectWatch { arm }
+    }
+
+    /// Watches `socket` (a copy of it) until it is readable.
+    pub fn arm(&self, socket: std::os::fd::BorrowedFd<'_>) {
+        if let Ok(fd) = socket.try_clone_to_owned() {
+            let _ = self.arm.send(fd);
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use crate::runtime::report::Report;
 use crate::runtime::step::{LimitSpec, Step};
 
 use super::event::{Event, LessonSource};
-use super::observer::{Observer, Sink};
+use super::observer::{Observer, Sink, SubjectWatch};
 
 mod hog;
 mod lesson;
@@ -136,6 +136,10 @@ pub struct Walk {
     kmsg: Option<KernelLog>,
     /// The hog's pid inside while it runs.
     hog: Option<i32>,
+    /// Wakes the front end when the subject writes unasked (from `begin` on).
+    watch: Option<SubjectWatch>,
+    /// PID 1 is gone (its socket hung up): nothing more will come from it.
+    gone: bool,
     shells: shells::Shells,
     out: Vec<(Duration, Event)>,
 }
@@ -164,6 +168,8 @@ impl Walk {
             started: Instant::now(),
             kmsg: KernelLog::open(),
             hog: None,
+            watch: None,
+            gone: false,
             shells: shells::Shells::default(),
             out: Vec::new(),
         })
@@ -174,6 +180,11 @@ impl Walk {
         self.started = Instant::now();
         self.observer
             .start(self.paths.clone(), self.started, self.sink.clone());
+        self.watch = Some(SubjectWatch::start(
+            self.observer.clone(),
+            self.sink.clone(),
+        ));
+        self.arm();
         let steps = self.launch.steps.clone();
         self.emit(Event::Started { steps });
         let lesson = self.opts.lesson.as_ref().map(LessonSource::of);
@@ -300,6 +311,8 @@ impl Walk {
             }
         };
         self.launch = launch;
+        self.gone = false;
+        self.arm();
         self.refresh_host_shell();
         let steps = self.launch.steps.clone();
         self.emit(Event::Started { steps });
@@ -364,10 +377,24 @@ impl Walk {
         self.sample_now();
     }
 
+    /// Watches the subject's socket again, unless PID 1 is gone (a hung-up socket
+    /// would report at once, again and again).
+    fn arm(&self) {
+        if let Some(w) = &self.watch
+            && !self.gone
+        {
+            w.arm(self.launch.socket_fd());
+        }
+    }
+
     /// Reads what the subject reported unasked (a process reaped, PID 1 gone); true
-    /// when something was emitted.
+    /// when something was emitted. Front ends call it after each message (a step may
+    /// have read a report on the way) and on `Notice::Subject`.
     pub fn pump(&mut self) -> bool {
-        match self.launch.pump() {
+        let pumped = self.launch.pump();
+        self.gone = matches!(pumped, Ok(false) | Err(_));
+        self.arm();
+        match pumped {
             Ok(true) => {}
             Ok(false) => {
                 self.error("the container's PID 1 is gone; press ← to go back and rebuild it");

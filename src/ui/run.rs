@@ -101,6 +101,7 @@ impl From<Notice> for Msg {
             Notice::Snapshot(s) => Msg::Snapshot(s),
             Notice::Oom => Msg::Oom,
             Notice::Signal(s) => Msg::Signal(s),
+            Notice::Subject => Msg::Subject,
         }
     }
 }
@@ -275,13 +276,24 @@ impl Driver {
                 }
             }
             self.taps.begin();
-            match rx.recv_timeout(Duration::from_millis(100)) {
+            // Asleep until a message: the session's threads wake us (a sample, the
+            // subject's socket, an OOM event, a signal), as do keys and shells. Only
+            // the presenter's timer needs a tick, at the next second.
+            let wait = if app.present {
+                let elapsed = self.walk.started().elapsed();
+                Duration::from_secs(elapsed.as_secs() + 1).saturating_sub(elapsed)
+            } else {
+                Duration::from_secs(3600)
+            };
+            match rx.recv_timeout(wait) {
                 Ok(msg) => {
                     // A key's release changes nothing shown, nor does a sample that
-                    // is dropped as stale (update::is_stale): no frame for them.
+                    // is dropped as stale (update::is_stale), nor the subject's
+                    // wake-up (the pump below says): no frame for them.
                     let release = matches!(&msg, Msg::Key(k)
                         if k.kind == crossterm::event::KeyEventKind::Release);
-                    dirty = !(release || update::is_stale(app, &msg));
+                    let quiet = matches!(msg, Msg::Subject);
+                    dirty = !(release || quiet || update::is_stale(app, &msg));
                     for cmd in update::update(app, msg) {
                         match cmd {
                             Command::Emit(ev) => self.emit(app, ev),

@@ -34,6 +34,8 @@ pub enum Msg {
     Snapshot(Box<Snapshot>),
     /// The kernel signalled an OOM kill in our cgroup.
     Oom,
+    /// The subject wrote something unasked (the main loop reads it after any message).
+    Subject,
     /// SIGTERM, SIGHUP or SIGINT arrived.
     Signal(i32),
     /// An embedded shell printed something.
@@ -82,6 +84,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Snapshot(snapshot) if is_stale(app, &Msg::Snapshot(snapshot.clone())) => Vec::new(),
         Msg::Snapshot(snapshot) => vec![Command::Emit(Event::Snapshot { snapshot })],
         Msg::Oom => vec![Command::Oom],
+        Msg::Subject => Vec::new(),
         Msg::Signal(_) => vec![Command::Quit],
         Msg::ShellOutput(slot, bytes) => {
             vec![Command::Emit(Event::ShellOutput { slot, bytes })]
