@@ -12,6 +12,8 @@
 //!   since the session started; the TUI applies them, records and publishes them.
 //! - `headless`: a launch run start to end (`underhood run`, `lessons run`).
 //! - `event`: that stream's vocabulary (also a recording's, `docs/recording-format.md`).
+//! - `recording`: a session's events saved as they happen (`--record`) and read back
+//!   (`replay`), with each snapshot written as what changed since the one before.
 //!
 //! Floors: this module may use `lesson/`, `observe/` and `runtime/`; it never uses
 //! `ui/` or `cli/`.
@@ -20,20 +22,14 @@ pub mod event;
 pub mod headless;
 pub mod observer;
 pub mod prepare;
+pub mod recording;
 pub mod walk;
 
-/// What a session could not do, for callers that branch on the kind; the rest is
-/// carried as `anyhow` to the edges.
+/// What a session could not do, for callers that branch on the kind (a failed step
+/// is `headless::Failed`, stopping early `headless::Stopped`); the rest is carried as
+/// `anyhow` to the edges.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error("blocking signals: {0}")]
     Signals(#[source] nix::errno::Errno),
-    #[error("{step} failed: {message}")]
-    Step {
-        step: String,
-        message: String,
-        failure: Box<crate::runtime::controller::StepFailure>,
-    },
-    #[error(transparent)]
-    Other(#[from] anyhow::Error),
 }

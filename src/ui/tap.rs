@@ -62,6 +62,23 @@ impl Taps {
     }
 }
 
+/// The recording (`--record`): every event, batched by the message that caused it.
+impl Tap for crate::session::recording::Recorder {
+    fn begin(&mut self) {
+        crate::session::recording::Recorder::begin(self);
+    }
+
+    fn event(&mut self, at: Duration, ev: &Event) {
+        crate::session::recording::Recorder::event(self, at, ev);
+    }
+
+    fn finish(&mut self) {
+        // The terminal is restored by now: say where the recording went.
+        let line = crate::session::recording::Recorder::finish(self);
+        super::terminal::say(&line);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
