@@ -450,4 +450,54 @@ mod tests {
         let mut a = app();
         assert_eq!(update(&mut a, Msg::Signal(15)), vec![Command::Quit]);
     }
+
+    fn snap_at(ms: u64) -> Msg {
+        Msg::Snapshot(Box::new(Snapshot {
+            at: std::time::Duration::from_millis(ms),
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn a_sample_becomes_an_event_unless_older_than_the_one_shown() {
+        let mut a = app();
+        let cmds = update(&mut a, snap_at(500));
+        assert!(matches!(cmds[..], [Command::Emit(Event::Snapshot { .. })]));
+        apply_emits(&mut a, cmds);
+        // Taken before going back, it belongs to the torn-down container.
+        assert!(is_stale(&a, &snap_at(400)));
+        assert_eq!(update(&mut a, snap_at(400)), Vec::new());
+        assert!(!is_stale(&a, &snap_at(600)));
+    }
+
+    #[test]
+    fn the_session_and_the_shells_come_in_as_events_or_commands() {
+        let mut a = app();
+        assert_eq!(update(&mut a, Msg::Subject), Vec::new());
+        assert_eq!(update(&mut a, Msg::Oom), vec![Command::Oom]);
+        assert_eq!(
+            update(&mut a, Msg::ShellClosed(Slot::Entered)),
+            vec![Command::ShellClosed(Slot::Entered)]
+        );
+        assert_eq!(
+            update(&mut a, Msg::ShellOutput(Slot::Spawned, b"hi".to_vec())),
+            vec![Command::Emit(Event::ShellOutput {
+                slot: Slot::Spawned,
+                bytes: b"hi".to_vec()
+            })]
+        );
+        // Nothing above changed the state by itself: the main loop applies events.
+        assert_eq!(a.message, None);
+        assert!(a.snap.is_none());
+    }
+
+    #[test]
+    fn c_checks_only_in_a_lesson_and_the_viewer_keys_change_no_container() {
+        let mut a = app();
+        assert_eq!(update(&mut a, key(KeyCode::Char('c'))), Vec::new());
+        for k in ['z', '?', 't'] {
+            let cmds = update(&mut a, key(KeyCode::Char(k)));
+            assert_eq!(cmds, Vec::new(), "{k}");
+        }
+    }
 }
