@@ -343,20 +343,6 @@ impl Walk {
         true
     }
 
-    /// Goes to `target` steps taken: back by rebuilding, forward step by step. False
-    /// when a step failed (its error is shown).
-    pub fn go_to(&mut self, target: usize) -> bool {
-        if target < self.done() && !self.rebuild(target) {
-            return false;
-        }
-        while self.done() < target {
-            if !self.step() {
-                return false;
-            }
-        }
-        true
-    }
-
     /// Switches to another lesson (or, with `None`, to the full walk): the container
     /// is torn down and the new one started, no step taken.
     pub fn open_lesson(&mut self, lesson: Option<LessonFile>) -> bool {

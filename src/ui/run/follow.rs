@@ -1,6 +1,6 @@
 //! The main loop's side of `--follow`: going where the followed session is (its
 //! lesson, then its number of steps). The walk does the going (`Walk::open_lesson`,
-//! `Walk::go_to`); this finds where.
+//! `Walk::rebuild`, `Walk::step`); this finds where.
 
 use super::{App, Driver};
 use crate::session::event::Event;
@@ -38,10 +38,19 @@ impl Driver {
             }
         }
         let target = crate::ui::follow::target_done(self.walk.steps(), p);
-        let ok = self.walk.go_to(target);
-        self.flush(app);
-        if !ok {
-            return; // the step failed; its error is shown
+        if target < self.walk.done() {
+            let ok = self.walk.rebuild(target);
+            self.flush(app);
+            if !ok {
+                return;
+            }
+        }
+        while self.walk.done() < target {
+            let ok = self.walk.step();
+            self.flush(app);
+            if !ok {
+                return; // the step failed; its error is shown
+            }
         }
         let lesson = app
             .lesson
