@@ -10,8 +10,8 @@
 #       idle, >= 10 Hz for the memory graph during the hog), two ways:
 #       - untraced: how often each thread was scheduled in (/proc/<pid>/task/<tid>/
 #         schedstat, 3rd field); the observer is the TUI's 4th thread (ui/run.rs starts
-#         the signal, keyboard and observer threads in that order, the OOM watcher
-#         later); a wake-up is a sample, so this is an upper bound;
+#         the signal and keyboard threads, then session::walk the observer and the
+#         subject's watch, the OOM watcher later); a wake-up is a sample, so this is an upper bound;
 #       - with strace(1) attached (which slows every syscall: lower bounds): opens of
 #         the subject's mountinfo (one per snapshot), of the cgroup's memory file, and
 #         bursts of write(2) to the terminal (one per redraw);

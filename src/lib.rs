@@ -2,6 +2,7 @@
 //!
 //! Layers (arrows point down only):
 //! - `ui`      draws state, turns keys into messages
+//! - `session` starts, drives and watches a container; one stream of events
 //! - `lesson`  lesson files -> plans of steps + checks
 //! - `observe` read-only views of a pid: namespaces, process tree, mounts, memory
 //! - `runtime` does things to the kernel: namespaces, rootfs, cgroups, security, cleanup
@@ -12,5 +13,6 @@ pub mod lesson;
 pub mod ns;
 pub mod observe;
 pub mod runtime;
+pub mod session;
 pub mod ui;
 pub mod units;

@@ -1,5 +1,6 @@
-//! The teaching TUI: state (`app`), drawing (`draw`), colours (`theme`), and the main
-//! loop that ties the container, the observer and the keyboard together (`run`).
+//! The teaching TUI: state (`app`), the one message path (`update`, and `App::apply`
+//! in `event`), drawing (`draw`), colours (`theme`), and the main loop (`run`), a
+//! client of the session floor (`crate::session`) that ties it to the keyboard.
 
 pub mod app;
 pub mod draw;
@@ -7,6 +8,7 @@ pub mod event;
 pub mod follow;
 pub mod markdown;
 pub mod notes;
+pub mod pane;
 pub mod pass;
 pub mod present;
 pub mod recording;
@@ -18,3 +20,4 @@ pub mod shell;
 pub mod tap;
 pub mod terminal;
 pub mod theme;
+pub mod update;

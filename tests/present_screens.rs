@@ -12,8 +12,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 
 use underhood::runtime::step::Step;
-use underhood::ui::app::{self, App, Msg};
+use underhood::ui::app::App;
 use underhood::ui::theme::ThemeKind;
+use underhood::ui::update::{Command, Msg};
 
 #[path = "fixtures/tui/app.rs"]
 mod recorded;
@@ -38,8 +39,8 @@ fn at_step(done: usize) -> App {
     presenting(app_after(done, ThemeKind::HighContrast))
 }
 
-fn press(app: &mut App, code: KeyCode) -> app::Action {
-    app::update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
 /// The 1-based index of the first step matching `is`.
@@ -170,7 +171,7 @@ fn z_leaves_the_pane_alone_and_blank_leaves_nothing() {
     press(&mut app, KeyCode::Char('.'));
     let s = text(&render(&app, 80, 24));
     assert!(s.trim().is_empty(), "blank:\n{s}");
-    assert_eq!(press(&mut app, KeyCode::PageDown), app::Action::None);
+    assert_eq!(press(&mut app, KeyCode::PageDown), Vec::<Command>::new());
     assert!(text(&render(&app, 80, 24)).contains("Step 1 of"));
 }
 
@@ -300,6 +301,12 @@ fn the_big_pane_scrolls() {
     let top = text(&render(&app, 80, 24));
     assert!(!top.contains(" above"), "{top}");
     let done = app.done;
-    assert_eq!(press(&mut app, KeyCode::PageDown), app::Action::Next);
+    assert_eq!(press(&mut app, KeyCode::PageDown), vec![Command::Next]);
     assert_eq!(app.done, done);
+}
+
+/// As the main loop does for a key: the events it makes applied, the rest returned.
+fn update(app: &mut App, msg: Msg) -> Vec<Command> {
+    let cmds = underhood::ui::update::update(app, msg);
+    underhood::ui::update::apply_emits(app, cmds)
 }

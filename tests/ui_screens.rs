@@ -15,8 +15,9 @@ use ratatui::style::{Color, Modifier, Style};
 
 use underhood::observe::namespaces;
 use underhood::runtime::step::Step;
-use underhood::ui::app::{self, App, Msg, Pane};
+use underhood::ui::app::{App, Pane};
 use underhood::ui::theme::ThemeKind;
+use underhood::ui::update::{Command, Msg};
 
 #[path = "fixtures/tui/app.rs"]
 mod recorded;
@@ -27,8 +28,8 @@ use screen::{render, text};
 
 use recorded::{app_after, app_after_oom, fixtures, load, session, stage_name, theme};
 
-fn press(app: &mut App, code: KeyCode) -> app::Action {
-    app::update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
 /// Moves the focus to `pane` with Tab, as a learner would.
@@ -504,7 +505,7 @@ fn long_panes_scroll_and_say_what_is_out_of_sight() {
     assert!(screen.contains(" above ┘"), "{screen}");
     // PgUp scrolls the focused pane; the container stays where it was.
     let action = press(&mut app, KeyCode::PageUp);
-    assert_eq!(action, app::Action::None);
+    assert_eq!(action, Vec::<Command>::new());
     assert_eq!(app.done, n);
     // The wheel over the Syscalls pane scrolls it, whatever has the focus.
     let areas = app.pane_areas();
@@ -520,10 +521,10 @@ fn long_panes_scroll_and_say_what_is_out_of_sight() {
         row: sys.y + 2,
         modifiers: KeyModifiers::NONE,
     };
-    app::update(&mut app, Msg::Mouse(wheel(MouseEventKind::ScrollUp)));
+    update(&mut app, Msg::Mouse(wheel(MouseEventKind::ScrollUp)));
     assert_ne!(before, text(&render(&app, 80, 24)));
     assert_eq!(app.focus, Pane::Mounts);
-    app::update(
+    update(
         &mut app,
         Msg::Mouse(wheel(MouseEventKind::Down(MouseButton::Left))),
     );
@@ -537,11 +538,11 @@ fn long_panes_scroll_and_say_what_is_out_of_sight() {
 fn keys_behind_terminal_too_small_do_nothing() {
     let mut app = app_after(0, ThemeKind::Default);
     app.viewport = Some(ratatui::layout::Rect::new(0, 0, 60, 20));
-    assert_eq!(press(&mut app, KeyCode::Right), app::Action::None);
-    assert_eq!(press(&mut app, KeyCode::Char('s')), app::Action::None);
-    assert_eq!(press(&mut app, KeyCode::Char('q')), app::Action::Quit);
+    assert_eq!(press(&mut app, KeyCode::Right), Vec::<Command>::new());
+    assert_eq!(press(&mut app, KeyCode::Char('s')), Vec::<Command>::new());
+    assert_eq!(press(&mut app, KeyCode::Char('q')), vec![Command::Quit]);
     app.viewport = Some(ratatui::layout::Rect::new(0, 0, 80, 24));
-    assert_eq!(press(&mut app, KeyCode::Right), app::Action::Next);
+    assert_eq!(press(&mut app, KeyCode::Right), vec![Command::Next]);
 }
 
 const THREE_SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 50)];
@@ -651,13 +652,13 @@ fn the_keys_are_always_clear_with_shells_open() {
     assert_eq!(cursors.len(), 1, "{screen}");
     assert!(cursors[0].contains("/ # █"), "{screen}");
     // Ctrl-] gives the keys back; then Tab goes round the panes, never into a shell.
-    app::update(
+    update(
         &mut app,
         Msg::Key(KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL)),
     );
     assert_eq!(app.focus, Pane::Step);
     for _ in 0..12 {
-        assert_eq!(press(&mut app, KeyCode::Tab), app::Action::None);
+        assert_eq!(press(&mut app, KeyCode::Tab), Vec::<Command>::new());
         assert!(
             !matches!(app.focus, Pane::Shell | Pane::Entered | Pane::Host),
             "{:?}",
@@ -708,4 +709,10 @@ fn a_message_brings_the_step_pane_back_to_its_top() {
     app.info("the hog is already running: watch the memory pane");
     let pane = pane_text(&render(&app, 80, 24), "Step ");
     assert!(pane.contains("the hog is already"), "{pane}");
+}
+
+/// As the main loop does for a key: the events it makes applied, the rest returned.
+fn update(app: &mut App, msg: Msg) -> Vec<Command> {
+    let cmds = underhood::ui::update::update(app, msg);
+    underhood::ui::update::apply_emits(app, cmds)
 }

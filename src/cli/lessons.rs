@@ -146,9 +146,13 @@ pub fn main(cmd: LessonsCommand) -> ExitCode {
                 (_, true) => Mode::Cheat,
                 _ => Mode::Watch,
             };
-            match underhood::lesson::runner::run(l, &paths, &source, mode, &mut |line| {
-                println!("{line}")
-            }) {
+            match underhood::session::headless::Headless::run_lesson(
+                l,
+                &paths,
+                &source,
+                mode,
+                &mut |line| println!("{line}"),
+            ) {
                 Ok(results) => {
                     let mut all = true;
                     for (cid, o) in &results {

@@ -3,24 +3,23 @@
 //! 126/127 when the command cannot be run or is not found.
 
 use std::collections::BTreeSet;
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use underhood::ns::Ns;
-use underhood::runtime::controller::Launch;
-use underhood::runtime::launcher::{self, RootSource};
+use underhood::runtime::controller::StepFailure;
+use underhood::runtime::launcher::RootSource;
 use underhood::runtime::paths::Paths;
 use underhood::runtime::plan::{DEFAULT_CAPS, NetMode, Options};
 use underhood::runtime::step::{LimitSpec, RootMode, Step, Volume};
-use underhood::runtime::{cleanup, explain, image};
+use underhood::runtime::{explain, image};
+use underhood::session::headless::{Failed, Headless, Stopped, Terminal, pending_signal};
+use underhood::session::prepare;
 use underhood::units::{format_size, parse_size};
 
 mod terminal;
@@ -249,28 +248,16 @@ pub fn main(args: RunArgs) -> ExitCode {
     }
 }
 
+/// The exit signals and SIGWINCH (our terminal's new size, for the container's: see
+/// terminal.rs), blocked and read from a signalfd(2).
 fn signal_fd() -> Result<SignalFd> {
-    let mut set = SigSet::empty();
-    for s in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-        // Our terminal's new size, for the container's (see terminal.rs).
-        Signal::SIGWINCH,
-    ] {
-        set.add(s);
-    }
-    set.thread_block().context("blocking signals")?;
+    let set = prepare::block_signals(&[Signal::SIGWINCH])?;
     SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).context("signalfd")
 }
 
 fn run(args: &RunArgs) -> Result<i32> {
     let paths = Paths::host();
-    let cleaned = cleanup::stale_sessions(&paths);
-    for s in &cleaned.sessions {
-        eprintln!("underhood: removed stale session {s}");
-    }
+    prepare::clean_stale(&paths, |line| eprintln!("{line}"));
     if args.chroot {
         // Warned, not forbidden: the chroot lesson shows this escape on purpose.
         eprintln!(
@@ -312,15 +299,15 @@ fn run(args: &RunArgs) -> Result<i32> {
         Some((relay, slave)) => (Some(relay), Some(slave)),
         None => (None, None),
     };
-    let launch = launcher::start_pipelined(&opts, &source(args), &paths);
+    let session = Headless::start(&opts, &source(args), &paths);
     drop(slave);
-    let mut launch = launch?;
+    let mut session = session?;
     if args.no_init {
-        launch.no_init()?;
+        session.no_init()?;
     }
-    let status = drive(&mut launch, args, &signals, relay.as_mut());
+    let status = drive(&mut session, args, &signals, relay.as_mut());
     drop(relay);
-    let teardown = launch.teardown();
+    let teardown = session.teardown();
     if args.trace
         && let Ok(r) = &teardown
     {
@@ -330,200 +317,41 @@ fn run(args: &RunArgs) -> Result<i32> {
     status
 }
 
-fn pending_signal(signals: &SignalFd) -> Option<Signal> {
-    match signals.read_signal() {
-        Ok(Some(info)) => Signal::try_from(info.ssi_signo as i32).ok(),
-        _ => None,
-    }
-}
-
 fn drive(
-    launch: &mut Launch,
+    session: &mut Headless,
     args: &RunArgs,
     signals: &SignalFd,
     relay: Option<&mut Relay>,
 ) -> Result<i32> {
-    while !launch.done() {
-        // A new window size before the command runs: read when the relay starts.
-        if let Some(sig) = pending_signal(signals).filter(|s| *s != Signal::SIGWINCH) {
+    // A new window size before the command runs: read when the relay starts.
+    let stop = || pending_signal(signals).filter(|s| *s != Signal::SIGWINCH);
+    let trace = |report: &underhood::runtime::report::Report| {
+        if args.trace {
+            eprint!("{}", report.render());
+        }
+    };
+    match session.take_all(stop, trace) {
+        Ok(()) => {}
+        Err(Stopped::Asked(sig)) => {
             eprintln!("underhood: {sig} received during the launch; cleaning up");
             return Ok(128 + sig as i32);
         }
-        let step = launch.steps[launch.next].clone();
-        match launch.step() {
-            Ok(report) => {
-                if args.trace {
-                    eprint!("{}", report.render());
-                }
-                underhood::runtime::fault::after_step(launch.next);
+        Err(Stopped::Failed(failed)) => {
+            let Failed { step, failure: f } = *failed;
+            if args.trace {
+                eprint!("{}", f.report.render());
             }
-            Err(f) => {
-                if args.trace {
-                    eprint!("{}", f.report.render());
-                }
-                eprintln!("underhood: {}", printable(&f.message));
-                let errno = f.report.errno();
-                // A refused cgroup is nearly always this user's lack of a cgroup to
-                // write (not root, nothing delegated): doctor's own line says so and
-                // what gives it, where the errno's generic words would mislead.
-                let cgroup_why = match &step {
-                    Step::Cgroup { limits }
-                        if matches!(
-                            errno,
-                            Some(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)
-                        ) =>
-                    {
-                        use underhood::runtime::cgroup::Controller;
-                        super::doctor::unusable_controllers(&Paths::host())
-                            .into_iter()
-                            .filter(|(c, _)| match c {
-                                Controller::Memory => limits.memory.is_some(),
-                                Controller::Pids => limits.pids.is_some(),
-                                Controller::Cpu => limits.cpus.is_some(),
-                            })
-                            .map(|(_, line)| line)
-                            .collect::<Vec<_>>()
-                    }
-                    _ => Vec::new(),
-                };
-                if !cgroup_why.is_empty() {
-                    for line in cgroup_why {
-                        eprintln!("underhood: {line}");
-                    }
-                } else if let Some(why) = errno.and_then(explain::why) {
-                    eprintln!("underhood: {why}");
-                }
-                if let Step::Exec { .. } = step {
-                    return Ok(if errno == Some(nix::errno::Errno::ENOENT) {
-                        127
-                    } else {
-                        126
-                    });
-                }
-                return Ok(125);
-            }
+            return Ok(step_failed(&step, &f));
         }
     }
-    wait_command(launch, args, signals, relay)
-}
-
-/// A pidfd for our child `pid` (pidfd_open(2)): readable once it has exited.
-fn pidfd_open(pid: i32) -> Result<std::os::fd::OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags, and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let fd = nix::errno::Errno::result(fd).with_context(|| format!("pidfd_open({pid}, 0)"))?;
-    // SAFETY: a descriptor just returned to us, owned by nothing else.
-    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
-}
-
-fn wait_command(
-    launch: &mut Launch,
-    args: &RunArgs,
-    signals: &SignalFd,
-    mut relay: Option<&mut Relay>,
-) -> Result<i32> {
-    if let Some(r) = relay.as_deref_mut() {
-        r.start()?;
-    }
-    let mut oom = match (&launch.cgroup, args.memory) {
-        (Some(cg), Some(_)) => Some(cg.oom_events()?),
-        _ => None,
-    };
-    let mut oom_seen = false;
-    let mut kill_at: Option<Instant> = None;
-    let exited = if args.no_init {
-        launch.first_pid().map(pidfd_open).transpose()?
-    } else {
-        None
-    };
-    let exit = loop {
-        let timeout = match kill_at {
-            Some(t) => PollTimeout::try_from(t.saturating_duration_since(Instant::now()))
-                .unwrap_or(PollTimeout::ZERO),
-            None => PollTimeout::NONE,
-        };
-        let (sock, sig, oom_ready, relay_ready) = {
-            // Without an init the socket closes at the execve, long before the end: wait
-            // for the first subject's exit instead (readable pidfd, pidfd_open(2)).
-            let first = match &exited {
-                Some(fd) => fd.as_fd(),
-                None => launch.socket_fd(),
-            };
-            let mut fds = vec![
-                PollFd::new(first, PollFlags::POLLIN),
-                PollFd::new(signals.as_fd(), PollFlags::POLLIN),
-            ];
-            if let Some(o) = &oom {
-                fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
-            }
-            let relay_from = fds.len();
-            let slots: Vec<usize> = match relay.as_deref() {
-                Some(r) => r
-                    .poll_fds()
-                    .into_iter()
-                    .map(|(slot, fd)| {
-                        fds.push(fd);
-                        slot
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
-            match poll(&mut fds, timeout) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                r => r.context("poll")?,
-            };
-            let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-            let mut relay_ready = [PollFlags::empty(); 2];
-            for (i, slot) in slots.into_iter().enumerate() {
-                relay_ready[slot] = fds[relay_from + i].revents().unwrap_or(PollFlags::empty());
-            }
-            (
-                ready(&fds[0]),
-                ready(&fds[1]),
-                oom.is_some() && ready(&fds[2]),
-                relay_ready,
-            )
-        };
-        if let Some(r) = relay.as_deref_mut() {
-            r.pump(relay_ready)?;
-        }
-        if oom_ready
-            && let Some(o) = oom.as_mut()
-            && o.read()? > 0
-        {
-            oom_seen = true;
-        }
-        if sig {
-            while let Some(s) = pending_signal(signals) {
-                if s == Signal::SIGWINCH {
-                    if let Some(r) = relay.as_deref() {
-                        r.resize();
-                    }
-                    continue;
-                }
-                launch.signal(s);
-                // A command that ignores SIGTERM/SIGHUP gets 5 s, then SIGKILL.
-                if matches!(s, Signal::SIGTERM | Signal::SIGHUP) && kill_at.is_none() {
-                    kill_at = Some(Instant::now() + Duration::from_secs(5));
-                }
-            }
-        }
-        if kill_at.is_some_and(|t| Instant::now() >= t) {
-            launch.signal(Signal::SIGKILL);
-            kill_at = None;
-        }
-        if sock && let Some(exit) = launch.poll_exit()? {
-            break exit;
-        }
-    };
-    if let Some(r) = relay {
-        r.finish(Duration::from_secs(2));
-    }
+    let relay = relay.map(|r| r as &mut dyn Terminal);
+    let ended = session.wait(signals, relay, args.memory.is_some(), args.no_init)?;
+    let exit = ended.exit;
     if exit.signal == Some(Signal::SIGKILL as i32)
-        && let (Some(cg), Some(limit)) = (&launch.cgroup, args.memory)
+        && let (Some(cg), Some(limit)) = (&session.launch().cgroup, args.memory)
     {
         let kills = cg.memory().map(|u| u.oom_kills).unwrap_or(0);
-        if oom_seen || kills > 0 {
+        if ended.oom_seen || kills > 0 {
             eprintln!(
                 "underhood: OOM-killed: memory limit {} reached ({} OOM kill{} counted by the kernel)",
                 format_size(limit),
@@ -533,6 +361,48 @@ fn wait_command(
         }
     }
     Ok(exit.status())
+}
+
+/// Says why a step failed, in the errno's plain words (or doctor's, for a refused
+/// cgroup), and gives the exit status for it.
+fn step_failed(step: &Step, f: &StepFailure) -> i32 {
+    eprintln!("underhood: {}", printable(&f.message));
+    let errno = f.report.errno();
+    // A refused cgroup is nearly always this user's lack of a cgroup to write (not
+    // root, nothing delegated): doctor's own line says so and what gives it, where
+    // the errno's generic words would mislead.
+    let cgroup_why = match step {
+        Step::Cgroup { limits }
+            if matches!(
+                errno,
+                Some(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)
+            ) =>
+        {
+            use underhood::runtime::cgroup::Controller;
+            super::doctor::unusable_controllers(&Paths::host())
+                .into_iter()
+                .filter(|(c, _)| match c {
+                    Controller::Memory => limits.memory.is_some(),
+                    Controller::Pids => limits.pids.is_some(),
+                    Controller::Cpu => limits.cpus.is_some(),
+                })
+                .map(|(_, line)| line)
+                .collect::<Vec<_>>()
+        }
+        _ => Vec::new(),
+    };
+    if !cgroup_why.is_empty() {
+        for line in cgroup_why {
+            eprintln!("underhood: {line}");
+        }
+    } else if let Some(why) = errno.and_then(explain::why) {
+        eprintln!("underhood: {why}");
+    }
+    match step {
+        Step::Exec { .. } if errno == Some(nix::errno::Errno::ENOENT) => 127,
+        Step::Exec { .. } => 126,
+        _ => 125,
+    }
 }
 
 #[cfg(test)]

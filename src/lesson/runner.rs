@@ -1,14 +1,12 @@
-//! Runs a lesson headless: builds its container step by step, optionally does what
-//! each check expects (`solve`), evaluates the checks, and tears everything down.
-//! Teachers use it to try their lessons; the tests run every shipped lesson with it.
+//! A lesson's checks against a live container: evaluated (all, or only those that start
+//! nothing inside), and, for `lessons run`, what each check expects done first
+//! (`solve`, `cheat`). The container itself is the session's (`session::headless`).
 
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
 use crate::runtime::controller::Launch;
-use crate::runtime::launcher::{self, RootSource};
-use crate::runtime::paths::Paths;
 
 use super::check::{Kind, Outcome, evaluate};
 use super::format::LessonFile;
@@ -16,16 +14,6 @@ use super::probe::LiveProbe;
 
 /// The result of each check, in file order: (check id, outcome).
 pub type Results = Vec<(String, Outcome)>;
-
-/// Starts the lesson's container with every step not yet taken.
-pub fn start(l: &LessonFile, paths: &Paths, source: &RootSource) -> Result<Launch> {
-    let opts = super::plan::options(l);
-    let lower = launcher::layers(source, paths)?;
-    let mut launch = launcher::start(&opts, lower, paths)?;
-    let steps = std::mem::take(&mut launch.steps);
-    launch.steps = super::plan::filter(l, steps);
-    Ok(launch)
-}
 
 /// Evaluates every check against the live container.
 pub fn evaluate_all(l: &LessonFile, launch: &mut Launch) -> Results {
@@ -90,47 +78,36 @@ pub enum Mode {
     Cheat,
 }
 
-/// Takes every step, saying each (`step  TITLE`, or one `through  ...` line for a run
-/// of passed-through steps, as the TUI takes them with one key press), then does what
-/// `mode` says, evaluates, undoes the host-side actions, and tears down.
-pub fn run(
-    l: &LessonFile,
-    paths: &Paths,
-    source: &RootSource,
-    mode: Mode,
-    say: &mut dyn FnMut(&str),
-) -> Result<Results> {
-    let solve = mode == Mode::Solve;
-    let mut launch = start(l, paths, source)?;
+/// What `lessons run` says before the steps at the head of `ahead`, and how many of them
+/// to take at once: `step     TITLE` for one step, or one `through  ...` line for a run
+/// of passed-through steps, as the TUI takes them with one key press.
+pub fn announce(l: &LessonFile, ahead: &[crate::runtime::step::Step]) -> (String, usize) {
     let pointers = super::passing::pointers(l);
-    while !launch.done() {
-        let ahead = &launch.steps[launch.next..];
-        let names: Vec<&str> = ahead.iter().map(|s| s.name()).collect();
-        let n = super::passing::run_len(&pointers, &names).max(1);
-        if n > 1 || pointers.iter().any(|(s, _)| s == names[0]) {
-            let run: Vec<(&str, &str)> = pointers
-                .iter()
-                .filter(|(s, _)| names[..n].contains(&s.as_str()))
-                .map(|(s, to)| (s.as_str(), to.as_str()))
-                .collect();
-            say(&format!("through  {}", super::passing::line(&run)));
-        } else {
-            say(&format!("step     {}", ahead[0].title()));
-        }
-        for _ in 0..n {
-            launch
-                .step()
-                .map_err(|f| anyhow::anyhow!("{}", f.message))?;
-        }
+    let names: Vec<&str> = ahead.iter().map(|s| s.name()).collect();
+    let n = super::passing::run_len(&pointers, &names).max(1);
+    if n > 1 || pointers.iter().any(|(s, _)| s == names[0]) {
+        let run: Vec<(&str, &str)> = pointers
+            .iter()
+            .filter(|(s, _)| names[..n].contains(&s.as_str()))
+            .map(|(s, to)| (s.as_str(), to.as_str()))
+            .collect();
+        (format!("through  {}", super::passing::line(&run)), n)
+    } else {
+        (format!("step     {}", ahead[0].title()), 1)
     }
+}
+
+/// Does what `mode` says to the container whose steps are all taken, evaluates the
+/// checks, and undoes the host-side actions (the session tears it down: see
+/// `session::headless::Headless::run_lesson`).
+pub fn act_and_evaluate(l: &LessonFile, launch: &mut Launch, mode: Mode) -> Result<Results> {
+    let solve = mode == Mode::Solve;
     let mut undo = Vec::new();
     let mut result = Ok(());
-    let env = host_env(&launch);
+    let env = host_env(launch);
     if mode == Mode::Cheat {
         for cmd in l.front.checks.iter().filter_map(|c| c.cheat.as_ref()) {
-            let mut probe = LiveProbe {
-                launch: &mut launch,
-            };
+            let mut probe = LiveProbe { launch };
             let _ = super::check::Probe::run(&mut probe, cmd);
         }
     }
@@ -146,21 +123,18 @@ pub fn run(
                 }
             }
             if let Some(cmd) = &c.solve {
-                let mut probe = LiveProbe {
-                    launch: &mut launch,
-                };
+                let mut probe = LiveProbe { launch };
                 // The solve's own exit does not matter: the check judges the state.
                 let _ = super::check::Probe::run(&mut probe, cmd);
             }
         }
     }
-    let results = evaluate_all(l, &mut launch);
+    let results = evaluate_all(l, launch);
     for u in undo.iter().rev() {
         if let Err(e) = host_sh(u, &env) {
             eprintln!("underhood: undoing a lesson's host action: {e:#}");
         }
     }
-    launch.teardown()?;
     result?;
     Ok(results)
 }

@@ -1,16 +1,10 @@
-//! The TUI's state and the one place it changes: `update(&mut App, Msg) -> Action`.
-//! Drawing reads `&App` only; the main loop carries out the returned actions on the
-//! container (which needs the kernel) and feeds their results back as messages.
+//! The TUI's state. It changes in two places only: `update` (ui/update.rs: what the
+//! viewer chooses, and the commands for the rest) and `App::apply` (ui/event.rs: the
+//! session's events). Drawing reads `&App` only.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use crossterm::event::{
-    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
-
-use super::scroll::Move;
 
 use crate::observe::mountinfo::{self, Mount};
 use crate::observe::namespaces::{NsKind, NsLink};
@@ -18,85 +12,13 @@ use crate::observe::snapshot::Snapshot;
 use crate::runtime::report::Report;
 use crate::runtime::step::Step;
 
+use super::pane::Open;
+use super::shell::ShellView;
 use super::theme::Theme;
+use crate::session::event::Event;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Step,
-    Syscalls,
-    /// The embedded shell, while one is open.
-    Shell,
-    /// The shell that entered the container with setns, while one is open.
-    Entered,
-    /// A shell on the host (not in the container), while one is open.
-    Host,
-    Namespaces,
-    Processes,
-    Mounts,
-    Memory,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 9] = [
-        Pane::Step,
-        Pane::Shell,
-        Pane::Entered,
-        Pane::Host,
-        Pane::Syscalls,
-        Pane::Namespaces,
-        Pane::Processes,
-        Pane::Mounts,
-        Pane::Memory,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Step => "Step",
-            Pane::Syscalls => "Syscalls",
-            Pane::Shell => "Shell",
-            Pane::Entered => "Entered",
-            Pane::Host => "Host",
-            Pane::Namespaces => "Namespaces",
-            Pane::Processes => "Processes",
-            Pane::Mounts => "Mounts",
-            Pane::Memory => "Memory",
-        }
-    }
-
-    /// The next pane in focus order among those shown (a shell only while open, the
-    /// syscalls only while no shell is).
-    fn offset(self, by: isize, open: super::shell::Open) -> Pane {
-        let shown: Vec<Pane> = Pane::ALL
-            .iter()
-            .copied()
-            .filter(|p| match p {
-                Pane::Syscalls => !open.any(),
-                // Tab never goes into a shell: there it would be a key typed into the
-                // shell, and Tab could not leave again. s, e, h (or a click) do.
-                Pane::Shell | Pane::Entered | Pane::Host => false,
-                _ => open.shows(*p),
-            })
-            .collect();
-        let i = shown.iter().position(|p| *p == self).unwrap_or(0) as isize;
-        let n = shown.len() as isize;
-        shown[((i + by).rem_euclid(n)) as usize]
-    }
-}
-
-/// The host facts the header shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct HostLine {
-    pub root: bool,
-    pub cgroup: String,
-    pub overlay: String,
-    pub userns: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Message {
-    pub text: String,
-    pub error: bool,
-}
+pub use super::pane::Pane;
+pub use crate::session::event::{HostLine, Message};
 
 /// What the last step changed, from the snapshots just before and just after it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -224,17 +146,11 @@ impl LessonView {
 
     /// The checks in one line: how many pass, and the first still to do.
     pub fn summary(&self) -> Option<String> {
-        let total = self.checks.len();
-        let passes = |c: &&CheckRow| c.outcome.as_ref().is_some_and(|o| o.passed);
-        let passed = self.checks.iter().filter(passes).count();
-        match self.checks.iter().find(|c| !passes(c)) {
-            _ if total == 0 => None,
-            None => Some(format!("all {total} checks pass: lesson passed")),
-            Some(c) => Some(format!(
-                "{passed} of {total} checks pass; still to do: {}",
-                c.say
-            )),
-        }
+        crate::session::walk::check_summary(
+            self.checks
+                .iter()
+                .map(|c| (c.say.as_str(), c.outcome.as_ref().map(|o| o.passed))),
+        )
     }
 
     pub fn all_passed(&self) -> bool {
@@ -268,11 +184,11 @@ pub struct App {
     pub theme: Theme,
     pub should_quit: bool,
     pub lesson: Option<LessonView>,
-    pub shell: Option<super::shell::ShellView>,
+    pub shell: Option<ShellView>,
     /// The second shell, entered from outside with setns.
-    pub entered: Option<super::shell::ShellView>,
+    pub entered: Option<ShellView>,
     /// The shell on the host, with variables pointing at the container.
-    pub host_shell: Option<super::shell::ShellView>,
+    pub host_shell: Option<ShellView>,
     /// Set while replaying a recording (the footer says so).
     pub replay: Option<ReplayStatus>,
     /// Presenter mode (`--present`): big, few panes for a projector (see `present`).
@@ -286,7 +202,7 @@ pub struct App {
     /// The presenter blanked the screen (a clicker's blank key).
     pub blank: bool,
     /// `--follow ADDR`: whom this session follows, and how that goes.
-    pub follow: Option<super::follow::FollowStatus>,
+    pub follow: Option<FollowStatus>,
     /// The cgroup step left out of this walk because its limits cannot be set here
     /// (doctor's verdict: not root, no delegated cgroup): the one line saying why and
     /// what gives it. The step pane shows it where the step would have been.
@@ -301,6 +217,29 @@ pub struct App {
     pub help_offset: usize,
 }
 
+/// Where a following session stands, for the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowStatus {
+    /// The address as the learner wrote it.
+    pub addr: String,
+    /// Why the connection was lost, while it is.
+    pub lost: Option<String>,
+}
+
+impl FollowStatus {
+    pub fn new(addr: String) -> FollowStatus {
+        FollowStatus { addr, lost: None }
+    }
+
+    /// The header's words.
+    pub fn label(&self) -> String {
+        match &self.lost {
+            None => format!("following {}", self.addr),
+            Some(_) => format!("on your own: lost {}, retrying", self.addr),
+        }
+    }
+}
+
 /// Where a replay stands, for the footer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplayStatus {
@@ -311,53 +250,6 @@ pub struct ReplayStatus {
     pub length: Duration,
     pub playing: bool,
     pub speed: f64,
-}
-
-/// Everything that can happen to the UI.
-#[derive(Debug)]
-pub enum Msg {
-    Key(KeyEvent),
-    /// A wheel turn or a click (the terminal reports them: mouse capture is on).
-    Mouse(MouseEvent),
-    Resize,
-    Snapshot(Box<Snapshot>),
-    /// The kernel signalled an OOM kill in our cgroup.
-    Oom,
-    /// SIGTERM, SIGHUP or SIGINT arrived.
-    Signal(i32),
-    /// An embedded shell printed something.
-    ShellOutput(super::shell::Slot, Vec<u8>),
-    /// An embedded shell's terminal closed (the shell exited).
-    ShellClosed(super::shell::Slot),
-    /// News from the session this one follows (`--follow`).
-    Follow(super::follow::Feed),
-}
-
-/// What the main loop must do to the container.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    None,
-    /// Apply (and record) this event.
-    Emit(super::event::Event),
-    /// The kernel's OOM killer fired: say so and sample the container now.
-    Oom,
-    /// A shell's terminal closed.
-    ShellClosed(super::shell::Slot),
-    Next,
-    Back,
-    Hog,
-    Shell,
-    /// Evaluate the lesson's checks now.
-    Check,
-    /// Bytes typed into an embedded shell.
-    ShellInput(super::shell::Slot, Vec<u8>),
-    /// A shell that enters the running container from outside with setns.
-    Enter,
-    /// A shell on the host, pointed at the container by its variables.
-    HostShell,
-    /// Go where the followed session is (its lesson, its number of steps).
-    Follow(super::follow::Position),
-    Quit,
 }
 
 impl App {
@@ -404,7 +296,7 @@ impl App {
             .map(|(_, o)| *o)
     }
 
-    fn set_scroll(&mut self, pane: Pane, offset: usize) {
+    pub(crate) fn set_scroll(&mut self, pane: Pane, offset: usize) {
         self.scroll.retain(|(p, _)| *p != pane);
         self.scroll.push((pane, offset));
     }
@@ -413,35 +305,6 @@ impl App {
     pub fn screen(&self) -> ratatui::layout::Rect {
         self.viewport
             .unwrap_or(ratatui::layout::Rect::new(0, 0, 80, 24))
-    }
-
-    /// Whether the screen is too small for the panes (then only quitting works).
-    pub fn too_small(&self) -> bool {
-        let s = self.screen();
-        s.width < super::draw::MIN_WIDTH || s.height < super::draw::MIN_HEIGHT
-    }
-
-    /// Where each pane is on the screen as last drawn.
-    pub fn pane_areas(&self) -> Vec<(Pane, ratatui::layout::Rect)> {
-        super::draw::screen_layout(self, self.screen(), super::shell::Open::of(self))
-    }
-
-    /// Scrolls `pane` (when shown and longer than its room).
-    pub fn scroll_pane(&mut self, pane: Pane, m: super::scroll::Move) {
-        let Some(area) = self
-            .pane_areas()
-            .into_iter()
-            .find(|(p, _)| *p == pane)
-            .map(|(_, a)| a)
-        else {
-            return;
-        };
-        let Some(g) = super::draw::geometry(self, pane, area) else {
-            return;
-        };
-        let from = g.offset(self.scrolled(pane));
-        let to = super::scroll::moved(g, from, m);
-        self.set_scroll(pane, to);
     }
 
     /// Where the skipped cgroup step would have come: after the steps that precede it
@@ -469,23 +332,14 @@ impl App {
         self.done.checked_sub(1).and_then(|i| self.steps.get(i))
     }
 
-    /// A message line. It may quote argv, a hostname or a file's bytes: control
-    /// characters are shown escaped (ratatui would drop them silently).
+    /// The message line says `text`, as the event would (replays and tests: a live
+    /// session's messages come as events, see `update`).
     pub fn info(&mut self, text: impl Into<String>) {
-        // The message line is the step pane's first: scrolled away, it would go unseen.
-        self.scroll.retain(|(p, _)| *p != Pane::Step);
-        self.message = Some(Message {
-            text: crate::runtime::report::printable_lines(&text.into()),
-            error: false,
-        });
+        self.apply(Event::info(text));
     }
 
     pub fn error(&mut self, text: impl Into<String>) {
-        self.scroll.retain(|(p, _)| *p != Pane::Step);
-        self.message = Some(Message {
-            text: crate::runtime::report::printable_lines(&text.into()),
-            error: true,
-        });
+        self.apply(Event::error(text));
     }
 
     /// Records what a step changed, comparing the snapshots around it.
@@ -592,190 +446,15 @@ fn changes(before: Option<&Snapshot>, after: &Snapshot) -> Changes {
     }
 }
 
-/// Turns a message into state changes and, for keys, an action.
-pub fn update(app: &mut App, msg: Msg) -> Action {
-    match msg {
-        Msg::Key(key) => on_key(app, key),
-        Msg::Mouse(ev) => on_mouse(app, ev),
-        Msg::Resize => Action::None,
-        Msg::Snapshot(snapshot) => Action::Emit(super::event::Event::Snapshot { snapshot }),
-        Msg::Oom => Action::Oom,
-        Msg::Signal(_) => Action::Quit,
-        Msg::ShellOutput(slot, bytes) => {
-            Action::Emit(super::event::Event::ShellOutput { slot, bytes })
+impl Open {
+    /// The shells open in `app`.
+    pub fn of(app: &App) -> Open {
+        Open {
+            spawned: app.shell.is_some(),
+            entered: app.entered.is_some(),
+            host: app.host_shell.is_some(),
         }
-        Msg::ShellClosed(slot) => Action::ShellClosed(slot),
-        Msg::Follow(feed) => super::follow::on_feed(app, feed),
     }
-}
-
-fn on_key(app: &mut App, key: KeyEvent) -> Action {
-    if key.kind == KeyEventKind::Release {
-        return Action::None;
-    }
-    // A focused shell gets every key but Ctrl-], which hands the focus back.
-    let slot = super::event::slot_of(app.focus).filter(|s| super::shell::Open::of(app).has(*s));
-    if let Some(slot) = slot {
-        if super::shell::is_escape(&key) {
-            app.focus = Pane::Step;
-            return Action::None;
-        }
-        return Action::ShellInput(slot, super::shell::key_bytes(&key));
-    }
-    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
-        return Action::Quit;
-    }
-    // Behind "terminal too small" nothing is seen: no key may act unseen but q.
-    if app.too_small() {
-        return if key.code == KeyCode::Char('q') {
-            Action::Quit
-        } else {
-            Action::None
-        };
-    }
-    if app.help {
-        // The scrolling keys scroll it (it may not fit); any other key closes the
-        // help overlay; q still quits.
-        let m = match key.code {
-            KeyCode::Up => Some(Move::Up),
-            KeyCode::Down => Some(Move::Down),
-            KeyCode::PageUp => Some(Move::PageUp),
-            KeyCode::PageDown => Some(Move::PageDown),
-            KeyCode::Home => Some(Move::Home),
-            KeyCode::End => Some(Move::End),
-            _ => None,
-        };
-        if let Some(m) = m {
-            let keys = super::draw::help_keys(app);
-            let (_, _, g) = super::draw::help_box(app, app.screen(), keys);
-            app.help_offset = super::scroll::moved(g, g.offset(Some(app.help_offset)), m);
-            return Action::None;
-        }
-        app.help = false;
-        app.help_offset = 0;
-        return if key.code == KeyCode::Char('q') {
-            Action::Quit
-        } else {
-            Action::None
-        };
-    }
-    if app.present
-        && let Some(action) = super::present::on_key(app, &key)
-    {
-        return action;
-    }
-    match key.code {
-        // PgUp/PgDn scroll, as everywhere else; a presenter's clicker sends them for
-        // next and back, so the presenter layout keeps them for that.
-        KeyCode::PageDown if !app.present => scroll(app, Move::PageDown),
-        KeyCode::PageUp if !app.present => scroll(app, Move::PageUp),
-        KeyCode::Up => scroll(app, Move::Up),
-        KeyCode::Down => scroll(app, Move::Down),
-        KeyCode::Home => scroll(app, Move::Home),
-        KeyCode::End => scroll(app, Move::End),
-        KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('n') | KeyCode::PageDown => {
-            if app.done >= app.steps.len() {
-                app.info(if app.limits_memory() {
-                    "all steps are done: press s for a shell, m for the memory hog, ← to go back"
-                } else {
-                    "all steps are done: press s for a shell, ← to go back"
-                });
-                Action::None
-            } else {
-                Action::Next
-            }
-        }
-        KeyCode::Left | KeyCode::Char('b') | KeyCode::PageUp => {
-            if app.done == 0 {
-                app.info("this is the first step");
-                Action::None
-            } else {
-                Action::Back
-            }
-        }
-        KeyCode::Char('m') => Action::Hog,
-        KeyCode::Char('s') if app.shell.is_some() => {
-            app.focus = Pane::Shell;
-            Action::None
-        }
-        KeyCode::Char('s') => Action::Shell,
-        KeyCode::Char('e') if app.entered.is_some() => {
-            app.focus = Pane::Entered;
-            Action::None
-        }
-        KeyCode::Char('e') => Action::Enter,
-        KeyCode::Char('h') if app.host_shell.is_some() => {
-            app.focus = Pane::Host;
-            Action::None
-        }
-        KeyCode::Char('h') => Action::HostShell,
-        KeyCode::Tab => {
-            app.focus = app.focus.offset(1, super::shell::Open::of(app));
-            Action::None
-        }
-        KeyCode::BackTab => {
-            app.focus = app.focus.offset(-1, super::shell::Open::of(app));
-            Action::None
-        }
-        KeyCode::Char('z') => {
-            app.zoom = !app.zoom;
-            Action::None
-        }
-        KeyCode::Esc => {
-            app.zoom = false;
-            Action::None
-        }
-        KeyCode::Char('?') => {
-            app.help = true;
-            Action::None
-        }
-        KeyCode::Char('t') => {
-            app.theme = app.theme.next();
-            Action::None
-        }
-        KeyCode::Char('c') if app.lesson.is_some() => Action::Check,
-        KeyCode::Char('q') => Action::Quit,
-        _ => Action::None,
-    }
-}
-
-fn scroll(app: &mut App, m: Move) -> Action {
-    // The presenter's screen shows one big pane: that one scrolls.
-    let pane = if app.present {
-        super::present::main_pane(app, super::shell::Open::of(app))
-    } else {
-        app.focus
-    };
-    app.scroll_pane(pane, m);
-    Action::None
-}
-
-/// The mouse: the wheel scrolls the pane under the pointer, a click focuses it.
-fn on_mouse(app: &mut App, ev: MouseEvent) -> Action {
-    if app.too_small() || app.help {
-        return Action::None;
-    }
-    let at = ratatui::layout::Position::new(ev.column, ev.row);
-    let Some(pane) = app
-        .pane_areas()
-        .into_iter()
-        .find(|(_, a)| a.contains(at))
-        .map(|(p, _)| p)
-    else {
-        return Action::None;
-    };
-    match ev.kind {
-        MouseEventKind::ScrollUp => app.scroll_pane(pane, Move::WheelUp),
-        MouseEventKind::ScrollDown => app.scroll_pane(pane, Move::WheelDown),
-        MouseEventKind::Down(MouseButton::Left) => {
-            app.focus = pane;
-            if app.present {
-                app.present_pane = Some(pane);
-            }
-        }
-        _ => {}
-    }
-    Action::None
 }
 
 #[cfg(test)]
@@ -794,115 +473,12 @@ mod tests {
         )
     }
 
-    fn key(c: KeyCode) -> Msg {
-        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
-    }
-
-    #[test]
-    fn keys_map_to_actions() {
-        let mut a = app();
-        assert_eq!(update(&mut a, key(KeyCode::Right)), Action::Next);
-        assert_eq!(update(&mut a, key(KeyCode::Char(' '))), Action::Next);
-        assert_eq!(update(&mut a, key(KeyCode::Char('n'))), Action::Next);
-        assert_eq!(
-            update(&mut a, key(KeyCode::Left)),
-            Action::None,
-            "nothing to undo"
-        );
-        a.done = 1;
-        assert_eq!(update(&mut a, key(KeyCode::Char('b'))), Action::Back);
-        assert_eq!(update(&mut a, key(KeyCode::Char('m'))), Action::Hog);
-        assert_eq!(update(&mut a, key(KeyCode::Char('s'))), Action::Shell);
-        assert_eq!(update(&mut a, key(KeyCode::Char('q'))), Action::Quit);
-        let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-        assert_eq!(update(&mut a, ctrl_c), Action::Quit);
-    }
-
-    #[test]
-    fn focus_cycles_and_zoom_toggles() {
-        let mut a = app();
-        update(&mut a, key(KeyCode::Tab));
-        assert_eq!(a.focus, Pane::Syscalls);
-        update(&mut a, key(KeyCode::BackTab));
-        update(&mut a, key(KeyCode::BackTab));
-        assert_eq!(a.focus, Pane::Memory);
-        update(&mut a, key(KeyCode::Char('z')));
-        assert!(a.zoom);
-        update(&mut a, key(KeyCode::Esc));
-        assert!(!a.zoom);
-    }
-
-    #[test]
-    fn tab_never_enters_a_shell_and_hides_the_syscalls_behind_them() {
-        use crate::ui::shell::Open;
-        let open = |spawned, entered, host| Open {
-            spawned,
-            entered,
-            host,
-        };
-        // A shell would take Tab as a key typed into it: s, e, h or a click go there.
-        assert_eq!(
-            Pane::Step.offset(1, open(true, true, false)),
-            Pane::Namespaces
-        );
-        assert_eq!(Pane::Memory.offset(1, open(true, true, true)), Pane::Step);
-        assert_eq!(
-            Pane::Step.offset(-1, open(false, true, false)),
-            Pane::Memory
-        );
-        assert_eq!(
-            Pane::Step.offset(1, open(false, false, false)),
-            Pane::Syscalls
-        );
-    }
-
     #[test]
     fn messages_show_control_characters_escaped() {
         let mut a = app();
         a.error("exec /no-such-\u{1b}]0;owned\u{7}: ENOENT");
         let text = &a.message.as_ref().unwrap().text;
         assert_eq!(text, "exec /no-such-\\u{1b}]0;owned\\u{7}: ENOENT");
-    }
-
-    #[test]
-    fn h_opens_the_host_shell_then_focuses_it() {
-        let mut a = app();
-        assert_eq!(update(&mut a, key(KeyCode::Char('h'))), Action::HostShell);
-        a.apply(crate::ui::event::Event::ShellOpened {
-            slot: crate::ui::shell::Slot::Host,
-            title: "HOST shell".into(),
-            pid: 7,
-            rows: 5,
-            cols: 20,
-        });
-        assert_eq!(a.focus, Pane::Host);
-        // Typing goes to the host shell; Ctrl-] leaves it; h comes back.
-        assert!(matches!(
-            update(&mut a, key(KeyCode::Char('x'))),
-            Action::ShellInput(crate::ui::shell::Slot::Host, _)
-        ));
-        let esc = Msg::Key(KeyEvent::new(KeyCode::Char(']'), KeyModifiers::CONTROL));
-        update(&mut a, esc);
-        assert_eq!(a.focus, Pane::Step);
-        assert_eq!(update(&mut a, key(KeyCode::Char('h'))), Action::None);
-        assert_eq!(a.focus, Pane::Host);
-    }
-
-    #[test]
-    fn help_overlay_swallows_the_next_key() {
-        let mut a = app();
-        update(&mut a, key(KeyCode::Char('?')));
-        assert!(a.help);
-        assert_eq!(update(&mut a, key(KeyCode::Right)), Action::None);
-        assert!(!a.help);
-    }
-
-    #[test]
-    fn next_after_the_last_step_explains_instead() {
-        let mut a = app();
-        a.done = 2;
-        assert_eq!(update(&mut a, key(KeyCode::Right)), Action::None);
-        assert!(a.message.as_ref().is_some_and(|m| m.text.contains("shell")));
     }
 
     #[test]
@@ -942,11 +518,5 @@ mod tests {
         );
         v.checks.clear();
         assert_eq!(v.summary(), None);
-    }
-
-    #[test]
-    fn signals_quit() {
-        let mut a = app();
-        assert_eq!(update(&mut a, Msg::Signal(15)), Action::Quit);
     }
 }

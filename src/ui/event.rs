@@ -6,114 +6,12 @@
 //!
 //! What only the viewer chooses (focus, zoom, help, theme) is not an event.
 
-use serde::{Deserialize, Serialize};
+pub use crate::session::event::{Event, LessonSource, Message, Slot};
 
-use crate::lesson::check::Outcome;
-use crate::observe::snapshot::Snapshot;
-use crate::runtime::report::Report;
-use crate::runtime::step::Step;
+use super::app::{App, FollowStatus, LessonView, Pane};
+use super::shell::{Screen, ShellView};
 
-use super::app::{App, LessonView, Message, Pane};
-use super::shell::{Screen, ShellView, Slot};
-
-/// Lines kept above an embedded shell's screen (its scrollback).
-pub const SHELL_SCROLLBACK: usize = 1000;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Event {
-    /// A new container was started for these steps (at the start, going back, or a
-    /// new lesson): the previous container's state is gone.
-    Started {
-        steps: Vec<Step>,
-    },
-    /// A lesson was opened (its file's text, parsed again when replayed), or left.
-    Lesson {
-        lesson: Option<LessonSource>,
-    },
-    /// A step was taken: its report and the snapshots just before and after it.
-    Step {
-        report: Report,
-        before: Option<Box<Snapshot>>,
-        after: Box<Snapshot>,
-    },
-    /// The observer's sample of the container.
-    Snapshot {
-        snapshot: Box<Snapshot>,
-    },
-    /// A report that is not a step (a spawn, a failed step, the hog's end).
-    Log {
-        report: Report,
-    },
-    /// The message line (info or error); `None` clears it.
-    Message {
-        message: Option<Message>,
-    },
-    /// The memory hog started (its pid inside) or ended.
-    Hog {
-        pid: Option<i32>,
-    },
-    /// The lesson's checks were evaluated: one outcome per check, in order; `null`
-    /// for a check left for later (its last outcome stays).
-    Checks {
-        outcomes: Vec<Option<Outcome>>,
-    },
-    /// A shell pane opened on a terminal of this size.
-    ShellOpened {
-        slot: Slot,
-        title: String,
-        pid: i32,
-        rows: u16,
-        cols: u16,
-    },
-    /// What the shell printed (raw terminal bytes).
-    ShellOutput {
-        slot: Slot,
-        #[serde(with = "bytes_b64")]
-        bytes: Vec<u8>,
-    },
-    ShellResized {
-        slot: Slot,
-        rows: u16,
-        cols: u16,
-    },
-    ShellClosed {
-        slot: Slot,
-    },
-    /// Whom the session follows (`--follow`), and why the link is lost while it is.
-    Follow {
-        addr: Option<String>,
-        lost: Option<String>,
-    },
-}
-
-/// A lesson as a file: where it came from and its whole text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LessonSource {
-    pub path: String,
-    pub text: String,
-}
-
-impl LessonSource {
-    pub fn of(l: &crate::lesson::format::LessonFile) -> LessonSource {
-        LessonSource {
-            path: l.path.clone(),
-            text: l.text.clone(),
-        }
-    }
-
-    /// Parses the text again, as the lesson loader does.
-    pub fn parse(&self) -> anyhow::Result<crate::lesson::format::LessonFile> {
-        crate::lesson::format::parse(&self.path, &self.text).map_err(|p| anyhow::anyhow!("{p}"))
-    }
-}
-
-impl Event {
-    /// Whether this event is a step taken (replays step between these).
-    pub fn is_step(&self) -> bool {
-        matches!(self, Event::Step { .. })
-    }
-}
+pub use super::shell::SHELL_SCROLLBACK;
 
 impl App {
     /// Applies one event to the container's side of the state.
@@ -135,7 +33,14 @@ impl App {
             } => self.step_done(report, before.as_deref(), *after),
             Event::Snapshot { snapshot } => self.take_snapshot(*snapshot),
             Event::Log { report } => self.log.push(report),
-            Event::Message { message } => self.message = message,
+            Event::Message { message } => {
+                // The message line is the step pane's first: scrolled away, a new
+                // line would go unseen.
+                if message.is_some() {
+                    self.scroll.retain(|(p, _)| *p != Pane::Step);
+                }
+                self.message = message
+            }
             Event::Hog { pid } => {
                 // The memory graph comes forward for the presenter, and stays after
                 // the hog ends (the OOM kill is what to look at).
@@ -184,9 +89,7 @@ impl App {
                 }
             }
             Event::Follow { addr, lost } => {
-                // What was last synced to stays: it is the live session's, not shown.
-                let last = self.follow.take().and_then(|f| f.last);
-                self.follow = addr.map(|addr| super::follow::FollowStatus { addr, lost, last });
+                self.follow = addr.map(|addr| FollowStatus { addr, lost });
             }
             Event::ShellClosed { slot } => {
                 match slot {
@@ -213,42 +116,12 @@ impl App {
     }
 }
 
-/// The pane a shell slot is drawn in.
-pub fn pane_of(slot: Slot) -> Pane {
-    match slot {
-        Slot::Spawned => Pane::Shell,
-        Slot::Entered => Pane::Entered,
-        Slot::Host => Pane::Host,
-    }
-}
-
-/// The shell slot a pane shows, if it is a shell pane.
-pub fn slot_of(pane: Pane) -> Option<Slot> {
-    Slot::ALL.into_iter().find(|s| pane_of(*s) == pane)
-}
-
-/// Terminal output as base64 in the JSON (a quarter larger than the bytes, where a
-/// JSON array of numbers would be four times larger).
-mod bytes_b64 {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map_err(|e| serde::de::Error::custom(format!("shell output is not base64: {e}")))
-    }
-}
+pub use super::pane::{pane_of, slot_of};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::step::Step;
     use crate::ui::app::HostLine;
     use crate::ui::theme::{Theme, ThemeKind};
 
@@ -261,31 +134,6 @@ mod tests {
                 kind: ThemeKind::Default,
             },
         )
-    }
-
-    #[test]
-    fn events_survive_json() {
-        let evs = vec![
-            Event::Started {
-                steps: vec![Step::Ipc, Step::Mount],
-            },
-            Event::Hog { pid: Some(7) },
-            Event::ShellOutput {
-                slot: Slot::Spawned,
-                bytes: vec![0, 0x1b, b'[', 0xff],
-            },
-            Event::Message {
-                message: Some(Message {
-                    text: "hi".into(),
-                    error: true,
-                }),
-            },
-        ];
-        for ev in evs {
-            let json = serde_json::to_string(&ev).unwrap();
-            let back: Event = serde_json::from_str(&json).unwrap();
-            assert_eq!(back, ev, "{json}");
-        }
     }
 
     #[test]

@@ -18,35 +18,7 @@ pub mod subscribe;
 pub use position::Position;
 pub use subscribe::{Addr, Feed};
 
-/// Where a following session stands, for the header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FollowStatus {
-    /// The address as the learner wrote it.
-    pub addr: String,
-    /// Why the connection was lost, while it is.
-    pub lost: Option<String>,
-    /// The last position synced to: the next sync happens only when this changes, so a
-    /// learner who explores is left alone until the instructor moves.
-    pub last: Option<Position>,
-}
-
-impl FollowStatus {
-    pub fn new(addr: String) -> FollowStatus {
-        FollowStatus {
-            addr,
-            lost: None,
-            last: None,
-        }
-    }
-
-    /// The header's words.
-    pub fn label(&self) -> String {
-        match &self.lost {
-            None => format!("following {}", self.addr),
-            Some(_) => format!("on your own: lost {}, retrying", self.addr),
-        }
-    }
-}
+pub use super::app::FollowStatus;
 
 /// What `--follow` needs besides the address: the lessons to switch between (the
 /// same set `--lessons DIR` or the shipped ones give).
@@ -54,47 +26,6 @@ impl FollowStatus {
 pub struct Following {
     pub addr: Addr,
     pub lessons: crate::lesson::set::LessonSet,
-}
-
-/// The state change for news from the followed session, and the action to take.
-pub fn on_feed(app: &mut crate::ui::app::App, feed: Feed) -> crate::ui::app::Action {
-    use crate::ui::app::Action;
-    let Some(status) = app.follow.as_mut() else {
-        return Action::None;
-    };
-    match feed {
-        Feed::Connected { again } => {
-            status.lost = None;
-            if again {
-                let text = format!("back: following {} again", status.addr);
-                app.info(text);
-            }
-            Action::None
-        }
-        Feed::Lost(why) => {
-            let first = status.lost.is_none();
-            status.lost = Some(why.clone());
-            if first {
-                app.error(format!(
-                    "on your own: {why}; carrying on alone, retrying every second"
-                ));
-            }
-            Action::None
-        }
-        Feed::Note(text) => {
-            app.info(text);
-            Action::None
-        }
-        Feed::Position(p) => {
-            // Only a move of the instructor moves us: a heartbeat or a reconnection
-            // to the same place leaves a learner who explores alone.
-            if status.last.as_ref().is_some_and(|l| l.same_place(&p)) {
-                return Action::None;
-            }
-            status.last = Some(p.clone());
-            Action::Follow(p)
-        }
-    }
 }
 
 /// How many of `steps` to have done to be where `p` is. By the name of the step just
@@ -117,7 +48,7 @@ mod tests {
     use super::position::StepRef;
     use super::*;
     use crate::runtime::step::Step;
-    use crate::ui::app::{Action, App, HostLine, Msg, update};
+    use crate::ui::app::{App, HostLine};
     use crate::ui::theme::{Theme, ThemeKind};
 
     fn pos(done: usize, last: Option<&str>) -> Position {
@@ -149,42 +80,6 @@ mod tests {
         a
     }
 
-    #[test]
-    fn a_move_syncs_once_and_a_repeat_leaves_the_learner_alone() {
-        let mut a = following();
-        let p = pos(1, Some("ipc"));
-        let feed = |p: &Position| Msg::Follow(Feed::Position(p.clone()));
-        assert_eq!(update(&mut a, feed(&p)), Action::Follow(p.clone()));
-        // The heartbeat, or another publisher pid at the same place: nothing.
-        let again = Position {
-            pid: 9,
-            ..p.clone()
-        };
-        assert_eq!(update(&mut a, feed(&again)), Action::None);
-        let next = pos(2, Some("mount"));
-        assert_eq!(update(&mut a, feed(&next)), Action::Follow(next));
-    }
-
-    #[test]
-    fn losing_and_finding_the_session_shows_in_the_header_words() {
-        let mut a = following();
-        update(&mut a, Msg::Follow(Feed::Connected { again: false }));
-        assert_eq!(
-            a.follow.as_ref().unwrap().label(),
-            "following 127.0.0.1:7878"
-        );
-        update(
-            &mut a,
-            Msg::Follow(Feed::Lost("127.0.0.1:7878: refused".into())),
-        );
-        let st = a.follow.as_ref().unwrap();
-        assert_eq!(st.label(), "on your own: lost 127.0.0.1:7878, retrying");
-        assert!(a.message.as_ref().unwrap().text.contains("on your own"));
-        update(&mut a, Msg::Follow(Feed::Connected { again: true }));
-        assert_eq!(a.follow.as_ref().unwrap().lost, None);
-        assert!(a.message.as_ref().unwrap().text.contains("again"));
-    }
-
     fn header(a: &App) -> String {
         let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 40)).unwrap();
         t.draw(|f| crate::ui::draw::draw(f, a)).unwrap();
@@ -208,16 +103,6 @@ mod tests {
         );
         a.follow = None;
         assert!(!header(&a).contains("follow"), "{}", header(&a));
-    }
-
-    #[test]
-    fn keys_still_work_while_following() {
-        let mut a = following();
-        let right = Msg::Key(crossterm::event::KeyEvent::new(
-            crossterm::event::KeyCode::Right,
-            crossterm::event::KeyModifiers::NONE,
-        ));
-        assert_eq!(update(&mut a, right), Action::Next);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use crate::runtime::step::Step;
 
-use super::app::{Action, App, Pane};
+use super::app::{App, Pane};
 
 /// The pane the last step changed: where the audience should look.
 pub fn changed_pane(app: &App) -> Pane {
@@ -71,13 +71,14 @@ fn cycle(app: &App) -> Vec<Pane> {
     out
 }
 
-/// The presenter's own keys; `None` leaves the key to the usual mapping.
-pub fn on_key(app: &mut App, key: &KeyEvent) -> Option<Action> {
+/// The presenter's own keys (they change only what is shown); false leaves the key
+/// to the usual mapping.
+pub fn on_key(app: &mut App, key: &KeyEvent) -> bool {
     if app.blank {
         // Any key brings the screen back, and does nothing else: a presenter who
         // blanked the screen should not step by accident when waking it.
         app.blank = false;
-        return Some(Action::None);
+        return true;
     }
     let by = match key.code {
         // Clickers' "blank screen" button sends `.` or `b` (as presentation programs
@@ -85,11 +86,11 @@ pub fn on_key(app: &mut App, key: &KeyEvent) -> Option<Action> {
         // where a step back would tear the container down. Back is ← or PgUp.
         KeyCode::Char('.') | KeyCode::Char('b') => {
             app.blank = true;
-            return Some(Action::None);
+            return true;
         }
         KeyCode::Tab => 1,
         KeyCode::BackTab => -1,
-        _ => return None,
+        _ => return false,
     };
     let panes = cycle(app);
     let shown = main_pane(app, super::shell::Open::of(app));
@@ -99,7 +100,7 @@ pub fn on_key(app: &mut App, key: &KeyEvent) -> Option<Action> {
     // The focus follows, so that a shell brought forward takes the keys as in the
     // usual layout (Ctrl-] hands them back).
     app.focus = next;
-    Some(Action::None)
+    true
 }
 
 /// The timer: `mm:ss`, or `h:mm:ss` past an hour.
@@ -124,8 +125,9 @@ pub fn first_sentence(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::app::{HostLine, Msg, update};
+    use crate::ui::app::HostLine;
     use crate::ui::theme::{Theme, ThemeKind};
+    use crate::ui::update::{Command, Msg, update};
 
     fn app(steps: Vec<Step>) -> App {
         let mut a = App::new(
@@ -140,7 +142,7 @@ mod tests {
         a
     }
 
-    fn press(a: &mut App, code: KeyCode) -> Action {
+    fn press(a: &mut App, code: KeyCode) -> Vec<Command> {
         let key = KeyEvent::new(code, crossterm::event::KeyModifiers::NONE);
         update(a, Msg::Key(key))
     }
@@ -186,7 +188,7 @@ mod tests {
     fn tab_overrides_the_pane_until_the_next_step() {
         let mut a = app(vec![Step::Ipc, Step::Pid]);
         a.done = 1;
-        assert_eq!(press(&mut a, KeyCode::Tab), Action::None);
+        assert_eq!(press(&mut a, KeyCode::Tab), Vec::<Command>::new());
         assert_eq!(main_pane(&a, Default::default()), Pane::Processes);
         press(&mut a, KeyCode::BackTab);
         press(&mut a, KeyCode::BackTab);
@@ -225,18 +227,22 @@ mod tests {
         let mut a = app(vec![Step::Ipc, Step::Pid]);
         a.done = 1;
         for k in [KeyCode::Char('.'), KeyCode::Char('b')] {
-            assert_eq!(press(&mut a, k), Action::None);
+            assert_eq!(press(&mut a, k), Vec::<Command>::new());
             assert!(a.blank);
-            assert_eq!(press(&mut a, KeyCode::Right), Action::None, "wakes only");
+            assert_eq!(
+                press(&mut a, KeyCode::Right),
+                Vec::<Command>::new(),
+                "wakes only"
+            );
             assert!(!a.blank);
         }
         // The clicker's forward and back buttons.
-        assert_eq!(press(&mut a, KeyCode::PageDown), Action::Next);
-        assert_eq!(press(&mut a, KeyCode::Right), Action::Next);
-        assert_eq!(press(&mut a, KeyCode::Char(' ')), Action::Next);
-        assert_eq!(press(&mut a, KeyCode::PageUp), Action::Back);
-        assert_eq!(press(&mut a, KeyCode::Left), Action::Back);
-        assert_eq!(press(&mut a, KeyCode::Char('q')), Action::Quit);
+        assert_eq!(press(&mut a, KeyCode::PageDown), vec![Command::Next]);
+        assert_eq!(press(&mut a, KeyCode::Right), vec![Command::Next]);
+        assert_eq!(press(&mut a, KeyCode::Char(' ')), vec![Command::Next]);
+        assert_eq!(press(&mut a, KeyCode::PageUp), vec![Command::Back]);
+        assert_eq!(press(&mut a, KeyCode::Left), vec![Command::Back]);
+        assert_eq!(press(&mut a, KeyCode::Char('q')), vec![Command::Quit]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::{self, Action, App, Pane, ReplayStatus};
+use super::app::{App, Pane, ReplayStatus};
 use super::draw;
 use super::event::Event;
 use super::follow::position::unix_ms_now;
@@ -17,6 +17,7 @@ use super::recording::Recording;
 use super::tap::Tap;
 use super::terminal::Input;
 use super::theme::Theme;
+use super::update::{Command, Msg, apply_emits, update};
 
 #[derive(Debug, Clone, Default)]
 pub struct ReplayOptions {
@@ -249,7 +250,8 @@ impl Player {
         match key.code {
             KeyCode::Char('c') if ctrl => return false,
             _ if blank || self.app.blank => {
-                app::update(&mut self.app, app::Msg::Key(key));
+                let cmds = update(&mut self.app, Msg::Key(key));
+                apply_emits(&mut self.app, cmds);
             }
             KeyCode::Char('q') if !self.app.help => return false,
             // A presentation clicker sends PageDown / Right / Space.
@@ -272,13 +274,18 @@ impl Player {
             }
             KeyCode::Char('+') if !self.app.help => self.speed = (self.speed * 2.0).min(64.0),
             KeyCode::Char('-') if !self.app.help => self.speed = (self.speed / 2.0).max(0.125),
-            _ => match app::update(&mut self.app, app::Msg::Key(key)) {
-                Action::Quit => return false,
-                Action::None | Action::ShellInput(..) => {}
-                _ => self.app.info(
-                    "a replay: what happens is what was recorded (→ next step, p play/pause)",
-                ),
-            },
+            _ => {
+                let cmds = update(&mut self.app, Msg::Key(key));
+                // What the viewer's keys say is shown, not recorded; what would need
+                // a container is not done.
+                match apply_emits(&mut self.app, cmds)[..] {
+                    [] | [Command::ShellInput(..)] => {}
+                    [Command::Quit] => return false,
+                    _ => self.app.info(
+                        "a replay: what happens is what was recorded (→ next step, p play/pause)",
+                    ),
+                }
+            }
         }
         true
     }
@@ -349,7 +356,8 @@ fn run(
         match super::terminal::next(wait) {
             Input::Event(TermEvent::Key(k)) if !p.key(k) => return Ok(()),
             Input::Event(TermEvent::Mouse(m)) => {
-                app::update(&mut p.app, app::Msg::Mouse(m));
+                let cmds = update(&mut p.app, Msg::Mouse(m));
+                apply_emits(&mut p.app, cmds);
             }
             Input::Event(_) | Input::Idle => {}
             // The terminal closed (and SIGHUP, if any, was ignored): nothing to

@@ -6,13 +6,13 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_term::vt100;
 
-use super::app::Msg;
+/// Lines kept above an embedded shell's screen (its scrollback).
+pub const SHELL_SCROLLBACK: usize = 1000;
 
 /// The emulator's screen, shared between the main loop (which feeds it the shell's
 /// output) and drawing.
@@ -30,7 +30,7 @@ impl Screen {
         Screen(Arc::new(Mutex::new(vt100::Parser::new(
             rows,
             cols,
-            super::event::SHELL_SCROLLBACK,
+            SHELL_SCROLLBACK,
         ))))
     }
 
@@ -70,69 +70,9 @@ impl Screen {
     }
 }
 
-/// Which shell pane: the one PID 1 started (`s`), the one that entered the running
-/// container from outside with setns (`e`), or a shell on the host itself (`h`), with
-/// variables that point at the container (runtime::host_shell).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Slot {
-    Spawned,
-    Entered,
-    Host,
-}
+pub use crate::session::event::Slot;
 
-impl Slot {
-    pub const ALL: [Slot; 3] = [Slot::Spawned, Slot::Entered, Slot::Host];
-}
-
-/// Which shells are open (or about to be: the layout sizes a shell before it opens).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Open {
-    pub spawned: bool,
-    pub entered: bool,
-    pub host: bool,
-}
-
-impl Open {
-    /// The shells open in `app`.
-    pub fn of(app: &super::app::App) -> Open {
-        Open {
-            spawned: app.shell.is_some(),
-            entered: app.entered.is_some(),
-            host: app.host_shell.is_some(),
-        }
-    }
-
-    /// These, and `slot` too.
-    pub fn with(mut self, slot: Slot) -> Open {
-        match slot {
-            Slot::Spawned => self.spawned = true,
-            Slot::Entered => self.entered = true,
-            Slot::Host => self.host = true,
-        }
-        self
-    }
-
-    pub fn has(self, slot: Slot) -> bool {
-        match slot {
-            Slot::Spawned => self.spawned,
-            Slot::Entered => self.entered,
-            Slot::Host => self.host,
-        }
-    }
-
-    pub fn any(self) -> bool {
-        self.spawned || self.entered || self.host
-    }
-
-    /// Whether pane `p` can be shown: a shell pane only while its shell is open.
-    pub fn shows(self, p: super::app::Pane) -> bool {
-        match super::event::slot_of(p) {
-            Some(slot) => self.has(slot),
-            None => true,
-        }
-    }
-}
+pub use super::pane::Open;
 
 /// What the UI shows of a shell.
 #[derive(Debug, Clone)]
@@ -144,24 +84,23 @@ pub struct ShellView {
 }
 
 /// The controller's side of a shell: the pty master. Its output goes to the main loop
-/// as `Msg::ShellOutput`, which turns it into an event for the pane.
+/// (as `Msg::ShellOutput`), which turns it into an event for the pane.
 pub struct ShellSession {
     master: File,
     size: (u16, u16),
 }
 
 impl ShellSession {
-    /// Wraps a pty master whose shell was just started; output flows to `tx` as
-    /// `Msg::ShellOutput` (and `Msg::ShellClosed` at the end).
+    /// Wraps a pty master whose shell was just started; what it prints goes to
+    /// `out` (`None` at the end), on a thread of its own, while `out` says true.
     pub fn new(
-        slot: Slot,
         master: OwnedFd,
         rows: u16,
         cols: u16,
-        tx: Sender<Msg>,
+        out: impl FnMut(Option<Vec<u8>>) -> bool + Send + 'static,
     ) -> std::io::Result<ShellSession> {
         let reader = File::from(master.try_clone()?);
-        std::thread::spawn(move || pump(slot, reader, tx));
+        std::thread::spawn(move || pump(reader, out));
         Ok(ShellSession {
             master: File::from(master),
             size: (rows, cols),
@@ -191,17 +130,17 @@ impl ShellSession {
     }
 }
 
-fn pump(slot: Slot, mut reader: File, tx: Sender<Msg>) {
+fn pump(mut reader: File, mut out: impl FnMut(Option<Vec<u8>>) -> bool) {
     let mut buf = [0u8; 4096];
     loop {
         match reader.read(&mut buf) {
             // EIO once the last process holding the slave end exits.
             Ok(0) | Err(_) => {
-                let _ = tx.send(Msg::ShellClosed(slot));
+                out(None);
                 return;
             }
             Ok(n) => {
-                if tx.send(Msg::ShellOutput(slot, buf[..n].to_vec())).is_err() {
+                if !out(Some(buf[..n].to_vec())) {
                     return;
                 }
             }
@@ -303,18 +242,5 @@ mod tests {
         );
         assert!(is_escape(&k(KeyCode::Char(']'), KeyModifiers::CONTROL)));
         assert!(is_escape(&k(KeyCode::Char('5'), KeyModifiers::CONTROL)));
-    }
-
-    #[test]
-    fn slots_keep_their_recorded_names() {
-        // Recordings name the slot: old ones say spawned/entered, new ones host too.
-        for (slot, name) in [
-            (Slot::Spawned, "\"spawned\""),
-            (Slot::Entered, "\"entered\""),
-            (Slot::Host, "\"host\""),
-        ] {
-            assert_eq!(serde_json::to_string(&slot).unwrap(), name);
-            assert_eq!(serde_json::from_str::<Slot>(name).unwrap(), slot);
-        }
     }
 }

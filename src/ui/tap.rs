@@ -1,11 +1,13 @@
 //! Where a live session's events go besides its own screen: a recording file
 //! (`--record`), listeners that follow where the session is (`underhood notes`,
 //! `--follow`). Each is a `Tap`; the main loop hands every event to all of them before
-//! applying it, and shows them the state after each change.
+//! applying it, and shows them the state after each change. Every change to what is
+//! shown is an event (the message line and the follow status included, see
+//! `update`), so a tap never has to compare states to find one.
 
 use std::time::Duration;
 
-use super::app::{App, Message};
+use super::app::App;
 use super::event::Event;
 
 pub trait Tap {
@@ -23,10 +25,6 @@ pub trait Tap {
 #[derive(Default)]
 pub struct Taps {
     taps: Vec<Box<dyn Tap>>,
-    /// The message line as the taps last saw it: keys set it without an event.
-    message: Option<Message>,
-    /// Likewise the header's follow status (set by news from the followed session).
-    follow: Option<(String, Option<String>)>,
 }
 
 impl Taps {
@@ -45,34 +43,13 @@ impl Taps {
     }
 
     pub fn event(&mut self, at: Duration, ev: &Event) {
-        if let Event::Message { message } = ev {
-            self.message = message.clone();
-        }
         for t in &mut self.taps {
             t.event(at, ev);
         }
     }
 
-    /// After any change: a message line changed by a key becomes an event too.
+    /// After any change.
     pub fn state(&mut self, at: Duration, app: &App) {
-        if self.taps.is_empty() {
-            return;
-        }
-        if app.message != self.message {
-            let ev = Event::Message {
-                message: app.message.clone(),
-            };
-            self.event(at, &ev);
-        }
-        let follow = app
-            .follow
-            .as_ref()
-            .map(|f| (f.addr.clone(), f.lost.clone()));
-        if follow != self.follow {
-            self.follow = follow.clone();
-            let (addr, lost) = follow.map_or((None, None), |(a, l)| (Some(a), l));
-            self.event(at, &Event::Follow { addr, lost });
-        }
         for t in &mut self.taps {
             t.state(at, app);
         }
@@ -85,14 +62,31 @@ impl Taps {
     }
 }
 
+/// The recording (`--record`): every event, batched by the message that caused it.
+impl Tap for crate::session::recording::Recorder {
+    fn begin(&mut self) {
+        crate::session::recording::Recorder::begin(self);
+    }
+
+    fn event(&mut self, at: Duration, ev: &Event) {
+        crate::session::recording::Recorder::event(self, at, ev);
+    }
+
+    fn finish(&mut self) {
+        // The terminal is restored by now: say where the recording went.
+        let line = crate::session::recording::Recorder::finish(self);
+        super::terminal::say(&line);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::ui::app::HostLine;
-    use crate::ui::follow::FollowStatus;
+    use crate::ui::app::{FollowStatus, HostLine};
     use crate::ui::theme::{Theme, ThemeKind};
+    use crate::ui::update::{Command, Msg, update};
 
     struct Seen(Arc<Mutex<Vec<Event>>>);
 
@@ -103,7 +97,7 @@ mod tests {
     }
 
     #[test]
-    fn what_keys_and_the_followed_session_change_becomes_events() {
+    fn what_keys_and_the_followed_session_change_reaches_the_taps_as_events() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let mut taps = Taps::default();
         taps.add(Box::new(Seen(seen.clone())));
@@ -111,12 +105,29 @@ mod tests {
             kind: ThemeKind::Default,
         };
         let mut app = App::new(HostLine::default(), Vec::new(), Vec::new(), theme);
-        app.info("hello");
         app.follow = Some(FollowStatus::new("10.0.0.1:7878".into()));
-        taps.state(Duration::ZERO, &app);
-        taps.state(Duration::ZERO, &app);
+        // As the main loop does: each event to the taps, then applied.
+        let mut run = |app: &mut App, msg: Msg| {
+            for c in update(app, msg) {
+                if let Command::Emit(ev) = c {
+                    taps.event(Duration::ZERO, &ev);
+                    app.apply(ev);
+                }
+            }
+        };
+        let left = crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Left,
+            crossterm::event::KeyModifiers::NONE,
+        );
+        run(&mut app, Msg::Key(left));
+        let lost = crate::ui::follow::Feed::Lost("refused".into());
+        run(&mut app, Msg::Follow(lost));
         let evs = seen.lock().unwrap().clone();
-        assert_eq!(evs.len(), 2, "each change once: {evs:?}");
+        assert_eq!(
+            evs.len(),
+            3,
+            "the message, the status, its message: {evs:?}"
+        );
         // Replayed on a fresh App, they give the same header and message line.
         let mut replayed = App::new(HostLine::default(), Vec::new(), Vec::new(), theme);
         for ev in evs {

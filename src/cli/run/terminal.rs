@@ -284,3 +284,25 @@ fn write_all(fd: BorrowedFd, mut bytes: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+impl underhood::session::headless::Terminal for Relay {
+    fn start(&mut self) -> Result<()> {
+        Relay::start(self)
+    }
+
+    fn poll_fds(&self) -> Vec<(usize, PollFd<'_>)> {
+        Relay::poll_fds(self)
+    }
+
+    fn pump(&mut self, ready: [PollFlags; 2]) -> Result<()> {
+        Relay::pump(self, ready)
+    }
+
+    fn resize(&self) {
+        Relay::resize(self)
+    }
+
+    fn finish(&mut self, bound: Duration) {
+        Relay::finish(self, bound)
+    }
+}

@@ -1,61 +1,54 @@
-//! The main loop's side of `--follow`: going where the followed session is. A child
-//! of `run` so that it sees the `Driver` without widening it.
+//! The main loop's side of `--follow`: going where the followed session is (its
+//! lesson, then its number of steps). The walk does the going (`Walk::open_lesson`,
+//! `Walk::rebuild`, `Walk::step`); this finds where.
 
-use super::{App, Driver, LessonSource, options};
-use crate::ui::event::Event;
+use super::{App, Driver};
+use crate::session::event::Event;
 
 impl Driver {
-    /// Switches to another lesson (or, with `None`, to the full launch): the
-    /// container is torn down and the new lesson's launch started, no step taken.
-    pub(super) fn open_lesson(
-        &mut self,
-        app: &mut App,
-        lesson: Option<crate::lesson::format::LessonFile>,
-    ) -> bool {
-        self.plan_opts = match &lesson {
-            Some(l) => crate::lesson::plan::options(l),
-            None => options(&self.opts),
-        };
-        self.opts.lesson = lesson;
-        let ok = self.rebuild(app, 0);
-        let lesson = self.opts.lesson.as_ref().map(LessonSource::of);
-        self.emit(app, Event::Lesson { lesson });
-        ok
-    }
-
     /// Goes where the followed session is: its lesson, then its number of steps
     /// (forward by taking steps, backward by rebuilding).
     pub(super) fn follow(&mut self, app: &mut App, p: &crate::ui::follow::Position) {
-        let Some(f) = self.opts.follow.as_ref() else {
+        if !crate::ui::update::moved(&mut self.follow_last, p) {
+            return;
+        }
+        let Some(f) = self.follow.as_ref() else {
             return;
         };
         let addr = f.addr.to_string();
-        let ours = self.opts.lesson.as_ref().map(|l| l.id());
+        let ours = self.walk.lesson().map(|l| l.id());
         if p.lesson_id() != ours {
             let lesson = match p.lesson_id() {
                 None => None,
                 Some(id) => match f.lessons.get(id) {
                     Some(l) => Some(l.clone()),
                     None => {
-                        app.error(format!(
+                        let text = format!(
                             "{addr} is on lesson {id:?}, which this session's lessons lack (--lessons DIR?): staying here"
-                        ));
+                        );
+                        self.emit(app, Event::error(text));
                         return;
                     }
                 },
             };
-            if !self.open_lesson(app, lesson) {
+            let ok = self.walk.open_lesson(lesson);
+            self.flush(app);
+            if !ok {
                 return;
             }
         }
-        let target = crate::ui::follow::target_done(&app.steps, p);
-        if target < app.done && !self.rebuild(app, target) {
-            return;
+        let target = crate::ui::follow::target_done(self.walk.steps(), p);
+        if target < self.walk.done() {
+            let ok = self.walk.rebuild(target);
+            self.flush(app);
+            if !ok {
+                return;
+            }
         }
-        while app.done < target {
-            let done = app.done;
-            self.next(app);
-            if app.done == done {
+        while self.walk.done() < target {
+            let ok = self.walk.step();
+            self.flush(app);
+            if !ok {
                 return; // the step failed; its error is shown
             }
         }
@@ -64,10 +57,11 @@ impl Driver {
             .as_ref()
             .map(|l| format!("{}, ", l.title))
             .unwrap_or_default();
-        app.info(format!(
+        let text = format!(
             "following {addr}: {lesson}step {} of {}",
             app.done,
             app.steps.len()
-        ));
+        );
+        self.emit(app, Event::info(text));
     }
 }

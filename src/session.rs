@@ -1,0 +1,35 @@
+//! The session floor, between `lesson/` and the front ends (`ui/`, `cli/`): the one
+//! place that starts and drives a container and watches it.
+//!
+//! - `prepare`: what every front end does before a launch (stale sessions removed,
+//!   the exit signals blocked so that a thread of ours takes them, the layers).
+//! - `observer`: the observer thread (samples of a target pid at a pace) and the OOM
+//!   watcher (an event from the kernel). A target may be re-resolved each tick, which
+//!   is how a session without a launch of its own (observe only) watches a container.
+//! - `walk`: the TUI's kind of session, a launch walked step by step: steps, going
+//!   back (teardown and replay), the hog, shells' processes, lesson checks and saved
+//!   progress. It emits one stream of [`event::Event`]s, each stamped with the time
+//!   since the session started; the TUI applies them, records and publishes them.
+//! - `headless`: a launch run start to end (`underhood run`, `lessons run`).
+//! - `event`: that stream's vocabulary (also a recording's, `docs/recording-format.md`).
+//! - `recording`: a session's events saved as they happen (`--record`) and read back
+//!   (`replay`), with each snapshot written as what changed since the one before.
+//!
+//! Floors: this module may use `lesson/`, `observe/` and `runtime/`; it never uses
+//! `ui/` or `cli/`.
+
+pub mod event;
+pub mod headless;
+pub mod observer;
+pub mod prepare;
+pub mod recording;
+pub mod walk;
+
+/// What a session could not do, for callers that branch on the kind (a failed step
+/// is `headless::Failed`, stopping early `headless::Stopped`); the rest is carried as
+/// `anyhow` to the edges.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("blocking signals: {0}")]
+    Signals(#[source] nix::errno::Errno),
+}
