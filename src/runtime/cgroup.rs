@@ -9,7 +9,7 @@
 //! Every mkdir, write, kill and rmdir is recorded in a [`Report`] with its errno and the
 //! shell command a learner could type instead.
 
-mod delegate;
+pub mod delegate;
 mod files;
 mod layout;
 mod oom;
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
 
-pub use delegate::{Delegated, may_write, own_cgroup, systemd_user_service};
+pub use delegate::{Delegated, may_write, own_cgroup};
 pub use layout::{Controller, Hierarchy, Host, Layout, Version};
 pub use oom::OomEvents;
 pub use remove::{ours, remove_dir};

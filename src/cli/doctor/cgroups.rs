@@ -1,6 +1,6 @@
 //! The cgroup layout and, per controller, whether this user may make a cgroup with it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use underhood::runtime::cgroup::{self, Controller, Version};
 use underhood::runtime::paths::Paths;
@@ -13,9 +13,6 @@ pub struct CgroupFacts {
     pub layout: String,
     pub source: String,
     pub controllers: Vec<ControllerFacts>,
-    /// Rootless on v2: our own cgroup (from /proc/self/cgroup) and whether we may write
-    /// to it, i.e. whether systemd delegated it to us.
-    pub own_v2_cgroup: Option<(PathBuf, bool)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +25,10 @@ pub struct ControllerFacts {
     pub writable: bool,
     /// v2 only: already in the parent's `cgroup.subtree_control`.
     pub enabled_for_children: bool,
+    /// Rootless on v2 where the root is not ours: the delegated node underhood makes its
+    /// cgroup in instead (`runtime/cgroup/delegate.rs`), or why there is none. `None`:
+    /// not looked for (root, v1, or the root is writable).
+    pub delegated: Option<Result<PathBuf, String>>,
 }
 
 pub(super) fn check_cgroups(root: bool, cg: &Result<CgroupFacts, String>) -> Vec<Check> {
@@ -50,16 +51,16 @@ pub(super) fn check_cgroups(root: bool, cg: &Result<CgroupFacts, String>) -> Vec
         format!("{} (from {})", facts.layout, facts.source),
     )];
     for c in &facts.controllers {
-        out.push(check_controller(root, c, facts.own_v2_cgroup.as_ref()));
+        out.push(check_controller(root, c));
     }
     out
 }
 
-pub(super) fn check_controller(
-    root: bool,
-    c: &ControllerFacts,
-    own: Option<&(PathBuf, bool)>,
-) -> Check {
+/// What gives a rootless user a cgroup on a systemd host with cgroup v2.
+const SYSTEMD_SCOPE: &str = "`systemd-run --user --scope underhood ...` starts it inside \
+     user@UID.service, the cgroup v2 subtree systemd delegates to each user";
+
+pub(super) fn check_controller(root: bool, c: &ControllerFacts) -> Check {
     let name = format!("  {} controller", c.controller.name());
     // The memory lesson (the hog, the OOM kill) needs memory; pids and cpu are extras
     // for `run --pids/--cpus`.
@@ -94,33 +95,56 @@ pub(super) fn check_controller(
         }
         return Check::new(&name, Status::Yes, found);
     }
-    let mut check = Check::new(
+    if let (false, Some(Ok(base))) = (root, &c.delegated) {
+        return Check::new(
+            &name,
+            Status::Yes,
+            format!(
+                "{place}, usable through the subtree delegated to you: underhood makes its \
+                 cgroup in {}",
+                base.display()
+            ),
+        );
+    }
+    let check = Check::new(
         &name,
         missing,
         format!("{place}, but you may not create a cgroup there"),
-    )
-    .why(format!(
-        "underhood makes its cgroup directly under {} (needed for {used_for})",
-        dir.display()
-    ));
-    check = match (root, version, own) {
-        (false, Version::V2, Some((own_dir, true))) => check.fix(format!(
-            "run as root (`sudo underhood`); your own cgroup {} is delegated to you, but \
-             underhood does not create cgroups below it yet",
-            own_dir.display()
-        )),
-        (false, Version::V2, Some((own_dir, false))) => check.fix(format!(
-            "run as root (`sudo underhood`); rootless runtimes need a delegated cgroup, e.g. \
-             `systemd-run --user --scope -p Delegate=yes`, and {} is not writable by you",
-            own_dir.display()
-        )),
-        (false, _, _) => check.fix("run as root (`sudo underhood`)"),
-        (true, _, _) => check.fix(format!(
-            "check that {} is mounted read-write (`mount | grep cgroup`)",
-            dir.display()
-        )),
-    };
-    check
+    );
+    match (root, version, &c.delegated) {
+        (false, Version::V2, Some(Err(why))) => {
+            let fix = if why.starts_with("systemd delegated") {
+                format!(
+                    "run as root (`sudo underhood`), or start underhood inside the delegated subtree: {SYSTEMD_SCOPE}"
+                )
+            } else {
+                format!(
+                    "run as root (`sudo underhood`), or from a delegated cgroup v2 subtree: {SYSTEMD_SCOPE}"
+                )
+            };
+            check.why(why.clone()).fix(fix)
+        }
+        (false, _, _) => check
+            .why(format!(
+                "underhood makes its cgroup directly under {} (needed for {used_for}), and a \
+                 {version} hierarchy is not delegated to users",
+                dir.display()
+            ))
+            .fix(
+                "run as root (`sudo underhood`), or boot with cgroup v2 \
+                 (systemd.unified_cgroup_hierarchy=1), where systemd delegates a subtree \
+                 (user@UID.service) to each user",
+            ),
+        (true, _, _) => check
+            .why(format!(
+                "underhood makes its cgroup directly under {} (needed for {used_for})",
+                dir.display()
+            ))
+            .fix(format!(
+                "check that {} is mounted read-write (`mount | grep cgroup`)",
+                dir.display()
+            )),
+    }
 }
 
 /// The limits this user cannot set here, by doctor's own verdict on each controller:
@@ -141,26 +165,35 @@ pub fn unusable_controllers(paths: &Paths) -> Vec<(Controller, String)> {
         .controllers
         .iter()
         .filter_map(|c| {
-            let check = check_controller(root, c, facts.own_v2_cgroup.as_ref());
-            if check.status == Status::Yes {
-                return None;
-            }
-            let mut line = format!("{} controller: {}", c.controller.name(), check.found);
-            if let Some(fix) = &check.fix {
-                line.push_str("; to get it: ");
-                line.push_str(fix);
-            }
-            Some((c.controller, line))
+            let check = check_controller(root, c);
+            (check.status != Status::Yes).then(|| (c.controller, unusable_line(c, &check)))
         })
         .collect()
 }
 
-fn writable(dir: &Path) -> bool {
-    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_ok()
+/// "memory controller: FOUND[: WHY]; to get it: FIX", one line for the step pane and
+/// `run`.
+pub(super) fn unusable_line(c: &ControllerFacts, check: &Check) -> String {
+    let mut line = format!("{} controller: {}", c.controller.name(), check.found);
+    // The delegation's reason is the news (outside it, nothing delegated, no memory
+    // handed down); on v1 the place says it all.
+    if let (Some(why), Some(Err(_))) = (&check.why, &c.delegated) {
+        line.push_str(": ");
+        line.push_str(why);
+    }
+    if let Some(fix) = &check.fix {
+        line.push_str("; to get it: ");
+        line.push_str(fix);
+    }
+    line
 }
 
 pub(super) fn gather_cgroups(paths: &Paths) -> Result<CgroupFacts, String> {
     let host = cgroup::Host::detect(paths).map_err(|e| format!("{e:#}"))?;
+    let uid = nix::unistd::geteuid();
+    // cgroups(7): the line `0::PATH` of /proc/self/cgroup names our v2 cgroup.
+    let proc_cgroup = paths.proc_root.join("self/cgroup");
+    let own = std::fs::read_to_string(&proc_cgroup);
     let controllers = Controller::ALL
         .iter()
         .map(|&c| {
@@ -170,30 +203,35 @@ pub(super) fn gather_cgroups(paths: &Paths) -> Result<CgroupFacts, String> {
                     && std::fs::read_to_string(h.mount.join("cgroup.subtree_control"))
                         .is_ok_and(|t| t.split_whitespace().any(|n| n == c.name()))
             });
+            let writable = h.is_some_and(|h| cgroup::may_write(&h.mount));
+            let delegated = h
+                .filter(|h| h.version == Version::V2 && !writable && !uid.is_root())
+                .map(|h| match &own {
+                    Ok(text) => match cgroup::own_cgroup(text) {
+                        Some(rel) => cgroup::delegate::find(
+                            &h.mount,
+                            rel,
+                            uid.as_raw(),
+                            &[c],
+                            &cgroup::may_write,
+                        )
+                        .map(|d| d.base),
+                        None => Err(format!("{} has no `0::` line", proc_cgroup.display())),
+                    },
+                    Err(e) => Err(format!("reading {}: {e}", proc_cgroup.display())),
+                });
             ControllerFacts {
                 controller: c,
                 hierarchy: h.map(|h| (h.version, h.mount.clone())),
-                writable: h.is_some_and(|h| writable(&h.mount)),
+                writable,
                 enabled_for_children,
+                delegated,
             }
         })
         .collect();
-    // cgroups(7): the line `0::PATH` names our cgroup in the v2 hierarchy.
-    let own_v2_cgroup = host
-        .hierarchies
-        .iter()
-        .find(|h| h.version == Version::V2)
-        .and_then(|h| {
-            let text = std::fs::read_to_string(paths.proc_root.join("self/cgroup")).ok()?;
-            let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-            let dir = h.mount.join(rel.trim_start_matches('/'));
-            let w = writable(&dir);
-            Some((dir, w))
-        });
     Ok(CgroupFacts {
         layout: host.to_string(),
         source: host.source.clone(),
         controllers,
-        own_v2_cgroup,
     })
 }

@@ -6,7 +6,7 @@ use underhood::observe::host::{self, Overlay, UsernsVerdict};
 use underhood::runtime::cgroup::{Controller, Version};
 use underhood::runtime::paths::Paths;
 
-use super::cgroups::ControllerFacts;
+use super::cgroups::{self, ControllerFacts};
 use super::rootfs::gather_rootfs;
 use super::*;
 
@@ -17,6 +17,7 @@ fn good_root() -> Facts {
         hierarchy: Some((Version::V1, PathBuf::from(dir))),
         writable: true,
         enabled_for_children: false,
+        delegated: None,
     };
     Facts {
         euid: 0,
@@ -30,7 +31,6 @@ fn good_root() -> Facts {
                 v1(Controller::Pids, "/sys/fs/cgroup/pids"),
                 v1(Controller::Cpu, "/sys/fs/cgroup/cpu"),
             ],
-            own_v2_cgroup: None,
         }),
         rootfs: Ok(RootfsFacts {
             dir: "/var/cache/underhood/rootfs-3c3e036e4a264e32/rootfs".into(),
@@ -54,13 +54,22 @@ fn good_root() -> Facts {
     }
 }
 
-/// A laptop with Ubuntu 24.04, rootless, cgroup v2 with a delegated user cgroup.
+const SVC: &str = "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service";
+
+/// A laptop with Ubuntu 24.04, rootless over ssh, cgroup v2: systemd delegated
+/// user@1000.service, but the login shell runs outside it, in session-3.scope.
 fn ubuntu_rootless() -> Facts {
     let v2 = |c: Controller| ControllerFacts {
         controller: c,
         hierarchy: Some((Version::V2, PathBuf::from("/sys/fs/cgroup"))),
         writable: false,
         enabled_for_children: true,
+        delegated: Some(Err(format!(
+            "systemd delegated {SVC} to you, but underhood runs outside it, in \
+             /sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope: moving a process \
+             into a cgroup needs write access to cgroup.procs of the common ancestor \
+             (/sys/fs/cgroup/user.slice/user-1000.slice), which is not yours"
+        ))),
     };
     Facts {
         euid: 1000,
@@ -74,11 +83,6 @@ fn ubuntu_rootless() -> Facts {
                 v2(Controller::Pids),
                 v2(Controller::Cpu),
             ],
-            own_v2_cgroup: Some((
-                "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope"
-                    .into(),
-                true,
-            )),
         }),
         ..good_root()
     }
@@ -138,13 +142,20 @@ fn ubuntu_rootless_is_told_the_exact_apparmor_remedy_and_fails() {
     );
     assert!(u.why.as_deref().is_some_and(|w| w.contains("EPERM")));
     assert_eq!(find(&list, "root").status, Status::Warn);
-    // Memory on v2 at the root, not writable: the lesson cannot limit memory.
+    // Memory on v2 at the root, not writable, the delegation out of reach: the lesson
+    // cannot limit memory, and the learner is told how to get inside it.
     let m = find(&list, "memory controller");
     assert_eq!(m.status, Status::No);
     assert!(
-        m.fix
+        m.why
             .as_deref()
-            .is_some_and(|f| f.contains("delegated to you")),
+            .is_some_and(|w| w.contains("common ancestor")),
+        "{m:?}"
+    );
+    assert!(
+        m.fix.as_deref().is_some_and(|f| f.contains(
+            "start underhood inside the delegated subtree: `systemd-run --user --scope underhood"
+        )),
         "{m:?}"
     );
     // pids/cpu are extras: a warning only.
@@ -409,4 +420,81 @@ fn gathering_finds_an_unusable_cache_before_assembling() {
     };
     let err = gather_rootfs(&paths).unwrap_err();
     assert!(matches!(err, RootfsProblem::Cache { .. }), "{err:?}");
+}
+
+/// Rootless on v2 from inside user@1000.service (a desktop terminal): the delegation
+/// is used, and the verdict names where the cgroup goes.
+#[test]
+fn a_delegated_v2_subtree_makes_the_memory_limit_usable_rootless() {
+    let mut f = ubuntu_rootless();
+    f.userns = UsernsVerdict::Allowed;
+    f.overlay = Overlay::Available;
+    if let Ok(cg) = &mut f.cgroups {
+        for c in &mut cg.controllers {
+            c.delegated = Some(Ok(PathBuf::from(SVC)));
+        }
+    }
+    let list = checks(&f);
+    let m = find(&list, "memory controller");
+    assert_eq!(m.status, Status::Yes, "{m:?}");
+    assert!(
+        m.found.ends_with(&format!(
+            "usable through the subtree delegated to you: underhood makes its cgroup in {SVC}"
+        )),
+        "{m:?}"
+    );
+    assert_eq!(exit_code(&list), 0, "{}", render(&list, false));
+}
+
+/// Nothing delegated (v2), and v1 (this host) rootless: each line says why and that
+/// root or a delegated cgroup v2 subtree gives it; the one-line form joins them.
+#[test]
+fn rootless_without_a_delegation_is_told_root_or_a_delegated_v2_subtree() {
+    let mut f = ubuntu_rootless();
+    let why = format!(
+        "no cgroup v2 subtree is delegated to you: neither the cgroups above yours \
+         (/sys/fs/cgroup/system.slice/ssh.service) nor {SVC} are yours to write"
+    );
+    if let Ok(cg) = &mut f.cgroups {
+        cg.controllers[0].delegated = Some(Err(why.clone()));
+    }
+    let list = checks(&f);
+    let m = find(&list, "memory controller");
+    assert_eq!(m.status, Status::No);
+    let line = cgroups::unusable_line(&f.cgroups.as_ref().unwrap().controllers[0], m);
+    assert_eq!(
+        line,
+        format!(
+            "memory controller: v2 at /sys/fs/cgroup, but you may not create a cgroup there: \
+             {why}; to get it: run as root (`sudo underhood`), or from a delegated cgroup v2 \
+             subtree: `systemd-run --user --scope underhood ...` starts it inside \
+             user@UID.service, the cgroup v2 subtree systemd delegates to each user"
+        )
+    );
+
+    // This machine's layout, rootless: memory on v1, which nothing delegates.
+    let mut f = good_root();
+    f.euid = 65534;
+    if let Ok(cg) = &mut f.cgroups {
+        for c in &mut cg.controllers {
+            c.writable = false;
+        }
+    }
+    let list = checks(&f);
+    let m = find(&list, "memory controller");
+    assert_eq!(m.status, Status::No);
+    let line = cgroups::unusable_line(&f.cgroups.as_ref().unwrap().controllers[0], m);
+    assert_eq!(
+        line,
+        "memory controller: v1 at /sys/fs/cgroup/memory, but you may not create a cgroup \
+         there; to get it: run as root (`sudo underhood`), or boot with cgroup v2 \
+         (systemd.unified_cgroup_hierarchy=1), where systemd delegates a subtree \
+         (user@UID.service) to each user"
+    );
+    assert!(
+        m.why
+            .as_deref()
+            .is_some_and(|w| w.contains("not delegated to users")),
+        "{m:?}"
+    );
 }
