@@ -216,20 +216,6 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     let host_ns = namespaces::read_links(&paths.proc_root, std::process::id() as i32);
     // The recording's file first: a path that cannot be written stops us before any
     // container exists.
-    let mut taps = Taps::default();
-    if let Some(path) = &opts.record {
-        let header = Header::new(
-            host.clone(),
-            host_ns.clone(),
-            opts.present,
-            opts.high_contrast,
-        );
-        taps.add(Box::new(Recorder::create(path, &header)?));
-    }
-    super::terminal::say(
-        "underhood: preparing the root filesystem (the first time takes a few seconds)...",
-    );
-    let lower = launcher::layers(&opts.source, &paths)?;
     let (plan_opts, cgroup_skipped) = without_unusable(
         match &opts.lesson {
             Some(l) => crate::lesson::plan::options(l),
@@ -237,6 +223,21 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         },
         &opts.unusable,
     );
+    let mut taps = Taps::default();
+    if let Some(path) = &opts.record {
+        let mut header = Header::new(
+            host.clone(),
+            host_ns.clone(),
+            opts.present,
+            opts.high_contrast,
+        );
+        header.cgroup_skipped = cgroup_skipped.clone();
+        taps.add(Box::new(Recorder::create(path, &header)?));
+    }
+    super::terminal::say(
+        "underhood: preparing the root filesystem (the first time takes a few seconds)...",
+    );
+    let lower = launcher::layers(&opts.source, &paths)?;
     let launch = start_launch(&opts, &plan_opts, &lower, &paths)?;
     let mut app = App::new(
         host,
