@@ -4,7 +4,9 @@
 //! never set its own limits. One cgroup per session, named `underhood-<sid>`, made
 //! directly under the root of each hierarchy that holds memory, pids or cpu:
 //! `/sys/fs/cgroup/underhood-<sid>` on v2, `/sys/fs/cgroup/{memory,pids,cpu}/underhood-<sid>`
-//! on v1 (hybrid hosts usually have all three on v1).
+//! on v1 (hybrid hosts usually have all three on v1). Rootless on v2, where the root is
+//! not ours, it goes in the subtree delegated to the user instead (`delegate.rs`:
+//! systemd's `user@UID.service`).
 //!
 //! Every mkdir, write, kill and rmdir is recorded in a [`Report`] with its errno and the
 //! shell command a learner could type instead.
