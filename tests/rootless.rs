@@ -45,6 +45,19 @@ fn home() -> tempfile::TempDir {
     home
 }
 
+/// util-linux's setpriv by its path: a busybox `sh` built to prefer its own applets
+/// (Debian's busybox-static, the VM's shell) would run busybox's `setpriv`, which has
+/// no --reuid.
+fn setpriv() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("setpriv"))
+        .find(|p| {
+            std::fs::canonicalize(p).is_ok_and(|c| c.file_name().is_some_and(|n| n != "busybox"))
+        })
+        .map_or_else(|| "setpriv".to_string(), |p| p.display().to_string())
+}
+
 /// `sh -c` that (optionally) moves itself into `cgroup` first, as root, then becomes
 /// uid 65534 with HOME and the XDG directories in `home` and runs underhood with `args`.
 fn as_user(home: &Path, cgroup: Option<&Path>, args: &[&str]) -> Command {
@@ -52,8 +65,9 @@ fn as_user(home: &Path, cgroup: Option<&Path>, args: &[&str]) -> Command {
         format!("echo $$ > {}/cgroup.procs && ", c.display())
     });
     let d = home.display();
+    let setpriv = setpriv();
     let script = format!(
-        "{join}exec setpriv --reuid={UID} --regid={UID} --clear-groups env HOME={d} \
+        "{join}exec {setpriv} --reuid={UID} --regid={UID} --clear-groups env HOME={d} \
          XDG_CACHE_HOME={d}/cache XDG_RUNTIME_DIR={d}/run UNDERHOOD_ROOTFS_FLAVOUR=busybox \
          \"$@\""
     );
