@@ -279,10 +279,12 @@ mknod -m 666 "$stage/dev/null" c 1 3
 # A few of the host's own tools, as on a learner's machine: iproute2's `ip` (busybox's
 # cannot name a veth's peer), util-linux's `unshare` (--propagation shared) and GNU tar
 # (the image tests make GNU archives), and the util-linux tools lessons use on the host
-# (ipcmk/ipcrm for the IPC lesson, nsenter for entering a container). Busybox provides
+# (ipcmk/ipcrm for the IPC lesson, nsenter for entering a container), and setpriv (the
+# rootless tests become uid 65534 with it). Busybox provides
 # the rest.
 for tool in ip:/usr/sbin/ip unshare:/usr/bin/unshare tar:/usr/bin/tar \
-    ipcmk:/usr/bin/ipcmk ipcrm:/usr/bin/ipcrm nsenter:/usr/bin/nsenter; do
+    ipcmk:/usr/bin/ipcmk ipcrm:/usr/bin/ipcrm nsenter:/usr/bin/nsenter \
+    setpriv:/usr/bin/setpriv; do
     p=$(command -v "${tool%%:*}") || die "host has no ${tool%%:*} (apt-get install iproute2 util-linux tar)"
     copy_with_libs "$stage" "$p" "${tool#*:}"
 done

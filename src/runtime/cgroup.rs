@@ -4,11 +4,14 @@
 //! never set its own limits. One cgroup per session, named `underhood-<sid>`, made
 //! directly under the root of each hierarchy that holds memory, pids or cpu:
 //! `/sys/fs/cgroup/underhood-<sid>` on v2, `/sys/fs/cgroup/{memory,pids,cpu}/underhood-<sid>`
-//! on v1 (hybrid hosts usually have all three on v1).
+//! on v1 (hybrid hosts usually have all three on v1). Rootless on v2, where the root is
+//! not ours, it goes in the subtree delegated to the user instead (`delegate.rs`:
+//! systemd's `user@UID.service`).
 //!
 //! Every mkdir, write, kill and rmdir is recorded in a [`Report`] with its errno and the
 //! shell command a learner could type instead.
 
+pub mod delegate;
 mod files;
 mod layout;
 mod oom;
@@ -23,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
 
+pub use delegate::{Delegated, may_write, own_cgroup};
 pub use layout::{Controller, Hierarchy, Host, Layout, Version};
 pub use oom::OomEvents;
 pub use remove::{ours, remove_dir};
@@ -114,8 +118,9 @@ pub fn cpu_quota(cpus: f64) -> Result<(u64, u64)> {
 #[derive(Debug, Clone)]
 struct Part {
     version: Version,
-    /// The hierarchy's mount point (the parent of `dir`).
-    mount: PathBuf,
+    /// The parent of `dir`: the hierarchy's mount point, or on v2 rootless the
+    /// delegated node `Host::base` found.
+    parent: PathBuf,
     dir: PathBuf,
     controllers: Vec<Controller>,
 }
@@ -191,12 +196,13 @@ impl Cgroup {
             .filter(|c| controllers.contains(c))
         {
             let Some(h) = host.hierarchy(c) else { continue };
-            match parts.iter_mut().find(|p| p.mount == h.mount) {
+            let parent = host.base(h);
+            match parts.iter_mut().find(|p| p.parent == parent) {
                 Some(p) => p.controllers.push(c),
                 None => parts.push(Part {
                     version: h.version,
-                    mount: h.mount.clone(),
-                    dir: h.mount.join(name),
+                    dir: parent.join(name),
+                    parent,
                     controllers: vec![c],
                 }),
             }
@@ -245,7 +251,7 @@ impl Cgroup {
         let mut cg = Cgroup::plan_for(host, name, &scope.controllers(limits))?;
         for part in cg.parts.iter_mut().filter(|p| p.version == Version::V2) {
             part.controllers =
-                v2::enable_controllers(&part.mount, &part.controllers, &wanted, report)?;
+                v2::enable_controllers(&part.parent, &part.controllers, &wanted, report)?;
         }
         cg.parts.retain(|p| !p.controllers.is_empty());
 
@@ -287,14 +293,14 @@ impl Cgroup {
         if let Some(bytes) = limits.memory {
             let p = need(Controller::Memory)?;
             match p.version {
-                Version::V1 => v1::set_memory(&p.mount, &p.dir, bytes, report)?,
+                Version::V1 => v1::set_memory(&p.parent, &p.dir, bytes, report)?,
                 Version::V2 => v2::set_memory(&p.dir, bytes, report)?,
             }
         }
         if let Some(max) = limits.pids {
             let p = need(Controller::Pids)?;
             match p.version {
-                Version::V1 => v1::set_pids(&p.mount, &p.dir, max, report)?,
+                Version::V1 => v1::set_pids(&p.parent, &p.dir, max, report)?,
                 Version::V2 => v2::set_pids(&p.dir, max, report)?,
             }
         }
@@ -302,7 +308,7 @@ impl Cgroup {
             let (quota, period) = cpu_quota(cpus)?;
             let p = need(Controller::Cpu)?;
             match p.version {
-                Version::V1 => v1::set_cpu(&p.mount, &p.dir, quota, period, report)?,
+                Version::V1 => v1::set_cpu(&p.parent, &p.dir, quota, period, report)?,
                 Version::V2 => v2::set_cpu(&p.dir, quota, period, report)?,
             }
         }

@@ -49,6 +49,10 @@ pub struct Header {
     pub present: bool,
     #[serde(default)]
     pub high_contrast: bool,
+    /// The cgroup step was left out of the walk: doctor's line on why and what gives it
+    /// (the step pane shows it where the step would have come).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_skipped: Option<String>,
 }
 
 impl Header {
@@ -62,6 +66,7 @@ impl Header {
             host_ns,
             present,
             high_contrast,
+            cgroup_skipped: None,
         }
     }
 }

@@ -99,6 +99,12 @@ pub fn without_unusable(
     (opts, if still { None } else { why })
 }
 
+/// Doctor's line on why the cgroup step is left out of this walk, and what gives it;
+/// `None` when it is taken.
+pub fn cgroup_skipped(o: &WalkOptions) -> Option<String> {
+    plan_options(o).1
+}
+
 /// The plan for the options: the lesson's, or the full walk's.
 fn plan_options(o: &WalkOptions) -> (Options, Option<String>) {
     let plan = match &o.lesson {

@@ -294,7 +294,9 @@ impl Player {
 /// The App as the recorded session began, before its first event.
 fn fresh_app(rec: &Recording, theme: Theme) -> App {
     let h = &rec.header;
-    App::new(h.host.clone(), Vec::new(), h.host_ns.clone(), theme)
+    let mut app = App::new(h.host.clone(), Vec::new(), h.host_ns.clone(), theme);
+    app.cgroup_skipped = h.cgroup_skipped.clone();
+    app
 }
 
 /// The first entry of each batch holding a `Started` or a `Step` event.
@@ -436,6 +438,37 @@ mod tests {
                 ..ReplayOptions::default()
             },
         )
+    }
+
+    /// A rootless walk's skipped cgroup step is in the header, survives the file's JSON
+    /// (and is absent from older headers), and the replay's step pane gets it back,
+    /// also after stepping back (a fresh App).
+    #[test]
+    fn the_skipped_cgroup_line_is_recorded_and_replayed() {
+        let line = "memory controller: v1 at /sys/fs/cgroup/memory, but you may not create \
+                    a cgroup there; to get it: run as root (`sudo underhood`), or boot with \
+                    cgroup v2";
+        let mut rec = recording();
+        rec.header.cgroup_skipped = Some(line.into());
+        let json = serde_json::to_string(&rec.header).expect("header json");
+        let back: Header = serde_json::from_str(&json).expect("header back");
+        assert_eq!(back.cgroup_skipped.as_deref(), Some(line));
+        let plain = serde_json::to_string(&recording().header).expect("json");
+        assert!(!plain.contains("cgroup_skipped"), "{plain}");
+        rec.header = back;
+        let mut p = Player::new(
+            rec,
+            theme(),
+            ReplayOptions {
+                step: true,
+                speed: 1.0,
+                ..ReplayOptions::default()
+            },
+        );
+        assert_eq!(p.app.cgroup_skipped.as_deref(), Some(line));
+        p.next();
+        p.back();
+        assert_eq!(p.app.cgroup_skipped.as_deref(), Some(line));
     }
 
     #[test]

@@ -123,14 +123,18 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     let host_ns = namespaces::read_links(&paths.proc_root, std::process::id() as i32);
     // The recording's file first: a path that cannot be written stops us before any
     // container exists.
+    // The cgroup step's skip line (doctor's why and what gives it) goes in the header, so
+    // that a replay's step pane shows it too.
+    let cgroup_skipped = crate::session::walk::cgroup_skipped(&opts.walk());
     let mut taps = Taps::default();
     if let Some(path) = &opts.record {
-        let header = Header::new(
+        let mut header = Header::new(
             host.clone(),
             host_ns.clone(),
             opts.present,
             opts.high_contrast,
         );
+        header.cgroup_skipped = cgroup_skipped.clone();
         taps.add(Box::new(Recorder::create(path, &header)?));
     }
     super::terminal::say(

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
+use super::delegate::{self, Delegated};
 use super::files;
 use crate::runtime::paths::Paths;
 
@@ -104,6 +105,9 @@ pub struct Host {
     pub hierarchies: Vec<Hierarchy>,
     /// How the layout was found, for `doctor`.
     pub source: String,
+    /// Rootless, where the v2 root is not ours to write: the delegated subtree our v2
+    /// cgroups are made in instead (`delegate.rs`), if there is a usable one.
+    pub delegated: Option<Delegated>,
 }
 
 /// v1 controller names as they appear in mount options (cgroup-v1/cgroups.rst and
@@ -136,6 +140,7 @@ impl Host {
             Ok(text) => match Host::from_mountinfo(&paths.cgroup_root, &text) {
                 Ok(mut host) => {
                     host.source = format!("mounts in {}", mountinfo.display());
+                    host.delegated = delegate::for_host(&host, paths);
                     return Ok(host);
                 }
                 Err(e) => e.to_string(),
@@ -145,6 +150,7 @@ impl Host {
         let mut host =
             Host::from_files(&paths.cgroup_root).map_err(|e| anyhow::anyhow!("{e}; {why}"))?;
         host.source = format!("files under {} ({why})", paths.cgroup_root.display());
+        host.delegated = delegate::for_host(&host, paths);
         Ok(host)
     }
 
@@ -252,6 +258,16 @@ impl Host {
             root: root.to_path_buf(),
             hierarchies,
             source: source.to_string(),
+            delegated: None,
+        }
+    }
+
+    /// Where our cgroup is made in `h`: the hierarchy's root, or on v2 the delegated
+    /// subtree found for a rootless user.
+    pub fn base(&self, h: &Hierarchy) -> PathBuf {
+        match &self.delegated {
+            Some(d) if h.version == Version::V2 && d.base.starts_with(&h.mount) => d.base.clone(),
+            _ => h.mount.clone(),
         }
     }
 

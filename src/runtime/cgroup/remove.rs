@@ -151,12 +151,15 @@ fn parse_pids(text: &str) -> Vec<i32> {
 }
 
 /// Our cgroup directories (name starting with [`PREFIX`]) directly under the root of
-/// every hierarchy, for residue checks and `cleanup`.
+/// every hierarchy (and, rootless, under the delegated node we use), for residue
+/// checks and `cleanup`.
 pub fn ours(host: &Host) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = host
         .hierarchies
         .iter()
-        .filter_map(|h| std::fs::read_dir(&h.mount).ok())
+        .map(|h| h.mount.clone())
+        .chain(host.delegated.iter().map(|d| d.base.clone()))
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
         .flat_map(|entries| entries.flatten())
         .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
         .filter(|e| e.file_name().to_string_lossy().starts_with(PREFIX))

@@ -47,11 +47,12 @@ pub fn enable_controllers(
         match files::write(report, &path, &format!("+{}", c.name())) {
             Ok(()) => {
                 report.note(format!(
-                    "{} was not enabled for child cgroups; wrote +{} to {}. This host-wide \
-                     change stays: it is idempotent and other cgroups may rely on it now",
+                    "{} was not enabled for child cgroups; wrote +{} to {}. This change to \
+                     {} stays: it is idempotent and other cgroups may rely on it now",
                     c.name(),
                     c.name(),
-                    path.display()
+                    path.display(),
+                    parent.display()
                 ));
                 usable.push(c);
             }
