@@ -251,9 +251,10 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     if let Some(f) = &opts.follow {
         app.follow = Some(super::follow::FollowStatus::new(f.addr.to_string()));
         let tx = tx.clone();
-        super::follow::subscribe::spawn(f.addr.clone(), move |feed| {
+        // Following, and telling the instructor's class view where we stand.
+        taps.add(super::follow::report::follow(f, move |feed| {
             tx.send(Msg::Follow(feed)).is_ok()
-        });
+        }));
     }
     let shared = Arc::new(Observer {
         target: Mutex::new(Target {
