@@ -96,6 +96,8 @@ enum Command {
     Replay(cli::replay::ReplayArgs),
     /// Speaker notes in a second terminal, following a session's lesson and step.
     Notes(cli::notes::NotesArgs),
+    /// The class's progress, for the instructor: learners × the lesson's checks, live.
+    Class(cli::class::ClassArgs),
     /// Inside a container: try the classic chroot escape, then run CMD (default /bin/sh).
     ChrootEscape {
         #[arg(trailing_var_arg = true)]
@@ -139,6 +141,7 @@ fn main() -> ExitCode {
         Some(Command::Doctor { json }) => cli::doctor::main(json),
         Some(Command::Replay(args)) => cli::replay::main(args),
         Some(Command::Notes(args)) => cli::notes::main(args),
+        Some(Command::Class(args)) => cli::class::main(args),
         Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),
         Some(Command::Syscall { call }) => cli::syscall::main(call),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),

@@ -2,6 +2,7 @@
 //! loop that ties the container, the observer and the keyboard together (`run`).
 
 pub mod app;
+pub mod class;
 pub mod draw;
 pub mod event;
 pub mod follow;

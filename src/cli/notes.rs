@@ -60,7 +60,7 @@ fn candidates() -> Result<Vec<Candidate>, String> {
 
 /// The session to follow: the only one, or the one chosen from the list when there
 /// are several; or what to do when there is none.
-fn choose_session() -> Result<u32, String> {
+pub(crate) fn choose_session() -> Result<u32, String> {
     let c = candidates()?;
     match c.len() {
         0 => {
