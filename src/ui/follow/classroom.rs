@@ -100,8 +100,14 @@ fn read_class(hub: Weak<Hub>, pending: Arc<Mutex<Vec<NewConn>>>, mut wake: UnixS
         }
         let ready: Vec<usize> = {
             let mut fds = vec![PollFd::new(wake.as_fd(), PollFlags::POLLIN)];
-            let watch = PollFlags::POLLIN | PollFlags::from_bits_retain(libc::POLLRDHUP);
-            fds.extend(conns.iter().map(|c| PollFd::new(c.fd.as_fd(), watch)));
+            // POLLIN alone: an end of the connection reads as 0 bytes (and POLLHUP,
+            // POLLERR come anyway). Asking for POLLRDHUP would make nix's `revents`
+            // unreadable (a bit it does not know) and the loop spin.
+            fds.extend(
+                conns
+                    .iter()
+                    .map(|c| PollFd::new(c.fd.as_fd(), PollFlags::POLLIN)),
+            );
             let timeout =
                 PollTimeout::try_from(TICK.as_millis() as i32).unwrap_or(PollTimeout::MAX);
             match poll(&mut fds, timeout) {
@@ -112,7 +118,8 @@ fn read_class(hub: Weak<Hub>, pending: Arc<Mutex<Vec<NewConn>>>, mut wake: UnixS
             fds.iter()
                 .skip(1)
                 .enumerate()
-                .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+                // Unknown bits (`None`) count as ready too: the read says what it is.
+                .filter(|(_, f)| f.revents().is_none_or(|r| !r.is_empty()))
                 .map(|(i, _)| i)
                 .collect()
         };
