@@ -490,7 +490,9 @@ impl Driver {
                             dirty = false;
                         }
                         Action::Check => self.check(app),
-                        Action::Follow(p) => self.follow(app, &p),
+                        Action::Follow(p) => self.follow(app, &p, &mut |a| {
+                            let _ = terminal.draw(|f| draw::draw(f, a));
+                        }),
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}

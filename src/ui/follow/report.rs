@@ -1,7 +1,8 @@
 //! The learner's side of class progress: a `Tap` that turns the session's state into a
 //! `progress` line when it changes (lesson, step, a check's state), and an [`Outbox`]
 //! that a writer thread per connection sends back to the followed session: the hello
-//! first, then the latest line at each change, and again after `HEARTBEAT` of quiet.
+//! first, then the latest line at each change (at most one per [`MIN_GAP`]), and again
+//! after `HEARTBEAT` of quiet.
 //!
 //! The main loop only ever stores a line: writing happens on the writer thread, so an
 //! instructor that never reads (a session of before the class protocol) cannot stall
@@ -22,6 +23,10 @@ use crate::ui::tap::Tap;
 
 /// A learner's write to a session that does not read gives up after this.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The least time between two lines: changes closer than this are sent as one (the
+/// latest wins). Half the session's limit (`roster::RATE` a second), so that a
+/// learner who holds → down is never dropped for it.
+pub const MIN_GAP: Duration = Duration::from_millis((2000.0 / super::roster::RATE) as u64);
 
 #[derive(Default)]
 struct Slot {
@@ -110,10 +115,11 @@ impl Outbox {
                 s.latest.clone()
             };
             // Nothing yet (a watcher says only hello): wait again.
-            if let Some(line) = line
-                && stream.write_all(line.as_bytes()).is_err()
-            {
-                return;
+            if let Some(line) = line {
+                if stream.write_all(line.as_bytes()).is_err() {
+                    return;
+                }
+                thread::sleep(MIN_GAP);
             }
         }
     }

@@ -24,8 +24,16 @@ impl Driver {
     }
 
     /// Goes where the followed session is: its lesson, then its number of steps
-    /// (forward by taking steps, backward by rebuilding).
-    pub(super) fn follow(&mut self, app: &mut App, p: &crate::ui::follow::Position) {
+    /// (forward by taking steps, backward by rebuilding). A jump of several steps
+    /// (a learner joining late, the instructor skipping ahead) shows each one as it is
+    /// taken: `redraw` draws the screen, and the taps (the instructor's class view)
+    /// hear of each step.
+    pub(super) fn follow(
+        &mut self,
+        app: &mut App,
+        p: &crate::ui::follow::Position,
+        redraw: &mut dyn FnMut(&App),
+    ) {
         let Some(f) = self.opts.follow.as_ref() else {
             return;
         };
@@ -52,9 +60,20 @@ impl Driver {
         if target < app.done && !self.rebuild(app, target) {
             return;
         }
+        let jump = target.saturating_sub(app.done) > 1;
         while app.done < target {
             let done = app.done;
+            if jump {
+                app.info(format!(
+                    "catching up with {addr}: taking step {} of {target}...",
+                    done + 1
+                ));
+                redraw(app);
+            }
             self.next(app);
+            if jump {
+                self.taps.state(self.started.elapsed(), app);
+            }
             if app.done == done {
                 return; // the step failed; its error is shown
             }
