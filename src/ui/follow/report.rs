@@ -165,8 +165,92 @@ pub fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::step::Step;
+    use crate::ui::app::{App, HostLine, LessonView};
+    use crate::ui::follow::learner::{Said, State};
+    use crate::ui::theme::{Theme, ThemeKind};
     use std::io::{BufRead, BufReader};
     use std::net::TcpListener;
+
+    fn latest(o: &Outbox) -> (u64, Option<Progress>) {
+        let s = o.slot.lock().unwrap();
+        let p = s.latest.as_ref().map(|l| match Said::decode(l) {
+            Ok(Said::Progress(p)) => p,
+            other => panic!("{other:?}"),
+        });
+        (s.version, p)
+    }
+
+    #[test]
+    fn the_tap_reports_each_change_of_step_or_check_and_nothing_else() {
+        let set = crate::lesson::set::builtin().unwrap();
+        let mut app = App::new(
+            HostLine::default(),
+            vec![Step::Mount, Step::Pid],
+            Vec::new(),
+            Theme {
+                kind: ThemeKind::Default,
+            },
+        );
+        app.lesson = Some(LessonView::from_file(set.get("oom").unwrap()));
+        let o = Outbox::new(&Said::Hello { name: "ada".into() });
+        let mut tap = Reporter::new(o.clone());
+        let at = Duration::ZERO;
+        tap.state(at, &app);
+        let (v, p) = latest(&o);
+        let p = p.unwrap();
+        assert_eq!(
+            (v, p.lesson.as_deref(), p.done, p.of),
+            (1, Some("oom"), 0, 2)
+        );
+        assert!(p.checks.iter().all(|c| c.state == State::NotYet));
+        // A redraw with nothing changed: no line.
+        app.zoom = true;
+        tap.state(at, &app);
+        assert_eq!(latest(&o).0, 1);
+        app.done = 1;
+        tap.state(at, &app);
+        let (v, p) = latest(&o);
+        assert_eq!((v, p.unwrap().step.as_deref()), (2, Some("mount")));
+        let check = &mut app.lesson.as_mut().unwrap().checks[0];
+        check.outcome = Some(crate::lesson::check::Outcome {
+            passed: false,
+            detail: "no kill yet\u{1b}[31m".into(),
+        });
+        tap.state(at, &app);
+        let c0 = latest(&o).1.unwrap().checks[0].clone();
+        assert_eq!(c0.state, State::Failed);
+        assert_eq!(c0.why.as_deref(), Some("no kill yet\\u{1b}[31m"));
+        app.lesson.as_mut().unwrap().checks[0].outcome = Some(crate::lesson::check::Outcome {
+            passed: true,
+            detail: "1 kill".into(),
+        });
+        tap.state(at, &app);
+        let (v, p) = latest(&o);
+        assert_eq!((v, p.unwrap().checks[0].state), (4, State::Passed));
+    }
+
+    #[test]
+    fn a_learner_follows_a_session_that_never_reads() {
+        // A session of before the class protocol: it writes positions, reads nothing.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr: super::super::Addr = l.local_addr().unwrap().to_string().parse().unwrap();
+        let o = Outbox::new(&Said::Hello { name: "ada".into() });
+        let (tx, rx) = std::sync::mpsc::channel();
+        subscribe::spawn_saying(addr, Some(o.clone()), move |f| tx.send(f).is_ok());
+        let (mut s, _) = l.accept().unwrap();
+        let t = Duration::from_secs(5);
+        assert_eq!(rx.recv_timeout(t), Ok(Feed::Connected { again: false }));
+        for done in 0..50 {
+            o.set(format!("{{\"filler\":\"{}\"}}\n", "x".repeat(1000)));
+            let p = crate::ui::follow::Position {
+                done,
+                ..crate::ui::follow::Position::example()
+            };
+            s.write_all(p.encode().as_bytes()).unwrap();
+            assert!(matches!(rx.recv_timeout(t), Ok(Feed::Position(p)) if p.done == done));
+        }
+    }
 
     #[test]
     fn the_hello_then_the_latest_line_then_heartbeats_and_a_new_connection_starts_over() {
