@@ -44,7 +44,7 @@ pub fn main(args: ClassArgs) -> ExitCode {
     };
     let addr = match args.follow {
         Some(a) => a,
-        None => match super::notes::choose_session() {
+        None => match super::notes::choose_session("class") {
             Ok(pid) => Addr::session(pid),
             Err(e) => {
                 eprintln!("underhood class: {e}");
