@@ -1,5 +1,6 @@
 //! Headless commands.
 
+pub mod class;
 pub mod cleanup;
 pub mod doctor;
 pub mod escape;

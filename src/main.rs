@@ -67,6 +67,9 @@ struct TuiArgs {
     /// Go where the session at ADDR goes (HOST:PORT or unix:@NAME), on your own kernel.
     #[arg(long, value_name = "ADDR")]
     follow: Option<underhood::ui::follow::Addr>,
+    /// With --follow: the name the instructor's class view shows (default user@host).
+    #[arg(long, value_name = "NAME", requires = "follow")]
+    name: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -93,6 +96,8 @@ enum Command {
     Replay(cli::replay::ReplayArgs),
     /// Speaker notes in a second terminal, following a session's lesson and step.
     Notes(cli::notes::NotesArgs),
+    /// The class's progress, for the instructor: learners × the lesson's checks, live.
+    Class(cli::class::ClassArgs),
     /// Inside a container: try the classic chroot escape, then run CMD (default /bin/sh).
     ChrootEscape {
         #[arg(trailing_var_arg = true)]
@@ -136,6 +141,7 @@ fn main() -> ExitCode {
         Some(Command::Doctor { json }) => cli::doctor::main(json),
         Some(Command::Replay(args)) => cli::replay::main(args),
         Some(Command::Notes(args)) => cli::notes::main(args),
+        Some(Command::Class(args)) => cli::class::main(args),
         Some(Command::ChrootEscape { cmd }) => cli::escape::main(&cmd),
         Some(Command::Syscall { call }) => cli::syscall::main(call),
         Some(Command::Subject { controller }) => underhood::runtime::subject::main(controller),
@@ -245,7 +251,14 @@ fn tui(args: TuiArgs) -> ExitCode {
     let follow = match args.follow.clone() {
         None => None,
         Some(addr) => match cli::lessons::load(args.lessons.as_ref()) {
-            Some(lessons) => Some(underhood::ui::follow::Following { addr, lessons }),
+            Some(lessons) => Some(underhood::ui::follow::Following {
+                addr,
+                lessons,
+                name: args
+                    .name
+                    .clone()
+                    .unwrap_or_else(underhood::ui::follow::learner::default_name),
+            }),
             None => return ExitCode::from(1),
         },
     };

@@ -3,6 +3,7 @@
 //! client of the session floor (`crate::session`) that ties it to the keyboard.
 
 pub mod app;
+pub mod class;
 pub mod draw;
 pub mod event;
 pub mod follow;

@@ -28,6 +28,7 @@ fn main() -> std::process::ExitCode {
         unless_root().or_else(unless_tmux);
         one_instructor_three_followers_forward_back_another_lesson_then_the_instructor_dies,
         speaker_notes_follow_the_presenter_and_say_when_the_session_ends,
+        the_class_view_shows_each_learner_their_checks_and_who_left,
     ])
 }
 
@@ -396,6 +397,59 @@ fn speaker_notes_follow_the_presenter_and_say_when_the_session_ends() {
         });
         notes.keys("q");
         assert_eq!(notes.wait_exit(LIMIT), "0", "{}", notes.stderr());
+    }
+    assert_no_residue_of_ours(&before);
+}
+
+/// Class progress with the real TUIs: an instructor on the uts lesson, two learners
+/// (`--name`) following it on loopback, each with its own container, and `underhood
+/// class` watching the instructor's session. The class view must show both, their
+/// steps and check marks as the instructor moves, the counts, and the one who quits
+/// as gone.
+fn the_class_view_shows_each_learner_their_checks_and_who_left() {
+    let cleaned = common::underhood(&["cleanup"]);
+    assert!(cleaned.status.success(), "underhood cleanup: {cleaned:?}");
+    let before = residue();
+    {
+        let port = free_port();
+        let (teacher, tw) = instructor("ci", "uts", port);
+        tw.reached("uts", 0, Instant::now() - Duration::from_secs(3600));
+        let follow = |name: &str| {
+            let args = format!("--follow 127.0.0.1:{port} --name {name}");
+            Tui::launch(&format!("c{name}"), "", &args, (80, 24))
+        };
+        let (ada, bob) = (follow("ada"), follow("bob"));
+        let args = format!("class --follow unix:@underhood/{}", tw.pid);
+        let class = Tui::launch("cc", "", &args, (120, 40));
+        class.wait_for("both learners in the class", LIMIT, |s| {
+            s.contains("2 here · 0 gone") && s.contains("ada ") && s.contains("bob ")
+        });
+        teacher.keys("Right");
+        teacher.keys("Right");
+        // At the lesson's last step every check is evaluated: the namespace is the
+        // container's own, and nobody renamed it yet (the reason is shown).
+        let s = class.wait_for("both at the last step, checked", LIMIT, |s| {
+            s.matches("2/2 exec").count() == 2 && s.contains("2 of 2  have own-uts")
+        });
+        assert!(s.contains("0 of 2  have renamed-again"), "{s}");
+        assert!(
+            s.contains("renamed-again: "),
+            "the failing check's reason: {s}"
+        );
+        bob.keys("q");
+        assert_eq!(bob.wait_exit(LIMIT), "0", "{}", bob.stderr());
+        class.wait_for("bob gone", LIMIT, |s| {
+            s.contains("1 here · 1 gone") && s.contains("gone: disconnected")
+        });
+        for t in [&ada, &teacher] {
+            t.keys("q");
+            assert_eq!(t.wait_exit(LIMIT), "0", "{}", t.stderr());
+        }
+        class.wait_for("the session lost", LIMIT, |s| {
+            s.contains("lost the session")
+        });
+        class.keys("q");
+        assert_eq!(class.wait_exit(LIMIT), "0", "{}", class.stderr());
     }
     assert_no_residue_of_ours(&before);
 }

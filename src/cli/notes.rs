@@ -60,7 +60,7 @@ fn candidates() -> Result<Vec<Candidate>, String> {
 
 /// The session to follow: the only one, or the one chosen from the list when there
 /// are several; or what to do when there is none.
-fn choose_session() -> Result<u32, String> {
+pub(crate) fn choose_session(command: &str) -> Result<u32, String> {
     let c = candidates()?;
     match c.len() {
         0 => {
@@ -81,7 +81,7 @@ fn choose_session() -> Result<u32, String> {
         }
         1 => Ok(c[0].pid),
         n => {
-            eprintln!("underhood notes: {n} sessions of yours run on this machine:");
+            eprintln!("underhood {command}: {n} sessions of yours run on this machine:");
             for (i, s) in c.iter().enumerate() {
                 eprintln!("{}", s.line(i + 1));
             }
@@ -129,7 +129,7 @@ pub fn main(args: NotesArgs) -> ExitCode {
     let mut found: Option<u32> = None;
     let addr = match args.follow {
         Some(a) => a,
-        None => match choose_session() {
+        None => match choose_session("notes") {
             Ok(pid) => {
                 found = Some(pid);
                 Addr::session(pid)

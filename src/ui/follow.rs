@@ -8,11 +8,20 @@
 //!   reads positions, says when the connection is lost and when it is back.
 //! - `discover`: the sessions running on this machine, from /proc/net/unix.
 //!
-//! The publisher never reads what clients send: following is read-only.
+//! - `learner`, `roster`, `classroom`, `report`: class progress. A follower says back,
+//!   on the same connection, its name and where it stands (`learner`: the lines;
+//!   `report`: the follower's side); the session keeps the class (`roster`, pure) and
+//!   tells it to `underhood class` (`classroom`: the reading side).
+//!
+//! Following itself stays one way: nothing a follower says moves the session.
 
+pub mod classroom;
 pub mod discover;
+pub mod learner;
 pub mod position;
 pub mod publish;
+pub mod report;
+pub mod roster;
 pub mod subscribe;
 
 pub use position::Position;
@@ -26,6 +35,8 @@ pub use super::app::FollowStatus;
 pub struct Following {
     pub addr: Addr,
     pub lessons: crate::lesson::set::LessonSet,
+    /// The name the instructor's class view shows (`--name`, default user@host).
+    pub name: String,
 }
 
 /// How many of `steps` to have done to be where `p` is. By the name of the step just

@@ -55,6 +55,7 @@ impl NotesView {
             }
             Feed::Lost(why) => self.link = Link::Lost(why),
             Feed::Note(n) => self.note = Some(n),
+            Feed::Learner(_) => {}
             Feed::Position(p) => {
                 self.lesson = p.lesson_id().and_then(|id| set.get(id)).cloned();
                 self.pos = Some(p);

@@ -157,9 +157,10 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
 
     if let Some(f) = &opts.follow {
         let tx = tx.clone();
-        super::follow::subscribe::spawn(f.addr.clone(), move |feed| {
+        // Following, and telling the instructor's class view where we stand.
+        taps.add(super::follow::report::follow(f, move |feed| {
             tx.send(Msg::Follow(feed)).is_ok()
-        });
+        }));
     }
     observer::spawn_signal_thread(sigs, sink);
     let stop = Arc::new(AtomicBool::new(false));
@@ -328,7 +329,9 @@ impl Driver {
                                 dirty = false;
                             }
                             Command::Check => self.walk.check(),
-                            Command::Follow(p) => self.follow(app, &p),
+                            Command::Follow(p) => self.follow(app, &p, &mut |a| {
+                                let _ = terminal.draw(|f| draw::draw(f, a));
+                            }),
                         }
                         self.flush(app);
                     }

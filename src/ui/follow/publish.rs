@@ -27,8 +27,9 @@ use crate::ui::app::App;
 use crate::ui::event::Event;
 use crate::ui::tap::Tap;
 
-/// Lines queued for one client before it counts as too slow and is dropped.
-const QUEUE: usize = 32;
+/// Lines queued for one client before it counts as too slow and is dropped: room for
+/// the whole class at once (a watcher is sent one line per learner when it starts).
+const QUEUE: usize = 32 + 2 * super::roster::MAX_LEARNERS;
 /// Most clients (followers and `underhood notes`, over TCP and the unix socket
 /// together) served at once. Each costs a thread and a file descriptor; without a
 /// bound, idle connections used up the process's RLIMIT_NOFILE and the container's
@@ -61,12 +62,17 @@ struct Clients {
     /// The latest line, for a client that connects later.
     current: Option<Arc<str>>,
     queues: Vec<Client>,
+    /// The id of the last client that joined.
+    last_id: u64,
 }
 
 /// One served client: its writer's queue, and a copy of its socket to see it close.
 struct Client {
+    id: u64,
     queue: SyncSender<Arc<str>>,
     socket: Option<OwnedFd>,
+    /// It watches the class (`underhood class`): it is sent each learner's changes.
+    watcher: bool,
 }
 
 impl Client {
@@ -89,9 +95,11 @@ impl Client {
 }
 
 #[derive(Default)]
-struct Hub {
+pub(super) struct Hub {
     clients: Mutex<Clients>,
-    stop: AtomicBool,
+    pub(super) stop: AtomicBool,
+    /// Where new connections go to be read (the class); `None` in tests of the hub.
+    intake: Option<super::classroom::Intake>,
 }
 
 impl Hub {
@@ -111,7 +119,8 @@ impl Hub {
     /// [`MAX_CLIENTS`] (after forgetting those that closed) it gets [`refusal`] and
     /// is closed; the refusal is written without blocking (a fresh socket's buffer
     /// takes one short line), so a client that never reads cannot stall the accepting.
-    fn join<S: Write + Send + AsFd + 'static>(&self, mut stream: S) {
+    /// `local`: the client is this user on this machine (it may watch the class).
+    fn join<S: Write + Send + AsFd + 'static>(&self, mut stream: S, local: bool) {
         let (tx, rx) = mpsc::sync_channel::<Arc<str>>(QUEUE);
         {
             let Ok(mut c) = self.clients.lock() else {
@@ -136,9 +145,64 @@ impl Hub {
                 let _ = tx.try_send(line.clone());
             }
             let socket = stream.as_fd().try_clone_to_owned().ok();
-            c.queues.push(Client { queue: tx, socket });
+            c.last_id += 1;
+            let id = c.last_id;
+            if let (Some(intake), Ok(fd)) = (&self.intake, stream.as_fd().try_clone_to_owned()) {
+                intake.add(id, fd, local);
+            }
+            c.queues.push(Client {
+                id,
+                queue: tx,
+                socket,
+                watcher: false,
+            });
         }
         thread::spawn(move || write_lines(stream, rx));
+    }
+
+    /// A line to one client; false when it is gone or too slow (then it is dropped).
+    pub(super) fn send_to(&self, id: u64, line: Arc<str>) -> bool {
+        let Ok(mut c) = self.clients.lock() else {
+            return false;
+        };
+        let Some(i) = c.queues.iter().position(|q| q.id == id) else {
+            return false;
+        };
+        if c.queues[i].queue.try_send(line).is_ok() {
+            return true;
+        }
+        c.queues.remove(i);
+        false
+    }
+
+    /// A line to every watcher of the class; a watcher too slow for it is dropped.
+    pub(super) fn to_watchers(&self, line: Arc<str>) {
+        if let Ok(mut c) = self.clients.lock() {
+            c.queues
+                .retain(|q| !q.watcher || q.queue.try_send(line.clone()).is_ok());
+        }
+    }
+
+    /// Client `id` watches the class from now on: `lines` first (the class as it is).
+    pub(super) fn watch(&self, id: u64, lines: Vec<Arc<str>>) {
+        if let Ok(mut c) = self.clients.lock()
+            && let Some(i) = c.queues.iter().position(|q| q.id == id)
+        {
+            c.queues[i].watcher = true;
+            if lines
+                .into_iter()
+                .any(|l| c.queues[i].queue.try_send(l).is_err())
+            {
+                c.queues.remove(i);
+            }
+        }
+    }
+
+    /// Ends client `id`: its writer sends what is queued, then shuts the socket down.
+    pub(super) fn close_client(&self, id: u64) {
+        if let Ok(mut c) = self.clients.lock() {
+            c.queues.retain(|q| q.id != id);
+        }
     }
 
     #[cfg(test)]
@@ -146,8 +210,18 @@ impl Hub {
         self.clients.lock().map(|c| c.queues.len()).unwrap_or(0)
     }
 
+    pub(super) fn with_intake(intake: super::classroom::Intake) -> Hub {
+        Hub {
+            intake: Some(intake),
+            ..Hub::default()
+        }
+    }
+
     fn close(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(i) = &self.intake {
+            i.wake();
+        }
         if let Ok(mut c) = self.clients.lock() {
             // Each writer sees its queue closed, ends, and its socket closes: clients
             // read EOF and know the session is over.
@@ -209,7 +283,7 @@ impl Publisher {
     pub fn start(started_ms: u64, tcp: Option<&str>) -> Result<Publisher> {
         let pid = std::process::id();
         let mut p = Publisher {
-            hub: Arc::new(Hub::default()),
+            hub: super::classroom::start()?,
             started_ms,
             pid,
             last: None,
@@ -293,11 +367,18 @@ fn serve_tcp(l: TcpListener, hub: Arc<Hub>) {
                 // Positions are tiny and rare: send each at once (tcp(7) TCP_NODELAY).
                 let _ = s.set_nodelay(true);
                 let _ = s.set_write_timeout(Some(WRITE_TIMEOUT));
-                hub.join(s);
+                hub.join(s, false);
             }
             Err(_) => thread::sleep(ACCEPT_BACKOFF),
         }
     }
+}
+
+/// Whether the peer of a unix socket is a process of this (effective) user: such a
+/// client may watch the class (SO_PEERCRED, unix(7)).
+fn same_user(s: &std::os::unix::net::UnixStream) -> bool {
+    nix::sys::socket::getsockopt(s, nix::sys::socket::sockopt::PeerCredentials)
+        .is_ok_and(|c| c.uid() == nix::unistd::geteuid().as_raw())
 }
 
 fn serve_unix(l: UnixListener, hub: Arc<Hub>) {
@@ -308,7 +389,8 @@ fn serve_unix(l: UnixListener, hub: Arc<Hub>) {
         match conn {
             Ok(s) => {
                 let _ = s.set_write_timeout(Some(WRITE_TIMEOUT));
-                hub.join(s);
+                let local = same_user(&s);
+                hub.join(s, local);
             }
             Err(_) => thread::sleep(ACCEPT_BACKOFF),
         }
@@ -365,8 +447,10 @@ mod tests {
         let hub = Hub::default();
         let (tx, _rx_never_read) = mpsc::sync_channel::<Arc<str>>(QUEUE);
         hub.clients.lock().unwrap().queues.push(Client {
+            id: 1,
             queue: tx,
             socket: None,
+            watcher: false,
         });
         for i in 0..QUEUE + 5 {
             hub.publish(Arc::from(format!("{i}\n")));

@@ -1,18 +1,22 @@
 //! The following side: `--follow ADDR` and `underhood notes`. A thread connects,
 //! reads positions line by line and hands each to a sink (the main loop's channel);
 //! when the connection ends it says so and tries again every second, and says when it
-//! is back. It never writes to the session.
+//! is back. Following never writes; a learner's report (`report::Outbox`) is written
+//! on the same connection by a writer thread of its own.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixStream};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use super::learner::{Entry, Told};
 use super::position::{LineError, Position};
 use super::publish::HEARTBEAT;
+use super::report::Outbox;
 
 /// How long between two tries while the session is unreachable.
 pub const RETRY: Duration = Duration::from_secs(1);
@@ -80,6 +84,11 @@ impl Addr {
 
     /// Connects, with a read timeout of `SILENCE`. Errors keep the address and errno.
     pub fn connect(&self) -> Result<Box<dyn Read + Send>, String> {
+        Ok(Box::new(self.connect_stream()?))
+    }
+
+    /// Likewise, as a stream that can also be written (a learner's report).
+    pub fn connect_stream(&self) -> Result<Stream, String> {
         let at = |e: std::io::Error| format!("{self}: {e}");
         match self {
             Addr::Tcp(a) => {
@@ -89,7 +98,8 @@ impl Addr {
                     match TcpStream::connect_timeout(&sa, CONNECT_TIMEOUT) {
                         Ok(s) => {
                             s.set_read_timeout(Some(SILENCE)).map_err(at)?;
-                            return Ok(Box::new(s));
+                            let _ = s.set_nodelay(true);
+                            return Ok(Stream::Tcp(s));
                         }
                         Err(e) => last = at(e),
                     }
@@ -100,14 +110,67 @@ impl Addr {
                 let sa = SocketAddr::from_abstract_name(name.as_bytes()).map_err(at)?;
                 let s = UnixStream::connect_addr(&sa).map_err(at)?;
                 s.set_read_timeout(Some(SILENCE)).map_err(at)?;
-                Ok(Box::new(s))
+                Ok(Stream::Unix(s))
             }
             Addr::Path(p) => {
                 let s = UnixStream::connect(p).map_err(at)?;
                 s.set_read_timeout(Some(SILENCE)).map_err(at)?;
-                Ok(Box::new(s))
+                Ok(Stream::Unix(s))
             }
         }
+    }
+}
+
+/// A connection to a session.
+#[derive(Debug)]
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    pub fn try_clone(&self) -> std::io::Result<Stream> {
+        Ok(match self {
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+        })
+    }
+
+    /// Ends both directions for every copy (shutdown(2) acts on the socket).
+    pub fn shutdown(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+
+    pub fn set_write_timeout(&self, t: Duration) {
+        let _ = match self {
+            Stream::Tcp(s) => s.set_write_timeout(Some(t)),
+            Stream::Unix(s) => s.set_write_timeout(Some(t)),
+        };
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl std::io::Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -121,24 +184,48 @@ pub enum Feed {
     Position(Position),
     /// Something to say that changes nothing (a garbage line, a newer protocol).
     Note(String),
+    /// A learner of the class (to `underhood class`, which asked to watch).
+    Learner(Entry),
     /// The connection failed or ended (why, with the address); retrying.
     Lost(String),
 }
 
 /// Follows `addr` on a thread of its own until `sink` returns false (its receiver is
 /// gone). A loss is reported once, not at every retry.
-pub fn spawn(addr: Addr, mut sink: impl FnMut(Feed) -> bool + Send + 'static) {
+pub fn spawn(addr: Addr, sink: impl FnMut(Feed) -> bool + Send + 'static) {
+    spawn_saying(addr, None, sink)
+}
+
+/// Like [`spawn`], and on each connection `outbox`'s lines are written back (a
+/// learner's name and progress, or `underhood class`'s request to watch).
+pub fn spawn_saying(
+    addr: Addr,
+    outbox: Option<Arc<Outbox>>,
+    mut sink: impl FnMut(Feed) -> bool + Send + 'static,
+) {
     thread::spawn(move || {
         let mut ever = false;
         let mut lost_said = false;
         loop {
-            match addr.connect() {
+            match addr.connect_stream() {
                 Ok(stream) => {
                     if !sink(Feed::Connected { again: ever }) {
                         return;
                     }
                     ever = true;
-                    match read_positions(stream, &addr, &mut sink) {
+                    if let Some(o) = &outbox
+                        && let Ok(w) = stream.try_clone()
+                    {
+                        o.serve(w);
+                    }
+                    let end = stream.try_clone().ok();
+                    let read =
+                        read_positions(Box::new(stream), &addr, outbox.as_deref(), &mut sink);
+                    // The writer's copy too: it ends at its next line.
+                    if let Some(s) = end {
+                        s.shutdown();
+                    }
+                    match read {
                         None => return,
                         Some(why) => {
                             if !sink(Feed::Lost(why)) {
@@ -165,6 +252,7 @@ pub fn spawn(addr: Addr, mut sink: impl FnMut(Feed) -> bool + Send + 'static) {
 fn read_positions(
     stream: Box<dyn Read + Send>,
     addr: &Addr,
+    outbox: Option<&Outbox>,
     sink: &mut impl FnMut(Feed) -> bool,
 ) -> Option<String> {
     let mut r = BufReader::new(stream);
@@ -196,20 +284,32 @@ fn read_positions(
             let why = crate::runtime::report::printable(String::from_utf8_lossy(why).trim_end());
             return Some(format!("{addr}: refused: {why}"));
         }
-        let feed = match Position::decode(&String::from_utf8_lossy(&buf)) {
-            Ok(p) => Feed::Position(p),
-            Err(e) => {
-                let note = match e {
-                    LineError::Newer(_) => format!("{addr}: {e}"),
-                    LineError::Garbage(_) => format!("{addr}: {e}"),
-                };
-                // The heartbeat would repeat the same complaint every few seconds.
-                if note == last_note {
-                    continue;
+        let text = String::from_utf8_lossy(&buf);
+        let feed = match Told::decode(&text) {
+            Some(Ok(Told::Learner(e))) => Feed::Learner(e),
+            Some(Ok(Told::Class { refused })) => {
+                if let Some(o) = outbox {
+                    o.refused();
                 }
-                last_note = note.clone();
-                Feed::Note(note)
+                let why = crate::runtime::report::printable(&refused);
+                Feed::Note(format!("{addr}: the class: {why}"))
             }
+            Some(Err(e)) => Feed::Note(format!("{addr}: a class line: {e}")),
+            None => match Position::decode(&text) {
+                Ok(p) => Feed::Position(p),
+                Err(e) => {
+                    let note = match e {
+                        LineError::Newer(_) => format!("{addr}: {e}"),
+                        LineError::Garbage(_) => format!("{addr}: {e}"),
+                    };
+                    // The heartbeat would repeat the same complaint every few seconds.
+                    if note == last_note {
+                        continue;
+                    }
+                    last_note = note.clone();
+                    Feed::Note(note)
+                }
+            },
         };
         if !sink(feed) {
             return None;

@@ -7,8 +7,16 @@ use crate::session::event::Event;
 
 impl Driver {
     /// Goes where the followed session is: its lesson, then its number of steps
-    /// (forward by taking steps, backward by rebuilding).
-    pub(super) fn follow(&mut self, app: &mut App, p: &crate::ui::follow::Position) {
+    /// (forward by taking steps, backward by rebuilding). A jump of several steps
+    /// (a learner joining late, the instructor skipping ahead) shows each one as it is
+    /// taken: `redraw` draws the screen, and the taps (the instructor's class view)
+    /// hear of each step.
+    pub(super) fn follow(
+        &mut self,
+        app: &mut App,
+        p: &crate::ui::follow::Position,
+        redraw: &mut dyn FnMut(&App),
+    ) {
         if !crate::ui::update::moved(&mut self.follow_last, p) {
             return;
         }
@@ -45,9 +53,21 @@ impl Driver {
                 return;
             }
         }
+        let jump = target.saturating_sub(self.walk.done()) > 1;
         while self.walk.done() < target {
+            if jump {
+                let text = format!(
+                    "catching up with {addr}: taking step {} of {target}...",
+                    self.walk.done() + 1
+                );
+                self.emit(app, Event::info(text));
+                redraw(app);
+            }
             let ok = self.walk.step();
             self.flush(app);
+            if jump {
+                self.taps.state(self.walk.started().elapsed(), app);
+            }
             if !ok {
                 return; // the step failed; its error is shown
             }

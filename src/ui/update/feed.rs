@@ -48,6 +48,8 @@ pub fn on_feed(app: &mut App, feed: Feed) -> Vec<Command> {
         }
         Feed::Note(text) => vec![Command::Emit(Event::info(text))],
         // Whether it is a move is the live session's to tell (see [`moved`]).
+        // Sent only to `underhood class`, which asks for it.
+        Feed::Learner(_) => Vec::new(),
         Feed::Position(p) => vec![Command::Follow(p)],
     }
 }
