@@ -77,6 +77,8 @@ pub struct Inside<'a> {
     /// The exec step replaces the subject with the command (`run --no-init`,
     /// `Request::NoInit`).
     pub no_init: bool,
+    /// The v1 `tasks` files the cgroup step writes "0" into (`Request::JoinCgroup`).
+    pub join_cgroup: &'a [std::path::PathBuf],
 }
 
 /// How the subject's part ended (a failure is an `Err(errno)`, named in the report).
@@ -187,6 +189,7 @@ pub(crate) mod testing {
             in_userns,
             host_root: false,
             no_init: false,
+            join_cgroup: &[],
         };
         let res = of(step).inside(&mut cx).map(drop);
         (r, res)
