@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use crate::ui::app::{App, Pane};
 use crate::ui::scroll::{self, Geometry};
@@ -112,8 +112,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             offset,
             t,
         ));
-    let mut state = TableState::default().with_offset(offset);
-    f.render_stateful_widget(table, area, &mut state);
+    super::cache::table(f, "mounts", table, offset, area, t.text());
 }
 
 /// A path cut to `width` columns from the front, where the part that differs is (a
