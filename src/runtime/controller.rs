@@ -229,6 +229,7 @@ impl Launch {
             cgroup_scope: self.cgroup_scope,
             earlier: &self.steps[..index.min(self.steps.len())],
             command: &mut self.command,
+            pipelined: self.pipeline,
         }
     }
 

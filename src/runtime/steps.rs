@@ -120,6 +120,9 @@ pub struct Outside<'a> {
     pub earlier: &'a [Step],
     /// The command's pid inside, once the exec step started it.
     pub command: &'a mut Option<i32>,
+    /// The launch runs start to end with no one watching its steps (`run`): the
+    /// quickest way is taken where the TUI shows the lessons' way.
+    pub pipelined: bool,
 }
 
 /// One step's parts. Every method is written out in each file (no defaults), so a

@@ -1,8 +1,8 @@
 //! The cgroup (cgroups(7)): made by the controller, from outside, so that the contained
 //! process never sets its own limits: the directory (in the v1 hierarchies or the v2
 //! tree, see `runtime/cgroup.rs`), the limits, then the subject moved in. In a v1
-//! hierarchy, when the host's root runs us without a user namespace, the subject joins
-//! by itself at the controller's word, writing "0" (itself) into the `tasks` file the
+//! hierarchy, when the host's root runs a launch start to end (`run`) without a user
+//! namespace, the subject joins by itself at the controller's word, writing "0" (itself) into the `tasks` file the
 //! controller names: the same result without the global lock a write of its pid takes
 //! (`Cgroup::v1_tasks`). It comes before the cgroup namespace and the PID fork, whose
 //! children inherit it.
@@ -84,9 +84,10 @@ impl Part for CgroupStep<'_> {
             s.cgroups = planned;
         })?;
         let cg = Cgroup::create_in(host, &name, &l, o.cgroup_scope, report)?;
-        // In a user namespace the subject may not open the host's cgroup files.
+        // In a user namespace the subject may not open the host's cgroup files. The
+        // TUI keeps the lessons' way (lessons/12-cgroups.md: the parent writes the pid).
         let userns = o.earlier.iter().any(|s| matches!(s, Step::User { .. }));
-        let res = if o.sys.is_root() && !userns {
+        let res = if o.pipelined && o.sys.is_root() && !userns {
             o.link.tell(&Request::JoinCgroup(cg.v1_tasks()))?;
             cg.add_pid_v2(*o.subject, report)
         } else {
