@@ -43,8 +43,11 @@ impl Spawned {
     /// (ld.so, relocations, page faults over all of it: most of a launch's time).
     /// Sound only in a process that has no other thread yet (the child of a threaded
     /// process may find a lock held forever, and unshare(CLONE_NEWUSER) would be
-    /// refused anyway): this checks /proc/self/status and refuses otherwise.
+    /// refused anyway): this checks /proc/self/status and re-executes otherwise.
     pub fn fork(paths: &Paths) -> Result<Spawned> {
+        if threads()? != 1 {
+            return Spawned::start(paths);
+        }
         nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
         let (child, sock) = fork_subject()?;
         Ok(Spawned::around(paths, child, sock))
@@ -250,16 +253,13 @@ fn threads() -> Result<usize> {
 /// handle of our binary (for `own_tool` spawns, see [`subject_exe`]) at fd 4, and runs
 /// the subject's loop. Its /proc/self/exe stays our binary on the host, which the
 /// caller allows only where no process inside can open it (see launcher.rs).
+/// The caller has checked that this process has one thread.
 fn fork_subject() -> Result<(SubjectProc, UnixStream)> {
-    let n = threads()?;
-    if n != 1 {
-        anyhow::bail!("cannot fork the subject from a process with {n} threads");
-    }
     let (ours, theirs) = UnixStream::pair().context("socketpair")?;
     let exe = subject_exe()?;
     let controller = std::process::id() as i32;
     let (sock_fd, exe_fd) = (theirs.as_raw_fd(), exe.as_raw_fd());
-    // SAFETY: this process has one thread (checked above), so the child's copy of
+    // SAFETY: this process has one thread (checked by the caller), so the child's copy of
     // memory is consistent; it never returns from subject::main_forked.
     match unsafe { nix::unistd::fork() }.context("fork")? {
         nix::unistd::ForkResult::Child => {
