@@ -2,7 +2,9 @@
 # Launch speed, side by side in one run (as root):
 #   underhood run -- /bin/true   (every namespace, overlay + pivot_root, a memory limit)
 #   unshare --fork --pid --mount --uts --ipc --net /bin/true   (util-linux)
+#   bwrap (bubblewrap) on the same rootfs, every namespace, where it is installed
 #   runc run of the same rootfs, where runc is installed
+#   an earlier build of ours, given as BEFORE=/path/to/underhood (same run, same table)
 #   underhood built as a static musl binary, where that Rust target is installed
 #   underhood's static-pie release (scripts/release.sh), where it was built once
 # Uses hyperfine when present (apt-get install hyperfine runc), else a plain loop.
@@ -50,8 +52,19 @@ if [ -x "$uh_static" ]; then
     cmds+=("$uh_static run --memory 100M -- /bin/true")
     names+=("underhood static")
 fi
+if [ -n "${BEFORE:-}" ]; then
+    "$BEFORE" run --memory 100M -- /bin/true
+    cmds+=("$BEFORE run --memory 100M -- /bin/true")
+    names+=("underhood before")
+fi
+rootfs=$(ls -d /var/cache/underhood/rootfs-*/rootfs | head -1)
+if command -v bwrap >/dev/null; then
+    # No cgroup (bwrap sets no limits), no overlay, no seccomp: a lower bound for what
+    # a sandbox with a new root costs.
+    cmds+=("bwrap --unshare-all --ro-bind $rootfs / --proc /proc --dev /dev /bin/true")
+    names+=("bwrap")
+fi
 if command -v runc >/dev/null; then
-    rootfs=$(ls -d /var/cache/underhood/rootfs-*/rootfs | head -1)
     mkdir -p "$work/bundle"
     cp -a "$rootfs" "$work/bundle/rootfs"
     (cd "$work/bundle" && runc spec && \
@@ -73,7 +86,7 @@ if command -v hyperfine >/dev/null; then
                 { med[$1] = $2; printf "%-16s median %6.2f ms\n", $1, $2 }
                 END {
                     s = med["unshare"]; r = med["runc run"]
-                    split("underhood run,underhood musl", ours, ",")
+                    split("underhood run,underhood musl,underhood before", ours, ",")
                     for (i in ours) {
                         u = med[ours[i]]
                         if (!u) continue

@@ -6,10 +6,14 @@
 //!
 //!   cargo run --release --example frame_time [-- ITERATIONS [WIDTH HEIGHT]]
 //!
-//! Three measures, each after a warm-up:
+//! Four measures, each after a warm-up:
 //! - `draw, same screen`: `Terminal::draw` on ratatui's `TestBackend` with nothing
-//!   changed since the last frame (the layout and widgets run; the diff is empty), for
-//!   the OOM screen and for a zoomed mount table;
+//!   changed since the last frame (the widgets are built; each pane whose widget is
+//!   unchanged is copied from the panes' memo, `ui/draw/cache.rs`; the diff is
+//!   empty), for the OOM screen and for a zoomed mount table;
+//! - `draw, all new`: the OOM screen with the memos emptied before every frame, as if
+//!   every pane had changed (the frame after a step: the log wrapped again, every
+//!   pane laid out again);
 //! - `draw, alternating`: two different screens in turn, so nearly every cell differs
 //!   and the diff is large (the worst case for a redraw);
 //! - `draw + ANSI, alternating`: as above on the real crossterm backend writing its
@@ -82,6 +86,7 @@ fn measure<B: Backend>(
     term: &mut Terminal<B>,
     apps: &[&App],
     iterations: usize,
+    cold: bool,
 ) -> Stats
 where
     B::Error: std::fmt::Debug,
@@ -94,6 +99,9 @@ where
     let mut cpu = Vec::with_capacity(iterations);
     for i in 0..iterations {
         let app = apps[i % apps.len()];
+        if cold {
+            draw::forget_memos();
+        }
         let (t, c) = (Instant::now(), cpu_now());
         term.draw(|f| draw::draw(f, app)).expect("drawing");
         cpu.push(cpu_now().saturating_sub(c));
@@ -143,14 +151,28 @@ fn main() {
             .join(" ")
     );
     let mut test = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
-    let same = measure("draw, same screen (OOM)", &mut test, &[&oom], iterations);
+    let same = measure(
+        "draw, same screen (OOM)",
+        &mut test,
+        &[&oom],
+        iterations,
+        false,
+    );
+    let cold = measure("draw, all new (OOM)", &mut test, &[&oom], iterations, true);
     let same2 = measure(
         "draw, same screen (mounts)",
         &mut test,
         &[&other],
         iterations,
+        false,
     );
-    let alt = measure("draw, alternating", &mut test, &[&oom, &other], iterations);
+    let alt = measure(
+        "draw, alternating",
+        &mut test,
+        &[&oom, &other],
+        iterations,
+        false,
+    );
 
     let area = Rect::new(0, 0, w, h);
     let sent = Rc::new(Cell::new(0));
@@ -175,7 +197,12 @@ fn main() {
         "  ({} bytes of escape sequences a frame on average)",
         bytes / iterations
     );
-    let worst = same.p99.max(same2.p99).max(alt.p99).max(a.p99);
+    let worst = same
+        .p99
+        .max(cold.p99)
+        .max(same2.p99)
+        .max(alt.p99)
+        .max(a.p99);
     println!(
         "budget 1000 µs a frame (p99 of CPU time): {} (worst p99 {worst:.0} µs); the wall clock \
          adds whatever time other processes had the CPU",

@@ -4,7 +4,6 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -70,7 +69,7 @@ pub struct Launch {
     pub steps: Vec<Step>,
     /// Index of the next step to run.
     pub next: usize,
-    first: Option<Child>,
+    first: Option<super::start::SubjectProc>,
     sock: UnixStream,
     /// Host pid of the current subject (PID 1 inside after the PID step).
     pub subject: i32,
@@ -230,6 +229,7 @@ impl Launch {
             cgroup_scope: self.cgroup_scope,
             earlier: &self.steps[..index.min(self.steps.len())],
             command: &mut self.command,
+            pipelined: self.pipeline,
         }
     }
 

@@ -51,11 +51,27 @@ pub fn start(opts: &Options, lower: Vec<PathBuf>, paths: &Paths) -> Result<Launc
 /// start-up overlaps the preparation of the layers and of the session record (which
 /// then names it in its first write), and the launch is [`Launch::pipelined`].
 pub fn start_pipelined(opts: &Options, source: &RootSource, paths: &Paths) -> Result<Launch> {
-    let spawned = Spawned::start(paths)?;
+    let spawned = if may_fork(opts) {
+        Spawned::fork(paths)?
+    } else {
+        Spawned::start(paths)?
+    };
     let lower = layers(source, paths)?;
     let session = Session::create_with(paths, |s| s.subjects.extend(spawned.id()))?;
     let steps = plan_steps(opts, lower, &session);
     Ok(Launch::adopt(paths.clone(), session, steps, spawned)?.pipelined())
+}
+
+/// Whether the subject may be a fork of this process rather than a re-exec of our
+/// binary from a read-only handle. A forked PID 1's /proc/1/exe is our binary on the
+/// host, writable by root (the CVE-2019-5736 door the re-exec closes). Forked only when
+/// nothing inside can open it: started by root, PID 1 is made non-dumpable by the
+/// security step, so /proc/1/exe needs CAP_SYS_PTRACE in the host's user namespace
+/// (proc(5), ptrace(2) "ptrace access mode checking"), which the default capability
+/// set drops. Any `--cap-add` keeps the re-exec, and so does a caller that is not root
+/// (its PID 1 stays dumpable, and the binary may be its own to write).
+fn may_fork(opts: &Options) -> bool {
+    nix::unistd::geteuid().is_root() && opts.keep_caps.is_none()
 }
 
 fn plan_steps(opts: &Options, lower: Vec<PathBuf>, session: &Session) -> Vec<super::step::Step> {

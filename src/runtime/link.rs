@@ -36,6 +36,11 @@ pub struct Link<'a> {
 }
 
 impl Link<'_> {
+    /// Sends a request that has no reply of its own.
+    pub fn tell(&mut self, req: &Request) -> Result<()> {
+        send(self.sock, req)
+    }
+
     pub fn ask(&mut self, req: &Request) -> Result<Reply> {
         send(self.sock, req)?;
         self.reply()

@@ -101,7 +101,7 @@ fn rig(inside_fail: Option<usize>, outside_fail: Option<usize>, pipelined: bool)
     // it), not recorded as a subject.
     let child = Command::new("true").spawn().unwrap();
     let spawned = Spawned {
-        child: Some(child),
+        child: Some(child.into()),
         sock: Some(ours),
         id: None,
     };

@@ -34,6 +34,10 @@ pub enum Request {
     /// signals (`run --no-init`). No reply; the exec step answers as usual, just before
     /// the execve.
     NoInit,
+    /// Before the cgroup step: the v1 `tasks` files its subject's part writes "0" into,
+    /// joining the cgroup the controller made and limited (see `Cgroup::v1_tasks`). No
+    /// reply; the cgroup step answers.
+    JoinCgroup(Vec<std::path::PathBuf>),
 }
 
 /// A process started by PID 1 next to (or before) the command.

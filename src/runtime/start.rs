@@ -1,11 +1,13 @@
-//! Starting the subject: our own binary, run from a handle the container cannot write
-//! through, as `underhood __subject` on one end of a socketpair.
+//! Starting the subject, on one end of a socketpair: either our own binary, run from a
+//! handle the container cannot write through, as `underhood __subject`, or (headless
+//! `run`, see [`Spawned::fork`]) a fork of the controller that never execs.
 
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow};
@@ -20,7 +22,7 @@ use super::state;
 /// dies with us (PR_SET_PDEATHSIG) and exits when the socket closes, so a crash before
 /// the session records it leaves nothing behind; dropped unused, it is killed and reaped.
 pub struct Spawned {
-    pub(super) child: Option<Child>,
+    pub(super) child: Option<SubjectProc>,
     pub(super) sock: Option<UnixStream>,
     pub(super) id: Option<state::ProcId>,
 }
@@ -33,12 +35,31 @@ impl Spawned {
         // instead of leaving a zombie for the host's init.
         nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
         let (child, sock) = spawn_subject()?;
+        Ok(Spawned::around(paths, child, sock))
+    }
+
+    /// Like [`Spawned::start`], but the subject is a fork(2) of this process that goes
+    /// straight to the subject's loop: no execve, so no second loading of our binary
+    /// (ld.so, relocations, page faults over all of it: most of a launch's time).
+    /// Sound only in a process that has no other thread yet (the child of a threaded
+    /// process may find a lock held forever, and unshare(CLONE_NEWUSER) would be
+    /// refused anyway): this checks /proc/self/status and re-executes otherwise.
+    pub fn fork(paths: &Paths) -> Result<Spawned> {
+        if threads()? != 1 {
+            return Spawned::start(paths);
+        }
+        nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+        let (child, sock) = fork_subject()?;
+        Ok(Spawned::around(paths, child, sock))
+    }
+
+    fn around(paths: &Paths, child: SubjectProc, sock: UnixStream) -> Spawned {
         let id = state::proc_id(&paths.proc_root, child.id() as i32);
-        Ok(Spawned {
+        Spawned {
             child: Some(child),
             sock: Some(sock),
             id,
-        })
+        }
     }
 
     /// The subject's pid and start time, for the session record.
@@ -53,6 +74,61 @@ impl Drop for Spawned {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The first subject, our child: its pid and, once waited for, how it ended (a
+/// `std::process::Child` cannot be made for a forked process).
+pub struct SubjectProc {
+    pid: i32,
+    status: Option<ExitStatus>,
+}
+
+impl From<std::process::Child> for SubjectProc {
+    /// Waited for by pid from now on (dropping a Child neither kills nor reaps it).
+    fn from(child: std::process::Child) -> SubjectProc {
+        SubjectProc {
+            pid: child.id() as i32,
+            status: None,
+        }
+    }
+}
+
+impl SubjectProc {
+    pub fn id(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// waitpid(2) for it; a second call gives the first answer again.
+    pub fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        if let Some(s) = self.status {
+            return Ok(s);
+        }
+        let mut raw = 0;
+        loop {
+            // SAFETY: waitpid writes the status into `raw`, which lives across the call.
+            let rc = unsafe { libc::waitpid(self.pid, &mut raw, 0) };
+            if rc == self.pid {
+                let s = ExitStatus::from_raw(raw);
+                self.status = Some(s);
+                return Ok(s);
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid),
+            nix::sys::signal::SIGKILL,
+        )
+        .map_err(std::io::Error::from)
     }
 }
 
@@ -129,7 +205,7 @@ fn sealed_copy_of_self() -> Result<OwnedFd> {
     Ok(OwnedFd::from(dst))
 }
 
-fn spawn_subject() -> Result<(Child, UnixStream)> {
+fn spawn_subject() -> Result<(SubjectProc, UnixStream)> {
     let (ours, theirs) = UnixStream::pair().context("socketpair")?;
     let exe = subject_exe()?;
     let controller = std::process::id();
@@ -159,5 +235,60 @@ fn spawn_subject() -> Result<(Child, UnixStream)> {
     }
     let child = cmd.spawn().context("starting the subject process")?;
     drop(theirs);
-    Ok((child, ours))
+    Ok((child.into(), ours))
+}
+
+/// How many threads this process has (the `Threads:` line of /proc/self/status).
+fn threads() -> Result<usize> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| anyhow!("no Threads: line in /proc/self/status"))
+}
+
+/// fork(2) a subject: the child puts its end of the socket at fd 3 and the read-only
+/// handle of our binary (for `own_tool` spawns, see [`subject_exe`]) at fd 4, and runs
+/// the subject's loop. Its /proc/self/exe stays our binary on the host, which the
+/// caller allows only where no process inside can open it (see launcher.rs).
+/// The caller has checked that this process has one thread.
+fn fork_subject() -> Result<(SubjectProc, UnixStream)> {
+    let (ours, theirs) = UnixStream::pair().context("socketpair")?;
+    let exe = subject_exe()?;
+    let controller = std::process::id() as i32;
+    let (sock_fd, exe_fd) = (theirs.as_raw_fd(), exe.as_raw_fd());
+    // SAFETY: this process has one thread (checked by the caller), so the child's copy of
+    // memory is consistent; it never returns from subject::main_forked.
+    match unsafe { nix::unistd::fork() }.context("fork")? {
+        nix::unistd::ForkResult::Child => {
+            // SAFETY: plain syscalls on integers. Both are first moved above 4 so that
+            // neither dup2 overwrites the other's source.
+            unsafe {
+                let s = libc::fcntl(sock_fd, libc::F_DUPFD_CLOEXEC, 10);
+                let e = libc::fcntl(exe_fd, libc::F_DUPFD_CLOEXEC, 10);
+                if s < 0
+                    || e < 0
+                    || libc::dup2(s, SUBJECT_FD) < 0
+                    || libc::dup2(e, SUBJECT_FD + 1) < 0
+                    // Die with the controller, as the exec'd subject does.
+                    || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0
+                {
+                    libc::_exit(1);
+                }
+            }
+            super::subject::main_forked(controller)
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(theirs);
+            Ok((
+                SubjectProc {
+                    pid: child.as_raw(),
+                    status: None,
+                },
+                ours,
+            ))
+        }
+    }
 }

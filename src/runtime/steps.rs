@@ -77,6 +77,8 @@ pub struct Inside<'a> {
     /// The exec step replaces the subject with the command (`run --no-init`,
     /// `Request::NoInit`).
     pub no_init: bool,
+    /// The v1 `tasks` files the cgroup step writes "0" into (`Request::JoinCgroup`).
+    pub join_cgroup: &'a [std::path::PathBuf],
 }
 
 /// How the subject's part ended (a failure is an `Err(errno)`, named in the report).
@@ -118,6 +120,9 @@ pub struct Outside<'a> {
     pub earlier: &'a [Step],
     /// The command's pid inside, once the exec step started it.
     pub command: &'a mut Option<i32>,
+    /// The launch runs start to end with no one watching its steps (`run`): the
+    /// quickest way is taken where the TUI shows the lessons' way.
+    pub pipelined: bool,
 }
 
 /// One step's parts. Every method is written out in each file (no defaults), so a
@@ -187,6 +192,7 @@ pub(crate) mod testing {
             in_userns,
             host_root: false,
             no_init: false,
+            join_cgroup: &[],
         };
         let res = of(step).inside(&mut cx).map(drop);
         (r, res)

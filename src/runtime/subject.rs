@@ -54,13 +54,25 @@ struct Subject {
     broken: bool,
     /// The exec step replaces us with the command (`Request::NoInit`).
     no_init: bool,
+    /// The cgroup step's `tasks` files (`Request::JoinCgroup`).
+    join_cgroup: Vec<std::path::PathBuf>,
     /// The kernel, as the steps call it (a recording double in the tests).
     sys: Box<dyn Sys>,
 }
 
 /// Entry point of `underhood __subject CONTROLLER_PID`. Never returns.
 pub fn main(controller: i32) -> ! {
-    match run(controller) {
+    finish(run(controller, false))
+}
+
+/// Entry point of a subject forked from the controller (`start.rs`), with our binary's
+/// read-only handle at fd 4. Never returns.
+pub fn main_forked(controller: i32) -> ! {
+    finish(run(controller, true))
+}
+
+fn finish(res: Result<()>) -> ! {
+    match res {
         Ok(()) => std::process::exit(0),
         Err(e) => {
             eprintln!("underhood subject: {e:#}");
@@ -78,7 +90,7 @@ fn signal_set() -> SigSet {
     set
 }
 
-fn run(controller: i32) -> Result<()> {
+fn run(controller: i32, forked: bool) -> Result<()> {
     // The controller set PR_SET_PDEATHSIG before exec; it fires when the parent
     // *thread* dies and races with the parent's exit, so check the parent now.
     if getppid().as_raw() != controller {
@@ -87,8 +99,11 @@ fn run(controller: i32) -> Result<()> {
     // Whatever the caller of the controller left open and not close-on-exec came
     // along through its exec of us (`exec 7</some/dir; underhood run ...`): a door to
     // the host's files, usable from inside through /proc/self/fd/7. We opened nothing
-    // yet, so everything above our control socket is such a leftover.
-    security::close_inherited_fds(SUBJECT_FD as u32 + 1)
+    // yet, so everything above our control socket is such a leftover. A forked subject
+    // also has every descriptor of the controller: closed the same way, our binary's
+    // handle at fd 4 kept.
+    let first_free = SUBJECT_FD + 1 + i32::from(forked);
+    security::close_inherited_fds(first_free as u32)
         .context("closing the descriptors inherited from the caller")?;
     // A session of our own, without a controlling terminal (setsid(2),
     // credentials(7)): no process of the container may share the caller's terminal,
@@ -108,12 +123,23 @@ fn run(controller: i32) -> Result<()> {
     set.thread_block().context("blocking signals")?;
     let signals = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .context("signalfd")?;
-    let exe = nix::fcntl::open(
-        c"/proc/self/exe",
-        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .ok();
+    let exe = if forked {
+        // SAFETY: fd 4 was placed by start.rs for us and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(SUBJECT_FD + 1) };
+        nix::fcntl::fcntl(
+            &fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .context("marking our binary's handle close-on-exec")?;
+        Some(fd)
+    } else {
+        nix::fcntl::open(
+            c"/proc/self/exe",
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ok()
+    };
     let mut s = Subject {
         sock: UnixStream::from(fd),
         signals,
@@ -124,6 +150,7 @@ fn run(controller: i32) -> Result<()> {
         host_root: nix::unistd::geteuid().is_root(),
         broken: false,
         no_init: false,
+        join_cgroup: Vec::new(),
         sys: Box::new(Linux),
     };
     s.serve()
@@ -173,6 +200,7 @@ impl Subject {
             in_userns: self.in_userns,
             host_root: self.host_root,
             no_init: self.no_init,
+            join_cgroup: &self.join_cgroup,
         };
         let res = steps::of(&step).inside(&mut cx);
         self.in_userns = cx.in_userns;
@@ -262,6 +290,10 @@ impl Subject {
             }
             Request::NoInit => {
                 self.no_init = true;
+                Ok(())
+            }
+            Request::JoinCgroup(tasks) => {
+                self.join_cgroup = tasks;
                 Ok(())
             }
             Request::BecomeRoot { can_setgroups } => {
@@ -380,6 +412,7 @@ pub(crate) fn serve_with(sock: UnixStream, sys: Box<dyn Sys>) -> Result<()> {
         host_root: false,
         broken: false,
         no_init: false,
+        join_cgroup: Vec::new(),
         sys,
     };
     while let Some(req) = recv(&mut s.sock)? {

@@ -2,6 +2,7 @@
 //! lives in its own file.
 
 mod big_digits;
+mod cache;
 mod memory;
 mod mounts;
 mod namespaces;
@@ -26,7 +27,7 @@ pub const MIN_HEIGHT: u16 = 24;
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
     let t = app.theme;
-    f.render_widget(Block::default().style(t.text()), area);
+    cache::fill(f.buffer_mut(), t.text());
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(f, app, area);
         return;
@@ -49,6 +50,13 @@ pub fn draw(f: &mut Frame, app: &App) {
     if app.help {
         help(f, app, area, help_keys(app));
     }
+}
+
+/// Forgets the panes as last rendered and the syscall log as last wrapped, so that
+/// the next frame lays out everything again (what a frame after a step costs).
+pub fn forget_memos() {
+    cache::clear();
+    syscalls::forget();
 }
 
 /// Where each pane goes on a whole screen, in either layout, with or without the
@@ -261,7 +269,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw(c.clone()));
     }
     let line = Line::from(spans);
-    f.render_widget(Paragraph::new(line), area);
+    cache::widget(f, "header", Paragraph::new(line), area, t.text());
 }
 
 /// The keys that matter now, most important first, as many as fit.
@@ -320,7 +328,13 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     keys.push(("Tab", "focus"));
     keys.push(("z", if app.zoom { "unzoom" } else { "zoom" }));
     let (spans, _) = key_spans(t, &keys, area.width as usize);
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    cache::widget(
+        f,
+        "footer",
+        Paragraph::new(Line::from(spans)),
+        area,
+        t.text(),
+    );
 }
 
 /// ` k  what  ` pairs, as many as fit in `room` columns, most important first; and the

@@ -1,7 +1,11 @@
-//! The cgroup (cgroups(7)): done by the controller alone, from outside, so that the
-//! contained process never sets its own limits: the directory (in the v1 hierarchies
-//! or the v2 tree, see `runtime/cgroup.rs`), the limits, then the subject moved in.
-//! It comes before the cgroup namespace and the PID fork, whose children inherit it.
+//! The cgroup (cgroups(7)): made by the controller, from outside, so that the contained
+//! process never sets its own limits: the directory (in the v1 hierarchies or the v2
+//! tree, see `runtime/cgroup.rs`), the limits, then the subject moved in. In a v1
+//! hierarchy, when the host's root runs a launch start to end (`run`) without a user
+//! namespace, the subject joins by itself at the controller's word, writing "0" (itself) into the `tasks` file the
+//! controller names: the same result without the global lock a write of its pid takes
+//! (`Cgroup::v1_tasks`). It comes before the cgroup namespace and the PID fork, whose
+//! children inherit it.
 
 use anyhow::{Result, anyhow};
 use nix::errno::Errno;
@@ -10,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::{Inside, Outcome, Outside, Part, Shape};
 use crate::ns::Ns;
 use crate::runtime::cgroup::{self, Cgroup, Limits};
-use crate::runtime::protocol::Reply;
+use crate::runtime::protocol::{Reply, Request};
 use crate::runtime::report::Report;
+use crate::runtime::step::Step;
 
 /// Cgroup limits the controller writes from outside the container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -40,12 +45,19 @@ impl Part for CgroupStep<'_> {
     }
 
     fn shape(&self) -> Shape {
-        Shape::Controller
+        Shape::ControllerFirst
     }
 
-    /// Never asked: the subject refuses it.
-    fn inside(&self, _cx: &mut Inside) -> Result<Outcome, Errno> {
-        Err(Errno::ENOTSUP)
+    /// Joins the cgroup's v1 hierarchies the controller named, if any (cgroups(7):
+    /// "writing the value 0 ... moves the writing thread").
+    fn inside(&self, cx: &mut Inside) -> Result<Outcome, Errno> {
+        for tasks in cx.join_cgroup {
+            let res = cx.sys.write_file(tasks, "0");
+            cx.report
+                .call("write", format!("{:?}, \"0\"", tasks.display()), res)?;
+            cx.report.shell(format!("echo 0 > {}", tasks.display()));
+        }
+        Ok(Outcome::Done)
     }
 
     fn outside(&self, o: &mut Outside, report: &mut Report) -> Result<()> {
@@ -72,7 +84,15 @@ impl Part for CgroupStep<'_> {
             s.cgroups = planned;
         })?;
         let cg = Cgroup::create_in(host, &name, &l, o.cgroup_scope, report)?;
-        let res = cg.add_pid(*o.subject, report);
+        // In a user namespace the subject may not open the host's cgroup files. The
+        // TUI keeps the lessons' way (lessons/12-cgroups.md: the parent writes the pid).
+        let userns = o.earlier.iter().any(|s| matches!(s, Step::User { .. }));
+        let res = if o.pipelined && o.sys.is_root() && !userns {
+            o.link.tell(&Request::JoinCgroup(cg.v1_tasks()))?;
+            cg.add_pid_v2(*o.subject, report)
+        } else {
+            cg.add_pid(*o.subject, report)
+        };
         *o.cgroup = Some(cg);
         res
     }
@@ -84,19 +104,43 @@ impl Part for CgroupStep<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::runtime::step::Step;
-    use crate::runtime::steps::{Shape, of, testing::inside};
-    use crate::runtime::sys::Recorder;
-    use nix::errno::Errno;
+    use std::path::PathBuf;
 
-    #[test]
-    fn the_subject_never_does_the_cgroup_step() {
+    use crate::runtime::report::Report;
+    use crate::runtime::step::Step;
+    use crate::runtime::steps::{Inside, Shape, of};
+    use crate::runtime::sys::{Call, Recorder};
+
+    fn subject_part(join: &[PathBuf], sys: &mut Recorder) -> Report {
         let step = Step::Cgroup {
             limits: Default::default(),
         };
-        assert_eq!(of(&step).shape(), Shape::Controller);
+        let mut r = Report::new(step.title());
+        let mut cx = Inside {
+            sys,
+            report: &mut r,
+            in_userns: false,
+            host_root: true,
+            no_init: false,
+            join_cgroup: join,
+        };
+        assert!(of(&step).inside(&mut cx).is_ok());
+        r
+    }
+
+    #[test]
+    fn the_subject_only_joins_the_v1_hierarchies_it_is_told_of() {
+        let step = Step::Cgroup {
+            limits: Default::default(),
+        };
+        // The controller makes the cgroup and writes the limits before the subject's part.
+        assert_eq!(of(&step).shape(), Shape::ControllerFirst);
         let mut sys = Recorder::default();
-        assert_eq!(inside(&step, &mut sys, false).1, Err(Errno::ENOTSUP));
-        assert!(sys.calls.is_empty());
+        subject_part(&[], &mut sys);
+        assert!(sys.calls.is_empty(), "told nothing, does nothing");
+        let tasks = PathBuf::from("/sys/fs/cgroup/memory/underhood-x/tasks");
+        let r = subject_part(std::slice::from_ref(&tasks), &mut sys);
+        assert_eq!(sys.calls, vec![Call::WriteFile(tasks, "0".into())]);
+        assert_eq!(r.calls.len(), 1);
     }
 }

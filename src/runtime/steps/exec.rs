@@ -138,6 +138,7 @@ mod tests {
             in_userns: false,
             host_root: false,
             no_init: true,
+            join_cgroup: &[],
         };
         let Ok(Outcome::ExecInPlace { path, argv, env }) = of(&step).inside(&mut cx) else {
             panic!("no ExecInPlace: {:?}", r.calls);

@@ -103,6 +103,7 @@ mod tests {
             in_userns: false,
             host_root: false,
             no_init: false,
+            join_cgroup: &[],
         };
         let res = of(&Step::Pid).inside(&mut cx);
         (r, res)

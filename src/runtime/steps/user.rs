@@ -162,6 +162,7 @@ mod tests {
             in_userns: false,
             host_root: false,
             no_init: false,
+            join_cgroup: &[],
         };
         let step = Step::User { uid: MAP, gid: MAP };
         super::super::of(&step).inside(&mut cx).unwrap();

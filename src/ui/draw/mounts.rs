@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use crate::ui::app::{App, Pane};
 use crate::ui::scroll::{self, Geometry};
@@ -70,8 +70,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let column_width = |i: usize| columns.get(i).map(|r| r.width as usize).unwrap_or(0);
     let point_width = column_width(0);
     let options_width = column_width(3);
+    let g = geometry(app, area);
+    let offset = g.offset(app.scrolled(Pane::Mounts));
+    // Only the rows in view are made (the table would skip the others anyway: one
+    // screen row each, from `offset` on).
     let rows: Vec<Row> = mounts
         .iter()
+        .skip(offset)
+        .take(g.visible)
         .map(|m| {
             let style = if app.changes.mount_added(m) {
                 t.changed()
@@ -102,8 +108,6 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             c.mounts_removed
         ));
     }
-    let g = geometry(app, area);
-    let offset = g.offset(app.scrolled(Pane::Mounts));
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(t.title()))
         .block(scroll::marked(
@@ -112,8 +116,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             offset,
             t,
         ));
-    let mut state = TableState::default().with_offset(offset);
-    f.render_stateful_widget(table, area, &mut state);
+    super::cache::table(f, "mounts", table, 0, area, t.text());
 }
 
 /// A path cut to `width` columns from the front, where the part that differs is (a

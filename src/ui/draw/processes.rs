@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table};
 
 use crate::observe::ptree::ProcState;
 use crate::ui::app::{App, Pane};
@@ -87,6 +87,5 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         offset,
         t,
     ));
-    let mut state = TableState::default().with_offset(offset);
-    f.render_stateful_widget(table, area, &mut state);
+    super::cache::table(f, "processes", table, offset, area, t.text());
 }

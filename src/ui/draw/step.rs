@@ -13,18 +13,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let (lines, title) = content(app, area);
     let g = geometry(app, area);
     let offset = g.offset(app.scrolled(Pane::Step));
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((offset as u16, 0))
-            .block(scroll::marked(
-                crate::ui::draw::block(app, Pane::Step, title),
-                g,
-                offset,
-                app.theme,
-            )),
-        area,
-    );
+    let p = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .scroll((offset as u16, 0))
+        .block(scroll::marked(
+            crate::ui::draw::block(app, Pane::Step, title),
+            g,
+            offset,
+            app.theme,
+        ));
+    super::cache::widget(f, "step", p, area, app.theme.text());
 }
 
 /// The pane's wrapped lines against its room (a lesson's check list may be below).

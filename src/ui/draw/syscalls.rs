@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::runtime::report::{Report, SyscallRecord};
+use crate::runtime::report::{CallError, Report, SyscallRecord};
 use crate::ui::app::{App, Pane};
 use crate::ui::scroll::{self, Geometry};
 
@@ -30,34 +30,116 @@ pub fn since_last_step(app: &App) -> &[Report] {
 /// fold into one line (26 capability drops say one thing in a small pane), except in
 /// the zoomed pane.
 pub fn draw_reports(f: &mut Frame, app: &App, area: Rect, log: &[Report], presenting: bool) {
-    let (lines, g) = build(app, area, log, presenting);
-    // The presenter's pane is not scrolled by hand (its keys are the clicker's).
-    let offset = if presenting {
-        g.offset(None)
+    let (shown, skip, offset, g) = built(app, area, log, presenting, |lines, g| {
+        // The presenter's pane is not scrolled by hand (its keys are the clicker's).
+        let offset = if presenting {
+            g.offset(None)
+        } else {
+            g.offset(app.scrolled(Pane::Syscalls))
+        };
+        // Only the lines in view are drawn (the log grows to hundreds of lines; each
+        // line wraps on its own, so the rows shown are the same).
+        let (first, skip) = first_shown(lines, &g.rows, offset);
+        let shown: Vec<Line<'static>> = lines
+            .iter()
+            .skip(first)
+            .take(g.visible + 1)
+            .cloned()
+            .collect();
+        (shown, skip, offset, g.geometry)
+    });
+    let p = Paragraph::new(shown)
+        .wrap(Wrap { trim: false })
+        .scroll((skip as u16, 0))
+        .block(scroll::marked(
+            crate::ui::draw::block(app, Pane::Syscalls, "Syscalls".into()),
+            g,
+            offset,
+            app.theme,
+        ));
+    let slot = if presenting {
+        "syscalls (presenting)"
     } else {
-        g.offset(app.scrolled(Pane::Syscalls))
+        "syscalls"
     };
-    // Only the lines in view are wrapped and drawn (the log grows to hundreds of
-    // lines; each line wraps on its own, so the rows shown are the same).
-    let (first, skip) = first_shown(&lines, &g.rows, offset);
-    let shown: Vec<Line<'static>> = lines.into_iter().skip(first).take(g.visible + 1).collect();
-    f.render_widget(
-        Paragraph::new(shown)
-            .wrap(Wrap { trim: false })
-            .scroll((skip as u16, 0))
-            .block(scroll::marked(
-                crate::ui::draw::block(app, Pane::Syscalls, "Syscalls".into()),
-                g.geometry,
-                offset,
-                app.theme,
-            )),
-        area,
-    );
+    super::cache::widget(f, slot, p, area, app.theme.text());
 }
 
 /// The log's wrapped lines; not scrolled by hand, the newest at the bottom.
 pub fn geometry(app: &App, area: Rect) -> Geometry {
-    build(app, area, &app.log, false).1.geometry
+    built(app, area, &app.log, false, |_, b| b.geometry)
+}
+
+/// What [`build`] made last, and from what: the log is wrapped again only when it,
+/// the pane's size, the theme or the folding changed (most frames change none).
+struct Memo {
+    log: Vec<Report>,
+    area: Rect,
+    theme: crate::ui::theme::Theme,
+    fold: bool,
+    presenting: bool,
+    lines: Vec<Line<'static>>,
+    built: Built,
+}
+
+thread_local! {
+    static MEMO: std::cell::RefCell<Vec<Memo>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Calls `with` on [`build`]'s result for these arguments, built again only if they
+/// differ from a memo's (one memo each for the pane as drawn and as presented).
+fn built<R>(
+    app: &App,
+    area: Rect,
+    log: &[Report],
+    presenting: bool,
+    with: impl FnOnce(&[Line<'static>], &Built) -> R,
+) -> R {
+    let fold = folds(app, presenting);
+    MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        let hit = memo.iter().position(|m| {
+            m.presenting == presenting
+                && m.area == area
+                && m.theme == app.theme
+                && m.fold == fold
+                && m.log == log
+        });
+        let i = match hit {
+            Some(i) => i,
+            None => {
+                let (lines, built) = build(app, area, log, presenting);
+                let m = Memo {
+                    log: log.to_vec(),
+                    area,
+                    theme: app.theme,
+                    fold,
+                    presenting,
+                    lines,
+                    built,
+                };
+                match memo.iter().position(|m| m.presenting == presenting) {
+                    Some(i) => memo[i] = m,
+                    None => memo.push(m),
+                }
+                memo.iter()
+                    .position(|m| m.presenting == presenting)
+                    .unwrap_or(0)
+            }
+        };
+        with(&memo[i].lines, &memo[i].built)
+    })
+}
+
+/// Forgets what [`build`] made (for measuring a frame where the log changed).
+pub fn forget() {
+    MEMO.with(|m| m.borrow_mut().clear());
+}
+
+/// Runs of one call are folded unless this pane is zoomed: then every call shows
+/// (which 26 capabilities went, one by one).
+fn folds(app: &App, presenting: bool) -> bool {
+    presenting || !(app.zoom && app.focus == Pane::Syscalls)
 }
 
 /// The geometry, and the screen rows each line takes once wrapped.
@@ -87,9 +169,7 @@ fn first_shown(lines: &[Line], rows: &[usize], offset: usize) -> (usize, usize) 
 
 fn build(app: &App, area: Rect, log: &[Report], presenting: bool) -> (Vec<Line<'static>>, Built) {
     let t = app.theme;
-    // Runs of one call are folded unless this pane is zoomed: then every call shows
-    // (which 26 capabilities went, one by one).
-    let fold = presenting || !(app.zoom && app.focus == Pane::Syscalls);
+    let fold = folds(app, presenting);
     // Long calls wrap at word boundaries under their own indent, not at column 0.
     let width = area.width.saturating_sub(2).max(1) as usize;
     let mut lines: Vec<Line> = Vec::new();
@@ -180,6 +260,23 @@ pub(crate) fn wrap_indented(
     width: usize,
     indent: usize,
 ) -> Vec<Line<'static>> {
+    // Most lines fit: the same line as the cell by cell way below makes (runs of one
+    // style joined, empty spans gone), without taking it apart.
+    if spans
+        .iter()
+        .map(|s| s.content.chars().count())
+        .sum::<usize>()
+        <= width
+    {
+        let mut out: Vec<Span<'static>> = Vec::with_capacity(spans.len());
+        for s in spans.into_iter().filter(|s| !s.content.is_empty()) {
+            match out.last_mut() {
+                Some(last) if last.style == s.style => last.content.to_mut().push_str(&s.content),
+                _ => out.push(Span::styled(s.content, s.style)),
+            }
+        }
+        return vec![Line::from(out)];
+    }
     // (char, style) cells, then words: runs ending after ' ' or ','.
     let cells: Vec<(char, ratatui::style::Style)> = spans
         .iter()
@@ -239,10 +336,10 @@ pub(crate) fn wrap_indented(
 /// How many calls from the first are the same call with the same first argument and
 /// result (`prctl(PR_CAPBSET_DROP, …) = 0`); runs shorter than 3 are not folded.
 fn same_call_run(calls: &[SyscallRecord]) -> usize {
-    let key = |c: &SyscallRecord| {
-        let first = c.args.split(", ").next().unwrap_or_default().to_string();
-        (c.name.clone(), first, c.result.clone())
-    };
+    fn key(c: &SyscallRecord) -> (&str, &str, Result<&String, &CallError>) {
+        let first = c.args.split(", ").next().unwrap_or_default();
+        (c.name.as_str(), first, c.result.as_ref())
+    }
     let Some(k) = calls.first().map(key) else {
         return 0;
     };
