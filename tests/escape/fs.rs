@@ -59,7 +59,33 @@ pub fn trials() -> Vec<Trial> {
             "fs_mknod_of_a_device_is_refused_by_default",
             fs_mknod_of_a_device_is_refused_by_default,
         ),
+        root_trial(
+            "fs_pid1_binary_is_closed_from_inside",
+            fs_pid1_binary_is_closed_from_inside,
+        ),
     ]
+}
+
+/// Our PID 1 is a fork of the host's `underhood` (headless run as root, default
+/// capabilities) or a re-exec of a read-only copy (otherwise): either way, a root
+/// process inside must not open the binary behind `/proc/1/exe` for writing
+/// (CVE-2019-5736 overwrote runc's that way), and, where PID 1 is the host's own file,
+/// not even for reading. PID 1 is non-dumpable and the container lacks
+/// CAP_SYS_PTRACE, so proc(5)'s ptrace access check refuses the link.
+fn fs_pid1_binary_is_closed_from_inside() {
+    let script = "/probe/fs_try open-w /proc/1/exe; /probe/fs_try open-r /proc/1/exe";
+    for mode in MODES {
+        let out = run_probe(mode, &[], script);
+        assert!(
+            out.contains("open-w /proc/1/exe refused"),
+            "{mode:?}: {out}"
+        );
+        assert!(succeeded(&out).is_empty(), "{mode:?}: {out}");
+    }
+    // With CAP_SYS_PTRACE the link opens, but PID 1 is then a re-exec of a read-only
+    // copy: writing it is still refused.
+    let out = run_probe(&[], &["--cap-add", "CAP_SYS_PTRACE"], script);
+    assert!(out.contains("open-w /proc/1/exe refused"), "{out}");
 }
 
 const MODES: [&[&str]; 2] = [&[], &["--userns"]];
