@@ -11,6 +11,7 @@
 
 mod files;
 mod layout;
+mod observed;
 mod oom;
 mod remove;
 mod v1;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 
 pub use layout::{Controller, Hierarchy, Host, Layout, Version};
+pub use observed::{ReadLimits, parse_cpu_max};
 pub use oom::OomEvents;
 pub use remove::{ours, remove_dir};
 
@@ -125,6 +127,8 @@ struct Part {
 pub struct Cgroup {
     name: String,
     parts: Vec<Part>,
+    /// Another's cgroup, read by `explore`: never written, joined or removed.
+    observed: bool,
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -210,6 +214,7 @@ impl Cgroup {
         Ok(Cgroup {
             name: name.to_string(),
             parts,
+            observed: false,
         })
     }
 
@@ -252,6 +257,7 @@ impl Cgroup {
         let mut made = Cgroup {
             name: cg.name.clone(),
             parts: Vec::new(),
+            observed: false,
         };
         for part in &cg.parts {
             if let Err(e) = files::mkdir(report, &part.dir) {
@@ -274,12 +280,24 @@ impl Cgroup {
         }
     }
 
+    /// Refuses to change a cgroup we only observe (see `observed.rs`).
+    fn ours(&self, what: &str) -> Result<()> {
+        if self.observed {
+            bail!(
+                "refusing to {what} cgroup {}: underhood only reads it",
+                self.name
+            );
+        }
+        Ok(())
+    }
+
     fn part(&self, c: Controller) -> Option<&Part> {
         self.parts.iter().find(|p| p.controllers.contains(&c))
     }
 
     /// Writes the given limits (those that are `Some`) to the cgroup's files.
     pub fn set_limits(&self, limits: &Limits, report: &mut Report) -> Result<()> {
+        self.ours("limit")?;
         let need = |c: Controller| {
             self.part(c)
                 .ok_or_else(|| anyhow!("cgroup {} has no {} controller", self.name, c.name()))
@@ -321,6 +339,7 @@ impl Cgroup {
     /// Moves a process (all its threads) in: its pid goes to `cgroup.procs` in every
     /// hierarchy used. Children it forks later are born inside.
     pub fn add_pid(&self, pid: i32, report: &mut Report) -> Result<()> {
+        self.ours("move a process into")?;
         for p in &self.parts {
             files::write(report, &p.dir.join("cgroup.procs"), &pid.to_string())?;
         }
@@ -366,6 +385,7 @@ impl Cgroup {
     /// Kills what is left inside and removes every directory (retrying rmdir while the
     /// kernel answers EBUSY). Tries them all; returns the first error.
     pub fn remove(&self, report: &mut Report) -> Result<()> {
+        self.ours("remove")?;
         let mut first = None;
         for p in self.parts.iter().rev() {
             if let Err(e) = remove::remove_recorded(&p.dir, report) {
