@@ -3,6 +3,7 @@
 pub mod cleanup;
 pub mod doctor;
 pub mod escape;
+pub mod explore;
 pub mod hog;
 pub mod lessons;
 pub mod notes;

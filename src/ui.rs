@@ -4,6 +4,7 @@
 pub mod app;
 pub mod draw;
 pub mod event;
+pub mod explore;
 pub mod follow;
 pub mod markdown;
 pub mod notes;
