@@ -130,10 +130,18 @@ impl Explore {
         if self.gone.is_some() {
             return;
         }
+        let pid = self.explored.pid;
         if snap.tree.is_empty() && snap.mounts.is_err() {
+            self.gone = Some(format!("process {pid} exited: its last state is shown"));
+            return;
+        }
+        if snap
+            .tree
+            .first()
+            .is_some_and(|n| n.proc.pid == pid && n.proc.is_zombie())
+        {
             self.gone = Some(format!(
-                "process {} exited: the panes show its last state",
-                self.explored.pid
+                "process {pid} exited (a zombie, not reaped yet): its last state is shown"
             ));
             return;
         }

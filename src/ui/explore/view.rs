@@ -39,8 +39,10 @@ pub fn areas(ex: &Explore, body: Rect) -> Vec<(Focus, Rect)> {
     if ex.app.zoom {
         return vec![(ex.focus, body)];
     }
+    // The namespaces table needs 46 columns for its inodes; the rest goes right.
+    let left_w = (body.width * 42 / 100).max(46).min(body.width / 2 + 6);
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(body);
+        Layout::horizontal([Constraint::Length(left_w), Constraint::Fill(1)]).areas(body);
     // The namespaces as tall as their eight rows need (when there is room), the
     // security pane under them.
     let ns_rows = if body.height >= 30 { 13 } else { 11 };
@@ -185,30 +187,75 @@ fn short_names(mask: u64) -> String {
         .join(" ")
 }
 
-/// The security pane's lines, for a pane `width` columns wide inside.
-pub fn security_lines(sec: &Result<Security, String>, t: Theme) -> Vec<Line<'static>> {
+/// Words wrapped to `width` columns, every line after the first indented by `indent`.
+fn hang(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let room = width.saturating_sub(indent).max(10);
+    let mut rows: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let last = rows.last_mut().expect("a row");
+        let n = last.chars().count();
+        if n > 0 && n + 1 + word.chars().count() > room {
+            rows.push(word.to_string());
+        } else {
+            if n > 0 {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    rows
+}
+
+/// The security pane's lines, for a pane `width` columns wide inside: a key column,
+/// the values wrapped beside it.
+pub fn security_lines(
+    sec: &Result<Security, String>,
+    t: Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let raw = raw_security_lines(sec, t);
+    let mut out = Vec::new();
+    for (key, value, style) in raw {
+        for (i, row) in hang(&value, width, KEY_W).into_iter().enumerate() {
+            let k = if i == 0 { key.clone() } else { String::new() };
+            out.push(Line::from(vec![
+                Span::styled(format!("{k:<KEY_W$}"), t.title()),
+                Span::styled(row, style),
+            ]));
+        }
+    }
+    out
+}
+
+const KEY_W: usize = 11;
+
+fn raw_security_lines(
+    sec: &Result<Security, String>,
+    t: Theme,
+) -> Vec<(String, String, ratatui::style::Style)> {
     let s = match sec {
         Ok(s) => s,
-        Err(why) => return vec![Line::from(Span::styled(why.clone(), t.error()))],
+        Err(why) => return vec![(String::new(), why.clone(), t.error())],
     };
-    let key = |k: &str| Span::styled(format!("{k:<11}"), t.title());
+    let key = |k: &str| k.to_string();
     let mut lines = Vec::new();
     let all = s.all_caps();
-    let caps_line = |name: &str, mask: Option<u64>| -> Line<'static> {
+    let caps_line = |name: &str, mask: Option<u64>| {
         let text = match (mask, all) {
             (Some(m), Some(a)) if m & a == a => format!("all {}", a.count_ones()),
             (Some(0), _) => "none".to_string(),
             (Some(m), _) => format!("{}: {}", s.count(Some(m)), short_names(m)),
             (None, _) => "-".to_string(),
         };
-        Line::from(vec![key(name), Span::raw(text)])
+        (key(name), text, t.text())
     };
     if let Some(u) = s.uid {
         let who = if u[1] == 0 { " (root)" } else { "" };
-        lines.push(Line::from(vec![
+        lines.push((
             key("uid"),
-            Span::raw(format!("{} {} {} {}{who}", u[0], u[1], u[2], u[3])),
-        ]));
+            format!("{} {} {} {}{who}", u[0], u[1], u[2], u[3]),
+            t.text(),
+        ));
     }
     lines.push(caps_line("CapEff", s.cap_eff));
     lines.push(caps_line("CapBnd", s.cap_bnd));
@@ -220,29 +267,22 @@ pub fn security_lines(sec: &Result<Security, String>, t: Theme) -> Vec<Line<'sta
         Some(false) => "0: a setuid binary can still gain privileges",
         None => "-",
     };
-    lines.push(Line::from(vec![key("NoNewPrivs"), Span::raw(nnp)]));
+    lines.push((key("NoNewPrivs"), nnp.to_string(), t.text()));
     let seccomp_style = match s.seccomp {
         Some(crate::observe::ptree::SeccompMode::Disabled) => t.dim(),
         _ => t.isolated(),
     };
-    lines.push(Line::from(vec![
-        key("Seccomp"),
-        Span::styled(s.seccomp_text(), seccomp_style),
-    ]));
-    lines.push(Line::from(vec![key("LSM"), Span::raw(s.lsm.describe())]));
+    lines.push((key("Seccomp"), s.seccomp_text(), seccomp_style));
+    lines.push((key("LSM"), s.lsm.describe(), t.text()));
     lines
 }
 
 /// How the security pane's wrapped lines fit `area`.
 pub fn security_geometry(ex: &Explore, area: Rect) -> Geometry {
     let inner = area.width.saturating_sub(2) as usize;
-    let lines = security_lines(&ex.security, ex.app.theme);
-    let total: usize = lines
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(inner.max(1)))
-        .sum();
+    let lines = security_lines(&ex.security, ex.app.theme, inner);
     Geometry {
-        total,
+        total: lines.len(),
         visible: area.height.saturating_sub(2) as usize,
         auto: 0,
     }
@@ -257,15 +297,18 @@ fn security(f: &mut Frame, ex: &Explore, area: Rect) {
         Err(_) => "Security".to_string(),
     };
     f.render_widget(
-        Paragraph::new(security_lines(&ex.security, t))
-            .wrap(Wrap { trim: false })
-            .scroll((offset as u16, 0))
-            .block(scroll::marked(
-                block(ex, Focus::Security, title),
-                g,
-                offset,
-                t,
-            )),
+        Paragraph::new(security_lines(
+            &ex.security,
+            t,
+            area.width.saturating_sub(2) as usize,
+        ))
+        .scroll((offset as u16, 0))
+        .block(scroll::marked(
+            block(ex, Focus::Security, title),
+            g,
+            offset,
+            t,
+        )),
         area,
     );
 }
