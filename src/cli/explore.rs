@@ -215,7 +215,8 @@ fn compare_with_ours(ctx: &Ctx, pid: i32, json: bool, theme: Theme) -> Result<Ex
         &ctx.paths.proc_root,
         pid,
         r.target.cgroup.as_ref(),
-        format!("{}: {}", e.maker, e.command),
+        format!("{} (pid {pid})", e.maker),
+        &compare::probed_paths(),
     );
     let right = match ours_like(ctx, &left, &reference) {
         Ok(f) => f,
@@ -237,7 +238,9 @@ fn compare_with_ours(ctx: &Ctx, pid: i32, json: bool, theme: Theme) -> Result<Ex
                 })
             })
             .collect();
-        print_json(&serde_json::json!({ "left": left, "right": right, "rows": rows }))?;
+        print_json(&serde_json::json!({
+            "reference": reference, "left": left, "right": right, "rows": rows,
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     driver::run(Setup {
@@ -288,7 +291,8 @@ fn ours_like(ctx: &Ctx, left: &Facts, reference: &[namespaces::NsLink]) -> Resul
             &ctx.paths.proc_root,
             pid,
             launch.cgroup.as_ref(),
-            format!("underhood, same options (removed): {}", opts.argv.join(" ")),
+            "underhood, same options".to_string(),
+            &compare::probed_paths(),
         ))
     })();
     let down = launch.teardown();

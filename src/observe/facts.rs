@@ -26,11 +26,33 @@ pub struct Facts {
     /// The cgroup's name (its path in the hierarchies) and limits, when it has one.
     pub cgroup: Option<String>,
     pub limits: Option<ReadLimits>,
+    /// Of the paths asked about, those that do not exist inside (a kernel without
+    /// /proc/kcore, a container without /sys): looked up through `/proc/<pid>/root`,
+    /// which resolves in the process's own root and mounts (proc(5)).
+    #[serde(default)]
+    pub absent: Vec<String>,
 }
 
-/// Reads the facts of `pid` (and of its cgroup, if known).
-pub fn read(proc_root: &Path, pid: i32, cgroup: Option<&Cgroup>, label: String) -> Facts {
+/// Reads the facts of `pid` (and of its cgroup, if known); `probe` names the paths
+/// whose absence inside is worth knowing.
+pub fn read(
+    proc_root: &Path,
+    pid: i32,
+    cgroup: Option<&Cgroup>,
+    label: String,
+    probe: &[&str],
+) -> Facts {
+    let root = proc_root.join(pid.to_string()).join("root");
+    let absent = probe
+        .iter()
+        .filter(|p| {
+            std::fs::symlink_metadata(root.join(p.trim_start_matches('/')))
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        })
+        .map(|p| p.to_string())
+        .collect();
     Facts {
+        absent,
         pid,
         label,
         ns: namespaces::read_links(proc_root, pid),
@@ -184,7 +206,14 @@ mod tests {
     #[test]
     fn reads_this_process() {
         let me = std::process::id() as i32;
-        let f = read(Path::new("/proc"), me, None, "me".into());
+        let f = read(
+            Path::new("/proc"),
+            me,
+            None,
+            "me".into(),
+            &["/proc/self", "/no/such/path"],
+        );
+        assert_eq!(f.absent, vec!["/no/such/path".to_string()]);
         assert!(f.mounts.is_ok());
         assert!(f.security.is_ok());
         assert_eq!(f.limits, None);

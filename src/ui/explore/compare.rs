@@ -17,7 +17,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 use super::Action;
 use crate::ns::Ns;
 use crate::observe::containers::{NsSet, SET_KINDS};
-use crate::observe::facts::{Facts, hidden, mount_flags, read_only};
+use crate::observe::facts::{Facts, Hidden, hidden, mount_flags, read_only};
 use crate::observe::namespaces::{NsKind, NsLink};
 use crate::observe::ptree::cap_names;
 use crate::runtime::plan::Options;
@@ -79,6 +79,15 @@ pub fn peer_options(left: &Facts, reference: &[NsLink]) -> Options {
 /// The paths runc's default spec masks and makes read-only, as our rootfs step does.
 pub use crate::runtime::mounts::{MASKED_PATHS, READ_ONLY_PATHS};
 
+/// Every path whose absence the comparison reports.
+pub fn probed_paths() -> Vec<&'static str> {
+    MASKED_PATHS
+        .iter()
+        .chain(READ_ONLY_PATHS.iter())
+        .copied()
+        .collect()
+}
+
 /// Every row, section by section.
 pub fn rows(left: &Facts, right: &Facts, reference: &[NsLink]) -> Vec<CompareRow> {
     let mut out = Vec::new();
@@ -104,20 +113,26 @@ pub fn rows(left: &Facts, right: &Facts, reference: &[NsLink]) -> Vec<CompareRow
     let no_mounts = Vec::new();
     let lm = left.mounts.as_ref().unwrap_or(&no_mounts);
     let rm = right.mounts.as_ref().unwrap_or(&no_mounts);
+    let absent = |f: &Facts, p: &str| f.absent.iter().any(|a| a == p);
     for p in MASKED_PATHS {
-        let text = |m| hidden(m, p).text().to_string();
-        out.push(row("masked paths", p, text(lm), text(rm)));
+        let text = |f: &Facts, m| match hidden(m, p) {
+            Hidden::No if absent(f, p) => "absent".to_string(),
+            h => h.text().to_string(),
+        };
+        out.push(row("masked paths", p, text(left, lm), text(right, rm)));
     }
     for p in READ_ONLY_PATHS {
-        let text = |m| {
-            if read_only(m, p) {
+        let text = |f: &Facts, m| {
+            if absent(f, p) {
+                "absent"
+            } else if read_only(m, p) {
                 "read-only"
             } else {
                 "writable"
             }
             .to_string()
         };
-        out.push(row("read-only paths", p, text(lm), text(rm)));
+        out.push(row("read-only paths", p, text(left, lm), text(right, rm)));
     }
     for p in ["/", "/proc", "/dev", "/sys"] {
         out.push(row("mounts", p, mount_flags(lm, p), mount_flags(rm, p)));
@@ -296,11 +311,31 @@ impl Compare {
 
     fn geometry(&self, screen: ratatui::layout::Rect) -> Geometry {
         Geometry {
-            total: self.shown().len(),
+            total: lines(self).len(),
             visible: screen.height.saturating_sub(2 + 3) as usize,
             auto: 0,
         }
     }
+}
+
+/// A line of the table: a section's heading, or one of its rows.
+enum Shown<'a> {
+    Section(&'static str),
+    Row(&'a CompareRow),
+}
+
+/// The table's lines: each section's heading before its first row shown.
+fn lines(c: &Compare) -> Vec<Shown<'_>> {
+    let mut out = Vec::new();
+    let mut last = "";
+    for r in c.shown() {
+        if r.section != last {
+            out.push(Shown::Section(r.section));
+            last = r.section;
+        }
+        out.push(Shown::Row(r));
+    }
+    out
 }
 
 pub const KEYS: [(&str, &str); 6] = [
@@ -335,35 +370,35 @@ pub fn draw(f: &mut Frame, c: &Compare) {
         Span::styled(format!(" {n} of {} rows differ ", c.rows.len()), t.title()),
     ]);
     f.render_widget(Paragraph::new(head), header);
-    let shown = c.shown();
-    let g = c.geometry(area);
+    let lines = lines(c);
+    let g = Geometry {
+        total: lines.len(),
+        visible: body.height.saturating_sub(3) as usize,
+        auto: 0,
+    };
     let offset = g.offset(Some(c.offset));
-    let mut last = "";
-    let rows: Vec<Row> = shown
+    let rows: Vec<Row> = lines
         .iter()
-        .map(|r| {
-            let style = if r.differs { t.changed() } else { t.text() };
-            let section = if r.section != last { r.section } else { "" };
-            last = r.section;
-            Row::new(vec![
-                Cell::from(Span::styled(section, t.title())),
-                Cell::from(r.what.clone()),
-                Cell::from(Span::styled(if r.differs { "≠" } else { "" }, t.changed())),
-                Cell::from(Span::styled(r.left.clone(), style)),
-                Cell::from(Span::styled(r.right.clone(), style)),
-            ])
+        .map(|l| match l {
+            Shown::Section(s) => Row::new(vec![Cell::from(Span::styled(*s, t.title()))]),
+            Shown::Row(r) => {
+                let style = if r.differs { t.changed() } else { t.text() };
+                Row::new(vec![
+                    Cell::from(format!("  {}", r.what)),
+                    Cell::from(Span::styled(if r.differs { "≠" } else { "" }, t.changed())),
+                    Cell::from(Span::styled(r.left.clone(), style)),
+                    Cell::from(Span::styled(r.right.clone(), style)),
+                ])
+            }
         })
         .collect();
     let wide = area.width >= 110;
     let widths = [
-        Constraint::Length(if wide { 16 } else { 10 }),
-        Constraint::Length(if wide { 24 } else { 19 }),
+        Constraint::Length(if wide { 28 } else { 22 }),
         Constraint::Length(1),
         Constraint::Fill(1),
         Constraint::Fill(1),
     ];
-    let left_title = draw::fit_end(&c.left.label, if wide { 40 } else { 22 });
-    let right_title = draw::fit_end(&c.right.label, if wide { 40 } else { 22 });
     let block = Block::bordered()
         .border_style(t.border(true))
         .title(Span::styled(
@@ -379,9 +414,8 @@ pub fn draw(f: &mut Frame, c: &Compare) {
             Row::new(vec![
                 Cell::from(""),
                 Cell::from(""),
-                Cell::from(""),
-                Cell::from(format!("{left_title} ({})", c.left.pid)),
-                Cell::from(right_title),
+                Cell::from(c.left.label.clone()),
+                Cell::from(c.right.label.clone()),
             ])
             .style(t.title()),
         )

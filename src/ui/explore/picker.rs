@@ -190,16 +190,14 @@ pub fn draw(f: &mut Frame, p: &Picker) {
     let [header, table, info, footer] = split(area);
     let mut head = vec![
         Span::styled(" underhood explore ", t.key()),
-        Span::styled(
-            format!(" containers on this host: {} ", p.rows.len()),
-            t.title(),
-        ),
+        Span::styled(format!(" {} containers ", p.rows.len()), t.title()),
     ];
     let host = match &p.reference_note {
-        None => "· a container = a process whose namespaces differ from PID 1's, its parent's not"
-            .to_string(),
+        None => {
+            "· processes whose namespaces differ from PID 1's (their parent's do not)".to_string()
+        }
         Some(_) => format!(
-            "· a container = namespaces that differ from pid {}'s (PID 1's are unreadable)",
+            "· processes whose namespaces differ from pid {}'s (PID 1's are unreadable)",
             p.reference_pid
         ),
     };
