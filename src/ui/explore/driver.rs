@@ -8,12 +8,14 @@
 //! and its hang-up. It is kept alone in this file so that the session floor can take
 //! it over (issue 13): nothing else here starts a loop or touches the kernel.
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use crossterm::event::Event as TermEvent;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 
 use super::compare::{self, Compare};
@@ -24,7 +26,7 @@ use crate::observe::namespaces;
 use crate::observe::security;
 use crate::observe::snapshot::{self, Snapshot, Target};
 use crate::observe::target;
-use crate::runtime::cgroup::Host;
+use crate::runtime::cgroup::{Host, OomEvents};
 use crate::runtime::paths::Paths;
 use crate::ui::terminal::{self, Input};
 use crate::ui::theme::Theme;
@@ -65,6 +67,22 @@ struct Live {
     ex: Explore,
     target: Target,
     last: Option<Snapshot>,
+    /// The kernel's word on an OOM kill in the explored cgroup (inotify on v2's
+    /// memory.events, an eventfd registered for v1's memory.oom_control, as the live
+    /// TUI's watcher): a kill is sampled at once, not at the next quarter second. On v1
+    /// the registration is a write to the cgroup's `cgroup.event_control`, which
+    /// changes no limit and ends when the eventfd is closed (cgroup-v1/memory.rst, 9).
+    oom: Option<OomEvents>,
+}
+
+/// While an OOM event source is watched, the longest the loop waits before looking at
+/// it (the terminal is read in between): the OOM-to-screen budget is 50 ms.
+const OOM_SLICE: Duration = Duration::from_millis(20);
+
+/// Whether the OOM event source has something to read, without waiting.
+fn oom_ready(o: &OomEvents) -> bool {
+    let mut fds = [PollFd::new(o.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
 /// Runs the explorer until q (or a signal, or the terminal closes).
@@ -113,10 +131,12 @@ fn explore(setup: &Setup, r: target::Resolved, explored: Explored) -> Screen {
     };
     let links = namespaces::read_links(&setup.paths.proc_root, reference);
     let ex = Explore::new(explored, links, setup.theme, r.cgroup_note, note);
+    let oom = r.target.cgroup.as_ref().and_then(|cg| cg.oom_events().ok());
     Screen::Explore(Box::new(Live {
         ex,
         target: r.target,
         last: None,
+        oom,
     }))
 }
 
@@ -149,7 +169,18 @@ fn run_loop(
             dirty = false;
         }
         let size = term.size().map(|s| s.into()).unwrap_or_default();
-        let key = match terminal::next(due.saturating_duration_since(Instant::now())) {
+        let mut wait = due.saturating_duration_since(Instant::now());
+        if let Screen::Explore(l) = &*screen
+            && let Some(o) = &l.oom
+        {
+            if oom_ready(o) {
+                let _ = o.read();
+                due = Instant::now();
+                continue;
+            }
+            wait = wait.min(OOM_SLICE);
+        }
+        let key = match terminal::next(wait) {
             Input::Event(TermEvent::Key(k)) => k,
             Input::Event(TermEvent::Resize(..)) => {
                 dirty = true;
@@ -228,7 +259,9 @@ fn tick(setup: &Setup, screen: &mut Screen, at: Duration) -> bool {
             }
         },
         Screen::Explore(l) => {
-            let Live { ex, target, last } = &mut **l;
+            let Live {
+                ex, target, last, ..
+            } = &mut **l;
             if ex.gone.is_some() {
                 return false;
             }
