@@ -88,7 +88,7 @@ impl Runc {
         spec["process"]["args"] = serde_json::json!(["sleep", "1000"]);
         spec["linux"]["resources"]["memory"] = serde_json::json!({ "limit": LIMIT });
         std::fs::write(&path, spec.to_string()).expect("write config");
-        let id = format!("underhood-explore-test-{}", std::process::id());
+        let id = format!("explore-test-{}", std::process::id());
         let st = Command::new("runc")
             .args(["run", "-d", "--bundle"])
             .arg(bundle)
@@ -252,10 +252,7 @@ fn root_explore_a_runc_container() {
         let r = Runc::start();
         let pid = r.pid();
         let v = explore_json(&["--runc", &r.id]);
-        assert_eq!(
-            v["maker"].as_str(),
-            Some(format!("runc {}", &r.id[..12]).as_str())
-        );
+        assert_eq!(v["maker"].as_str(), Some(format!("runc {}", r.id).as_str()));
         same_as_the_tools(&v, pid);
         let limit = v["snapshot"]["memory"]["limit"].as_u64().expect("a limit");
         assert_eq!(limit, LIMIT, "the bundle's limit");

@@ -67,14 +67,14 @@ impl Maker {
         }
     }
 
-    /// `docker 3f2a9c1b7e44`, `runc demo`, `unshare`.
+    /// `docker 3f2a9c1b7e44`, `runc demo`, `unshare`: a long hex id is cut to 12
+    /// characters as `docker ps` does, a name is kept whole.
     pub fn label(&self) -> String {
         match self.id() {
-            Some(id) => format!(
-                "{} {}",
-                self.name(),
-                id.chars().take(12).collect::<String>()
-            ),
+            Some(id) if id.len() > 12 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                format!("{} {}", self.name(), &id[..12])
+            }
+            Some(id) => format!("{} {id}", self.name()),
             None => self.name().to_string(),
         }
     }
@@ -93,7 +93,11 @@ pub fn maker_from_cgroup(path: &str, ours: &str) -> Option<Maker> {
     let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     let ours_dash = format!("{ours}-");
     for (i, c) in parts.iter().enumerate() {
-        if let Some(id) = id_after(c, &ours_dash) {
+        // Our sessions are 8 hex digits (runtime/state.rs): `underhood-demo` is not ours.
+        if let Some(id) = id_after(c, &ours_dash)
+            && id.len() == 8
+            && id.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return Some(Maker::Underhood {
                 session: id.to_string(),
             });

@@ -247,6 +247,8 @@ fn cgroup_names_of_the_engines() {
         ("/kubepods/burstable/pod12/4f5e", Some("kubernetes 4f5e")),
         ("/underhood-1a2b3c4d", Some("underhood 1a2b3c4d")),
         ("/underhood-1a2b3c4d/inner", Some("underhood 1a2b3c4d")),
+        // Not a session id of ours: a runc container someone named so.
+        ("/underhood-explore-test-42", None),
         ("/process_api/67b2430af247c19ec0579193c692eb0c", None),
         ("/", None),
         ("/docker", None),
