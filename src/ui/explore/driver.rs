@@ -75,14 +75,47 @@ struct Live {
     oom: Option<OomEvents>,
 }
 
-/// While an OOM event source is watched, the longest the loop waits before looking at
-/// it (the terminal is read in between): the OOM-to-screen budget is 50 ms.
-const OOM_SLICE: Duration = Duration::from_millis(20);
+/// After an OOM event, how long and how often the explored process is sampled.
+const OOM_BURST: Duration = Duration::from_millis(500);
+const OOM_PERIOD: Duration = Duration::from_millis(10);
 
-/// Whether the OOM event source has something to read, without waiting.
-fn oom_ready(o: &OomEvents) -> bool {
-    let mut fds = [PollFd::new(o.as_fd(), PollFlags::POLLIN)];
-    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+/// What ended a wait.
+enum Wake {
+    Timeout,
+    Oom,
+    Input(Input),
+}
+
+/// Waits up to `timeout` for a key (or the terminal's end) and for the OOM source, in
+/// one poll(2) on both, so that an idle explorer wakes only to sample. The timeout is
+/// rounded up to whole milliseconds: rounded down, poll would return just short of it
+/// and be called again at once with 0 (a spin). Keys crossterm already holds are taken
+/// first, without waiting.
+fn wait(timeout: Duration, oom: Option<&OomEvents>) -> Wake {
+    match terminal::next(Duration::ZERO) {
+        Input::Idle => {}
+        other => return Wake::Input(other),
+    }
+    let stdin = std::io::stdin();
+    if !nix::unistd::isatty(stdin.as_fd()).unwrap_or(false) {
+        // Keys come from elsewhere (crossterm opens /dev/tty): let it wait.
+        return Wake::Input(terminal::next(timeout.min(Duration::from_millis(20))));
+    }
+    let ms = u16::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
+    let mut fds = vec![PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    if let Some(o) = oom {
+        fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
+    }
+    match poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(0) | Err(nix::errno::Errno::EINTR) => return Wake::Timeout,
+        Ok(_) => {}
+        Err(_) => return Wake::Input(terminal::next(Duration::ZERO)),
+    }
+    let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+    if fds.get(1).is_some_and(ready) {
+        return Wake::Oom;
+    }
+    Wake::Input(terminal::next(Duration::ZERO))
 }
 
 /// Runs the explorer until q (or a signal, or the terminal closes).
@@ -150,12 +183,15 @@ fn run_loop(
     let mut stash: Option<Picker> = None;
     let mut due = Instant::now();
     let mut dirty = true;
+    let mut fast_until: Option<Instant> = None;
     while !stop.load(Ordering::SeqCst) {
         if Instant::now() >= due {
             dirty |= tick(setup, screen, started.elapsed());
+            let fast = fast_until.is_some_and(|t| Instant::now() < t);
             due = Instant::now()
                 + match screen {
                     Screen::Picker(_) => RESCAN,
+                    _ if fast => OOM_PERIOD,
                     _ => PERIOD,
                 };
         }
@@ -169,18 +205,25 @@ fn run_loop(
             dirty = false;
         }
         let size = term.size().map(|s| s.into()).unwrap_or_default();
-        let mut wait = due.saturating_duration_since(Instant::now());
-        if let Screen::Explore(l) = &*screen
-            && let Some(o) = &l.oom
-        {
-            if oom_ready(o) {
-                let _ = o.read();
+        let oom = match &*screen {
+            Screen::Explore(l) => l.oom.as_ref(),
+            _ => None,
+        };
+        let input = match wait(due.saturating_duration_since(Instant::now()), oom) {
+            Wake::Timeout => continue,
+            Wake::Oom => {
+                if let Some(o) = oom {
+                    let _ = o.read();
+                }
+                // v1 signals the eventfd as the cgroup goes under OOM, a moment before
+                // the kill is counted: sample closely for a while.
+                fast_until = Some(Instant::now() + OOM_BURST);
                 due = Instant::now();
                 continue;
             }
-            wait = wait.min(OOM_SLICE);
-        }
-        let key = match terminal::next(wait) {
+            Wake::Input(i) => i,
+        };
+        let key = match input {
             Input::Event(TermEvent::Key(k)) => k,
             Input::Event(TermEvent::Resize(..)) => {
                 dirty = true;
