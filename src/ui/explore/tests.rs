@@ -80,3 +80,54 @@ fn a_vanished_process_keeps_its_last_state_and_says_so() {
     assert!(why.contains("process 42 exited"), "{why}");
     assert_eq!(ex.app.snap.as_ref(), Some(&live));
 }
+
+#[test]
+fn the_peer_shares_what_the_explored_one_shares_and_keeps_its_limits() {
+    use crate::observe::facts::Facts;
+    use crate::observe::namespaces::{NsKind, NsLink};
+    use crate::runtime::cgroup::ReadLimits;
+    let link = |kind, inode| NsLink {
+        kind,
+        inode: Some(inode),
+        text: None,
+        error: None,
+    };
+    let host: Vec<NsLink> = crate::observe::containers::SET_KINDS
+        .iter()
+        .enumerate()
+        .map(|(i, k)| link(*k, 100 + i as u64))
+        .collect();
+    // runc's default: new ipc, mnt, net, pid, uts; the host's cgroup, time, user.
+    let mut ns = host.clone();
+    for l in ns.iter_mut() {
+        if matches!(
+            l.kind,
+            NsKind::Ipc | NsKind::Mnt | NsKind::Net | NsKind::Pid | NsKind::Uts
+        ) {
+            l.inode = l.inode.map(|i| i + 1000);
+        }
+    }
+    let left = Facts {
+        pid: 7,
+        label: "runc demo".into(),
+        ns,
+        mounts: Ok(Vec::new()),
+        security: Err("x".into()),
+        cgroup: Some("/demo".into()),
+        limits: Some(ReadLimits {
+            memory: Some(64 << 20),
+            pids: Some(32),
+            cpu: Some((50_000, 100_000)),
+            files: Vec::new(),
+        }),
+        absent: Vec::new(),
+    };
+    let o = compare::peer_options(&left, &host);
+    let shared: Vec<&str> = o.share.iter().map(|n| n.name()).collect();
+    assert_eq!(shared, vec!["cgroup", "time"]);
+    assert!(!o.userns);
+    assert_eq!(o.limits.memory, Some(64 << 20));
+    assert_eq!(o.limits.pids, Some(32));
+    assert_eq!(o.limits.cpus, Some(0.5));
+    assert_eq!(o.argv[0], "sleep");
+}
