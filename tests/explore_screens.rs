@@ -7,6 +7,9 @@
 //!   the runc container (runc 1.1.5, `runc spec`'s config, busybox rootfs) beside the
 //!   container of ours made with the same options.
 //!
+//! - `fixtures/explore/runc_sample.json`: `underhood explore --runc uhdemo --json`, one
+//!   sample of that runc container as the explorer's panes draw it.
+//!
 //! A change to a screen fails here with a diff; accept it with `cargo insta review`
 //! (or `INSTA_UPDATE=always cargo test --test explore_screens`) after looking at it.
 
@@ -19,9 +22,11 @@ use ratatui::layout::Rect;
 use underhood::observe::containers::{Container, Listing, NsSet, Reference};
 use underhood::observe::facts::Facts;
 use underhood::observe::namespaces::NsLink;
-use underhood::ui::explore::Action;
+use underhood::observe::security::Security;
+use underhood::observe::snapshot::Snapshot;
 use underhood::ui::explore::compare::{self, Compare};
 use underhood::ui::explore::picker::{self, Picker};
+use underhood::ui::explore::{Action, Explore, Explored, view};
 use underhood::ui::theme::{Theme, ThemeKind};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
@@ -180,4 +185,62 @@ fn compare_can_show_only_the_differences() {
     insta::assert_snapshot!("compare_differences_80x24", draw_compare(&c, 80, 24));
     c.on_key(key(KeyCode::End), screen);
     assert_eq!(c.on_key(key(KeyCode::Char('q')), screen), Action::Quit);
+}
+
+fn explore_fixture() -> Explore {
+    let v = fixture("runc_sample.json");
+    let host: Vec<NsLink> = serde_json::from_value(v["host_ns"].clone()).expect("host_ns");
+    let snap: Snapshot = serde_json::from_value(v["snapshot"].clone()).expect("snapshot");
+    let sec: Result<Security, String> =
+        serde_json::from_value(v["security"].clone()).expect("security");
+    let mut ex = Explore::new(
+        Explored {
+            pid: v["pid"].as_i64().expect("pid") as i32,
+            maker: v["maker"].as_str().expect("maker").to_string(),
+            command: v["command"].as_str().expect("command").to_string(),
+        },
+        host,
+        theme(),
+        None,
+        v["reference_note"].as_str().map(str::to_string),
+    );
+    ex.sample(snap, sec);
+    ex
+}
+
+fn draw_explore(ex: &Explore, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| view::draw(f, ex)).expect("draw");
+    text(t.backend().buffer())
+}
+
+#[test]
+fn explorer_shows_runc_s_container() {
+    let ex = explore_fixture();
+    for (w, h) in SIZES {
+        let screen = draw_explore(&ex, w, h);
+        assert!(screen.contains("5/8 isolated"), "{screen}");
+        assert!(screen.contains("3 of 41"), "{screen}");
+        assert!(screen.contains("memory.usage_in_bytes"), "{screen}");
+        insta::assert_snapshot!(format!("explore_runc_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn explorer_says_when_the_process_is_gone() {
+    let mut ex = explore_fixture();
+    ex.sample(
+        Snapshot {
+            mounts: Err("ENOENT".into()),
+            ..Default::default()
+        },
+        Err("ENOENT".into()),
+    );
+    let screen = draw_explore(&ex, 80, 24);
+    assert!(screen.contains("exited"), "{screen}");
+    assert!(
+        screen.contains("5/8 isolated"),
+        "the last state stays: {screen}"
+    );
+    insta::assert_snapshot!("explore_gone_80x24", screen);
 }
