@@ -12,7 +12,7 @@ $uh run --memory 100M -- /bin/sh -c \
     'mkfifo /tmp/go; while :; do read x < /tmp/go; hog --rate 16M; done' \
     </dev/null >"$work/run.out" 2>&1 &
 run_pid=$!
-stop_run() { kill -TERM "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null; finish; return 0; }
+stop_run() { finish; trap "" TERM; kill -TERM "$run_pid" 2>/dev/null && wait "$run_pid" 2>/dev/null; return 0; }
 trap stop_run EXIT
 # The first process (the shim, the run's child) and PID 1 inside (the shim's child),
 # once the fifo exists.
