@@ -20,7 +20,13 @@
 #       runs `tmux capture-pane` in a loop; reported: kernel increment -> first screen
 #       showing the kill (target < 50 ms), with the capture loop's resolution.
 #
-# Usage: benches/tui_budget.sh            (as root; tmux, python3; strace optional)
+# Explore mode (`benches/tui_budget.sh explore`, issue 14): the same budgets for
+# `underhood explore PID` on a container of ours started headless (`underhood run
+# --memory 100M`), whose hog is started from the host (a file dropped in its /tmp):
+# (a) idle CPU, (b) memory, (d) wake-ups and traced sample/redraw rates, (e) the
+# kernel's OOM count -> "OOM kills N" on the explorer's memory pane.
+#
+# Usage: benches/tui_budget.sh [explore]  (as root; tmux, python3; strace optional)
 # Env:   IDLE_SECS (30), RATE_SECS (5), OOM_RUNS (5), FRAMES (5000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +38,12 @@ rate_secs=${RATE_SECS:-5}
 oom_runs=${OOM_RUNS:-5}
 frames=${FRAMES:-5000}
 
-cargo build --release --quiet --bin underhood --example frame_time
+mode=${1:-tui}
+if [[ $mode == explore ]]; then
+    cargo build --release --quiet --bin underhood
+else
+    cargo build --release --quiet --bin underhood --example frame_time
+fi
 uh=$PWD/target/release/underhood
 
 name=tui_budget.sh
@@ -62,6 +73,11 @@ status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 
 echo "== machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
+if [[ $mode == explore ]]; then
+    # shellcheck source=explore_budget.sh
+    source benches/explore_budget.sh
+    exit 0
+fi
 
 t -f /dev/null new-session -d -s uh -x 120 -y 40 "exec $uh 2>$work/stderr"
 wait_for "Step 0/" 120

@@ -4,6 +4,7 @@ pub mod class;
 pub mod cleanup;
 pub mod doctor;
 pub mod escape;
+pub mod explore;
 pub mod hog;
 pub mod lessons;
 pub mod notes;

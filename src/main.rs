@@ -76,6 +76,9 @@ struct TuiArgs {
 enum Command {
     /// Launch a container and run CMD in it (a small, honest runtime).
     Run(Box<cli::run::RunArgs>),
+    /// The live panes on any process of the host, read only; without a PID, the host's
+    /// containers to pick from; --compare beside a fresh container of ours.
+    Explore(Box<cli::explore::ExploreArgs>),
     /// Allocate and touch memory at a steady rate, printing progress (the OOM demo).
     Hog(cli::hog::HogArgs),
     /// Remove what crashed sessions and builds left behind (mounts, cgroups, veths, state,
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Run(args)) => cli::run::main(*args),
+        Some(Command::Explore(args)) => cli::explore::main(*args),
         Some(Command::Hog(args)) => cli::hog::main(&args),
         Some(Command::Cleanup(args)) => cli::cleanup::main(&args),
         Some(Command::Lessons { command }) => cli::lessons::main(command),

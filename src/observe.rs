@@ -12,14 +12,22 @@
 //! - [`namespaces`]: the `/proc/<pid>/ns/*` links, each read on its own, and a host/subject diff.
 //! - [`mountinfo`]: `/proc/<pid>/mountinfo` with escapes decoded and propagation typed.
 //! - [`ptree`]: the processes under a root pid, with the pid inside each pid namespace.
+//! - [`security`]: capabilities, seccomp, no_new_privs and the LSM label of a process.
 //! - [`snapshot`]: one sample of all of the above (and cgroup memory) for the UI.
+//! - [`target`]: which process `explore` looks at (a pid, a runc id, a cgroup), checked readable.
 //! - [`host`]: small facts for a header: hostname, kernel, overlayfs, user namespaces, LSMs.
+//! - [`containers`]: which host processes are containers (their first processes) and what made them.
+//! - [`facts`]: one container's confinement read once, for `explore --compare`.
 //! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
 
+pub mod containers;
+pub mod facts;
 pub mod fsread;
 pub mod host;
 pub mod kmsg;
 pub mod mountinfo;
 pub mod namespaces;
 pub mod ptree;
+pub mod security;
 pub mod snapshot;
+pub mod target;

@@ -6,6 +6,7 @@ pub mod app;
 pub mod class;
 pub mod draw;
 pub mod event;
+pub mod explore;
 pub mod follow;
 pub mod markdown;
 pub mod notes;

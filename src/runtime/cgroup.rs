@@ -14,6 +14,7 @@
 pub mod delegate;
 mod files;
 mod layout;
+mod observed;
 mod oom;
 mod remove;
 mod v1;
@@ -28,6 +29,7 @@ use anyhow::{Result, anyhow, bail};
 
 pub use delegate::{Delegated, may_write, own_cgroup};
 pub use layout::{Controller, Hierarchy, Host, Layout, Version};
+pub use observed::{ReadLimits, parse_cpu_max};
 pub use oom::OomEvents;
 pub use remove::{ours, remove_dir};
 
@@ -130,6 +132,8 @@ struct Part {
 pub struct Cgroup {
     name: String,
     parts: Vec<Part>,
+    /// Another's cgroup, read by `explore`: never written, joined or removed.
+    observed: bool,
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -216,6 +220,7 @@ impl Cgroup {
         Ok(Cgroup {
             name: name.to_string(),
             parts,
+            observed: false,
         })
     }
 
@@ -258,6 +263,7 @@ impl Cgroup {
         let mut made = Cgroup {
             name: cg.name.clone(),
             parts: Vec::new(),
+            observed: false,
         };
         for part in &cg.parts {
             if let Err(e) = files::mkdir(report, &part.dir) {
@@ -280,12 +286,24 @@ impl Cgroup {
         }
     }
 
+    /// Refuses to change a cgroup we only observe (see `observed.rs`).
+    fn ours(&self, what: &str) -> Result<()> {
+        if self.observed {
+            bail!(
+                "refusing to {what} cgroup {}: underhood only reads it",
+                self.name
+            );
+        }
+        Ok(())
+    }
+
     fn part(&self, c: Controller) -> Option<&Part> {
         self.parts.iter().find(|p| p.controllers.contains(&c))
     }
 
     /// Writes the given limits (those that are `Some`) to the cgroup's files.
     pub fn set_limits(&self, limits: &Limits, report: &mut Report) -> Result<()> {
+        self.ours("limit")?;
         let need = |c: Controller| {
             self.part(c)
                 .ok_or_else(|| anyhow!("cgroup {} has no {} controller", self.name, c.name()))
@@ -327,12 +345,14 @@ impl Cgroup {
     /// Moves a process (all its threads) in: its pid goes to `cgroup.procs` in every
     /// hierarchy used. Children it forks later are born inside.
     pub fn add_pid(&self, pid: i32, report: &mut Report) -> Result<()> {
+        self.ours("move a process into")?;
         self.add_pid_to(pid, report, |_| true)
     }
 
     /// [`Cgroup::add_pid`] in the v2 hierarchy only: the v1 ones are joined by the
     /// process itself (see [`Cgroup::v1_tasks`]).
     pub fn add_pid_v2(&self, pid: i32, report: &mut Report) -> Result<()> {
+        self.ours("move a process into")?;
         self.add_pid_to(pid, report, |v| v == Version::V2)
     }
 
@@ -391,6 +411,7 @@ impl Cgroup {
     /// Kills what is left inside and removes every directory (retrying rmdir while the
     /// kernel answers EBUSY). Tries them all; returns the first error.
     pub fn remove(&self, report: &mut Report) -> Result<()> {
+        self.ours("remove")?;
         let mut first = None;
         for p in self.parts.iter().rev() {
             if let Err(e) = remove::remove_recorded(&p.dir, report) {

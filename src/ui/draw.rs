@@ -225,6 +225,12 @@ fn pane(f: &mut Frame, app: &App, p: Pane, area: Rect) {
     }
 }
 
+/// One pane drawn alone at `area`, for screens that lay the live panes out their own
+/// way (`ui/explore`).
+pub fn live_pane(f: &mut Frame, app: &App, p: Pane, area: Rect) {
+    pane(f, app, p, area);
+}
+
 fn draw_header(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
     let h = &app.host;
