@@ -13,6 +13,7 @@
 //! - [`mountinfo`]: `/proc/<pid>/mountinfo` with escapes decoded and propagation typed.
 //! - [`ptree`]: the processes under a root pid, with the pid inside each pid namespace.
 //! - [`snapshot`]: one sample of all of the above (and cgroup memory) for the UI.
+//! - [`by_hand`]: the container a learner made in the host shell, found again on each look.
 //! - [`host`]: small facts for a header: hostname, kernel, overlayfs, user namespaces, LSMs.
 //! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
 
@@ -23,3 +24,4 @@ pub mod mountinfo;
 pub mod namespaces;
 pub mod ptree;
 pub mod snapshot;
+pub mod by_hand;

@@ -29,7 +29,7 @@ pub fn start(l: &LessonFile, paths: &Paths, source: &RootSource) -> Result<Launc
 
 /// Evaluates every check against the live container.
 pub fn evaluate_all(l: &LessonFile, launch: &mut Launch) -> Results {
-    let mut probe = LiveProbe { launch };
+    let mut probe = LiveProbe::new(l, launch);
     l.front
         .checks
         .iter()
@@ -40,7 +40,7 @@ pub fn evaluate_all(l: &LessonFile, launch: &mut Launch) -> Results {
 /// Like [`evaluate_all`], but only the checks that start no process inside the
 /// container (see `Kind::runs_inside`); `None` for the others, left for later.
 pub fn evaluate_quiet(l: &LessonFile, launch: &mut Launch) -> Vec<Option<Outcome>> {
-    let mut probe = LiveProbe { launch };
+    let mut probe = LiveProbe::new(l, launch);
     l.front
         .checks
         .iter()
@@ -103,12 +103,24 @@ pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, mode: Mode) -> Re
     let mut undo = Vec::new();
     let mut result = Ok(());
     let env = host_env(&launch);
+    // In a lesson made by hand, what the host side runs names the learner's container
+    // as it stands then (an earlier host_solve may have just made it).
+    let env_now = |launch: &mut Launch| -> Vec<(String, String)> {
+        match LiveProbe::new(l, launch).learner {
+            Some(learner) => super::probe::with_learner(host_env(launch), learner),
+            None => env.clone(),
+        }
+    };
     if mode == Mode::Cheat {
-        for cmd in l.front.checks.iter().filter_map(|c| c.cheat.as_ref()) {
-            let mut probe = LiveProbe {
-                launch: &mut launch,
-            };
-            let _ = super::check::Probe::run(&mut probe, cmd);
+        for c in &l.front.checks {
+            if let Some(cmd) = &c.host_cheat {
+                // Like the cheat inside: its exit does not matter, the check judges.
+                let _ = host_sh(cmd, &env_now(&mut launch));
+            }
+            if let Some(cmd) = &c.cheat {
+                let mut probe = LiveProbe::new(l, &mut launch);
+                let _ = super::check::Probe::run(&mut probe, cmd);
+            }
         }
     }
     if solve {
@@ -117,15 +129,13 @@ pub fn run(l: &LessonFile, paths: &Paths, source: &RootSource, mode: Mode) -> Re
                 if let Some(u) = &c.host_undo {
                     undo.push(u.clone());
                 }
-                if let Err(e) = host_sh(h, &env) {
+                if let Err(e) = host_sh(h, &env_now(&mut launch)) {
                     result = Err(e);
                     break;
                 }
             }
             if let Some(cmd) = &c.solve {
-                let mut probe = LiveProbe {
-                    launch: &mut launch,
-                };
+                let mut probe = LiveProbe::new(l, &mut launch);
                 // The solve's own exit does not matter: the check judges the state.
                 let _ = super::check::Probe::run(&mut probe, cmd);
             }

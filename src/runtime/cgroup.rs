@@ -25,7 +25,7 @@ use anyhow::{Result, anyhow, bail};
 
 pub use layout::{Controller, Hierarchy, Host, Layout, Version};
 pub use oom::OomEvents;
-pub use remove::{ours, remove_dir};
+pub use remove::{ours, remove_dir, remove_recorded};
 
 use crate::runtime::paths::PREFIX;
 use crate::runtime::report::Report;

@@ -260,6 +260,13 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
             subject: launch.subject,
             tree_root: launch.subject,
             cgroup: None,
+            // A lesson made by hand: the panes follow the learner's newest container
+            // below us (the host shell is our child), found again at each sample.
+            learner_below: opts
+                .lesson
+                .as_ref()
+                .filter(|l| l.by_hand())
+                .map(|_| std::process::id() as i32),
         }),
         period_ms: AtomicU64::new(IDLE_PERIOD.as_millis() as u64),
         stop: AtomicBool::new(false),
