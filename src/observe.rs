@@ -17,6 +17,7 @@
 //! - [`host`]: small facts for a header: hostname, kernel, overlayfs, user namespaces, LSMs.
 //! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
 
+pub mod by_hand;
 pub mod fsread;
 pub mod host;
 pub mod kmsg;
@@ -24,4 +25,3 @@ pub mod mountinfo;
 pub mod namespaces;
 pub mod ptree;
 pub mod snapshot;
-pub mod by_hand;

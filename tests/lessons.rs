@@ -3,8 +3,9 @@
 //! root, every shipped lesson runs end to end on both rootfs flavours (busybox and the
 //! host's tools): solved, all its checks pass; unsolved, every check that needs the
 //! learner's action fails, at least one per lesson; cheated (each check's `cheat`,
-//! what a learner could write without doing the thing), those checks still fail. The
-//! host is left as it was.
+//! what a learner could write without doing the thing; `host_cheat` in the lessons
+//! made by hand), those checks still fail. The host is left as it was: in the
+//! lessons made by hand, the learner's processes, cgroup and mounts are gone too.
 
 //!
 //! The root tests are reported *ignored* when not run as root (tests/common's harness).
@@ -92,7 +93,8 @@ fn shipped_lessons_pass_check() {
 fn every_syllabus_row_has_a_lesson() {
     let lessons = shipped();
     let orders: BTreeSet<u32> = lessons.iter().map(|l| l.front.order).collect();
-    assert_eq!(orders, (0..=17).collect::<BTreeSet<u32>>());
+    // 18 to 20: the lessons made by hand in the host shell.
+    assert_eq!(orders, (0..=20).collect::<BTreeSet<u32>>());
 }
 
 fn every_lesson_is_complete_and_consistent() {
@@ -158,7 +160,9 @@ fn every_lesson_is_complete_and_consistent() {
             // A cheat is tested against a check that stays red until the learner acts;
             // on one that passes from the steps alone it would prove nothing.
             assert!(
-                c.cheat.is_none() || c.solve.is_some() || c.host_solve.is_some(),
+                (c.cheat.is_none() && c.host_cheat.is_none())
+                    || c.solve.is_some()
+                    || c.host_solve.is_some(),
                 "{id}/{cid}: a cheat on a check that needs no action proves nothing"
             );
         }
@@ -421,6 +425,38 @@ fn left_commands(before: &BTreeSet<String>, hostname: &str) -> Vec<String> {
         .collect()
 }
 
+/// New processes carrying a session's `UH_SESSION` (what a lesson made by hand starts
+/// from the host side) whose session is gone: teardown should have killed them. Killed
+/// here, by pid, and reported.
+fn left_by_hand(before: &BTreeSet<String>) -> Vec<String> {
+    let mut left = Vec::new();
+    for pid in pids().difference(before) {
+        let Some(id) = environ(pid)
+            .iter()
+            .find_map(|e| e.strip_prefix("UH_SESSION=").map(str::to_string))
+        else {
+            continue;
+        };
+        if Path::new("/run/underhood").join(&id).exists() {
+            continue;
+        }
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        if cmd.is_empty() {
+            continue;
+        }
+        left.push(format!("pid {pid} `{}` of session {id}", cmd.trim()));
+        if let Ok(p) = pid.parse::<i32>() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    left
+}
+
 /// Waits (2 s at most) for the host to be as before; returns what still differs.
 /// What belongs to other people's live sessions on this machine is left out (see
 /// `common::residue_changes`).
@@ -537,7 +573,7 @@ fn every_lesson_on(flavour: &str) {
                             if want { "pass" } else { "FAIL" }
                         ));
                     }
-                    if mode == Mode::Cheat && c.cheat.is_some() {
+                    if mode == Mode::Cheat && (c.cheat.is_some() || c.host_cheat.is_some()) {
                         let e = counts.entry("cheats left red").or_default();
                         e.1 += 1;
                         if v.get(cid.as_str()) == Some(&false) {
@@ -573,6 +609,11 @@ fn every_lesson_on(flavour: &str) {
                             nix::sys::signal::Signal::SIGKILL,
                         );
                     }
+                }
+                for p in left_by_hand(&procs) {
+                    failures.push(format!(
+                        "{id} {what}: a process the learner started outlived its session: {p}"
+                    ));
                 }
                 for d in host_differences(&before, queues, &files) {
                     failures.push(format!("{id} {what}: the host changed: {d}"));

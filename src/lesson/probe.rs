@@ -19,7 +19,10 @@ use super::format::LessonFile;
 /// The host-side variables with `UH_PID` and `UH_ROOT` naming the learner's container
 /// (its PID 1), when there is one: what the checks and `host_solve` of a lesson made
 /// by hand read.
-pub fn with_learner(mut env: Vec<(String, String)>, learner: Option<Learner>) -> Vec<(String, String)> {
+pub fn with_learner(
+    mut env: Vec<(String, String)>,
+    learner: Option<Learner>,
+) -> Vec<(String, String)> {
     if let Some(l) = learner {
         for (k, v) in env.iter_mut() {
             match k.as_str() {
@@ -45,9 +48,13 @@ pub const NO_CONTAINER_YET: &str = "no container of yours yet: make one in the h
 impl<'a> LiveProbe<'a> {
     /// The probe for `l`: on the launch's container, or on the learner's.
     pub fn new(l: &LessonFile, launch: &'a mut Launch) -> LiveProbe<'a> {
-        let learner = l
-            .by_hand()
-            .then(|| by_hand::newest(&launch.paths.proc_root, std::process::id() as i32, std::process::id() as i32));
+        let learner = l.by_hand().then(|| {
+            by_hand::newest(
+                &launch.paths.proc_root,
+                std::process::id() as i32,
+                std::process::id() as i32,
+            )
+        });
         LiveProbe { launch, learner }
     }
 
@@ -63,7 +70,14 @@ impl<'a> LiveProbe<'a> {
     /// namespace, its root and working directory), for at most five seconds.
     fn run_in_learner(&self, pid: i32, command: &str) -> Result<RunResult, String> {
         let mut cmd = std::process::Command::new("nsenter");
-        cmd.args(["--target", &pid.to_string(), "--all", "/bin/sh", "-c", command]);
+        cmd.args([
+            "--target",
+            &pid.to_string(),
+            "--all",
+            "/bin/sh",
+            "-c",
+            command,
+        ]);
         timed(cmd, command)
     }
 }
@@ -74,7 +88,9 @@ fn timed(mut cmd: std::process::Command, shown: &str) -> Result<RunResult, Strin
     use std::io::Read;
     let (mut reader, writer) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
     let w2 = writer.try_clone().map_err(|e| format!("pipe: {e}"))?;
-    let (key, value) = by_hand::PROBE_MARK.split_once('=').unwrap_or(("UH_PROBE", "1"));
+    let (key, value) = by_hand::PROBE_MARK
+        .split_once('=')
+        .unwrap_or(("UH_PROBE", "1"));
     let mut child = cmd
         .env(key, value)
         .stdin(std::process::Stdio::null())
@@ -159,8 +175,10 @@ impl Probe for LiveProbe<'_> {
             return Err(NO_CONTAINER_YET.into());
         }
         let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.args(["-c", command])
-            .envs(with_learner(super::runner::host_env(self.launch), self.learner.flatten()));
+        cmd.args(["-c", command]).envs(with_learner(
+            super::runner::host_env(self.launch),
+            self.learner.flatten(),
+        ));
         timed(cmd, command)
     }
 

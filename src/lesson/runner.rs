@@ -33,8 +33,20 @@ pub fn evaluate_all(l: &LessonFile, launch: &mut Launch) -> Results {
     l.front
         .checks
         .iter()
-        .map(|c| (c.id.get_ref().clone(), evaluate(c, &mut probe)))
+        .map(|c| (c.id.get_ref().clone(), evaluate_on(c, &mut probe)))
         .collect()
+}
+
+/// One check; in a lesson made by hand with no container of the learner's yet, red
+/// with why (rather than each kind's own words for "nothing there").
+fn evaluate_on(c: &super::format::CheckSpec, probe: &mut LiveProbe) -> Outcome {
+    if probe.learner == Some(None) {
+        return Outcome {
+            passed: false,
+            detail: super::probe::NO_CONTAINER_YET.into(),
+        };
+    }
+    evaluate(c, probe)
 }
 
 /// Like [`evaluate_all`], but only the checks that start no process inside the
@@ -46,7 +58,7 @@ pub fn evaluate_quiet(l: &LessonFile, launch: &mut Launch) -> Vec<Option<Outcome
         .iter()
         .map(|c| {
             let inside = Kind::parse(c.kind.get_ref()).is_none_or(Kind::runs_inside);
-            (!inside).then(|| evaluate(c, &mut probe))
+            (!inside).then(|| evaluate_on(c, &mut probe))
         })
         .collect()
 }

@@ -375,7 +375,10 @@ mod tests {
             text[1].starts_with("a.md:9:6: check \"c\": in a lesson made by hand the learner types in the host shell: use `host_solve`"),
             "{text:#?}"
         );
-        let b = lesson("b.md", "id = \"b\"\ntitle = \"B\"\norder = 1\nobserve = \"shell\"\n");
+        let b = lesson(
+            "b.md",
+            "id = \"b\"\ntitle = \"B\"\norder = 1\nobserve = \"shell\"\n",
+        );
         assert!(!b.by_hand());
         let text: Vec<String> = validate(&[b]).iter().map(|p| p.to_string()).collect();
         assert_eq!(

@@ -54,7 +54,11 @@ pub fn differs(a: &[(NsKind, u64)], b: &[(NsKind, u64)]) -> bool {
 }
 
 /// The picker's rule: `own` differs from `reference`, `parent` does not.
-pub fn is_first(own: &[(NsKind, u64)], parent: &[(NsKind, u64)], reference: &[(NsKind, u64)]) -> bool {
+pub fn is_first(
+    own: &[(NsKind, u64)],
+    parent: &[(NsKind, u64)],
+    reference: &[(NsKind, u64)],
+) -> bool {
     differs(own, reference) && !differs(parent, reference)
 }
 
@@ -87,13 +91,16 @@ pub fn newest(proc_root: &Path, root: i32, reference: i32) -> Option<Learner> {
         .max_by_key(|n| (n.proc.start_time, n.proc.pid))?;
     let own = ns.get(&first.proc.pid).unwrap_or(&empty);
     let get = |set: &[(NsKind, u64)], k: NsKind| set.iter().find(|(k2, _)| *k2 == k).map(|x| x.1);
-    let children_ns = get(own, NsKind::PidForChildren).filter(|c| Some(*c) != get(own, NsKind::Pid));
+    let children_ns =
+        get(own, NsKind::PidForChildren).filter(|c| Some(*c) != get(own, NsKind::Pid));
     let pid1 = children_ns
         .and_then(|want| {
             nodes.iter().find(|n| {
                 n.proc.ppid == first.proc.pid
                     && !n.proc.is_zombie()
-                    && ns.get(&n.proc.pid).is_some_and(|s| get(s, NsKind::Pid) == Some(want))
+                    && ns
+                        .get(&n.proc.pid)
+                        .is_some_and(|s| get(s, NsKind::Pid) == Some(want))
             })
         })
         .map_or(first.proc.pid, |n| n.proc.pid);

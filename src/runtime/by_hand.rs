@@ -59,7 +59,10 @@ fn marked(proc_root: &Path, entry: &str) -> Vec<i32> {
 fn running(proc_root: &Path, pid: i32) -> bool {
     std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().to_string()))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().to_string())
+        })
         .is_some_and(|rest| !rest.starts_with('Z'))
 }
 

@@ -553,7 +553,11 @@ impl Launch {
         // What the learner made by hand from the host shell (its processes, its
         // cgroups, a mount leaked under the session directory), before our own cgroup
         // and the directory go.
-        errors.extend(super::by_hand::clean(&self.paths, &self.session, &mut report));
+        errors.extend(super::by_hand::clean(
+            &self.paths,
+            &self.session,
+            &mut report,
+        ));
         if let Some(Err(e)) = self.cgroup.take().map(|cg| cg.remove(&mut report)) {
             errors.push(format!("{e:#}"));
         }

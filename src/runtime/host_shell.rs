@@ -13,6 +13,7 @@
 //! | `UH_SESSION`       | the session id |
 //! | `UH_STATE`         | the session's state directory, `/run/underhood/<id>` |
 //! | `UH_LAYERS`        | the lesson's read-only layers, `:`-separated, top first (an overlay's `lowerdir`) |
+//! | `UH_HOG`           | the memory hog, its copy in our tools layer |
 //! | `UH_NEW_CGROUP`    | where a memory cgroup made by hand goes: `<memory hierarchy>/underhood-<id>-mine` (removed at teardown) |
 //!
 //! `UH_ROOT` is not the overlay's `merged` directory: that mount is made inside the
@@ -76,8 +77,21 @@ pub fn env(launch: &Launch) -> Vec<(String, String)> {
     // syntax, top first) and where a memory cgroup of the learner's own goes, named
     // so that teardown finds it (runtime::by_hand).
     if !launch.layers.is_empty() {
-        let layers: Vec<String> = launch.layers.iter().map(|p| p.display().to_string()).collect();
+        let layers: Vec<String> = launch
+            .layers
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         out.push(("UH_LAYERS".into(), layers.join(":")));
+    }
+    // The memory hog: its copy in our tools layer (the top one), not our own binary.
+    if let Some(hog) = launch
+        .layers
+        .iter()
+        .map(|l| l.join("usr/local/bin/hog"))
+        .find(|p| p.is_file())
+    {
+        out.push(("UH_HOG".into(), hog.display().to_string()));
     }
     if let Some(h) = super::cgroup::Host::detect(&launch.paths)
         .ok()
