@@ -18,6 +18,7 @@
 //! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
 
 pub mod by_hand;
+pub mod containers;
 pub mod fsread;
 pub mod host;
 pub mod kmsg;

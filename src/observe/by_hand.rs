@@ -2,10 +2,10 @@
 //! again on every look: the panes and the checks of an `observe = "host-shell"`
 //! lesson follow it, not the container underhood made.
 //!
-//! The rule is the container picker's: a process whose namespace set differs from its
-//! reference's (the host's: ours, since the host shell is a child of ours) and whose
-//! parent's does not is a container's *first* process (`unshare` itself, which called
-//! unshare(2) and forked). Only processes below `root` count (the underhood process:
+//! The rule is the container picker's (`observe::containers`): a process whose
+//! namespace set differs from its reference's (the host's: ours, since the host shell
+//! is a child of ours) and whose parent's does not is a container's *first* process
+//! (`unshare` itself, which called unshare(2) and forked). Only processes below `root` count (the underhood process:
 //! the host shell is its child, and as a subreaper, see `runtime::start`, it adopts
 //! what the learner's commands leave behind), and of several the newest wins (by start
 //! time): the one the learner made last.
@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 use crate::runtime::cgroup::{Cgroup, Controller, Host, Version};
 use crate::runtime::paths::Paths;
 
+use super::containers::{self, Container, NsSet, ProcEntry, Reference};
 use super::namespaces::{NsKind, NsLink, read_links};
 use super::ptree;
 
@@ -39,75 +40,70 @@ pub struct Learner {
     pub pid1: i32,
 }
 
-/// `(kind, inode)` for every link that could be read.
-fn inodes(links: &[NsLink]) -> Vec<(NsKind, u64)> {
-    links
-        .iter()
-        .filter_map(|l| l.inode.map(|i| (l.kind, i)))
-        .collect()
-}
-
-/// Whether two namespace sets differ in a namespace both could be read in.
-pub fn differs(a: &[(NsKind, u64)], b: &[(NsKind, u64)]) -> bool {
-    a.iter()
-        .any(|(k, i)| b.iter().any(|(k2, i2)| k == k2 && i != i2))
-}
-
-/// The picker's rule: `own` differs from `reference`, `parent` does not.
-pub fn is_first(
-    own: &[(NsKind, u64)],
-    parent: &[(NsKind, u64)],
-    reference: &[(NsKind, u64)],
-) -> bool {
-    differs(own, reference) && !differs(parent, reference)
-}
-
 fn environ_has(proc_root: &Path, pid: i32, entry: &str) -> bool {
     std::fs::read(proc_root.join(pid.to_string()).join("environ"))
         .map(|b| b.split(|c| *c == 0).any(|e| e == entry.as_bytes()))
         .unwrap_or(false)
 }
 
-/// The newest container below `root` whose namespaces differ from `reference`'s; `None`
-/// when the learner has made none (or it is gone).
+/// The newest container at or below `root` whose namespaces differ from
+/// `reference`'s: the picker's rule ([`containers::first_processes`],
+/// [`containers::newest_under`]) over `root`'s process tree only (a handful of
+/// processes, not the whole host, at every sample); `None` when the learner has made
+/// none (or it is gone).
 pub fn newest(proc_root: &Path, root: i32, reference: i32) -> Option<Learner> {
     let nodes = ptree::tree(proc_root, root).ok()?;
-    let reference = inodes(&read_links(proc_root, reference));
-    let ns: HashMap<i32, Vec<(NsKind, u64)>> = nodes
+    let links: HashMap<i32, Vec<NsLink>> = nodes
         .iter()
-        .map(|n| (n.proc.pid, inodes(&read_links(proc_root, n.proc.pid))))
+        .map(|n| (n.proc.pid, read_links(proc_root, n.proc.pid)))
         .collect();
-    let empty = Vec::new();
-    let first = nodes
+    let entries: Vec<ProcEntry> = nodes
         .iter()
-        .skip(1)
         .filter(|n| !n.proc.is_zombie())
-        .filter(|n| {
-            let own = ns.get(&n.proc.pid).unwrap_or(&empty);
-            let parent = ns.get(&n.proc.ppid).unwrap_or(&empty);
-            !own.is_empty() && is_first(own, parent, &reference)
+        .map(|n| ProcEntry {
+            pid: n.proc.pid,
+            ppid: n.proc.ppid,
+            comm: n.proc.comm.clone(),
+            start_time: n.proc.start_time,
+            cmdline: n.proc.cmdline.clone(),
+            ns: NsSet::from_links(links.get(&n.proc.pid).map_or(&[][..], |l| l)),
+            cgroup: Vec::new(),
         })
-        .filter(|n| !environ_has(proc_root, n.proc.pid, PROBE_MARK))
-        .max_by_key(|n| (n.proc.start_time, n.proc.pid))?;
-    let own = ns.get(&first.proc.pid).unwrap_or(&empty);
-    let get = |set: &[(NsKind, u64)], k: NsKind| set.iter().find(|(k2, _)| *k2 == k).map(|x| x.1);
+        .collect();
+    let set = NsSet::from_links(&read_links(proc_root, reference));
+    let reference = Reference::new(reference, set.clone());
+    let found: Vec<Container> = containers::first_processes(&entries, &reference)
+        .into_iter()
+        // A check's own nsenter joins the container for a moment: not the learner's.
+        .filter(|e| !environ_has(proc_root, e.pid, PROBE_MARK))
+        .map(|e| Container {
+            pid: e.pid,
+            ppid: e.ppid,
+            start_time: e.start_time,
+            comm: e.comm.clone(),
+            command: e.command(),
+            maker: containers::Maker::Unshare,
+            isolated: e.ns.differs_from(&set),
+        })
+        .collect();
+    let first = containers::newest_under(&found, &entries, root)?.pid;
+    // With `--pid --fork` the first process's children are born in a new PID
+    // namespace (its pid_for_children): the one there is the container's PID 1.
+    let own = links.get(&first)?;
+    let inode = |l: &[NsLink], k: NsKind| l.iter().find(|x| x.kind == k).and_then(|x| x.inode);
     let children_ns =
-        get(own, NsKind::PidForChildren).filter(|c| Some(*c) != get(own, NsKind::Pid));
+        inode(own, NsKind::PidForChildren).filter(|c| Some(*c) != inode(own, NsKind::Pid));
     let pid1 = children_ns
         .and_then(|want| {
-            nodes.iter().find(|n| {
-                n.proc.ppid == first.proc.pid
-                    && !n.proc.is_zombie()
-                    && ns
-                        .get(&n.proc.pid)
-                        .is_some_and(|s| get(s, NsKind::Pid) == Some(want))
+            entries.iter().find(|e| {
+                e.ppid == first
+                    && links
+                        .get(&e.pid)
+                        .is_some_and(|l| inode(l, NsKind::Pid) == Some(want))
             })
         })
-        .map_or(first.proc.pid, |n| n.proc.pid);
-    Some(Learner {
-        first: first.proc.pid,
-        pid1,
-    })
+        .map_or(first, |e| e.pid);
+    Some(Learner { first, pid1 })
 }
 
 /// The directory of `pid`'s memory cgroup, from `/proc/<pid>/cgroup` (cgroups(7)): the
@@ -156,20 +152,6 @@ pub fn memory_of(proc_root: &Path, pid: i32) -> Option<Cgroup> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const A: NsKind = NsKind::Uts;
-    const B: NsKind = NsKind::Mnt;
-
-    #[test]
-    fn the_first_process_differs_and_its_parent_does_not() {
-        let host = [(A, 1), (B, 2)];
-        let unshared = [(A, 7), (B, 2)];
-        assert!(is_first(&unshared, &host, &host));
-        assert!(!is_first(&host, &host, &host), "the host shell itself");
-        assert!(!is_first(&unshared, &unshared, &host), "a child inside");
-        // A link unreadable on one side is not a difference.
-        assert!(!differs(&[(A, 1)], &[(B, 9)]));
-    }
 
     #[test]
     fn memory_cgroup_lines_of_v1_and_v2() {
