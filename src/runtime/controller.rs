@@ -552,12 +552,15 @@ impl Launch {
         self.wait_gone(Duration::from_secs(2));
         // What the learner made by hand from the host shell (its processes, its
         // cgroups, a mount leaked under the session directory), before our own cgroup
-        // and the directory go.
-        errors.extend(super::by_hand::clean(
-            &self.paths,
-            &self.session,
-            &mut report,
-        ));
+        // and the directory go. A pipelined launch (`run`) has no host shell and no
+        // lesson: it is spared the scan of /proc.
+        if !self.pipeline {
+            errors.extend(super::by_hand::clean(
+                &self.paths,
+                &self.session,
+                &mut report,
+            ));
+        }
         if let Some(Err(e)) = self.cgroup.take().map(|cg| cg.remove(&mut report)) {
             errors.push(format!("{e:#}"));
         }
