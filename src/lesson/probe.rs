@@ -66,18 +66,17 @@ impl<'a> LiveProbe<'a> {
         }
     }
 
-    /// Runs `/bin/sh -c command` inside the learner's container with nsenter(1) (every
-    /// namespace, its root and working directory), for at most five seconds.
+    /// Runs `/bin/sh -c command` inside the learner's container with nsenter(1) (its
+    /// namespaces but the user one: options busybox's nsenter has too; entering the
+    /// mount namespace puts it at that namespace's root, setns(2)), for at most five
+    /// seconds.
     fn run_in_learner(&self, pid: i32, command: &str) -> Result<RunResult, String> {
         let mut cmd = std::process::Command::new("nsenter");
+        let target = pid.to_string();
         cmd.args([
-            "--target",
-            &pid.to_string(),
-            "--all",
-            "/bin/sh",
-            "-c",
-            command,
-        ]);
+            "--target", &target, "--mount", "--uts", "--ipc", "--net", "--pid",
+        ])
+        .args(["/bin/sh", "-c", command]);
         timed(cmd, command)
     }
 }
