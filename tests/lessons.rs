@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     tests.extend(root_trials![
         root_every_lesson_passes_solved_fails_unsolved_and_cheated_on_host_tools,
         root_lessons_without_a_pid_namespace_leave_no_process,
+        root_the_newest_container_below_us_is_the_one_followed,
     ]);
     // The busybox flavour needs a busybox on the host: reported ignored, with why,
     // where there is none (CI installs busybox-static).
@@ -656,5 +657,89 @@ fn root_lessons_without_a_pid_namespace_leave_no_process() {
         left.is_empty(),
         "the container's command outlived the lesson (killed now):\n{}",
         left.join("\n")
+    );
+}
+
+/// What the panes and the checks of a lesson made by hand follow: below this process,
+/// none until an `unshare` runs; then its PID 1 (the child in the new PID namespace,
+/// NSpid ending in 1), with `unshare` as the tree's root; a newer one replaces it; a
+/// process in no namespace of its own is never taken for one.
+fn root_the_newest_container_below_us_is_the_one_followed() {
+    use underhood::observe::by_hand;
+    use underhood::observe::snapshot::{Target, sample};
+    let proc_root = Path::new("/proc");
+    let me = std::process::id() as i32;
+    let start = |args: &[&str]| {
+        Command::new("unshare")
+            .args(args)
+            .args(["sleep", "60"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("unshare")
+    };
+    let ready = |unshare: u32| {
+        let t = Instant::now();
+        loop {
+            let kids = std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children"))
+                .unwrap_or_default();
+            if let Some(c) = kids.split_whitespace().next()
+                && std::fs::read_to_string(format!("/proc/{c}/comm"))
+                    .is_ok_and(|s| s.trim() == "sleep")
+            {
+                return c.parse::<i32>().unwrap();
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "unshare made no child"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let mut plain = Command::new("sleep").arg("60").spawn().expect("sleep");
+    assert_eq!(
+        by_hand::newest(proc_root, me, me),
+        None,
+        "a plain child is no container"
+    );
+    let mut first = start(&["--uts", "--ipc", "--pid", "--fork", "--mount"]);
+    let pid1 = ready(first.id());
+    let found = by_hand::newest(proc_root, me, me).expect("the unshare'd container");
+    assert_eq!((found.first, found.pid1), (first.id() as i32, pid1));
+    let status = std::fs::read_to_string(format!("/proc/{pid1}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert!(nspid.ends_with("\t1"), "{nspid}");
+    // The panes' target: re-resolved at each sample.
+    let target = Target {
+        subject: me,
+        tree_root: me,
+        cgroup: None,
+        learner_below: Some(me),
+    };
+    let snap = sample(proc_root, &target, Duration::ZERO);
+    assert_eq!(snap.subject, pid1);
+    assert_eq!(
+        snap.tree.first().map(|n| n.proc.pid),
+        Some(first.id() as i32)
+    );
+    // A newer one, without a PID namespace: it is followed, itself.
+    let mut second = start(&["--uts"]);
+    let t = Instant::now();
+    let newer = loop {
+        match by_hand::newest(proc_root, me, me) {
+            Some(l) if l.first == second.id() as i32 => break l,
+            _ if t.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            other => panic!("the newer container was not found: {other:?}"),
+        }
+    };
+    assert_eq!(newer.pid1, second.id() as i32);
+    for c in [&mut first, &mut second, &mut plain] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid1),
+        nix::sys::signal::Signal::SIGKILL,
     );
 }
