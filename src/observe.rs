@@ -15,11 +15,13 @@
 //! - [`security`]: capabilities, seccomp, no_new_privs and the LSM label of a process.
 //! - [`snapshot`]: one sample of all of the above (and cgroup memory) for the UI.
 //! - [`target`]: which process `explore` looks at (a pid, a runc id, a cgroup), checked readable.
+//! - [`by_hand`]: the container a learner made in the host shell, found again on each look.
 //! - [`host`]: small facts for a header: hostname, kernel, overlayfs, user namespaces, LSMs.
 //! - [`containers`]: which host processes are containers (their first processes) and what made them.
 //! - [`facts`]: one container's confinement read once, for `explore --compare`.
 //! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
 
+pub mod by_hand;
 pub mod containers;
 pub mod facts;
 pub mod fsread;

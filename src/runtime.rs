@@ -1,6 +1,7 @@
 //! Everything that changes kernel state. Knows nothing of the UI or of lessons.
 
 pub mod assemble;
+pub mod by_hand;
 pub mod cgroup;
 pub mod cleanup;
 pub mod controller;

@@ -3,8 +3,9 @@
 //! root, every shipped lesson runs end to end on both rootfs flavours (busybox and the
 //! host's tools): solved, all its checks pass; unsolved, every check that needs the
 //! learner's action fails, at least one per lesson; cheated (each check's `cheat`,
-//! what a learner could write without doing the thing), those checks still fail. The
-//! host is left as it was.
+//! what a learner could write without doing the thing; `host_cheat` in the lessons
+//! made by hand), those checks still fail. The host is left as it was: in the
+//! lessons made by hand, the learner's processes, cgroup and mounts are gone too.
 
 //!
 //! The root tests are reported *ignored* when not run as root (tests/common's harness).
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
     tests.extend(root_trials![
         root_every_lesson_passes_solved_fails_unsolved_and_cheated_on_host_tools,
         root_lessons_without_a_pid_namespace_leave_no_process,
+        root_the_newest_container_below_us_is_the_one_followed,
     ]);
     // The busybox flavour needs a busybox on the host: reported ignored, with why,
     // where there is none (CI installs busybox-static).
@@ -94,7 +96,8 @@ fn shipped_lessons_pass_check() {
 fn every_syllabus_row_has_a_lesson() {
     let lessons = shipped();
     let orders: BTreeSet<u32> = lessons.iter().map(|l| l.front.order).collect();
-    assert_eq!(orders, (0..=17).collect::<BTreeSet<u32>>());
+    // 18 to 20: the lessons made by hand in the host shell.
+    assert_eq!(orders, (0..=20).collect::<BTreeSet<u32>>());
 }
 
 fn every_lesson_is_complete_and_consistent() {
@@ -165,7 +168,9 @@ fn every_lesson_is_complete_and_consistent() {
             // A cheat is tested against a check that stays red until the learner acts;
             // on one that passes from the steps alone it would prove nothing.
             assert!(
-                c.cheat.is_none() || c.solve.is_some() || c.host_solve.is_some(),
+                (c.cheat.is_none() && c.host_cheat.is_none())
+                    || c.solve.is_some()
+                    || c.host_solve.is_some(),
                 "{id}/{cid}: a cheat on a check that needs no action proves nothing"
             );
         }
@@ -487,6 +492,38 @@ fn left_commands(before: &BTreeSet<String>, hostname: &str) -> Vec<String> {
         .collect()
 }
 
+/// New processes carrying a session's `UH_SESSION` (what a lesson made by hand starts
+/// from the host side) whose session is gone: teardown should have killed them. Killed
+/// here, by pid, and reported.
+fn left_by_hand(before: &BTreeSet<String>) -> Vec<String> {
+    let mut left = Vec::new();
+    for pid in pids().difference(before) {
+        let Some(id) = environ(pid)
+            .iter()
+            .find_map(|e| e.strip_prefix("UH_SESSION=").map(str::to_string))
+        else {
+            continue;
+        };
+        if Path::new("/run/underhood").join(&id).exists() {
+            continue;
+        }
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        if cmd.is_empty() {
+            continue;
+        }
+        left.push(format!("pid {pid} `{}` of session {id}", cmd.trim()));
+        if let Ok(p) = pid.parse::<i32>() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    left
+}
+
 /// Waits (2 s at most) for the host to be as before; returns what still differs.
 /// What belongs to other people's live sessions on this machine is left out (see
 /// `common::residue_changes`).
@@ -608,7 +645,7 @@ fn every_lesson_on(flavour: &str) {
                             if want { "pass" } else { "FAIL" }
                         ));
                     }
-                    if mode == Mode::Cheat && c.cheat.is_some() {
+                    if mode == Mode::Cheat && (c.cheat.is_some() || c.host_cheat.is_some()) {
                         let e = counts.entry("cheats left red").or_default();
                         e.1 += 1;
                         if v.get(cid.as_str()) == Some(&false) {
@@ -644,6 +681,11 @@ fn every_lesson_on(flavour: &str) {
                             nix::sys::signal::Signal::SIGKILL,
                         );
                     }
+                }
+                for p in left_by_hand(&procs) {
+                    failures.push(format!(
+                        "{id} {what}: a process the learner started outlived its session: {p}"
+                    ));
                 }
                 for d in host_differences(&before, queues, &files) {
                     failures.push(format!("{id} {what}: the host changed: {d}"));
@@ -686,5 +728,89 @@ fn root_lessons_without_a_pid_namespace_leave_no_process() {
         left.is_empty(),
         "the container's command outlived the lesson (killed now):\n{}",
         left.join("\n")
+    );
+}
+
+/// What the panes and the checks of a lesson made by hand follow: below this process,
+/// none until an `unshare` runs; then its PID 1 (the child in the new PID namespace,
+/// NSpid ending in 1), with `unshare` as the tree's root; a newer one replaces it; a
+/// process in no namespace of its own is never taken for one.
+fn root_the_newest_container_below_us_is_the_one_followed() {
+    use underhood::observe::by_hand;
+    use underhood::observe::snapshot::{Target, sample};
+    let proc_root = Path::new("/proc");
+    let me = std::process::id() as i32;
+    let start = |args: &[&str]| {
+        Command::new("unshare")
+            .args(args)
+            .args(["sleep", "60"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("unshare")
+    };
+    let ready = |unshare: u32| {
+        let t = Instant::now();
+        loop {
+            let kids = std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children"))
+                .unwrap_or_default();
+            if let Some(c) = kids.split_whitespace().next()
+                && std::fs::read_to_string(format!("/proc/{c}/comm"))
+                    .is_ok_and(|s| s.trim() == "sleep")
+            {
+                return c.parse::<i32>().unwrap();
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "unshare made no child"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let mut plain = Command::new("sleep").arg("60").spawn().expect("sleep");
+    assert_eq!(
+        by_hand::newest(proc_root, me, me),
+        None,
+        "a plain child is no container"
+    );
+    let mut first = start(&["--uts", "--ipc", "--pid", "--fork", "--mount"]);
+    let pid1 = ready(first.id());
+    let found = by_hand::newest(proc_root, me, me).expect("the unshare'd container");
+    assert_eq!((found.first, found.pid1), (first.id() as i32, pid1));
+    let status = std::fs::read_to_string(format!("/proc/{pid1}/status")).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    assert!(nspid.ends_with("\t1"), "{nspid}");
+    // The panes' target: re-resolved at each sample.
+    let target = Target {
+        subject: me,
+        tree_root: me,
+        cgroup: None,
+        learner_below: Some(me),
+    };
+    let snap = sample(proc_root, &target, Duration::ZERO);
+    assert_eq!(snap.subject, pid1);
+    assert_eq!(
+        snap.tree.first().map(|n| n.proc.pid),
+        Some(first.id() as i32)
+    );
+    // A newer one, without a PID namespace: it is followed, itself.
+    let mut second = start(&["--uts"]);
+    let t = Instant::now();
+    let newer = loop {
+        match by_hand::newest(proc_root, me, me) {
+            Some(l) if l.first == second.id() as i32 => break l,
+            _ if t.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            other => panic!("the newer container was not found: {other:?}"),
+        }
+    };
+    assert_eq!(newer.pid1, second.id() as i32);
+    for c in [&mut first, &mut second, &mut plain] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid1),
+        nix::sys::signal::Signal::SIGKILL,
     );
 }

@@ -25,6 +25,10 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
+/// The values of `observe`.
+pub const OBSERVE_CONTAINER: &str = "container";
+pub const OBSERVE_HOST_SHELL: &str = "host-shell";
+
 /// A place in a lesson file, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pos {
@@ -135,6 +139,9 @@ pub struct CheckSpec {
     /// thing (`underhood lessons run --cheat`): the check must stay red after it. Every
     /// check that reads a file the learner writes has one.
     pub cheat: Option<String>,
+    /// Like `cheat`, but run on the host with the `UH_*` variables, as `host_solve`
+    /// is: the cheat of a lesson made by hand, whose learner types in the host shell.
+    pub host_cheat: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +166,11 @@ pub struct FrontMatter {
     pub hints: Vec<String>,
     #[serde(default, rename = "check")]
     pub checks: Vec<CheckSpec>,
+    /// Whose process the panes and the checks look at: `"container"` (the default: the
+    /// container underhood builds with the steps) or `"host-shell"` (the learner's own,
+    /// made by hand in the host shell: the newest process below it with namespaces of
+    /// its own, see `observe::by_hand`).
+    pub observe: Option<Spanned<String>>,
     /// What a learner without root is told about this lesson, when it needs root.
     pub rootless_note: Option<String>,
     /// Notes for a presenter only.
@@ -210,6 +222,14 @@ impl LessonFile {
 
     pub fn id(&self) -> &str {
         self.front.id.get_ref()
+    }
+
+    /// A lesson made by hand: `observe = "host-shell"`.
+    pub fn by_hand(&self) -> bool {
+        self.front
+            .observe
+            .as_ref()
+            .is_some_and(|o| o.get_ref() == OBSERVE_HOST_SHELL)
     }
 
     /// The speaker's note for a step, by its name.

@@ -86,8 +86,14 @@ pub fn options(l: &LessonFile) -> Options {
 }
 
 /// Keeps the steps the lesson names, the user namespace when the plan has one
-/// (rootless needs it for everything else), and the exec.
+/// (rootless needs it for everything else), and the exec; none in a lesson made by
+/// hand.
 pub fn filter(l: &LessonFile, steps: Vec<Step>) -> Vec<Step> {
+    // A lesson made by hand takes no step at all, not even the exec: the container is
+    // the learner's, and a "next: exec sleep" would only invite a key to no purpose.
+    if l.by_hand() {
+        return Vec::new();
+    }
     let wanted = names(l);
     steps
         .into_iter()

@@ -17,24 +17,36 @@ pub type Results = Vec<(String, Outcome)>;
 
 /// Evaluates every check against the live container.
 pub fn evaluate_all(l: &LessonFile, launch: &mut Launch) -> Results {
-    let mut probe = LiveProbe { launch };
+    let mut probe = LiveProbe::new(l, launch);
     l.front
         .checks
         .iter()
-        .map(|c| (c.id.get_ref().clone(), evaluate(c, &mut probe)))
+        .map(|c| (c.id.get_ref().clone(), evaluate_on(c, &mut probe)))
         .collect()
+}
+
+/// One check; in a lesson made by hand with no container of the learner's yet, red
+/// with why (rather than each kind's own words for "nothing there").
+fn evaluate_on(c: &super::format::CheckSpec, probe: &mut LiveProbe) -> Outcome {
+    if probe.learner == Some(None) {
+        return Outcome {
+            passed: false,
+            detail: super::probe::NO_CONTAINER_YET.into(),
+        };
+    }
+    evaluate(c, probe)
 }
 
 /// Like [`evaluate_all`], but only the checks that start no process inside the
 /// container (see `Kind::runs_inside`); `None` for the others, left for later.
 pub fn evaluate_quiet(l: &LessonFile, launch: &mut Launch) -> Vec<Option<Outcome>> {
-    let mut probe = LiveProbe { launch };
+    let mut probe = LiveProbe::new(l, launch);
     l.front
         .checks
         .iter()
         .map(|c| {
             let inside = Kind::parse(c.kind.get_ref()).is_none_or(Kind::runs_inside);
-            (!inside).then(|| evaluate(c, &mut probe))
+            (!inside).then(|| evaluate_on(c, &mut probe))
         })
         .collect()
 }
@@ -105,10 +117,24 @@ pub fn act_and_evaluate(l: &LessonFile, launch: &mut Launch, mode: Mode) -> Resu
     let mut undo = Vec::new();
     let mut result = Ok(());
     let env = host_env(launch);
+    // In a lesson made by hand, what the host side runs names the learner's container
+    // as it stands then (an earlier host_solve may have just made it).
+    let env_now = |launch: &mut Launch| -> Vec<(String, String)> {
+        match LiveProbe::new(l, launch).learner {
+            Some(learner) => super::probe::with_learner(host_env(launch), learner),
+            None => env.clone(),
+        }
+    };
     if mode == Mode::Cheat {
-        for cmd in l.front.checks.iter().filter_map(|c| c.cheat.as_ref()) {
-            let mut probe = LiveProbe { launch };
-            let _ = super::check::Probe::run(&mut probe, cmd);
+        for c in &l.front.checks {
+            if let Some(cmd) = &c.host_cheat {
+                // Like the cheat inside: its exit does not matter, the check judges.
+                let _ = host_sh(cmd, &env_now(launch));
+            }
+            if let Some(cmd) = &c.cheat {
+                let mut probe = LiveProbe::new(l, launch);
+                let _ = super::check::Probe::run(&mut probe, cmd);
+            }
         }
     }
     if solve {
@@ -117,13 +143,13 @@ pub fn act_and_evaluate(l: &LessonFile, launch: &mut Launch, mode: Mode) -> Resu
                 if let Some(u) = &c.host_undo {
                     undo.push(u.clone());
                 }
-                if let Err(e) = host_sh(h, &env) {
+                if let Err(e) = host_sh(h, &env_now(launch)) {
                     result = Err(e);
                     break;
                 }
             }
             if let Some(cmd) = &c.solve {
-                let mut probe = LiveProbe { launch };
+                let mut probe = LiveProbe::new(l, launch);
                 // The solve's own exit does not matter: the check judges the state.
                 let _ = super::check::Probe::run(&mut probe, cmd);
             }

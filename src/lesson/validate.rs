@@ -10,7 +10,7 @@ use crate::runtime::step::Volume;
 use crate::units::parse_size;
 
 use super::check::{self, Kind};
-use super::format::{LessonFile, Problem};
+use super::format::{LessonFile, OBSERVE_CONTAINER, OBSERVE_HOST_SHELL, Problem};
 
 /// Every problem in the set, sorted by file and position.
 pub fn validate(lessons: &[LessonFile]) -> Vec<Problem> {
@@ -40,6 +40,7 @@ pub fn validate(lessons: &[LessonFile]) -> Vec<Problem> {
         }
         launch(l, &mut out);
         super::passing::validate(l, &ids, &mut out);
+        observe(l, &mut out);
         checks(l, &mut out);
         notes(l, &mut out);
     }
@@ -130,6 +131,48 @@ fn launch(l: &LessonFile, out: &mut Vec<Problem>) {
     }
 }
 
+/// `observe` names a known mode; a lesson made by hand (`host-shell`) takes no step
+/// (its container is the learner's) and has the learner act in the host shell:
+/// `host_solve` and `host_cheat`, not `solve` and `cheat`, which run inside a container
+/// the lesson does not build.
+fn observe(l: &LessonFile, out: &mut Vec<Problem>) {
+    let Some(o) = &l.front.observe else {
+        return;
+    };
+    if ![OBSERVE_CONTAINER, OBSERVE_HOST_SHELL].contains(&o.get_ref().as_str()) {
+        out.push(l.problem(
+            o.span(),
+            format!(
+                "observe is {:?}: expected {OBSERVE_CONTAINER:?} or {OBSERVE_HOST_SHELL:?}",
+                o.get_ref()
+            ),
+        ));
+        return;
+    }
+    if !l.by_hand() {
+        return;
+    }
+    if let Some(s) = l.front.launch.steps.first() {
+        out.push(l.problem(
+            s.span(),
+            "a lesson with observe = \"host-shell\" takes no step: the learner makes the container in the host shell",
+        ));
+    }
+    for c in &l.front.checks {
+        for (field, set) in [("solve", c.solve.is_some()), ("cheat", c.cheat.is_some())] {
+            if set {
+                out.push(l.problem(
+                    c.id.span(),
+                    format!(
+                        "check {:?}: in a lesson made by hand the learner types in the host shell: use `host_{field}`, not `{field}`",
+                        c.id.get_ref()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
 /// Per-step speaker notes name steps the lesson takes (those listed, and the final
 /// `exec` every launch ends with), and say something.
 fn notes(l: &LessonFile, out: &mut Vec<Problem>) {
@@ -192,7 +235,10 @@ fn checks(l: &LessonFile, out: &mut Vec<Problem>) {
             ));
             continue;
         };
-        if c.cheat.is_some() && c.solve.is_none() && c.host_solve.is_none() {
+        if (c.cheat.is_some() || c.host_cheat.is_some())
+            && c.solve.is_none()
+            && c.host_solve.is_none()
+        {
             out.push(l.problem(
                 c.id.span(),
                 "a cheat must leave red a check that needs the learner: give it a `solve` or a `host_solve`",
@@ -310,6 +356,35 @@ mod tests {
         assert!(
             text[2].starts_with("a.md:10:7: the note for \"ipc\" is empty"),
             "{text:#?}"
+        );
+    }
+
+    #[test]
+    fn a_lesson_made_by_hand_takes_no_step_and_solves_on_the_host() {
+        let a = lesson(
+            "a.md",
+            "id = \"a\"\ntitle = \"A\"\norder = 1\nobserve = \"host-shell\"\n[launch]\nsteps = [\"uts\"]\n[[check]]\nid = \"c\"\nsay = \"x\"\nkind = \"ns_differs\"\nns = \"uts\"\nsolve = \"hostname x\"\nhost_cheat = \"true\"\n",
+        );
+        assert!(a.by_hand());
+        let text: Vec<String> = validate(&[a]).iter().map(|p| p.to_string()).collect();
+        assert_eq!(text.len(), 2, "{text:#?}");
+        assert!(
+            text[0].starts_with("a.md:7:10: a lesson with observe = \"host-shell\" takes no step"),
+            "{text:#?}"
+        );
+        assert!(
+            text[1].starts_with("a.md:9:6: check \"c\": in a lesson made by hand the learner types in the host shell: use `host_solve`"),
+            "{text:#?}"
+        );
+        let b = lesson(
+            "b.md",
+            "id = \"b\"\ntitle = \"B\"\norder = 1\nobserve = \"shell\"\n",
+        );
+        assert!(!b.by_hand());
+        let text: Vec<String> = validate(&[b]).iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            text,
+            ["b.md:5:11: observe is \"shell\": expected \"container\" or \"host-shell\""]
         );
     }
 

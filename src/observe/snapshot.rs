@@ -18,6 +18,30 @@ pub struct Target {
     pub subject: i32,
     pub tree_root: i32,
     pub cgroup: Option<Cgroup>,
+    /// In a lesson made by hand (`observe = "host-shell"`): the pid below which the
+    /// learner's newest container is looked for again at every sample
+    /// ([`super::by_hand::newest`]); once there is one, it replaces the three above.
+    pub learner_below: Option<i32>,
+}
+
+impl Target {
+    /// The target as it stands now: the learner's newest container when following one
+    /// and it exists (its PID 1, the tree from the process that made it, its memory
+    /// cgroup when it is one of ours), else as set.
+    pub fn resolve(&self, proc_root: &Path) -> Target {
+        let Some(root) = self.learner_below else {
+            return self.clone();
+        };
+        match super::by_hand::newest(proc_root, root, std::process::id() as i32) {
+            Some(l) => Target {
+                subject: l.pid1,
+                tree_root: l.first,
+                cgroup: super::by_hand::memory_of(proc_root, l.pid1),
+                learner_below: self.learner_below,
+            },
+            None => self.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -62,6 +86,7 @@ impl Snapshot {
 
 /// Reads one snapshot. Never fails as a whole: each part says what it could not read.
 pub fn sample(proc_root: &Path, target: &Target, at: Duration) -> Snapshot {
+    let target = &target.resolve(proc_root);
     let tree = ptree::tree(proc_root, target.tree_root).unwrap_or_default();
     let mounts = mountinfo::read_mountinfo(proc_root, target.subject).map_err(|e| format!("{e:#}"));
     let (memory, pids_current) = match &target.cgroup {
@@ -90,6 +115,7 @@ mod tests {
             subject: me,
             tree_root: me,
             cgroup: None,
+            learner_below: None,
         };
         let s = sample(Path::new("/proc"), &t, Duration::ZERO);
         assert_eq!(s.ns.len(), 10);
@@ -106,6 +132,7 @@ mod tests {
             subject: i32::MAX - 1,
             tree_root: i32::MAX - 1,
             cgroup: None,
+            learner_below: None,
         };
         let s = sample(Path::new("/proc"), &t, Duration::ZERO);
         assert!(s.tree.is_empty());

@@ -79,6 +79,7 @@ pub fn resolve(proc_root: &Path, host: Option<&Host>, pid: i32) -> Result<Resolv
             subject: pid,
             tree_root: pid,
             cgroup,
+            learner_below: None,
         },
         cgroup_note,
     })

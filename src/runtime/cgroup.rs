@@ -31,7 +31,7 @@ pub use delegate::{Delegated, may_write, own_cgroup};
 pub use layout::{Controller, Hierarchy, Host, Layout, Version};
 pub use observed::{ReadLimits, parse_cpu_max};
 pub use oom::OomEvents;
-pub use remove::{ours, remove_dir};
+pub use remove::{ours, remove_dir, remove_recorded};
 
 use crate::runtime::paths::PREFIX;
 use crate::runtime::report::Report;

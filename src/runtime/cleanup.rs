@@ -1,4 +1,5 @@
-//! Removes what dead sessions left behind, from their state files only: processes
+//! Removes what dead sessions left behind, from their state files (and, for what a
+//! learner made by hand from the host shell, the session id: `runtime::by_hand`): processes
 //! (by pid *and* start time), cgroups, veths, session directories. A live session,
 //! or a process that merely reuses a recorded pid, is never touched.
 //!
@@ -139,6 +140,14 @@ fn clean_recorded(paths: &Paths, s: &State, errors: &mut Vec<String>) {
             errors.push(format!("{e:#}"));
         }
     }
+    // What the learner made by hand from the dead session's host shell: found by the
+    // session's id (its processes' UH_SESSION, its cgroups' names), as at teardown.
+    super::by_hand::kill_marked(&paths.proc_root, &s.session_id, &mut report);
+    errors.extend(super::by_hand::remove_cgroups(
+        paths,
+        &s.session_id,
+        &mut report,
+    ));
     for v in &s.veths {
         if let Err(e) = delete_veth(&mut Linux, v, &mut report) {
             errors.push(format!("{e:#}"));

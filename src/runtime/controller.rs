@@ -91,6 +91,9 @@ pub struct Launch {
     cgroup_scope: cgroup::Scope,
     /// The kernel, as the controller's parts of the steps and teardown call it.
     sys: Box<dyn Sys + Send>,
+    /// The read-only layers this launch was planned with, top first (`UH_LAYERS`: what
+    /// a learner mounts an overlay of by hand).
+    pub layers: Vec<std::path::PathBuf>,
 }
 
 impl Launch {
@@ -141,6 +144,7 @@ impl Launch {
             ahead: std::collections::HashMap::new(),
             cgroup_scope: cgroup::Scope::Every,
             sys: Box::new(Linux),
+            layers: Vec::new(),
         })
     }
 
@@ -546,6 +550,17 @@ impl Launch {
             let _ = child.wait();
         }
         self.wait_gone(Duration::from_secs(2));
+        // What the learner made by hand from the host shell (its processes, its
+        // cgroups, a mount leaked under the session directory), before our own cgroup
+        // and the directory go. A pipelined launch (`run`) has no host shell and no
+        // lesson: it is spared the scan of /proc.
+        if !self.pipeline {
+            errors.extend(super::by_hand::clean(
+                &self.paths,
+                &self.session,
+                &mut report,
+            ));
+        }
         if let Some(Err(e)) = self.cgroup.take().map(|cg| cg.remove(&mut report)) {
             errors.push(format!("{e:#}"));
         }

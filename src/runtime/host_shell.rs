@@ -12,6 +12,9 @@
 //! | `UH_UPPER`         | the overlay's upper directory (what the container wrote) |
 //! | `UH_SESSION`       | the session id |
 //! | `UH_STATE`         | the session's state directory, `/run/underhood/<id>` |
+//! | `UH_LAYERS`        | the lesson's read-only layers, `:`-separated, top first (an overlay's `lowerdir`) |
+//! | `UH_HOG`           | the memory hog, its copy in our tools layer |
+//! | `UH_NEW_CGROUP`    | where a memory cgroup made by hand goes: `<memory hierarchy>/underhood-<id>-mine` (removed at teardown) |
 //!
 //! `UH_ROOT` is not the overlay's `merged` directory: that mount is made inside the
 //! container's mount namespace, so on the host `merged/` is an empty directory; the
@@ -70,6 +73,33 @@ pub fn env(launch: &Launch) -> Vec<(String, String)> {
         ("UH_SESSION".into(), launch.session.id().to_string()),
         ("UH_STATE".into(), dir.display().to_string()),
     ]);
+    // For a container made by hand: the layers an overlay takes (overlayfs' lowerdir
+    // syntax, top first) and where a memory cgroup of the learner's own goes, named
+    // so that teardown finds it (runtime::by_hand).
+    if !launch.layers.is_empty() {
+        let layers: Vec<String> = launch
+            .layers
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        out.push(("UH_LAYERS".into(), layers.join(":")));
+    }
+    // The memory hog: its copy in our tools layer (the top one), not our own binary.
+    if let Some(hog) = launch
+        .layers
+        .iter()
+        .map(|l| l.join("usr/local/bin/hog"))
+        .find(|p| p.is_file())
+    {
+        out.push(("UH_HOG".into(), hog.display().to_string()));
+    }
+    if let Some(h) = super::cgroup::Host::detect(&launch.paths)
+        .ok()
+        .and_then(|h| h.hierarchy(Controller::Memory).map(|m| m.mount.clone()))
+    {
+        let name = super::by_hand::cgroup_name(launch.session.id());
+        out.push(("UH_NEW_CGROUP".into(), h.join(name).display().to_string()));
+    }
     out
 }
 

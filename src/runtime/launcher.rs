@@ -43,8 +43,10 @@ pub fn layers(source: &RootSource, paths: &Paths) -> Result<Vec<PathBuf>> {
 /// Creates a session and starts its subject; nothing is done to the kernel yet.
 pub fn start(opts: &Options, lower: Vec<PathBuf>, paths: &Paths) -> Result<Launch> {
     let session = Session::create(paths)?;
-    let steps = plan_steps(opts, lower, &session);
-    Launch::start(paths.clone(), session, steps)
+    let steps = plan_steps(opts, lower.clone(), &session);
+    let mut launch = Launch::start(paths.clone(), session, steps)?;
+    launch.layers = lower;
+    Ok(launch)
 }
 
 /// For a launch run start to end (`run`): the subject is started first, so that its

@@ -366,6 +366,7 @@ mod tests {
             subject: 1,
             tree_root: 1,
             cgroup: None,
+            learner_below: None,
         });
         let mut n = 0;
         o.resolve_with(Box::new(move || {
@@ -374,6 +375,7 @@ mod tests {
                 subject: 42,
                 tree_root: 42,
                 cgroup: None,
+                learner_below: None,
             })
         }));
         o.resolve_target();

@@ -99,6 +99,15 @@ pub fn without_unusable(
     (opts, if still { None } else { why })
 }
 
+/// In a lesson made by hand (`observe = "host-shell"`), the panes follow the learner's
+/// newest container below us (the host shell is our child), found again at each sample
+/// (`observe::snapshot::Target::resolve`).
+fn learner_below(lesson: Option<&LessonFile>) -> Option<i32> {
+    lesson
+        .filter(|l| l.by_hand())
+        .map(|_| std::process::id() as i32)
+}
+
 /// Doctor's line on why the cgroup step is left out of this walk, and what gives it;
 /// `None` when it is taken.
 pub fn cgroup_skipped(o: &WalkOptions) -> Option<String> {
@@ -161,6 +170,7 @@ impl Walk {
             subject: launch.subject,
             tree_root: launch.subject,
             cgroup: None,
+            learner_below: learner_below(opts.lesson.as_ref()),
         });
         Ok(Walk {
             launch,
@@ -254,6 +264,7 @@ impl Walk {
             subject: self.launch.subject,
             tree_root: self.launch.first_pid().unwrap_or(self.launch.subject),
             cgroup: self.launch.cgroup.clone(),
+            learner_below: learner_below(self.lesson()),
         };
         if self.observer.set_target(target)
             && let Some(cg) = self.launch.cgroup.clone()

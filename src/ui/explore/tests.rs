@@ -66,6 +66,7 @@ fn a_vanished_process_keeps_its_last_state_and_says_so() {
             subject: me,
             tree_root: me,
             cgroup: None,
+            learner_below: None,
         },
         std::time::Duration::ZERO,
     );
