@@ -16,13 +16,12 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use underhood::session::follow::learner::{CheckState, Progress, Said, State};
+use underhood::session::follow::position::{LessonRef, Position, VERSION};
+use underhood::session::follow::publish::Publisher;
+use underhood::session::follow::report::Outbox;
+use underhood::session::follow::{Addr, subscribe};
 use underhood::ui::class::ClassView;
-use underhood::ui::follow::learner::{CheckState, Progress, Said, State};
-use underhood::ui::follow::position::{LessonRef, Position, VERSION};
-use underhood::ui::follow::publish::Publisher;
-use underhood::ui::follow::report::Outbox;
-use underhood::ui::follow::{Addr, subscribe};
-use underhood::ui::tap::Tap;
 
 /// The time between two changes of one learner: over `report::MIN_GAP` (125 ms), with room, so
 /// that each change is measured on its own and not coalesced with the one before.

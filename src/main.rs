@@ -66,7 +66,7 @@ struct TuiArgs {
     publish: Option<String>,
     /// Go where the session at ADDR goes (HOST:PORT or unix:@NAME), on your own kernel.
     #[arg(long, value_name = "ADDR")]
-    follow: Option<underhood::ui::follow::Addr>,
+    follow: Option<underhood::session::follow::Addr>,
     /// With --follow: the name the instructor's class view shows (default user@host).
     #[arg(long, value_name = "NAME", requires = "follow")]
     name: Option<String>,
@@ -255,13 +255,13 @@ fn tui(args: TuiArgs) -> ExitCode {
     let follow = match args.follow.clone() {
         None => None,
         Some(addr) => match cli::lessons::load(args.lessons.as_ref()) {
-            Some(lessons) => Some(underhood::ui::follow::Following {
+            Some(lessons) => Some(underhood::session::follow::Following {
                 addr,
                 lessons,
                 name: args
                     .name
                     .clone()
-                    .unwrap_or_else(underhood::ui::follow::learner::default_name),
+                    .unwrap_or_else(underhood::session::follow::learner::default_name),
             }),
             None => return ExitCode::from(1),
         },

@@ -11,6 +11,8 @@
 //!   progress. It emits one stream of [`event::Event`]s, each stamped with the time
 //!   since the session started; the TUI applies them, records and publishes them.
 //! - `headless`: a launch run start to end (`underhood run`, `lessons run`).
+//! - `follow`: instructor follow and class progress, the wire format and the sockets
+//!   (`--publish`, `--follow`, `underhood notes`, `underhood class`).
 //! - `event`: that stream's vocabulary (also a recording's, `docs/recording-format.md`).
 //! - `recording`: a session's events saved as they happen (`--record`) and read back
 //!   (`replay`), with each snapshot written as what changed since the one before.
@@ -19,6 +21,7 @@
 //! `ui/` or `cli/`.
 
 pub mod event;
+pub mod follow;
 pub mod headless;
 pub mod observer;
 pub mod prepare;

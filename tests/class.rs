@@ -14,13 +14,12 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+use underhood::session::follow::learner::{CheckState, Progress, Said, State};
+use underhood::session::follow::position::{LessonRef, Position, VERSION};
+use underhood::session::follow::publish::Publisher;
+use underhood::session::follow::report::Outbox;
+use underhood::session::follow::{Addr, Feed, subscribe};
 use underhood::ui::class::ClassView;
-use underhood::ui::follow::learner::{CheckState, Progress, Said, State};
-use underhood::ui::follow::position::{LessonRef, Position, VERSION};
-use underhood::ui::follow::publish::Publisher;
-use underhood::ui::follow::report::Outbox;
-use underhood::ui::follow::{Addr, Feed, subscribe};
-use underhood::ui::tap::Tap;
 
 const LIMIT: Duration = Duration::from_secs(30);
 

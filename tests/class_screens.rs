@@ -6,10 +6,10 @@
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use underhood::session::follow::learner::{CheckState, Entry, Progress, State};
+use underhood::session::follow::position::{LessonRef, Position, StepRef};
+use underhood::session::follow::{Feed, position};
 use underhood::ui::class::{ClassView, draw};
-use underhood::ui::follow::learner::{CheckState, Entry, Progress, State};
-use underhood::ui::follow::position::{LessonRef, Position, StepRef};
-use underhood::ui::follow::{Feed, position};
 
 fn position(lesson: &str, title: &str, done: usize, of: usize) -> Position {
     Position {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::tmux::{Tui, unless_tmux};
 use common::{assert_no_residue_of_ours, residue, trials, unless_root};
-use underhood::ui::follow::Position;
+use underhood::session::follow::Position;
 
 fn main() -> std::process::ExitCode {
     common::run(trials![

@@ -9,10 +9,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
+use underhood::session::follow::learner::Said;
+use underhood::session::follow::report::Outbox;
+use underhood::session::follow::{Addr, Feed, position::unix_ms_now, subscribe};
 use underhood::ui::class::{self, ClassView};
-use underhood::ui::follow::learner::Said;
-use underhood::ui::follow::report::Outbox;
-use underhood::ui::follow::{Addr, Feed, position::unix_ms_now, subscribe};
 use underhood::ui::terminal::{self, Input};
 
 #[derive(clap::Args, Debug)]

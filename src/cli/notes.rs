@@ -9,8 +9,8 @@ use std::time::Duration;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use underhood::ui::follow::discover::{self, Candidate};
-use underhood::ui::follow::{Addr, Feed, position::unix_ms_now, subscribe};
+use underhood::session::follow::discover::{self, Candidate};
+use underhood::session::follow::{Addr, Feed, position::unix_ms_now, subscribe};
 use underhood::ui::notes::{self, NotesView};
 use underhood::ui::terminal::{self, Input};
 
@@ -34,13 +34,13 @@ enum Msg {
 
 /// The first position a session sends on connecting; `None` when it says nothing
 /// within 300 ms.
-fn first_position(pid: u32) -> Option<underhood::ui::follow::Position> {
+fn first_position(pid: u32) -> Option<underhood::session::follow::Position> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let first = Addr::session(pid).connect().ok().and_then(|r| {
             let mut line = String::new();
             std::io::BufRead::read_line(&mut std::io::BufReader::new(r), &mut line).ok()?;
-            underhood::ui::follow::Position::decode(&line).ok()
+            underhood::session::follow::Position::decode(&line).ok()
         });
         let _ = tx.send(first);
     });

@@ -94,6 +94,9 @@ pub struct LessonView {
     pub rootless_note: Option<String>,
     /// (step, lesson that introduces it) for the steps only passed through (ui/pass.rs).
     pub passing: Vec<(String, String)>,
+    /// Made by hand (`observe = "host-shell"`): no steps, the learner works in the host
+    /// shell (h), so that is where the text points.
+    pub by_hand: bool,
 }
 
 impl LessonView {
@@ -123,6 +126,7 @@ impl LessonView {
                 .collect(),
             rootless_note: l.front.rootless_note.clone(),
             passing: crate::lesson::passing::pointers(l),
+            by_hand: l.by_hand(),
         }
     }
 
@@ -501,6 +505,7 @@ mod tests {
             checks: vec![row("a", Some(true)), row("b", None), row("c", Some(false))],
             rootless_note: None,
             passing: Vec::new(),
+            by_hand: false,
         };
         assert_eq!(
             v.summary().as_deref(),

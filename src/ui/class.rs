@@ -11,11 +11,11 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::follow::learner::{Entry, MAX_NAME, State};
-use super::follow::roster::{MAX_LEARNERS, Roster};
-use super::follow::{Feed, Position};
 use super::notes::Link;
 use crate::lesson::set::LessonSet;
+use crate::session::follow::learner::{Entry, MAX_NAME, State};
+use crate::session::follow::roster::{MAX_LEARNERS, Roster};
+use crate::session::follow::{Feed, Position};
 
 #[derive(Debug, Clone)]
 pub struct ClassView {

@@ -1,82 +1,110 @@
-//! Instructor follow: every TUI session says where it is (lesson, step) to whoever
-//! listens, and a session started with `--follow ADDR` goes where another one is.
-//!
-//! - `position`: the protocol, one JSON object per line, versioned.
-//! - `publish`: the `Tap` that serves it on `@underhood/<pid>` (an abstract unix
-//!   socket, unix(7)) and, with `--publish ADDR`, on TCP for a classroom.
-//! - `subscribe`: the client side (`--follow ADDR`, `underhood notes`): connects,
-//!   reads positions, says when the connection is lost and when it is back.
-//! - `discover`: the sessions running on this machine, from /proc/net/unix.
-//!
-//! - `learner`, `roster`, `classroom`, `report`: class progress. A follower says back,
-//!   on the same connection, its name and where it stands (`learner`: the lines;
-//!   `report`: the follower's side); the session keeps the class (`roster`, pure) and
-//!   tells it to `underhood class` (`classroom`: the reading side).
-//!
-//! Following itself stays one way: nothing a follower says moves the session.
+//! Instructor follow, the TUI's side: its state as a position (what the session
+//! publishes) and as a learner's progress (what a follower reports back), and the
+//! taps that hand them to `session::follow`, where the protocol and the sockets are.
 
-pub mod classroom;
-pub mod discover;
-pub mod learner;
-pub mod position;
-pub mod publish;
-pub mod report;
-pub mod roster;
-pub mod subscribe;
+use std::time::Duration;
 
-pub use position::Position;
-pub use subscribe::{Addr, Feed};
+use super::app::App;
+use super::event::Event;
+use super::tap::Tap;
+use crate::session::follow::learner::{CheckState, MAX_CHECKS, MAX_WHY, Progress, State, clean};
+use crate::session::follow::position::{LessonRef, StepRef, VERSION};
+use crate::session::follow::publish::Publisher;
+use crate::session::follow::report::Reporter;
+use crate::session::follow::{Feed, Following, Position};
 
-pub use super::app::FollowStatus;
-
-/// What `--follow` needs besides the address: the lessons to switch between (the
-/// same set `--lessons DIR` or the shipped ones give).
-#[derive(Debug, Clone)]
-pub struct Following {
-    pub addr: Addr,
-    pub lessons: crate::lesson::set::LessonSet,
-    /// The name the instructor's class view shows (`--name`, default user@host).
-    pub name: String,
+/// Where `app` is now.
+pub fn position(app: &App, started_ms: u64, pid: u32) -> Position {
+    let step = |s: &crate::runtime::step::Step| StepRef {
+        name: s.name().to_string(),
+        title: s.title(),
+    };
+    Position {
+        v: VERSION,
+        lesson: app.lesson.as_ref().map(|l| LessonRef {
+            id: l.id.clone(),
+            title: l.title.clone(),
+        }),
+        done: app.done,
+        of: app.steps.len(),
+        last: app.last_step().map(step),
+        next: app.next_step().map(step),
+        started_ms,
+        pid,
+        following: app.follow.as_ref().map(|f| f.addr.clone()),
+    }
 }
 
-/// How many of `steps` to have done to be where `p` is. By the name of the step just
-/// taken when we have it (a learner without root has an extra `user` step first),
-/// else by count; never more than we have.
-pub fn target_done(steps: &[crate::runtime::step::Step], p: &Position) -> usize {
-    if p.done == 0 {
-        return 0;
+/// Where `app` is, as a learner reports it. Reasons are cut to [`MAX_WHY`].
+pub fn progress(app: &App) -> Progress {
+    let checks = app
+        .lesson
+        .as_ref()
+        .map(|l| {
+            l.checks
+                .iter()
+                .take(MAX_CHECKS)
+                .map(|c| {
+                    let (state, why) = match &c.outcome {
+                        None => (State::NotYet, None),
+                        Some(o) if o.passed => (State::Passed, None),
+                        Some(o) => (State::Failed, Some(clean(&o.detail, MAX_WHY))),
+                    };
+                    CheckState {
+                        id: c.id.clone(),
+                        state,
+                        why,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Progress {
+        lesson: app.lesson.as_ref().map(|l| l.id.clone()),
+        done: app.done as u32,
+        of: app.steps.len() as u32,
+        step: app.last_step().map(|s| s.name().to_string()),
+        checks,
     }
-    if let Some(last) = &p.last
-        && let Some(i) = steps.iter().position(|s| s.name() == last.name)
-    {
-        return i + 1;
+}
+
+/// The publisher is told the position after every change (it sends only new ones).
+impl Tap for Publisher {
+    fn event(&mut self, _at: Duration, _ev: &Event) {}
+
+    fn state(&mut self, _at: Duration, app: &App) {
+        let p = position(app, self.started_ms(), self.pid());
+        self.publish(p);
     }
-    p.done.min(steps.len())
+
+    fn finish(&mut self) {
+        Publisher::finish(self);
+    }
+}
+
+/// A follower's reporter is told its progress after every change.
+impl Tap for Reporter {
+    fn event(&mut self, _at: Duration, _ev: &Event) {}
+
+    fn state(&mut self, _at: Duration, app: &App) {
+        self.report(progress(app));
+    }
+}
+
+/// `--follow`: follows `f.addr` (each feed to `sink`) and reports back as `f.name`;
+/// the returned tap is to be added to the session's taps.
+pub fn follow(f: &Following, sink: impl FnMut(Feed) -> bool + Send + 'static) -> Box<dyn Tap> {
+    Box::new(crate::session::follow::report::follow(f, sink))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::position::StepRef;
     use super::*;
     use crate::runtime::step::Step;
-    use crate::ui::app::{App, HostLine};
+    use crate::session::follow::learner::Said;
+    use crate::session::follow::report::Outbox;
+    use crate::ui::app::{FollowStatus, HostLine, LessonView};
     use crate::ui::theme::{Theme, ThemeKind};
-
-    fn pos(done: usize, last: Option<&str>) -> Position {
-        Position {
-            lesson: None,
-            done,
-            of: 3,
-            last: last.map(|n| StepRef {
-                name: n.into(),
-                title: n.into(),
-            }),
-            next: None,
-            started_ms: 0,
-            pid: 1,
-            ..Position::example()
-        }
-    }
 
     fn following() -> App {
         let mut a = App::new(
@@ -117,17 +145,75 @@ mod tests {
     }
 
     #[test]
-    fn the_target_is_found_by_step_name_then_by_count() {
-        let id = crate::runtime::step::IdMap {
-            inside: 0,
-            outside: 1000,
-            count: 1,
-        };
-        let steps = [Step::User { uid: id, gid: id }, Step::Ipc, Step::Mount];
-        assert_eq!(target_done(&steps, &pos(0, None)), 0);
-        // The instructor (root) took ipc as step 1; this rootless learner has user first.
-        assert_eq!(target_done(&steps, &pos(1, Some("ipc"))), 2);
-        assert_eq!(target_done(&steps, &pos(2, Some("warp"))), 2);
-        assert_eq!(target_done(&steps, &pos(9, None)), 3);
+    fn the_position_says_where_the_app_is_and_whom_it_follows() {
+        let mut a = following();
+        a.done = 1;
+        let p = position(&a, 5, 42);
+        assert_eq!(
+            (p.v, p.done, p.of, p.started_ms, p.pid),
+            (VERSION, 1, 2, 5, 42)
+        );
+        assert_eq!(p.lesson, None);
+        assert_eq!(p.last.map(|s| s.name), Some("ipc".into()));
+        assert_eq!(p.next.map(|s| s.name), Some("mount".into()));
+        assert_eq!(p.following.as_deref(), Some("127.0.0.1:7878"));
+    }
+
+    fn latest(o: &Outbox) -> (u64, Option<Progress>) {
+        let (v, l) = o.latest();
+        let p = l.map(|l| match Said::decode(&l) {
+            Ok(Said::Progress(p)) => p,
+            other => panic!("{other:?}"),
+        });
+        (v, p)
+    }
+
+    #[test]
+    fn the_tap_reports_each_change_of_step_or_check_and_nothing_else() {
+        let set = crate::lesson::set::builtin().unwrap();
+        let mut app = App::new(
+            HostLine::default(),
+            vec![Step::Mount, Step::Pid],
+            Vec::new(),
+            Theme {
+                kind: ThemeKind::Default,
+            },
+        );
+        app.lesson = Some(LessonView::from_file(set.get("oom").unwrap()));
+        let o = Outbox::new(&Said::Hello { name: "ada".into() });
+        let mut tap = Reporter::new(o.clone());
+        let at = Duration::ZERO;
+        tap.state(at, &app);
+        let (v, p) = latest(&o);
+        let p = p.unwrap();
+        assert_eq!(
+            (v, p.lesson.as_deref(), p.done, p.of),
+            (1, Some("oom"), 0, 2)
+        );
+        assert!(p.checks.iter().all(|c| c.state == State::NotYet));
+        // A redraw with nothing changed: no line.
+        app.zoom = true;
+        tap.state(at, &app);
+        assert_eq!(latest(&o).0, 1);
+        app.done = 1;
+        tap.state(at, &app);
+        let (v, p) = latest(&o);
+        assert_eq!((v, p.unwrap().step.as_deref()), (2, Some("mount")));
+        let check = &mut app.lesson.as_mut().unwrap().checks[0];
+        check.outcome = Some(crate::lesson::check::Outcome {
+            passed: false,
+            detail: "no kill yet\u{1b}[31m".into(),
+        });
+        tap.state(at, &app);
+        let c0 = latest(&o).1.unwrap().checks[0].clone();
+        assert_eq!(c0.state, State::Failed);
+        assert_eq!(c0.why.as_deref(), Some("no kill yet\\u{1b}[31m"));
+        app.lesson.as_mut().unwrap().checks[0].outcome = Some(crate::lesson::check::Outcome {
+            passed: true,
+            detail: "1 kill".into(),
+        });
+        tap.state(at, &app);
+        let (v, p) = latest(&o);
+        assert_eq!((v, p.unwrap().checks[0].state), (4, State::Passed));
     }
 }

@@ -9,9 +9,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::follow::{Feed, Position};
 use crate::lesson::format::LessonFile;
 use crate::lesson::set::LessonSet;
+use crate::session::follow::{Feed, Position};
 
 /// The link to the followed session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +117,7 @@ fn hanging(text: &str, first: &str, rest: &str, width: u16) -> Vec<Line<'static>
 /// One step's lines: its title and, when the lesson has one, the speaker's note.
 fn step_lines(
     label: &str,
-    step: Option<&super::follow::position::StepRef>,
+    step: Option<&crate::session::follow::position::StepRef>,
     lesson: Option<&LessonFile>,
     width: u16,
 ) -> Vec<Line<'static>> {
@@ -315,7 +315,7 @@ mod tests {
             assert!(walk_note(name).is_some(), "no note for {name}");
         }
     }
-    use crate::ui::follow::position::LessonRef;
+    use crate::session::follow::position::LessonRef;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
@@ -414,11 +414,11 @@ mod tests {
                 }),
                 done: 1,
                 of: 6,
-                last: Some(crate::ui::follow::position::StepRef {
+                last: Some(crate::session::follow::position::StepRef {
                     name: "net".into(),
                     title: "network namespace + veth pair".into(),
                 }),
-                next: Some(crate::ui::follow::position::StepRef {
+                next: Some(crate::session::follow::position::StepRef {
                     name: "mount".into(),
                     title: "mount namespace".into(),
                 }),

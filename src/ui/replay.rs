@@ -11,13 +11,13 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyM
 use super::app::{App, Pane, ReplayStatus};
 use super::draw;
 use super::event::Event;
-use super::follow::position::unix_ms_now;
-use super::follow::publish::Publisher;
 use super::recording::Recording;
 use super::tap::Tap;
 use super::terminal::Input;
 use super::theme::Theme;
 use super::update::{Command, Msg, apply_emits, update};
+use crate::session::follow::position::unix_ms_now;
+use crate::session::follow::publish::Publisher;
 
 #[derive(Debug, Clone, Default)]
 pub struct ReplayOptions {

@@ -55,7 +55,7 @@ pub struct TuiOptions {
     /// `--publish HOST:PORT`: also publish where we are on TCP (for a classroom).
     pub publish: Option<String>,
     /// `--follow ADDR`: go where that session goes.
-    pub follow: Option<super::follow::Following>,
+    pub follow: Option<crate::session::follow::Following>,
     /// The cgroup controllers this user may not use here, each with doctor's line on
     /// why and what gives it (`underhood doctor` decides; main fills it in). Their
     /// limits are left out of the plan rather than failing the walk on EACCES.
@@ -114,8 +114,8 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     let sigs = prepare::block_signals(&[])?;
     // Where we are, for `underhood notes` and followers; before the container exists,
     // so that a `--publish` address already taken stops us with nothing to undo.
-    let publisher = super::follow::publish::Publisher::start(
-        super::follow::position::unix_ms_now(),
+    let publisher = crate::session::follow::publish::Publisher::start(
+        crate::session::follow::position::unix_ms_now(),
         opts.publish.as_deref(),
     )?;
 
@@ -158,7 +158,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     if let Some(f) = &opts.follow {
         let tx = tx.clone();
         // Following, and telling the instructor's class view where we stand.
-        taps.add(super::follow::report::follow(f, move |feed| {
+        taps.add(super::follow::follow(f, move |feed| {
             tx.send(Msg::Follow(feed)).is_ok()
         }));
     }
@@ -220,9 +220,9 @@ struct Driver {
     /// The shells' terminals, by slot (`Slot::ALL`'s order).
     shells: [Option<ShellSession>; 3],
     /// `--follow`: whom, and the lessons to switch between.
-    follow: Option<super::follow::Following>,
+    follow: Option<crate::session::follow::Following>,
     /// The followed session's position last synced to.
-    follow_last: Option<super::follow::Position>,
+    follow_last: Option<crate::session::follow::Position>,
     /// Where events go besides the screen (a recording, followers).
     taps: Taps,
 }

@@ -120,7 +120,7 @@ mod tests {
             crossterm::event::KeyModifiers::NONE,
         );
         run(&mut app, Msg::Key(left));
-        let lost = crate::ui::follow::Feed::Lost("refused".into());
+        let lost = crate::session::follow::Feed::Lost("refused".into());
         run(&mut app, Msg::Follow(lost));
         let evs = seen.lock().unwrap().clone();
         assert_eq!(

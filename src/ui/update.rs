@@ -16,9 +16,9 @@ use crate::session::event::{Event, Slot};
 
 use super::app::App;
 use super::draw;
-use super::follow::{Feed, Position};
 use super::pane::{Open, Pane, slot_of};
 use super::scroll::{self, Move};
+use crate::session::follow::{Feed, Position};
 
 mod feed;
 

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::runtime::explain;
-use crate::ui::app::{App, Pane};
+use crate::ui::app::{App, LessonView, Pane};
 use crate::ui::scroll::{self, Geometry};
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
@@ -94,6 +94,26 @@ fn walk(app: &App) -> (Vec<Line<'static>>, String) {
     (lines, title)
 }
 
+/// What to do once no step is left: in the container's shell (s), or, in a lesson
+/// made by hand (which has no steps at all), in the host shell (h) where the learner
+/// builds the container.
+fn done_line(l: &LessonView) -> &'static str {
+    if l.by_hand {
+        "made by hand: do it in the host shell (h), then check (c)"
+    } else {
+        "all steps done: try it in the shell (s), then check (c)"
+    }
+}
+
+/// The heading of a lesson's `[[try]]` commands: the shell they are typed in.
+fn tries_heading(l: &LessonView) -> &'static str {
+    if l.by_hand {
+        "Try in the host shell (h):"
+    } else {
+        "Try in the shell (s):"
+    }
+}
+
 /// In a lesson: its text for where the learner is, then its checks.
 fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
     let t = app.theme;
@@ -130,10 +150,7 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
             Span::styled(s.title(), t.title()),
             Span::styled("  → takes it", t.dim()),
         ])),
-        None => lines.push(Line::from(Span::styled(
-            "all steps done: try it in the shell (s), then check (c)",
-            t.title(),
-        ))),
+        None => lines.push(Line::from(Span::styled(done_line(l), t.title()))),
     }
     // A passed-through step has no section of its own: its line above is all.
     let mut section = if passing.is_empty() {
@@ -156,7 +173,7 @@ fn lesson(app: &App, area: Rect) -> (Vec<Line<'static>>, String) {
     }
     if next.is_none() && !l.tries.is_empty() {
         lines.push(Line::raw(""));
-        lines.push(Line::from(Span::styled("Try in the shell (s):", t.title())));
+        lines.push(Line::from(Span::styled(tries_heading(l), t.title())));
         for (cmd, why) in &l.tries {
             lines.push(Line::from(vec![
                 Span::styled(format!("  $ {cmd}"), t.changed()),
@@ -309,4 +326,55 @@ pub(crate) fn message_lines(app: &App) -> Vec<Line<'static>> {
         lines.push(Line::from(Span::styled(format!("why: {why}"), t.error())));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::app::HostLine;
+    use crate::ui::theme::{Theme, ThemeKind};
+
+    /// The step pane's text for lesson `id` once no step is left.
+    fn text(id: &str) -> String {
+        let set = crate::lesson::set::builtin().unwrap();
+        let mut app = App::new(
+            HostLine::default(),
+            Vec::new(),
+            Vec::new(),
+            Theme {
+                kind: ThemeKind::Default,
+            },
+        );
+        app.lesson = Some(LessonView::from_file(set.get(id).unwrap()));
+        let (lines, _) = lesson(&app, Rect::new(0, 0, 100, 40));
+        lines
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_lesson_made_by_hand_points_at_the_host_shell() {
+        for id in ["by-hand-unshare", "by-hand-rootfs", "by-hand-cgroup"] {
+            let t = text(id);
+            assert!(
+                t.contains("made by hand: do it in the host shell (h), then check (c)"),
+                "{id}: {t}"
+            );
+            assert!(t.contains("Try in the host shell (h):"), "{id}: {t}");
+            assert!(!t.contains("the shell (s)"), "{id}: {t}");
+        }
+        let t = text("uts");
+        assert!(
+            t.contains("all steps done: try it in the shell (s), then check (c)"),
+            "{t}"
+        );
+        assert!(t.contains("Try in the shell (s):"), "{t}");
+    }
 }

@@ -14,7 +14,7 @@ impl Driver {
     pub(super) fn follow(
         &mut self,
         app: &mut App,
-        p: &crate::ui::follow::Position,
+        p: &crate::session::follow::Position,
         redraw: &mut dyn FnMut(&App),
     ) {
         if !crate::ui::update::moved(&mut self.follow_last, p) {
@@ -45,7 +45,7 @@ impl Driver {
                 return;
             }
         }
-        let target = crate::ui::follow::target_done(self.walk.steps(), p);
+        let target = crate::session::follow::target_done(self.walk.steps(), p);
         if target < self.walk.done() {
             let ok = self.walk.rebuild(target);
             self.flush(app);

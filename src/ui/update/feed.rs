@@ -3,8 +3,8 @@
 //! and a move of the followed session becomes `Command::Follow`.
 
 use crate::session::event::Event;
+use crate::session::follow::{Feed, Position};
 use crate::ui::app::App;
-use crate::ui::follow::{Feed, Position};
 
 use super::Command;
 
@@ -68,9 +68,9 @@ pub fn moved(last: &mut Option<Position>, p: &Position) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::runtime::step::Step;
+    use crate::session::follow::position::StepRef;
+    use crate::session::follow::{Feed, Position};
     use crate::ui::app::{App, FollowStatus, HostLine};
-    use crate::ui::follow::position::StepRef;
-    use crate::ui::follow::{Feed, Position};
     use crate::ui::theme::{Theme, ThemeKind};
     use crate::ui::update::{Command, Msg, apply_emits, update};
 

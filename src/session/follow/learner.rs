@@ -184,39 +184,6 @@ pub fn clean(text: &str, max: usize) -> String {
 }
 
 impl Progress {
-    /// Where `app` is. Reasons are cut to [`MAX_WHY`].
-    pub fn of(app: &crate::ui::app::App) -> Progress {
-        let checks = app
-            .lesson
-            .as_ref()
-            .map(|l| {
-                l.checks
-                    .iter()
-                    .take(MAX_CHECKS)
-                    .map(|c| {
-                        let (state, why) = match &c.outcome {
-                            None => (State::NotYet, None),
-                            Some(o) if o.passed => (State::Passed, None),
-                            Some(o) => (State::Failed, Some(clean(&o.detail, MAX_WHY))),
-                        };
-                        CheckState {
-                            id: c.id.clone(),
-                            state,
-                            why,
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Progress {
-            lesson: app.lesson.as_ref().map(|l| l.id.clone()),
-            done: app.done as u32,
-            of: app.steps.len() as u32,
-            step: app.last_step().map(|s| s.name().to_string()),
-            checks,
-        }
-    }
-
     /// The line, under [`MAX_LINE`] whatever the lesson: reasons are dropped, then
     /// checks, until it fits.
     pub fn encode(&self) -> String {
@@ -337,7 +304,7 @@ mod tests {
         });
         assert_eq!(Told::decode(&e.encode()), Some(Ok(e)));
         // A position is not about the class.
-        let pos = crate::ui::follow::Position::example().encode();
+        let pos = crate::session::follow::Position::example().encode();
         assert_eq!(Told::decode(&pos), None);
     }
 

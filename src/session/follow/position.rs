@@ -19,8 +19,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ui::app::App;
-
 /// The version this build speaks.
 pub const VERSION: u32 = 1;
 
@@ -65,28 +63,6 @@ pub enum LineError {
 }
 
 impl Position {
-    /// Where `app` is now.
-    pub fn of(app: &App, started_ms: u64, pid: u32) -> Position {
-        let step = |s: &crate::runtime::step::Step| StepRef {
-            name: s.name().to_string(),
-            title: s.title(),
-        };
-        Position {
-            v: VERSION,
-            lesson: app.lesson.as_ref().map(|l| LessonRef {
-                id: l.id.clone(),
-                title: l.title.clone(),
-            }),
-            done: app.done,
-            of: app.steps.len(),
-            last: app.last_step().map(step),
-            next: app.next_step().map(step),
-            started_ms,
-            pid,
-            following: app.follow.as_ref().map(|f| f.addr.clone()),
-        }
-    }
-
     pub fn lesson_id(&self) -> Option<&str> {
         self.lesson.as_ref().map(|l| l.id.as_str())
     }

@@ -1,5 +1,5 @@
-//! The learner's side of class progress: a `Tap` that turns the session's state into a
-//! `progress` line when it changes (lesson, step, a check's state), and an [`Outbox`]
+//! The learner's side of class progress: a [`Reporter`] that turns the session's
+//! progress into a `progress` line when it changes (lesson, step, a check's state), and an [`Outbox`]
 //! that a writer thread per connection sends back to the followed session: the hello
 //! first, then the latest line at each change (at most one per [`MIN_GAP`]), and again
 //! after `HEARTBEAT` of quiet.
@@ -17,9 +17,6 @@ use std::time::Duration;
 use super::learner::{Progress, Said};
 use super::publish::HEARTBEAT;
 use super::subscribe::{self, Feed, Stream};
-use crate::ui::app::App;
-use crate::ui::event::Event;
-use crate::ui::tap::Tap;
 
 /// A learner's write to a session that does not read gives up after this.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,6 +61,14 @@ impl Outbox {
             s.version += 1;
         }
         self.changed.notify_all();
+    }
+
+    /// The latest line and how many lines there have been: what the writer sends next.
+    pub fn latest(&self) -> (u64, Option<Arc<str>>) {
+        match self.slot.lock() {
+            Ok(s) => (s.version, s.latest.clone()),
+            Err(_) => (0, None),
+        }
     }
 
     /// The session said no: this connection's writer stops (following goes on).
@@ -125,7 +130,8 @@ impl Outbox {
     }
 }
 
-/// The learner's tap: a `progress` line whenever it changes.
+/// The learner's reporter: a `progress` line whenever it changes (the TUI feeds it
+/// after each change of its state).
 pub struct Reporter {
     outbox: Arc<Outbox>,
     last: Option<Progress>,
@@ -135,13 +141,9 @@ impl Reporter {
     pub fn new(outbox: Arc<Outbox>) -> Reporter {
         Reporter { outbox, last: None }
     }
-}
 
-impl Tap for Reporter {
-    fn event(&mut self, _at: Duration, _ev: &Event) {}
-
-    fn state(&mut self, _at: Duration, app: &App) {
-        let p = Progress::of(app);
+    /// Where the learner is now: stored as the latest line if it changed.
+    pub fn report(&mut self, p: Progress) {
         if self.last.as_ref() != Some(&p) {
             self.outbox.set(p.encode());
             self.last = Some(p);
@@ -150,85 +152,20 @@ impl Tap for Reporter {
 }
 
 /// `--follow`: follows `f.addr` (each feed to `sink`) and reports back as `f.name`;
-/// the returned tap is to be added to the session's taps.
-pub fn follow(
-    f: &super::Following,
-    sink: impl FnMut(Feed) -> bool + Send + 'static,
-) -> Box<dyn Tap> {
+/// the returned reporter is to be told the session's progress.
+pub fn follow(f: &super::Following, sink: impl FnMut(Feed) -> bool + Send + 'static) -> Reporter {
     let outbox = Outbox::new(&Said::Hello {
         name: f.name.clone(),
     });
     subscribe::spawn_saying(f.addr.clone(), Some(outbox.clone()), sink);
-    Box::new(Reporter::new(outbox))
+    Reporter::new(outbox)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::step::Step;
-    use crate::ui::app::{App, HostLine, LessonView};
-    use crate::ui::follow::learner::{Said, State};
-    use crate::ui::theme::{Theme, ThemeKind};
     use std::io::{BufRead, BufReader};
     use std::net::TcpListener;
-
-    fn latest(o: &Outbox) -> (u64, Option<Progress>) {
-        let s = o.slot.lock().unwrap();
-        let p = s.latest.as_ref().map(|l| match Said::decode(l) {
-            Ok(Said::Progress(p)) => p,
-            other => panic!("{other:?}"),
-        });
-        (s.version, p)
-    }
-
-    #[test]
-    fn the_tap_reports_each_change_of_step_or_check_and_nothing_else() {
-        let set = crate::lesson::set::builtin().unwrap();
-        let mut app = App::new(
-            HostLine::default(),
-            vec![Step::Mount, Step::Pid],
-            Vec::new(),
-            Theme {
-                kind: ThemeKind::Default,
-            },
-        );
-        app.lesson = Some(LessonView::from_file(set.get("oom").unwrap()));
-        let o = Outbox::new(&Said::Hello { name: "ada".into() });
-        let mut tap = Reporter::new(o.clone());
-        let at = Duration::ZERO;
-        tap.state(at, &app);
-        let (v, p) = latest(&o);
-        let p = p.unwrap();
-        assert_eq!(
-            (v, p.lesson.as_deref(), p.done, p.of),
-            (1, Some("oom"), 0, 2)
-        );
-        assert!(p.checks.iter().all(|c| c.state == State::NotYet));
-        // A redraw with nothing changed: no line.
-        app.zoom = true;
-        tap.state(at, &app);
-        assert_eq!(latest(&o).0, 1);
-        app.done = 1;
-        tap.state(at, &app);
-        let (v, p) = latest(&o);
-        assert_eq!((v, p.unwrap().step.as_deref()), (2, Some("mount")));
-        let check = &mut app.lesson.as_mut().unwrap().checks[0];
-        check.outcome = Some(crate::lesson::check::Outcome {
-            passed: false,
-            detail: "no kill yet\u{1b}[31m".into(),
-        });
-        tap.state(at, &app);
-        let c0 = latest(&o).1.unwrap().checks[0].clone();
-        assert_eq!(c0.state, State::Failed);
-        assert_eq!(c0.why.as_deref(), Some("no kill yet\\u{1b}[31m"));
-        app.lesson.as_mut().unwrap().checks[0].outcome = Some(crate::lesson::check::Outcome {
-            passed: true,
-            detail: "1 kill".into(),
-        });
-        tap.state(at, &app);
-        let (v, p) = latest(&o);
-        assert_eq!((v, p.unwrap().checks[0].state), (4, State::Passed));
-    }
 
     #[test]
     fn a_learner_follows_a_session_that_never_reads() {
@@ -243,9 +180,9 @@ mod tests {
         assert_eq!(rx.recv_timeout(t), Ok(Feed::Connected { again: false }));
         for done in 0..50 {
             o.set(format!("{{\"filler\":\"{}\"}}\n", "x".repeat(1000)));
-            let p = crate::ui::follow::Position {
+            let p = crate::session::follow::Position {
                 done,
-                ..crate::ui::follow::Position::example()
+                ..crate::session::follow::Position::example()
             };
             s.write_all(p.encode().as_bytes()).unwrap();
             assert!(matches!(rx.recv_timeout(t), Ok(Feed::Position(p)) if p.done == done));

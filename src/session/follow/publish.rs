@@ -1,4 +1,4 @@
-//! The publishing side: a `Tap` that tells every connected client where the session
+//! The publishing side: what tells every connected client where the session
 //! is. Each client has a writer thread fed through a small bounded queue, so the main
 //! loop only ever `try_send`s: a slow or stuck client can never block the UI. A client
 //! whose queue is full is dropped (it reconnects and gets the position afresh).
@@ -23,9 +23,6 @@ use anyhow::{Context, Result};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::position::Position;
-use crate::ui::app::App;
-use crate::ui::event::Event;
-use crate::ui::tap::Tap;
 
 /// Lines queued for one client before it counts as too slow and is dropped: room for
 /// the whole class at once (a watcher is sent one line per learner when it starts).
@@ -335,16 +332,19 @@ impl Publisher {
         self.hub.publish(Arc::from(pos.encode()));
         self.last = Some(pos);
     }
-}
 
-impl Tap for Publisher {
-    fn event(&mut self, _at: Duration, _ev: &Event) {}
-
-    fn state(&mut self, _at: Duration, app: &App) {
-        self.publish(Position::of(app, self.started_ms, self.pid));
+    /// When the session started (unix time, ms) and the publishing pid: what every
+    /// position it sends carries.
+    pub fn started_ms(&self) -> u64 {
+        self.started_ms
     }
 
-    fn finish(&mut self) {
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The session ends: clients get EOF, the listeners stop.
+    pub fn finish(&mut self) {
         self.hub.close();
         for l in &self.listeners {
             // shutdown(2) on a listening socket makes a blocked accept(2) return

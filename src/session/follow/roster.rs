@@ -354,7 +354,7 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::follow::learner::{CheckState, State};
+    use crate::session::follow::learner::{CheckState, State};
 
     fn hello(name: &str) -> Vec<u8> {
         Said::Hello { name: name.into() }
