@@ -105,7 +105,8 @@ fn a_closed_terminal_tears_the_tui_down() {
 }
 
 fn a_closed_terminal_tears_a_lesson_down() {
-    closed_terminal("hup-lesson", "--lesson pid");
+    // A lesson whose every press takes one step (no run of passed-through steps).
+    closed_terminal("hup-lesson", "--lesson pivot-root");
 }
 
 /// A follower (`--follow`) whose session is not there: it keeps its own container and
