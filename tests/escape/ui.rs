@@ -105,8 +105,7 @@ fn a_closed_terminal_tears_the_tui_down() {
 }
 
 fn a_closed_terminal_tears_a_lesson_down() {
-    // A lesson whose every press takes one step (no run of passed-through steps).
-    closed_terminal("hup-lesson", "--lesson pivot-root");
+    closed_terminal("hup-lesson", "--lesson pid");
 }
 
 /// A follower (`--follow`) whose session is not there: it keeps its own container and
