@@ -128,6 +128,11 @@ pub fn act_and_evaluate(l: &LessonFile, launch: &mut Launch, mode: Mode) -> Resu
     if mode == Mode::Cheat {
         for c in &l.front.checks {
             if let Some(cmd) = &c.host_cheat {
+                // What a host cheat leaves (a fake state file, a process) is undone as
+                // a host_solve's is: the check's host_undo after the checks.
+                if let Some(u) = &c.host_undo {
+                    undo.push(u.clone());
+                }
                 // Like the cheat inside: its exit does not matter, the check judges.
                 let _ = host_sh(cmd, &env_now(launch));
             }
