@@ -11,6 +11,9 @@
 //!   progress. It emits one stream of [`event::Event`]s, each stamped with the time
 //!   since the session started; the TUI applies them, records and publishes them.
 //! - `headless`: a launch run start to end (`underhood run`, `lessons run`).
+//! - `explore`: `underhood explore`'s kind, observe only: any process of the host
+//!   opened and watched with the observer (its OOM events, its exit noticed), and
+//!   `--compare`'s container of ours as a headless launch.
 //! - `event`: that stream's vocabulary (also a recording's, `docs/recording-format.md`).
 //! - `recording`: a session's events saved as they happen (`--record`) and read back
 //!   (`replay`), with each snapshot written as what changed since the one before.
@@ -19,6 +22,7 @@
 //! `ui/` or `cli/`.
 
 pub mod event;
+pub mod explore;
 pub mod headless;
 pub mod observer;
 pub mod prepare;
