@@ -185,3 +185,53 @@ pub fn ours_like(paths: &Paths, opts: &Options, probe: &[&str]) -> Result<Facts>
     down.context("removing the container made to compare with")?;
     Ok(facts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn scope() -> Scope {
+        let paths = Paths::host();
+        Scope {
+            host: Host::detect(&paths).ok(),
+            sources: Sources::host(&paths.state_dir, crate::runtime::paths::PREFIX),
+            paths,
+        }
+    }
+
+    #[test]
+    fn an_explorer_samples_its_process_and_stops_once_it_is_gone() {
+        let scope = scope();
+        let me = std::process::id() as i32;
+        let opened = scope.open(me).expect("our own process opens");
+        assert_eq!(opened.resolved.pid, me);
+        let (tx, rx) = mpsc::channel();
+        let sink: Sink = Arc::new(move |n| tx.send(n).is_ok());
+        let mut ex = Explorer::start(&scope, &opened.resolved, sink);
+        // The first sample always goes (nothing was sent before it).
+        let first = loop {
+            match rx.recv().expect("the observer sends") {
+                Notice::Snapshot(s) => break s,
+                _ => continue,
+            }
+        };
+        match ex.take(Notice::Snapshot(first)) {
+            Seen::Sample { snapshot, security } => {
+                assert!(snapshot.tree.iter().any(|n| n.proc.pid == me));
+                assert!(security.is_ok(), "{security:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!ex.observer.stopped());
+        assert!(matches!(ex.take(Notice::Oom), Seen::Nothing));
+        // A sample with no tree and no mount table: the process was reaped.
+        let reaped = Snapshot {
+            mounts: Err("ENOENT".into()),
+            ..Default::default()
+        };
+        assert!(gone(me, &reaped).is_some());
+        let _ = ex.take(Notice::Snapshot(Box::new(reaped)));
+        assert!(ex.observer.stopped(), "nothing is sampled once it is gone");
+    }
+}
