@@ -48,10 +48,12 @@ awk -v c="$((c1 - c0))" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN {
 echo "(b) memory: VmRSS $(status_kb "$pid" VmRSS) kB, VmHWM (peak) $(status_kb "$pid" VmHWM) kB, threads $(status_kb "$pid" Threads) (target < 30 MiB = 30720 kB)"
 echo "(c) frame time: the live TUI's panes, drawn by the same code (benches/tui_budget.sh without 'explore')"
 
-# (d): the explorer's loop is its first thread (the second waits for signals).
+# (d): the explorer's threads in the order ui/explore/driver.rs starts them: its loop,
+# the signal thread, the session's observer and OOM watcher (session::explore), the
+# keyboard thread.
 join "$work/w0" "$work/w1" | awk -v s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" '
     { n++; r[n] = ($3 - $2) / s }
-    END { printf "(d) untraced wake-ups/s: loop %.1f, signal thread %.1f (schedstat over %.1f s)\n", r[1], r[2], s }'
+    END { printf "(d) untraced wake-ups/s: loop %.1f, signal thread %.1f, observer %.1f, OOM watcher %.1f, keyboard %.1f (schedstat over %.1f s)\n", r[1], r[2], r[3], r[4], r[5], s }'
 if command -v strace >/dev/null; then
     log=$work/strace.idle
     timeout "$rate_secs" strace -f -qq -tt -e trace=openat,write -e signal=none -o "$log" -p "$pid" 2>/dev/null || true

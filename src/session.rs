@@ -11,6 +11,9 @@
 //!   progress. It emits one stream of [`event::Event`]s, each stamped with the time
 //!   since the session started; the TUI applies them, records and publishes them.
 //! - `headless`: a launch run start to end (`underhood run`, `lessons run`).
+//! - `explore`: `underhood explore`'s kind, observe only: any process of the host
+//!   opened and watched with the observer (its OOM events, its exit noticed), and
+//!   `--compare`'s container of ours as a headless launch.
 //! - `follow`: instructor follow and class progress, the wire format and the sockets
 //!   (`--publish`, `--follow`, `underhood notes`, `underhood class`).
 //! - `event`: that stream's vocabulary (also a recording's, `docs/recording-format.md`).
@@ -21,6 +24,7 @@
 //! `ui/` or `cli/`.
 
 pub mod event;
+pub mod explore;
 pub mod follow;
 pub mod headless;
 pub mod observer;

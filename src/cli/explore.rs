@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 
 use underhood::observe::containers::{self, Sources};
@@ -15,8 +15,8 @@ use underhood::observe::facts::{self, Facts};
 use underhood::observe::namespaces;
 use underhood::observe::{ptree, security, snapshot, target};
 use underhood::runtime::cgroup::Host;
-use underhood::runtime::launcher::{self, RootSource};
 use underhood::runtime::paths::{PREFIX, Paths};
+use underhood::session::explore::{self as session, Scope};
 use underhood::ui::explore::Explored;
 use underhood::ui::explore::compare::{self, Compare};
 use underhood::ui::explore::driver::{self, Setup, Start};
@@ -67,6 +67,17 @@ struct Ctx {
     paths: Paths,
     host: Option<Host>,
     sources: Sources,
+}
+
+impl Ctx {
+    /// Where the explore session looks.
+    fn scope(&self) -> Scope {
+        Scope {
+            paths: self.paths.clone(),
+            host: self.host.clone(),
+            sources: self.sources.clone(),
+        }
+    }
 }
 
 fn run(args: &ExploreArgs) -> Result<ExitCode> {
@@ -130,15 +141,13 @@ fn run(args: &ExploreArgs) -> Result<ExitCode> {
                 return explore_json(&ctx, &r, &explored);
             }
             Start::Explore {
-                resolved: r,
+                opened: ctx.scope().opened(r),
                 explored,
             }
         }
     };
     driver::run(Setup {
-        paths: ctx.paths,
-        host: ctx.host,
-        sources: ctx.sources,
+        scope: ctx.scope(),
         theme,
         start,
     })?;
@@ -244,17 +253,15 @@ fn compare_with_ours(ctx: &Ctx, pid: i32, json: bool, theme: Theme) -> Result<Ex
         return Ok(ExitCode::SUCCESS);
     }
     driver::run(Setup {
-        paths: ctx.paths.clone(),
-        host: ctx.host.clone(),
-        sources: ctx.sources.clone(),
+        scope: ctx.scope(),
         theme,
         start: Start::Compare(Box::new(Compare::new(left, right, reference, theme))),
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// A fresh container of ours with `left`'s options, its facts read while it runs; it is
-/// torn down before this returns, whatever happened.
+/// A fresh container of ours with `left`'s options (the explore session's headless
+/// launch), its facts read while it runs; it is torn down before this returns.
 fn ours_like(ctx: &Ctx, left: &Facts, reference: &[namespaces::NsLink]) -> Result<Facts> {
     let opts = compare::peer_options(left, reference);
     eprintln!(
@@ -273,31 +280,7 @@ fn ours_like(ctx: &Ctx, left: &Facts, reference: &[namespaces::NsLink]) -> Resul
         opts.limits.pids,
         opts.limits.cpus,
     );
-    let mut launch = launcher::start_pipelined(&opts, &RootSource::Default, &ctx.paths)?;
-    let read = (|| -> Result<Facts> {
-        while !launch.done() {
-            if let Err(f) = launch.step() {
-                bail!("{}", f.message);
-            }
-        }
-        let inner = launch.command;
-        let pid = ptree::tree(&ctx.paths.proc_root, launch.subject)
-            .unwrap_or_default()
-            .into_iter()
-            .find(|n| Some(n.proc.inner_pid()) == inner)
-            .map(|n| n.proc.pid)
-            .unwrap_or(launch.subject);
-        Ok(facts::read(
-            &ctx.paths.proc_root,
-            pid,
-            launch.cgroup.as_ref(),
-            "underhood, same options".to_string(),
-            &compare::probed_paths(),
-        ))
-    })();
-    let down = launch.teardown();
-    let facts = read?;
-    down.context("removing the container made to compare with")?;
+    let facts = session::ours_like(&ctx.paths, &opts, &compare::probed_paths())?;
     eprintln!("underhood explore: read it and removed it.");
     Ok(facts)
 }

@@ -44,6 +44,8 @@ pub type Resolver = Box<dyn FnMut() -> Option<Target> + Send>;
 /// Observer rates: 4 Hz idle, 10 Hz while the hog climbs.
 pub const IDLE_PERIOD: Duration = Duration::from_millis(250);
 pub const FAST_PERIOD: Duration = Duration::from_millis(100);
+/// The rate of a burst (see [`Observer::burst`]).
+pub const BURST_PERIOD: Duration = Duration::from_millis(10);
 /// The longest the memory graph goes without a sample while the container lives.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
@@ -58,6 +60,10 @@ pub struct Observer {
     /// Host pids whose children are in the container but not under its PID 1: the
     /// `e` shell's entering process (setns, then fork: the shell is its child).
     extra_roots: Mutex<Vec<i32>>,
+    /// Until when samples are taken at [`BURST_PERIOD`] (see [`Observer::burst`]).
+    burst_until: Mutex<Option<Instant>>,
+    /// The sampling thread, woken early by a burst.
+    sampler: Mutex<Option<thread::Thread>>,
 }
 
 impl Observer {
@@ -69,6 +75,8 @@ impl Observer {
             stop: AtomicBool::new(false),
             oom_generation: AtomicU64::new(0),
             extra_roots: Mutex::new(Vec::new()),
+            burst_until: Mutex::new(None),
+            sampler: Mutex::new(None),
         })
     }
 
@@ -76,7 +84,7 @@ impl Observer {
     /// [`Pacer`]), times counted from `started`.
     pub fn start(self: &Arc<Self>, paths: Paths, started: Instant, sink: Sink) {
         let shared = self.clone();
-        thread::spawn(move || {
+        let handle = thread::spawn(move || {
             let mut pacer = Pacer::default();
             while !shared.stopped() {
                 shared.resolve_target();
@@ -86,11 +94,41 @@ impl Observer {
                         return;
                     }
                 }
-                thread::sleep(Duration::from_millis(
-                    shared.period_ms.load(Ordering::SeqCst),
-                ));
+                // Parked, not slept: a burst wakes it at once (a spurious wake-up
+                // only takes a sample early).
+                thread::park_timeout(shared.period());
             }
         });
+        if let Ok(mut s) = self.sampler.lock() {
+            *s = Some(handle.thread().clone());
+        }
+    }
+
+    fn period(&self) -> Duration {
+        let burst = self
+            .burst_until
+            .lock()
+            .map(|b| b.is_some_and(|t| Instant::now() < t))
+            .unwrap_or(false);
+        if burst {
+            BURST_PERIOD
+        } else {
+            Duration::from_millis(self.period_ms.load(Ordering::SeqCst))
+        }
+    }
+
+    /// Samples at once, then every [`BURST_PERIOD`] for `span`: after an OOM event,
+    /// which v1 signals as the cgroup goes under OOM, a moment before the kill is
+    /// counted (cgroup-v1/memory.rst, 10).
+    pub fn burst(&self, span: Duration) {
+        if let Ok(mut b) = self.burst_until.lock() {
+            *b = Some(Instant::now() + span);
+        }
+        if let Ok(s) = self.sampler.lock()
+            && let Some(t) = s.as_ref()
+        {
+            t.unpark();
+        }
     }
 
     /// From now on the target is what `resolve` finds before each sample (kept as it
@@ -118,6 +156,11 @@ impl Observer {
     /// Every thread of this observer ends at its next tick.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Ok(s) = self.sampler.lock()
+            && let Some(t) = s.as_ref()
+        {
+            t.unpark();
+        }
     }
 
     /// Samples faster (while the hog climbs) or back at the idle pace.

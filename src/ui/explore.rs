@@ -7,8 +7,9 @@
 //! The explorer keeps an [`App`] so the TUI's own pane drawings (`ui/draw/*`) draw it:
 //! the observer's snapshots go in through [`App::take_snapshot`] as in a launch, and
 //! the namespaces' "host" column is the reference's (PID 1's, or ours when PID 1's
-//! links are unreadable). Nothing here changes the kernel; the one loop that reads
-//! it is `explore/driver.rs`, kept small so the session floor can take it over.
+//! links are unreadable). Nothing here reads or changes the kernel: the explore
+//! session (`session::explore`) does, and `explore/driver.rs` turns its notices into
+//! these screens and keys into its commands.
 
 pub mod compare;
 pub mod driver;
@@ -123,26 +124,15 @@ impl Explore {
         }
     }
 
-    /// Takes one observer sample. A sample of a process that is no longer there (no
-    /// tree, no mount table) is not taken: the panes keep the last state and the header
+    /// Takes one observer sample. A sample of a process that is no longer there
+    /// (`session::explore::gone`) is not taken: the panes keep the last state and the header
     /// says the process exited.
     pub fn sample(&mut self, snap: Snapshot, security: Result<Security, String>) {
         if self.gone.is_some() {
             return;
         }
-        let pid = self.explored.pid;
-        if snap.tree.is_empty() && snap.mounts.is_err() {
-            self.gone = Some(format!("process {pid} exited: its last state is shown"));
-            return;
-        }
-        if snap
-            .tree
-            .first()
-            .is_some_and(|n| n.proc.pid == pid && n.proc.is_zombie())
-        {
-            self.gone = Some(format!(
-                "process {pid} exited (a zombie, not reaped yet): its last state is shown"
-            ));
+        if let Some(why) = crate::session::explore::gone(self.explored.pid, &snap) {
+            self.gone = Some(why);
             return;
         }
         self.security = security;

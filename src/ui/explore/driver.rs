@@ -1,58 +1,45 @@
-//! The explorer's one loop: keys in, samples of the explored process on a timer,
-//! a redraw when something changed. Single-threaded but for a thread that turns
-//! SIGTERM/SIGHUP/SIGINT/SIGQUIT into a flag (so the terminal is always restored).
+//! The explorer's front end: keys become commands, the explore session's notices
+//! become what the screens show, and a redraw follows when something changed.
 //!
-//! It reuses the TUI's pieces: `observe::snapshot::sample` for the panes (the same
-//! sample a launch's observer takes, a quarter second apart, sent on when the view
-//! changed or, while memory is graphed, once a second), `ui::terminal` for the terminal
-//! and its hang-up. It is kept alone in this file so that the session floor can take
-//! it over (issue 13): nothing else here starts a loop or touches the kernel.
+//! What reads the host is the session's (`session::explore`): listing the
+//! containers, opening a process, the observer that samples it (paced as a launch's,
+//! closely after an OOM event) and noticing that it has exited. Three threads feed one
+//! channel, as in the TUI (`ui/run.rs`): the keys, the exit signals (so that the
+//! terminal is always restored), and the session's observer.
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use crossterm::event::Event as TermEvent;
+use crossterm::event::{Event as TermEvent, KeyEvent};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{SigSet, Signal};
 
 use super::compare::{self, Compare};
 use super::picker::{self, Picker};
 use super::{Action, Explore, Explored, view};
-use crate::observe::containers::{self, Sources};
-use crate::observe::namespaces;
-use crate::observe::security;
-use crate::observe::snapshot::{self, Snapshot, Target};
-use crate::observe::target;
-use crate::runtime::cgroup::{Host, OomEvents};
-use crate::runtime::paths::Paths;
+use crate::session::explore::{Explorer, Opened, Scope, Seen};
+use crate::session::observer::{self, Notice, Sink};
+use crate::session::prepare;
 use crate::ui::terminal::{self, Input};
 use crate::ui::theme::Theme;
 
-/// How often the explored process is sampled: as the live TUI's observer.
-pub const PERIOD: Duration = Duration::from_millis(250);
-/// While memory is graphed, a sample goes to the screen at least this often.
-pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How often the picker looks for containers again.
 pub const RESCAN: Duration = Duration::from_secs(2);
 
 /// What the driver needs from the command line.
 pub struct Setup {
-    pub paths: Paths,
-    pub host: Option<Host>,
-    pub sources: Sources,
+    pub scope: Scope,
     pub theme: Theme,
     pub start: Start,
 }
 
 pub enum Start {
     Picker,
-    Explore {
-        resolved: target::Resolved,
-        explored: Explored,
-    },
+    Explore { opened: Opened, explored: Explored },
     Compare(Box<Compare>),
 }
 
@@ -62,235 +49,207 @@ enum Screen {
     Compare(Box<Compare>),
 }
 
-/// The explorer with what it samples and the last sample taken.
+/// The explorer's screen and the session watching its process.
 struct Live {
     ex: Explore,
-    target: Target,
-    last: Option<Snapshot>,
-    /// The kernel's word on an OOM kill in the explored cgroup (inotify on v2's
-    /// memory.events, an eventfd registered for v1's memory.oom_control, as the live
-    /// TUI's watcher): a kill is sampled at once, not at the next quarter second. On v1
-    /// the registration is a write to the cgroup's `cgroup.event_control`, which
-    /// changes no limit and ends when the eventfd is closed (cgroup-v1/memory.rst, 9).
-    oom: Option<OomEvents>,
+    session: Explorer,
+    /// Which explorer this is: notices of an earlier one, still in the channel after
+    /// going back to the picker, are dropped.
+    generation: u64,
 }
 
-/// After an OOM event, how long and how often the explored process is sampled.
-const OOM_BURST: Duration = Duration::from_millis(500);
-const OOM_PERIOD: Duration = Duration::from_millis(10);
-
-/// What ended a wait.
-enum Wake {
-    Timeout,
-    Oom,
-    Input(Input),
-}
-
-/// Waits up to `timeout` for a key (or the terminal's end) and for the OOM source, in
-/// one poll(2) on both, so that an idle explorer wakes only to sample. The timeout is
-/// rounded up to whole milliseconds: rounded down, poll would return just short of it
-/// and be called again at once with 0 (a spin). Keys crossterm already holds are taken
-/// first, without waiting.
-fn wait(timeout: Duration, oom: Option<&OomEvents>) -> Wake {
-    match terminal::next(Duration::ZERO) {
-        Input::Idle => {}
-        other => return Wake::Input(other),
-    }
-    let stdin = std::io::stdin();
-    if !nix::unistd::isatty(stdin.as_fd()).unwrap_or(false) {
-        // Keys come from elsewhere (crossterm opens /dev/tty): let it wait.
-        return Wake::Input(terminal::next(timeout.min(Duration::from_millis(20))));
-    }
-    let ms = u16::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
-    let mut fds = vec![PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
-    if let Some(o) = oom {
-        fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
-    }
-    match poll(&mut fds, PollTimeout::from(ms)) {
-        Ok(0) | Err(nix::errno::Errno::EINTR) => return Wake::Timeout,
-        Ok(_) => {}
-        Err(_) => return Wake::Input(terminal::next(Duration::ZERO)),
-    }
-    let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-    if fds.get(1).is_some_and(ready) {
-        return Wake::Oom;
-    }
-    Wake::Input(terminal::next(Duration::ZERO))
+/// What wakes the loop.
+enum Msg {
+    Key(KeyEvent),
+    Resize,
+    /// The terminal closed: as its SIGHUP would.
+    Hangup,
+    /// A notice of the explorer of this generation (0: the signal thread's).
+    Notice(u64, Notice),
 }
 
 /// Runs the explorer until q (or a signal, or the terminal closes).
 pub fn run(setup: Setup) -> Result<()> {
     // Before any thread: the signals are taken by ours with sigwait(2).
-    let mut sigs = SigSet::empty();
-    for s in [
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGINT,
-        Signal::SIGQUIT,
-    ] {
-        sigs.add(s);
-    }
-    sigs.thread_block().context("blocking signals")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    std::thread::spawn(move || {
-        if sigs.wait().is_ok() {
-            flag.store(true, Ordering::SeqCst);
-        }
-    });
-    let mut screen = first_screen(&setup)?;
+    let sigs = prepare::block_signals(&[]).context("blocking signals")?;
+    let (tx, rx) = mpsc::channel();
+    observer::spawn_signal_thread(sigs, sink(&tx, 0));
+    let mut d = Driver {
+        setup,
+        tx,
+        stash: None,
+        generation: 0,
+    };
+    let mut screen = d.first_screen()?;
     let mut term = terminal::init().context("setting up the terminal")?;
-    let result = run_loop(&setup, &mut screen, &mut term, &stop);
+    let stop = Arc::new(AtomicBool::new(false));
+    spawn_input_thread(stop.clone(), d.tx.clone());
+    let result = d.run_loop(&mut screen, &mut term, &rx);
+    stop.store(true, Ordering::SeqCst);
+    drop(screen);
     terminal::restore();
     drop(term);
     result
 }
 
-fn first_screen(setup: &Setup) -> Result<Screen> {
-    Ok(match &setup.start {
-        Start::Picker => Screen::Picker(Picker::new(
-            &containers::list(&setup.paths.proc_root, &setup.sources)?,
-            setup.theme,
-        )),
-        Start::Explore { resolved, explored } => explore(setup, resolved.clone(), explored.clone()),
-        Start::Compare(c) => Screen::Compare(c.clone()),
-    })
+/// Notices into the loop's channel, tagged with their explorer's generation.
+fn sink(tx: &Sender<Msg>, generation: u64) -> Sink {
+    let tx = tx.clone();
+    Arc::new(move |n: Notice| tx.send(Msg::Notice(generation, n)).is_ok())
 }
 
-fn explore(setup: &Setup, r: target::Resolved, explored: Explored) -> Screen {
-    let (reference, note) = match containers::host_reference(&setup.paths.proc_root) {
-        Ok((re, note)) => (re.pid, note),
-        Err(e) => (std::process::id() as i32, Some(format!("{e:#}"))),
-    };
-    let links = namespaces::read_links(&setup.paths.proc_root, reference);
-    let ex = Explore::new(explored, links, setup.theme, r.cgroup_note, note);
-    let oom = r.target.cgroup.as_ref().and_then(|cg| cg.oom_events().ok());
-    Screen::Explore(Box::new(Live {
-        ex,
-        target: r.target,
-        last: None,
-        oom,
-    }))
+struct Driver {
+    setup: Setup,
+    tx: Sender<Msg>,
+    /// The picker as it was left, for going back to it.
+    stash: Option<Picker>,
+    generation: u64,
 }
 
-fn run_loop(
-    setup: &Setup,
-    screen: &mut Screen,
-    term: &mut ratatui::DefaultTerminal,
-    stop: &AtomicBool,
-) -> Result<()> {
-    let started = Instant::now();
-    let mut stash: Option<Picker> = None;
-    let mut due = Instant::now();
-    let mut dirty = true;
-    let mut fast_until: Option<Instant> = None;
-    while !stop.load(Ordering::SeqCst) {
-        if Instant::now() >= due {
-            dirty |= tick(setup, screen, started.elapsed());
-            let fast = fast_until.is_some_and(|t| Instant::now() < t);
-            due = Instant::now()
-                + match screen {
-                    Screen::Picker(_) => RESCAN,
-                    _ if fast => OOM_PERIOD,
-                    _ => PERIOD,
-                };
-        }
-        if dirty {
-            term.draw(|f| match &*screen {
-                Screen::Picker(p) => picker::draw(f, p),
-                Screen::Explore(l) => view::draw(f, &l.ex),
-                Screen::Compare(c) => compare::draw(f, c),
-            })
-            .context("drawing")?;
-            dirty = false;
-        }
-        let size = term.size().map(|s| s.into()).unwrap_or_default();
-        let oom = match &*screen {
-            Screen::Explore(l) => l.oom.as_ref(),
-            _ => None,
-        };
-        let input = match wait(due.saturating_duration_since(Instant::now()), oom) {
-            Wake::Timeout => continue,
-            Wake::Oom => {
-                if let Some(o) = oom {
-                    let _ = o.read();
-                }
-                // v1 signals the eventfd as the cgroup goes under OOM, a moment before
-                // the kill is counted: sample closely for a while.
-                fast_until = Some(Instant::now() + OOM_BURST);
-                due = Instant::now();
-                continue;
+impl Driver {
+    fn first_screen(&mut self) -> Result<Screen> {
+        let start = std::mem::replace(&mut self.setup.start, Start::Picker);
+        Ok(match start {
+            Start::Picker => {
+                Screen::Picker(Picker::new(&self.setup.scope.list()?, self.setup.theme))
             }
-            Wake::Input(i) => i,
-        };
-        let key = match input {
-            Input::Event(TermEvent::Key(k)) => k,
-            Input::Event(TermEvent::Resize(..)) => {
-                dirty = true;
-                continue;
+            Start::Explore { opened, explored } => self.explore(opened, explored),
+            Start::Compare(c) => Screen::Compare(c),
+        })
+    }
+
+    fn explore(&mut self, o: Opened, explored: Explored) -> Screen {
+        self.generation += 1;
+        let session = Explorer::start(
+            &self.setup.scope,
+            &o.resolved,
+            sink(&self.tx, self.generation),
+        );
+        let ex = Explore::new(
+            explored,
+            o.reference,
+            self.setup.theme,
+            o.resolved.cgroup_note,
+            o.reference_note,
+        );
+        Screen::Explore(Box::new(Live {
+            ex,
+            session,
+            generation: self.generation,
+        }))
+    }
+
+    fn run_loop(
+        &mut self,
+        screen: &mut Screen,
+        term: &mut ratatui::DefaultTerminal,
+        rx: &Receiver<Msg>,
+    ) -> Result<()> {
+        let mut rescan = Instant::now() + RESCAN;
+        let mut dirty = true;
+        loop {
+            if dirty {
+                term.draw(|f| match &*screen {
+                    Screen::Picker(p) => picker::draw(f, p),
+                    Screen::Explore(l) => view::draw(f, &l.ex),
+                    Screen::Compare(c) => compare::draw(f, c),
+                })
+                .context("drawing")?;
+                dirty = false;
             }
-            Input::Event(_) | Input::Idle => continue,
-            Input::Gone => return Ok(()),
-        };
-        dirty = true;
-        let action = match screen {
-            Screen::Picker(p) => p.on_key(key, size),
-            Screen::Explore(l) => l.ex.on_key(key, size),
-            Screen::Compare(c) => c.on_key(key, size),
-        };
-        match action {
-            Action::None => {}
-            Action::Quit => return Ok(()),
-            Action::Rescan => due = Instant::now(),
-            Action::Open(pid) => {
-                let Screen::Picker(p) = screen else { continue };
-                match target::resolve(&setup.paths.proc_root, setup.host.as_ref(), pid) {
-                    Ok(r) => {
-                        let explored = p
-                            .rows
-                            .iter()
-                            .find(|c| c.pid == pid)
-                            .map(|c| Explored {
-                                pid,
-                                maker: c.maker.label(),
-                                command: c.command.clone(),
-                            })
-                            .unwrap_or(Explored {
-                                pid,
-                                maker: "unknown".into(),
-                                command: String::new(),
-                            });
-                        let mut back = p.clone();
-                        back.message = None;
-                        stash = Some(back);
-                        *screen = explore(setup, r, explored);
-                        due = Instant::now();
+            let msg = match screen {
+                Screen::Picker(_) => {
+                    match rx.recv_timeout(rescan.saturating_duration_since(Instant::now())) {
+                        Ok(m) => m,
+                        Err(RecvTimeoutError::Timeout) => {
+                            dirty |= self.rescan(screen);
+                            rescan = Instant::now() + RESCAN;
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return Ok(()),
                     }
-                    Err(e) => p.message = Some(format!("{e:#}")),
                 }
-            }
-            Action::Picker => {
-                let listing = containers::list(&setup.paths.proc_root, &setup.sources)?;
-                let p = match stash.take() {
-                    Some(mut p) => {
-                        p.refresh(&listing);
-                        p
+                _ => match rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => return Ok(()),
+                },
+            };
+            let key = match msg {
+                Msg::Key(k) => k,
+                Msg::Resize => {
+                    dirty = true;
+                    continue;
+                }
+                Msg::Hangup => return Ok(()),
+                Msg::Notice(_, Notice::Signal(_)) => return Ok(()),
+                Msg::Notice(g, n) => {
+                    dirty |= take(screen, g, n);
+                    continue;
+                }
+            };
+            dirty = true;
+            let size = term.size().map(|s| s.into()).unwrap_or_default();
+            let action = match screen {
+                Screen::Picker(p) => p.on_key(key, size),
+                Screen::Explore(l) => l.ex.on_key(key, size),
+                Screen::Compare(c) => c.on_key(key, size),
+            };
+            match action {
+                Action::None => {}
+                Action::Quit => return Ok(()),
+                Action::Rescan => {
+                    self.rescan(screen);
+                    rescan = Instant::now() + RESCAN;
+                }
+                Action::Open(pid) => {
+                    let Screen::Picker(p) = screen else { continue };
+                    match self.setup.scope.open(pid) {
+                        Ok(o) => {
+                            let explored = p
+                                .rows
+                                .iter()
+                                .find(|c| c.pid == pid)
+                                .map(|c| Explored {
+                                    pid,
+                                    maker: c.maker.label(),
+                                    command: c.command.clone(),
+                                })
+                                .unwrap_or(Explored {
+                                    pid,
+                                    maker: "unknown".into(),
+                                    command: String::new(),
+                                });
+                            let mut back = p.clone();
+                            back.message = None;
+                            self.stash = Some(back);
+                            *screen = self.explore(o, explored);
+                        }
+                        Err(e) => p.message = Some(format!("{e:#}")),
                     }
-                    None => Picker::new(&listing, setup.theme),
-                };
-                *screen = Screen::Picker(p);
-                due = Instant::now() + RESCAN;
+                }
+                Action::Picker => {
+                    let listing = self.setup.scope.list()?;
+                    let p = match self.stash.take() {
+                        Some(mut p) => {
+                            p.refresh(&listing);
+                            p
+                        }
+                        None => Picker::new(&listing, self.setup.theme),
+                    };
+                    // The explorer's session ends with its screen.
+                    *screen = Screen::Picker(p);
+                    rescan = Instant::now() + RESCAN;
+                }
             }
         }
     }
-    Ok(())
-}
 
-/// One sample (explorer) or one look for containers (picker); whether to redraw.
-fn tick(setup: &Setup, screen: &mut Screen, at: Duration) -> bool {
-    let proc_root = &setup.paths.proc_root;
-    match screen {
-        Screen::Picker(p) => match containers::list(proc_root, &setup.sources) {
+    /// The picker looks for containers again; whether to redraw.
+    fn rescan(&self, screen: &mut Screen) -> bool {
+        let Screen::Picker(p) = screen else {
+            return false;
+        };
+        match self.setup.scope.list() {
             Ok(listing) => {
                 let before = p.clone();
                 p.refresh(&listing);
@@ -300,29 +259,70 @@ fn tick(setup: &Setup, screen: &mut Screen, at: Duration) -> bool {
                 p.message = Some(format!("{e:#}"));
                 true
             }
-        },
-        Screen::Explore(l) => {
-            let Live {
-                ex, target, last, ..
-            } = &mut **l;
-            if ex.gone.is_some() {
-                return false;
-            }
-            let snap = snapshot::sample(proc_root, target, at);
-            let sec = security::read(proc_root, target.subject).map_err(|e| format!("{e:#}"));
-            let changed = last.as_ref().is_none_or(|l| !l.same_view(&snap))
-                || ex.security.as_ref().ok() != sec.as_ref().ok();
-            let heartbeat = snap.memory.is_some()
-                && last
-                    .as_ref()
-                    .is_some_and(|l| snap.at.saturating_sub(l.at) >= HEARTBEAT);
-            if !(changed || heartbeat) {
-                return false;
-            }
-            *last = Some(snap.clone());
-            ex.sample(snap, sec);
+        }
+    }
+}
+
+/// A notice of explorer `generation`, shown if it is the one on the screen; whether
+/// to redraw.
+fn take(screen: &mut Screen, generation: u64, n: Notice) -> bool {
+    let Screen::Explore(l) = screen else {
+        return false;
+    };
+    if l.generation != generation || l.ex.gone.is_some() {
+        return false;
+    }
+    match l.session.take(n) {
+        Seen::Sample { snapshot, security } => {
+            l.ex.sample(*snapshot, security);
             true
         }
-        Screen::Compare(_) => false,
+        Seen::Signal(_) | Seen::Nothing => false,
     }
+}
+
+/// How long the keyboard thread waits in one poll(2): a resize (crossterm's SIGWINCH
+/// pipe, not stdin) is seen within it.
+const KEY_WAIT: Duration = Duration::from_millis(250);
+
+/// Waits up to `timeout` for a key (or the terminal's end) in one poll(2) on stdin,
+/// so that an idle explorer's keyboard thread wakes 4 times a second, not at
+/// `terminal::next`'s 50 ms slices. Keys crossterm already holds come first.
+fn next_key(timeout: Duration) -> Input {
+    match terminal::next(Duration::ZERO) {
+        Input::Idle => {}
+        other => return other,
+    }
+    let stdin = std::io::stdin();
+    if !nix::unistd::isatty(stdin.as_fd()).unwrap_or(false) {
+        // Keys come from elsewhere (crossterm opens /dev/tty): let it wait.
+        return terminal::next(timeout.min(Duration::from_millis(20)));
+    }
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(0) | Err(nix::errno::Errno::EINTR) => Input::Idle,
+        // Readable or hung up: crossterm reads it, `next` tells a hangup.
+        _ => terminal::next(Duration::ZERO),
+    }
+}
+
+/// Keys and resizes into the channel, from a thread of their own.
+fn spawn_input_thread(stop: Arc<AtomicBool>, tx: Sender<Msg>) {
+    thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            let msg = match next_key(KEY_WAIT) {
+                Input::Event(TermEvent::Key(k)) => Msg::Key(k),
+                Input::Event(TermEvent::Resize(..)) => Msg::Resize,
+                Input::Event(_) | Input::Idle => continue,
+                Input::Gone => {
+                    let _ = tx.send(Msg::Hangup);
+                    return;
+                }
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+    });
 }
