@@ -280,11 +280,12 @@ mknod -m 666 "$stage/dev/null" c 1 3
 # cannot name a veth's peer), util-linux's `unshare` (--propagation shared) and GNU tar
 # (the image tests make GNU archives), and the util-linux tools lessons use on the host
 # (ipcmk/ipcrm for the IPC lesson, nsenter for entering a container), and setpriv (the
-# rootless tests become uid 65534 with it). Busybox provides
+# rootless tests become uid 65534 with it), lsns and findmnt (the explore tests compare
+# what explore reads with them). Busybox provides
 # the rest.
 for tool in ip:/usr/sbin/ip unshare:/usr/bin/unshare tar:/usr/bin/tar \
     ipcmk:/usr/bin/ipcmk ipcrm:/usr/bin/ipcrm nsenter:/usr/bin/nsenter \
-    setpriv:/usr/bin/setpriv; do
+    setpriv:/usr/bin/setpriv lsns:/usr/bin/lsns findmnt:/usr/bin/findmnt; do
     p=$(command -v "${tool%%:*}") || die "host has no ${tool%%:*} (apt-get install iproute2 util-linux tar)"
     copy_with_libs "$stage" "$p" "${tool#*:}"
 done
