@@ -315,6 +315,10 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
             },
         ));
     }
+    // A lesson made by hand is done in the host shell: its key comes first.
+    if app.lesson.as_ref().is_some_and(|l| l.by_hand) {
+        keys.push(("h", "host shell"));
+    }
     keys.push(("s", "shell"));
     keys.push(("e", "enter"));
     // The focused pane has rows out of sight: say how to reach them.

@@ -377,4 +377,32 @@ mod tests {
         );
         assert!(t.contains("Try in the shell (s):"), "{t}");
     }
+
+    #[test]
+    fn the_footer_offers_the_host_shell_first_in_a_lesson_made_by_hand() {
+        let footer = |id: &str| {
+            let set = crate::lesson::set::builtin().unwrap();
+            let mut app = App::new(
+                HostLine::default(),
+                Vec::new(),
+                Vec::new(),
+                Theme {
+                    kind: ThemeKind::Default,
+                },
+            );
+            app.lesson = Some(LessonView::from_file(set.get(id).unwrap()));
+            let mut term =
+                ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+            term.draw(|f| crate::ui::draw::draw(f, &app)).unwrap();
+            let text = crate::ui::draw::buffer_text(term.backend().buffer());
+            text.lines().last().unwrap().to_string()
+        };
+        let by_hand = footer("by-hand-unshare");
+        assert!(
+            by_hand.trim_start().starts_with("h  host shell"),
+            "{by_hand}"
+        );
+        let uts = footer("uts");
+        assert!(!uts.contains("host shell"), "{uts}");
+    }
 }
