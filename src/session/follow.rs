@@ -56,24 +56,11 @@ pub fn target_done(steps: &[crate::runtime::step::Step], p: &Position) -> usize 
 
 #[cfg(test)]
 mod tests {
-    use super::position::StepRef;
     use super::*;
     use crate::runtime::step::Step;
 
     fn pos(done: usize, last: Option<&str>) -> Position {
-        Position {
-            lesson: None,
-            done,
-            of: 3,
-            last: last.map(|n| StepRef {
-                name: n.into(),
-                title: n.into(),
-            }),
-            next: None,
-            started_ms: 0,
-            pid: 1,
-            ..Position::example()
-        }
+        Position::at(done, last)
     }
 
     #[test]

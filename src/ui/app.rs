@@ -461,20 +461,27 @@ impl Open {
     }
 }
 
+/// An app for tests: no host facts, the default theme, these steps.
+#[cfg(test)]
+impl App {
+    pub(crate) fn for_tests(steps: Vec<Step>) -> App {
+        App::new(
+            HostLine::default(),
+            steps,
+            Vec::new(),
+            Theme {
+                kind: crate::ui::theme::ThemeKind::Default,
+            },
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::theme::ThemeKind;
 
     fn app() -> App {
-        App::new(
-            HostLine::default(),
-            vec![Step::Ipc, Step::Mount],
-            Vec::new(),
-            Theme {
-                kind: ThemeKind::Default,
-            },
-        )
+        App::for_tests(vec![Step::Ipc, Step::Mount])
     }
 
     #[test]

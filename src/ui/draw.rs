@@ -36,12 +36,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         present::draw(f, app);
         return;
     }
-    let [header, body, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header, body, footer] = header_body_footer(area);
     draw_header(f, app, header);
     draw_footer(f, app, footer);
     for (p, a) in panes(app, body) {
@@ -482,20 +477,7 @@ pub fn help_lines(app: &App, keys: &[(&str, &str)], width: usize) -> Vec<Line<'s
     let room = width.saturating_sub(kw + 2).max(10);
     let mut lines = Vec::new();
     for (k, what) in keys {
-        let mut rows: Vec<String> = vec![String::new()];
-        for word in what.split(' ') {
-            let last = rows.last_mut().expect("a row");
-            let n = last.chars().count();
-            if n > 0 && n + 1 + word.chars().count() > room {
-                rows.push(word.to_string());
-            } else {
-                if n > 0 {
-                    last.push(' ');
-                }
-                last.push_str(word);
-            }
-        }
-        for (i, r) in rows.into_iter().enumerate() {
+        for (i, r) in wrap_words(what, room).into_iter().enumerate() {
             let key = if i == 0 { *k } else { "" };
             lines.push(Line::from(vec![
                 Span::styled(format!("{key:>kw$}  "), t.title()),
@@ -504,6 +486,35 @@ pub fn help_lines(app: &App, keys: &[(&str, &str)], width: usize) -> Vec<Line<'s
         }
     }
     lines
+}
+
+/// A screen's rows: a header line, the body, a footer line.
+pub(crate) fn header_body_footer(area: Rect) -> [Rect; 3] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+/// `text` cut at spaces into rows of at most `room` columns (a longer word gets a row
+/// of its own).
+pub(crate) fn wrap_words(text: &str, room: usize) -> Vec<String> {
+    let mut rows: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let last = rows.last_mut().expect("a row");
+        let n = last.chars().count();
+        if n > 0 && n + 1 + word.chars().count() > room {
+            rows.push(word.to_string());
+        } else {
+            if n > 0 {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    rows
 }
 
 /// The help's keys: the replay's, or the TUI's.

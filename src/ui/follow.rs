@@ -107,14 +107,7 @@ mod tests {
     use crate::ui::theme::{Theme, ThemeKind};
 
     fn following() -> App {
-        let mut a = App::new(
-            HostLine::default(),
-            vec![Step::Ipc, Step::Mount],
-            Vec::new(),
-            Theme {
-                kind: ThemeKind::Default,
-            },
-        );
+        let mut a = App::for_tests(vec![Step::Ipc, Step::Mount]);
         a.follow = Some(FollowStatus::new("127.0.0.1:7878".into()));
         a
     }

@@ -130,6 +130,24 @@ impl Position {
             following: None,
         }
     }
+
+    /// A position of the full launch (no lesson): `done` of 3 steps, the last one
+    /// taken named `last` (its name for a title too).
+    pub(crate) fn at(done: usize, last: Option<&str>) -> Position {
+        Position {
+            lesson: None,
+            done,
+            of: 3,
+            last: last.map(|n| StepRef {
+                name: n.into(),
+                title: n.into(),
+            }),
+            next: None,
+            started_ms: 0,
+            pid: 1,
+            ..Position::example()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -331,20 +331,11 @@ pub(crate) fn message_lines(app: &App) -> Vec<Line<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::app::HostLine;
-    use crate::ui::theme::{Theme, ThemeKind};
 
     /// The step pane's text for lesson `id` once no step is left.
     fn text(id: &str) -> String {
         let set = crate::lesson::set::builtin().unwrap();
-        let mut app = App::new(
-            HostLine::default(),
-            Vec::new(),
-            Vec::new(),
-            Theme {
-                kind: ThemeKind::Default,
-            },
-        );
+        let mut app = App::for_tests(Vec::new());
         app.lesson = Some(LessonView::from_file(set.get(id).unwrap()));
         let (lines, _) = lesson(&app, Rect::new(0, 0, 100, 40));
         lines
@@ -382,14 +373,7 @@ mod tests {
     fn the_footer_offers_the_host_shell_first_in_a_lesson_made_by_hand() {
         let footer = |id: &str| {
             let set = crate::lesson::set::builtin().unwrap();
-            let mut app = App::new(
-                HostLine::default(),
-                Vec::new(),
-                Vec::new(),
-                Theme {
-                    kind: ThemeKind::Default,
-                },
-            );
+            let mut app = App::for_tests(Vec::new());
             app.lesson = Some(LessonView::from_file(set.get(id).unwrap()));
             let mut term =
                 ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();

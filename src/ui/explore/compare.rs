@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::Constraint;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
@@ -358,12 +358,7 @@ pub fn draw(f: &mut Frame, c: &Compare) {
         super::view::too_small(f, t, area);
         return;
     }
-    let [header, body, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header, body, footer] = crate::ui::draw::header_body_footer(area);
     let n = c.differences();
     let head = Line::from(vec![
         Span::styled(" underhood explore --compare ", t.key()),

@@ -73,12 +73,7 @@ pub fn draw(f: &mut Frame, ex: &Explore) {
         too_small(f, t, area);
         return;
     }
-    let [header, body, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(0),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header, body, footer] = crate::ui::draw::header_body_footer(area);
     draw_header(f, ex, header);
     for (focus, a) in areas(ex, body) {
         match focus.pane() {
@@ -189,21 +184,7 @@ fn short_names(mask: u64) -> String {
 
 /// Words wrapped to `width` columns, every line after the first indented by `indent`.
 fn hang(text: &str, width: usize, indent: usize) -> Vec<String> {
-    let room = width.saturating_sub(indent).max(10);
-    let mut rows: Vec<String> = vec![String::new()];
-    for word in text.split(' ') {
-        let last = rows.last_mut().expect("a row");
-        let n = last.chars().count();
-        if n > 0 && n + 1 + word.chars().count() > room {
-            rows.push(word.to_string());
-        } else {
-            if n > 0 {
-                last.push(' ');
-            }
-            last.push_str(word);
-        }
-    }
-    rows
+    crate::ui::draw::wrap_words(text, width.saturating_sub(indent).max(10))
 }
 
 /// The security pane's lines, for a pane `width` columns wide inside: a key column,

@@ -68,37 +68,16 @@ pub fn moved(last: &mut Option<Position>, p: &Position) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::runtime::step::Step;
-    use crate::session::follow::position::StepRef;
     use crate::session::follow::{Feed, Position};
-    use crate::ui::app::{App, FollowStatus, HostLine};
-    use crate::ui::theme::{Theme, ThemeKind};
+    use crate::ui::app::{App, FollowStatus};
     use crate::ui::update::{Command, Msg, apply_emits, update};
 
     fn pos(done: usize, last: Option<&str>) -> Position {
-        Position {
-            lesson: None,
-            done,
-            of: 3,
-            last: last.map(|n| StepRef {
-                name: n.into(),
-                title: n.into(),
-            }),
-            next: None,
-            started_ms: 0,
-            pid: 1,
-            ..Position::example()
-        }
+        Position::at(done, last)
     }
 
     fn following() -> App {
-        let mut a = App::new(
-            HostLine::default(),
-            vec![Step::Ipc, Step::Mount],
-            Vec::new(),
-            Theme {
-                kind: ThemeKind::Default,
-            },
-        );
+        let mut a = App::for_tests(vec![Step::Ipc, Step::Mount]);
         a.follow = Some(FollowStatus::new("127.0.0.1:7878".into()));
         a
     }
