@@ -125,13 +125,10 @@ pub fn remove_cgroups(paths: &Paths, session_id: &str, report: &mut Report) -> V
 /// Detaches the mounts of our mount namespace under `dir`, deepest first
 /// (umount2(2) MNT_DETACH).
 pub fn detach_under(proc_root: &Path, dir: &Path, report: &mut Report) -> Vec<String> {
-    let me = std::process::id() as i32;
-    let mut points: Vec<_> = crate::observe::mountinfo::read_mountinfo(proc_root, me)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|m| m.mount_point)
-        .filter(|p| p.starts_with(dir))
-        .collect();
+    // runtime/ reads the table itself (sys::mount_points_below): observe/ is a sibling.
+    let me = std::process::id().to_string();
+    let table = std::fs::read_to_string(proc_root.join(me).join("mountinfo")).unwrap_or_default();
+    let mut points = crate::runtime::sys::mount_points_below(&table, dir);
     points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     let mut errors = Vec::new();
     for p in points {
