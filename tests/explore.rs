@@ -343,8 +343,13 @@ fn root_explore_an_unshare_container() {
             "--fork",
             "--propagation",
             "private",
+            // Killing unshare (the Reaper) kills its PID 1 too; and that sleep must not
+            // hold the test's output open after the test ends.
+            "--kill-child",
         ])
         .args(["sleep", "100"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("unshare(1)");
     let reaper = Reaper(child);
