@@ -3,11 +3,13 @@
 //! that evaluates checks against a live container.
 
 pub mod check;
+pub mod explain;
 pub mod format;
 pub mod passing;
 pub mod plan;
 pub mod probe;
 pub mod progress;
+pub mod purpose;
 pub mod runner;
 pub mod set;
 pub mod track;

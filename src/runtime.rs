@@ -6,7 +6,6 @@ pub mod cgroup;
 pub mod cleanup;
 pub mod controller;
 pub mod enter;
-pub mod explain;
 pub mod fault;
 pub mod fdpass;
 pub mod host_shell;

@@ -11,13 +11,14 @@ use clap::Args;
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
+use underhood::lesson::explain;
 use underhood::ns::Ns;
 use underhood::runtime::controller::StepFailure;
+use underhood::runtime::image;
 use underhood::runtime::launcher::RootSource;
 use underhood::runtime::paths::Paths;
 use underhood::runtime::plan::{DEFAULT_CAPS, NetMode, Options};
 use underhood::runtime::step::{LimitSpec, RootMode, Step, Volume};
-use underhood::runtime::{explain, image};
 use underhood::session::headless::{Failed, Headless, Stopped, Terminal, pending_signal};
 use underhood::session::prepare;
 use underhood::units::{format_size, parse_size};

@@ -250,7 +250,7 @@ mod tests {
         assert_eq!(first_sentence("One. Two."), "One.");
         assert_eq!(first_sentence("Only one."), "Only one.");
         assert_eq!(
-            first_sentence(Step::Pid.purpose()),
+            first_sentence(crate::lesson::purpose::purpose(&Step::Pid)),
             "A PID namespace numbers processes from 1."
         );
     }

@@ -69,7 +69,9 @@ fn about(app: &App) -> Vec<Line<'static>> {
             "Nothing is isolated yet: this process shares every namespace with the host. Next: {}.",
             next.title()
         ))),
-        (Some(last), _) => lines.push(Line::raw(present::first_sentence(last.purpose()))),
+        (Some(last), _) => lines.push(Line::raw(present::first_sentence(
+            crate::lesson::purpose::purpose(last),
+        ))),
         (None, None) => {}
     }
     if total > 0 && app.done == total {

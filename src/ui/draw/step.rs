@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::runtime::explain;
+use crate::lesson::explain;
 use crate::ui::app::{App, LessonView, Pane};
 use crate::ui::scroll::{self, Geometry};
 
@@ -75,7 +75,7 @@ fn walk(app: &App) -> (Vec<Line<'static>>, String) {
                 Span::styled(format!("next ({}/{total}): ", app.done + 1), t.dim()),
                 Span::styled(next.title(), t.title()),
             ]));
-            lines.push(Line::raw(next.purpose()));
+            lines.push(Line::raw(crate::lesson::purpose::purpose(next)));
             lines.push(Line::from(Span::styled("press → to take it", t.dim())));
         }
         None => {

@@ -2,7 +2,7 @@
 
 use nix::errno::Errno;
 
-use super::report::errno_named;
+use crate::runtime::report::errno_named;
 
 /// A one-line explanation for an errno as text shows it (`EPERM: ...`, a report's
 /// failure or a message line).
