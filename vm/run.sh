@@ -34,7 +34,7 @@ all) modes=(v2 v1) ;;
 esac
 
 work=${UNDERHOOD_VM_DIR:-$repo/target/vm}
-vm_timeout=${UNDERHOOD_VM_TIMEOUT:-300}
+vm_timeout=${UNDERHOOD_VM_TIMEOUT:-450}
 vm_mem=${UNDERHOOD_VM_MEM:-1024M}
 passes=${UNDERHOOD_VM_PASSES:-private shared}
 append=${UNDERHOOD_VM_APPEND:-}
