@@ -76,15 +76,7 @@ pub fn newest(proc_root: &Path, root: i32, reference: i32) -> Option<Learner> {
         .into_iter()
         // A check's own nsenter joins the container for a moment: not the learner's.
         .filter(|e| !environ_has(proc_root, e.pid, PROBE_MARK))
-        .map(|e| Container {
-            pid: e.pid,
-            ppid: e.ppid,
-            start_time: e.start_time,
-            comm: e.comm.clone(),
-            command: e.command(),
-            maker: containers::Maker::Unshare,
-            isolated: e.ns.differs_from(&set),
-        })
+        .map(|e| Container::of(e, containers::Maker::Unshare, &set))
         .collect();
     let first = containers::newest_under(&found, &entries, root)?.pid;
     // With `--pid --fork` the first process's children are born in a new PID

@@ -258,6 +258,21 @@ pub struct Container {
     pub isolated: Vec<NsKind>,
 }
 
+impl Container {
+    /// The row for first process `e`, made by `maker`, isolated from `reference`.
+    pub fn of(e: &ProcEntry, maker: Maker, reference: &NsSet) -> Container {
+        Container {
+            pid: e.pid,
+            ppid: e.ppid,
+            start_time: e.start_time,
+            comm: e.comm.clone(),
+            command: e.command(),
+            maker,
+            isolated: e.ns.differs_from(reference),
+        }
+    }
+}
+
 /// Every container, oldest first (by start time, then pid).
 pub fn containers(
     entries: &[ProcEntry],
@@ -267,15 +282,7 @@ pub fn containers(
 ) -> Vec<Container> {
     let mut out: Vec<Container> = first_processes(entries, reference)
         .into_iter()
-        .map(|e| Container {
-            pid: e.pid,
-            ppid: e.ppid,
-            start_time: e.start_time,
-            comm: e.comm.clone(),
-            command: e.command(),
-            maker: maker_of(e, entries, states, ours_prefix),
-            isolated: e.ns.differs_from(&reference.set),
-        })
+        .map(|e| Container::of(e, maker_of(e, entries, states, ours_prefix), &reference.set))
         .collect();
     out.sort_by_key(|c| (c.start_time, c.pid));
     out
