@@ -137,10 +137,15 @@ pub trait Part {
     fn shape(&self) -> Shape;
     /// The subject's part.
     fn inside(&self, cx: &mut Inside) -> Result<Outcome, Errno>;
-    /// The controller's part, done when [`Part::shape`] says.
-    fn outside(&self, o: &mut Outside, r: &mut Report) -> Result<()>;
-    /// What the controller keeps of the subject's reply.
-    fn after(&self, o: &mut Outside, reply: Reply) -> Result<()>;
+    /// The controller's part, done when [`Part::shape`] says; none for a step the
+    /// subject does alone.
+    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
+        Ok(())
+    }
+    /// What the controller keeps of the subject's reply; most steps keep nothing.
+    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The parts of `step`: the one list of steps.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{Inside, Outcome, Outside, Part, Shape};
 use crate::ns::Ns;
 use crate::runtime::cgroup::{self, Cgroup, Limits};
-use crate::runtime::protocol::{Reply, Request};
+use crate::runtime::protocol::Request;
 use crate::runtime::report::Report;
 use crate::runtime::step::Step;
 
@@ -95,10 +95,6 @@ impl Part for CgroupStep<'_> {
         };
         *o.cgroup = Some(cg);
         res
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
-        Ok(())
     }
 }
 

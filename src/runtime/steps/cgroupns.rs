@@ -5,10 +5,8 @@
 use anyhow::Result;
 use nix::errno::Errno;
 
-use super::{Inside, Outcome, Outside, Part, Shape, unshare};
+use super::{Inside, Outcome, Part, Shape, unshare};
 use crate::ns::Ns;
-use crate::runtime::protocol::Reply;
-use crate::runtime::report::Report;
 
 pub struct CgroupNs;
 
@@ -34,14 +32,6 @@ impl Part for CgroupNs {
         cx.report
             .note("/proc/self/cgroup now shows the container's cgroup as /");
         Ok(Outcome::Done)
-    }
-
-    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
-        Ok(())
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -10,11 +10,9 @@ use anyhow::Result;
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
-use super::{Inside, Outcome, Outside, Part, Shape};
+use super::{Inside, Outcome, Part, Shape};
 use crate::ns::Ns;
 use crate::runtime::mounts;
-use crate::runtime::protocol::Reply;
-use crate::runtime::report::Report;
 
 /// How the container's root is entered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,14 +52,6 @@ impl Part for EnterRoot<'_> {
     fn inside(&self, cx: &mut Inside) -> Result<Outcome, Errno> {
         mounts::enter_root(cx.sys, cx.report, self.mode, self.new_root)?;
         Ok(Outcome::Done)
-    }
-
-    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
-        Ok(())
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -83,10 +83,6 @@ impl Part for Exec<'_> {
         Ok(Outcome::Started(pid.as_raw()))
     }
 
-    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
-        Ok(())
-    }
-
     fn after(&self, o: &mut Outside, reply: Reply) -> Result<()> {
         let Reply::Started { pid, .. } = reply else {
             bail!("unexpected reply to the exec step: {reply:?}");

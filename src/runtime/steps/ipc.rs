@@ -3,10 +3,8 @@
 use anyhow::Result;
 use nix::errno::Errno;
 
-use super::{Inside, Outcome, Outside, Part, Shape, unshare};
+use super::{Inside, Outcome, Part, Shape, unshare};
 use crate::ns::Ns;
-use crate::runtime::protocol::Reply;
-use crate::runtime::report::Report;
 
 pub struct Ipc;
 
@@ -33,14 +31,6 @@ impl Part for Ipc {
             "System V message queues, semaphores and shared memory of the host are gone from view",
         );
         Ok(Outcome::Done)
-    }
-
-    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
-        Ok(())
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -5,11 +5,9 @@
 use anyhow::Result;
 use nix::errno::Errno;
 
-use super::{Inside, Outcome, Outside, Part, Shape, unshare};
+use super::{Inside, Outcome, Part, Shape, unshare};
 use crate::ns::Ns;
 use crate::runtime::mounts;
-use crate::runtime::protocol::Reply;
-use crate::runtime::report::Report;
 
 pub struct Mount;
 
@@ -34,14 +32,6 @@ impl Part for Mount {
         unshare(cx.sys, cx.report, Ns::Mount)?;
         mounts::make_rslave(cx.sys, cx.report)?;
         Ok(Outcome::Done)
-    }
-
-    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
-        Ok(())
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Inside, Outcome, Outside, Part, Shape, unshare};
 use crate::ns::Ns;
-use crate::runtime::protocol::{Reply, Request};
+use crate::runtime::protocol::Request;
 use crate::runtime::report::Report;
 use crate::runtime::sys::Sys;
 
@@ -79,10 +79,6 @@ impl Part for Net<'_> {
                 "configuring eth0 inside failed",
             )
             .map(drop)
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
-        Ok(())
     }
 }
 

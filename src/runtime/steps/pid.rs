@@ -18,7 +18,6 @@ use nix::errno::Errno;
 use super::{Inside, Outcome, Outside, Part, Shape};
 use crate::ns::Ns;
 use crate::runtime::protocol::Reply;
-use crate::runtime::report::Report;
 use crate::runtime::state;
 use crate::runtime::sys::Fork;
 
@@ -72,10 +71,6 @@ impl Part for Pid {
         }
     }
 
-    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
-        Ok(())
-    }
-
     fn after(&self, o: &mut Outside, reply: Reply) -> Result<()> {
         let Reply::Forked { pid, .. } = reply else {
             bail!("unexpected reply to the PID step: {reply:?}");
@@ -91,6 +86,7 @@ impl Part for Pid {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::report::Report;
     use crate::runtime::step::Step;
     use crate::runtime::steps::{Inside, of};
     use crate::runtime::sys::{Call, Recorder};

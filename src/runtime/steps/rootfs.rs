@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::{Inside, Outcome, Outside, Part, Shape};
 use crate::ns::Ns;
 use crate::runtime::mounts;
-use crate::runtime::protocol::Reply;
 use crate::runtime::report::Report;
 use crate::runtime::step::Step;
 use crate::runtime::sys::Sys;
@@ -109,10 +108,6 @@ impl Part for Rootfs<'_> {
     fn outside(&self, o: &mut Outside, report: &mut Report) -> Result<()> {
         let root = o.sys.is_root();
         writable_layer(o.sys, report, self.spec, &o.session.dir, root, o.earlier)?;
-        Ok(())
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
         Ok(())
     }
 }

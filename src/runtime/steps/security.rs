@@ -7,9 +7,8 @@
 use anyhow::Result;
 use nix::errno::Errno;
 
-use super::{Inside, Outcome, Outside, Part, Shape};
+use super::{Inside, Outcome, Part, Shape};
 use crate::ns::Ns;
-use crate::runtime::protocol::Reply;
 use crate::runtime::report::Report;
 use crate::runtime::security;
 
@@ -56,14 +55,6 @@ impl Part for Security<'_> {
             undumpable(r)?;
         }
         Ok(Outcome::Done)
-    }
-
-    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
-        Ok(())
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -8,10 +8,8 @@ use std::path::Path;
 use anyhow::Result;
 use nix::errno::Errno;
 
-use super::{Inside, Outcome, Outside, Part, Shape, unshare};
+use super::{Inside, Outcome, Part, Shape, unshare};
 use crate::ns::Ns;
-use crate::runtime::protocol::Reply;
-use crate::runtime::report::Report;
 
 pub struct Time {
     pub offset_secs: i64,
@@ -50,14 +48,6 @@ impl Part for Time {
             "unshare --time --monotonic {offset_secs} --boottime {offset_secs}"
         ));
         Ok(Outcome::Done)
-    }
-
-    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
-        Ok(())
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Inside, Outcome, Outside, Part, Shape, unshare};
 use crate::ns::Ns;
-use crate::runtime::protocol::{Reply, Request};
+use crate::runtime::protocol::Request;
 use crate::runtime::report::Report;
 use crate::runtime::sys::Sys;
 
@@ -66,10 +66,6 @@ impl Part for User<'_> {
                 "becoming root in the user namespace failed",
             )
             .map(drop)
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -4,10 +4,8 @@
 use anyhow::Result;
 use nix::errno::Errno;
 
-use super::{Inside, Outcome, Outside, Part, Shape, unshare};
+use super::{Inside, Outcome, Part, Shape, unshare};
 use crate::ns::Ns;
-use crate::runtime::protocol::Reply;
-use crate::runtime::report::Report;
 
 pub struct Uts<'a> {
     pub hostname: &'a str,
@@ -39,14 +37,6 @@ impl Part for Uts<'_> {
         r.shell(format!("hostname {hostname}"));
         r.note("the host keeps its own name: only this namespace changed");
         Ok(Outcome::Done)
-    }
-
-    fn outside(&self, _o: &mut Outside, _r: &mut Report) -> Result<()> {
-        Ok(())
-    }
-
-    fn after(&self, _o: &mut Outside, _reply: Reply) -> Result<()> {
-        Ok(())
     }
 }
 
