@@ -93,15 +93,22 @@ pub fn next(timeout: Duration) -> Input {
             Err(_) => return Input::Gone,
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Input::Idle;
+        if let Some(input) = wait_slice(fd, left) {
+            return input;
         }
-        // In slices, so that a resize (SIGWINCH, which crossterm catches on its own
-        // pipe, not on this fd) is seen soon.
-        match hung_up(fd, left.min(Duration::from_millis(50))) {
-            Some(false) => {}
-            Some(true) | None => return Input::Gone,
-        }
+    }
+}
+
+/// One slice of `next`'s wait on the terminal's fd: `Gone` on a hangup, `Idle` once no
+/// time is left, `None` to go round again. In slices, so that a resize (SIGWINCH,
+/// which crossterm catches on its own pipe, not on this fd) is seen soon. The hangup
+/// is checked even when no time is left: a caller asking with a zero timeout in a
+/// loop must see a hung-up terminal too, or it would spin on it.
+fn wait_slice(fd: RawFd, left: Duration) -> Option<Input> {
+    match hung_up(fd, left.min(Duration::from_millis(50))) {
+        Some(false) if left.is_zero() => Some(Input::Idle),
+        Some(false) => None,
+        Some(true) | None => Some(Input::Gone),
     }
 }
 
@@ -188,6 +195,23 @@ mod tests {
         assert_eq!(hung_up(slave, Duration::ZERO), Some(false));
         drop(pty.master);
         assert_eq!(hung_up(slave, Duration::ZERO), Some(true));
+        let _ = pty.slave.as_fd();
+    }
+
+    #[test]
+    fn a_zero_wait_on_a_hung_up_terminal_says_gone_not_idle() {
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let slave = pty.slave.as_raw_fd();
+        assert!(matches!(
+            wait_slice(slave, Duration::ZERO),
+            Some(Input::Idle)
+        ));
+        assert!(wait_slice(slave, Duration::from_millis(1)).is_none());
+        drop(pty.master);
+        assert!(matches!(
+            wait_slice(slave, Duration::ZERO),
+            Some(Input::Gone)
+        ));
         let _ = pty.slave.as_fd();
     }
 }
