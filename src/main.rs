@@ -70,6 +70,10 @@ struct TuiArgs {
     /// With --follow: the name the instructor's class view shows (default user@host).
     #[arg(long, value_name = "NAME", requires = "follow")]
     name: Option<String>,
+    /// With --follow: do not report your progress (steps, checks) to the instructor's
+    /// class view; you still follow.
+    #[arg(long, requires = "follow", conflicts_with = "name")]
+    no_report: bool,
 }
 
 #[derive(Subcommand)]
@@ -258,10 +262,11 @@ fn tui(args: TuiArgs) -> ExitCode {
             Some(lessons) => Some(underhood::session::follow::Following {
                 addr,
                 lessons,
-                name: args
-                    .name
-                    .clone()
-                    .unwrap_or_else(underhood::session::follow::learner::default_name),
+                name: (!args.no_report).then(|| {
+                    args.name
+                        .clone()
+                        .unwrap_or_else(underhood::session::follow::learner::default_name)
+                }),
             }),
             None => return ExitCode::from(1),
         },

@@ -35,8 +35,9 @@ pub use subscribe::{Addr, Feed};
 pub struct Following {
     pub addr: Addr,
     pub lessons: crate::lesson::set::LessonSet,
-    /// The name the instructor's class view shows (`--name`, default user@host).
-    pub name: String,
+    /// The name the instructor's class view shows (`--name`, default user@host);
+    /// None with `--no-report`: follow without reporting progress.
+    pub name: Option<String>,
 }
 
 /// How many of `steps` to have done to be where `p` is. By the name of the step just

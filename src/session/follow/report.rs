@@ -133,30 +133,44 @@ impl Outbox {
 /// The learner's reporter: a `progress` line whenever it changes (the TUI feeds it
 /// after each change of its state).
 pub struct Reporter {
-    outbox: Arc<Outbox>,
+    /// None: the learner asked not to report (`--no-report`); nothing is ever sent.
+    outbox: Option<Arc<Outbox>>,
     last: Option<Progress>,
 }
 
 impl Reporter {
     pub fn new(outbox: Arc<Outbox>) -> Reporter {
-        Reporter { outbox, last: None }
+        Reporter {
+            outbox: Some(outbox),
+            last: None,
+        }
     }
 
     /// Where the learner is now: stored as the latest line if it changed.
     pub fn report(&mut self, p: Progress) {
+        let Some(outbox) = &self.outbox else {
+            return;
+        };
         if self.last.as_ref() != Some(&p) {
-            self.outbox.set(p.encode());
+            outbox.set(p.encode());
             self.last = Some(p);
         }
     }
 }
 
 /// `--follow`: follows `f.addr` (each feed to `sink`) and reports back as `f.name`;
-/// the returned reporter is to be told the session's progress.
+/// the returned reporter is to be told the session's progress. A learner without a
+/// name (`--no-report`) follows without saying hello: the session never learns who it
+/// is or how far it got, and its class view does not list it.
 pub fn follow(f: &super::Following, sink: impl FnMut(Feed) -> bool + Send + 'static) -> Reporter {
-    let outbox = Outbox::new(&Said::Hello {
-        name: f.name.clone(),
-    });
+    let Some(name) = &f.name else {
+        subscribe::spawn_saying(f.addr.clone(), None, sink);
+        return Reporter {
+            outbox: None,
+            last: None,
+        };
+    };
+    let outbox = Outbox::new(&Said::Hello { name: name.clone() });
     subscribe::spawn_saying(f.addr.clone(), Some(outbox.clone()), sink);
     Reporter::new(outbox)
 }
@@ -187,6 +201,43 @@ mod tests {
             s.write_all(p.encode().as_bytes()).unwrap();
             assert!(matches!(rx.recv_timeout(t), Ok(Feed::Position(p)) if p.done == done));
         }
+    }
+
+    #[test]
+    fn a_learner_with_no_report_follows_but_says_nothing() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr: super::super::Addr = l.local_addr().unwrap().to_string().parse().unwrap();
+        let f = super::super::Following {
+            addr,
+            lessons: crate::lesson::set::builtin().unwrap(),
+            name: None,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut reporter = follow(&f, move |feed| tx.send(feed).is_ok());
+        let (mut s, _) = l.accept().unwrap();
+        let t = Duration::from_secs(5);
+        assert_eq!(rx.recv_timeout(t), Ok(Feed::Connected { again: false }));
+        reporter.report(Progress {
+            lesson: Some("oom".into()),
+            done: 3,
+            of: 5,
+            step: Some("pid".into()),
+            checks: Vec::new(),
+        });
+        let p = crate::session::follow::Position::example();
+        s.write_all(p.encode().as_bytes()).unwrap();
+        assert!(matches!(rx.recv_timeout(t), Ok(Feed::Position(_))));
+        // Nothing came back: no hello, no progress (a named learner's hello arrives
+        // at once, see the test above).
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let got = std::io::Read::read(&mut s, &mut buf);
+        assert!(
+            matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the session heard from an unnamed learner: {got:?} {:?}",
+            String::from_utf8_lossy(&buf)
+        );
     }
 
     #[test]
