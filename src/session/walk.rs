@@ -300,9 +300,11 @@ impl Walk {
         }
     }
 
-    /// Going back: tear the container down and replay every step but the last.
-    pub fn back(&mut self) {
-        if self.rebuild(self.done().saturating_sub(1)) {
+    /// Going back to `target` steps done (one step, or a lesson's run of
+    /// passed-through steps undone in one press): the container torn down and a fresh
+    /// one with those steps replayed.
+    pub fn back_to(&mut self, target: usize) {
+        if self.rebuild(target) {
             let (done, of) = (self.done(), self.launch.steps.len());
             self.info(format!(
                 "went back: {done} of {of} steps replayed on a fresh container"

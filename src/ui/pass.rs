@@ -33,6 +33,22 @@ impl App {
             .collect()
     }
 
+    /// How many steps to have done after going back once: the step before, or, where
+    /// that step ended a run of passed-through steps, the start of the run (one press
+    /// took the run, one press undoes it; the next press takes it again).
+    pub fn back_target(&self) -> usize {
+        let previous = self.done.saturating_sub(1);
+        let Some(l) = &self.lesson else {
+            return previous;
+        };
+        let passed = |i: usize| l.passing.iter().any(|(p, _)| p == self.steps[i].name());
+        let mut start = self.done.min(self.steps.len());
+        while start > 0 && passed(start - 1) {
+            start -= 1;
+        }
+        if start < self.done { start } else { previous }
+    }
+
     fn pass_run(&self) -> usize {
         let Some(l) = &self.lesson else {
             return 0;
@@ -44,5 +60,54 @@ impl App {
             .map(|s| s.name())
             .collect();
         crate::lesson::passing::run_len(&l.passing, &names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::step::Step;
+    use crate::ui::app::{App, LessonView};
+
+    /// Steps ipc, mount, cgroupns, time, ipc: a lesson explaining the first and the
+    /// last, passing through the three between.
+    fn app(done: usize) -> App {
+        let mut a = App::for_tests(vec![
+            Step::Ipc,
+            Step::Mount,
+            Step::CgroupNs,
+            Step::Time { offset_secs: 0 },
+            Step::Ipc,
+        ]);
+        let pass = |s: &str| (s.to_string(), "rootfs".to_string());
+        a.lesson = Some(LessonView {
+            id: "x".into(),
+            title: "X".into(),
+            order: 1,
+            sections: Vec::new(),
+            tries: Vec::new(),
+            hints: Vec::new(),
+            checks: Vec::new(),
+            rootless_note: None,
+            passing: vec![pass("mount"), pass("cgroupns"), pass("time")],
+            by_hand: false,
+        });
+        a.done = done;
+        a
+    }
+
+    #[test]
+    fn back_after_a_run_of_passed_steps_undoes_the_whole_run() {
+        assert_eq!(app(1).steps_per_press(), 3);
+        // One press took mount, cgroupns, time: one press back lands before mount.
+        assert_eq!(app(4).back_target(), 1);
+        // After an explained step: one step back, as outside lessons.
+        assert_eq!(app(5).back_target(), 4);
+        assert_eq!(app(1).back_target(), 0);
+        assert_eq!(app(0).back_target(), 0);
+        // Dropped into the middle of a run (a followed position): back to its start.
+        assert_eq!(app(3).back_target(), 1);
+        let mut plain = app(4);
+        plain.lesson = None;
+        assert_eq!(plain.back_target(), 3);
     }
 }

@@ -317,7 +317,9 @@ impl Driver {
                                     }
                                 }
                             }
-                            Command::Back => self.walk.back(),
+                            // A run of passed-through steps is undone in one
+                            // press, as it was taken (ui/pass.rs).
+                            Command::Back => self.walk.back_to(app.back_target()),
                             Command::Hog => self.walk.hog(),
                             Command::Shell => self.open(app, terminal, Slot::Spawned)?,
                             Command::Enter => self.open(app, terminal, Slot::Entered)?,
