@@ -109,9 +109,10 @@ pub const PROMPT_BASH: &str = "HOST \\w # ";
 pub const PROMPT_SH: &str = "HOST $PWD # ";
 
 /// Starts an interactive shell on the host on a new pseudo-terminal of `rows` x
-/// `cols`, with [`env`] and the HOST prompt; returns it and the terminal's master end.
-/// bash without its startup files (they would set their own PS1), else /bin/sh.
-pub fn spawn(launch: &Launch, rows: u16, cols: u16) -> Result<(Child, OwnedFd)> {
+/// `cols`, with `vars` (made by [`env`]) and the HOST prompt; returns it and the
+/// terminal's master end. bash without its startup files (they would set their own
+/// PS1), else /bin/sh.
+pub fn spawn(vars: &[(String, String)], rows: u16, cols: u16) -> Result<(Child, OwnedFd)> {
     let (argv, prompt): (&[&str], &str) = if Path::new("/bin/bash").exists() {
         (&["/bin/bash", "--noprofile", "--norc", "-i"], PROMPT_BASH)
     } else {
@@ -135,7 +136,7 @@ pub fn spawn(launch: &Launch, rows: u16, cols: u16) -> Result<(Child, OwnedFd)> 
     }
     let mut cmd = Command::new(argv[0]);
     cmd.args(&argv[1..])
-        .envs(env(launch))
+        .envs(vars.iter().map(|(k, v)| (k, v)))
         .env("PS1", prompt)
         .env("TERM", "xterm-256color")
         // Files a shell would run first (sh(1) ENV, bash(1) BASH_ENV).

@@ -180,20 +180,31 @@ impl Walk {
     /// A shell on the host, framed HOST, whose variables (UH_PID, UH_CGROUP,
     /// UH_ROOT...: runtime::host_shell) point at the container as it stands.
     fn host_shell(&mut self, rows: u16, cols: u16) -> Option<Opened> {
-        match crate::runtime::host_shell::spawn(&self.launch, rows, cols) {
+        let vars = self.host_vars();
+        match crate::runtime::host_shell::spawn(&vars, rows, cols) {
             Ok((child, master)) => {
                 let mut r = Report::new("a shell on the host");
-                self.shells.host_env = crate::runtime::host_shell::env(&self.launch);
+                self.shells.host_env = vars;
                 for (k, v) in &self.shells.host_env {
                     r.shell(format!("export {k}={v}"));
                 }
                 r.note("this shell runs on the HOST, outside every namespace of the container");
+                if self.by_hand() {
+                    r.note(
+                        "UH_PID and UH_ROOT are not set: in this lesson the container is the \
+                         one you make here; the panes find it, with its host pid",
+                    );
+                }
                 self.emit(Event::Log { report: r });
                 // The pane's frame adds the HOST label before it.
-                let title = format!(
-                    "shell, outside the container (UH_PID={})",
-                    self.launch.subject
-                );
+                let title = if self.by_hand() {
+                    "shell on the host: make your container here".to_string()
+                } else {
+                    format!(
+                        "shell, outside the container (UH_PID={})",
+                        self.launch.subject
+                    )
+                };
                 let pid = child.id() as i32;
                 self.shells.pending = Some((Slot::Host, child));
                 Some(Opened { pid, master, title })
@@ -205,6 +216,22 @@ impl Walk {
         }
     }
 
+    /// The host shell's variables (runtime::host_shell::env). In a lesson made by hand
+    /// the container is the learner's own, made in this shell after it opened:
+    /// UH_PID and UH_ROOT would name underhood's idle one instead, so they are left
+    /// out (the checks get the learner's, lesson::probe).
+    fn host_vars(&self) -> Vec<(String, String)> {
+        let mut vars = crate::runtime::host_shell::env(&self.launch);
+        if self.by_hand() {
+            vars.retain(|(k, _)| k != "UH_PID" && k != "UH_ROOT");
+        }
+        vars
+    }
+
+    fn by_hand(&self) -> bool {
+        self.opts.lesson.as_ref().is_some_and(|l| l.by_hand())
+    }
+
     /// The host shell's variables point at the container as it was when it opened:
     /// when a step changes them (the PID step makes a new PID 1, the cgroup step the
     /// cgroup) or going back rebuilds another container, the shell is closed rather
@@ -213,7 +240,7 @@ impl Walk {
         let Some(child) = &self.shells.host_child else {
             return;
         };
-        let now = crate::runtime::host_shell::env(&self.launch);
+        let now = self.host_vars();
         if now == self.shells.host_env {
             return;
         }

@@ -81,10 +81,17 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         .collect();
     let g = geometry(app, area);
     let offset = g.offset(app.scrolled(Pane::Namespaces));
-    let title = format!(
-        "Namespaces: {isolated}/8 isolated (pid {})",
-        app.snap.as_ref().map(|s| s.subject).unwrap_or(0)
-    );
+    let by_hand = app.lesson.as_ref().is_some_and(|l| l.by_hand);
+    let title = if by_hand && isolated == 0 {
+        // Made by hand: until the learner's container exists the panes show
+        // underhood's idle process, which shares every namespace with the host.
+        "Namespaces: none isolated yet: make your container in the host shell (h)".to_string()
+    } else {
+        format!(
+            "Namespaces: {isolated}/8 isolated (pid {})",
+            app.snap.as_ref().map(|s| s.subject).unwrap_or(0)
+        )
+    };
     let table = Table::new(
         rows,
         [

@@ -389,4 +389,24 @@ mod tests {
         let uts = footer("uts");
         assert!(!uts.contains("host shell"), "{uts}");
     }
+
+    #[test]
+    fn a_lesson_made_by_hand_says_the_panes_wait_for_the_learners_container() {
+        let screen = |id: &str| {
+            let set = crate::lesson::set::builtin().unwrap();
+            let mut app = App::for_tests(Vec::new());
+            app.lesson = Some(LessonView::from_file(set.get(id).unwrap()));
+            let mut term =
+                ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50)).unwrap();
+            term.draw(|f| crate::ui::draw::draw(f, &app)).unwrap();
+            crate::ui::draw::buffer_text(term.backend().buffer())
+        };
+        let by_hand = screen("by-hand-unshare");
+        assert!(
+            by_hand.contains("none isolated yet: make your container in the host shell (h)"),
+            "{by_hand}"
+        );
+        let uts = screen("uts");
+        assert!(uts.contains("Namespaces: 0/8 isolated"), "{uts}");
+    }
 }
