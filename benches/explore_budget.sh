@@ -33,19 +33,7 @@ echo "== underhood explore (pid $pid) on container $shim of ours (underhood run 
 sleep 3
 
 # (a) and (b)
-c0=$(cpu_ticks "$pid")
-s0=$(date +%s.%N)
-wakeups "$pid" >"$work/w0"
-sleep "$idle_secs"
-c1=$(cpu_ticks "$pid")
-s1=$(date +%s.%N)
-wakeups "$pid" >"$work/w1"
-awk -v c="$((c1 - c0))" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN {
-    secs = s1 - s0
-    printf "(a) CPU idle: %d ticks in %.1f s = %.3f%% of one core (resolution: 1 tick = %.0f ms = %.3f%% over this window; target < 1%%)\n",
-        c, secs, 100 * c / hz / secs, 1000 / hz, 100 / hz / secs
-}'
-echo "(b) memory: VmRSS $(status_kb "$pid" VmRSS) kB, VmHWM (peak) $(status_kb "$pid" VmHWM) kB, threads $(status_kb "$pid" Threads) (target < 30 MiB = 30720 kB)"
+idle_and_memory "$pid"
 echo "(c) frame time: the live TUI's panes, drawn by the same code (benches/tui_budget.sh without 'explore')"
 
 # (d): the explorer's threads in the order ui/explore/driver.rs starts them: its loop,
@@ -57,28 +45,13 @@ join "$work/w0" "$work/w1" | awk -v s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { prin
 if command -v strace >/dev/null; then
     log=$work/strace.idle
     timeout "$rate_secs" strace -f -qq -tt -e trace=openat,write -e signal=none -o "$log" -p "$pid" 2>/dev/null || true
-    "$py" - "$log" "$rate_secs" <<'EOF'
-import re, sys
+    PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=benches "$py" - "$log" "$rate_secs" <<'EOF'
+import sys
+from tui_probe import traced_rates
 log, secs = sys.argv[1], float(sys.argv[2])
-snaps = mem = 0
-frames = []
-for line in open(log, errors="replace"):
-    m = re.match(r"\d+\s+(\d+):(\d+):([\d.]+) (\w+)\((.*)", line)
-    if not m:
-        continue
-    t = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
-    call, args = m[4], m[5]
-    if call == "openat" and "/mountinfo" in args:
-        snaps += 1
-    elif call == "openat" and ("memory.usage_in_bytes" in args or "memory.current" in args):
-        mem += 1
-    elif call == "write" and args.startswith("1,"):
-        if not frames or t - frames[-1][1] > 0.005:
-            frames.append([t, t])
-        else:
-            frames[-1][1] = t
+snaps, mem, frames = traced_rates(log)
 print(f"    idle traced: samples {snaps / secs:5.1f}/s (mountinfo opens), memory reads {mem / secs:5.1f}/s, "
-      f"redraws {len(frames) / secs:5.1f}/s (write bursts to the terminal) over {secs:.0f} s")
+      f"redraws {frames / secs:5.1f}/s (write bursts to the terminal) over {secs:.0f} s")
 EOF
 else
     echo "    strace missing: the traced counts are left out"
@@ -86,45 +59,16 @@ fi
 
 # (e)
 echo "(e) OOM kill -> screen, $oom_runs runs (hog at 16 MiB/s into 100 MiB, started from the host):"
-"$py" - "$sock" "$shim" "$init" "$oom_runs" <<'EOF'
-import os, subprocess, sys, threading, time
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=benches "$py" - "$sock" "$shim" "$init" "$oom_runs" <<'EOF'
+import sys, time
+from tui_probe import memory_counter, oom_kills, capture, KernelWatch
 sock, shim, init, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-counter = None
-for line in open(f"/proc/{shim}/cgroup"):
-    _, ctrls, path = line.strip().split(":", 2)
-    if "memory" in ctrls.split(","):
-        counter = f"/sys/fs/cgroup/memory{path}/memory.oom_control"
-    elif ctrls == "" and counter is None and os.path.exists(f"/sys/fs/cgroup{path}/memory.events"):
-        counter = f"/sys/fs/cgroup{path}/memory.events"
-if counter is None:
-    sys.exit("    no memory cgroup found")
-
-def oom_kills():
-    for l in open(counter):
-        k, v = l.split()
-        if k == "oom_kill":
-            return int(v)
-    return 0
-
-def capture():
-    return subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "uh"],
-                          capture_output=True, text=True).stdout
-
-print(f"    counter: {counter}")
+counter = memory_counter(shim)
 results = []
 for r in range(runs):
-    base = oom_kills()
+    base = oom_kills(counter)
     want = base + 1
-    t_kernel = [None]
-    stop = threading.Event()
-    def poll():
-        while not stop.is_set():
-            if oom_kills() > base:
-                t_kernel[0] = time.monotonic()
-                return
-            time.sleep(0.001)
-    th = threading.Thread(target=poll)
-    th.start()
+    watch = KernelWatch(counter, base)
     with open(f"/proc/{init}/root/tmp/go", "w") as go:
         go.write("go\n")
     t_count = None
@@ -132,18 +76,17 @@ for r in range(runs):
     deadline = time.monotonic() + 30
     while t_count is None and time.monotonic() < deadline:
         t0 = time.monotonic()
-        s = capture()
+        s = capture(sock)
         t1 = time.monotonic()
         caps += 1
         cap_time += t1 - t0
         if f"OOM kills {want}" in s:
             t_count = (t0, t1)
-    stop.set()
-    th.join()
-    if t_kernel[0] is None or t_count is None:
-        print(f"    run {r + 1}: incomplete (kernel {t_kernel[0]}, counter {t_count})")
+    watch.stop()
+    if watch.at is None or t_count is None:
+        print(f"    run {r + 1}: incomplete (kernel {watch.at}, counter {t_count})")
         break
-    k = t_kernel[0]
+    k = watch.at
     res = cap_time / caps * 1000
     c = ((t_count[0] - k) * 1000, (t_count[1] - k) * 1000)
     results.append(c)

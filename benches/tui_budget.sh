@@ -71,6 +71,24 @@ wakeup_rates() {
 }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
+# (a) and (b) for PID: CPU over $idle_secs idle seconds (and each thread's wake-ups,
+# in $work/w0 and $work/w1, and the window in $s0 and $s1, for the caller), then its memory.
+idle_and_memory() {
+    local pid=$1 c0 c1
+    c0=$(cpu_ticks "$pid")
+    s0=$(date +%s.%N)
+    wakeups "$pid" >"$work/w0"
+    sleep "$idle_secs"
+    c1=$(cpu_ticks "$pid")
+    s1=$(date +%s.%N)
+    wakeups "$pid" >"$work/w1"
+    awk -v c="$((c1 - c0))" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN {
+        secs = s1 - s0
+        printf "(a) CPU idle: %d ticks in %.1f s = %.3f%% of one core (resolution: 1 tick = %.0f ms = %.3f%% over this window; target < 1%%)\n",
+            c, secs, 100 * c / hz / secs, 1000 / hz, 100 / hz / secs
+    }'
+    echo "(b) memory: VmRSS $(status_kb "$pid" VmRSS) kB, VmHWM (peak) $(status_kb "$pid" VmHWM) kB, threads $(status_kb "$pid" Threads) (target < 30 MiB = 30720 kB)"
+}
 
 echo "== machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
 if [[ $mode == explore ]]; then
@@ -91,19 +109,7 @@ echo "== the TUI (pid $pid) after all $n steps, at 120x40 in tmux; settling 3 s"
 sleep 3
 
 # (a) and (b)
-c0=$(cpu_ticks "$pid")
-s0=$(date +%s.%N)
-wakeups "$pid" >"$work/w0"
-sleep "$idle_secs"
-c1=$(cpu_ticks "$pid")
-s1=$(date +%s.%N)
-wakeups "$pid" >"$work/w1"
-awk -v c="$((c1 - c0))" -v hz="$hz" -v s0="$s0" -v s1="$s1" 'BEGIN {
-    secs = s1 - s0
-    printf "(a) CPU idle: %d ticks in %.1f s = %.3f%% of one core (resolution: 1 tick = %.0f ms = %.3f%% over this window; target < 1%%)\n",
-        c, secs, 100 * c / hz / secs, 1000 / hz, 100 / hz / secs
-}'
-echo "(b) memory: VmRSS $(status_kb "$pid" VmRSS) kB, VmHWM (peak) $(status_kb "$pid" VmHWM) kB, threads $(status_kb "$pid" Threads) (target < 30 MiB = 30720 kB)"
+idle_and_memory "$pid"
 
 # (c)
 echo "(c) frame time:"
@@ -113,29 +119,13 @@ target/release/examples/frame_time "$frames" | sed 's/^/    /'
 count_rates() { # count_rates LABEL SECONDS
     local log=$work/strace.$1
     timeout "$2" strace -f -qq -tt -e trace=openat,write -e signal=none -o "$log" -p "$pid" 2>/dev/null || true
-    "$py" - "$log" "$2" "$1" <<'EOF'
-import re, sys
+    PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=benches "$py" - "$log" "$2" "$1" <<'EOF'
+import sys
+from tui_probe import traced_rates
 log, secs, label = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-snaps = mem = 0
-frames = []
-for line in open(log, errors="replace"):
-    m = re.match(r"\d+\s+(\d+):(\d+):([\d.]+) (\w+)\((.*)", line)
-    if not m:
-        continue
-    t = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])
-    call, args = m[4], m[5]
-    if call == "openat" and "/mountinfo" in args:
-        snaps += 1
-    elif call == "openat" and ("memory.usage_in_bytes" in args or "memory.current" in args):
-        mem += 1
-    elif call == "write" and args.startswith("1,"):
-        # One redraw is a burst of writes to the terminal; 5 ms apart is a new one.
-        if not frames or t - frames[-1][1] > 0.005:
-            frames.append([t, t])
-        else:
-            frames[-1][1] = t
+snaps, mem, frames = traced_rates(log)
 print(f"    {label:<5} traced: snapshots {snaps / secs:5.1f}/s (mountinfo opens), memory reads {mem / secs:5.1f}/s, "
-      f"redraws {len(frames) / secs:5.1f}/s (write bursts to the terminal) over {secs:.0f} s")
+      f"redraws {frames / secs:5.1f}/s (write bursts to the terminal) over {secs:.0f} s")
 EOF
 }
 echo "(d) observer and redraw rates:"
@@ -170,8 +160,9 @@ sleep 2
 
 # (e)
 echo "(e) OOM kill -> screen, $oom_runs runs (hog at the TUI's default 16 MiB/s into 100 MiB):"
-"$py" - "$sock" "$pid" "$oom_runs" "$done_kills" <<'EOF'
-import os, re, subprocess, sys, threading, time
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=benches "$py" - "$sock" "$pid" "$oom_runs" "$done_kills" <<'EOF'
+import os, subprocess, sys, time
+from tui_probe import memory_counter, oom_kills, capture, KernelWatch
 sock, pid, runs, kills = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 
 def children(p):
@@ -185,52 +176,22 @@ def children(p):
 
 # The container's memory cgroup, from its first process's /proc/<pid>/cgroup.
 shim = children(pid)[0]
-counter = None
-for line in open(f"/proc/{shim}/cgroup"):
-    _, ctrls, path = line.strip().split(":", 2)
-    if "memory" in ctrls.split(","):
-        counter = f"/sys/fs/cgroup/memory{path}/memory.oom_control"
-    elif ctrls == "" and counter is None and os.path.exists(f"/sys/fs/cgroup{path}/memory.events"):
-        counter = f"/sys/fs/cgroup{path}/memory.events"
-if counter is None:
-    sys.exit("    no memory cgroup found")
-
-def oom_kills():
-    for l in open(counter):
-        k, v = l.split()
-        if k == "oom_kill":
-            return int(v)
-    return 0
-
-def capture():
-    return subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "uh"],
-                          capture_output=True, text=True).stdout
-
-print(f"    counter: {counter}")
+counter = memory_counter(shim)
 results = []
 for r in range(runs):
-    base = oom_kills()
+    base = oom_kills(counter)
     want = kills + 1
-    t_kernel = [None]
-    stop = threading.Event()
-    def poll():
-        while not stop.is_set():
-            if oom_kills() > base:
-                t_kernel[0] = time.monotonic()
-                return
-            time.sleep(0.001)
-    th = threading.Thread(target=poll)
-    th.start()
+    watch = KernelWatch(counter, base)
     subprocess.run(["tmux", "-L", sock, "send-keys", "-t", "uh", "m"])
     # Until the key is handled the last run's message may still be on screen.
-    while "hog running" not in capture():
+    while "hog running" not in capture(sock):
         time.sleep(0.01)
     t_msg = t_count = None
     caps, cap_time = 0, 0.0
     deadline = time.monotonic() + 30
     while (t_msg is None or t_count is None) and time.monotonic() < deadline:
         t0 = time.monotonic()
-        s = capture()
+        s = capture(sock)
         t1 = time.monotonic()
         caps += 1
         cap_time += t1 - t0
@@ -239,12 +200,11 @@ for r in range(runs):
             t_msg = (t0, t1)
         if t_count is None and f"OOM kills {want}" in s:
             t_count = (t0, t1)
-    stop.set()
-    th.join()
-    if t_kernel[0] is None or t_msg is None or t_count is None:
-        print(f"    run {r + 1}: incomplete (kernel {t_kernel[0]}, message {t_msg}, counter {t_count})")
+    watch.stop()
+    if watch.at is None or t_msg is None or t_count is None:
+        print(f"    run {r + 1}: incomplete (kernel {watch.at}, message {t_msg}, counter {t_count})")
         break
-    k = t_kernel[0]
+    k = watch.at
     res = cap_time / caps * 1000
     m = ((t_msg[0] - k) * 1000, (t_msg[1] - k) * 1000)
     c = ((t_count[0] - k) * 1000, (t_count[1] - k) * 1000)

@@ -63,37 +63,39 @@ impl App {
     }
 }
 
+/// For tests: steps ipc, mount, cgroupns, time, ipc, `done` of them taken, in a
+/// lesson explaining the first and the last and passing through the three between.
+#[cfg(test)]
+pub(crate) fn passing_fixture(done: usize) -> App {
+    use crate::runtime::step::Step;
+    use crate::ui::app::LessonView;
+    let mut a = App::for_tests(vec![
+        Step::Ipc,
+        Step::Mount,
+        Step::CgroupNs,
+        Step::Time { offset_secs: 0 },
+        Step::Ipc,
+    ]);
+    let pass = |s: &str| (s.to_string(), "rootfs".to_string());
+    a.lesson = Some(LessonView {
+        id: "x".into(),
+        title: "X".into(),
+        order: 1,
+        sections: Vec::new(),
+        tries: Vec::new(),
+        hints: Vec::new(),
+        checks: Vec::new(),
+        rootless_note: None,
+        passing: vec![pass("mount"), pass("cgroupns"), pass("time")],
+        by_hand: false,
+    });
+    a.done = done;
+    a
+}
+
 #[cfg(test)]
 mod tests {
-    use crate::runtime::step::Step;
-    use crate::ui::app::{App, LessonView};
-
-    /// Steps ipc, mount, cgroupns, time, ipc: a lesson explaining the first and the
-    /// last, passing through the three between.
-    fn app(done: usize) -> App {
-        let mut a = App::for_tests(vec![
-            Step::Ipc,
-            Step::Mount,
-            Step::CgroupNs,
-            Step::Time { offset_secs: 0 },
-            Step::Ipc,
-        ]);
-        let pass = |s: &str| (s.to_string(), "rootfs".to_string());
-        a.lesson = Some(LessonView {
-            id: "x".into(),
-            title: "X".into(),
-            order: 1,
-            sections: Vec::new(),
-            tries: Vec::new(),
-            hints: Vec::new(),
-            checks: Vec::new(),
-            rootless_note: None,
-            passing: vec![pass("mount"), pass("cgroupns"), pass("time")],
-            by_hand: false,
-        });
-        a.done = done;
-        a
-    }
+    use super::passing_fixture as app;
 
     #[test]
     fn back_after_a_run_of_passed_steps_undoes_the_whole_run() {

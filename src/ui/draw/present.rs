@@ -52,6 +52,20 @@ struct Parts {
 /// The title: which step of how many, and its name.
 fn title(app: &App) -> String {
     let total = app.steps.len();
+    // A lesson's run of passed-through steps was one press: name the whole run.
+    let start = app.back_target();
+    if app.done > start + 1 {
+        let names: Vec<&str> = app.steps[start..app.done]
+            .iter()
+            .map(|s| s.name())
+            .collect();
+        return format!(
+            "Steps {}–{} of {total} · passed through: {}",
+            start + 1,
+            app.done,
+            names.join(", ")
+        );
+    }
     match app.last_step() {
         Some(s) => format!("Step {} of {total} · {}", app.done, s.title()),
         None if total == 1 => "1 step from a process to a container".to_string(),
@@ -339,6 +353,20 @@ mod tests {
         );
         app.present = true;
         app
+    }
+
+    #[test]
+    fn a_run_of_passed_through_steps_is_named_whole_in_the_title() {
+        let mut app = crate::ui::pass::passing_fixture(4);
+        app.present = true;
+        assert_eq!(
+            title(&app),
+            "Steps 2–4 of 5 · passed through: mount, cgroupns, time"
+        );
+        app.done = 5;
+        assert!(title(&app).starts_with("Step 5 of 5 · "), "{}", title(&app));
+        app.done = 1;
+        assert!(title(&app).starts_with("Step 1 of 5 · "), "{}", title(&app));
     }
 
     #[test]
