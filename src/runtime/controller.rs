@@ -540,13 +540,29 @@ impl Launch {
         self.torn_down = true;
         let mut errors = Vec::new();
         // SIGKILL to PID 1 takes the whole PID namespace with it (pid_namespaces(7)).
+        // The first subject, once the PID step made it the shim, is spared: it waits
+        // for PID 1 and exits as soon as PID 1 is reaped, so its exit, which we wait
+        // for, says the whole container is gone (no polling). Still the subject itself
+        // (no PID step), it is killed like the others.
+        let first = self.first.as_ref().map(|c| c.id() as i32);
+        let shim = first.is_some_and(|f| f != self.subject);
         for id in self.session.state.subjects.clone().iter().rev() {
+            if shim && Some(id.pid) == first {
+                continue;
+            }
             if state::is_alive(&self.paths.proc_root, *id) {
                 let res = self.sys.kill(id.pid, Signal::SIGKILL);
                 let _ = report.call("kill", format!("{}, SIGKILL", id.pid), res);
             }
         }
         if let Some(mut child) = self.first.take() {
+            // A shim whose PID 1 does not end (a process of the container stuck in
+            // the kernel keeps the namespace's last exit waiting) is killed after a
+            // while: its PID 1 then comes to us, the subreaper.
+            if shim && !child.exited_within(Duration::from_secs(2)) {
+                let res = self.sys.kill(child.id() as i32, Signal::SIGKILL);
+                let _ = report.call("kill", format!("{}, SIGKILL", child.id()), res);
+            }
             let _ = child.wait();
         }
         self.wait_gone(Duration::from_secs(2));
@@ -581,10 +597,11 @@ impl Launch {
     }
 
     /// Waits until no recorded subject process is left, reaping the ones re-parented
-    /// to us (we are a subreaper).
+    /// to us (we are a subreaper): on each one still running, a pidfd that becomes
+    /// readable when it exits (pidfd_open(2)), never a sleep in a loop.
     fn wait_gone(&self, limit: Duration) {
-        let start = Instant::now();
-        while start.elapsed() < limit {
+        let deadline = Instant::now() + limit;
+        loop {
             for id in &self.session.state.subjects {
                 let _ = nix::sys::wait::waitpid(
                     Pid::from_raw(id.pid),
@@ -596,11 +613,12 @@ impl Launch {
                 .state
                 .subjects
                 .iter()
-                .any(|id| state::is_alive(&self.paths.proc_root, *id));
-            if !alive {
-                return;
+                .find(|id| state::is_alive(&self.paths.proc_root, **id));
+            let left = deadline.saturating_duration_since(Instant::now());
+            match alive {
+                Some(id) if !left.is_zero() => super::start::wait_exit(id.pid, left),
+                _ => return,
             }
-            std::thread::sleep(Duration::from_millis(2));
         }
     }
 }

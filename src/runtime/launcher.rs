@@ -60,7 +60,14 @@ pub fn start_pipelined(opts: &Options, source: &RootSource, paths: &Paths) -> Re
     };
     let lower = layers(source, paths)?;
     let session = Session::create_with(paths, |s| s.subjects.extend(spawned.id()))?;
-    let steps = plan_steps(opts, lower, &session);
+    let mut steps = plan_steps(opts, lower, &session);
+    // Nobody looks at the upper layer from the host during a `run`: it goes in a tmpfs
+    // of the container's own mount namespace (see `RootfsSpec::scratch`).
+    for step in &mut steps {
+        if let super::step::Step::Rootfs(spec) = step {
+            spec.scratch = Some(session.dir.clone());
+        }
+    }
     Ok(Launch::adopt(paths.clone(), session, steps, spawned)?.pipelined())
 }
 
