@@ -359,7 +359,7 @@ impl Launch {
         let alone = steps::of(&step).shape() == Shape::ControllerBetween;
         let (report, res) = if self.pipeline && !alone {
             if self.next >= self.sent {
-                self.send_ahead();
+                self.send_ahead(self.steps.len());
             }
             self.finish_sent(&step)
         } else {
@@ -393,10 +393,10 @@ impl Launch {
     /// CgroupNs and the PID fork) is made while the subject works on what was sent
     /// before it; the rootfs directories just before the rootfs step is sent. Stops at
     /// the first controller part that fails: the steps after it are never sent.
-    fn send_ahead(&mut self) {
+    fn send_ahead(&mut self, until: usize) {
         let mut batch = Vec::new();
-        let mut i = self.next;
-        while let Some(step) = self.steps.get(i).cloned() {
+        let mut i = self.next.max(self.sent);
+        while let Some(step) = self.steps.get(i).filter(|_| i < until).cloned() {
             let part = steps::of(&step);
             let shape = part.shape();
             match shape {
@@ -406,8 +406,10 @@ impl Launch {
                     i += 1;
                     continue;
                 }
-                Shape::Controller => self.send_batch(&mut batch),
-                Shape::ControllerFirst => {}
+                // What is gathered goes now, so that the subject works on it while
+                // the controller does its part (the cgroup's mkdir and limits while
+                // the subject makes its namespaces).
+                Shape::Controller | Shape::ControllerFirst => self.send_batch(&mut batch),
             }
             let mut report = Report::new(step.title());
             let started = Instant::now();
@@ -425,6 +427,17 @@ impl Launch {
         }
         self.send_batch(&mut batch);
         self.sent = i;
+    }
+
+    /// Pipelining: sends the steps before `until` ahead now, before the first call to
+    /// [`Launch::step`], so that the subject works on them while the caller prepares
+    /// what the later steps need (`launcher::start_pipelined`: the read-only layers).
+    /// Nothing more is sent once a controller part has failed.
+    pub fn send_ahead_until(&mut self, until: usize) {
+        let failed = self.ahead.values().any(|(_, res)| res.is_err());
+        if self.pipeline && !failed {
+            self.send_ahead(until);
+        }
     }
 
     /// Sends `batch` (emptying it) as one request. A send error shows up as the
