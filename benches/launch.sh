@@ -9,9 +9,6 @@
 #   underhood's static-pie release (scripts/release.sh), where it was built once
 # Uses hyperfine when present (apt-get install hyperfine runc), else a plain loop.
 # Usage: benches/launch.sh [RUNS]   (default 200)
-#   RT=1 benches/launch.sh ...   runs hyperfine (and so every command) under SCHED_FIFO
-#   (chrt -f 10): on a machine busy with other (niced) work, the commands then wait
-#   far less for a CPU, alike for all of them; the ratios are what to compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-200}
@@ -79,9 +76,7 @@ fi
 if command -v hyperfine >/dev/null; then
     args=()
     for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
-    rt=()
-    [ -n "${RT:-}" ] && rt=(chrt -f 10)
-    "${rt[@]}" hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/times.json" "${args[@]}"
+    hyperfine -N --warmup 10 --runs "$runs" --export-json "$work/times.json" "${args[@]}"
     # Medians too (a few slow cgroup v1 writes drag the mean), and the issue's two
     # targets: within 1.5x of unshare, at least 3x faster than runc.
     if command -v jq >/dev/null; then

@@ -333,3 +333,56 @@ pub fn exec_in_place(path: &CString, argv: &[CString], env: &[CString]) -> ! {
     eprintln!("underhood: execve {path:?}: {err}");
     std::process::exit(127)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_line(pid: Pid, key: &str) -> String {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn the_command_gets_no_blocked_signal_and_sigpipe_at_its_default() {
+        // As PID 1 does: the signals it forwards are blocked (it reads a signalfd).
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        set.thread_block().unwrap();
+        let spec = SpawnSpec {
+            argv: vec!["sleep".into(), "30".into()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            inherit_stdio: false,
+            tty: false,
+            own_tool: false,
+        };
+        let mut r = Report::new("spawn");
+        let pid = spawn(&spec, None, None, &mut r).unwrap();
+        set.thread_unblock().unwrap();
+        let blocked = status_line(pid, "SigBlk:");
+        let ignored = u64::from_str_radix(&status_line(pid, "SigIgn:"), 16).unwrap();
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        assert_eq!(u64::from_str_radix(&blocked, 16).unwrap(), 0, "{blocked}");
+        assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE ignored");
+        assert_eq!(r.calls[1].name, "clone", "{:?}", r.calls);
+    }
+
+    #[test]
+    fn a_missing_program_is_enoent_and_reaped() {
+        let spec = SpawnSpec {
+            argv: vec!["/no/such/program".into()],
+            env: Vec::new(),
+            inherit_stdio: false,
+            tty: false,
+            own_tool: false,
+        };
+        let mut r = Report::new("spawn");
+        assert_eq!(spawn(&spec, None, None, &mut r), Err(Errno::ENOENT));
+    }
+}
