@@ -748,7 +748,7 @@ fn root_two_sessions_at_once_do_not_interfere_and_cleanup_of_one_spares_the_othe
         "B's veth removed"
     );
     assert_eq!(procs(&sb), pb, "B's processes changed");
-    assert_eq!(mark(&b.id).ok().as_deref(), Some("B\n"));
+    assert_eq!(mark(&sb).ok().as_deref(), Some("B\n"));
     let limit = sb
         .cgroups
         .iter()
