@@ -703,10 +703,11 @@ fn root_two_sessions_at_once_do_not_interfere_and_cleanup_of_one_spares_the_othe
     assert!(!pa.is_empty() && pa.is_disjoint(&pb), "{pa:?} {pb:?}");
     assert!(pa.iter().all(|p| is_descendant_of(*p, a.child.id() as i32)));
     assert!(pb.iter().all(|p| is_descendant_of(*p, b.child.id() as i32)));
-    // Each wrote into its own writable layer.
-    let mark = |id: &str| std::fs::read_to_string(format!("/run/underhood/{id}/upper/root/mark"));
-    assert_eq!(mark(&a.id).ok().as_deref(), Some("A\n"));
-    assert_eq!(mark(&b.id).ok().as_deref(), Some("B\n"));
+    // Each wrote into its own writable layer (a tmpfs of its own mount namespace, for
+    // `run`: seen from the host through its init's root).
+    let mark = |s: &State| std::fs::read_to_string(format!("/proc/{}/root/root/mark", init(s)));
+    assert_eq!(mark(&sa).ok().as_deref(), Some("A\n"));
+    assert_eq!(mark(&sb).ok().as_deref(), Some("B\n"));
 
     // Kill A's controller; a cleanup removes A and only A.
     a.child.kill().expect("kill A");
@@ -747,7 +748,7 @@ fn root_two_sessions_at_once_do_not_interfere_and_cleanup_of_one_spares_the_othe
         "B's veth removed"
     );
     assert_eq!(procs(&sb), pb, "B's processes changed");
-    assert_eq!(mark(&b.id).ok().as_deref(), Some("B\n"));
+    assert_eq!(mark(&sb).ok().as_deref(), Some("B\n"));
     let limit = sb
         .cgroups
         .iter()

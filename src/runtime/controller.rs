@@ -359,7 +359,7 @@ impl Launch {
         let alone = steps::of(&step).shape() == Shape::ControllerBetween;
         let (report, res) = if self.pipeline && !alone {
             if self.next >= self.sent {
-                self.send_ahead();
+                self.send_ahead(self.steps.len());
             }
             self.finish_sent(&step)
         } else {
@@ -393,10 +393,10 @@ impl Launch {
     /// CgroupNs and the PID fork) is made while the subject works on what was sent
     /// before it; the rootfs directories just before the rootfs step is sent. Stops at
     /// the first controller part that fails: the steps after it are never sent.
-    fn send_ahead(&mut self) {
+    fn send_ahead(&mut self, until: usize) {
         let mut batch = Vec::new();
-        let mut i = self.next;
-        while let Some(step) = self.steps.get(i).cloned() {
+        let mut i = self.next.max(self.sent);
+        while let Some(step) = self.steps.get(i).filter(|_| i < until).cloned() {
             let part = steps::of(&step);
             let shape = part.shape();
             match shape {
@@ -406,8 +406,10 @@ impl Launch {
                     i += 1;
                     continue;
                 }
-                Shape::Controller => self.send_batch(&mut batch),
-                Shape::ControllerFirst => {}
+                // What is gathered goes now, so that the subject works on it while
+                // the controller does its part (the cgroup's mkdir and limits while
+                // the subject makes its namespaces).
+                Shape::Controller | Shape::ControllerFirst => self.send_batch(&mut batch),
             }
             let mut report = Report::new(step.title());
             let started = Instant::now();
@@ -425,6 +427,17 @@ impl Launch {
         }
         self.send_batch(&mut batch);
         self.sent = i;
+    }
+
+    /// Pipelining: sends the steps before `until` ahead now, before the first call to
+    /// [`Launch::step`], so that the subject works on them while the caller prepares
+    /// what the later steps need (`launcher::start_pipelined`: the read-only layers).
+    /// Nothing more is sent once a controller part has failed.
+    pub fn send_ahead_until(&mut self, until: usize) {
+        let failed = self.ahead.values().any(|(_, res)| res.is_err());
+        if self.pipeline && !failed {
+            self.send_ahead(until);
+        }
     }
 
     /// Sends `batch` (emptying it) as one request. A send error shows up as the
@@ -540,13 +553,29 @@ impl Launch {
         self.torn_down = true;
         let mut errors = Vec::new();
         // SIGKILL to PID 1 takes the whole PID namespace with it (pid_namespaces(7)).
+        // The first subject, once the PID step made it the shim, is spared: it waits
+        // for PID 1 and exits as soon as PID 1 is reaped, so its exit, which we wait
+        // for, says the whole container is gone (no polling). Still the subject itself
+        // (no PID step), it is killed like the others.
+        let first = self.first.as_ref().map(|c| c.id() as i32);
+        let shim = first.is_some_and(|f| f != self.subject);
         for id in self.session.state.subjects.clone().iter().rev() {
+            if shim && Some(id.pid) == first {
+                continue;
+            }
             if state::is_alive(&self.paths.proc_root, *id) {
                 let res = self.sys.kill(id.pid, Signal::SIGKILL);
                 let _ = report.call("kill", format!("{}, SIGKILL", id.pid), res);
             }
         }
         if let Some(mut child) = self.first.take() {
+            // A shim whose PID 1 does not end (a process of the container stuck in
+            // the kernel keeps the namespace's last exit waiting) is killed after a
+            // while: its PID 1 then comes to us, the subreaper.
+            if shim && !child.exited_within(Duration::from_secs(2)) {
+                let res = self.sys.kill(child.id() as i32, Signal::SIGKILL);
+                let _ = report.call("kill", format!("{}, SIGKILL", child.id()), res);
+            }
             let _ = child.wait();
         }
         self.wait_gone(Duration::from_secs(2));
@@ -581,10 +610,11 @@ impl Launch {
     }
 
     /// Waits until no recorded subject process is left, reaping the ones re-parented
-    /// to us (we are a subreaper).
+    /// to us (we are a subreaper): on each one still running, a pidfd that becomes
+    /// readable when it exits (pidfd_open(2)), never a sleep in a loop.
     fn wait_gone(&self, limit: Duration) {
-        let start = Instant::now();
-        while start.elapsed() < limit {
+        let deadline = Instant::now() + limit;
+        loop {
             for id in &self.session.state.subjects {
                 let _ = nix::sys::wait::waitpid(
                     Pid::from_raw(id.pid),
@@ -596,11 +626,12 @@ impl Launch {
                 .state
                 .subjects
                 .iter()
-                .any(|id| state::is_alive(&self.paths.proc_root, *id));
-            if !alive {
-                return;
+                .find(|id| state::is_alive(&self.paths.proc_root, **id));
+            let left = deadline.saturating_duration_since(Instant::now());
+            match alive {
+                Some(id) if !left.is_zero() => super::start::wait_exit(id.pid, left),
+                _ => return,
             }
-            std::thread::sleep(Duration::from_millis(2));
         }
     }
 }

@@ -10,6 +10,7 @@ use super::paths::Paths;
 use super::plan::{self, Options};
 use super::start::Spawned;
 use super::state::Session;
+use super::step::Step;
 use super::{assemble, image};
 
 /// Where the container's files come from.
@@ -50,18 +51,42 @@ pub fn start(opts: &Options, lower: Vec<PathBuf>, paths: &Paths) -> Result<Launc
 }
 
 /// For a launch run start to end (`run`): the subject is started first, so that its
-/// start-up overlaps the preparation of the layers and of the session record (which
-/// then names it in its first write), and the launch is [`Launch::pipelined`].
+/// start-up overlaps the making of the session record (which then names it in its
+/// first write); its first steps (the namespaces, the cgroup) are sent before the
+/// read-only layers are looked up, and done meanwhile; the launch is
+/// [`Launch::pipelined`].
 pub fn start_pipelined(opts: &Options, source: &RootSource, paths: &Paths) -> Result<Launch> {
     let spawned = if may_fork(opts) {
         Spawned::fork(paths)?
     } else {
         Spawned::start(paths)?
     };
-    let lower = layers(source, paths)?;
     let session = Session::create_with(paths, |s| s.subjects.extend(spawned.id()))?;
-    let steps = plan_steps(opts, lower, &session);
-    Ok(Launch::adopt(paths.clone(), session, steps, spawned)?.pipelined())
+    // The layers are filled in below, before the root filesystem's step is sent.
+    let mut steps = plan_steps(opts, Vec::new(), &session);
+    // Nobody looks at the upper layer from the host during a `run`: it goes in a tmpfs
+    // of the container's own mount namespace (see `RootfsSpec::scratch`).
+    for step in &mut steps {
+        if let Step::Rootfs(spec) = step {
+            spec.scratch = Some(session.dir.clone());
+        }
+    }
+    let rootfs = steps
+        .iter()
+        .position(|s| matches!(s, Step::Rootfs(_)))
+        .unwrap_or(steps.len());
+    let mut launch = Launch::adopt(paths.clone(), session, steps, spawned)?.pipelined();
+    // The subject makes its namespaces (and the controller the cgroup) while the
+    // layers are found; a failure here tears all of it down (Launch's drop).
+    launch.send_ahead_until(rootfs);
+    let lower = layers(source, paths)?;
+    if let Some(Step::Rootfs(spec)) = launch.steps.get_mut(rootfs) {
+        spec.lower = lower.clone();
+    }
+    launch.layers = lower;
+    let all = launch.steps.len();
+    launch.send_ahead_until(all);
+    Ok(launch)
 }
 
 /// Whether the subject may be a fork of this process rather than a re-exec of our
@@ -76,7 +101,7 @@ fn may_fork(opts: &Options) -> bool {
     nix::unistd::geteuid().is_root() && opts.keep_caps.is_none()
 }
 
-fn plan_steps(opts: &Options, lower: Vec<PathBuf>, session: &Session) -> Vec<super::step::Step> {
+fn plan_steps(opts: &Options, lower: Vec<PathBuf>, session: &Session) -> Vec<Step> {
     let ctx = plan::Context {
         session_id: session.id().to_string(),
         euid: nix::unistd::geteuid().as_raw(),

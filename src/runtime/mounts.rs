@@ -469,6 +469,7 @@ mod tests {
                 target: "/data".into(),
                 read_only: true,
             }],
+            scratch: None,
         }
     }
 

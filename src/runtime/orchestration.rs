@@ -63,6 +63,7 @@ fn plan(tmp: &std::path::Path) -> Vec<Step> {
             work: tmp.join("work"),
             merged: merged.clone(),
             volumes: Vec::new(),
+            scratch: None,
         }),
         Step::EnterRoot {
             mode: RootMode::PivotRoot,

@@ -222,6 +222,7 @@ pub fn build(opts: &Options, ctx: &Context) -> Vec<Step> {
             work: ctx.work.clone(),
             merged: ctx.merged.clone(),
             volumes: opts.volumes.clone(),
+            scratch: None,
         }));
         steps.push(Step::EnterRoot {
             mode: opts.root_mode,

@@ -1,4 +1,4 @@
-//! Starting processes inside the container from PID 1: fork + execve with the
+//! Starting processes inside the container from PID 1: clone + execve with the
 //! command's own PATH, a pipe that carries execve's errno back, and the standard
 //! descriptors it is given (the command's, /dev/null, a capture pipe, a terminal).
 //! Used by the exec step, `Request::Spawn` and `Request::Run`.
@@ -10,9 +10,9 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use nix::unistd::Pid;
 
 use super::protocol::{Reply, SpawnSpec};
 use super::report::Report;
@@ -104,7 +104,7 @@ pub(crate) fn resolve(name: &str, env: &[(String, String)]) -> Option<CString> {
     None
 }
 
-/// fork + execve with a close-on-exec pipe that carries execve's errno back, so a
+/// clone + execve with a close-on-exec pipe that carries execve's errno back, so a
 /// missing program is reported as ENOENT instead of a mysterious exit 127.
 /// With `exe`, our own binary is run through fexecve(3) instead of a path lookup.
 /// With `output`, the child's stdout and stderr go there and its stdin is /dev/null.
@@ -157,105 +157,159 @@ pub fn spawn(
     };
     let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| r.call::<()>("pipe2", "O_CLOEXEC", Err(e)).unwrap_err())?;
-    // SAFETY: single-threaded process; the child only calls async-signal-safe functions
-    // (sigprocmask, signal, dup2, execve, write, _exit) on data prepared before the fork.
-    match unsafe { fork() } {
-        Err(e) => r.call("fork", "", Err(e)),
-        Ok(ForkResult::Child) => {
-            drop(rd);
-            let _ = nix::sys::signal::sigprocmask(
-                SigmaskHow::SIG_SETMASK,
-                Some(&SigSet::empty()),
-                None,
-            );
-            // Die with PID 1: without a PID namespace of its own nothing else would
-            // take the command down with the container (prctl(2) PR_SET_PDEATHSIG).
-            // SAFETY: prctl is async-signal-safe.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-            // Rust ignores SIGPIPE at start-up; the command expects the default.
-            // SAFETY: resetting a disposition to SIG_DFL is always sound.
-            unsafe {
-                let _ =
-                    nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl);
+    // The child's whole life, prepared here: it shares our memory until its execve
+    // and must not allocate (see `child`).
+    let argv_ptrs: Vec<*const libc::c_char> = args
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp_ptrs: Vec<*const libc::c_char> = envs
+        .iter()
+        .map(|e| e.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let raw = |fd: Option<&OwnedFd>| fd.map_or(-1, std::os::fd::AsRawFd::as_raw_fd);
+    let mut plan = ChildPlan {
+        path: path.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
+        exe: raw(exe),
+        argv: argv_ptrs.as_ptr(),
+        envp: envp_ptrs.as_ptr(),
+        own_session: spec.inherit_stdio && output.is_none(),
+        null: raw(null.as_ref()),
+        output: raw(output),
+        tty: spec.tty,
+        errno_to: std::os::fd::AsRawFd::as_raw_fd(&wr),
+    };
+    // clone(2) with CLONE_VM|CLONE_VFORK, as posix_spawn(3) does: the child runs on a
+    // stack of its own in our memory, and we wait until its execve (or _exit). No
+    // copy of our page tables and no copy-on-write fault in either process, where a
+    // fork(2) of this process (which maps all of our binary) costs both.
+    let mut stack = vec![0u8; CHILD_STACK];
+    // SAFETY: the stack grows down from its end, 16-byte aligned; `plan` and all it
+    // points to outlive the child's use of them (CLONE_VFORK: we are suspended until
+    // it execs or exits); `child` makes only async-signal-safe calls, no allocation.
+    let pid = unsafe {
+        let top = stack.as_mut_ptr().add(CHILD_STACK) as usize & !15;
+        libc::clone(
+            child,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&mut plan as *mut ChildPlan).cast(),
+        )
+    };
+    drop(stack);
+    if pid < 0 {
+        return r.call("clone", "CLONE_VM|CLONE_VFORK|SIGCHLD", Err(Errno::last()));
+    }
+    let child = Pid::from_raw(pid);
+    drop(wr);
+    let mut buf = [0u8; 4];
+    let mut f = std::fs::File::from(rd);
+    let n = f.read(&mut buf).unwrap_or(0);
+    let (call, shown) = match &path {
+        Some(p) => ("execve", format!("{:?}, [{}]", p, argv.join(", "))),
+        None => (
+            "fexecve",
+            format!("<our own binary>, [{}]", argv.join(", ")),
+        ),
+    };
+    if n == 4 {
+        let errno = Errno::from_raw(i32::from_le_bytes(buf));
+        let _ = waitpid(child, None);
+        return r.call(call, shown, Err(errno));
+    }
+    let _ = r.call("clone", "CLONE_VM|CLONE_VFORK|SIGCHLD", Ok(pid));
+    r.call(call, shown, Ok(())).map(|()| child)
+}
+
+/// The child's stack: what [`child`] needs up to its execve, with room to spare.
+const CHILD_STACK: usize = 64 << 10;
+
+/// What [`child`] does, as plain descriptors and C pointers.
+struct ChildPlan {
+    /// The program's path in the container, or null for `exe`.
+    path: *const libc::c_char,
+    /// Our own binary, for fexecve(3), or -1.
+    exe: libc::c_int,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+    /// The container's command: a session of its own (setsid(2)), and the terminal
+    /// on its stdin as controlling terminal when it has one.
+    own_session: bool,
+    /// /dev/null for stdin, stdout and stderr, or -1.
+    null: libc::c_int,
+    /// stdout and stderr (stdin too on a terminal), or -1.
+    output: libc::c_int,
+    /// `output` is a terminal to make the controlling one.
+    tty: bool,
+    /// The close-on-exec pipe that carries execve's errno back.
+    errno_to: libc::c_int,
+}
+
+/// The child of [`spawn`] until its execve: it shares our memory, so only plain
+/// syscalls on what the plan holds; nothing allocated, no lock taken.
+extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the parent's ChildPlan, alive while the parent waits for us;
+    // every call below is async-signal-safe and works on this child's own descriptors,
+    // signal mask and dispositions (none of CLONE_FILES, CLONE_SIGHAND is shared).
+    unsafe {
+        let p = &*(arg as *const ChildPlan);
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        // Die with PID 1: without a PID namespace of its own nothing else would
+        // take the command down with the container (prctl(2) PR_SET_PDEATHSIG).
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        // Rust ignores SIGPIPE at start-up; the command expects the default.
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        if p.own_session {
+            // The container's command: a session of its own (setsid(2)). When `run`
+            // gave it a terminal of its own (the caller's stdin was one), it becomes
+            // the controlling terminal; the caller's own terminal cannot (TIOCSCTTY
+            // fails with EPERM on a terminal another session has, tty_ioctl(4)), and
+            // then the command has none.
+            libc::setsid();
+            if libc::isatty(0) == 1 {
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
             }
-            if spec.inherit_stdio && output.is_none() {
-                // The container's command: a session of its own (setsid(2)). When
-                // `run` gave it a terminal of its own (the caller's stdin was one), it
-                // becomes the controlling terminal; the caller's own terminal cannot
-                // (TIOCSCTTY fails with EPERM on a terminal another session has,
-                // tty_ioctl(4)), and then the command has none.
-                // SAFETY: plain syscalls on this child's own descriptors.
-                unsafe {
-                    libc::setsid();
-                    if libc::isatty(0) == 1 {
-                        libc::ioctl(0, libc::TIOCSCTTY, 0);
-                    }
-                }
-            }
-            if let Some(null) = &null {
-                for target in 0..3 {
-                    // SAFETY: dup2 onto the standard descriptors of this child only.
-                    unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(null), target) };
-                }
-            }
-            if let Some(out) = output {
-                let fd = std::os::fd::AsRawFd::as_raw_fd(out);
-                if spec.tty {
-                    // A new session whose controlling terminal is the pty (credentials(7),
-                    // tty_ioctl(4) TIOCSCTTY), so job control and Ctrl-C work in it.
-                    // SAFETY: plain syscalls on this child's own descriptors.
-                    unsafe {
-                        libc::setsid();
-                        libc::ioctl(fd, libc::TIOCSCTTY, 0);
-                        libc::dup2(fd, 0);
-                    }
-                }
-                for target in 1..3 {
-                    // SAFETY: as above.
-                    unsafe { libc::dup2(fd, target) };
-                }
-            }
-            // Only stdin, stdout and stderr cross the exec: every other descriptor is
-            // marked close-on-exec (close_range(2) CLOSE_RANGE_CLOEXEC; ours all are
-            // already, this is for any that is not). Older kernels: EINVAL, ignored.
-            // SAFETY: close_range only changes flags of this child's descriptors.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_close_range,
-                    3u32,
-                    u32::MAX,
-                    libc::CLOSE_RANGE_CLOEXEC,
-                )
-            };
-            let err = match (exe, &path) {
-                (Some(fd), _) => nix::unistd::fexecve(fd, &args, &envs).unwrap_err(),
-                (None, Some(p)) => nix::unistd::execve(p, &args, &envs).unwrap_err(),
-                (None, None) => Errno::ENOENT,
-            };
-            let _ = nix::unistd::write(&wr, &(err as i32).to_le_bytes());
-            // SAFETY: _exit is async-signal-safe and skips Rust's atexit work.
-            unsafe { libc::_exit(127) }
         }
-        Ok(ForkResult::Parent { child }) => {
-            drop(wr);
-            let mut buf = [0u8; 4];
-            let mut f = std::fs::File::from(rd);
-            let n = f.read(&mut buf).unwrap_or(0);
-            let (call, shown) = match &path {
-                Some(p) => ("execve", format!("{:?}, [{}]", p, argv.join(", "))),
-                None => (
-                    "fexecve",
-                    format!("<our own binary>, [{}]", argv.join(", ")),
-                ),
-            };
-            if n == 4 {
-                let errno = Errno::from_raw(i32::from_le_bytes(buf));
-                let _ = waitpid(child, None);
-                return r.call(call, shown, Err(errno));
+        if p.null >= 0 {
+            for target in 0..3 {
+                libc::dup2(p.null, target);
             }
-            let _ = r.call("fork", "", Ok(child.as_raw()));
-            r.call(call, shown, Ok(())).map(|()| child)
         }
+        if p.output >= 0 {
+            if p.tty {
+                // A new session whose controlling terminal is the pty (credentials(7),
+                // tty_ioctl(4) TIOCSCTTY), so job control and Ctrl-C work in it.
+                libc::setsid();
+                libc::ioctl(p.output, libc::TIOCSCTTY, 0);
+                libc::dup2(p.output, 0);
+            }
+            for target in 1..3 {
+                libc::dup2(p.output, target);
+            }
+        }
+        // Only stdin, stdout and stderr cross the exec: every other descriptor is
+        // marked close-on-exec (close_range(2) CLOSE_RANGE_CLOEXEC; ours all are
+        // already, this is for any that is not). Older kernels: EINVAL, ignored.
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+        if p.exe >= 0 {
+            libc::fexecve(p.exe, p.argv, p.envp);
+        } else if !p.path.is_null() {
+            libc::execve(p.path, p.argv, p.envp);
+        } else {
+            *libc::__errno_location() = libc::ENOENT;
+        }
+        let err = (*libc::__errno_location()).to_le_bytes();
+        libc::write(p.errno_to, err.as_ptr().cast(), 4);
+        libc::_exit(127)
     }
 }
 
@@ -278,4 +332,57 @@ pub fn exec_in_place(path: &CString, argv: &[CString], env: &[CString]) -> ! {
     let err = nix::unistd::execve(path, argv, env).unwrap_err();
     eprintln!("underhood: execve {path:?}: {err}");
     std::process::exit(127)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_line(pid: Pid, key: &str) -> String {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    #[test]
+    fn the_command_gets_no_blocked_signal_and_sigpipe_at_its_default() {
+        // As PID 1 does: the signals it forwards are blocked (it reads a signalfd).
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        set.thread_block().unwrap();
+        let spec = SpawnSpec {
+            argv: vec!["sleep".into(), "30".into()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            inherit_stdio: false,
+            tty: false,
+            own_tool: false,
+        };
+        let mut r = Report::new("spawn");
+        let pid = spawn(&spec, None, None, &mut r).unwrap();
+        set.thread_unblock().unwrap();
+        let blocked = status_line(pid, "SigBlk:");
+        let ignored = u64::from_str_radix(&status_line(pid, "SigIgn:"), 16).unwrap();
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        assert_eq!(u64::from_str_radix(&blocked, 16).unwrap(), 0, "{blocked}");
+        assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE ignored");
+        assert_eq!(r.calls[1].name, "clone", "{:?}", r.calls);
+    }
+
+    #[test]
+    fn a_missing_program_is_enoent_and_reaped() {
+        let spec = SpawnSpec {
+            argv: vec!["/no/such/program".into()],
+            env: Vec::new(),
+            inherit_stdio: false,
+            tty: false,
+            own_tool: false,
+        };
+        let mut r = Report::new("spawn");
+        assert_eq!(spawn(&spec, None, None, &mut r), Err(Errno::ENOENT));
+    }
 }

@@ -120,6 +120,18 @@ impl SubjectProc {
         }
     }
 
+    /// Whether it ends within `limit` (true too where that cannot be watched: the
+    /// caller's wait(2) then blocks as it always did). It is not reaped here.
+    pub fn exited_within(&self, limit: std::time::Duration) -> bool {
+        if self.status.is_some() {
+            return true;
+        }
+        match pidfd_open(self.pid) {
+            Ok(fd) => readable_within(&fd, limit),
+            Err(_) => true,
+        }
+    }
+
     pub fn kill(&mut self) -> std::io::Result<()> {
         if self.status.is_some() {
             return Ok(());
@@ -290,5 +302,45 @@ fn fork_subject() -> Result<(SubjectProc, UnixStream)> {
                 ours,
             ))
         }
+    }
+}
+
+/// A pidfd for `pid` (pidfd_open(2), Linux 5.3): readable once the process has exited.
+pub(crate) fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags, and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = nix::errno::Errno::result(fd)?;
+    // SAFETY: a descriptor just returned to us, owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// poll(2) for POLLIN on `fd` for at most `limit`.
+fn readable_within(fd: &OwnedFd, limit: std::time::Duration) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, timeout) {
+            Ok(n) if n > 0 => return true,
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ if !left.is_zero() && std::time::Instant::now() < deadline => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// Waits at most `limit` for process `pid` (any, not only a child) to exit; returns
+/// at once if it is gone. Without pidfds (Linux before 5.3) a millisecond's sleep,
+/// for the caller's loop to look again.
+pub(crate) fn wait_exit(pid: i32, limit: std::time::Duration) {
+    match pidfd_open(pid) {
+        Ok(fd) => {
+            readable_within(&fd, limit);
+        }
+        Err(nix::errno::Errno::ESRCH) => {}
+        Err(_) => std::thread::sleep(limit.min(std::time::Duration::from_millis(1))),
     }
 }

@@ -83,6 +83,8 @@ pub fn is_session_id(name: &str) -> bool {
 pub struct Session {
     pub dir: PathBuf,
     pub state: State,
+    /// Length of the record on disk, once written (see [`Session::save`]).
+    written: usize,
 }
 
 impl Session {
@@ -123,6 +125,7 @@ impl Session {
                 controller: proc_id(&paths.proc_root, me),
                 ..Default::default()
             },
+            written: 0,
         };
         init(&mut s.state);
         if let Err(e) = s.save() {
@@ -148,13 +151,31 @@ impl Session {
         self.save()
     }
 
-    fn save(&self) -> Result<()> {
-        let tmp = self.dir.join("state.json.tmp");
+    /// Writes the record. The first time, to a temporary file renamed over
+    /// `state.json` (rename(2) is atomic: a crash leaves no record or the whole one).
+    /// After that, in place: one pwrite(2) of the new record at offset 0, padded with
+    /// blanks (which JSON allows) to the old one's length, where both fit in one page.
+    /// A write within one page is done whole or not at all, even when SIGKILL comes,
+    /// and needs no new block, so no ENOSPC either. It is also far cheaper on a disk
+    /// filesystem: a rename over a file makes ext4 allocate the new one's blocks at
+    /// once (`auto_da_alloc`) and free the old one's, and where it discards freed
+    /// blocks synchronously (`-o discard`) each free waits for the device; a record
+    /// rewritten in place and removed within seconds may never get a block at all.
+    fn save(&mut self) -> Result<()> {
+        const ONE_PAGE: usize = 4096;
         let path = self.dir.join(STATE_FILE);
-        let body = serde_json::to_vec_pretty(&self.state).context("encoding state")?;
-        let written = fs::write(&tmp, body)
+        let mut body = serde_json::to_vec_pretty(&self.state).context("encoding state")?;
+        if self.written > 0 && body.len().max(self.written) <= ONE_PAGE {
+            body.resize(body.len().max(self.written), b' ');
+            if overwrite(&path, &body).is_ok() {
+                self.written = body.len();
+                return Ok(());
+            }
+            // Otherwise (the file replaced under us?) a whole new one, as the first time.
+        }
+        let tmp = self.dir.join("state.json.tmp");
+        let written = fs::write(&tmp, &body)
             .with_context(|| format!("writing {}", tmp.display()))
-            // rename(2) is atomic: a crash leaves the old or the new record, never half.
             .and_then(|()| {
                 fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))
             });
@@ -162,6 +183,8 @@ impl Session {
             // A full filesystem (ENOSPC) leaves a cut temporary file: the record on disk
             // stays the previous one, whole.
             let _ = fs::remove_file(&tmp);
+        } else {
+            self.written = body.len();
         }
         written
     }
@@ -174,6 +197,23 @@ impl Session {
             remove_state_root(root);
         }
         Ok(())
+    }
+}
+
+/// pwrite(2) of `body` at offset 0 of the existing file `path` (never through a
+/// symlink), whole or an error.
+fn overwrite(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    match f.write_at(body, 0)? {
+        n if n == body.len() => Ok(()),
+        n => Err(std::io::Error::other(format!(
+            "short write: {n} of {} bytes",
+            body.len()
+        ))),
     }
 }
 
@@ -336,12 +376,17 @@ pub fn list(paths: &Paths) -> Vec<(PathBuf, Result<State>)> {
         }
         let path = e.path();
         let file = path.join(STATE_FILE);
-        let state = fs::read(&file)
-            .with_context(|| format!("reading {}", file.display()))
-            .and_then(|b| {
-                serde_json::from_slice::<State>(&b)
-                    .with_context(|| format!("parsing {}", file.display()))
-            });
+        let read = || {
+            fs::read(&file)
+                .with_context(|| format!("reading {}", file.display()))
+                .and_then(|b| {
+                    serde_json::from_slice::<State>(&b)
+                        .with_context(|| format!("parsing {}", file.display()))
+                })
+        };
+        // A record being rewritten in place (`Session::save`) may be read half old,
+        // half new: once more, and it is whole.
+        let state = read().or_else(|_| read());
         out.push((path, state));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -410,6 +455,27 @@ mod tests {
         assert!(!is_stale(&paths, &all[0].0, &all[0].1), "we are alive");
         s.remove_dir().unwrap();
         assert!(list(&paths).is_empty());
+    }
+
+    #[test]
+    fn later_records_are_rewritten_in_place_and_read_back_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = paths_in(tmp.path());
+        let mut s = Session::create(&paths).unwrap();
+        let file = s.dir.join(STATE_FILE);
+        let inode = || fs::metadata(&file).unwrap().ino();
+        let first = inode();
+        s.record(|st| st.veths.extend(["uh1h".into(), "uh2h".into()]))
+            .unwrap();
+        assert_eq!(inode(), first, "the same file, written over");
+        let long = fs::metadata(&file).unwrap().len();
+        // Shorter than what is on disk: padded with blanks, still one whole record.
+        s.record(|st| st.veths.clear()).unwrap();
+        assert_eq!(fs::metadata(&file).unwrap().len(), long);
+        let all = list(&paths);
+        assert_eq!(all[0].1.as_ref().unwrap(), &s.state);
+        assert!(!s.dir.join("state.json.tmp").exists());
+        s.remove_dir().unwrap();
     }
 
     #[test]

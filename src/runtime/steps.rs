@@ -223,6 +223,7 @@ mod tests {
             work: "/w".into(),
             merged: "/m".into(),
             volumes: Vec::new(),
+            scratch: None,
         };
         let table = [
             (

@@ -278,9 +278,5 @@ pub fn pending_signal(signals: &SignalFd) -> Option<Signal> {
 
 /// A pidfd for our child `pid` (pidfd_open(2)): readable once it has exited.
 fn pidfd_open(pid: i32) -> Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags, and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let fd = nix::errno::Errno::result(fd).with_context(|| format!("pidfd_open({pid}, 0)"))?;
-    // SAFETY: a descriptor just returned to us, owned by nothing else.
-    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
+    crate::runtime::start::pidfd_open(pid).with_context(|| format!("pidfd_open({pid}, 0)"))
 }

@@ -36,6 +36,15 @@ pub struct RootfsSpec {
     /// Where the merged tree is mounted (an empty directory of ours on the host).
     pub merged: PathBuf,
     pub volumes: Vec<Volume>,
+    /// A directory that the subject first covers with a tmpfs, in the container's own
+    /// mount namespace, and makes `upper`, `work` and `merged` in (they must be below
+    /// it): the writable layer is then in memory, charged to whoever writes it as on
+    /// a host whose /run is a tmpfs, and it goes with the mount namespace, so nothing
+    /// of it is ever on the host's disk to remove, at teardown or after a crash.
+    /// `run` (see `launcher::start_pipelined`). `None`: the controller makes the three
+    /// on the host, where the TUI's learner looks at the upper layer from outside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch: Option<PathBuf>,
 }
 
 impl Volume {
@@ -99,17 +108,66 @@ impl Part for Rootfs<'_> {
     }
 
     fn inside(&self, cx: &mut Inside) -> Result<Outcome, Errno> {
+        if let Some(dir) = &self.spec.scratch {
+            scratch(cx.sys, cx.report, self.spec, dir)?;
+        }
         mounts::rootfs(cx.sys, cx.report, self.spec, cx.in_userns)?;
         Ok(Outcome::Done)
     }
 
     /// The writable layer's directories (owned by root inside when a user namespace
-    /// planned earlier maps it).
+    /// planned earlier maps it), unless the subject makes them in its tmpfs.
     fn outside(&self, o: &mut Outside, report: &mut Report) -> Result<()> {
+        if self.spec.scratch.is_some() {
+            return Ok(());
+        }
         let root = o.sys.is_root();
         writable_layer(o.sys, report, self.spec, &o.session.dir, root, o.earlier)?;
         Ok(())
     }
+}
+
+/// The tmpfs of [`RootfsSpec::scratch`] on `dir`, and the writable layer's three
+/// directories in it. Mounted by root of the container's user namespace, when there
+/// is one, which therefore owns it and them. mode=0700: only that root may enter it
+/// (overlayfs reaches upper/ and work/ with its mounter's rights); nosuid, nodev: the
+/// upper layer holds whatever the container makes (setuid copies, device nodes).
+pub fn scratch(
+    sys: &mut dyn Sys,
+    r: &mut Report,
+    spec: &RootfsSpec,
+    dir: &Path,
+) -> nix::Result<()> {
+    for d in [&spec.upper, &spec.work, &spec.merged] {
+        if !d.starts_with(dir) || d == dir {
+            return r.call(
+                "mkdir",
+                format!("{d:?}: not below the writable layer's tmpfs {dir:?}"),
+                Err(Errno::EINVAL),
+            );
+        }
+    }
+    mounts::mount(
+        sys,
+        r,
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+        Some("mode=0700"),
+    )?;
+    for d in [&spec.upper, &spec.work, &spec.merged] {
+        r.call("mkdir", format!("{d:?}"), sys.mkdir(d))?;
+    }
+    r.shell(format!(
+        "mount -t tmpfs -o mode=0700,nosuid,nodev tmpfs {0} && mkdir {1} {2} {3}",
+        dir.display(),
+        spec.upper.display(),
+        spec.work.display(),
+        spec.merged.display()
+    ));
+    r.note("the writable layer is a tmpfs of this mount namespace only: it goes with it, nothing to delete on the host");
+    Ok(())
 }
 
 /// Makes `spec`'s upper, work and merged directories. When we are root outside and a
@@ -166,6 +224,7 @@ mod tests {
             work: "/s/work".into(),
             merged: "/s/merged".into(),
             volumes: Vec::new(),
+            scratch: None,
         }
     }
 
@@ -191,6 +250,43 @@ mod tests {
         );
         assert_eq!(sys.calls.len(), 8);
         assert_eq!(r.shell, vec!["chgrp 100000 /s && chmod 0710 /s"]);
+    }
+
+    #[test]
+    fn with_a_scratch_tmpfs_the_subject_mounts_it_and_makes_the_layer_in_it() {
+        let mut spec = spec();
+        spec.scratch = Some("/s".into());
+        let mut sys = Recorder::default();
+        crate::runtime::steps::testing::inside(&Step::Rootfs(spec.clone()), &mut sys, false)
+            .1
+            .unwrap();
+        match &sys.calls[0] {
+            Call::Mount {
+                fstype: Some(t),
+                target,
+                ..
+            } => assert_eq!((t.as_str(), target.as_path()), ("tmpfs", Path::new("/s"))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            sys.calls[1..4],
+            [
+                Call::Mkdir("/s/upper".into()),
+                Call::Mkdir("/s/work".into()),
+                Call::Mkdir("/s/merged".into())
+            ]
+        );
+        assert!(
+            matches!(&sys.calls[4], Call::Mount { fstype: Some(t), .. } if t == "overlay"),
+            "{:?}",
+            sys.calls[4]
+        );
+        // A layer not below it is refused before anything is mounted.
+        spec.upper = "/elsewhere/upper".into();
+        let mut sys = Recorder::default();
+        let (_, res) = crate::runtime::steps::testing::inside(&Step::Rootfs(spec), &mut sys, false);
+        assert_eq!(res.unwrap_err(), Errno::EINVAL);
+        assert!(sys.calls.is_empty(), "{:?}", sys.calls);
     }
 
     #[test]
