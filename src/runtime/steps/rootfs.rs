@@ -132,6 +132,9 @@ impl Part for Rootfs<'_> {
 /// is one, which therefore owns it and them. mode=0700: only that root may enter it
 /// (overlayfs reaches upper/ and work/ with its mounter's rights); nosuid, nodev: the
 /// upper layer holds whatever the container makes (setuid copies, device nodes).
+/// size=10%: a tmpfs would otherwise take up to half of RAM (tmpfs(5)); a tenth is what
+/// Debian gives the /run tmpfs where the writable layer lived before (initramfs-tools'
+/// RUNSIZE), so a container without a memory limit can fill no more than it could there.
 pub fn scratch(
     sys: &mut dyn Sys,
     r: &mut Report,
@@ -154,13 +157,13 @@ pub fn scratch(
         dir,
         Some("tmpfs"),
         nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
-        Some("mode=0700"),
+        Some("mode=0700,size=10%"),
     )?;
     for d in [&spec.upper, &spec.work, &spec.merged] {
         r.call("mkdir", format!("{d:?}"), sys.mkdir(d))?;
     }
     r.shell(format!(
-        "mount -t tmpfs -o mode=0700,nosuid,nodev tmpfs {0} && mkdir {1} {2} {3}",
+        "mount -t tmpfs -o mode=0700,size=10%,nosuid,nodev tmpfs {0} && mkdir {1} {2} {3}",
         dir.display(),
         spec.upper.display(),
         spec.work.display(),
