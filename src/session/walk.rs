@@ -28,6 +28,7 @@ use crate::runtime::step::{LimitSpec, Step};
 use super::event::{Event, LessonSource};
 use super::observer::{Observer, Sink, SubjectWatch};
 
+pub mod follow;
 mod hog;
 mod lesson;
 mod shells;
