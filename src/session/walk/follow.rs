@@ -29,9 +29,14 @@ pub struct Follower {
 
 impl Follower {
     pub fn new(f: &Following) -> Follower {
+        Follower::to(f.addr.to_string(), f.lessons.clone())
+    }
+
+    /// Following the session at `addr` (as it is named in messages).
+    pub fn to(addr: String, lessons: LessonSet) -> Follower {
         Follower {
-            addr: f.addr.to_string(),
-            lessons: f.lessons.clone(),
+            addr,
+            lessons,
             last: None,
         }
     }

@@ -3,7 +3,8 @@
 //! real subject's request handling, every kernel call recorded, any one made to fail).
 //! What is checked: forward, a step failing at each index, back (a teardown, then a
 //! fresh container replaying the first steps), a rebuild that cannot start or whose
-//! replay fails, the hog refused before the cgroup step and its end told, teardown.
+//! replay fails, the hog refused before the cgroup step and its end told, teardown;
+//! following another session (forward in a jump, back by a rebuild, a lesson lacking).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -357,4 +358,84 @@ fn teardown_removes_the_container_once() {
         before + 1,
         "nothing more the second time"
     );
+}
+
+#[test]
+fn a_follower_catches_up_step_by_step_goes_back_by_a_rebuild_and_stays_on_a_missing_lesson() {
+    use super::follow::{Follower, Stage};
+    use crate::session::follow::Position;
+    let mut r = rig(Script::new());
+    let mut f = Follower::to(
+        "@underhood/9".into(),
+        crate::lesson::set::LessonSet {
+            lessons: Vec::new(),
+            tracks: Vec::new(),
+        },
+    );
+    let mut stages = Vec::new();
+    let p = Position::at(3, None);
+    f.go(&mut r.walk, &p, &mut |_, s| stages.push(s));
+    assert_eq!(r.walk.done(), 3);
+    assert_eq!(stages, [Stage::Taking, Stage::Took].repeat(3));
+    let m: Vec<String> = messages(&r.events()).into_iter().map(|m| m.text).collect();
+    assert_eq!(
+        m,
+        [
+            "catching up with @underhood/9: taking step 1 of 3...",
+            "catching up with @underhood/9: taking step 2 of 3...",
+            "catching up with @underhood/9: taking step 3 of 3...",
+            "following @underhood/9: step 3 of 6",
+        ]
+    );
+    // The same place again (a heartbeat): nothing.
+    f.go(&mut r.walk, &p, &mut |_, _| panic!("no stage"));
+    assert!(r.events().is_empty());
+    // Back to the step named uts (the second here): a rebuild, no jump.
+    f.go(&mut r.walk, &Position::at(1, Some("uts")), &mut |_, _| {
+        panic!("no stage")
+    });
+    assert_eq!(r.walk.done(), 2);
+    assert_eq!(r.launches.lock().unwrap().len(), 2);
+    let m = messages(&r.events());
+    assert_eq!(
+        m.last().map(|m| m.text.as_str()),
+        Some("following @underhood/9: step 2 of 6")
+    );
+    // A lesson this session lacks: an error, and the container stays.
+    let mut elsewhere = Position::at(1, None);
+    elsewhere.lesson = Some(crate::session::follow::position::LessonRef {
+        id: "nope".into(),
+        title: "Nope".into(),
+    });
+    f.go(&mut r.walk, &elsewhere, &mut |_, _| {});
+    assert_eq!(r.walk.done(), 2);
+    let m = messages(&r.events());
+    assert!(
+        m.len() == 1 && m[0].error && m[0].text.contains("\"nope\""),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn a_follower_stops_at_a_step_that_fails() {
+    use super::follow::{Follower, Stage};
+    use crate::session::follow::Position;
+    let counts = inside_per_step(2);
+    let mut r = rig(Script::from([Some((Some(counts[0] + counts[1]), None))]));
+    let mut f = Follower::to(
+        "host:7777".into(),
+        crate::lesson::set::LessonSet {
+            lessons: Vec::new(),
+            tracks: Vec::new(),
+        },
+    );
+    let mut stages = Vec::new();
+    f.go(&mut r.walk, &Position::at(5, None), &mut |_, s| {
+        stages.push(s)
+    });
+    assert_eq!(r.walk.done(), 2);
+    assert_eq!(stages, [Stage::Taking, Stage::Took].repeat(3));
+    let m = messages(&r.events());
+    assert!(m.last().is_some_and(|m| m.error), "{m:?}");
+    assert!(!m.iter().any(|m| m.text.starts_with("following")), "{m:?}");
 }
