@@ -380,13 +380,7 @@ impl Driver {
     }
 
     fn emit_at(&mut self, app: &mut App, at: Duration, ev: Event) {
-        if let Event::Message { message } = &ev
-            && *message == app.message
-        {
-            return;
-        }
-        self.taps.event(at, &ev);
-        app.apply(ev);
+        emit_to(&mut self.taps, app, at, ev);
     }
 
     /// Goes where the followed session is (`Follower::go`), showing each step of a
@@ -408,10 +402,7 @@ impl Driver {
 
     /// What the walk did, in order.
     fn flush(&mut self, app: &mut App) {
-        let events: Vec<_> = self.walk.events().collect();
-        for (at, ev) in events {
-            self.emit_at(app, at, ev);
-        }
+        deliver(&mut self.taps, app, &mut self.walk);
     }
 
     /// Opens the shell of `slot` with the size its pane will have, and puts its
