@@ -1,8 +1,10 @@
 //! The eight namespace types, their clone flags and names: the crate's one
-//! vocabulary for them. The runtime creates and enters them (`runtime/steps/`,
-//! `runtime/enter.rs`); observe reads them (`observe::namespaces::NsKind` names the
-//! ten files of /proc/<pid>/ns, two of them the `*_for_children` views, each of one
-//! `Ns`); lessons name them. Both floors use it, so it sits above neither.
+//! vocabulary for them, and every name of a type (the command line's, the file under
+//! /proc/<pid>/ns, the man pages' word in prose, the flag) is made here. The runtime
+//! creates and enters them (`runtime/steps/`, `runtime/enter.rs`); observe reads them
+//! (`observe::namespaces::NsFile` is one file of /proc/<pid>/ns: an `Ns`, either the
+//! namespace a process is in or the `*_for_children` view); lessons name them. Both
+//! floors use it, so it sits above neither.
 //! See namespaces(7), unshare(2), setns(2), clone(2).
 
 use anyhow::{Result, bail};
@@ -15,6 +17,9 @@ pub enum Ns {
     Uts,
     Ipc,
     Net,
+    /// Serialized `Mount`; `Mnt` (the /proc file's name, which recordings and explore
+    /// captures made before there was one namespace type hold) is read too.
+    #[serde(alias = "Mnt")]
     Mount,
     Cgroup,
     Time,
@@ -32,6 +37,18 @@ impl Ns {
         Ns::Cgroup,
         Ns::Time,
         Ns::Pid,
+    ];
+
+    /// Every type, in the order of the files in /proc/<pid>/ns (as `ls` lists them).
+    pub const BY_FILE: [Ns; 8] = [
+        Ns::Cgroup,
+        Ns::Ipc,
+        Ns::Mount,
+        Ns::Net,
+        Ns::Pid,
+        Ns::Time,
+        Ns::User,
+        Ns::Uts,
     ];
 
     /// The name used on our command line (`--share net`) and by unshare(1).
@@ -54,6 +71,26 @@ impl Ns {
             Ns::Mount => "mnt",
             other => other.name(),
         }
+    }
+
+    /// The name people use in prose, as namespaces(7) names them.
+    pub fn label(self) -> &'static str {
+        match self {
+            Ns::User => "user",
+            Ns::Uts => "UTS",
+            Ns::Ipc => "IPC",
+            Ns::Net => "network",
+            Ns::Mount => "mount",
+            Ns::Cgroup => "cgroup",
+            Ns::Time => "time",
+            Ns::Pid => "PID",
+        }
+    }
+
+    /// Whether /proc/<pid>/ns has a `<file>_for_children` view of this type: the types
+    /// whose unshare(2) moves only the children (pid_namespaces(7), time_namespaces(7)).
+    pub const fn has_children_view(self) -> bool {
+        matches!(self, Ns::Pid | Ns::Time)
     }
 
     pub fn flag(self) -> CloneFlags {
@@ -143,6 +180,20 @@ mod tests {
         assert_eq!(Ns::parse("MOUNT").unwrap(), Ns::Mount);
         let e = Ns::parse("netz").unwrap_err().to_string();
         assert!(e.contains("\"netz\"") && e.contains("user, uts"), "{e}");
+    }
+
+    #[test]
+    fn by_file_is_every_type_in_file_order() {
+        let mut sorted = Ns::ALL;
+        sorted.sort_by_key(|n| n.proc_file());
+        assert_eq!(sorted, Ns::BY_FILE);
+    }
+
+    #[test]
+    fn serialized_as_before_and_mnt_still_read() {
+        assert_eq!(serde_json::to_string(&Ns::Mount).unwrap(), "\"Mount\"");
+        let old: Vec<Ns> = serde_json::from_str(r#"["Ipc","Mnt","Mount"]"#).unwrap();
+        assert_eq!(old, vec![Ns::Ipc, Ns::Mount, Ns::Mount]);
     }
 
     #[test]

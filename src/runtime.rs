@@ -5,6 +5,8 @@ pub mod by_hand;
 pub mod cgroup;
 pub mod cleanup;
 pub mod controller;
+#[cfg(test)]
+pub(crate) mod double;
 pub mod enter;
 pub mod fault;
 pub mod fdpass;

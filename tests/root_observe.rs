@@ -7,7 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{root_trials, run};
-use underhood::observe::namespaces::{NsKind, compare, read_links};
+use underhood::ns::Ns;
+use underhood::observe::namespaces::{NsFile, compare, read_links};
 
 fn main() -> std::process::ExitCode {
     run(root_trials![
@@ -50,14 +51,21 @@ fn root_unshare_uts_ipc_mount_differs_in_exactly_those() {
     let proc_root = Path::new("/proc");
     let host = read_links(proc_root, std::process::id() as i32);
     let subject = read_links(proc_root, child.0.id() as i32);
-    let differing: Vec<NsKind> = compare(&host, &subject)
+    let differing: Vec<NsFile> = compare(&host, &subject)
         .into_iter()
         .filter(|r| r.differs)
         .map(|r| r.kind)
         .collect();
-    assert_eq!(differing, vec![NsKind::Ipc, NsKind::Mnt, NsKind::Uts]);
+    assert_eq!(
+        differing,
+        vec![
+            NsFile::of(Ns::Ipc),
+            NsFile::of(Ns::Mount),
+            NsFile::of(Ns::Uts)
+        ]
+    );
     for link in &subject {
-        if !matches!(link.kind, NsKind::Time | NsKind::TimeForChildren) {
+        if link.kind.ns() != Ns::Time {
             assert_eq!(link.error, None, "{link:?}");
         }
     }
@@ -71,7 +79,7 @@ fn root_pid_for_children_unreadable_before_first_fork() {
     let links = read_links(Path::new("/proc"), child.0.id() as i32);
     let pfc = links
         .iter()
-        .find(|l| l.kind == NsKind::PidForChildren)
+        .find(|l| l.kind == NsFile::PID_FOR_CHILDREN)
         .expect("pid_for_children row");
     assert_eq!(pfc.inode, None);
     assert!(
@@ -79,7 +87,12 @@ fn root_pid_for_children_unreadable_before_first_fork() {
         "{pfc:?}"
     );
     // ...while every other link is still read: that is why links are read one by one.
-    for kind in [NsKind::Pid, NsKind::Mnt, NsKind::Uts, NsKind::User] {
+    for kind in [
+        NsFile::of(Ns::Pid),
+        NsFile::of(Ns::Mount),
+        NsFile::of(Ns::Uts),
+        NsFile::of(Ns::User),
+    ] {
         let link = links.iter().find(|l| l.kind == kind).expect("row");
         assert!(link.inode.is_some(), "{link:?}");
     }

@@ -173,11 +173,8 @@ fn namespaces_after_all_steps() {
     let buf = render(&app, 80, 24);
     insta::assert_snapshot!("namespaces_all_steps_zoomed_80x24", text(&buf));
     let pane = pane_text(&buf, "Namespaces");
-    for k in namespaces::NsKind::ALL {
-        let for_children = matches!(
-            k,
-            namespaces::NsKind::PidForChildren | namespaces::NsKind::TimeForChildren
-        );
+    for k in namespaces::NsFile::ALL {
+        let for_children = k.for_children();
         assert_eq!(
             pane.contains(k.file()),
             !for_children,

@@ -21,6 +21,8 @@ use nix::sched::{CloneFlags, unshare};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe};
 
+use underhood::ns::Ns;
+
 #[derive(Subcommand, Debug)]
 pub enum SyscallCommand {
     /// mkdir(2): the old call, still there on x86_64.
@@ -110,14 +112,17 @@ fn mkdir(path: &str, at: bool) -> Result<u8, String> {
     Ok(u8::from(r.is_err()))
 }
 
-const NS_FLAGS: [(&str, libc::c_int, &str); 7] = [
-    ("uts", libc::CLONE_NEWUTS, "CLONE_NEWUTS"),
-    ("ipc", libc::CLONE_NEWIPC, "CLONE_NEWIPC"),
-    ("net", libc::CLONE_NEWNET, "CLONE_NEWNET"),
-    ("mnt", libc::CLONE_NEWNS, "CLONE_NEWNS"),
-    ("pid", libc::CLONE_NEWPID, "CLONE_NEWPID"),
-    ("user", libc::CLONE_NEWUSER, "CLONE_NEWUSER"),
-    ("cgroup", libc::CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
+/// The types `clone` takes, named by their /proc/<pid>/ns file. Not time: its flag
+/// shares bits with clone(2)'s exit signal, so only clone3(2) and unshare(2) take it
+/// (clone(2), "CLONE_NEWTIME"); see `unshare-time`.
+const CLONE_TYPES: [Ns; 7] = [
+    Ns::Uts,
+    Ns::Ipc,
+    Ns::Net,
+    Ns::Mount,
+    Ns::Pid,
+    Ns::User,
+    Ns::Cgroup,
 ];
 
 /// The namespace links of this process, as `uts:[4026531838]`.
@@ -154,15 +159,15 @@ fn clone(flags: &str, cmd: &[String]) -> Result<u8, String> {
     let mut shown = Vec::new();
     for f in flags.split(',').map(str::trim).filter(|f| !f.is_empty()) {
         let f = if f == "mount" || f == "ns" { "mnt" } else { f };
-        let (n, b, s) = NS_FLAGS.iter().find(|(n, ..)| *n == f).ok_or_else(|| {
+        let ns = CLONE_TYPES.into_iter().find(|n| n.proc_file() == f).ok_or_else(|| {
             format!(
                 "unknown namespace {f:?}: expected some of {} (the time namespace has no clone(2) flag: see unshare-time)",
-                NS_FLAGS.map(|x| x.0).join(",")
+                CLONE_TYPES.map(|n| n.proc_file()).join(",")
             )
         })?;
-        bits |= b;
-        names.push(*n);
-        shown.push(*s);
+        bits |= ns.flag().bits();
+        names.push(ns.proc_file());
+        shown.push(ns.flag_name());
     }
     if names.is_empty() {
         return Err("name at least one namespace, e.g. `uts,pid`".into());

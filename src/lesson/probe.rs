@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::ns::Ns;
 use crate::observe::mountinfo::{self, Mount};
-use crate::observe::namespaces::{self, NsKind};
+use crate::observe::namespaces::{self, NsFile};
 use crate::runtime::controller::Launch;
 use crate::runtime::protocol::SpawnSpec;
 use crate::runtime::step::Step;
@@ -189,7 +189,7 @@ impl Probe for LiveProbe<'_> {
         };
         namespaces::read_links(&self.launch.paths.proc_root, pid)
             .into_iter()
-            .find(|l| l.kind == NsKind::of(ns))
+            .find(|l| l.kind == NsFile::of(ns))
             .and_then(|l| l.inode)
     }
 

@@ -22,8 +22,9 @@ use crate::runtime::cgroup::{Cgroup, Controller, Host, Version};
 use crate::runtime::paths::Paths;
 
 use super::containers::{self, Container, NsSet, ProcEntry, Reference};
-use super::namespaces::{NsKind, NsLink, read_links};
+use super::namespaces::{NsFile, NsLink, read_links};
 use super::ptree;
+use crate::ns::Ns;
 
 /// Marks the processes a check starts (`nsenter` into the learner's container): they
 /// join its namespaces for a moment and must not be taken for a newer container.
@@ -82,16 +83,16 @@ pub fn newest(proc_root: &Path, root: i32, reference: i32) -> Option<Learner> {
     // With `--pid --fork` the first process's children are born in a new PID
     // namespace (its pid_for_children): the one there is the container's PID 1.
     let own = links.get(&first)?;
-    let inode = |l: &[NsLink], k: NsKind| l.iter().find(|x| x.kind == k).and_then(|x| x.inode);
-    let children_ns =
-        inode(own, NsKind::PidForChildren).filter(|c| Some(*c) != inode(own, NsKind::Pid));
+    let inode = |l: &[NsLink], k: NsFile| l.iter().find(|x| x.kind == k).and_then(|x| x.inode);
+    let children_ns = inode(own, NsFile::PID_FOR_CHILDREN)
+        .filter(|c| Some(*c) != inode(own, NsFile::of(Ns::Pid)));
     let pid1 = children_ns
         .and_then(|want| {
             entries.iter().find(|e| {
                 e.ppid == first
                     && links
                         .get(&e.pid)
-                        .is_some_and(|l| inode(l, NsKind::Pid) == Some(want))
+                        .is_some_and(|l| inode(l, NsFile::of(Ns::Pid)) == Some(want))
             })
         })
         .map_or(first, |e| e.pid);

@@ -31,8 +31,9 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 
-use super::namespaces::{self, NsKind, NsLink};
+use super::namespaces::{self, NsLink};
 use super::ptree::{parse_cmdline, parse_stat};
+use crate::ns::Ns;
 
 mod maker;
 pub use maker::{
@@ -40,32 +41,21 @@ pub use maker::{
     parse_runc_state, runtime_states,
 };
 
-/// The namespace files a process is *in* (not the `*_for_children` views).
-pub const SET_KINDS: [NsKind; 8] = [
-    NsKind::Cgroup,
-    NsKind::Ipc,
-    NsKind::Mnt,
-    NsKind::Net,
-    NsKind::Pid,
-    NsKind::Time,
-    NsKind::User,
-    NsKind::Uts,
-];
-
 /// The inodes of the namespaces a process is in, for the kinds that could be read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NsSet {
-    pub inodes: BTreeMap<NsKind, u64>,
+    pub inodes: BTreeMap<Ns, u64>,
 }
 
 impl NsSet {
-    /// Keeps the readable links of the kinds in [`SET_KINDS`].
+    /// Keeps the readable links of the namespaces the process is in (not the
+    /// `*_for_children` views).
     pub fn from_links(links: &[NsLink]) -> NsSet {
         NsSet {
             inodes: links
                 .iter()
-                .filter(|l| SET_KINDS.contains(&l.kind))
-                .filter_map(|l| Some((l.kind, l.inode?)))
+                .filter(|l| !l.kind.for_children())
+                .filter_map(|l| Some((l.kind.ns(), l.inode?)))
                 .collect(),
         }
     }
@@ -74,9 +64,9 @@ impl NsSet {
         self.inodes.is_empty()
     }
 
-    /// The kinds known on both sides whose inodes differ, in [`SET_KINDS`] order.
-    pub fn differs_from(&self, other: &NsSet) -> Vec<NsKind> {
-        SET_KINDS
+    /// The types known on both sides whose inodes differ, in [`Ns::BY_FILE`] order.
+    pub fn differs_from(&self, other: &NsSet) -> Vec<Ns> {
+        Ns::BY_FILE
             .into_iter()
             .filter(|k| matches!((self.inodes.get(k), other.inodes.get(k)), (Some(a), Some(b)) if a != b))
             .collect()
@@ -255,7 +245,7 @@ pub struct Container {
     pub command: String,
     pub maker: Maker,
     /// The namespaces it does not share with the reference.
-    pub isolated: Vec<NsKind>,
+    pub isolated: Vec<Ns>,
 }
 
 impl Container {

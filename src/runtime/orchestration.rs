@@ -6,22 +6,20 @@
 //! first, then deletes the veth, then the session directory; a rebuild after going
 //! back replays the same calls.
 
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 
-use super::controller::{Launch, Spawned};
+use super::controller::Launch;
 use super::paths::Paths;
 use super::plan;
-use super::state::{self, Session};
+use super::state;
 use super::step::{IdMap, RootMode, RootfsSpec, Step};
 use super::steps::{self, Shape};
-use super::sys::{Call, Recorder};
+use super::sys::Call;
 
-type Log = Arc<Mutex<Vec<Call>>>;
+use super::double::Log;
 
 struct Rig {
     launch: Launch,
@@ -86,42 +84,18 @@ fn rig(inside_fail: Option<usize>, outside_fail: Option<usize>, pipelined: bool)
         state_dir: tmp.path().join("state"),
         cache_dir: tmp.path().join("cache"),
     };
-    let session = Session::create(&paths).unwrap();
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    let inside: Log = Arc::default();
-    let outside: Log = Arc::default();
-    let sys = Recorder {
-        fail_at: inside_fail.map(|i| (i, Errno::EPERM)),
-        log: Some(inside.clone()),
-        ..Default::default()
-    };
-    let subject = std::thread::spawn(move || {
-        let _ = super::subject::serve_with(theirs, Box::new(sys));
-    });
-    // The first subject's place: a real process that ends at once (teardown waits for
-    // it), not recorded as a subject.
-    let child = Command::new("true").spawn().unwrap();
-    let spawned = Spawned {
-        child: Some(child.into()),
-        sock: Some(ours),
-        id: None,
-    };
     let steps = plan(tmp.path());
-    let mut launch = Launch::adopt(paths, session, steps, spawned)
-        .unwrap()
-        .with_sys(Box::new(Recorder {
-            fail_at: outside_fail.map(|i| (i, Errno::EACCES)),
-            log: Some(outside.clone()),
-            ..Default::default()
-        }));
-    if pipelined {
-        launch = launch.pipelined();
-    }
+    let d = super::double::launch(&paths, steps, inside_fail, outside_fail).unwrap();
+    let launch = if pipelined {
+        d.launch.pipelined()
+    } else {
+        d.launch
+    };
     Rig {
         launch,
-        inside,
-        outside,
-        subject: Some(subject),
+        inside: d.inside,
+        outside: d.outside,
+        subject: Some(d.subject),
         _tmp: tmp,
     }
 }

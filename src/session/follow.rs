@@ -55,6 +55,17 @@ pub fn target_done(steps: &[crate::runtime::step::Step], p: &Position) -> usize 
     p.done.min(steps.len())
 }
 
+/// Whether `p` is a move from `last`, the position last synced to (kept then): only a
+/// move of the instructor moves us; a heartbeat or a reconnection to the same place
+/// leaves a learner who explores alone.
+pub fn moved(last: &mut Option<Position>, p: &Position) -> bool {
+    if last.as_ref().is_some_and(|l| l.same_place(p)) {
+        return false;
+    }
+    *last = Some(p.clone());
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ use crate::runtime::step::{LimitSpec, Step};
 use super::event::{Event, LessonSource};
 use super::observer::{Observer, Sink, SubjectWatch};
 
+pub mod follow;
 mod hog;
 mod lesson;
 mod shells;
@@ -123,14 +124,40 @@ fn plan_options(o: &WalkOptions) -> (Options, Option<String>) {
     without_unusable(plan, &o.unusable)
 }
 
+/// How a walk gets its containers: the read-only layers once, then a started launch
+/// (a subject, no step taken) for each container, the first and each rebuild. The
+/// seam that lets the walk's orchestration be tested without root: [`Launcher`] is the
+/// real one; the tests' launches run on recording doubles (`runtime::double`).
+pub trait Starter: Send {
+    /// The read-only layers, top first (see `runtime::launcher::layers`).
+    fn layers(&mut self, source: &RootSource, paths: &Paths) -> Result<Vec<PathBuf>>;
+    /// A session and its subject for `plan`; nothing done to the kernel yet.
+    fn launch(&mut self, plan: &Options, lower: &[PathBuf], paths: &Paths) -> Result<Launch>;
+}
+
+/// The real [`Starter`]: prepares the layers (`session::prepare`) and starts the
+/// subject (`runtime::launcher::start`).
+pub struct Launcher;
+
+impl Starter for Launcher {
+    fn layers(&mut self, source: &RootSource, paths: &Paths) -> Result<Vec<PathBuf>> {
+        super::prepare::layers(source, paths)
+    }
+
+    fn launch(&mut self, plan: &Options, lower: &[PathBuf], paths: &Paths) -> Result<Launch> {
+        launcher::start(plan, lower.to_vec(), paths)
+    }
+}
+
 /// Starts a container for the plan, cut to the lesson's steps when following one.
 fn start_launch(
+    starter: &mut dyn Starter,
     lesson: Option<&LessonFile>,
     plan: &Options,
     lower: &[PathBuf],
     paths: &Paths,
 ) -> Result<Launch> {
-    let mut launch = launcher::start(plan, lower.to_vec(), paths)?;
+    let mut launch = starter.launch(plan, lower, paths)?;
     if let Some(l) = lesson {
         let steps = std::mem::take(&mut launch.steps);
         launch.steps = crate::lesson::plan::filter(l, steps);
@@ -157,15 +184,27 @@ pub struct Walk {
     gone: bool,
     shells: shells::Shells,
     out: Vec<(Duration, Event)>,
+    /// Last: dropped after the launch.
+    starter: Box<dyn Starter>,
 }
 
 impl Walk {
     /// Prepares the layers and starts the subject (no step taken, no thread yet).
     /// Notices of the observer, OOM watcher and signal thread will go to `sink`.
     pub fn start(opts: WalkOptions, paths: Paths, sink: Sink) -> Result<Walk> {
-        let lower = super::prepare::layers(&opts.source, &paths)?;
+        Walk::start_with(opts, paths, sink, Box::new(Launcher))
+    }
+
+    /// [`Walk::start`] with its containers from `starter`.
+    pub fn start_with(
+        opts: WalkOptions,
+        paths: Paths,
+        sink: Sink,
+        mut starter: Box<dyn Starter>,
+    ) -> Result<Walk> {
+        let lower = starter.layers(&opts.source, &paths)?;
         let (plan, cgroup_skipped) = plan_options(&opts);
-        let launch = start_launch(opts.lesson.as_ref(), &plan, &lower, &paths)?;
+        let launch = start_launch(&mut *starter, opts.lesson.as_ref(), &plan, &lower, &paths)?;
         let observer = Observer::new(Target {
             subject: launch.subject,
             tree_root: launch.subject,
@@ -188,6 +227,7 @@ impl Walk {
             gone: false,
             shells: shells::Shells::default(),
             out: Vec::new(),
+            starter,
         })
     }
 
@@ -300,6 +340,11 @@ impl Walk {
         }
     }
 
+    /// Going back one step: tear the container down and replay every step but the last.
+    pub fn back(&mut self) {
+        self.back_to(self.done().saturating_sub(1));
+    }
+
     /// Going back to `target` steps done (one step, or a lesson's run of
     /// passed-through steps undone in one press): the container torn down and a fresh
     /// one with those steps replayed.
@@ -322,7 +367,8 @@ impl Walk {
             self.error(format!("{e:#}"));
         }
         let lesson = self.opts.lesson.as_ref();
-        let launch = match start_launch(lesson, &self.plan, &self.lower, &self.paths) {
+        let starter = &mut *self.starter;
+        let launch = match start_launch(starter, lesson, &self.plan, &self.lower, &self.paths) {
             Ok(l) => l,
             Err(e) => {
                 self.error(format!("starting again failed: {e:#}"));
@@ -426,7 +472,10 @@ impl Walk {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod plan_tests {
     use super::*;
     use crate::runtime::cgroup::Controller;
 

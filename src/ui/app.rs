@@ -6,8 +6,9 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::ns::Ns;
 use crate::observe::mountinfo::{self, Mount};
-use crate::observe::namespaces::{NsKind, NsLink};
+use crate::observe::namespaces::{NsFile, NsLink};
 use crate::observe::snapshot::Snapshot;
 use crate::runtime::report::Report;
 use crate::runtime::step::Step;
@@ -23,7 +24,7 @@ pub use crate::session::event::{HostLine, Message};
 /// What the last step changed, from the snapshots just before and just after it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
-    pub ns: Vec<NsKind>,
+    pub ns: Vec<NsFile>,
     /// Mounts that appeared: by mount id when the step kept the mount namespace (ids
     /// are stable inside one namespace), else by (mount point, type, source).
     pub mounts_added: Vec<MountKey>,
@@ -407,7 +408,7 @@ fn mount_key(m: &Mount) -> MountKey {
     MountKey::Place(m.mount_point.clone(), m.fs_type.clone(), m.source.clone())
 }
 
-fn ns_inode(links: &[NsLink], k: NsKind) -> Option<u64> {
+fn ns_inode(links: &[NsLink], k: NsFile) -> Option<u64> {
     links.iter().find(|l| l.kind == k).and_then(|l| l.inode)
 }
 
@@ -415,7 +416,7 @@ fn changes(before: Option<&Snapshot>, after: &Snapshot) -> Changes {
     let Some(before) = before else {
         return Changes::default();
     };
-    let ns = NsKind::ALL
+    let ns = NsFile::ALL
         .iter()
         .filter(|k| {
             let inode =
@@ -424,8 +425,9 @@ fn changes(before: Option<&Snapshot>, after: &Snapshot) -> Changes {
         })
         .copied()
         .collect();
-    let same_mnt_ns = ns_inode(&before.ns, NsKind::Mnt).is_some()
-        && ns_inode(&before.ns, NsKind::Mnt) == ns_inode(&after.ns, NsKind::Mnt);
+    let same_mnt_ns = ns_inode(&before.ns, NsFile::of(Ns::Mount)).is_some()
+        && ns_inode(&before.ns, NsFile::of(Ns::Mount))
+            == ns_inode(&after.ns, NsFile::of(Ns::Mount));
     let (mounts_added, mounts_removed) = match (&before.mounts, &after.mounts) {
         (Ok(b), Ok(a)) if same_mnt_ns => {
             let had = |id: u32| b.iter().any(|m| m.mount_id == id);

@@ -23,8 +23,10 @@ use crate::runtime::cgroup;
 use crate::runtime::launcher::RootSource;
 use crate::runtime::paths::Paths;
 use crate::session::event::{Event, Slot};
+use crate::session::follow::Position;
 use crate::session::observer::{self, Notice, Sink};
 use crate::session::prepare;
+use crate::session::walk::follow::{Follower, Stage};
 use crate::session::walk::{Walk, WalkOptions};
 
 use super::app::App;
@@ -36,8 +38,6 @@ use super::tap::Taps;
 use super::terminal::Input;
 use super::theme::Theme;
 use super::update::{self, Command, Msg};
-
-mod follow;
 
 /// What the TUI launches.
 #[derive(Debug, Clone)]
@@ -170,8 +170,7 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
         walk,
         tx,
         shells: [None, None, None],
-        follow: opts.follow.clone(),
-        follow_last: None,
+        follower: opts.follow.as_ref().map(Follower::new),
         taps,
     };
     ctl.taps.begin();
@@ -219,12 +218,28 @@ struct Driver {
     tx: Sender<Msg>,
     /// The shells' terminals, by slot (`Slot::ALL`'s order).
     shells: [Option<ShellSession>; 3],
-    /// `--follow`: whom, and the lessons to switch between.
-    follow: Option<crate::session::follow::Following>,
-    /// The followed session's position last synced to.
-    follow_last: Option<crate::session::follow::Position>,
+    /// `--follow`: whom, the lessons to switch between, where we last went.
+    follower: Option<Follower>,
     /// Where events go besides the screen (a recording, followers).
     taps: Taps,
+}
+
+/// An event to the taps and the screen (a message equal to the one shown is dropped).
+fn emit_to(taps: &mut Taps, app: &mut App, at: Duration, ev: Event) {
+    if let Event::Message { message } = &ev
+        && *message == app.message
+    {
+        return;
+    }
+    taps.event(at, &ev);
+    app.apply(ev);
+}
+
+/// What the walk did, in order, to the taps and the screen.
+fn deliver(taps: &mut Taps, app: &mut App, walk: &mut Walk) {
+    for (at, ev) in walk.events() {
+        emit_to(taps, app, at, ev);
+    }
 }
 
 /// Rows and columns inside a shell pane's border for a screen of `size`, as the
@@ -367,21 +382,29 @@ impl Driver {
     }
 
     fn emit_at(&mut self, app: &mut App, at: Duration, ev: Event) {
-        if let Event::Message { message } = &ev
-            && *message == app.message
-        {
+        emit_to(&mut self.taps, app, at, ev);
+    }
+
+    /// Goes where the followed session is (`Follower::go`), showing each step of a
+    /// jump as it is taken: `redraw` draws the screen, and the taps (the instructor's
+    /// class view) hear of each step.
+    fn follow(&mut self, app: &mut App, p: &Position, redraw: &mut dyn FnMut(&App)) {
+        let Some(follower) = self.follower.as_mut() else {
             return;
-        }
-        self.taps.event(at, &ev);
-        app.apply(ev);
+        };
+        let taps = &mut self.taps;
+        follower.go(&mut self.walk, p, &mut |walk, stage| {
+            deliver(taps, app, walk);
+            match stage {
+                Stage::Taking => redraw(app),
+                Stage::Took => taps.state(walk.started().elapsed(), app),
+            }
+        });
     }
 
     /// What the walk did, in order.
     fn flush(&mut self, app: &mut App) {
-        let events: Vec<_> = self.walk.events().collect();
-        for (at, ev) in events {
-            self.emit_at(app, at, ev);
-        }
+        deliver(&mut self.taps, app, &mut self.walk);
     }
 
     /// Opens the shell of `slot` with the size its pane will have, and puts its

@@ -22,8 +22,6 @@ use crate::session::follow::{Feed, Position};
 
 mod feed;
 
-pub use feed::moved;
-
 /// Everything that can happen to the UI.
 #[derive(Debug)]
 pub enum Msg {

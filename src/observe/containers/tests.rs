@@ -3,25 +3,25 @@ use super::*;
 /// The host's namespaces on the development machine (`ls -l /proc/self/ns`, Linux 6.18).
 fn host_set() -> NsSet {
     set(&[
-        (NsKind::Cgroup, 4026531835),
-        (NsKind::Ipc, 4026531839),
-        (NsKind::Mnt, 4026531832),
-        (NsKind::Net, 4026531833),
-        (NsKind::Pid, 4026531836),
-        (NsKind::Time, 4026531834),
-        (NsKind::User, 4026531837),
-        (NsKind::Uts, 4026531838),
+        (Ns::Cgroup, 4026531835),
+        (Ns::Ipc, 4026531839),
+        (Ns::Mount, 4026531832),
+        (Ns::Net, 4026531833),
+        (Ns::Pid, 4026531836),
+        (Ns::Time, 4026531834),
+        (Ns::User, 4026531837),
+        (Ns::Uts, 4026531838),
     ])
 }
 
-fn set(pairs: &[(NsKind, u64)]) -> NsSet {
+fn set(pairs: &[(Ns, u64)]) -> NsSet {
     NsSet {
         inodes: pairs.iter().copied().collect(),
     }
 }
 
 /// The host set with some kinds replaced.
-fn with(changes: &[(NsKind, u64)]) -> NsSet {
+fn with(changes: &[(Ns, u64)]) -> NsSet {
     let mut s = host_set();
     for &(k, i) in changes {
         s.inodes.insert(k, i);
@@ -46,22 +46,22 @@ fn entry(pid: i32, ppid: i32, start: u64, comm: &str, argv: &[&str], ns: NsSet) 
 /// PID 1), a docker container under its shim, and a process unreadable to us.
 fn host() -> Vec<ProcEntry> {
     let uts_ipc_mnt = [
-        (NsKind::Uts, 4026532201),
-        (NsKind::Ipc, 4026532202),
-        (NsKind::Mnt, 4026532200),
+        (Ns::Uts, 4026532201),
+        (Ns::Ipc, 4026532202),
+        (Ns::Mount, 4026532200),
     ];
     let mut unshared_child = uts_ipc_mnt.to_vec();
-    unshared_child.push((NsKind::Pid, 4026532203));
+    unshared_child.push((Ns::Pid, 4026532203));
     let runc = [
-        (NsKind::Uts, 4026532301),
-        (NsKind::Ipc, 4026532302),
-        (NsKind::Mnt, 4026532300),
-        (NsKind::Pid, 4026532303),
-        (NsKind::Net, 4026532305),
+        (Ns::Uts, 4026532301),
+        (Ns::Ipc, 4026532302),
+        (Ns::Mount, 4026532300),
+        (Ns::Pid, 4026532303),
+        (Ns::Net, 4026532305),
     ];
-    let ours_shim = [(NsKind::Uts, 4026532401), (NsKind::Mnt, 4026532400)];
+    let ours_shim = [(Ns::Uts, 4026532401), (Ns::Mount, 4026532400)];
     let mut ours_pid1 = ours_shim.to_vec();
-    ours_pid1.push((NsKind::Pid, 4026532403));
+    ours_pid1.push((Ns::Pid, 4026532403));
     let mut docker = vec![
         entry(
             900,
@@ -159,8 +159,8 @@ fn first_processes_are_where_the_namespaces_change() {
 fn the_rule_needs_a_readable_parent_on_the_host_side() {
     let all = vec![
         entry(1, 0, 1, "init", &[], host_set()),
-        entry(5, 4, 2, "orphan", &[], with(&[(NsKind::Uts, 9)])),
-        entry(6, 7, 2, "lost", &[], with(&[(NsKind::Uts, 9)])),
+        entry(5, 4, 2, "orphan", &[], with(&[(Ns::Uts, 9)])),
+        entry(6, 7, 2, "lost", &[], with(&[(Ns::Uts, 9)])),
         entry(7, 1, 1, "hidden", &[], NsSet::default()),
     ];
     assert!(first_processes(&all, &Reference::new(1, host_set())).is_empty());
@@ -169,11 +169,11 @@ fn the_rule_needs_a_readable_parent_on_the_host_side() {
 #[test]
 fn unknown_kinds_are_not_differences() {
     let mut old_kernel = host_set();
-    old_kernel.inodes.remove(&NsKind::Time);
-    let mut inside = with(&[(NsKind::Time, 77)]);
+    old_kernel.inodes.remove(&Ns::Time);
+    let mut inside = with(&[(Ns::Time, 77)]);
     assert!(inside.differs_from(&old_kernel).is_empty());
-    inside.inodes.insert(NsKind::Uts, 78);
-    assert_eq!(inside.differs_from(&old_kernel), vec![NsKind::Uts]);
+    inside.inodes.insert(Ns::Uts, 78);
+    assert_eq!(inside.differs_from(&old_kernel), vec![Ns::Uts]);
 }
 
 #[test]
@@ -194,13 +194,7 @@ fn makers_are_told_apart() {
     assert_eq!(runc.command, "sh");
     assert_eq!(
         runc.isolated,
-        vec![
-            NsKind::Ipc,
-            NsKind::Mnt,
-            NsKind::Net,
-            NsKind::Pid,
-            NsKind::Uts
-        ]
+        vec![Ns::Ipc, Ns::Mount, Ns::Net, Ns::Pid, Ns::Uts]
     );
 }
 
@@ -362,8 +356,8 @@ fn fake_proc(root: &Path, pid: i32, ppid: i32, comm: &str, ns: &NsSet) {
     std::fs::write(dir.join("cgroup"), "0::/\n").expect("cgroup");
     for (kind, inode) in &ns.inodes {
         std::os::unix::fs::symlink(
-            format!("{}:[{inode}]", kind.ns().proc_file()),
-            dir.join("ns").join(kind.file()),
+            format!("{}:[{inode}]", kind.proc_file()),
+            dir.join("ns").join(kind.proc_file()),
         )
         .expect("symlink");
     }
@@ -374,8 +368,8 @@ fn scan_reads_a_fixture_proc_root() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     fake_proc(root, 1, 0, "init", &host_set());
-    fake_proc(root, 10, 1, "unshare", &with(&[(NsKind::Uts, 4026532201)]));
-    fake_proc(root, 11, 10, "sh", &with(&[(NsKind::Uts, 4026532201)]));
+    fake_proc(root, 10, 1, "unshare", &with(&[(Ns::Uts, 4026532201)]));
+    fake_proc(root, 11, 10, "sh", &with(&[(Ns::Uts, 4026532201)]));
     fake_proc(root, 12, 1, "secret", &NsSet::default());
     std::fs::create_dir_all(root.join("self")).expect("not a pid");
     let s = scan(root).expect("scan");
@@ -392,7 +386,7 @@ fn scan_reads_a_fixture_proc_root() {
     let found = containers(&s.entries, &Reference::new(1, reference), &[], "underhood");
     assert_eq!(found.len(), 1);
     assert_eq!((found[0].pid, found[0].maker.clone()), (10, Maker::Unshare));
-    assert_eq!(found[0].isolated, vec![NsKind::Uts]);
+    assert_eq!(found[0].isolated, vec![Ns::Uts]);
     let err = reference_set(root, 12).expect_err("no links");
     assert!(format!("{err:#}").contains("pid 12"), "{err:#}");
 }
@@ -424,7 +418,7 @@ fn an_unreadable_pid_1_is_still_the_host_side() {
             3,
             "sh",
             &["sh"],
-            with(&[(NsKind::Uts, 9), (NsKind::Pid, 10)]),
+            with(&[(Ns::Uts, 9), (Ns::Pid, 10)]),
         ),
     ];
     let firsts: Vec<i32> = first_processes(&all, &Reference::new(50, host_set()))

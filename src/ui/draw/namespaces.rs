@@ -6,11 +6,11 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 
-use crate::observe::namespaces::{NsKind, NsLink};
+use crate::observe::namespaces::{NsFile, NsLink};
 use crate::ui::app::{App, Pane};
 use crate::ui::scroll::{self, Geometry};
 
-fn inode(links: &[NsLink], k: NsKind) -> Option<u64> {
+fn inode(links: &[NsLink], k: NsFile) -> Option<u64> {
     links.iter().find(|l| l.kind == k).and_then(|l| l.inode)
 }
 
@@ -24,20 +24,16 @@ pub fn geometry(app: &App, area: Rect) -> Geometry {
 }
 
 /// The types shown, in their order.
-fn kinds(app: &App, area: Rect) -> Vec<NsKind> {
+fn kinds(app: &App, area: Rect) -> Vec<NsFile> {
     let sub: &[NsLink] = app.snap.as_ref().map(|s| s.ns.as_slice()).unwrap_or(&[]);
     // pid_for_children and time_for_children only say something while they differ
     // from pid and time (between an unshare and the fork).
-    let shown = |k: &NsKind| match k {
-        NsKind::PidForChildren => inode(sub, *k) != inode(sub, NsKind::Pid),
-        NsKind::TimeForChildren => inode(sub, *k) != inode(sub, NsKind::Time),
-        _ => true,
-    };
+    let shown = |k: &NsFile| !k.for_children() || inode(sub, *k) != inode(sub, k.ns().into());
     // When the pane cannot show every row, what the last step changed comes first,
     // then what is isolated.
-    let mut kinds: Vec<NsKind> = NsKind::ALL.iter().copied().filter(|k| shown(k)).collect();
+    let mut kinds: Vec<NsFile> = NsFile::ALL.iter().copied().filter(|k| shown(k)).collect();
     if (area.height.saturating_sub(3) as usize) < kinds.len() {
-        let rank = |k: &NsKind| {
+        let rank = |k: &NsFile| {
             let differs =
                 matches!((inode(&app.host_ns, *k), inode(sub, *k)), (Some(a), Some(b)) if a != b);
             (!app.changes.ns.contains(k), !differs)
@@ -58,7 +54,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             let h = inode(&app.host_ns, *k);
             let s = inode(sub, *k);
             let differs = matches!((h, s), (Some(a), Some(b)) if a != b);
-            if differs && !matches!(k, NsKind::PidForChildren | NsKind::TimeForChildren) {
+            if differs && !k.for_children() {
                 isolated += 1;
             }
             let show = |v: Option<u64>| v.map(|i| i.to_string()).unwrap_or_else(|| "-".into());

@@ -16,9 +16,9 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
 use super::Action;
 use crate::ns::Ns;
-use crate::observe::containers::{NsSet, SET_KINDS};
+use crate::observe::containers::NsSet;
 use crate::observe::facts::{Facts, Hidden, hidden, mount_flags, read_only};
-use crate::observe::namespaces::{NsKind, NsLink};
+use crate::observe::namespaces::NsLink;
 use crate::observe::ptree::cap_names;
 use crate::runtime::plan::Options;
 use crate::runtime::step::LimitSpec;
@@ -48,7 +48,7 @@ fn row(section: &'static str, what: impl Into<String>, left: String, right: Stri
 }
 
 /// Which namespace types a side does not share with the reference.
-fn isolated(ns: &[NsLink], reference: &[NsLink]) -> Vec<NsKind> {
+fn isolated(ns: &[NsLink], reference: &[NsLink]) -> Vec<Ns> {
     NsSet::from_links(ns).differs_from(&NsSet::from_links(reference))
 }
 
@@ -57,15 +57,14 @@ fn isolated(ns: &[NsLink], reference: &[NsLink]) -> Vec<NsKind> {
 /// sleeps so that it can be read.
 pub fn peer_options(left: &Facts, reference: &[NsLink]) -> Options {
     let own = isolated(&left.ns, reference);
-    let share: BTreeSet<Ns> = SET_KINDS
-        .iter()
-        .filter(|k| !own.contains(k) && **k != NsKind::User)
-        .map(|k| k.ns())
+    let share: BTreeSet<Ns> = Ns::BY_FILE
+        .into_iter()
+        .filter(|k| !own.contains(k) && *k != Ns::User)
         .collect();
     let limits = left.limits.clone().unwrap_or_default();
     Options {
         share,
-        userns: own.contains(&NsKind::User),
+        userns: own.contains(&Ns::User),
         limits: LimitSpec {
             memory: limits.memory,
             pids: limits.pids,
@@ -95,8 +94,8 @@ pub fn rows(left: &Facts, right: &Facts, reference: &[NsLink]) -> Vec<CompareRow
         isolated(&left.ns, reference),
         isolated(&right.ns, reference),
     );
-    for k in SET_KINDS {
-        let word = |own: &[NsKind]| {
+    for k in Ns::BY_FILE {
+        let word = |own: &[Ns]| {
             if own.contains(&k) {
                 "isolated"
             } else {
@@ -105,7 +104,7 @@ pub fn rows(left: &Facts, right: &Facts, reference: &[NsLink]) -> Vec<CompareRow
         };
         out.push(row(
             "namespaces",
-            k.file(),
+            k.proc_file(),
             word(&li).into(),
             word(&ri).into(),
         ));

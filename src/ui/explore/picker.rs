@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use super::Action;
-use crate::observe::containers::{Container, Listing, SET_KINDS};
-use crate::observe::namespaces::NsKind;
+use crate::ns::Ns;
+use crate::observe::containers::{Container, Listing};
 use crate::ui::draw::{self, MIN_HEIGHT, MIN_WIDTH};
 use crate::ui::scroll::{self, Geometry, Move};
 use crate::ui::theme::Theme;
@@ -107,11 +107,11 @@ impl Picker {
 }
 
 /// `ipc mnt net pid uts`: the namespace files a container has of its own.
-pub fn ns_words(kinds: &[NsKind]) -> String {
-    SET_KINDS
+pub fn ns_words(kinds: &[Ns]) -> String {
+    Ns::BY_FILE
         .iter()
         .filter(|k| kinds.contains(k))
-        .map(|k| k.file())
+        .map(|k| k.proc_file())
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -147,10 +147,10 @@ pub fn details(p: &Picker) -> Vec<Line<'static>> {
             )),
         ];
     };
-    let shared: Vec<&str> = SET_KINDS
+    let shared: Vec<&str> = Ns::BY_FILE
         .iter()
         .filter(|k| !c.isolated.contains(k))
-        .map(|k| k.file())
+        .map(|k| k.proc_file())
         .collect();
     let labels: Vec<&str> = c.isolated.iter().map(|k| k.label()).collect();
     vec![

@@ -84,8 +84,9 @@ fn a_vanished_process_keeps_its_last_state_and_says_so() {
 
 #[test]
 fn the_peer_shares_what_the_explored_one_shares_and_keeps_its_limits() {
+    use crate::ns::Ns;
     use crate::observe::facts::Facts;
-    use crate::observe::namespaces::{NsKind, NsLink};
+    use crate::observe::namespaces::{NsFile, NsLink};
     use crate::runtime::cgroup::ReadLimits;
     let link = |kind, inode| NsLink {
         kind,
@@ -93,17 +94,17 @@ fn the_peer_shares_what_the_explored_one_shares_and_keeps_its_limits() {
         text: None,
         error: None,
     };
-    let host: Vec<NsLink> = crate::observe::containers::SET_KINDS
+    let host: Vec<NsLink> = Ns::BY_FILE
         .iter()
         .enumerate()
-        .map(|(i, k)| link(*k, 100 + i as u64))
+        .map(|(i, k)| link(NsFile::of(*k), 100 + i as u64))
         .collect();
     // runc's default: new ipc, mnt, net, pid, uts; the host's cgroup, time, user.
     let mut ns = host.clone();
     for l in ns.iter_mut() {
         if matches!(
-            l.kind,
-            NsKind::Ipc | NsKind::Mnt | NsKind::Net | NsKind::Pid | NsKind::Uts
+            l.kind.ns(),
+            Ns::Ipc | Ns::Mount | Ns::Net | Ns::Pid | Ns::Uts
         ) {
             l.inode = l.inode.map(|i| i + 1000);
         }

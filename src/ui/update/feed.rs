@@ -3,7 +3,7 @@
 //! and a move of the followed session becomes `Command::Follow`.
 
 use crate::session::event::Event;
-use crate::session::follow::{Feed, Position};
+use crate::session::follow::Feed;
 use crate::ui::app::App;
 
 use super::Command;
@@ -47,22 +47,11 @@ pub fn on_feed(app: &mut App, feed: Feed) -> Vec<Command> {
             out
         }
         Feed::Note(text) => vec![Command::Emit(Event::info(text))],
-        // Whether it is a move is the live session's to tell (see [`moved`]).
+        // Whether it is a move is the live session's to tell (see [`crate::session::follow::moved`]).
         // Sent only to `underhood class`, which asks for it.
         Feed::Learner(_) => Vec::new(),
         Feed::Position(p) => vec![Command::Follow(p)],
     }
-}
-
-/// Whether `p` is a move from `last`, the position last synced to (kept then): only a
-/// move of the instructor moves us; a heartbeat or a reconnection to the same place
-/// leaves a learner who explores alone.
-pub fn moved(last: &mut Option<Position>, p: &Position) -> bool {
-    if last.as_ref().is_some_and(|l| l.same_place(p)) {
-        return false;
-    }
-    *last = Some(p.clone());
-    true
 }
 
 #[cfg(test)]
@@ -89,15 +78,15 @@ mod tests {
         let feed = |p: &Position| Msg::Follow(Feed::Position(p.clone()));
         assert_eq!(update(&mut a, feed(&p)), vec![Command::Follow(p.clone())]);
         let mut last = None;
-        assert!(super::moved(&mut last, &p));
+        assert!(crate::session::follow::moved(&mut last, &p));
         // The heartbeat, or another publisher pid at the same place: nothing.
         let again = Position {
             pid: 9,
             ..p.clone()
         };
-        assert!(!super::moved(&mut last, &again));
+        assert!(!crate::session::follow::moved(&mut last, &again));
         let next = pos(2, Some("mount"));
-        assert!(super::moved(&mut last, &next));
+        assert!(crate::session::follow::moved(&mut last, &next));
     }
 
     #[test]
