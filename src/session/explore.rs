@@ -49,7 +49,7 @@ pub struct Opened {
 impl Scope {
     /// The host's containers, as the picker lists them.
     pub fn list(&self) -> Result<Listing> {
-        containers::list(&self.paths.proc_root, &self.sources)
+        Ok(containers::list(&self.paths.proc_root, &self.sources)?)
     }
 
     /// `pid`'s target (its tree, its cgroup) and the namespaces it is compared with.
