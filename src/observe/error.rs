@@ -38,6 +38,9 @@ pub enum Error {
     /// message says where we looked and the errno each place answered.
     #[error("{0}")]
     NotFound(String),
+    /// A cgroup named by the user could not be found or read.
+    #[error(transparent)]
+    Cgroup(#[from] crate::runtime::cgroup::Error),
     /// It is there, but not ours to read (namespace links of another user's process).
     #[error("{0}")]
     Unreadable(String),
@@ -74,6 +77,7 @@ impl Error {
         match self {
             Error::Io { err, .. } => err.raw_os_error().map(Errno::from_raw),
             Error::Parse { err, .. } | Error::Gone { err, .. } => err.errno(),
+            Error::Cgroup(e) => e.errno(),
             _ => None,
         }
     }

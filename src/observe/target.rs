@@ -152,8 +152,7 @@ pub fn top_process(entries: &[ProcEntry]) -> Option<i32> {
 
 /// `--cgroup PATH`: the cgroup and the process to explore in it.
 pub fn by_cgroup(proc_root: &Path, host: &Host, path: &Path) -> Result<(i32, Cgroup)> {
-    // It fails only when no hierarchy has that directory.
-    let cg = Cgroup::observed_path(host, path).map_err(|e| Error::NotFound(format!("{e:#}")))?;
+    let cg = Cgroup::observed_path(host, path)?;
     let pids = cgroup_pids(&cg)?;
     let entries: Vec<ProcEntry> = pids
         .iter()
