@@ -234,7 +234,7 @@ fn assemble_with(paths: &Paths, search: &[PathBuf], flavour: Flavour) -> Result<
     let key = &cache::hex(&hasher.finalize())[..16];
     let name = format!("rootfs-{key}");
     let final_dir = paths.cache_dir.join(&name);
-    let built = cache::build_atomically(&final_dir, |tmp| {
+    let built = cache::build_atomically(&final_dir, |tmp| -> Result<()> {
         let root = tmp.join("rootfs");
         let mut assembled = build_rootfs(&root, &recipe)?;
         assembled.dir = final_dir.join("rootfs");
@@ -591,7 +591,7 @@ fn tools_layer_for(paths: &Paths, exe: &Path) -> Result<PathBuf> {
     let key = &cache::hex(&Sha256::digest(identity.as_bytes()))[..16];
     let final_dir = paths.cache_dir.join(format!("{TOOLS_DIR_PREFIX}{key}"));
     let existed = final_dir.is_dir();
-    let dir = cache::build_atomically(&final_dir, |tmp| {
+    let dir = cache::build_atomically(&final_dir, |tmp| -> Result<()> {
         let mut copier = Copier::new(tmp, Placement::Overlay, Some(0o555));
         copier
             .copy_program(exe, Path::new("usr/local/bin/underhood"))

@@ -154,7 +154,7 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
             )
         })?;
         let dir = images.join(entry_name(&layout.key));
-        let (dir, fresh) = cache::build_atomically_fresh(&dir, |tmp| {
+        let (dir, fresh) = cache::build_atomically_fresh(&dir, |tmp| -> Result<()> {
             build_layers(&layout, tmp, opts, &Budget::new(opts.max_bytes), &what)?;
             Ok(())
         })?;
@@ -187,7 +187,7 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
     }
 
     let key = file_key(file)?;
-    let (dir, fresh) = cache::build_atomically_fresh(&images.join(&key), |tmp| {
+    let (dir, fresh) = cache::build_atomically_fresh(&images.join(&key), |tmp| -> Result<()> {
         build_from_file(file, tmp, opts, &what)
     })?;
     if fresh {
@@ -211,7 +211,7 @@ fn build_from_file(file: &Path, tmp: &Path, opts: Options, what: &str) -> Result
     if let Some(layout) = Layout::detect(&staging, what)? {
         build_layers(&layout, tmp, opts, &Budget::new(opts.max_bytes), what)?;
         drop(layout);
-        return cache::remove_tree(&staging);
+        return Ok(cache::remove_tree(&staging)?);
     }
     // A root filesystem: the staging directory is the only layer.
     let layers = tmp.join(LAYERS);

@@ -105,7 +105,7 @@ pub(crate) fn remove_at(parent: &OwnedFd, name: &OsStr) -> Result<()> {
             let path = Path::new("/proc/self/fd")
                 .join(parent.as_raw_fd().to_string())
                 .join(name);
-            crate::runtime::assemble::cache::remove_tree(&path)
+            Ok(crate::runtime::assemble::cache::remove_tree(&path)?)
         }
         Ok(_) => nix::unistd::unlinkat(parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
             .map_err(|e| anyhow!("unlink: {e}")),
