@@ -3,6 +3,7 @@
 //! that evaluates checks against a live container.
 
 pub mod check;
+pub mod error;
 pub mod explain;
 pub mod format;
 pub mod passing;

@@ -7,7 +7,6 @@
 //! floors use it, so it sits above neither.
 //! See namespaces(7), unshare(2), setns(2), clone(2).
 
-use anyhow::{Result, bail};
 use nix::sched::CloneFlags;
 use serde::{Deserialize, Serialize};
 
@@ -135,18 +134,24 @@ impl Ns {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Ns> {
+    pub fn parse(text: &str) -> Result<Ns, UnknownNs> {
         let t = text.trim().to_ascii_lowercase();
         for ns in Ns::ALL {
             if t == ns.name() || t == ns.proc_file() {
                 return Ok(ns);
             }
         }
-        bail!(
-            "unknown namespace {text:?}: expected one of {}",
-            Ns::ALL.map(|n| n.name()).join(", ")
-        )
+        Err(UnknownNs {
+            text: text.to_string(),
+        })
     }
+}
+
+/// A namespace name we do not know; the message lists the ones we do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown namespace {text:?}: expected one of {}", Ns::ALL.map(|n| n.name()).join(", "))]
+pub struct UnknownNs {
+    pub text: String,
 }
 
 impl std::fmt::Display for Ns {

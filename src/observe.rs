@@ -20,9 +20,11 @@
 //! - [`containers`]: which host processes are containers (their first processes) and what made them.
 //! - [`facts`]: one container's confinement read once, for `explore --compare`.
 //! - [`fsread`]: shared file reading: errors with path and errno, "process vanished" checks.
+//! - [`error`]: the one error type of this floor, typed by what callers do about it.
 
 pub mod by_hand;
 pub mod containers;
+pub mod error;
 pub mod facts;
 pub mod fsread;
 pub mod host;

@@ -33,10 +33,27 @@ pub mod recording;
 pub mod walk;
 
 /// What a session could not do, for callers that branch on the kind (a failed step
-/// is `headless::Failed`, stopping early `headless::Stopped`); the rest is carried as
-/// `anyhow` to the edges.
+/// is `headless::Failed`, stopping early `headless::Stopped`, a recording's
+/// `recording::Error`). What a session only forwards from the runtime's launch (the
+/// walk, the headless run, preparing layers) stays `anyhow` on its way to the edges.
+/// Messages are whole (the errno in the text, no source chain), so `{e}` and `{e:#}`
+/// print the same.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error("blocking signals: {0}")]
-    Signals(#[source] nix::errno::Errno),
+    Signals(nix::errno::Errno),
+    /// A socket for followers could not be made or bound (`what`: "publishing on
+    /// ADDR", "a socketpair to wake the class reader"); EADDRINUSE for a taken port.
+    #[error("{what}: {err}")]
+    Socket { what: String, err: std::io::Error },
+}
+
+impl SessionError {
+    /// The errno of the failed system call.
+    pub fn errno(&self) -> Option<nix::errno::Errno> {
+        match self {
+            SessionError::Signals(e) => Some(*e),
+            SessionError::Socket { err, .. } => err.raw_os_error().map(nix::errno::Errno::from_raw),
+        }
+    }
 }

@@ -1,29 +1,45 @@
 //! Sizes as people write them: `100M`, `1G`, `512k`, `4096`.
 
-use anyhow::{Result, bail};
+/// A size we refuse; the message quotes the text as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid size {text:?}: {why}")]
+pub struct SizeError {
+    pub text: String,
+    pub why: String,
+}
 
 /// Parses a byte size. Suffixes are binary (k = 1024), case-insensitive, with an
 /// optional `B`/`iB`: `512k`, `100M`, `1GiB`, `4096`.
-pub fn parse_size(text: &str) -> Result<u64> {
+pub fn parse_size(text: &str) -> Result<u64, SizeError> {
+    let refuse = |why: String| SizeError {
+        text: text.to_string(),
+        why,
+    };
     let t = text.trim();
     let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, suffix) = t.split_at(digits_end);
     if num.is_empty() {
-        bail!("invalid size {text:?}: expected a number with an optional k/M/G suffix, e.g. 100M");
+        return Err(refuse(
+            "expected a number with an optional k/M/G suffix, e.g. 100M".to_string(),
+        ));
     }
     let n: u64 = num
         .parse()
-        .map_err(|_| anyhow::anyhow!("invalid size {text:?}: number too large"))?;
+        .map_err(|_| refuse("number too large".to_string()))?;
     let mult: u64 = match suffix.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         "t" | "tb" | "tib" => 1 << 40,
-        _ => bail!("invalid size {text:?}: unknown suffix {suffix:?} (use k, M, G or T)"),
+        _ => {
+            return Err(refuse(format!(
+                "unknown suffix {suffix:?} (use k, M, G or T)"
+            )));
+        }
     };
     n.checked_mul(mult)
-        .ok_or_else(|| anyhow::anyhow!("invalid size {text:?}: too large"))
+        .ok_or_else(|| refuse("too large".to_string()))
 }
 
 /// Formats bytes for people: `32 MiB`, `1.5 GiB`, `512 B`.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use super::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,12 +40,24 @@ impl Progress {
 
     pub fn save(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|err| Error::Io {
+                op: "creating",
+                path: dir.to_path_buf(),
+                err,
+            })?;
         }
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+        let json = serde_json::to_vec_pretty(self).map_err(Error::Encode)?;
+        std::fs::write(&tmp, json).map_err(|err| Error::Io {
+            op: "writing",
+            path: tmp.clone(),
+            err,
+        })?;
+        std::fs::rename(&tmp, path).map_err(|err| Error::Io {
+            op: "renaming to",
+            path: path.to_path_buf(),
+            err,
+        })
     }
 
     /// Forgets one lesson, or everything.

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use super::error::{Error, Result};
 
 use crate::runtime::controller::Launch;
 
@@ -71,9 +71,15 @@ fn host_sh(cmd: &str, env: &[(String, String)]) -> Result<()> {
         .args(["-c", cmd])
         .envs(env.iter().map(|(k, v)| (k, v)))
         .status()
-        .with_context(|| format!("running `{cmd}` on the host"))?;
+        .map_err(|err| Error::Spawn {
+            cmd: cmd.to_string(),
+            err,
+        })?;
     if !st.success() {
-        bail!("`{cmd}` on the host failed ({st})");
+        return Err(Error::HostFailed {
+            cmd: cmd.to_string(),
+            status: st,
+        });
     }
     Ok(())
 }
@@ -111,11 +117,16 @@ pub fn announce(l: &LessonFile, ahead: &[crate::runtime::step::Step]) -> (String
 
 /// Does what `mode` says to the container whose steps are all taken, evaluates the
 /// checks, and undoes the host-side actions (the session tears it down: see
-/// `session::headless::Headless::run_lesson`).
-pub fn act_and_evaluate(l: &LessonFile, launch: &mut Launch, mode: Mode) -> Result<Results> {
+/// `session::headless::Headless::run_lesson`). anyhow here only because the headless
+/// session chains this with its own anyhow steps and forwards to the CLI.
+pub fn act_and_evaluate(
+    l: &LessonFile,
+    launch: &mut Launch,
+    mode: Mode,
+) -> anyhow::Result<Results> {
     let solve = mode == Mode::Solve;
     let mut undo = Vec::new();
-    let mut result = Ok(());
+    let mut result: Result<()> = Ok(());
     let env = host_env(launch);
     // In a lesson made by hand, what the host side runs names the learner's container
     // as it stands then (an earlier host_solve may have just made it).

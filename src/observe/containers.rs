@@ -29,7 +29,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use super::error::{Error, Result};
 
 use super::namespaces::{self, NsLink};
 use super::ptree::{parse_cmdline, parse_stat};
@@ -143,8 +143,7 @@ pub fn is_kernel_thread(stat: &str) -> bool {
 /// Lists `/proc/<pid>` for every pid except kernel threads: stat, cmdline, ns links,
 /// cgroup. A process that exits during the scan is left out.
 pub fn scan(proc_root: &Path) -> Result<Scan> {
-    let dir = std::fs::read_dir(proc_root)
-        .map_err(|e| anyhow::anyhow!("listing {}: {e}", proc_root.display()))?;
+    let dir = std::fs::read_dir(proc_root).map_err(|e| Error::list(proc_root, e))?;
     let mut out = Scan::default();
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
@@ -318,7 +317,9 @@ pub fn reference_set(proc_root: &Path, pid: i32) -> Result<NsSet> {
             .iter()
             .find_map(|l| l.error.clone())
             .unwrap_or_default();
-        bail!("cannot read the namespaces of pid {pid}: {why}");
+        return Err(Error::Unreadable(format!(
+            "cannot read the namespaces of pid {pid}: {why}"
+        )));
     }
     Ok(set)
 }

@@ -1,17 +1,17 @@
 //! Reading files under `/proc` and `/sys` with errors that keep the path and the errno.
 //!
-//! Kept tiny and shared so every observer reports failures the same way and agrees on what
-//! "the process is gone" looks like.
+//! Kept tiny and shared so every observer reports failures the same way; what "the process
+//! is gone" looks like is [`super::error::Error::is_vanished`].
 
 use std::io;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use super::error::{Error, Result};
 
 /// Reads a whole file as text. The error names the path; the `io::Error` underneath keeps the
 /// errno (shown as "No such file or directory (os error 2)").
 pub fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    std::fs::read_to_string(path).map_err(|e| Error::read(path, e))
 }
 
 /// Reads a file that may legitimately be absent (a sysctl this kernel does not have, a
@@ -21,7 +21,7 @@ pub fn read_optional_text(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) => Err(Error::read(path, e)),
     }
 }
 
@@ -31,13 +31,6 @@ pub fn read_optional_text(path: &Path) -> Result<Option<String>> {
 /// process that is exiting). proc(5).
 pub fn is_vanished(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::ENOENT) | Some(libc::ESRCH))
-}
-
-/// True when an anyhow error chain contains an `io::Error` meaning "the process is gone".
-pub fn is_vanished_any(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|c| c.downcast_ref::<io::Error>())
-        .any(is_vanished)
 }
 
 /// Formats an I/O error the way the man pages name errnos: `ENOENT: No such file or directory`.
@@ -85,6 +78,7 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("os error 2"), "{shown}");
-        assert!(is_vanished_any(&err));
+        assert!(err.is_vanished());
+        assert_eq!(err.errno(), Some(nix::errno::Errno::ENOENT));
     }
 }

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow};
+use super::error::{Error, Result};
 
 use super::fsread::read_optional_text;
 
@@ -85,7 +85,7 @@ pub fn parse_lsm_list(text: &str) -> Vec<String> {
 pub fn parse_sysctl_number(text: &str) -> Result<u64> {
     let t = text.trim();
     t.parse()
-        .map_err(|_| anyhow!("expected a number, found {t:?}"))
+        .map_err(|_| Error::Malformed(format!("expected a number, found {t:?}")))
 }
 
 /// The knobs that decide whether an unprivileged user may create a user namespace.

@@ -28,7 +28,7 @@ use std::fmt;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use super::error::{Error, Result};
 
 use super::fsread::read_text;
 
@@ -161,7 +161,7 @@ fn unescape_path(field: &str) -> PathBuf {
 fn number(field: &str, what: &str, index: usize) -> Result<u32> {
     field
         .parse()
-        .map_err(|_| anyhow!("field {index} ({what}): {field:?} is not a number"))
+        .map_err(|_| Error::Malformed(format!("field {index} ({what}): {field:?} is not a number")))
 }
 
 fn options(field: &str) -> Vec<String> {
@@ -172,22 +172,26 @@ fn options(field: &str) -> Vec<String> {
 pub fn parse_mountinfo_line(line: &str) -> Result<Mount> {
     let fields: Vec<&str> = line.trim_end_matches('\n').split(' ').collect();
     let Some(dash) = fields.iter().position(|f| *f == "-") else {
-        bail!("no \" - \" separator before the filesystem type (field 8)");
+        return Err(Error::Malformed(
+            "no \" - \" separator before the filesystem type (field 8)".to_string(),
+        ));
     };
     if dash < 6 {
-        bail!("only {dash} fields before the \" - \" separator, expected at least 6");
+        return Err(Error::Malformed(format!(
+            "only {dash} fields before the \" - \" separator, expected at least 6"
+        )));
     }
     if fields.len() < dash + 4 {
-        bail!(
+        return Err(Error::Malformed(format!(
             "only {} fields after the \" - \" separator, expected fs type, source and super options",
             fields.len() - dash - 1
-        );
+        )));
     }
     let mount_id = number(fields[0], "mount id", 1)?;
     let parent_id = number(fields[1], "parent id", 2)?;
-    let (major, minor) = fields[2]
-        .split_once(':')
-        .ok_or_else(|| anyhow!("field 3 (major:minor): {:?} has no ':'", fields[2]))?;
+    let (major, minor) = fields[2].split_once(':').ok_or_else(|| {
+        Error::Malformed(format!("field 3 (major:minor): {:?} has no ':'", fields[2]))
+    })?;
     let major = number(major, "major", 3)?;
     let minor = number(minor, "minor", 3)?;
 
@@ -198,8 +202,11 @@ pub fn parse_mountinfo_line(line: &str) -> Result<Mount> {
     let mut other_optional = Vec::new();
     for tag in &fields[6..dash] {
         let peer = |v: &str| -> Result<u32> {
-            v.parse()
-                .map_err(|_| anyhow!("field 7 (optional): {tag:?} has a bad peer group id"))
+            v.parse().map_err(|_| {
+                Error::Malformed(format!(
+                    "field 7 (optional): {tag:?} has a bad peer group id"
+                ))
+            })
         };
         match tag.split_once(':') {
             Some(("shared", v)) => shared = Some(peer(v)?),
@@ -245,7 +252,7 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>> {
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| {
             parse_mountinfo_line(line)
-                .with_context(|| format!("mountinfo line {}: {line:?}", i + 1))
+                .map_err(|e| Error::Malformed(format!("mountinfo line {}: {line:?}: {e}", i + 1)))
         })
         .collect()
 }
@@ -255,7 +262,7 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>> {
 pub fn read_mountinfo(proc_root: &Path, pid: i32) -> Result<Vec<Mount>> {
     let path = proc_root.join(pid.to_string()).join("mountinfo");
     let text = read_text(&path)?;
-    parse_mountinfo(&text).with_context(|| format!("parsing {}", path.display()))
+    parse_mountinfo(&text).map_err(|e| Error::parse(&path, e))
 }
 
 /// The visible mount at `mount_point`: the last one listed there, since later mounts stack on

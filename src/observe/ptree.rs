@@ -21,10 +21,10 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
+use super::error::{Error, Result};
 use procfs::FromRead;
 
-use super::fsread::{is_vanished, is_vanished_any, read_text};
+use super::fsread::{is_vanished, read_text};
 
 /// Process state, the letter in `stat` and `status` (proc(5)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -266,7 +266,7 @@ pub struct StatLine {
 /// Parses one `/proc/<pid>/stat` line with `procfs` (the comm may contain `)` and spaces).
 pub fn parse_stat(text: &str) -> Result<StatLine> {
     let stat = procfs::process::Stat::from_read(text.as_bytes())
-        .map_err(|e| anyhow!("malformed stat line {text:?}: {e}"))?;
+        .map_err(|e| Error::Malformed(format!("malformed stat line {text:?}: {e}")))?;
     Ok(StatLine {
         pid: stat.pid,
         comm: stat.comm,
@@ -295,18 +295,18 @@ pub fn parse_id_map(text: &str) -> Result<Vec<IdMapRange>> {
                 .split_whitespace()
                 .map(str::parse)
                 .collect::<Result<_, _>>()
-                .map_err(|e| anyhow!("id map line {}: {line:?}: {e}", i + 1))?;
+                .map_err(|e| Error::Malformed(format!("id map line {}: {line:?}: {e}", i + 1)))?;
             match nums[..] {
                 [inside, outside, count] => Ok(IdMapRange {
                     inside,
                     outside,
                     count,
                 }),
-                _ => bail!(
+                _ => Err(Error::Malformed(format!(
                     "id map line {}: {line:?}: expected 3 numbers, got {}",
                     i + 1,
                     nums.len()
-                ),
+                ))),
             }
         })
         .collect()
@@ -391,20 +391,17 @@ fn read_optional(dir: &Path, file: &str) -> Result<Option<Vec<u8>>> {
     let path = dir.join(file);
     match std::fs::read(&path) {
         Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if is_vanished(&e) && !dir.exists() => {
-            Err(e).with_context(|| format!("reading {}", path.display()))
-        }
+        Err(e) if is_vanished(&e) && !dir.exists() => Err(Error::read(&path, e)),
         Err(_) => Ok(None),
     }
 }
 
 /// Reads one process. Errors keep the path; a vanished process gives an error for which
-/// [`is_vanished_any`] is true.
+/// [`Error::is_vanished`] is true.
 pub fn read_proc(proc_root: &Path, pid: i32) -> Result<Proc> {
     let dir = proc_root.join(pid.to_string());
     let stat_path = dir.join("stat");
-    let stat = parse_stat(&read_text(&stat_path)?)
-        .with_context(|| format!("parsing {}", stat_path.display()))?;
+    let stat = parse_stat(&read_text(&stat_path)?).map_err(|e| Error::parse(&stat_path, e))?;
     let status = parse_status(&read_text(&dir.join("status"))?);
     let cmdline = read_optional(&dir, "cmdline")?.and_then(|b| parse_cmdline(&b));
     let id_map =
@@ -448,10 +445,9 @@ fn is_pid_dir(name: &std::ffi::OsStr) -> Option<i32> {
 /// scan are skipped.
 fn scan_ppids(proc_root: &Path) -> Result<HashMap<i32, Vec<i32>>> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    let entries =
-        std::fs::read_dir(proc_root).with_context(|| format!("listing {}", proc_root.display()))?;
+    let entries = std::fs::read_dir(proc_root).map_err(|e| Error::list(proc_root, e))?;
     for entry in entries {
-        let entry = entry.with_context(|| format!("listing {}", proc_root.display()))?;
+        let entry = entry.map_err(|e| Error::list(proc_root, e))?;
         let Some(pid) = is_pid_dir(&entry.file_name()) else {
             continue;
         };
@@ -459,9 +455,9 @@ fn scan_ppids(proc_root: &Path) -> Result<HashMap<i32, Vec<i32>>> {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if is_vanished(&e) => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => return Err(Error::read(&path, e)),
         };
-        let stat = parse_stat(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let stat = parse_stat(&text).map_err(|e| Error::parse(&path, e))?;
         children.entry(stat.ppid).or_default().push(pid);
     }
     for list in children.values_mut() {
@@ -477,17 +473,17 @@ fn children_from_files(proc_root: &Path, pid: i32) -> Result<Vec<i32>> {
     let tasks = match std::fs::read_dir(&task_dir) {
         Ok(t) => t,
         Err(e) if is_vanished(&e) => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("listing {}", task_dir.display())),
+        Err(e) => return Err(Error::list(&task_dir, e)),
     };
     let mut all = Vec::new();
     for task in tasks {
-        let task = task.with_context(|| format!("listing {}", task_dir.display()))?;
+        let task = task.map_err(|e| Error::list(&task_dir, e))?;
         let path = task.path().join("children");
         match std::fs::read_to_string(&path) {
             Ok(text) => all.extend(parse_children(&text)),
             // A thread that exits mid-walk takes its file with it.
             Err(e) if is_vanished(&e) => {}
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => return Err(Error::read(&path, e)),
         }
     }
     all.sort_unstable();
@@ -501,8 +497,11 @@ fn children_from_files(proc_root: &Path, pid: i32) -> Result<Vec<i32>> {
 /// be read (e.g. it has exited), or on an unexpected error, with the path.
 pub fn tree(proc_root: &Path, root_pid: i32) -> Result<Vec<ProcNode>> {
     let root = read_proc(proc_root, root_pid).map_err(|e| {
-        if is_vanished_any(&e) {
-            e.context(format!("process {root_pid} does not exist (or has exited)"))
+        if e.is_vanished() {
+            Error::Gone {
+                pid: root_pid,
+                err: Box::new(e),
+            }
         } else {
             e
         }
@@ -515,7 +514,13 @@ pub fn tree(proc_root: &Path, root_pid: i32) -> Result<Vec<ProcNode>> {
     let source = match probe.try_exists() {
         Ok(true) => ChildSource::ChildrenFiles,
         Ok(false) => ChildSource::Scanned(scan_ppids(proc_root)?),
-        Err(e) => return Err(e).with_context(|| format!("checking {}", probe.display())),
+        Err(err) => {
+            return Err(Error::Io {
+                op: "checking",
+                path: probe,
+                err,
+            });
+        }
     };
     let children_of = |pid: i32| -> Result<Vec<i32>> {
         match &source {
@@ -542,7 +547,7 @@ pub fn tree(proc_root: &Path, root_pid: i32) -> Result<Vec<ProcNode>> {
         }
         let proc = match read_proc(proc_root, pid) {
             Ok(p) => p,
-            Err(e) if is_vanished_any(&e) => continue,
+            Err(e) if e.is_vanished() => continue,
             Err(e) => return Err(e),
         };
         if proc.ppid != parent {

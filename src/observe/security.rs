@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use super::error::Result;
 
 use super::fsread::{errno_text, read_text};
 use super::ptree::{SeccompMode, Status, cap_names, parse_status};

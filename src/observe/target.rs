@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use super::error::{Error, Result};
 
 use super::containers::{ProcEntry, parse_runc_state};
 use super::fsread::errno_text;
@@ -31,14 +31,16 @@ pub struct Resolved {
 pub fn check_pid(proc_root: &Path, pid: i32) -> Result<()> {
     let dir = proc_root.join(pid.to_string());
     if pid <= 0 {
-        bail!("{pid} is not a process id: expected a positive number, as `ps` shows");
+        return Err(Error::Refused(format!(
+            "{pid} is not a process id: expected a positive number, as `ps` shows"
+        )));
     }
     if let Err(e) = std::fs::metadata(&dir) {
-        bail!(
+        return Err(Error::NotFound(format!(
             "no process {pid}: {} ({}); `ps -e` lists the processes there are",
             dir.display(),
             errno_text(&e)
-        );
+        )));
     }
     let links = namespaces::read_links(proc_root, pid);
     if links.iter().all(|l| l.inode.is_none()) {
@@ -51,7 +53,9 @@ pub fn check_pid(proc_root: &Path, pid: i32) -> Result<()> {
         } else {
             ""
         };
-        bail!("cannot read the namespaces of process {pid}: {why}{hint}");
+        return Err(Error::Unreadable(format!(
+            "cannot read the namespaces of process {pid}: {why}{hint}"
+        )));
     }
     Ok(())
 }
@@ -95,15 +99,20 @@ pub fn default_runc_roots() -> Vec<PathBuf> {
 /// that has it.
 pub fn runc_pid(roots: &[PathBuf], id: &str) -> Result<i32> {
     if id.is_empty() || id.contains('/') || id == "." || id == ".." {
-        bail!("{id:?} is not a runc container id (`runc list` shows them)");
+        return Err(Error::Refused(format!(
+            "{id:?} is not a runc container id (`runc list` shows them)"
+        )));
     }
     let mut tried = Vec::new();
     for root in roots {
         let file = root.join(id).join("state.json");
         match std::fs::read_to_string(&file) {
             Ok(text) => {
-                let (pid, _) = parse_runc_state(&text).with_context(|| {
-                    format!("{}: no init_process_pid in runc's state", file.display())
+                let (pid, _) = parse_runc_state(&text).ok_or_else(|| {
+                    Error::Malformed(format!(
+                        "{}: no init_process_pid in runc's state",
+                        file.display()
+                    ))
                 })?;
                 return Ok(pid);
             }
@@ -115,16 +124,19 @@ pub fn runc_pid(roots: &[PathBuf], id: &str) -> Result<i32> {
     } else {
         "; `runc list` shows the containers (or give runc's --root with --runc-root)"
     };
-    bail!("no runc container {id:?}: tried {}{hint}", tried.join(", "))
+    Err(Error::NotFound(format!(
+        "no runc container {id:?}: tried {}{hint}",
+        tried.join(", ")
+    )))
 }
 
 /// The processes in a cgroup, from its `cgroup.procs`.
 pub fn cgroup_pids(cg: &Cgroup) -> Result<Vec<i32>> {
     let file = cg
         .procs_file()
-        .with_context(|| format!("cgroup {} has no directory", cg.name()))?;
+        .ok_or_else(|| Error::NotFound(format!("cgroup {} has no directory", cg.name())))?;
     let text = std::fs::read_to_string(&file)
-        .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), errno_text(&e)))?;
+        .map_err(|e| Error::NotFound(format!("{}: {}", file.display(), errno_text(&e))))?;
     Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 
@@ -161,13 +173,13 @@ pub fn by_cgroup(proc_root: &Path, host: &Host, path: &Path) -> Result<(i32, Cgr
         .collect();
     match top_process(&entries) {
         Some(pid) => Ok((pid, cg)),
-        None => bail!(
+        None => Err(Error::NotFound(format!(
             "cgroup {} has no process in it ({} is empty): nothing to explore",
             path.display(),
             cg.procs_file()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
-        ),
+        ))),
     }
 }
 

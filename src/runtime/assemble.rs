@@ -5,8 +5,9 @@
 //! Both are cached under `Paths::cache_dir`, built beside their final name and renamed into
 //! place (see [`cache`]), so a later start costs a few `stat`s.
 
-pub(crate) mod cache;
+pub mod cache;
 pub(crate) mod copy;
+pub mod error;
 pub(crate) mod loader;
 
 use std::fs;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result, bail};
+use crate::runtime::assemble::error::{Ctx, Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -157,9 +158,9 @@ impl Flavour {
     /// From [`FLAVOUR_ENV`]; unset or empty is `auto`.
     pub fn from_env() -> Result<Flavour> {
         match std::env::var(FLAVOUR_ENV) {
-            Ok(v) => Flavour::parse(&v).with_context(|| format!("{FLAVOUR_ENV}={v:?}")),
+            Ok(v) => Flavour::parse(&v).ctx(|| format!("{FLAVOUR_ENV}={v:?}")),
             Err(std::env::VarError::NotPresent) => Ok(Flavour::Auto),
-            Err(e) => bail!("{FLAVOUR_ENV}: {e}"),
+            Err(e) => Err(Error::Refused(format!("{FLAVOUR_ENV}: {e}"))),
         }
     }
 
@@ -168,7 +169,11 @@ impl Flavour {
             "" | "auto" => Flavour::Auto,
             "busybox" => Flavour::Busybox,
             "host-tools" | "host" => Flavour::HostTools,
-            other => bail!("unknown rootfs flavour {other:?}: say busybox, host-tools or auto"),
+            other => {
+                return Err(Error::Refused(format!(
+                    "unknown rootfs flavour {other:?}: say busybox, host-tools or auto"
+                )));
+            }
         })
     }
 
@@ -234,13 +239,13 @@ fn assemble_with(paths: &Paths, search: &[PathBuf], flavour: Flavour) -> Result<
     let key = &cache::hex(&hasher.finalize())[..16];
     let name = format!("rootfs-{key}");
     let final_dir = paths.cache_dir.join(&name);
-    let built = cache::build_atomically(&final_dir, |tmp| {
+    let built = cache::build_atomically(&final_dir, |tmp| -> Result<()> {
         let root = tmp.join("rootfs");
         let mut assembled = build_rootfs(&root, &recipe)?;
         assembled.dir = final_dir.join("rootfs");
         let json = serde_json::to_vec_pretty(&assembled)?;
         let meta = tmp.join("assembled.json");
-        fs::write(&meta, json).with_context(|| format!("cannot write {}", meta.display()))
+        fs::write(&meta, json).ctx(|| format!("cannot write {}", meta.display()))
     })?;
     let assembled = read_assembled(&built)?;
     // Best effort: without an index the next start scans again, nothing worse.
@@ -251,9 +256,8 @@ fn assemble_with(paths: &Paths, search: &[PathBuf], flavour: Flavour) -> Result<
 /// The `assembled.json` of a built rootfs directory.
 fn read_assembled(built: &Path) -> Result<Assembled> {
     let meta_file = built.join("assembled.json");
-    let json =
-        fs::read(&meta_file).with_context(|| format!("cannot read {}", meta_file.display()))?;
-    let mut assembled: Assembled = serde_json::from_slice(&json).with_context(|| {
+    let json = fs::read(&meta_file).ctx(|| format!("cannot read {}", meta_file.display()))?;
+    let mut assembled: Assembled = serde_json::from_slice(&json).ctx(|| {
         format!(
             "corrupt {}; remove {}",
             meta_file.display(),
@@ -304,12 +308,12 @@ fn write_index(index: &Path, fingerprint: &str, dir: &str) -> Result<()> {
     let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = index.with_extension(format!("idx.tmp-{}-{seq}", std::process::id()));
     fs::write(&tmp, format!("{fingerprint} {dir}\n"))
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
+        .ctx(|| format!("cannot write {}", tmp.display()))?;
     let res = fs::rename(&tmp, index);
     if res.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    res.with_context(|| format!("cannot rename {} to {}", tmp.display(), index.display()))
+    res.ctx(|| format!("cannot rename {} to {}", tmp.display(), index.display()))
 }
 
 /// Picks busybox when the flavour allows it and the host has one (a static one first),
@@ -321,7 +325,7 @@ fn choose(search: &[PathBuf], flavour: Flavour) -> Result<Recipe> {
         find_all("busybox", search)
     };
     if flavour == Flavour::Busybox && busyboxes.is_empty() {
-        bail!(
+        return Err(Error::Missing(format!(
             "{FLAVOUR_ENV}=busybox, but there is no busybox in {}: install it \
              (`sudo apt install busybox-static`) or unset {FLAVOUR_ENV}",
             search
@@ -329,7 +333,7 @@ fn choose(search: &[PathBuf], flavour: Flavour) -> Result<Recipe> {
                 .map(|d| d.display().to_string())
                 .collect::<Vec<_>>()
                 .join(":")
-        );
+        )));
     }
     if !busyboxes.is_empty() {
         // Checking for a static build reads the ELF file: only worth it with a choice.
@@ -346,7 +350,7 @@ fn choose(search: &[PathBuf], flavour: Flavour) -> Result<Recipe> {
     let shell = SHELLS
         .iter()
         .find_map(|s| find_all(s, search).into_iter().next())
-        .with_context(|| {
+        .ctx(|| {
             format!(
                 "no shell for the default rootfs: neither busybox nor any of {} found in {}",
                 SHELLS.join(", "),
@@ -378,11 +382,14 @@ fn build_rootfs(root: &Path, recipe: &Recipe) -> Result<Assembled> {
         Recipe::Busybox(busybox) => {
             copier
                 .copy_program(busybox, Path::new("usr/bin/busybox"))
-                .with_context(|| format!("cannot copy busybox {}", busybox.display()))?;
+                .ctx(|| format!("cannot copy busybox {}", busybox.display()))?;
             tools = link_applets(root, busybox)?;
             // The applet links point at /bin/busybox, absolute: not followed here.
             if fs::symlink_metadata(root.join("usr/bin/sh")).is_err() {
-                bail!("busybox {} has no sh applet", busybox.display());
+                return Err(Error::Missing(format!(
+                    "busybox {} has no sh applet",
+                    busybox.display()
+                )));
             }
             ("busybox", "/bin/sh")
         }
@@ -392,7 +399,7 @@ fn build_rootfs(root: &Path, recipe: &Recipe) -> Result<Assembled> {
         } => {
             copier
                 .copy_program(shell, Path::new("usr/bin/sh"))
-                .with_context(|| format!("cannot copy the shell {}", shell.display()))?;
+                .ctx(|| format!("cannot copy the shell {}", shell.display()))?;
             tools.push("sh".to_string());
             for (name, host) in host_tools {
                 match copier.copy_program(host, &tool_place(name, host)) {
@@ -412,7 +419,7 @@ fn build_rootfs(root: &Path, recipe: &Recipe) -> Result<Assembled> {
     for (link, target) in LINKS {
         let path = root.join(link);
         std::os::unix::fs::symlink(target, &path)
-            .with_context(|| format!("cannot create symlink {} -> {target}", path.display()))?;
+            .ctx(|| format!("cannot create symlink {} -> {target}", path.display()))?;
     }
     Ok(Assembled {
         dir: root.to_path_buf(),
@@ -424,9 +431,9 @@ fn build_rootfs(root: &Path, recipe: &Recipe) -> Result<Assembled> {
 }
 
 fn write_skeleton(root: &Path) -> Result<()> {
-    fs::create_dir(root).with_context(|| format!("cannot create {}", root.display()))?;
+    fs::create_dir(root).ctx(|| format!("cannot create {}", root.display()))?;
     fs::set_permissions(root, fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("cannot chmod 0755 {}", root.display()))?;
+        .ctx(|| format!("cannot chmod 0755 {}", root.display()))?;
     for (path, bytes) in SKELETON {
         let rel = Path::new(path);
         if let Some(parent) = rel.parent() {
@@ -436,16 +443,16 @@ fn write_skeleton(root: &Path) -> Result<()> {
             continue;
         }
         let dest = root.join(rel);
-        fs::write(&dest, bytes).with_context(|| format!("cannot write {}", dest.display()))?;
+        fs::write(&dest, bytes).ctx(|| format!("cannot write {}", dest.display()))?;
         fs::set_permissions(&dest, fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("cannot chmod 0644 {}", dest.display()))?;
+            .ctx(|| format!("cannot chmod 0644 {}", dest.display()))?;
     }
     // Everyone may write to the temporary directories (sticky, as on any system);
     // root's home is root's.
     for (dir, mode) in [("tmp", 0o1777), ("var/tmp", 0o1777), ("root", 0o700)] {
         let path = root.join(dir);
         fs::set_permissions(&path, fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot chmod {mode:o} {}", path.display()))?;
+            .ctx(|| format!("cannot chmod {mode:o} {}", path.display()))?;
     }
     Ok(())
 }
@@ -478,7 +485,7 @@ fn link_applets(root: &Path, busybox: &Path) -> Result<Vec<String>> {
     };
     let text = list("--list-full")
         .or_else(|| list("--list"))
-        .with_context(|| format!("{} --list printed no applets", busybox.display()))?;
+        .ctx(|| format!("{} --list printed no applets", busybox.display()))?;
     let mut applets = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let (dir, name) = match line.rsplit_once('/') {
@@ -505,7 +512,7 @@ fn link_applets(root: &Path, busybox: &Path) -> Result<Vec<String>> {
             copy::make_dirs(root, parent)?;
         }
         std::os::unix::fs::symlink("/bin/busybox", &dest)
-            .with_context(|| format!("cannot create applet link {}", dest.display()))?;
+            .ctx(|| format!("cannot create applet link {}", dest.display()))?;
         applets.push(name.to_string());
     }
     Ok(applets)
@@ -562,7 +569,7 @@ fn find_all(name: &str, search: &[PathBuf]) -> Vec<PathBuf> {
 /// the image's programs when it is older. A static build (`-C target-feature=+crt-static`)
 /// needs no libraries, and then the layer holds the binary alone.
 pub fn tools_layer(paths: &Paths) -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("cannot find our own executable")?;
+    let exe = std::env::current_exe().ctx(|| "cannot find our own executable")?;
     // After an upgrade the running file may be deleted ("... (deleted)"); the kernel still
     // serves it through /proc/self/exe.
     let exe = if exe.exists() {
@@ -579,7 +586,7 @@ const TOOLS_DIR_PREFIX: &str = "tools-";
 const TOOLS_PRUNE_AFTER: Duration = Duration::from_secs(10 * 60);
 
 fn tools_layer_for(paths: &Paths, exe: &Path) -> Result<PathBuf> {
-    let meta = fs::metadata(exe).with_context(|| format!("cannot stat {}", exe.display()))?;
+    let meta = fs::metadata(exe).ctx(|| format!("cannot stat {}", exe.display()))?;
     let identity = format!(
         "{TOOLS_VERSION} {} {} {} {}.{}",
         meta.dev(),
@@ -591,11 +598,11 @@ fn tools_layer_for(paths: &Paths, exe: &Path) -> Result<PathBuf> {
     let key = &cache::hex(&Sha256::digest(identity.as_bytes()))[..16];
     let final_dir = paths.cache_dir.join(format!("{TOOLS_DIR_PREFIX}{key}"));
     let existed = final_dir.is_dir();
-    let dir = cache::build_atomically(&final_dir, |tmp| {
+    let dir = cache::build_atomically(&final_dir, |tmp| -> Result<()> {
         let mut copier = Copier::new(tmp, Placement::Overlay, Some(0o555));
         copier
             .copy_program(exe, Path::new("usr/local/bin/underhood"))
-            .with_context(|| format!("cannot copy {} into the tools layer", exe.display()))?;
+            .ctx(|| format!("cannot copy {} into the tools layer", exe.display()))?;
         // One binary, many names: `hog` is the memory-hog demo of the same executable.
         copier.copy_file(exe, Path::new("usr/local/bin/hog"))?;
         Ok(())

@@ -12,6 +12,7 @@
 //! shell command a learner could type instead.
 
 pub mod delegate;
+pub mod error;
 mod files;
 mod layout;
 mod observed;
@@ -25,7 +26,8 @@ mod fixture;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow, bail};
+pub use error::Error;
+use error::Result;
 
 pub use delegate::{Delegated, may_write, own_cgroup};
 pub use layout::{Controller, Hierarchy, Host, Layout, Version};
@@ -101,17 +103,19 @@ pub struct MemoryUsage {
 /// CPU fraction -> (quota, period) in µs: 0.5 -> (50000, 100000).
 pub fn cpu_quota(cpus: f64) -> Result<(u64, u64)> {
     if !cpus.is_finite() || cpus <= 0.0 {
-        bail!("invalid cpu limit {cpus}: expected a positive fraction of a CPU, such as 0.5");
+        return Err(Error::Refused(format!(
+            "invalid cpu limit {cpus}: expected a positive fraction of a CPU, such as 0.5"
+        )));
     }
     let quota = (cpus * CPU_PERIOD_US as f64).round();
     if quota < MIN_CPU_QUOTA_US as f64 {
-        bail!(
+        return Err(Error::Refused(format!(
             "cpu limit {cpus} is below the kernel's minimum quota of {MIN_CPU_QUOTA_US} µs per \
              {CPU_PERIOD_US} µs (0.01 CPU)"
-        );
+        )));
     }
     if quota > i64::MAX as f64 {
-        bail!("cpu limit {cpus} is too large");
+        return Err(Error::Refused(format!("cpu limit {cpus} is too large")));
     }
     Ok((quota as u64, CPU_PERIOD_US))
 }
@@ -142,9 +146,9 @@ fn check_name(name: &str) -> Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
     if !ok {
-        bail!(
+        return Err(Error::Refused(format!(
             "invalid cgroup name {name:?}: must start with {PREFIX:?} and use only letters, digits, '-', '_', '.'"
-        );
+        )));
     }
     Ok(())
 }
@@ -212,10 +216,10 @@ impl Cgroup {
             }
         }
         if parts.is_empty() {
-            bail!(
+            return Err(Error::Missing(format!(
                 "no memory, pids or cpu controller on this host:\n{}",
                 host.describe()
-            );
+            )));
         }
         Ok(Cgroup {
             name: name.to_string(),
@@ -245,12 +249,12 @@ impl Cgroup {
         let wanted = requested(limits);
         for c in &wanted {
             if host.hierarchy(*c).is_none() {
-                bail!(
+                return Err(Error::Missing(format!(
                     "a {} limit was asked for, but this host has no {} controller:\n{}",
                     c.name(),
                     c.name(),
                     host.describe()
-                );
+                )));
             }
         }
         let mut cg = Cgroup::plan_for(host, name, &scope.controllers(limits))?;
@@ -279,20 +283,23 @@ impl Cgroup {
 
     /// Removes what `create` made so far and returns its error, with a word about
     /// the cleanup if that failed too.
-    fn undo(&self, err: anyhow::Error, report: &mut Report) -> anyhow::Error {
+    fn undo(&self, err: Error, report: &mut Report) -> Error {
         match self.remove(report) {
             Ok(()) => err,
-            Err(e) => err.context(format!("and removing the half-made cgroup failed too: {e}")),
+            Err(e) => Error::Undo {
+                err: Box::new(err),
+                cleanup: Box::new(e),
+            },
         }
     }
 
     /// Refuses to change a cgroup we only observe (see `observed.rs`).
     fn ours(&self, what: &str) -> Result<()> {
         if self.observed {
-            bail!(
+            return Err(Error::Refused(format!(
                 "refusing to {what} cgroup {}: underhood only reads it",
                 self.name
-            );
+            )));
         }
         Ok(())
     }
@@ -305,8 +312,13 @@ impl Cgroup {
     pub fn set_limits(&self, limits: &Limits, report: &mut Report) -> Result<()> {
         self.ours("limit")?;
         let need = |c: Controller| {
-            self.part(c)
-                .ok_or_else(|| anyhow!("cgroup {} has no {} controller", self.name, c.name()))
+            self.part(c).ok_or_else(|| {
+                Error::Missing(format!(
+                    "cgroup {} has no {} controller",
+                    self.name,
+                    c.name()
+                ))
+            })
         };
         if let Some(bytes) = limits.memory {
             let p = need(Controller::Memory)?;
@@ -379,9 +391,9 @@ impl Cgroup {
 
     /// Current, limit, peak and OOM-kill count, with the files they came from.
     pub fn memory(&self) -> Result<MemoryUsage> {
-        let p = self
-            .part(Controller::Memory)
-            .ok_or_else(|| anyhow!("cgroup {} has no memory controller", self.name))?;
+        let p = self.part(Controller::Memory).ok_or_else(|| {
+            Error::Missing(format!("cgroup {} has no memory controller", self.name))
+        })?;
         match p.version {
             Version::V1 => v1::memory(&p.dir),
             Version::V2 => v2::memory(&p.dir),
@@ -399,9 +411,9 @@ impl Cgroup {
     /// A pollable OOM event source: inotify on `memory.events` (v2) or an eventfd
     /// registered for `memory.oom_control` (v1).
     pub fn oom_events(&self) -> Result<OomEvents> {
-        let p = self
-            .part(Controller::Memory)
-            .ok_or_else(|| anyhow!("cgroup {} has no memory controller", self.name))?;
+        let p = self.part(Controller::Memory).ok_or_else(|| {
+            Error::Missing(format!("cgroup {} has no memory controller", self.name))
+        })?;
         match p.version {
             Version::V1 => OomEvents::v1(&p.dir),
             Version::V2 => OomEvents::v2(&p.dir),

@@ -25,7 +25,21 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command};
 
-use anyhow::{Context, Result};
+/// Why the host shell could not start: the pty (with its errno) or the shell itself
+/// (ENOENT: no such shell; the text says which).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{call}: {errno}")]
+    Pty {
+        call: &'static str,
+        errno: nix::errno::Errno,
+    },
+    #[error("starting {shell} on the host: {err}")]
+    Spawn {
+        shell: &'static str,
+        err: std::io::Error,
+    },
+}
 
 use super::cgroup::Controller;
 use super::controller::Launch;
@@ -112,7 +126,7 @@ pub const PROMPT_SH: &str = "HOST $PWD # ";
 /// `cols`, with `vars` (made by [`env`]) and the HOST prompt; returns it and the
 /// terminal's master end. bash without its startup files (they would set their own
 /// PS1), else /bin/sh.
-pub fn spawn(vars: &[(String, String)], rows: u16, cols: u16) -> Result<(Child, OwnedFd)> {
+pub fn spawn(vars: &[(String, String)], rows: u16, cols: u16) -> Result<(Child, OwnedFd), Error> {
     let (argv, prompt): (&[&str], &str) = if Path::new("/bin/bash").exists() {
         (&["/bin/bash", "--noprofile", "--norc", "-i"], PROMPT_BASH)
     } else {
@@ -124,7 +138,10 @@ pub fn spawn(vars: &[(String, String)], rows: u16, cols: u16) -> Result<(Child, 
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    let pty = nix::pty::openpty(&ws, None).context("openpty")?;
+    let pty = nix::pty::openpty(&ws, None).map_err(|errno| Error::Pty {
+        call: "openpty",
+        errno,
+    })?;
     // openpty(3) leaves both ends inheritable: the shell must not hold the master
     // (closing ours would then not hang its terminal up) nor a stray slave copy.
     for fd in [&pty.master, &pty.slave] {
@@ -132,7 +149,10 @@ pub fn spawn(vars: &[(String, String)], rows: u16, cols: u16) -> Result<(Child, 
             fd,
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
         )
-        .context("fcntl(F_SETFD, FD_CLOEXEC) on the pty")?;
+        .map_err(|errno| Error::Pty {
+            call: "fcntl(F_SETFD, FD_CLOEXEC) on the pty",
+            errno,
+        })?;
     }
     let mut cmd = Command::new(argv[0]);
     cmd.args(&argv[1..])
@@ -170,9 +190,10 @@ pub fn spawn(vars: &[(String, String)], rows: u16, cols: u16) -> Result<(Child, 
             Ok(())
         });
     }
-    let child = cmd
-        .spawn()
-        .with_context(|| format!("starting {} on the host", argv[0]))?;
+    let child = cmd.spawn().map_err(|err| Error::Spawn {
+        shell: argv[0],
+        err,
+    })?;
     drop(pty.slave);
     Ok((child, pty.master))
 }

@@ -13,6 +13,7 @@
 //! time an image is added, the cache is trimmed to [`CACHE_CAP`], least recently used
 //! first, never touching a tree a live process uses.
 
+pub mod error;
 mod flatten;
 mod layout;
 mod unpack;
@@ -22,7 +23,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{Context, Result, bail};
+use crate::runtime::image::error::{Ctx, Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -131,30 +132,29 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
     // Images keep their setuid files and modes, and they come from strangers: a setuid-root
     // shell from an image must not be reachable by the host's users. Only the owner may
     // enter; containers see the layers through their own mounts, which need no path here.
-    fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))?;
+    fs::create_dir_all(&images).ctx(|| format!("cannot create {}", images.display()))?;
     fs::set_permissions(&images, fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot chmod 0700 {}", images.display()))?;
-    let meta =
-        fs::metadata(file).with_context(|| format!("cannot open image {}", file.display()))?;
+        .ctx(|| format!("cannot chmod 0700 {}", images.display()))?;
+    let meta = fs::metadata(file).ctx(|| format!("cannot open image {}", file.display()))?;
     let what = file.display().to_string();
     // stat(2) before any open(2): a character device such as /dev/zero reads forever, and
     // opening a FIFO blocks until a writer comes. An image is a file or a directory.
     if !meta.is_dir() && !meta.is_file() {
-        bail!(
+        return Err(Error::Refused(format!(
             "{what} is {}: an image is a regular file (an archive) or a directory",
             file_kind(&meta.file_type())
-        );
+        )));
     }
 
     if meta.is_dir() {
-        let layout = Layout::detect(file, &what)?.with_context(|| {
+        let layout = Layout::detect(file, &what)?.ctx(|| {
             format!(
                 "{what} is a directory but neither an OCI image layout (oci-layout, index.json) \
                  nor an unpacked docker save (manifest.json)"
             )
         })?;
         let dir = images.join(entry_name(&layout.key));
-        let (dir, fresh) = cache::build_atomically_fresh(&dir, |tmp| {
+        let (dir, fresh) = cache::build_atomically_fresh(&dir, |tmp| -> Result<()> {
             build_layers(&layout, tmp, opts, &Budget::new(opts.max_bytes), &what)?;
             Ok(())
         })?;
@@ -164,7 +164,7 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
         return load(&dir);
     }
 
-    let canonical = fs::canonicalize(file).with_context(|| format!("cannot resolve {what}"))?;
+    let canonical = fs::canonicalize(file).ctx(|| format!("cannot resolve {what}"))?;
     let identity = format!(
         "{CACHE_RECIPE} {} {} {} {} {}.{}",
         canonical.display(),
@@ -187,7 +187,7 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
     }
 
     let key = file_key(file)?;
-    let (dir, fresh) = cache::build_atomically_fresh(&images.join(&key), |tmp| {
+    let (dir, fresh) = cache::build_atomically_fresh(&images.join(&key), |tmp| -> Result<()> {
         build_from_file(file, tmp, opts, &what)
     })?;
     if fresh {
@@ -205,19 +205,19 @@ fn unpack_image_with(file: &Path, paths: &Paths, opts: Options) -> Result<Image>
 fn build_from_file(file: &Path, tmp: &Path, opts: Options, what: &str) -> Result<()> {
     let staging = tmp.join("staging");
     make_dir(&staging)?;
-    let input = File::open(file).with_context(|| format!("cannot open {what}"))?;
+    let input = File::open(file).ctx(|| format!("cannot open {what}"))?;
     let outer = Budget::new(opts.max_bytes);
     let unpacked = unpack::unpack_blob(input, &staging, opts, &outer, what, Digests::default())?;
     if let Some(layout) = Layout::detect(&staging, what)? {
         build_layers(&layout, tmp, opts, &Budget::new(opts.max_bytes), what)?;
         drop(layout);
-        return cache::remove_tree(&staging);
+        return Ok(cache::remove_tree(&staging)?);
     }
     // A root filesystem: the staging directory is the only layer.
     let layers = tmp.join(LAYERS);
     make_dir(&layers)?;
     let layer0 = layers.join("0");
-    fs::rename(&staging, &layer0).with_context(|| {
+    fs::rename(&staging, &layer0).ctx(|| {
         format!(
             "cannot rename {} to {}",
             staging.display(),
@@ -321,31 +321,31 @@ fn digests(layer: &layout::LayerRef) -> Digests<'_> {
 }
 
 fn make_dir(dir: &Path) -> Result<()> {
-    fs::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fs::create_dir(dir).ctx(|| format!("cannot create {}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("cannot chmod 0755 {}", dir.display()))
+        .ctx(|| format!("cannot chmod 0755 {}", dir.display()))
 }
 
 fn write_meta(dir: &Path, meta: &Meta) -> Result<()> {
     let path = dir.join(META);
     fs::write(&path, serde_json::to_vec_pretty(meta)?)
-        .with_context(|| format!("cannot write {}", path.display()))
+        .ctx(|| format!("cannot write {}", path.display()))
 }
 
 fn load(dir: &Path) -> Result<Image> {
     let path = dir.join(META);
-    let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = fs::read(&path).ctx(|| format!("cannot read {}", path.display()))?;
     let meta: Meta = serde_json::from_slice(&bytes)
-        .with_context(|| format!("corrupt {}; remove {}", path.display(), dir.display()))?;
+        .ctx(|| format!("corrupt {}; remove {}", path.display(), dir.display()))?;
     let layers: Vec<PathBuf> = (0..meta.layers)
         .map(|i| dir.join(LAYERS).join(i.to_string()))
         .collect();
     if let Some(missing) = layers.iter().find(|l| !l.is_dir()) {
-        bail!(
+        return Err(Error::Refused(format!(
             "cached image {} lacks {}; remove it",
             dir.display(),
             missing.display()
-        );
+        )));
     }
     Ok(Image {
         layers,
@@ -356,8 +356,8 @@ fn load(dir: &Path) -> Result<Image> {
 
 fn link_by_stat(link: &Path, key: &str) -> Result<()> {
     cache::check_plain_name(key)?;
-    let dir = link.parent().context("by-stat link has no parent")?;
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = link.parent().ctx(|| "by-stat link has no parent")?;
+    fs::create_dir_all(dir).ctx(|| format!("cannot create {}", dir.display()))?;
     let tmp = dir.join(format!(
         ".tmp-{}-{:?}",
         std::process::id(),
@@ -365,8 +365,8 @@ fn link_by_stat(link: &Path, key: &str) -> Result<()> {
     ));
     let _ = fs::remove_file(&tmp);
     std::os::unix::fs::symlink(Path::new("..").join(key), &tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    fs::rename(&tmp, link).with_context(|| format!("cannot rename to {}", link.display()))
+        .ctx(|| format!("cannot create {}", tmp.display()))?;
+    fs::rename(&tmp, link).ctx(|| format!("cannot rename to {}", link.display()))
 }
 
 #[cfg(test)]

@@ -122,16 +122,26 @@ pub fn syscall_number(name: &str) -> Option<i64> {
     })
 }
 
-fn rule(arg: u8, op: SeccompCmpOp, value: u64) -> anyhow::Result<SeccompRule> {
+/// Why a filter could not be made: a name we refuse, or seccompiler refusing what we
+/// built (its own error in the text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("seccomp: unknown syscall name {0:?}")]
+    UnknownSyscall(String),
+    #[error("seccomp: {0}")]
+    Build(String),
+}
+
+fn rule(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompRule, Error> {
     let cond = SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
-        .map_err(|e| anyhow::anyhow!("seccomp: condition on argument {arg}: {e}"))?;
-    SeccompRule::new(vec![cond]).map_err(|e| anyhow::anyhow!("seccomp: rule: {e}"))
+        .map_err(|e| Error::Build(format!("condition on argument {arg}: {e}")))?;
+    SeccompRule::new(vec![cond]).map_err(|e| Error::Build(format!("rule: {e}")))
 }
 
 /// The rules with arguments. Each compares the low 32 bits only (`Dword`), as the
 /// kernel reads them: clone(2) takes `lower_32_bits(flags)` and ioctl(2)'s request is
 /// an `unsigned int`, so setting high bits cannot slip past.
-fn argument_rules() -> anyhow::Result<Vec<(i64, Vec<SeccompRule>)>> {
+fn argument_rules() -> Result<Vec<(i64, Vec<SeccompRule>)>, Error> {
     // One rule per flag: the rules of a call are or-ed, so "any flag set" matches.
     let mut clone = Vec::new();
     for bit in 0..64 {
@@ -200,14 +210,14 @@ fn prelude() -> Vec<sock_filter> {
 
 /// The filter: `deny` answered with EPERM for every argument, plus the fixed checks
 /// in this module's header. Never fails for the default list.
-pub fn filter(deny: &[String]) -> anyhow::Result<BpfProgram> {
+pub fn filter(deny: &[String]) -> Result<BpfProgram, Error> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for name in deny {
         if let Some(nr) = syscall_number(name) {
             // An empty rule list matches every call of that number.
             rules.insert(nr, Vec::new());
         } else if !(name == "kexec_file_load" && cfg!(not(target_arch = "x86_64"))) {
-            anyhow::bail!("seccomp: unknown syscall name {name:?}");
+            return Err(Error::UnknownSyscall(name.clone()));
         }
     }
     for (nr, conditional) in argument_rules()? {
@@ -215,16 +225,16 @@ pub fn filter(deny: &[String]) -> anyhow::Result<BpfProgram> {
         rules.entry(nr).or_insert(conditional);
     }
     let arch = TargetArch::try_from(std::env::consts::ARCH)
-        .map_err(|e| anyhow::anyhow!("seccomp: unsupported architecture: {e}"))?;
+        .map_err(|e| Error::Build(format!("unsupported architecture: {e}")))?;
     let f = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
         SeccompAction::Errno(libc::EPERM as u32),
         arch,
     )
-    .map_err(|e| anyhow::anyhow!("seccomp: building the filter: {e}"))?;
-    let body = BpfProgram::try_from(f)
-        .map_err(|e| anyhow::anyhow!("seccomp: compiling the filter: {e}"))?;
+    .map_err(|e| Error::Build(format!("building the filter: {e}")))?;
+    let body =
+        BpfProgram::try_from(f).map_err(|e| Error::Build(format!("compiling the filter: {e}")))?;
     // seccompiler's jumps are relative and forward only: it runs unchanged after ours.
     let mut program = prelude();
     program.extend(body);

@@ -12,13 +12,15 @@ use super::sys::Sys;
 
 pub use super::seccomp::{DEFAULT_DENY, filter, syscall_number};
 
-pub fn parse_caps(names: &[String]) -> anyhow::Result<CapsHashSet> {
+/// A capability name caps(7) does not list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown capability {0:?}")]
+pub struct UnknownCap(pub String);
+
+pub fn parse_caps(names: &[String]) -> Result<CapsHashSet, UnknownCap> {
     names
         .iter()
-        .map(|n| {
-            Capability::from_str(&n.to_ascii_uppercase())
-                .map_err(|_| anyhow::anyhow!("unknown capability {n:?}"))
-        })
+        .map(|n| Capability::from_str(&n.to_ascii_uppercase()).map_err(|_| UnknownCap(n.clone())))
         .collect()
 }
 

@@ -96,8 +96,10 @@ impl LessonSource {
     }
 
     /// Parses the text again, as the lesson loader does.
-    pub fn parse(&self) -> anyhow::Result<crate::lesson::format::LessonFile> {
-        crate::lesson::format::parse(&self.path, &self.text).map_err(|p| anyhow::anyhow!("{p}"))
+    pub fn parse(
+        &self,
+    ) -> Result<crate::lesson::format::LessonFile, crate::lesson::format::Problem> {
+        crate::lesson::format::parse(&self.path, &self.text)
     }
 }
 

@@ -48,12 +48,12 @@ pub struct Opened {
 
 impl Scope {
     /// The host's containers, as the picker lists them.
-    pub fn list(&self) -> Result<Listing> {
+    pub fn list(&self) -> crate::observe::error::Result<Listing> {
         containers::list(&self.paths.proc_root, &self.sources)
     }
 
     /// `pid`'s target (its tree, its cgroup) and the namespaces it is compared with.
-    pub fn open(&self, pid: i32) -> Result<Opened> {
+    pub fn open(&self, pid: i32) -> crate::observe::error::Result<Opened> {
         let resolved = target::resolve(&self.paths.proc_root, self.host.as_ref(), pid)?;
         Ok(self.opened(resolved))
     }

@@ -17,7 +17,34 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+/// Why a recording cannot be read or written. Messages name FILE:LINE[:COLUMN] and what
+/// is wrong; they are whole on their own (`{e}` and `{e:#}` print the same).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Opening or reading the file failed (`what`: "opening PATH", "reading PATH:LINE").
+    #[error("{what}: {err}")]
+    Io { what: String, err: std::io::Error },
+    /// Not an underhood recording, or a damaged one.
+    #[error("{0}")]
+    Damaged(String),
+    /// A recording format this build does not play (too new, or too old).
+    #[error("{0}")]
+    Version(String),
+    /// `--record PATH`: something is already there; recordings are never written over.
+    #[error(
+        "--record {shown}: something is already there (a file or a symbolic link): \
+         recordings are never written over or through a link; remove it or choose a new name"
+    )]
+    Exists { shown: String },
+    /// `--record PATH` could not be created, or its header written.
+    #[error("--record {shown}: creating it: {err}")]
+    Create { shown: String, err: std::io::Error },
+    /// The header could not be written.
+    #[error("{0}")]
+    Write(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, HostLine};
@@ -98,12 +125,20 @@ pub struct Recording {
 
 /// Reads a recording; errors name the file, the line and what is wrong.
 pub fn read(path: &Path) -> Result<Recording> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let file = File::open(path).map_err(|err| Error::Io {
+        what: format!("opening {}", path.display()),
+        err,
+    })?;
     let mut reader = BufReader::new(file);
     let mut buf = Vec::new();
     let first = match next_line(&mut reader, &mut buf, path, 1)? {
         Some(l) => l,
-        None => bail!("{}: empty file: not an underhood recording", path.display()),
+        None => {
+            return Err(Error::Damaged(format!(
+                "{}: empty file: not an underhood recording",
+                path.display()
+            )));
+        }
     };
     let header = header(path, &first)?;
     let mut entries = Vec::new();
@@ -119,7 +154,11 @@ pub fn read(path: &Path) -> Result<Recording> {
             break;
         };
         if let Some((at, e)) = pending.take() {
-            bail!("{}:{at}:{}: {e}", path.display(), e.column());
+            return Err(Error::Damaged(format!(
+                "{}:{at}:{}: {e}",
+                path.display(),
+                e.column()
+            )));
         }
         if line.trim().is_empty() {
             continue;
@@ -135,12 +174,14 @@ pub fn read(path: &Path) -> Result<Recording> {
         match parsed {
             Ok(e) => entries.push(e),
             Err(e) if e.is_eof() => pending = Some((n, e)),
-            Err(e) => bail!(
-                "{}:{n}:{}: {e} (recorded by underhood {}; a newer event kind needs a newer underhood)",
-                path.display(),
-                e.column(),
-                header.underhood
-            ),
+            Err(e) => {
+                return Err(Error::Damaged(format!(
+                    "{}:{n}:{}: {e} (recorded by underhood {}; a newer event kind needs a newer underhood)",
+                    path.display(),
+                    e.column(),
+                    header.underhood
+                )));
+            }
         }
     }
     if let Some((at, _)) = pending {
@@ -156,7 +197,7 @@ pub fn read(path: &Path) -> Result<Recording> {
 
 enum Since2 {
     Json(serde_json::Error),
-    Chain(anyhow::Error),
+    Chain(delta::Damaged),
 }
 
 /// A line of format 2 and up: its snapshots are restored whole from the ones before
@@ -189,7 +230,10 @@ fn next_line(
         .by_ref()
         .take(MAX_LINE as u64 + 1)
         .read_until(b'\n', buf)
-        .with_context(|| format!("reading {}:{n}", path.display()))?;
+        .map_err(|err| Error::Io {
+            what: format!("reading {}:{n}", path.display()),
+            err,
+        })?;
     if read == 0 {
         return Ok(None);
     }
@@ -197,14 +241,14 @@ fn next_line(
         buf.pop();
     }
     if buf.len() > MAX_LINE {
-        bail!(
+        return Err(Error::Damaged(format!(
             "{}:{n}: a line longer than {} MiB, the longest a recording may have: not an underhood recording, or a damaged one",
             path.display(),
             MAX_LINE >> 20
-        );
+        )));
     }
     let line = std::str::from_utf8(buf)
-        .map_err(|e| anyhow!("{}:{n}: not UTF-8 text: {e}", path.display()))?;
+        .map_err(|e| Error::Damaged(format!("{}:{n}: not UTF-8 text: {e}", path.display())))?;
     Ok(Some(line.to_string()))
 }
 
@@ -212,15 +256,15 @@ fn next_line(
 fn header(path: &Path, line: &str) -> Result<Header> {
     let p = path.display();
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-        anyhow!(
+        Error::Damaged(format!(
             "{p}:1:{}: not an underhood recording (its first line is not JSON: {e})",
             e.column()
-        )
+        ))
     })?;
     if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        bail!(
+        return Err(Error::Damaged(format!(
             "{p}:1:1: not an underhood recording (no \"format\": \"{FORMAT}\" on its first line)"
-        );
+        )));
     }
     let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
     let by = value
@@ -229,18 +273,19 @@ fn header(path: &Path, line: &str) -> Result<Header> {
         .unwrap_or("an unknown version");
     let ours = env!("CARGO_PKG_VERSION");
     if version > VERSION as u64 {
-        bail!(
+        return Err(Error::Version(format!(
             "{p}: recorded by underhood {by} in recording format {version}; this underhood \
              ({ours}) plays formats {OLDEST} to {VERSION}: replay it with underhood {by} or newer"
-        );
+        )));
     }
     if version < OLDEST as u64 {
-        bail!(
+        return Err(Error::Version(format!(
             "{p}: recorded by underhood {by} in recording format {version}, which this \
              underhood ({ours}) no longer plays (formats {OLDEST} to {VERSION})"
-        );
+        )));
     }
-    serde_json::from_value(value).map_err(|e| anyhow!("{p}:1: a damaged header: {e}"))
+    serde_json::from_value(value)
+        .map_err(|e| Error::Damaged(format!("{p}:1: a damaged header: {e}")))
 }
 
 /// A `Tap` that writes every event to the file as it happens. Each line is flushed at
@@ -261,11 +306,8 @@ pub fn create_new(path: &Path) -> Result<File> {
         .map_err(|e| {
             let shown = crate::runtime::report::printable(&path.display().to_string());
             match e.kind() {
-                std::io::ErrorKind::AlreadyExists => anyhow!(
-                    "--record {shown}: something is already there (a file or a symbolic link): \
-                     recordings are never written over or through a link; remove it or choose a new name"
-                ),
-                _ => anyhow!("--record {shown}: creating it: {e}"),
+                std::io::ErrorKind::AlreadyExists => Error::Exists { shown },
+                _ => Error::Create { shown, err: e },
             }
         })
 }
@@ -292,10 +334,10 @@ impl Recorder {
             chain: delta::Chain::default(),
             failed: None,
         };
-        let line = serde_json::to_string(header)?;
+        let line = serde_json::to_string(header).map_err(|e| Error::Write(e.to_string()))?;
         r.write_line(&line);
         match r.failed.take() {
-            Some(e) => bail!("{e}"),
+            Some(e) => Err(Error::Write(e)),
             None => Ok(r),
         }
     }

@@ -102,7 +102,7 @@ pub(super) fn gather_rootfs(paths: &Paths) -> Result<RootfsFacts, RootfsProblem>
             error: e.to_string(),
         });
     }
-    let problem = |e: anyhow::Error| RootfsProblem::Assemble(format!("{e:#}"));
+    let problem = |e: assemble::error::Error| RootfsProblem::Assemble(format!("{e:#}"));
     let a = assemble::assemble_default(paths).map_err(problem)?;
     let tools_layer = assemble::tools_layer(paths).map_err(problem)?;
     Ok(RootfsFacts {

@@ -29,7 +29,41 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use anyhow::{Context, Result, anyhow, bail};
+/// What the cache could not do. Messages are whole on their own (the path and the
+/// errno in the text). Callers branch on [`Error::errno`]: ENOENT (no such tree yet),
+/// EWOULDBLOCK (a lock someone holds).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A std file operation failed (`what`: "cannot remove PATH", ...).
+    #[error("{what}: {err}")]
+    Io { what: String, err: io::Error },
+    /// A system call through nix failed (`what`: "cannot open PATH", "cannot flock PATH").
+    #[error("{what}: {errno}")]
+    Sys { what: String, errno: Errno },
+    /// A name that cannot be a cache entry (it would leave the cache directory).
+    #[error("{0}")]
+    Refused(String),
+    /// The tree went away while we used it (an eviction took it).
+    #[error("{0}")]
+    Gone(String),
+}
+
+impl Error {
+    fn io(what: String) -> impl FnOnce(io::Error) -> Error {
+        move |err| Error::Io { what, err }
+    }
+
+    /// The errno of the failed call.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Io { err, .. } => err.raw_os_error().map(Errno::from_raw),
+            Error::Sys { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
@@ -46,48 +80,58 @@ static HELD: Mutex<Vec<(PathBuf, OwnedFd)>> = Mutex::new(Vec::new());
 
 /// Returns `final_dir` if it exists; otherwise runs `build` on an empty temporary directory
 /// beside it and renames that into place. Either way this process keeps a shared lock on
-/// it until it exits, so no eviction removes it under a container.
-pub(crate) fn build_atomically(
+/// it until it exits, so no eviction removes it under a container. The build's own
+/// error comes back unchanged; the cache's own are turned into it.
+pub(crate) fn build_atomically<E: From<Error>>(
     final_dir: &Path,
-    build: impl FnOnce(&Path) -> Result<()>,
-) -> Result<PathBuf> {
+    build: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<PathBuf, E> {
     Ok(build_atomically_fresh(final_dir, build)?.0)
 }
 
 /// [`build_atomically`], also saying whether this call built the tree (true) or found it.
-pub(crate) fn build_atomically_fresh(
+pub(crate) fn build_atomically_fresh<E: From<Error>>(
     final_dir: &Path,
-    build: impl FnOnce(&Path) -> Result<()>,
-) -> Result<(PathBuf, bool)> {
+    build: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(PathBuf, bool), E> {
     if let Some(lock) = lock_for_use(final_dir)? {
         hold(final_dir, lock);
         touch(final_dir);
         return Ok((final_dir.to_path_buf(), false));
     }
-    let parent = final_dir
-        .parent()
-        .with_context(|| format!("cache path {} has no parent", final_dir.display()))?;
+    let parent = final_dir.parent().ok_or_else(|| {
+        Error::Refused(format!("cache path {} has no parent", final_dir.display()))
+    })?;
     let name = final_dir
         .file_name()
         .and_then(OsStr::to_str)
-        .with_context(|| format!("cache path {} has no UTF-8 name", final_dir.display()))?;
-    fs::create_dir_all(parent)
-        .with_context(|| format!("cannot create cache directory {}", parent.display()))?;
+        .ok_or_else(|| {
+            Error::Refused(format!(
+                "cache path {} has no UTF-8 name",
+                final_dir.display()
+            ))
+        })?;
+    fs::create_dir_all(parent).map_err(Error::io(format!(
+        "cannot create cache directory {}",
+        parent.display()
+    )))?;
     remove_stale_tmp(parent, name);
 
     let tmp = parent.join(format!(".{name}{TMP_MARK}{}", builder_mark()));
-    fs::create_dir(&tmp)
-        .with_context(|| format!("cannot create temporary directory {}", tmp.display()))?;
+    fs::create_dir(&tmp).map_err(Error::io(format!(
+        "cannot create temporary directory {}",
+        tmp.display()
+    )))?;
     // Whatever the umask, the tree must be readable by the container's users.
     fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("cannot chmod 0755 {}", tmp.display()))?;
+        .map_err(Error::io(format!("cannot chmod 0755 {}", tmp.display())))?;
     // The builder's lock: held through the build, the rename and the use that follows
     // (the descriptor follows the directory across the rename).
     let lock = match open_dir(&tmp).and_then(|fd| flock(&fd, libc::LOCK_SH, &tmp).map(|()| fd)) {
         Ok(fd) => fd,
         Err(e) => {
             let _ = remove_tree(&tmp);
-            return Err(e);
+            return Err(e.into());
         }
     };
 
@@ -106,20 +150,22 @@ pub(crate) fn build_atomically_fresh(
             let _ = e;
             drop(lock);
             remove_tree(&tmp)?;
-            let lock = lock_for_use(final_dir)?.with_context(|| {
-                format!(
+            let lock = lock_for_use(final_dir)?.ok_or_else(|| {
+                Error::Gone(format!(
                     "{} was removed while it was being built; try again",
                     final_dir.display()
-                )
+                ))
             })?;
             hold(final_dir, lock);
             Ok((final_dir.to_path_buf(), false))
         }
         Err(e) => {
             let _ = remove_tree(&tmp);
-            Err(e).with_context(|| {
-                format!("cannot rename {} to {}", tmp.display(), final_dir.display())
-            })
+            Err(Error::Io {
+                what: format!("cannot rename {} to {}", tmp.display(), final_dir.display()),
+                err: e,
+            }
+            .into())
         }
     }
 }
@@ -129,13 +175,15 @@ pub(crate) fn build_atomically_fresh(
 fn lock_for_use(dir: &Path) -> Result<Option<OwnedFd>> {
     let fd = match open_dir(dir) {
         Ok(fd) => fd,
-        Err(e) if e.downcast_ref::<Errno>() == Some(&Errno::ENOENT) => return Ok(None),
+        Err(e) if e.errno() == Some(Errno::ENOENT) => return Ok(None),
         Err(e) => return Err(e),
     };
     // Blocks only while an eviction removes it, which holds the lock exclusively.
     flock(&fd, libc::LOCK_SH, dir)?;
-    let locked =
-        nix::sys::stat::fstat(&fd).map_err(|e| anyhow!("cannot stat {}: {e}", dir.display()))?;
+    let locked = nix::sys::stat::fstat(&fd).map_err(|errno| Error::Sys {
+        what: format!("cannot stat {}", dir.display()),
+        errno,
+    })?;
     Ok(match fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() && m.dev() == locked.st_dev && m.ino() == locked.st_ino => Some(fd),
         _ => None,
@@ -167,7 +215,10 @@ fn open_dir(dir: &Path) -> Result<OwnedFd> {
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| anyhow::Error::new(e).context(format!("cannot open {}", dir.display())))
+    .map_err(|errno| Error::Sys {
+        what: format!("cannot open {}", dir.display()),
+        errno,
+    })
 }
 
 /// flock(2) on a directory descriptor; `how` is LOCK_SH or LOCK_EX, maybe | LOCK_NB.
@@ -179,10 +230,11 @@ fn flock(fd: &OwnedFd, how: libc::c_int, dir: &Path) -> Result<()> {
         }
         match Errno::last() {
             Errno::EINTR => continue,
-            e => {
-                return Err(
-                    anyhow::Error::new(e).context(format!("cannot flock {}", dir.display()))
-                );
+            errno => {
+                return Err(Error::Sys {
+                    what: format!("cannot flock {}", dir.display()),
+                    errno,
+                });
             }
         }
     }
@@ -193,7 +245,7 @@ fn try_lock_exclusive(dir: &Path) -> Result<Option<OwnedFd>> {
     let fd = open_dir(dir)?;
     match flock(&fd, libc::LOCK_EX | libc::LOCK_NB, dir) {
         Ok(()) => Ok(Some(fd)),
-        Err(e) if e.downcast_ref::<Errno>() == Some(&Errno::EWOULDBLOCK) => Ok(None),
+        Err(e) if e.errno() == Some(Errno::EWOULDBLOCK) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -266,10 +318,10 @@ fn remove_if_abandoned(path: &Path, proc_root: &Path) -> Result<bool> {
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e).with_context(|| format!("cannot stat {}", path.display())),
+        Err(e) => return Err(Error::io(format!("cannot stat {}", path.display()))(e)),
     };
     if !meta.is_dir() {
-        fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
+        fs::remove_file(path).map_err(Error::io(format!("cannot remove {}", path.display())))?;
         return Ok(true);
     }
     // A process that inherited the builder's descriptor (or reuses its pid and start
@@ -381,15 +433,18 @@ pub(crate) fn evict(dir: &Path, proc_root: &Path) -> Result<Eviction> {
     }
     let parent = dir
         .parent()
-        .with_context(|| format!("{} has no parent", dir.display()))?;
+        .ok_or_else(|| Error::Refused(format!("{} has no parent", dir.display())))?;
     let name = dir
         .file_name()
         .and_then(OsStr::to_str)
-        .with_context(|| format!("{} has no UTF-8 name", dir.display()))?;
+        .ok_or_else(|| Error::Refused(format!("{} has no UTF-8 name", dir.display())))?;
     let doomed = parent.join(format!(".{name}{TMP_MARK}{}", builder_mark()));
     let bytes = disk_usage(dir);
-    fs::rename(dir, &doomed)
-        .with_context(|| format!("cannot rename {} to {}", dir.display(), doomed.display()))?;
+    fs::rename(dir, &doomed).map_err(Error::io(format!(
+        "cannot rename {} to {}",
+        dir.display(),
+        doomed.display()
+    )))?;
     // Gone from its name: a process waiting for the lock now finds that, and builds anew
     // rather than wait for the removal. The new name carries our mark, so nobody else
     // removes it while we do.
@@ -472,10 +527,10 @@ pub(crate) fn remove_tree(path: &Path) -> Result<()> {
         Ok(()) => return Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
+        Err(e) => return Err(Error::io(format!("cannot remove {}", path.display()))(e)),
     }
     make_dirs_writable(path);
-    fs::remove_dir_all(path).with_context(|| format!("cannot remove {}", path.display()))
+    fs::remove_dir_all(path).map_err(Error::io(format!("cannot remove {}", path.display())))
 }
 
 fn make_dirs_writable(dir: &Path) {
@@ -501,16 +556,17 @@ pub(crate) fn hex(digest: &[u8]) -> String {
 /// SHA-256 of a file's contents, streamed.
 pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     let mut file =
-        fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        fs::File::open(path).map_err(Error::io(format!("cannot open {}", path.display())))?;
     let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher).with_context(|| format!("cannot read {}", path.display()))?;
+    io::copy(&mut file, &mut hasher)
+        .map_err(Error::io(format!("cannot read {}", path.display())))?;
     Ok(hex(&hasher.finalize()))
 }
 
 /// Rejects names that could leave the cache directory when joined to it.
 pub(crate) fn check_plain_name(name: &str) -> Result<()> {
     if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        bail!("invalid cache entry name {name:?}");
+        return Err(Error::Refused(format!("invalid cache entry name {name:?}")));
     }
     Ok(())
 }
@@ -518,13 +574,17 @@ pub(crate) fn check_plain_name(name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::bail;
+
+    /// A build step's result, as the real builders (anyhow at this level) give it.
+    type R = anyhow::Result<()>;
 
     #[test]
     fn builds_once_and_reuses() {
         let t = tempfile::tempdir().unwrap();
         let target = t.path().join("cache/thing-1");
         let mut calls = 0;
-        let got = build_atomically(&target, |tmp| {
+        let got = build_atomically(&target, |tmp| -> R {
             calls += 1;
             fs::write(tmp.join("a"), "1")?;
             Ok(())
@@ -532,7 +592,7 @@ mod tests {
         .unwrap();
         assert_eq!(got, target);
         assert_eq!(fs::read_to_string(target.join("a")).unwrap(), "1");
-        let again = build_atomically(&target, |_| panic!("must not rebuild")).unwrap();
+        let again = build_atomically(&target, |_| -> R { panic!("must not rebuild") }).unwrap();
         assert_eq!(again, target);
         assert_eq!(calls, 1);
         // Nothing but the final directory is left beside it.
@@ -547,7 +607,7 @@ mod tests {
     fn failed_build_leaves_nothing() {
         let t = tempfile::tempdir().unwrap();
         let target = t.path().join("thing");
-        let err = build_atomically(&target, |tmp| {
+        let err = build_atomically(&target, |tmp| -> R {
             fs::create_dir(tmp.join("sub"))?;
             fs::set_permissions(tmp.join("sub"), fs::Permissions::from_mode(0o555))?;
             bail!("boom")
@@ -567,7 +627,7 @@ mod tests {
             .path()
             .join(format!(".thing.tmp-{}-live", std::process::id()));
         fs::create_dir(&live).unwrap();
-        build_atomically(&t.path().join("thing"), |_| Ok(())).unwrap();
+        build_atomically(&t.path().join("thing"), |_| -> R { Ok(()) }).unwrap();
         assert!(!stale.exists());
         assert!(live.exists(), "a live process's build must not be touched");
     }
@@ -580,7 +640,7 @@ mod tests {
             .map(|i| {
                 let target = target.clone();
                 std::thread::spawn(move || {
-                    build_atomically(&target, |tmp| {
+                    build_atomically(&target, |tmp| -> R {
                         std::thread::sleep(std::time::Duration::from_millis(20));
                         fs::write(tmp.join("who"), format!("{i}"))?;
                         Ok(())
@@ -725,7 +785,7 @@ mod tests {
     fn used_trees_are_locked_for_the_life_of_the_process() {
         let t = tempfile::tempdir().unwrap();
         let target = t.path().join("images").join("e".repeat(64));
-        build_atomically(&target, |tmp| {
+        build_atomically(&target, |tmp| -> R {
             fs::write(tmp.join("a"), "1")?;
             Ok(())
         })

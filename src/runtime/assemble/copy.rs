@@ -12,7 +12,7 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use crate::runtime::assemble::error::{Ctx, Error, Result};
 
 use super::loader;
 
@@ -59,28 +59,27 @@ impl Copier {
             return Ok(());
         }
         let real = fs::canonicalize(host)
-            .with_context(|| format!("cannot resolve host file {}", host.display()))?;
+            .ctx(|| format!("cannot resolve host file {}", host.display()))?;
         if let Some(parent) = inside.parent() {
             make_dirs(&self.root, parent)?;
         }
         if let Some(first) = self.copies.get(&real) {
             let first = self.root.join(first);
-            fs::hard_link(&first, &dest).with_context(|| {
-                format!("cannot hard-link {} to {}", first.display(), dest.display())
-            })?;
+            fs::hard_link(&first, &dest)
+                .ctx(|| format!("cannot hard-link {} to {}", first.display(), dest.display()))?;
             return Ok(());
         }
         fs::copy(&real, &dest)
-            .with_context(|| format!("cannot copy {} to {}", real.display(), dest.display()))?;
+            .ctx(|| format!("cannot copy {} to {}", real.display(), dest.display()))?;
         let host_mode = fs::metadata(&real)
-            .with_context(|| format!("cannot stat {}", real.display()))?
+            .ctx(|| format!("cannot stat {}", real.display()))?
             .permissions()
             .mode();
         // setuid/setgid bits are dropped: inside the container nothing needs them, and a
         // setuid copy in the cache would be one more privileged file on the host.
         let mode = self.fixed_mode.unwrap_or(host_mode & 0o777);
         fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot chmod {mode:o} {}", dest.display()))?;
+            .ctx(|| format!("cannot chmod {mode:o} {}", dest.display()))?;
         self.copies.insert(real, inside);
         Ok(())
     }
@@ -134,7 +133,7 @@ pub(crate) fn libraries_in(root: &Path, program: &Path) -> Result<Vec<(PathBuf, 
         lddtree::DependencyAnalyzer::new(root.to_path_buf())
             .library_paths(extra)
             .analyze(program)
-            .with_context(|| format!("cannot read the ELF dependencies of {}", program.display()))
+            .ctx(|| format!("cannot read the ELF dependencies of {}", program.display()))
     };
     let mut tree = analyze(Vec::new())?;
     if let Some(interp) = &tree.interpreter
@@ -154,7 +153,7 @@ pub(crate) fn libraries_in(root: &Path, program: &Path) -> Result<Vec<(PathBuf, 
     if let Some(interp) = &tree.interpreter {
         let interp = PathBuf::from(interp);
         let on_host = root.join(interp.strip_prefix("/").unwrap_or(&interp));
-        interp_real = Some(fs::canonicalize(&on_host).with_context(|| {
+        interp_real = Some(fs::canonicalize(&on_host).ctx(|| {
             format!(
                 "{} needs the interpreter {}, which is missing",
                 program.display(),
@@ -167,12 +166,12 @@ pub(crate) fn libraries_in(root: &Path, program: &Path) -> Result<Vec<(PathBuf, 
     libs.sort_by(|a, b| a.name.cmp(&b.name));
     for lib in libs {
         let Some(real) = &lib.realpath else {
-            bail!(
+            return Err(Error::Missing(format!(
                 "{} needs the library {}, which the loader's search path does not hold on \
                  this host",
                 program.display(),
                 lib.name
-            );
+            )));
         };
         // libc names the interpreter too; it is loaded already and needs no second place.
         if Some(real) == interp_real.as_ref() {
@@ -186,12 +185,11 @@ pub(crate) fn libraries_in(root: &Path, program: &Path) -> Result<Vec<(PathBuf, 
 /// True when the file starts with the ELF magic.
 pub(crate) fn is_elf(path: &Path) -> Result<bool> {
     let mut magic = [0u8; 4];
-    let mut file =
-        fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut file = fs::File::open(path).ctx(|| format!("cannot open {}", path.display()))?;
     match file.read_exact(&mut magic) {
         Ok(()) => Ok(&magic == b"\x7fELF"),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => Err(e).ctx(|| format!("cannot read {}", path.display())),
     }
 }
 
@@ -219,12 +217,15 @@ fn relative(inside: &Path) -> Result<PathBuf> {
             Component::Normal(n) => out.push(n),
             Component::RootDir | Component::CurDir => {}
             Component::ParentDir | Component::Prefix(_) => {
-                bail!("refusing path {} inside the tree", inside.display())
+                return Err(Error::Refused(format!(
+                    "refusing path {} inside the tree",
+                    inside.display()
+                )));
             }
         }
     }
     if out.as_os_str().is_empty() {
-        bail!("empty path inside the tree");
+        return Err(Error::Refused("empty path inside the tree".to_string()));
     }
     Ok(out)
 }
@@ -236,12 +237,17 @@ pub(crate) fn make_dirs(root: &Path, rel: &Path) -> Result<()> {
         dir.push(c);
         match fs::symlink_metadata(&dir) {
             Ok(m) if m.is_dir() => continue,
-            Ok(_) => bail!("{} exists and is not a directory", dir.display()),
+            Ok(_) => {
+                return Err(Error::Refused(format!(
+                    "{} exists and is not a directory",
+                    dir.display()
+                )));
+            }
             Err(_) => {
                 fs::create_dir(&dir)
-                    .with_context(|| format!("cannot create directory {}", dir.display()))?;
+                    .ctx(|| format!("cannot create directory {}", dir.display()))?;
                 fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))
-                    .with_context(|| format!("cannot chmod 0755 {}", dir.display()))?;
+                    .ctx(|| format!("cannot chmod 0755 {}", dir.display()))?;
             }
         }
     }

@@ -9,7 +9,7 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow};
+use super::error::{Error, Result};
 
 use crate::runtime::report::{Report, errno_text};
 
@@ -22,7 +22,7 @@ pub fn errno_of(e: &io::Error) -> String {
 }
 
 /// What an errno usually means when a cgroupfs write fails, for the learner.
-fn hint(e: &io::Error) -> &'static str {
+pub(super) fn hint(e: &io::Error) -> &'static str {
     match e.raw_os_error() {
         Some(libc::EBUSY) => {
             " (a v2 cgroup with processes in it cannot hand controllers to children: \
@@ -63,7 +63,11 @@ pub fn record_write(
     report.shell(format!("echo {value} > {shown}"));
     report
         .io("write", format!("{shown} <- {value}"), res)
-        .map_err(|e| anyhow!("writing {value:?} to {shown}: {}{}", errno_of(&e), hint(&e)))
+        .map_err(|err| Error::Write {
+            path: path.to_path_buf(),
+            value: value.to_string(),
+            err,
+        })
 }
 
 /// `mkdir(2)` of a cgroup directory, recorded. An existing directory is an error: it
@@ -73,20 +77,19 @@ pub fn mkdir(report: &mut Report, dir: &Path) -> Result<()> {
     report.shell(format!("mkdir {shown}"));
     report
         .io("mkdir", format!("{shown}"), std::fs::create_dir(dir))
-        .map_err(|e| {
-            let extra = if e.raw_os_error() == Some(libc::EEXIST) {
-                " (left over from an earlier session? `underhood cleanup` removes it)"
-            } else {
-                hint(&e)
-            };
-            anyhow!("creating cgroup {shown}: {}{extra}", errno_of(&e))
+        .map_err(|err| Error::Mkdir {
+            path: dir.to_path_buf(),
+            err,
         })
 }
 
 /// Reads a whole cgroupfs file.
 pub fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| anyhow!("reading {}: {}", path.display(), errno_of(&e)))
+    std::fs::read_to_string(path).map_err(|err| Error::Io {
+        op: "reading",
+        path: path.to_path_buf(),
+        err,
+    })
 }
 
 /// Parses a single-number file such as `memory.current` or `pids.max`; `max` (v2's
@@ -98,17 +101,25 @@ pub fn parse_max(text: &str) -> Result<Option<u64>> {
     }
     t.parse::<u64>()
         .map(Some)
-        .with_context(|| format!("expected a number or \"max\", found {t:?}"))
+        .map_err(|e| Error::Malformed(format!("expected a number or \"max\", found {t:?}: {e}")))
 }
 
 /// Reads a number-or-max file.
 pub fn read_max(path: &Path) -> Result<Option<u64>> {
-    parse_max(&read(path)?).with_context(|| format!("parsing {}", path.display()))
+    parse_max(&read(path)?).map_err(|e| Error::Parse {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })
 }
 
 /// Reads a file that must hold a number.
 pub fn read_u64(path: &Path) -> Result<u64> {
-    read_max(path)?.ok_or_else(|| anyhow!("{}: expected a number, found \"max\"", path.display()))
+    read_max(path)?.ok_or_else(|| {
+        Error::Malformed(format!(
+            "{}: expected a number, found \"max\"",
+            path.display()
+        ))
+    })
 }
 
 /// Looks a key up in a "flat keyed" file (`key value` per line: v2 `memory.events`,

@@ -18,7 +18,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use super::error::{Error, Result};
 
 use super::delegate::{self, Delegated};
 use super::files;
@@ -147,8 +147,8 @@ impl Host {
             },
             Err(e) => format!("reading {}: {}", mountinfo.display(), files::errno_of(&e)),
         };
-        let mut host =
-            Host::from_files(&paths.cgroup_root).map_err(|e| anyhow::anyhow!("{e}; {why}"))?;
+        let mut host = Host::from_files(&paths.cgroup_root)
+            .map_err(|e| Error::Missing(format!("{e}; {why}")))?;
         host.source = format!("files under {} ({why})", paths.cgroup_root.display());
         host.delegated = delegate::for_host(&host, paths);
         Ok(host)
@@ -188,10 +188,10 @@ impl Host {
             found.push(h);
         }
         if found.is_empty() {
-            bail!(
+            return Err(Error::Missing(format!(
                 "mountinfo names no cgroup mount under {}",
                 cgroup_root.display()
-            );
+            )));
         }
         Ok(Host::new(cgroup_root, found, "mountinfo"))
     }
@@ -206,8 +206,10 @@ impl Host {
             };
             return Ok(Host::new(cgroup_root, vec![h], "files"));
         }
-        let entries = std::fs::read_dir(cgroup_root).map_err(|e| {
-            anyhow::anyhow!("reading {}: {}", cgroup_root.display(), files::errno_of(&e))
+        let entries = std::fs::read_dir(cgroup_root).map_err(|err| Error::Io {
+            op: "reading",
+            path: cgroup_root.to_path_buf(),
+            err,
         })?;
         let mut found = Vec::new();
         for entry in entries.flatten() {
@@ -237,7 +239,10 @@ impl Host {
             }
         }
         if found.is_empty() {
-            bail!("no cgroup hierarchy found under {}", cgroup_root.display());
+            return Err(Error::Missing(format!(
+                "no cgroup hierarchy found under {}",
+                cgroup_root.display()
+            )));
         }
         found.sort_by(|a, b| a.mount.cmp(&b.mount));
         Ok(Host::new(cgroup_root, found, "files"))

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use super::error::{Error, Result};
 
 use super::layout::{Controller, Host, Version};
 use super::{Cgroup, Part, files};
@@ -62,10 +62,10 @@ impl Cgroup {
             push(&mut parts, h.version, &h.mount, path, c);
         }
         if parts.is_empty() {
-            bail!(
+            return Err(Error::NotFound(format!(
                 "no memory, pids or cpu hierarchy of this host names the process in {proc_cgroup:?}:\n{}",
                 host.describe()
-            );
+            )));
         }
         Ok(Cgroup {
             name,
@@ -94,11 +94,11 @@ impl Cgroup {
             }
         }
         if parts.is_empty() {
-            bail!(
+            return Err(Error::NotFound(format!(
                 "{}: no such cgroup in this host's memory, pids or cpu hierarchies:\n{}",
                 path.display(),
                 host.describe()
-            );
+            )));
         }
         Ok(Cgroup {
             name: text,

@@ -15,13 +15,12 @@ use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow};
+use super::error::{Error, Result};
 use nix::errno::Errno;
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 use super::{files, v1, v2};
-use crate::runtime::report::errno_text;
 
 enum Source {
     Inotify(Inotify),
@@ -44,7 +43,10 @@ impl std::fmt::Debug for OomEvents {
 }
 
 fn sys<T>(what: impl FnOnce() -> String, res: nix::Result<T>) -> Result<T> {
-    res.map_err(|e| anyhow!("{}: {}", what(), errno_text(e)))
+    res.map_err(|errno| Error::Syscall {
+        call: what(),
+        errno,
+    })
 }
 
 impl OomEvents {
@@ -78,20 +80,21 @@ impl OomEvents {
         )?;
         // The kernel takes its own references during the write; the oom_control fd is
         // only needed until then.
-        let control = File::open(&counter)
-            .map_err(|e| anyhow!("opening {}: {}", counter.display(), files::errno_of(&e)))?;
+        let control = File::open(&counter).map_err(|err| Error::Io {
+            op: "opening",
+            path: counter.clone(),
+            err,
+        })?;
         let line = format!("{} {}", efd.as_raw_fd(), control.as_raw_fd());
         let event_control = dir.join("cgroup.event_control");
         std::fs::OpenOptions::new()
             .write(true)
             .open(&event_control)
             .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()))
-            .map_err(|e| {
-                anyhow!(
-                    "writing {line:?} to {}: {}",
-                    event_control.display(),
-                    files::errno_of(&e)
-                )
+            .map_err(|err| Error::Write {
+                path: event_control.clone(),
+                value: line.clone(),
+                err,
             })?;
         Ok(OomEvents {
             source: Source::EventFd(efd),
@@ -117,13 +120,13 @@ impl OomEvents {
                 match ino.read_events() {
                     Ok(events) if !events.is_empty() => continue,
                     Ok(_) | Err(Errno::EAGAIN) => break,
-                    Err(e) => return Err(anyhow!("reading inotify events: {}", errno_text(e))),
+                    Err(e) => return sys(|| "reading inotify events".into(), Err(e)),
                 }
             },
             // One read returns the whole counter and resets it to 0.
             Source::EventFd(efd) => match efd.read() {
                 Ok(_) | Err(Errno::EAGAIN) => {}
-                Err(e) => return Err(anyhow!("reading the OOM eventfd: {}", errno_text(e))),
+                Err(e) => return sys(|| "reading the OOM eventfd".into(), Err(e)),
             },
         }
         match &self.source {

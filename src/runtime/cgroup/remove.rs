@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow, bail};
+use super::error::{Error, Result};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -29,10 +29,10 @@ pub fn check_ours(dir: &Path) -> Result<()> {
     let ok = name.as_deref().is_some_and(|n| n.starts_with(PREFIX))
         && !dir.components().any(|c| c == Component::ParentDir);
     if !ok {
-        bail!(
+        return Err(Error::Refused(format!(
             "refusing to remove {}: not an underhood cgroup (its name must start with {PREFIX:?})",
             dir.display()
-        );
+        )));
     }
     Ok(())
 }
@@ -56,8 +56,11 @@ pub fn remove_recorded(dir: &Path, report: &mut Report) -> Result<()> {
 
 /// Child cgroups (made by something inside the container) go first, deepest first.
 fn remove_tree(dir: &Path, report: &mut Report) -> Result<()> {
-    let children = std::fs::read_dir(dir)
-        .map_err(|e| anyhow!("listing {}: {}", dir.display(), files::errno_of(&e)))?;
+    let children = std::fs::read_dir(dir).map_err(|err| Error::Io {
+        op: "listing",
+        path: dir.to_path_buf(),
+        err,
+    })?;
     for entry in children.flatten() {
         if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             remove_tree(&entry.path(), report)?;
@@ -92,7 +95,11 @@ fn kill_and_rmdir(dir: &Path, report: &mut Report) -> Result<()> {
                 return match report.io("rmdir", shown.clone(), res) {
                     Ok(()) => Ok(()),
                     Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-                    Err(e) => Err(anyhow!("removing cgroup {shown}: {}", files::errno_of(&e))),
+                    Err(err) => Err(Error::Io {
+                        op: "removing cgroup",
+                        path: dir.to_path_buf(),
+                        err,
+                    }),
                 };
             }
         }
@@ -131,11 +138,13 @@ fn kill_all(
             kill(Pid::from_raw(pid), Signal::SIGKILL),
         ) {
             Ok(()) | Err(Errno::ESRCH) => {}
-            Err(e) => bail!(
-                "killing pid {pid} listed in {}: {}",
-                procs.display(),
-                e.desc()
-            ),
+            Err(errno) => {
+                return Err(Error::Kill {
+                    pid,
+                    procs: procs.clone(),
+                    errno,
+                });
+            }
         }
     }
     Ok(())

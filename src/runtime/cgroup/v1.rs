@@ -9,7 +9,7 @@
 use std::io;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use super::error::{Error, Result};
 use cgroups_rs::fs::MaxValue;
 use cgroups_rs::fs::cpu::CpuController;
 use cgroups_rs::fs::memory::MemController;
@@ -40,7 +40,8 @@ fn io_result(res: cgroups_rs::fs::error::Result<()>) -> io::Result<()> {
 }
 
 fn as_i64(value: u64, what: &str) -> Result<i64> {
-    i64::try_from(value).with_context(|| format!("{what} {value} is too large for the kernel"))
+    i64::try_from(value)
+        .map_err(|e| Error::Refused(format!("{what} {value} is too large for the kernel: {e}")))
 }
 
 /// Sets the memory limit and holds memory+swap to the same value, so a hog cannot

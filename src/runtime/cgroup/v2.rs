@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use super::error::{Error, Result};
 
 use super::layout::Controller;
 use super::{MemoryFiles, MemoryUsage, files};
@@ -116,8 +116,12 @@ pub fn memory(dir: &Path) -> Result<MemoryUsage> {
 /// killed by the OOM killer.
 pub fn oom_kills(events: &Path) -> Result<u64> {
     let text = files::read(events)?;
-    files::keyed(&text, "oom_kill")
-        .ok_or_else(|| anyhow::anyhow!("{}: no oom_kill line in {text:?}", events.display()))
+    files::keyed(&text, "oom_kill").ok_or_else(|| {
+        Error::Malformed(format!(
+            "{}: no oom_kill line in {text:?}",
+            events.display()
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow};
+use crate::runtime::image::error::{Ctx, Error, Result};
 use nix::errno::Errno;
 use nix::fcntl::AtFlags;
 use nix::sys::stat::{SFlag, fstatat};
@@ -37,9 +37,8 @@ impl Flat {
         for dir in &unpacked.opaques {
             if let Some(fd) = open_existing_dir(&self.root, dir) {
                 for name in list(&fd)? {
-                    remove_at(&fd, &name).with_context(|| {
-                        format!("cannot empty opaque directory /{}", dir.display())
-                    })?;
+                    remove_at(&fd, &name)
+                        .ctx(|| format!("cannot empty opaque directory /{}", dir.display()))?;
                 }
             }
             self.forget_below(dir, false);
@@ -51,7 +50,7 @@ impl Flat {
             // A whiteout below a symlink or a missing directory deletes nothing.
             if let Some(fd) = open_existing_dir(&self.root, parent) {
                 remove_at(&fd, name)
-                    .with_context(|| format!("cannot apply whiteout of /{}", path.display()))?;
+                    .ctx(|| format!("cannot apply whiteout of /{}", path.display()))?;
             }
             self.forget_below(path, true);
         }
@@ -88,12 +87,18 @@ impl Flat {
 fn move_tree(src: &OwnedFd, dst: &OwnedFd, rel: &Path) -> Result<()> {
     for name in list(src)? {
         let here = rel.join(&name);
-        let s = fstatat(src, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(|e| anyhow!("cannot stat layer entry /{}: {e}", here.display()))?;
+        let s = fstatat(src, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| {
+            Error::Failed(format!("cannot stat layer entry /{}: {e}", here.display()))
+        })?;
         let d = match fstatat(dst, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) => Some(st),
             Err(Errno::ENOENT) => None,
-            Err(e) => return Err(anyhow!("cannot stat /{}: {e}", here.display())),
+            Err(e) => {
+                return Err(Error::Failed(format!(
+                    "cannot stat /{}: {e}",
+                    here.display()
+                )));
+            }
         };
         let both_dirs = is_dir(s.st_mode) && d.is_some_and(|d| is_dir(d.st_mode));
         if both_dirs {
@@ -101,16 +106,23 @@ fn move_tree(src: &OwnedFd, dst: &OwnedFd, rel: &Path) -> Result<()> {
                 open_existing_dir(src, Path::new(&name)),
                 open_existing_dir(dst, Path::new(&name)),
             ) else {
-                return Err(anyhow!("cannot open directory /{}", here.display()));
+                return Err(Error::Failed(format!(
+                    "cannot open directory /{}",
+                    here.display()
+                )));
             };
             move_tree(&sfd, &dfd, &here)?;
             continue;
         }
         if d.is_some() {
-            remove_at(dst, &name).with_context(|| format!("cannot replace /{}", here.display()))?;
+            remove_at(dst, &name).ctx(|| format!("cannot replace /{}", here.display()))?;
         }
-        nix::fcntl::renameat(src, name.as_os_str(), dst, name.as_os_str())
-            .map_err(|e| anyhow!("cannot move /{} into the flat tree: {e}", here.display()))?;
+        nix::fcntl::renameat(src, name.as_os_str(), dst, name.as_os_str()).map_err(|e| {
+            Error::Failed(format!(
+                "cannot move /{} into the flat tree: {e}",
+                here.display()
+            ))
+        })?;
     }
     Ok(())
 }
@@ -123,10 +135,8 @@ fn is_dir(mode: u32) -> bool {
 fn list(dir: &OwnedFd) -> Result<Vec<std::ffi::OsString>> {
     let path = Path::new("/proc/self/fd").join(dir.as_raw_fd().to_string());
     let mut names = Vec::new();
-    for entry in
-        std::fs::read_dir(&path).with_context(|| format!("cannot list {}", path.display()))?
-    {
-        let entry = entry.with_context(|| format!("cannot list {}", path.display()))?;
+    for entry in std::fs::read_dir(&path).ctx(|| format!("cannot list {}", path.display()))? {
+        let entry = entry.ctx(|| format!("cannot list {}", path.display()))?;
         names.push(entry.file_name());
     }
     Ok(names)

@@ -25,7 +25,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use crate::runtime::image::error::{Ctx, Error, Result};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -147,10 +147,10 @@ impl Layout {
     /// Opens a layer blob.
     pub(crate) fn open(&self, layer: &LayerRef) -> Result<File> {
         open_beneath(&self.root, &layer.path).map_err(|e| {
-            anyhow!(
+            Error::Failed(format!(
                 "cannot open layer {} of the image: {e:#}",
                 layer.path.display()
-            )
+            ))
         })
     }
 }
@@ -158,16 +158,16 @@ impl Layout {
 fn oci(root: OwnedFd, what: &str) -> Result<Layout> {
     let index_bytes = read_json(&root, Path::new("index.json"), what)?;
     let index: Index = serde_json::from_slice(&index_bytes)
-        .with_context(|| format!("{what}: index.json is not an OCI image index"))?;
+        .ctx(|| format!("{what}: index.json is not an OCI image index"))?;
     let mut candidates = index.manifests;
     let mut chosen = None;
     for _ in 0..MAX_DEPTH {
         let desc = pick(&candidates)
-            .with_context(|| format!("{what}: the image index lists no usable manifest"))?
+            .ctx(|| format!("{what}: the image index lists no usable manifest"))?
             .clone();
         let bytes = read_blob(&root, &desc.digest, what)?;
         let manifest: Manifest = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{what}: blob {} is not a manifest", desc.digest))?;
+            .ctx(|| format!("{what}: blob {} is not a manifest", desc.digest))?;
         let is_index = desc.media_type == MT_OCI_INDEX
             || desc.media_type == MT_DOCKER_LIST
             || (manifest.layers.is_none() && manifest.manifests.is_some());
@@ -179,19 +179,19 @@ fn oci(root: OwnedFd, what: &str) -> Result<Layout> {
         break;
     }
     let (desc, layers) =
-        chosen.with_context(|| format!("{what}: image indexes nested deeper than {MAX_DEPTH}"))?;
+        chosen.ctx(|| format!("{what}: image indexes nested deeper than {MAX_DEPTH}"))?;
     if layers.is_empty() {
-        bail!("{what}: the image has no layers");
+        return Err(Error::Refused(format!("{what}: the image has no layers")));
     }
     let layers = layers
         .iter()
         .map(|l| {
             let (path, hex) = blob_path(&l.digest, what)?;
             if l.media_type.contains("zstd") {
-                bail!(
+                return Err(Error::Refused(format!(
                     "{what}: layer {} is zstd-compressed, which underhood cannot unpack yet",
                     l.digest
-                );
+                )));
             }
             Ok(LayerRef {
                 path,
@@ -228,9 +228,9 @@ fn docker(root: OwnedFd, entries: Vec<DockerEntry>, what: &str) -> Result<Layout
     let entry = entries
         .into_iter()
         .next()
-        .with_context(|| format!("{what}: manifest.json lists no image"))?;
+        .ctx(|| format!("{what}: manifest.json lists no image"))?;
     if entry.layers.is_empty() {
-        bail!("{what}: the image has no layers");
+        return Err(Error::Refused(format!("{what}: the image has no layers")));
     }
     let mut layers = entry
         .layers
@@ -263,11 +263,11 @@ fn docker(root: OwnedFd, entries: Vec<DockerEntry>, what: &str) -> Result<Layout
     match diff_ids {
         Some(ids) => {
             if ids.len() != layers.len() {
-                bail!(
+                return Err(Error::Refused(format!(
                     "{what}: the image config lists {} diff_ids for {} layers in manifest.json",
                     ids.len(),
                     layers.len()
-                );
+                )));
             }
             for (layer, id) in layers.iter_mut().zip(ids) {
                 key.update(format!("diff_id sha256:{id}\n"));
@@ -305,8 +305,11 @@ fn docker(root: OwnedFd, entries: Vec<DockerEntry>, what: &str) -> Result<Layout
 
 /// A relative path named in manifest.json, checked (no `..`, not absolute).
 fn plain_path(name: &str, kind: &str, what: &str) -> Result<PathBuf> {
-    let comps = components(name.as_bytes())
-        .map_err(|why| anyhow!("{what}: refusing {kind} path {name:?} in manifest.json: {why}"))?;
+    let comps = components(name.as_bytes()).map_err(|why| {
+        Error::Refused(format!(
+            "{what}: refusing {kind} path {name:?} in manifest.json: {why}"
+        ))
+    })?;
     Ok(comps.iter().collect())
 }
 
@@ -324,23 +327,23 @@ fn docker_config(root: &OwnedFd, name: &str, what: &str) -> Result<(String, Opti
     if let Some(expected) = named
         && got != expected
     {
-        bail!(
+        return Err(Error::Refused(format!(
             "{what}: the image config {name} does not match its digest: expected \
              sha256:{expected}, got sha256:{got}"
-        );
+        )));
     }
     let config: ImageConfig = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{what}: the image config {name} is not valid JSON"))?;
+        .ctx(|| format!("{what}: the image config {name} is not valid JSON"))?;
     let ids = match config.rootfs {
         Some(r) if !r.diff_ids.is_empty() => Some(
             r.diff_ids
                 .iter()
                 .map(|d| match d.split_once(':') {
                     Some(("sha256", h)) if is_hex64(h) => Ok(h.to_string()),
-                    _ => bail!(
+                    _ => Err(Error::Refused(format!(
                         "{what}: unsupported or malformed diff_id {d:?} in {name} \
                          (expected sha256:<64 hex>)"
-                    ),
+                    ))),
                 })
                 .collect::<Result<Vec<_>>>()?,
         ),
@@ -352,14 +355,14 @@ fn docker_config(root: &OwnedFd, name: &str, what: &str) -> Result<(String, Opti
 /// SHA-256 of a file below `root`, streamed.
 fn hash_beneath(root: &OwnedFd, rel: &Path, what: &str) -> Result<String> {
     let mut file = open_beneath(root, rel).map_err(|e| {
-        anyhow!(
+        Error::Failed(format!(
             "{what}: cannot open layer {} of the image: {e:#}",
             rel.display()
-        )
+        ))
     })?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher)
-        .with_context(|| format!("{what}: cannot read layer {}", rel.display()))?;
+        .ctx(|| format!("{what}: cannot read layer {}", rel.display()))?;
     Ok(hex(&hasher.finalize()))
 }
 
@@ -407,7 +410,9 @@ fn blob_path(digest: &str, what: &str) -> Result<(PathBuf, String)> {
         Some(("sha256", h)) if is_hex64(h) => {
             Ok((Path::new("blobs/sha256").join(h), h.to_string()))
         }
-        _ => bail!("{what}: unsupported or malformed digest {digest:?} (expected sha256:<64 hex>)"),
+        _ => Err(Error::Refused(format!(
+            "{what}: unsupported or malformed digest {digest:?} (expected sha256:<64 hex>)"
+        ))),
     }
 }
 
@@ -416,23 +421,26 @@ fn read_blob(root: &OwnedFd, digest: &str, what: &str) -> Result<Vec<u8>> {
     let bytes = read_json(root, &path, what)?;
     let got = hex(&Sha256::digest(&bytes));
     if got != expected {
-        bail!(
+        return Err(Error::Refused(format!(
             "digest mismatch for {} in {what}: got sha256:{got}",
             path.display()
-        );
+        )));
     }
     Ok(bytes)
 }
 
 fn read_json(root: &OwnedFd, rel: &Path, what: &str) -> Result<Vec<u8>> {
     let file = open_beneath(root, rel)
-        .map_err(|e| anyhow!("{what}: cannot open {}: {e:#}", rel.display()))?;
+        .map_err(|e| Error::Failed(format!("{what}: cannot open {}: {e:#}", rel.display())))?;
     let mut bytes = Vec::new();
     file.take(MAX_JSON + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("{what}: cannot read {}", rel.display()))?;
+        .ctx(|| format!("{what}: cannot read {}", rel.display()))?;
     if bytes.len() as u64 > MAX_JSON {
-        bail!("{what}: {} is larger than {MAX_JSON} bytes", rel.display());
+        return Err(Error::Refused(format!(
+            "{what}: {} is larger than {MAX_JSON} bytes",
+            rel.display()
+        )));
     }
     Ok(bytes)
 }
@@ -456,7 +464,7 @@ pub(crate) fn open_beneath(root: &OwnedFd, rel: &Path) -> Result<File> {
         resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
     };
     let c = CString::new(rel.as_os_str().as_bytes())
-        .with_context(|| format!("NUL byte in {}", rel.display()))?;
+        .map_err(|e| Error::Refused(format!("NUL byte in {}: {e}", rel.display())))?;
     // SAFETY: openat2(2) reads `how` (size given) and the NUL-terminated path, both alive
     // for the call; on success it returns a new descriptor that we alone own.
     let fd = unsafe {
@@ -479,28 +487,31 @@ pub(crate) fn open_beneath(root: &OwnedFd, rel: &Path) -> Result<File> {
             } else {
                 ""
             };
-            bail!("{}: {e}{hint}", rel.display());
+            return Err(Error::Refused(format!("{}: {e}{hint}", rel.display())));
         }
         let parent = rel.parent().unwrap_or(Path::new(""));
         let name = rel
             .file_name()
-            .with_context(|| format!("{} names no file", rel.display()))?;
+            .ctx(|| format!("{} names no file", rel.display()))?;
         let dir = open_existing_dir(root, parent)
-            .with_context(|| format!("{}: missing, or behind a symlink", rel.display()))?;
+            .ctx(|| format!("{}: missing, or behind a symlink", rel.display()))?;
         let fd = nix::fcntl::openat(
             &dir,
             name,
             nix::fcntl::OFlag::from_bits_truncate(flags | libc::O_NOFOLLOW),
             nix::sys::stat::Mode::empty(),
         )
-        .map_err(|e| anyhow!("{}: {e}", rel.display()))?;
+        .map_err(|e| Error::Failed(format!("{}: {e}", rel.display())))?;
         File::from(fd)
     };
     let meta = file
         .metadata()
-        .with_context(|| format!("cannot stat {}", rel.display()))?;
+        .ctx(|| format!("cannot stat {}", rel.display()))?;
     if !meta.is_file() {
-        bail!("{} is not a regular file", rel.display());
+        return Err(Error::Refused(format!(
+            "{} is not a regular file",
+            rel.display()
+        )));
     }
     Ok(file)
 }

@@ -30,7 +30,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use crate::runtime::image::error::{Ctx, Error, Result};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{Mode, SFlag, fstatat};
@@ -94,13 +94,13 @@ impl Budget {
     pub(crate) fn charge(&self, bytes: u64, what: &str, entry: &str) -> Result<()> {
         let total = self.used.get().saturating_add(bytes);
         if total > self.limit {
-            bail!(
+            return Err(Error::Refused(format!(
                 "{what} unpacks to more than the image size limit of {} (--max-image-size): \
                  entry {entry:?} would bring it to {} (a decompression bomb or a huge sparse \
                  file?)",
                 format_size(self.limit),
                 format_size(total)
-            );
+            )));
         }
         self.used.set(total);
         Ok(())
@@ -140,8 +140,8 @@ pub(crate) struct Unpacked {
 }
 
 /// Errors while reading the archive, as opposed to refusing an entry or failing a write.
-fn corrupt(what: &str, e: impl Display) -> anyhow::Error {
-    anyhow!("truncated or corrupt archive {what}: {e}")
+fn corrupt(what: &str, e: impl Display) -> Error {
+    Error::Refused(format!("truncated or corrupt archive {what}: {e}"))
 }
 
 /// Unpacks a tar stream, gzip-compressed or not (told by its magic bytes, not its name),
@@ -176,9 +176,13 @@ pub(crate) fn unpack_blob<R: Read>(
             };
             unpack_tar(tar, dest, opts, budget, what)?
         } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            bail!("{what} is zstd-compressed, which underhood cannot unpack yet");
+            return Err(Error::Refused(format!(
+                "{what} is zstd-compressed, which underhood cannot unpack yet"
+            )));
         } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z']) {
-            bail!("{what} is bzip2- or xz-compressed; use a plain or gzip-compressed tar");
+            return Err(Error::Refused(format!(
+                "{what} is bzip2- or xz-compressed; use a plain or gzip-compressed tar"
+            )));
         } else {
             let tar = HashingReader {
                 inner: buf,
@@ -202,10 +206,10 @@ pub(crate) fn unpack_blob<R: Read>(
         if let Some(expected) = expected {
             let got = hex(&hasher.finalize());
             if got != expected {
-                bail!(
+                return Err(Error::Refused(format!(
                     "digest mismatch for {what}: expected sha256:{expected}{whose}, got \
                      sha256:{got}"
-                );
+                )));
             }
         }
     }
@@ -303,8 +307,9 @@ impl Layer<'_> {
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
         self.budget.charge(ENTRY_COST, self.what, &shown)?;
-        let comps = components(&raw)
-            .map_err(|why| anyhow!("refusing entry {shown:?} in {}: {why}", self.what))?;
+        let comps = components(&raw).map_err(|why| {
+            Error::Refused(format!("refusing entry {shown:?} in {}: {why}", self.what))
+        })?;
         let header = entry.header();
         let mode = header.mode().map_err(|e| corrupt(self.what, e))? & 0o7777;
         // Some archivers leave these fields blank; GNU tar reads blank as 0, so do we.
@@ -376,7 +381,9 @@ impl Layer<'_> {
                         | OFlag::O_CLOEXEC,
                     Mode::from_bits_truncate(0o600),
                 )
-                .map_err(|e| anyhow!("cannot create {shown:?} in {}: {e}", self.what))?;
+                .map_err(|e| {
+                    Error::Failed(format!("cannot create {shown:?} in {}: {e}", self.what))
+                })?;
                 let mut file = File::from(fd);
                 let got = copy_counted(entry, &mut file, expected, self.what, &shown)?;
                 if got != expected {
@@ -395,7 +402,7 @@ impl Layer<'_> {
                     .into_owned();
                 self.clear(&parent, name, &shown)?;
                 nix::unistd::symlinkat(OsStr::from_bytes(&target), &parent, name.as_os_str())
-                    .map_err(|e| anyhow!("cannot create symlink {shown:?}: {e}"))?;
+                    .map_err(|e| Error::Failed(format!("cannot create symlink {shown:?}: {e}")))?;
                 if self.opts.chown {
                     nix::unistd::fchownat(
                         &parent,
@@ -404,7 +411,11 @@ impl Layer<'_> {
                         Some(nix::unistd::Gid::from_raw(gid as u32)),
                         AtFlags::AT_SYMLINK_NOFOLLOW,
                     )
-                    .map_err(|e| anyhow!("cannot chown symlink {shown:?} to {uid}:{gid}: {e}"))?;
+                    .map_err(|e| {
+                        Error::Failed(format!(
+                            "cannot chown symlink {shown:?} to {uid}:{gid}: {e}"
+                        ))
+                    })?;
                 }
                 let t = TimeSpec::new(mtime, 0);
                 // Some filesystems refuse times on symlinks; a symlink's mtime matters little.
@@ -425,24 +436,24 @@ impl Layer<'_> {
                     .into_owned();
                 let tshown = String::from_utf8_lossy(&target).into_owned();
                 let tcomps = components(&target).map_err(|why| {
-                    anyhow!(
+                    Error::Refused(format!(
                         "refusing hard link {shown:?} -> {tshown:?} in {}: {why}",
                         self.what
-                    )
+                    ))
                 })?;
                 let Some((tname, tparents)) = tcomps.split_last() else {
-                    bail!(
+                    return Err(Error::Refused(format!(
                         "refusing hard link {shown:?} to the layer's root in {}",
                         self.what
-                    );
+                    )));
                 };
                 let trel: PathBuf = tparents.iter().collect();
                 let tparent = open_existing_dir(&self.root, &trel).ok_or_else(|| {
-                    anyhow!(
+                    Error::Refused(format!(
                         "refusing hard link {shown:?} -> {tshown:?} in {}: the target's \
                          directory is missing or is a symlink",
                         self.what
-                    )
+                    ))
                 })?;
                 self.clear(&parent, name, &shown)?;
                 // No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink itself.
@@ -454,17 +465,17 @@ impl Layer<'_> {
                     AtFlags::empty(),
                 )
                 .map_err(|e| {
-                    anyhow!(
+                    Error::Failed(format!(
                         "cannot hard-link {shown:?} to {tshown:?} in {} (the target must come \
                          earlier in the same layer): {e}",
                         self.what
-                    )
+                    ))
                 })?;
             }
             T::Fifo => {
                 self.clear(&parent, name, &shown)?;
                 nix::unistd::mkfifoat(&parent, name.as_os_str(), Mode::from_bits_truncate(mode))
-                    .map_err(|e| anyhow!("cannot create fifo {shown:?}: {e}"))?;
+                    .map_err(|e| Error::Failed(format!("cannot create fifo {shown:?}: {e}")))?;
             }
             T::Char | T::Block => {
                 self.out.notes.push(format!(
@@ -496,10 +507,10 @@ impl Layer<'_> {
         }
         let target = &name.as_bytes()[WHITEOUT_PREFIX.len()..];
         if target.is_empty() || target == b"." || target == b".." {
-            bail!(
+            return Err(Error::Refused(format!(
                 "refusing whiteout {shown:?} in {}: it names no entry",
                 self.what
-            );
+            )));
         }
         if target.starts_with(WHITEOUT_PREFIX) {
             // aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): no meaning for overlayfs.
@@ -524,15 +535,20 @@ impl Layer<'_> {
                         // makedev(0, 0) is 0: the device number overlayfs reads as "deleted".
                         nix::sys::stat::mknodat(&parent, target, SFlag::S_IFCHR, Mode::empty(), 0)
                             .map_err(|e| {
-                                anyhow!(
+                                Error::Failed(format!(
                                     "cannot make the whiteout for {shown:?} in {} \
                                      (mknod needs root): {e}",
                                     self.what
-                                )
+                                ))
                             })?;
                         self.made_whiteouts.insert(rel);
                     }
-                    Err(e) => bail!("cannot stat {:?} for whiteout {shown:?}: {e}", rel),
+                    Err(e) => {
+                        return Err(Error::Refused(format!(
+                            "cannot stat {:?} for whiteout {shown:?}: {e}",
+                            rel
+                        )));
+                    }
                 }
             }
         }
@@ -542,7 +558,7 @@ impl Layer<'_> {
     /// Opens (creating as needed) the directories `comps` below the root, refusing to pass
     /// through anything that is not a real directory.
     fn walk(&self, comps: &[OsString], shown: &str) -> Result<OwnedFd> {
-        let mut cur = nix::unistd::dup(&self.root).context("dup")?;
+        let mut cur = nix::unistd::dup(&self.root).ctx(|| "dup")?;
         for (i, c) in comps.iter().enumerate() {
             cur = match open_child(&cur, c) {
                 Ok(fd) => fd,
@@ -553,7 +569,11 @@ impl Layer<'_> {
                         Mode::from_bits_truncate(0o755),
                     ) {
                         Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => bail!("cannot create directory for {shown:?}: {e}"),
+                        Err(e) => {
+                            return Err(Error::Refused(format!(
+                                "cannot create directory for {shown:?}: {e}"
+                            )));
+                        }
                     }
                     open_child(&cur, c).map_err(|e| self.refuse(&cur, comps, i, shown, e))?
                 }
@@ -563,37 +583,31 @@ impl Layer<'_> {
         Ok(cur)
     }
 
-    fn refuse(
-        &self,
-        dir: &OwnedFd,
-        comps: &[OsString],
-        i: usize,
-        shown: &str,
-        e: Errno,
-    ) -> anyhow::Error {
+    fn refuse(&self, dir: &OwnedFd, comps: &[OsString], i: usize, shown: &str, e: Errno) -> Error {
         let prefix: PathBuf = comps[..=i].iter().collect();
         let is_link =
             fstatat(dir, comps[i].as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW).is_ok_and(|st| {
                 SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK
             });
         if is_link {
-            anyhow!(
+            Error::Refused(format!(
                 "refusing entry {shown:?} in {}: {} is a symlink, and writing through it could \
                  leave the image",
                 self.what,
                 prefix.display()
-            )
+            ))
         } else {
-            anyhow!(
+            Error::Refused(format!(
                 "refusing entry {shown:?} in {}: {} is not a directory ({e})",
                 self.what,
                 prefix.display()
-            )
+            ))
         }
     }
 
     fn open_child_dir(&self, parent: &OwnedFd, name: &OsStr, shown: &str) -> Result<OwnedFd> {
-        open_child(parent, name).map_err(|e| anyhow!("cannot open directory {shown:?}: {e}"))
+        open_child(parent, name)
+            .map_err(|e| Error::Failed(format!("cannot open directory {shown:?}: {e}")))
     }
 
     fn make_dir(&self, parent: &OwnedFd, name: &OsStr, shown: &str) -> Result<()> {
@@ -601,16 +615,17 @@ impl Layer<'_> {
             Ok(st) if is_dir(&st) => return Ok(()),
             Ok(_) => self.clear(parent, name, shown)?,
             Err(Errno::ENOENT) => {}
-            Err(e) => bail!("cannot stat {shown:?}: {e}"),
+            Err(e) => return Err(Error::Refused(format!("cannot stat {shown:?}: {e}"))),
         }
         // 0700 until the end: its own mode might forbid writing its contents.
         nix::sys::stat::mkdirat(parent, name, Mode::from_bits_truncate(0o700))
-            .map_err(|e| anyhow!("cannot create directory {shown:?}: {e}"))
+            .map_err(|e| Error::Failed(format!("cannot create directory {shown:?}: {e}")))
     }
 
     /// Removes whatever `name` is (a later tar entry replaces an earlier one).
     fn clear(&self, parent: &OwnedFd, name: &OsStr, shown: &str) -> Result<()> {
-        remove_at(parent, name).map_err(|e| anyhow!("cannot replace {shown:?}: {e:#}"))
+        remove_at(parent, name)
+            .map_err(|e| Error::Failed(format!("cannot replace {shown:?}: {e:#}")))
     }
 
     fn set_meta(
@@ -622,8 +637,11 @@ impl Layer<'_> {
         mtime: i64,
         shown: &str,
     ) -> Result<()> {
-        set_fd_meta(file, mode, uid, gid, mtime, self.opts.chown)
-            .map_err(|e| anyhow!("cannot set owner {uid}:{gid}, mode {mode:o} on {shown:?}: {e}"))
+        set_fd_meta(file, mode, uid, gid, mtime, self.opts.chown).map_err(|e| {
+            Error::Failed(format!(
+                "cannot set owner {uid}:{gid}, mode {mode:o} on {shown:?}: {e}"
+            ))
+        })
     }
 }
 
@@ -653,7 +671,7 @@ fn copy_counted(
             ));
         }
         dst.write_all(&buf[..n])
-            .with_context(|| format!("cannot write {shown:?} from {what}"))?;
+            .ctx(|| format!("cannot write {shown:?} from {what}"))?;
         total += n as u64;
     }
 }

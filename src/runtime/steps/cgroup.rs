@@ -94,7 +94,7 @@ impl Part for CgroupStep<'_> {
             cg.add_pid(*o.subject, report)
         };
         *o.cgroup = Some(cg);
-        res
+        Ok(res?)
     }
 }
 

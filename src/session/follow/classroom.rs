@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use crate::session::SessionError;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, recv};
@@ -54,12 +54,16 @@ impl Intake {
 }
 
 /// The hub with its reading thread started.
-pub(super) fn start() -> Result<Arc<Hub>> {
-    let (tx, rx) = UnixStream::pair().context("a socketpair to wake the class reader")?;
+pub(super) fn start() -> Result<Arc<Hub>, SessionError> {
+    let socket = |what: &str| {
+        let what = what.to_string();
+        move |err| SessionError::Socket { what, err }
+    };
+    let (tx, rx) = UnixStream::pair().map_err(socket("a socketpair to wake the class reader"))?;
     tx.set_nonblocking(true)
-        .context("the class reader's wake")?;
+        .map_err(socket("the class reader's wake"))?;
     rx.set_nonblocking(true)
-        .context("the class reader's wake")?;
+        .map_err(socket("the class reader's wake"))?;
     let pending = Arc::new(Mutex::new(Vec::new()));
     let hub = Arc::new(Hub::with_intake(Intake {
         pending: pending.clone(),

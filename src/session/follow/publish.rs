@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use crate::session::SessionError;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::position::Position;
@@ -277,7 +277,7 @@ impl Publisher {
     /// Listens on `@underhood/<pid>`, and on `tcp` (`HOST:PORT`) when given. A TCP
     /// address that cannot be bound is an error (the classroom would wait in vain); the
     /// abstract socket failing is only a warning.
-    pub fn start(started_ms: u64, tcp: Option<&str>) -> Result<Publisher> {
+    pub fn start(started_ms: u64, tcp: Option<&str>) -> Result<Publisher, SessionError> {
         let pid = std::process::id();
         let mut p = Publisher {
             hub: super::classroom::start()?,
@@ -291,15 +291,17 @@ impl Publisher {
         if let Some(addr) = tcp {
             // std sets SO_REUSEADDR, so a restarted instructor gets its port back at
             // once despite connections in TIME_WAIT (socket(7)).
-            let l = TcpListener::bind(addr).with_context(|| format!("publishing on {addr}"))?;
+            let publishing = |err| SessionError::Socket {
+                what: format!("publishing on {addr}"),
+                err,
+            };
+            let l = TcpListener::bind(addr).map_err(publishing)?;
             let shown = l
                 .local_addr()
                 .map(|a| a.to_string())
                 .unwrap_or(addr.to_string());
-            p.listeners.push(OwnedFd::from(
-                l.try_clone()
-                    .with_context(|| format!("publishing on {addr}"))?,
-            ));
+            p.listeners
+                .push(OwnedFd::from(l.try_clone().map_err(publishing)?));
             p.addrs.push(shown);
             let hub = p.hub.clone();
             thread::spawn(move || serve_tcp(l, hub));

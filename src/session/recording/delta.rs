@@ -17,7 +17,12 @@
 //! A snapshot object (a struct's fields) never has a field called `=`, `[]`, `@` or
 //! `since_previous`, so these never collide with what they encode.
 
-use anyhow::{Result, bail};
+/// A format-2 snapshot change that does not fit the snapshot before it: a damaged file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Damaged(pub String);
+
+type Result<T> = std::result::Result<T, Damaged>;
 use serde_json::{Map, Value};
 
 /// The marker of a snapshot written as a patch.
@@ -76,7 +81,9 @@ impl Chain {
             };
             if let Some(p) = o.remove(SINCE) {
                 let Some(prev) = &self.previous else {
-                    bail!("a snapshot written as a change, with no snapshot before it");
+                    return Err(Damaged(
+                        "a snapshot written as a change, with no snapshot before it".into(),
+                    ));
                 };
                 *slot = apply(prev, &p)?;
             }
@@ -155,7 +162,9 @@ fn apply(prev: &Value, p: &Value) -> Result<Value> {
     }
     if let Some(items) = m.get("[]") {
         let (Value::Array(items), Value::Array(old)) = (items, prev) else {
-            bail!("an array's change where the previous snapshot has no array");
+            return Err(Damaged(
+                "an array's change where the previous snapshot has no array".into(),
+            ));
         };
         let out = items
             .iter()
@@ -165,7 +174,7 @@ fn apply(prev: &Value, p: &Value) -> Result<Value> {
                     let j = n.as_u64().unwrap_or(u64::MAX) as usize;
                     old.get(j)
                         .cloned()
-                        .ok_or_else(|| anyhow::anyhow!("element {j} of an array of {}", old.len()))
+                        .ok_or_else(|| Damaged(format!("element {j} of an array of {}", old.len())))
                 }
                 Value::Object(o) => {
                     let j = match o.get("@") {
@@ -183,7 +192,9 @@ fn apply(prev: &Value, p: &Value) -> Result<Value> {
         return Ok(Value::Array(out));
     }
     let Value::Object(old) = prev else {
-        bail!("a change of fields where the previous snapshot has no object");
+        return Err(Damaged(
+            "a change of fields where the previous snapshot has no object".into(),
+        ));
     };
     let mut out = old.clone();
     for (k, d) in m {

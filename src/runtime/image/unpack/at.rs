@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use anyhow::{Result, anyhow, bail};
+use crate::runtime::image::error::{Error, Result};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{FileStat, Mode, SFlag, fstatat};
@@ -49,13 +49,13 @@ pub(crate) fn apply_dir_meta(root: &OwnedFd, mut dirs: Vec<DirMeta>, chown: bool
             continue;
         };
         set_fd_meta(&fd, d.mode, d.uid, d.gid, d.mtime, chown).map_err(|e| {
-            anyhow!(
+            Error::Failed(format!(
                 "cannot set owner {}:{}, mode {:o} on directory /{}: {e}",
                 d.uid,
                 d.gid,
                 d.mode,
                 d.path.display()
-            )
+            ))
         })?;
     }
     Ok(())
@@ -87,7 +87,7 @@ pub(crate) fn open_dir_fd(path: &Path) -> Result<OwnedFd> {
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| anyhow!("cannot open directory {}: {e}", path.display()))
+    .map_err(|e| Error::Failed(format!("cannot open directory {}: {e}", path.display())))
 }
 
 pub(super) fn is_dir(st: &FileStat) -> bool {
@@ -98,17 +98,17 @@ pub(super) fn is_dir(st: &FileStat) -> bool {
 pub(crate) fn remove_at(parent: &OwnedFd, name: &OsStr) -> Result<()> {
     match fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Err(Errno::ENOENT) => Ok(()),
-        Err(e) => Err(anyhow!("stat: {e}")),
+        Err(e) => Err(Error::Failed(format!("stat: {e}"))),
         Ok(st) if is_dir(&st) => {
             // remove_dir_all does not follow symlinks; the path goes through the descriptor
             // of the parent we walked to safely.
             let path = Path::new("/proc/self/fd")
                 .join(parent.as_raw_fd().to_string())
                 .join(name);
-            crate::runtime::assemble::cache::remove_tree(&path)
+            Ok(crate::runtime::assemble::cache::remove_tree(&path)?)
         }
         Ok(_) => nix::unistd::unlinkat(parent, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
-            .map_err(|e| anyhow!("unlink: {e}")),
+            .map_err(|e| Error::Failed(format!("unlink: {e}"))),
     }
 }
 
@@ -125,10 +125,10 @@ pub(super) fn set_opaque(dir: &OwnedFd, shown: &str) -> Result<()> {
     };
     if rc != 0 {
         let e = Errno::last();
-        bail!(
+        return Err(Error::Refused(format!(
             "cannot mark {shown:?} opaque (setxattr trusted.overlay.opaque=y needs root and a \
              filesystem with trusted xattrs): {e}"
-        );
+        )));
     }
     Ok(())
 }
