@@ -289,6 +289,15 @@ for tool in ip:/usr/sbin/ip unshare:/usr/bin/unshare tar:/usr/bin/tar \
     p=$(command -v "${tool%%:*}") || die "host has no ${tool%%:*} (apt-get install iproute2 util-linux tar)"
     copy_with_libs "$stage" "$p" "${tool#*:}"
 done
+# runc (from the distribution, as the explore tests and lesson 17 use it; a Go binary
+# linked to libseccomp and libc, so it runs here with its libraries, as the tools
+# above): where the host has it, tests/explore.rs's runc trials run on this kernel too;
+# where it has none they report themselves ignored, as on the host.
+if p=$(command -v runc); then
+    copy_with_libs "$stage" "$p" /usr/sbin/runc
+else
+    echo "== no runc on this host (apt-get install runc): the explore tests' runc trials are ignored in the VM"
+fi
 install_busybox "$stage"
 # The loader's configuration, as on a Debian host: our rootfs assembler (lddtree) looks
 # for libraries in the directories it names (/lib/x86_64-linux-gnu).
