@@ -11,7 +11,7 @@
 #
 # Environment (all optional):
 #   UNDERHOOD_VM_DIR      cache and work directory (default: target/vm in the repo)
-#   UNDERHOOD_VM_TIMEOUT  seconds one VM may run before it is killed (default: 300)
+#   UNDERHOOD_VM_TIMEOUT  seconds one VM may run before it is killed (default: 900)
 #   UNDERHOOD_VM_MEM      guest memory (default: 1024M)
 #   UNDERHOOD_VM_PASSES   which / propagation passes to run: "private shared" (default)
 #   UNDERHOOD_VM_APPEND   more kernel arguments (e.g. "loglevel=7" to see the boot)
@@ -34,7 +34,7 @@ all) modes=(v2 v1) ;;
 esac
 
 work=${UNDERHOOD_VM_DIR:-$repo/target/vm}
-vm_timeout=${UNDERHOOD_VM_TIMEOUT:-450}
+vm_timeout=${UNDERHOOD_VM_TIMEOUT:-900}
 vm_mem=${UNDERHOOD_VM_MEM:-1024M}
 passes=${UNDERHOOD_VM_PASSES:-private shared}
 append=${UNDERHOOD_VM_APPEND:-}
