@@ -43,6 +43,16 @@ fn main() -> std::process::ExitCode {
             root.clone(),
             root_explore_an_unshare_container,
         ),
+        trial(
+            "root_an_unshare_without_fork_is_named_only_where_bash_told",
+            root.clone(),
+            root_an_unshare_without_fork_is_named_only_where_bash_told,
+        ),
+        trial(
+            "root_compare_stopped_by_a_signal_at_any_moment_leaves_nothing",
+            root.clone(),
+            root_compare_stopped_by_a_signal_at_any_moment_leaves_nothing,
+        ),
         trial("root_explore_one_of_ours", root, root_explore_one_of_ours),
     ])
 }
@@ -333,7 +343,10 @@ impl Drop for Reaper {
     }
 }
 
-fn root_explore_an_unshare_container() {
+/// `unshare --uts --ipc --mount --pid --fork sleep 100`, once its PID 1 runs sleep:
+/// the unshare process (the container's first process). Killed with its PID 1 when
+/// dropped (`--kill-child`).
+fn unshare_container() -> Reaper {
     let child = Command::new("unshare")
         .args([
             "--uts",
@@ -355,21 +368,22 @@ fn root_explore_an_unshare_container() {
     let reaper = Reaper(child);
     let pid = reaper.0.id() as i32;
     // Ready once unshare's child (PID 1 inside) has exec'd sleep.
-    let mut ready = false;
     for _ in 0..500 {
         let children =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
         if let Some(c) = children.split_whitespace().next()
             && std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|t| t.trim() == "sleep")
         {
-            ready = true;
-            break;
+            return reaper;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    if !ready {
-        skip("unshare --pid --fork never started its child");
-    }
+    skip("unshare --pid --fork never started its child");
+}
+
+fn root_explore_an_unshare_container() {
+    let reaper = unshare_container();
+    let pid = reaper.0.id() as i32;
     let v = explore_json(&[&pid.to_string()]);
     assert_eq!(v["maker"], "unshare");
     same_as_the_tools(&v, pid);
@@ -383,6 +397,169 @@ fn root_explore_an_unshare_container() {
         Some(1)
     );
     drop(reaper);
+}
+
+/// `unshare --uts --ipc sleep 100` without `--fork`: unshare execs sleep, so the
+/// container's first process is `sleep`, with no unshare in its comm or cmdline, its
+/// parent a shell. Where bash ran it, the `_` bash exported names unshare and the
+/// picker says "unshare"; started without that trace it is "unknown", not a guess.
+fn root_an_unshare_without_fork_is_named_only_where_bash_told() {
+    let start = |cmd: &mut Command| -> Reaper {
+        let r = Reaper(
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn"),
+        );
+        let pid = r.0.id();
+        for _ in 0..500 {
+            if std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "sleep")
+                && std::fs::read_link(format!("/proc/{pid}/ns/uts")).ok()
+                    != std::fs::read_link("/proc/self/ns/uts").ok()
+            {
+                return r;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        skip("unshare never exec'd sleep");
+    };
+    let unshare = which("unshare").expect("unshare");
+    let told = if Path::new("/bin/bash").exists() {
+        // bash execs the one command of -c in its own process: unshare, then sleep.
+        start(Command::new("/bin/bash").args(["-c", "unshare --uts --ipc sleep 100"]))
+    } else {
+        // No bash (the VM's busybox): the environment bash would have given it.
+        start(
+            Command::new(&unshare)
+                .args(["--uts", "--ipc", "sleep", "100"])
+                .env("_", &unshare),
+        )
+    };
+    let silent = start(
+        Command::new(&unshare)
+            .args(["--uts", "--ipc", "sleep", "100"])
+            .env_remove("_"),
+    );
+    let list = explore_json(&[]);
+    let maker_of = |pid: u32| {
+        list["containers"]
+            .as_array()
+            .expect("containers")
+            .iter()
+            .find(|c| c["pid"].as_u64() == Some(pid as u64))
+            .unwrap_or_else(|| panic!("{pid} not in {list}"))["maker"]
+            .clone()
+    };
+    assert_eq!(maker_of(told.0.id()), "Unshare");
+    assert_eq!(maker_of(silent.0.id()), "Unknown");
+    let v = explore_json(&[&told.0.id().to_string()]);
+    assert_eq!(v["maker"], "unshare");
+    assert_eq!(v["command"], "sleep 100");
+}
+
+/// What `--compare` says when an exit signal stops it.
+const STOPPED: &str = "received while the container to compare with was made: it was removed";
+
+/// Whatever moment Ctrl-C (SIGINT), SIGTERM or SIGHUP reaches `explore --compare`
+/// while it makes its own container, it removes that container and exits 128+signal:
+/// no cgroup, nothing under /run/underhood, no mount, no process of ours is left.
+/// After each step in turn (`UNDERHOOD_FAULT=<signal>:N` sends the signal to itself
+/// right after step N, as from outside; the three signals taken in turn), then a real
+/// SIGINT from here, sent as soon as it says it is making the container.
+fn root_compare_stopped_by_a_signal_at_any_moment_leaves_nothing() {
+    use nix::sys::signal::{Signal, kill};
+    use std::io::BufRead;
+    let peer = unshare_container();
+    let peer_pid = peer.0.id() as i32;
+    let arg = peer_pid.to_string();
+    let me = std::process::id() as i32;
+    let peer_procs = || -> Vec<i32> {
+        let mut v = vec![peer_pid];
+        v.extend(common::descendants_of(peer_pid).iter().map(|d| d.0));
+        v
+    };
+    let ours_before = common::live_underhood_processes();
+    // Nothing of the run is left: residue, a session dir, a process below us but the peer.
+    let nothing_left =
+        |what: &str, ids: &std::collections::BTreeSet<String>, before: &common::Residue| {
+            common::assert_no_residue_of_ours(before);
+            let new: Vec<String> = common::session_ids().difference(ids).cloned().collect();
+            assert!(new.is_empty(), "{what}: session dirs left: {new:?}");
+            let peer = peer_procs();
+            let left: Vec<_> = common::descendants_of(me)
+                .into_iter()
+                .filter(|(p, _, state)| !peer.contains(p) && *state != 'Z')
+                .collect();
+            assert!(left.is_empty(), "{what}: processes left: {left:?}");
+            let ours = common::live_underhood_processes();
+            assert!(ours.is_subset(&ours_before), "{what}: {ours:?}");
+        };
+    let signals = [
+        ("term", Signal::SIGTERM),
+        ("hup", Signal::SIGHUP),
+        ("int", Signal::SIGINT),
+    ];
+    let mut stopped = 0;
+    for n in 1.. {
+        let (fault, sig) = signals[(n - 1) % signals.len()];
+        let before = residue();
+        let ids = common::session_ids();
+        let spec = format!("{fault}:{n}");
+        let o = common::underhood_env(
+            &["explore", "--compare", &arg, "--json"],
+            &[("UNDERHOOD_FAULT", &spec)],
+        );
+        let err = common::stderr(&o);
+        nothing_left(&spec, &ids, &before);
+        if o.status.code() == Some(0) {
+            // Past the last step: the signal never came, the comparison was printed.
+            assert!(n > 3, "only {} steps? {err}", n - 1);
+            assert!(stdout(&o).contains("\"rows\""), "{spec}: {}", stdout(&o));
+            break;
+        }
+        assert_eq!(o.status.code(), Some(128 + sig as i32), "{spec}: {err}");
+        assert!(err.contains(STOPPED), "{spec}: {err}");
+        stopped += 1;
+    }
+    // A real SIGINT from outside, as soon as it says it is making the container.
+    let before = residue();
+    let ids = common::session_ids();
+    let mut child = Command::new(common::BIN)
+        .args(["explore", "--compare", &arg, "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("underhood explore --compare");
+    let mut err = String::new();
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("stderr line");
+        err.push_str(&line);
+        err.push('\n');
+        if line.contains("making a container of ours") {
+            kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                Signal::SIGINT,
+            )
+            .expect("kill");
+            break;
+        }
+    }
+    for line in lines {
+        err.push_str(&line.unwrap_or_default());
+        err.push('\n');
+    }
+    let status = child.wait().expect("wait");
+    nothing_left("SIGINT from outside", &ids, &before);
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains(STOPPED), "{err}");
+    eprintln!(
+        "explore --compare: stopped after each of {stopped} steps and by a SIGINT from outside; nothing left"
+    );
+    drop(peer);
 }
 
 fn root_explore_one_of_ours() {

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         all_broken_examples_at_once_are_all_reported,
         list_track_shows_order_times_and_checkpoints,
         syscall_helper_prints_the_call_and_its_errno,
+        by_hand_cgroup_says_why_a_v2_parent_gives_no_memory_max,
     ];
     tests.extend(root_trials![
         root_every_lesson_passes_solved_fails_unsolved_and_cheated_on_host_tools,
@@ -425,6 +426,86 @@ fn syscall_helper_prints_the_call_and_its_errno() {
             stdout(&again)
         );
     }
+}
+
+/// Lesson 20's first check on a cgroup v2 host whose root does not enable memory for
+/// its children (no `memory` in `cgroup.subtree_control`: a v2 host without systemd):
+/// the learner's cgroup can have no `memory.max`, and nothing of ours may enable it
+/// (a change to the whole host's layout). The check is red and says why and what the
+/// learner can do, where it would otherwise say "no such cgroup". A fake cgroup root:
+/// the check reads files only, and must write none.
+fn by_hand_cgroup_says_why_a_v2_parent_gives_no_memory_max() {
+    let lesson = shipped()
+        .into_iter()
+        .find(|l| l.id() == "by-hand-cgroup")
+        .expect("lesson 20");
+    let check = lesson
+        .front
+        .checks
+        .iter()
+        .find(|c| c.id.get_ref() == "in-cgroup")
+        .expect("its check in-cgroup");
+    let script = check
+        .command
+        .as_ref()
+        .expect("a host command")
+        .get_ref()
+        .clone();
+    let root = tempfile::tempdir().unwrap();
+    let mine = root.path().join("underhood-t-mine");
+    let me = std::process::id().to_string();
+    // `v2`: the root has cgroup.controllers (cgroup v2), else it looks like v1.
+    let run = |v2: bool, subtree: &str| {
+        let controllers = root.path().join("cgroup.controllers");
+        if v2 {
+            std::fs::write(&controllers, "cpuset cpu io memory pids\n").unwrap();
+        } else {
+            let _ = std::fs::remove_file(&controllers);
+        }
+        std::fs::write(root.path().join("cgroup.subtree_control"), subtree).unwrap();
+        let o = Command::new("/bin/sh")
+            .args(["-c", &script])
+            .env("UH_NEW_CGROUP", &mine)
+            .env("UH_PID", &me)
+            .output()
+            .expect("/bin/sh");
+        // Read only: the fake root is as it was written.
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("cgroup.subtree_control")).unwrap(),
+            subtree
+        );
+        (o.status.success(), stdout(&o))
+    };
+    let (ok, out) = run(true, "cpu pids\n");
+    assert!(!ok, "{out}");
+    let first = out.lines().next().unwrap_or("");
+    let parent = root.path().display().to_string();
+    for needle in [
+        format!("memory is not enabled for the child cgroups of {parent}"),
+        "its cgroup.subtree_control lists 'cpu pids'".to_string(),
+        "no memory.max to write".to_string(),
+        "changes the cgroup layout of the whole host".to_string(),
+        format!("echo +memory > {parent}/cgroup.subtree_control"),
+    ] {
+        // The first line is what the check's verdict shows.
+        assert!(first.contains(&needle), "{needle:?} not in {first:?}");
+    }
+    // The learner's cgroup made: the same reason (it still has no memory.max).
+    std::fs::create_dir(&mine).unwrap();
+    let (ok, again) = run(true, "cpu pids\n");
+    assert!(!ok && again == out, "{again}");
+    // Memory enabled for children: the reason goes; the check reads the cgroup's
+    // limit (none here: a plain directory) and where the process is.
+    let (ok, out) = run(true, "cpu memory pids\n");
+    assert!(!ok, "{out}");
+    assert!(!out.contains("not enabled"), "{out}");
+    assert!(
+        out.contains("the limit of /underhood-t-mine: no such cgroup"),
+        "{out}"
+    );
+    // On v1 (no cgroup.controllers): never this reason either.
+    let (ok, out) = run(false, "");
+    assert!(!ok && !out.contains("not enabled"), "{out}");
 }
 
 // ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@
 #
 # Environment (all optional):
 #   UNDERHOOD_VM_DIR      cache and work directory (default: target/vm in the repo)
-#   UNDERHOOD_VM_TIMEOUT  seconds one VM may run before it is killed (default: 300)
+#   UNDERHOOD_VM_TIMEOUT  seconds one VM may run before it is killed (default: 900)
 #   UNDERHOOD_VM_MEM      guest memory (default: 1024M)
 #   UNDERHOOD_VM_PASSES   which / propagation passes to run: "private shared" (default)
 #   UNDERHOOD_VM_APPEND   more kernel arguments (e.g. "loglevel=7" to see the boot)
@@ -34,7 +34,7 @@ all) modes=(v2 v1) ;;
 esac
 
 work=${UNDERHOOD_VM_DIR:-$repo/target/vm}
-vm_timeout=${UNDERHOOD_VM_TIMEOUT:-450}
+vm_timeout=${UNDERHOOD_VM_TIMEOUT:-900}
 vm_mem=${UNDERHOOD_VM_MEM:-1024M}
 passes=${UNDERHOOD_VM_PASSES:-private shared}
 append=${UNDERHOOD_VM_APPEND:-}
@@ -289,6 +289,15 @@ for tool in ip:/usr/sbin/ip unshare:/usr/bin/unshare tar:/usr/bin/tar \
     p=$(command -v "${tool%%:*}") || die "host has no ${tool%%:*} (apt-get install iproute2 util-linux tar)"
     copy_with_libs "$stage" "$p" "${tool#*:}"
 done
+# runc (from the distribution, as the explore tests and lesson 17 use it; a Go binary
+# linked to libseccomp and libc, so it runs here with its libraries, as the tools
+# above): where the host has it, tests/explore.rs's runc trials run on this kernel too;
+# where it has none they report themselves ignored, as on the host.
+if p=$(command -v runc); then
+    copy_with_libs "$stage" "$p" /usr/sbin/runc
+else
+    echo "== no runc on this host (apt-get install runc): the explore tests' runc trials are ignored in the VM"
+fi
 install_busybox "$stage"
 # The loader's configuration, as on a Debian host: our rootfs assembler (lddtree) looks
 # for libraries in the directories it names (/lib/x86_64-linux-gnu).

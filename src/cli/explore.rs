@@ -2,13 +2,15 @@
 //! host's containers to pick from, and `--compare` with a fresh container of ours.
 //! Exit status: 0; 1 when what was asked for cannot be explored (no such process, not
 //! ours to read, no such runc container or cgroup); 125 when the container to compare
-//! with could not be made.
+//! with could not be made; 128 + the signal when SIGINT, SIGTERM, SIGHUP or SIGQUIT
+//! stopped `--compare` while its container was made (the container is removed first).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use underhood::observe::containers::{self, Sources};
 use underhood::observe::facts::{self, Facts};
@@ -16,7 +18,9 @@ use underhood::observe::namespaces;
 use underhood::observe::{ptree, security, snapshot, target};
 use underhood::runtime::cgroup::Host;
 use underhood::runtime::paths::{PREFIX, Paths};
-use underhood::session::explore::{self as session, Scope};
+use underhood::session::explore::{self as session, OursLike, Scope};
+use underhood::session::headless::pending_signal;
+use underhood::session::prepare;
 use underhood::ui::explore::Explored;
 use underhood::ui::explore::compare::{self, Compare};
 use underhood::ui::explore::driver::{self, Setup, Start};
@@ -216,6 +220,13 @@ fn explore_json(ctx: &Ctx, r: &target::Resolved, e: &Explored) -> Result<ExitCod
 /// `--compare PID`: reads PID's facts, makes a container of ours like it, reads its
 /// facts, removes it, and shows (or prints) the two.
 fn compare_with_ours(ctx: &Ctx, pid: i32, json: bool, theme: Theme) -> Result<ExitCode> {
+    // The exit signals (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT) are blocked before anything
+    // is made and no thread exists yet (every thread the launch starts inherits the
+    // mask, pthread_sigmask(3)), and read from a signalfd(2) between the steps: their
+    // default action would end us with a container half made and never removed.
+    let set = prepare::block_signals(&[]).context("blocking the exit signals")?;
+    let signals = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .context("signalfd")?;
     let r = target::resolve(&ctx.paths.proc_root, ctx.host.as_ref(), pid)?;
     let e = explored(ctx, pid);
     let (reference, _) = containers::host_reference(&ctx.paths.proc_root)?;
@@ -227,8 +238,15 @@ fn compare_with_ours(ctx: &Ctx, pid: i32, json: bool, theme: Theme) -> Result<Ex
         format!("{} (pid {pid})", e.maker),
         &compare::probed_paths(),
     );
-    let right = match ours_like(ctx, &left, &reference) {
-        Ok(f) => f,
+    let right = match ours_like(ctx, &left, &reference, &signals) {
+        Ok(OursLike::Read(f)) => *f,
+        Ok(OursLike::Stopped(sig)) => {
+            eprintln!(
+                "underhood explore: {} received while the container to compare with was made: it was removed",
+                sig.as_str()
+            );
+            return Ok(ExitCode::from(128 + sig as u8));
+        }
         Err(err) => {
             eprintln!(
                 "underhood explore: making the container to compare with: {}",
@@ -237,6 +255,8 @@ fn compare_with_ours(ctx: &Ctx, pid: i32, json: bool, theme: Theme) -> Result<Ex
             return Ok(ExitCode::from(125));
         }
     };
+    // The TUI takes the exit signals itself (sigwait(2)).
+    drop(signals);
     if json {
         let rows: Vec<serde_json::Value> = compare::rows(&left, &right, &reference)
             .into_iter()
@@ -262,7 +282,12 @@ fn compare_with_ours(ctx: &Ctx, pid: i32, json: bool, theme: Theme) -> Result<Ex
 
 /// A fresh container of ours with `left`'s options (the explore session's headless
 /// launch), its facts read while it runs; it is torn down before this returns.
-fn ours_like(ctx: &Ctx, left: &Facts, reference: &[namespaces::NsLink]) -> Result<Facts> {
+fn ours_like(
+    ctx: &Ctx,
+    left: &Facts,
+    reference: &[namespaces::NsLink],
+    signals: &SignalFd,
+) -> Result<OursLike> {
     let opts = compare::peer_options(left, reference);
     eprintln!(
         "underhood explore: making a container of ours with the same options (shared: {}; user namespace: {}; memory {:?}, pids {:?}, cpus {:?})...",
@@ -280,7 +305,11 @@ fn ours_like(ctx: &Ctx, left: &Facts, reference: &[namespaces::NsLink]) -> Resul
         opts.limits.pids,
         opts.limits.cpus,
     );
-    let facts = session::ours_like(&ctx.paths, &opts, &compare::probed_paths())?;
-    eprintln!("underhood explore: read it and removed it.");
-    Ok(facts)
+    let made = session::ours_like(&ctx.paths, &opts, &compare::probed_paths(), || {
+        pending_signal(signals)
+    })?;
+    if let OursLike::Read(_) = made {
+        eprintln!("underhood explore: read it and removed it.");
+    }
+    Ok(made)
 }

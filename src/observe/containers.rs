@@ -21,7 +21,11 @@
 //!   `/containerd/`), Kubernetes (`kubepods`);
 //! - the low-level runtimes' state directories: runc (`/run/runc/<id>/state.json`,
 //!   `init_process_pid`), crun (`/run/crun/<id>/status`, `pid`);
-//! - a bare `unshare(1)`: the first process is `unshare` itself (or its parent is).
+//! - a bare `unshare(1)`: the first process is `unshare` itself (or its parent is), or,
+//!   without `--fork`, the program unshare exec'd, whose environment's `_` (set by bash
+//!   to the command it ran) still names unshare. Without that trace (dash, busybox sh,
+//!   an environment not ours to read) it stays "unknown": nothing else in /proc tells
+//!   an unshare that exec'd from a program that called unshare(2) itself.
 //!
 //! Parsing (`parse_*`, [`first_processes`], [`containers`], [`newest_under`]) is pure and
 //! tested on fixture text; reading ([`scan`], [`runtime_states`], [`list`]) opens files.
@@ -37,8 +41,8 @@ use crate::ns::Ns;
 
 mod maker;
 pub use maker::{
-    Maker, RuntimeState, Sources, maker_from_cgroup, maker_of, parse_crun_status, parse_ours_state,
-    parse_runc_state, runtime_states,
+    Maker, RuntimeState, Sources, maker_from_cgroup, maker_from_environ, maker_of,
+    parse_crun_status, parse_ours_state, parse_runc_state, ran_by_shell, runtime_states,
 };
 
 /// The inodes of the namespaces a process is in, for the kinds that could be read.
@@ -363,7 +367,17 @@ pub fn list(proc_root: &Path, sources: &Sources) -> Result<Listing> {
 pub fn list_against(proc_root: &Path, sources: &Sources, reference: Reference) -> Result<Listing> {
     let scan = scan(proc_root)?;
     let states = runtime_states(sources);
-    let containers = containers(&scan.entries, &reference, &states, &sources.ours_prefix);
+    let mut containers = containers(&scan.entries, &reference, &states, &sources.ours_prefix);
+    // What nothing above told: an unshare without --fork may still be named by the
+    // environment (read only for these few: environ can be large).
+    for c in containers.iter_mut().filter(|c| c.maker == Maker::Unknown) {
+        if let Some(m) = std::fs::read(proc_root.join(c.pid.to_string()).join("environ"))
+            .ok()
+            .and_then(|e| maker_from_environ(&e))
+        {
+            c.maker = m;
+        }
+    }
     Ok(Listing {
         reference,
         reference_note: None,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
 
 use super::headless::{Headless, Stopped};
 use super::observer::{Notice, Observer, Sink};
@@ -154,16 +155,38 @@ pub fn gone(pid: i32, snap: &Snapshot) -> Option<String> {
         })
 }
 
+/// How making the container to compare with ended.
+#[derive(Debug)]
+pub enum OursLike {
+    /// It ran, was read, and is gone.
+    Read(Box<Facts>),
+    /// An exit signal arrived (`stop` said so): whatever was made is gone.
+    Stopped(Signal),
+}
+
 /// A fresh container of ours made with `opts` (a headless launch, every step), its
 /// facts read while it runs (`probe`: the paths looked for, as [`facts::read`]);
-/// torn down before this returns, whatever happened.
-pub fn ours_like(paths: &Paths, opts: &Options, probe: &[&str]) -> Result<Facts> {
+/// torn down before this returns, whatever happened. `stop` is asked before anything
+/// is made, before each step and once it is gone: a signal it returns (the caller
+/// blocked the exit signals, `prepare::block_signals`, and reads them from a
+/// signalfd) ends the launch there, through the same teardown, so that a Ctrl-C at
+/// any moment leaves nothing behind.
+pub fn ours_like(
+    paths: &Paths,
+    opts: &Options,
+    probe: &[&str],
+    mut stop: impl FnMut() -> Option<Signal>,
+) -> Result<OursLike> {
+    if let Some(sig) = stop() {
+        return Ok(OursLike::Stopped(sig));
+    }
     let mut s = Headless::start(opts, &RootSource::Default, paths)?;
-    let read = (|| -> Result<Facts> {
-        s.take_all(|| None::<()>, |_| {}).map_err(|e| match e {
-            Stopped::Failed(f) => anyhow::anyhow!("{}", f.failure.message),
-            Stopped::Asked(()) => anyhow::anyhow!("stopped"),
-        })?;
+    let read = (|| -> Result<OursLike> {
+        match s.take_all(&mut stop, |_| {}) {
+            Ok(()) => {}
+            Err(Stopped::Asked(sig)) => return Ok(OursLike::Stopped(sig)),
+            Err(Stopped::Failed(f)) => anyhow::bail!("{}", f.failure.message),
+        }
         let launch = s.launch();
         let inner = launch.command;
         let pid = ptree::tree(&paths.proc_root, launch.subject)
@@ -172,18 +195,22 @@ pub fn ours_like(paths: &Paths, opts: &Options, probe: &[&str]) -> Result<Facts>
             .find(|n| Some(n.proc.inner_pid()) == inner)
             .map(|n| n.proc.pid)
             .unwrap_or(launch.subject);
-        Ok(facts::read(
+        Ok(OursLike::Read(Box::new(facts::read(
             &paths.proc_root,
             pid,
             launch.cgroup.as_ref(),
             "underhood, same options".to_string(),
             probe,
-        ))
+        ))))
     })();
     let down = s.teardown();
-    let facts = read?;
+    let read = read?;
     down.context("removing the container made to compare with")?;
-    Ok(facts)
+    // A signal while it was read or removed: the caller still ends on it.
+    Ok(match (read, stop()) {
+        (OursLike::Read(_), Some(sig)) => OursLike::Stopped(sig),
+        (read, _) => read,
+    })
 }
 
 #[cfg(test)]

@@ -31,7 +31,9 @@ pub enum Maker {
     Crun {
         id: String,
     },
-    /// unshare(1) from a shell.
+    /// unshare(1) from a shell: the first process is `unshare` (with `--fork`, its
+    /// child is PID 1), or the program it exec'd (without `--fork`), told by the `_`
+    /// that bash put in its environment ([`ran_by_shell`]).
     Unshare,
     /// Nothing tells: a program that called clone(2)/unshare(2) itself.
     Unknown,
@@ -299,4 +301,25 @@ pub fn maker_of(
         return Maker::Unshare;
     }
     Maker::Unknown
+}
+
+/// The command a shell said it ran, from the text of `/proc/<pid>/environ` (the
+/// environment handed to execve(2), NUL-separated, proc(5)): bash puts the full path
+/// of each command it runs in `_` of that command's environment (bash(1), "Special
+/// Parameters"). unshare(1) without `--fork` execs its program with its own
+/// environment, so that program's `_` still names unshare: the one trace it leaves,
+/// as the exec replaced its comm and cmdline. dash and busybox sh set no `_` (the one
+/// inherited names whatever ran them), so there nothing is told.
+pub fn ran_by_shell(environ: &[u8]) -> Option<&str> {
+    environ
+        .split(|b| *b == 0)
+        .find_map(|e| e.strip_prefix(b"_="))
+        .and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// [`Maker::Unshare`] when the environment's `_` ([`ran_by_shell`]) is an unshare.
+pub fn maker_from_environ(environ: &[u8]) -> Option<Maker> {
+    ran_by_shell(environ)
+        .filter(|path| path.rsplit('/').next() == Some("unshare"))
+        .map(|_| Maker::Unshare)
 }

@@ -392,6 +392,45 @@ fn scan_reads_a_fixture_proc_root() {
 }
 
 #[test]
+fn an_unshare_without_fork_is_told_by_the_environment_bash_gave_it() {
+    // Pasted from /proc/<pid>/environ of `sleep` after bash ran `unshare --uts sleep 5`.
+    let bash = b"SHELL=/bin/bash\0PWD=/tmp\0_=/usr/bin/unshare\0";
+    assert_eq!(ran_by_shell(bash), Some("/usr/bin/unshare"));
+    assert_eq!(maker_from_environ(bash), Some(Maker::Unshare));
+    // dash sets no `_`: the one inherited names what ran dash, not unshare.
+    let dash = b"PWD=/tmp\0_=/usr/bin/sh\0";
+    assert_eq!(maker_from_environ(dash), None);
+    assert_eq!(maker_from_environ(b"PWD=/tmp\0"), None);
+    // `_unshare=` or a path merely ending in "unshare" is not it.
+    assert_eq!(maker_from_environ(b"X_=/usr/bin/unshare\0"), None);
+    assert_eq!(maker_from_environ(b"_=/opt/myunshare\0"), None);
+
+    // The listing: the first process is `sleep` (unshare exec'd it), its parent a shell.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    fake_proc(root, 1, 0, "init", &host_set());
+    fake_proc(root, 5, 1, "bash", &host_set());
+    fake_proc(root, 20, 5, "sleep", &with(&[(NsKind::Uts, 4026532201)]));
+    fake_proc(root, 30, 5, "sleep", &with(&[(NsKind::Uts, 4026532202)]));
+    std::fs::write(root.join("20/environ"), bash).expect("environ");
+    std::fs::write(root.join("30/environ"), dash).expect("environ");
+    let sources = Sources {
+        runc_roots: Vec::new(),
+        crun_roots: Vec::new(),
+        ours_state_dir: root.join("no-state"),
+        ours_prefix: "underhood".into(),
+    };
+    let reference = Reference::new(1, reference_set(root, 1).expect("pid 1"));
+    let l = list_against(root, &sources, reference).expect("list");
+    let makers: Vec<(i32, Maker)> = l
+        .containers
+        .iter()
+        .map(|c| (c.pid, c.maker.clone()))
+        .collect();
+    assert_eq!(makers, vec![(20, Maker::Unshare), (30, Maker::Unknown)]);
+}
+
+#[test]
 fn lists_the_live_host_without_failing() {
     let sources = Sources::host(Path::new("/nonexistent-underhood-state"), "underhood");
     let l = list(Path::new("/proc"), &sources).expect("list");
