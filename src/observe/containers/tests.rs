@@ -410,8 +410,8 @@ fn an_unshare_without_fork_is_told_by_the_environment_bash_gave_it() {
     let root = dir.path();
     fake_proc(root, 1, 0, "init", &host_set());
     fake_proc(root, 5, 1, "bash", &host_set());
-    fake_proc(root, 20, 5, "sleep", &with(&[(NsKind::Uts, 4026532201)]));
-    fake_proc(root, 30, 5, "sleep", &with(&[(NsKind::Uts, 4026532202)]));
+    fake_proc(root, 20, 5, "sleep", &with(&[(Ns::Uts, 4026532201)]));
+    fake_proc(root, 30, 5, "sleep", &with(&[(Ns::Uts, 4026532202)]));
     std::fs::write(root.join("20/environ"), bash).expect("environ");
     std::fs::write(root.join("30/environ"), dash).expect("environ");
     let sources = Sources {
