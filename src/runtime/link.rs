@@ -2,6 +2,7 @@
 //! the messages the subject sends unasked (a spawned process reaped, the command's
 //! exit) as they arrive in between.
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use anyhow::{Result, anyhow, bail};
@@ -33,6 +34,9 @@ pub struct Link<'a> {
     /// Spawned processes that ended, as PID 1 reported them (pid inside, exit).
     pub reaped: &'a mut Vec<(i32, Exit)>,
     pub exit: &'a mut Option<Exit>,
+    /// The master end of the last terminal PID 1 made (`Reply::Console`), or why it
+    /// did not arrive.
+    pub console: &'a mut Option<nix::Result<OwnedFd>>,
 }
 
 impl Link<'_> {
@@ -87,6 +91,12 @@ impl Link<'_> {
                     code: *code,
                     signal: *signal,
                 });
+                true
+            }
+            Reply::Console => {
+                // The descriptor is the very next byte (the subject sends nothing
+                // between): received now, before any other read of the stream.
+                *self.console = Some(super::fdpass::recv_fd(self.sock.as_raw_fd()));
                 true
             }
             _ => false,
