@@ -37,6 +37,15 @@ impl OnTty {
             ws_ypixel: 0,
         };
         let pty = nix::pty::openpty(&ws, None).expect("openpty");
+        // openpty(3) leaves both ends inheritable: ours must not reach the child but as
+        // its stdio (a leaked master would read as one more held below us).
+        for fd in [&pty.master, &pty.slave] {
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .expect("FD_CLOEXEC");
+        }
         let slave = |p: &OwnedFd| Stdio::from(p.try_clone().expect("dup of the slave"));
         let mut cmd = Command::new(super::BIN);
         cmd.args(args)
