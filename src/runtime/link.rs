@@ -103,3 +103,45 @@ impl Link<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::protocol::send;
+
+    /// The master end arrives between `Reply::Console` and the `Started` it goes with,
+    /// after an unasked message; the reply is the `Started`, the descriptor kept.
+    #[test]
+    fn a_console_reply_brings_its_descriptor_along() {
+        let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+        let (rd, wr) = nix::unistd::pipe().unwrap();
+        let reaped = Reply::Reaped {
+            pid: 7,
+            code: Some(0),
+            signal: None,
+        };
+        send(&mut theirs, &reaped).unwrap();
+        send(&mut theirs, &Reply::Console).unwrap();
+        super::super::fdpass::send_fd(theirs.as_raw_fd(), &wr).unwrap();
+        let started = Reply::Started {
+            report: Report::new("spawn"),
+            pid: 2,
+        };
+        send(&mut theirs, &started).unwrap();
+        drop(wr);
+        let (mut got, mut exit, mut console) = (Vec::new(), None, None);
+        let mut link = Link {
+            sock: &mut ours,
+            reaped: &mut got,
+            exit: &mut exit,
+            console: &mut console,
+        };
+        assert_eq!(link.reply().unwrap(), started);
+        assert_eq!(got.len(), 1);
+        let fd = console.expect("the descriptor").expect("received");
+        nix::unistd::write(&fd, b"x").unwrap();
+        drop(fd);
+        let mut buf = [0u8; 2];
+        assert_eq!(nix::unistd::read(&rd, &mut buf), Ok(1));
+    }
+}
