@@ -4,6 +4,7 @@ pub mod assemble;
 pub mod by_hand;
 pub mod cgroup;
 pub mod cleanup;
+pub mod console;
 pub mod controller;
 #[cfg(test)]
 pub(crate) mod double;

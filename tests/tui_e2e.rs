@@ -11,6 +11,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::pty::masters_below;
 use common::tmux::{Tui, fraction_after, unless_tmux};
 use common::{assert_no_residue, residue_after_cleanup, trials, unless_root, wait_gone};
 
@@ -27,6 +28,7 @@ fn main() -> std::process::ExitCode {
         a_step_that_changes_the_host_shells_variables_closes_it,
         rootless_walk_skips_the_cgroup_step_and_reaches_exec,
         the_entered_shell_is_in_the_processes_pane,
+        the_shells_terminals_are_named_inside,
     ])
 }
 
@@ -439,6 +441,42 @@ fn the_entered_shell_is_in_the_processes_pane() {
         // Its PID inside is a number (it is in the container's PID namespace).
         assert!(!row.contains("  -  "), "{row}\n{s}");
         tui.keys("C-]");
+        tui.keys("q");
+        let status = tui.wait_exit(Duration::from_secs(20));
+        assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());
+    }
+    assert_no_residue(&before);
+}
+
+/// The shells `s` (started by PID 1) and `e` (entered with setns) each get a terminal
+/// made inside the container, in its own devpts (runtime/console.rs): `tty` names it,
+/// and that name exists there as a character device. No process below the TUI (PID 1,
+/// the shells, the enter helper) holds a master end: the TUI alone does.
+fn the_shells_terminals_are_named_inside() {
+    let before = residue_after_cleanup();
+    {
+        let tui = Tui::start("ttyname");
+        let n = started(&tui);
+        take_steps(&tui, n);
+        for (key, title, marker) in [
+            ("s", "Shell in the container", "S-NAMED"),
+            ("e", "Entered with setns", "E-NAMED"),
+        ] {
+            tui.keys(key);
+            tui.wait_for(title, Duration::from_secs(20), |s| {
+                s.contains(title) && s.contains("# ")
+            });
+            type_line(&tui, &format!("t=$(tty) && [ -c $t ] && echo {marker}=$t"));
+            // The typed line shows `{marker}=$t`; only the shell's answer has the name.
+            let answer = format!("{marker}=/dev/pts/");
+            let s = tui.wait_for(&answer, Duration::from_secs(10), |s| s.contains(&answer));
+            let below = masters_below(tui.pid());
+            assert!(
+                below.is_empty(),
+                "{key}: a process below the TUI holds a pty master: {below:?}\n{s}"
+            );
+            tui.keys("C-]");
+        }
         tui.keys("q");
         let status = tui.wait_exit(Duration::from_secs(20));
         assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());

@@ -25,7 +25,7 @@ use underhood::units::{format_size, parse_size};
 
 mod terminal;
 
-use terminal::Relay;
+use terminal::{Relay, Waiting};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -293,21 +293,25 @@ fn run(args: &RunArgs) -> Result<i32> {
         keep_caps: keep_caps(&args.cap_add),
         argv: args.cmd.clone(),
     };
-    // When our stdin is a terminal the container gets a pty of its own: its slave end
-    // is in place of our terminal descriptors while the subject starts, which
-    // inherits it; ours are back when `slave` is dropped.
-    let (mut relay, slave) = match Relay::open()? {
-        Some((relay, slave)) => (Some(relay), Some(slave)),
+    // When our stdin is a terminal the container gets a pty of its own, made inside
+    // at the exec step (terminal.rs); while the subject starts (it inherits them) our
+    // terminal descriptors are /dev/null; ours are back when `null` is dropped.
+    let (waiting, null) = match Relay::open()? {
+        Some((waiting, null)) => (Some(waiting), Some(null)),
         None => (None, None),
     };
     let session = Headless::start(&opts, &source(args), &paths);
-    drop(slave);
+    drop(null);
     let mut session = session?;
     if args.no_init {
         session.no_init()?;
     }
-    let status = drive(&mut session, args, &signals, relay.as_mut());
-    drop(relay);
+    if let Some(w) = &waiting {
+        session.launch().console(w.console())?;
+    }
+    // The relay (made once the terminal exists) is gone, and our terminal restored,
+    // when `drive` returns.
+    let status = drive(&mut session, args, &signals, waiting);
     let teardown = session.teardown();
     if args.trace
         && let Ok(r) = &teardown
@@ -322,7 +326,7 @@ fn drive(
     session: &mut Headless,
     args: &RunArgs,
     signals: &SignalFd,
-    relay: Option<&mut Relay>,
+    waiting: Option<Waiting>,
 ) -> Result<i32> {
     // A new window size before the command runs: read when the relay starts.
     let stop = || pending_signal(signals).filter(|s| *s != Signal::SIGWINCH);
@@ -345,8 +349,12 @@ fn drive(
             return Ok(step_failed(&step, &f));
         }
     }
-    let relay = relay.map(|r| r as &mut dyn Terminal);
-    let ended = session.wait(signals, relay, args.memory.is_some(), args.no_init)?;
+    let mut relay = match waiting {
+        Some(w) => Some(w.attach(session.launch().take_console()?)?),
+        None => None,
+    };
+    let terminal = relay.as_mut().map(|r| r as &mut dyn Terminal);
+    let ended = session.wait(signals, terminal, args.memory.is_some(), args.no_init)?;
     let exit = ended.exit;
     if exit.signal == Some(Signal::SIGKILL as i32)
         && let (Some(cg), Some(limit)) = (&session.launch().cgroup, args.memory)
@@ -399,9 +407,15 @@ fn step_failed(step: &Step, f: &StepFailure) -> i32 {
     } else if let Some(why) = errno.and_then(explain::why) {
         eprintln!("underhood: {why}");
     }
+    // 127 and 126 say the command could not be run; anything else failing at the exec
+    // step (its terminal: runtime/console.rs) is ours, 125.
+    let execve = f
+        .report
+        .failure()
+        .is_some_and(|c| c.name == "execve" || c.name == "fexecve");
     match step {
-        Step::Exec { .. } if errno == Some(nix::errno::Errno::ENOENT) => 127,
-        Step::Exec { .. } => 126,
+        Step::Exec { .. } if execve && errno == Some(nix::errno::Errno::ENOENT) => 127,
+        Step::Exec { .. } if execve => 126,
         _ => 125,
     }
 }

@@ -2,7 +2,7 @@
 //! *outside* what must not be left to the container: writing its uid/gid maps,
 //! creating its cgroup and limits, plugging in its veth, and cleaning up.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use super::cgroup::{self, Cgroup};
 use super::link::Link;
 use super::paths::Paths;
-use super::protocol::{Reply, Request, SpawnSpec, recv, send};
+use super::protocol::{Console, Reply, Request, SpawnSpec, recv, send};
 use super::report::Report;
 use super::state::{self, Session};
 use super::step::Step;
@@ -94,6 +94,8 @@ pub struct Launch {
     /// The read-only layers this launch was planned with, top first (`UH_LAYERS`: what
     /// a learner mounts an overlay of by hand).
     pub layers: Vec<std::path::PathBuf>,
+    /// The master end of the last terminal PID 1 made (runtime/console.rs).
+    console: Option<nix::Result<OwnedFd>>,
 }
 
 impl Launch {
@@ -145,6 +147,7 @@ impl Launch {
             cgroup_scope: cgroup::Scope::Every,
             sys: Box::new(Linux),
             layers: Vec::new(),
+            console: None,
         })
     }
 
@@ -168,6 +171,22 @@ impl Launch {
     /// and the end of the command is learned from the first subject's exit.
     pub fn no_init(&mut self) -> Result<()> {
         send(&mut self.sock, &Request::NoInit)
+    }
+
+    /// Asks PID 1 to start the exec step's command on a terminal it makes inside, as
+    /// `console` says (runtime/console.rs); [`Launch::take_console`] has its master end
+    /// once the exec step is done. Call before the exec step is sent.
+    pub fn console(&mut self, console: Console) -> Result<()> {
+        send(&mut self.sock, &Request::Console(console))
+    }
+
+    /// The master end of the terminal PID 1 made last, received with its `Started`.
+    pub fn take_console(&mut self) -> Result<OwnedFd> {
+        match self.console.take() {
+            Some(Ok(fd)) => Ok(fd),
+            Some(Err(e)) => bail!("recvmsg SCM_RIGHTS (the terminal's master end) = {e}"),
+            None => bail!("the container's terminal was never sent"),
+        }
     }
 
     /// The kernel calls of the controller's parts and of teardown go to `sys` (a
@@ -209,6 +228,7 @@ impl Launch {
             sock: &mut self.sock,
             reaped: &mut self.reaped,
             exit: &mut self.exit,
+            console: &mut self.console,
         }
     }
 
@@ -224,6 +244,7 @@ impl Launch {
                 sock: &mut self.sock,
                 reaped: &mut self.reaped,
                 exit: &mut self.exit,
+                console: &mut self.console,
             },
             paths: &self.paths,
             session: &mut self.session,
@@ -259,8 +280,10 @@ impl Launch {
         }
     }
 
-    /// Starts a process inside on a new pseudo-terminal; returns its pid inside and the
-    /// terminal's master end (read its output, write its input).
+    /// Starts a process inside on a new pseudo-terminal, which PID 1 makes in its own
+    /// mount namespace (runtime/console.rs: the slave end is then a terminal of the
+    /// container's devpts, named there); returns its pid inside and the terminal's
+    /// master end (read its output, write its input).
     pub fn spawn_pty(
         &mut self,
         mut spec: SpawnSpec,
@@ -272,37 +295,33 @@ impl Launch {
             report: Box::new(report),
             message,
         };
-        let ws = nix::pty::Winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        let pty = nix::pty::openpty(&ws, None)
-            .map_err(|e| fail(Report::new(&title), format!("{title}: openpty: {e}")))?;
         spec.tty = true;
-        let sent = send(&mut self.sock, &Request::Spawn(spec)).and_then(|()| {
-            super::fdpass::send_fd(self.sock.as_raw_fd(), &pty.slave)
-                .map_err(|e| anyhow!("sendmsg SCM_RIGHTS: {e}"))
-        });
-        if let Err(e) = sent {
-            return Err(fail(Report::new(&title), format!("{title}: {e:#}")));
-        }
-        drop(pty.slave);
-        let reply = match self.link().reply() {
-            Ok(r) => r,
-            Err(e) => return Err(fail(Report::new(&title), format!("{e:#}"))),
+        let console = Console {
+            rows,
+            cols,
+            modes: None,
+            stdio: [true; 3],
         };
+        self.console = None;
+        let reply = self
+            .console(console)
+            .and_then(|()| self.ask(&Request::Spawn(spec)));
+        // Whatever the reply, a master that came is ours to close if not handed on.
+        let master = self.take_console();
         match reply {
-            Reply::Started { report, pid } => Ok((pid, pty.master, report)),
-            Reply::Done { report, .. } => {
+            Ok(Reply::Started { report, pid }) => match master {
+                Ok(master) => Ok((pid, master, report)),
+                Err(e) => Err(fail(report, format!("{title}: {e:#}"))),
+            },
+            Ok(Reply::Done { report, .. }) => {
                 let msg = failure_message(&title, &report, "");
                 Err(fail(report, msg))
             }
-            other => Err(fail(
+            Ok(other) => Err(fail(
                 Report::new(&title),
                 format!("{title}: unexpected reply {other:?}"),
             )),
+            Err(e) => Err(fail(Report::new(&title), format!("{title}: {e:#}"))),
         }
     }
 

@@ -3,7 +3,9 @@
 //! forks (a PID namespace applies to children, pid_namespaces(7)), takes the same
 //! security restrictions, and execs a shell. This runs in its own single-threaded
 //! process (`underhood __enter`): setns into a mount namespace fails with EINVAL in a
-//! multi-threaded one.
+//! multi-threaded one. The shell's terminal is made once inside the container's mount
+//! namespace (runtime/console.rs), so that it is a terminal of the container's devpts,
+//! named there; its master end goes out to the controller over fd 3, a unix socket.
 
 use std::ffi::CString;
 use std::io::Write;
@@ -13,13 +15,16 @@ use std::path::PathBuf;
 use nix::sched::CloneFlags;
 
 use crate::ns::{Ns, flag_names};
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 
 use super::cgroup::Cgroup;
+use super::console;
 use super::controller::Launch;
+use super::protocol::Console;
 use super::report::Report;
 use super::step::Step;
 use super::sys::{Fork, Linux, Sys};
@@ -45,6 +50,8 @@ pub struct EnterArgs {
     pub secure: Option<(Vec<String>, Vec<String>)>,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The shell's terminal, made inside.
+    pub console: Console,
 }
 
 fn ns_inode(pid: &str, ns: Ns) -> Option<u64> {
@@ -54,11 +61,13 @@ fn ns_inode(pid: &str, ns: Ns) -> Option<u64> {
         .map(|m| m.ino())
 }
 
-/// Joins the target's namespaces and cgroup and execs `argv`. The report of the calls
-/// made goes to fd 3 as JSON just before exec (the controller shows it). Never returns.
+/// Joins the target's namespaces and cgroup and execs `argv` on a terminal made there.
+/// Fd 3, a unix socket to the controller, carries the terminal's master end (one byte,
+/// SCM_RIGHTS) once it is made, then the report of the calls made, as JSON, just
+/// before exec (the controller shows it). Never returns.
 pub fn main(args: EnterArgs) -> ! {
-    // Only the terminal (0-2) and the report pipe (3) are ours to pass on: whatever
-    // else the controller's caller left open would reach the shell inside.
+    // Only 0-2 (/dev/null) and the socket (3) are ours to pass on: whatever else the
+    // controller's caller left open would reach the shell inside.
     let _ = super::security::close_inherited_fds(4);
     let mut r = Report::new(format!("enter the running container (PID {})", args.target));
     let code = match enter(&args, &mut r) {
@@ -74,7 +83,7 @@ pub fn main(args: EnterArgs) -> ! {
 }
 
 fn send_report(r: &Report) {
-    // SAFETY: fd 3 is the report pipe the controller gave us; nothing else owns it.
+    // SAFETY: fd 3 is the socket the controller gave us; nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(3) };
     let mut f = std::fs::File::from(fd);
     let _ = f.write_all(&serde_json::to_vec(r).unwrap_or_default());
@@ -111,10 +120,17 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
         )?;
     }
     r.shell(format!("nsenter --target {target} --all"));
+    // The terminal, made here, in the container's mount namespace: its master end goes
+    // to the controller, and is closed here, before the fork (the shell never has it).
+    let pty = console::open(&args.console, r)?;
+    // SAFETY: fd 3 is the socket the controller gave us; borrowed for the call.
+    let sock = unsafe { std::os::fd::BorrowedFd::borrow_raw(3) };
+    console::send_master(sock, pty.master, r)?;
     // `__enter` is single-threaded: the child only runs our own code then execs.
     match sys.fork()? {
         Fork::Parent(child) => {
             let _ = r.call("fork", "", Ok(child));
+            drop(pty.slave);
             let child = nix::unistd::Pid::from_raw(child);
             r.note("the new shell's parent stays outside; the shell is inside every namespace");
             // The report is complete from here; the child execs the shell.
@@ -127,8 +143,24 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
             std::process::exit(code)
         }
         Fork::Child => {
-            // The child's copy of the report pipe must not stay open in the shell.
+            // The child's copy of the socket must not stay open in the shell.
             let _ = nix::unistd::close(3);
+            // A session of its own whose controlling terminal is the new terminal, as
+            // its stdio (credentials(7), tty_ioctl(4) TIOCSCTTY).
+            let slave = pty.slave.as_raw_fd();
+            // SAFETY: plain syscalls on this process's own descriptors.
+            let set = unsafe {
+                libc::setsid() < 0
+                    || libc::ioctl(slave, libc::TIOCSCTTY, 0) < 0
+                    || libc::dup2(slave, 0) < 0
+                    || libc::dup2(slave, 1) < 0
+                    || libc::dup2(slave, 2) < 0
+            };
+            if set {
+                return Err(std::io::Error::last_os_error())
+                    .context("setsid, TIOCSCTTY and dup2 of the terminal");
+            }
+            drop(pty.slave);
             let _ = nix::unistd::chdir("/");
             if let Some((keep, deny)) = &args.secure {
                 let keep = super::security::parse_caps(keep)?;
@@ -177,33 +209,36 @@ impl Launch {
             secure,
             argv,
             env,
+            console: Console {
+                rows,
+                cols,
+                modes: None,
+                stdio: [true; 3],
+            },
         };
-        let ws = nix::pty::Winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        let pty = nix::pty::openpty(&ws, None).context("openpty")?;
-        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+        let (ours, theirs) = UnixStream::pair().context("socketpair")?;
         let exe = super::start::subject_exe()?;
         let mut cmd = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
         cmd.arg0("underhood-enter")
             .arg("__enter")
-            .arg(serde_json::to_string(&args)?);
-        let slave = pty.slave.as_raw_fd();
-        let report_fd = wr.as_raw_fd();
+            .arg(serde_json::to_string(&args)?)
+            // Nothing of ours: the shell's terminal is made inside.
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let sock = theirs.as_raw_fd();
         // SAFETY: between fork and exec only async-signal-safe calls on integers.
         unsafe {
             cmd.pre_exec(move || {
-                // A session of its own with the pty as controlling terminal, the pty
-                // as stdio, the report pipe as fd 3 (tty_ioctl(4), credentials(7)).
+                // A session of its own, without our terminal (credentials(7)); the
+                // socket as fd 3 (dup2 onto itself would keep FD_CLOEXEC: clear it).
+                let placed = if sock == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(sock, 3)
+                };
                 if libc::setsid() < 0
-                    || libc::ioctl(slave, libc::TIOCSCTTY, 0) < 0
-                    || libc::dup2(slave, 0) < 0
-                    || libc::dup2(slave, 1) < 0
-                    || libc::dup2(slave, 2) < 0
-                    || libc::dup2(report_fd, 3) < 0
+                    || placed < 0
                     || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0
                 {
                     return Err(std::io::Error::last_os_error());
@@ -211,17 +246,39 @@ impl Launch {
                 Ok(())
             });
         }
-        let child = cmd.spawn().context("starting underhood __enter")?;
-        drop(pty.slave);
-        drop(wr);
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(&mut std::fs::File::from(rd), &mut body)
-            .context("reading the enter report")?;
+        let mut child = cmd.spawn().context("starting underhood __enter")?;
+        drop(theirs);
+        // The master end first (one byte carrying it), then the report to the end of
+        // the stream; an enter that failed before its terminal sends its report alone.
+        let (first, master) =
+            super::fdpass::recv_byte(ours.as_raw_fd()).context("recvmsg from underhood __enter")?;
+        let mut body: Vec<u8> = match (&master, first) {
+            (None, Some(b)) => vec![b],
+            _ => Vec::new(),
+        };
+        std::io::Read::read_to_end(&mut &ours, &mut body).context("reading the enter report")?;
         let report: Report = serde_json::from_slice(&body).unwrap_or_else(|_| {
             let mut r = Report::new("enter the running container");
-            r.note("the enter helper sent no report (see its terminal)");
+            r.note("the enter helper sent no report");
             r
         });
-        Ok((child, pty.master, report))
+        match master {
+            Some(master) => Ok((child, master, report)),
+            None => {
+                let _ = child.wait();
+                match report.failure() {
+                    Some(c) => bail!(
+                        "{}({}) = {}",
+                        c.name,
+                        c.args,
+                        c.result.as_ref().err().cloned().unwrap_or_default()
+                    ),
+                    None => bail!(
+                        "underhood __enter made no terminal: {}",
+                        report.notes.join("; ")
+                    ),
+                }
+            }
+        }
     }
 }

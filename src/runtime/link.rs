@@ -2,6 +2,7 @@
 //! the messages the subject sends unasked (a spawned process reaped, the command's
 //! exit) as they arrive in between.
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use anyhow::{Result, anyhow, bail};
@@ -33,6 +34,9 @@ pub struct Link<'a> {
     /// Spawned processes that ended, as PID 1 reported them (pid inside, exit).
     pub reaped: &'a mut Vec<(i32, Exit)>,
     pub exit: &'a mut Option<Exit>,
+    /// The master end of the last terminal PID 1 made (`Reply::Console`), or why it
+    /// did not arrive.
+    pub console: &'a mut Option<nix::Result<OwnedFd>>,
 }
 
 impl Link<'_> {
@@ -89,7 +93,55 @@ impl Link<'_> {
                 });
                 true
             }
+            Reply::Console => {
+                // The descriptor is the very next byte (the subject sends nothing
+                // between): received now, before any other read of the stream.
+                *self.console = Some(super::fdpass::recv_fd(self.sock.as_raw_fd()));
+                true
+            }
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::protocol::send;
+
+    /// The master end arrives between `Reply::Console` and the `Started` it goes with,
+    /// after an unasked message; the reply is the `Started`, the descriptor kept.
+    #[test]
+    fn a_console_reply_brings_its_descriptor_along() {
+        let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+        let (rd, wr) = nix::unistd::pipe().unwrap();
+        let reaped = Reply::Reaped {
+            pid: 7,
+            code: Some(0),
+            signal: None,
+        };
+        send(&mut theirs, &reaped).unwrap();
+        send(&mut theirs, &Reply::Console).unwrap();
+        super::super::fdpass::send_fd(theirs.as_raw_fd(), &wr).unwrap();
+        let started = Reply::Started {
+            report: Report::new("spawn"),
+            pid: 2,
+        };
+        send(&mut theirs, &started).unwrap();
+        drop(wr);
+        let (mut got, mut exit, mut console) = (Vec::new(), None, None);
+        let mut link = Link {
+            sock: &mut ours,
+            reaped: &mut got,
+            exit: &mut exit,
+            console: &mut console,
+        };
+        assert_eq!(link.reply().unwrap(), started);
+        assert_eq!(got.len(), 1);
+        let fd = console.expect("the descriptor").expect("received");
+        nix::unistd::write(&fd, b"x").unwrap();
+        drop(fd);
+        let mut buf = [0u8; 2];
+        assert_eq!(nix::unistd::read(&rd, &mut buf), Ok(1));
     }
 }

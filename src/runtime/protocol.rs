@@ -38,6 +38,38 @@ pub enum Request {
     /// joining the cgroup the controller made and limited (see `Cgroup::v1_tasks`). No
     /// reply; the cgroup step answers.
     JoinCgroup(Vec<std::path::PathBuf>),
+    /// The next process PID 1 starts on a terminal (a `Spawn` with `tty`, or the exec
+    /// step's command) gets a pseudo-terminal PID 1 makes as this says, in its own
+    /// mount namespace (runtime/console.rs); the master end comes back with
+    /// `Reply::Console`. No reply of its own.
+    Console(Console),
+}
+
+/// A pseudo-terminal to make inside (runtime/console.rs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Console {
+    /// The window size (TIOCSWINSZ); 0 leaves the kernel's 0x0.
+    pub rows: u16,
+    pub cols: u16,
+    /// The modes to start with (termios(3); `run` copies the caller's terminal's);
+    /// `None` keeps the kernel's defaults.
+    pub modes: Option<Modes>,
+    /// For the exec step's command: which of stdin, stdout and stderr are the
+    /// terminal (`run`: those that were the caller's); the others stay as PID 1 has
+    /// them. A spawned process (`SpawnSpec::tty`) gets it as all three.
+    pub stdio: [bool; 3],
+}
+
+/// The terminal modes of a `struct termios` (termios(3)); the speeds are in `cflag`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Modes {
+    pub iflag: u32,
+    pub oflag: u32,
+    pub cflag: u32,
+    pub lflag: u32,
+    pub line: u8,
+    /// The control characters (`c_cc`: VINTR, VERASE...).
+    pub cc: Vec<u8>,
 }
 
 /// A process started by PID 1 next to (or before) the command.
@@ -48,8 +80,9 @@ pub struct SpawnSpec {
     /// Keep the subject's stdin/stdout/stderr (the controller's terminal) or use
     /// /dev/null for all three.
     pub inherit_stdio: bool,
-    /// A terminal: the controller sends the slave end of a pseudo-terminal right after
-    /// this request (SCM_RIGHTS); the process gets it as its controlling terminal.
+    /// A terminal: PID 1 makes a pseudo-terminal (as the `Request::Console` sent before
+    /// says, if any), gives the process its slave end as stdin, stdout, stderr and
+    /// controlling terminal, and sends the master end back (`Reply::Console`).
     #[serde(default)]
     pub tty: bool,
     /// Run our own binary (the sealed in-memory copy the subject runs from) with
@@ -84,6 +117,10 @@ pub enum Reply {
         code: Option<i32>,
         signal: Option<i32>,
     },
+    /// Sent just before the `Started` of a process on a terminal PID 1 made: right
+    /// after this frame comes one byte carrying the terminal's master end (SCM_RIGHTS,
+    /// unix(7)), which the controller receives at once (`Link::note_event`).
+    Console,
 }
 
 impl Reply {
@@ -92,7 +129,9 @@ impl Reply {
             Reply::Done { report, .. }
             | Reply::Forked { report, .. }
             | Reply::Started { report, .. } => Some(report),
-            Reply::Exited { .. } | Reply::Reaped { .. } | Reply::Ran { .. } => None,
+            Reply::Exited { .. } | Reply::Reaped { .. } | Reply::Ran { .. } | Reply::Console => {
+                None
+            }
         }
     }
 }

@@ -329,6 +329,17 @@ pub fn exec_in_place(path: &CString, argv: &[CString], env: &[CString]) -> ! {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
+    // As `spawn` gives the command with inherited stdio: a terminal there (the one
+    // `run` had made inside: runtime/console.rs) becomes its controlling terminal in a
+    // session of its own (setsid(2) fails harmlessly where we lead one already;
+    // TIOCSCTTY fails with EPERM on a terminal another session has, tty_ioctl(4)).
+    // SAFETY: plain syscalls on our own descriptors.
+    unsafe {
+        if libc::isatty(0) == 1 {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+        }
+    }
     let err = nix::unistd::execve(path, argv, env).unwrap_err();
     eprintln!("underhood: execve {path:?}: {err}");
     std::process::exit(127)

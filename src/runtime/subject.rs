@@ -20,7 +20,8 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, getppid};
 
-use super::protocol::{Reply, Request, SUBJECT_FD, recv, send};
+use super::console;
+use super::protocol::{Console, Reply, Request, SUBJECT_FD, recv, send};
 use super::report::Report;
 use super::security;
 use super::spawn;
@@ -56,6 +57,8 @@ struct Subject {
     no_init: bool,
     /// The cgroup step's `tasks` files (`Request::JoinCgroup`).
     join_cgroup: Vec<std::path::PathBuf>,
+    /// The terminal the next process started on one gets (`Request::Console`).
+    console: Option<Console>,
     /// The kernel, as the steps call it (a recording double in the tests).
     sys: Box<dyn Sys>,
 }
@@ -151,6 +154,7 @@ fn run(controller: i32, forked: bool) -> Result<()> {
         broken: false,
         no_init: false,
         join_cgroup: Vec::new(),
+        console: None,
         sys: Box::new(Linux),
     };
     s.serve()
@@ -194,6 +198,30 @@ impl Subject {
     fn step(&mut self, step: Step) -> Result<bool> {
         let started = std::time::Instant::now();
         let mut r = Report::new(step.title());
+        // The exec step's command on a terminal made here (`Request::Console`): on our
+        // standard descriptors for the fork to pass on, or to keep across an execve in
+        // place; ours are back when `_on_stdio` goes (never, after an execve).
+        let _on_stdio = match (&step, self.console.take()) {
+            (Step::Exec { .. }, Some(c)) => {
+                let on = match self.make_console(&c, &mut r)? {
+                    Some(slave) => console::onto_stdio(&slave, c.stdio, &mut r).ok(),
+                    None => None,
+                };
+                if on.is_none() {
+                    r.micros = started.elapsed().as_micros() as u64;
+                    self.reply(&Reply::Done {
+                        report: r,
+                        ok: false,
+                    })?;
+                    return Ok(false);
+                }
+                on
+            }
+            (_, c) => {
+                self.console = c;
+                None
+            }
+        };
         let mut cx = Inside {
             sys: &mut *self.sys,
             report: &mut r,
@@ -257,6 +285,21 @@ impl Subject {
         Ok(ok)
     }
 
+    /// Makes the terminal `c` asks for here, in our mount namespace as it stands, and
+    /// sends its master end to the controller (`Reply::Console`, then the descriptor);
+    /// returns the slave end, or `None` when a call failed (the report names it).
+    fn make_console(&mut self, c: &Console, r: &mut Report) -> Result<Option<OwnedFd>> {
+        let Ok(pty) = console::open(c, r) else {
+            return Ok(None);
+        };
+        self.reply(&Reply::Console)?;
+        // The controller now waits for the descriptor: without it the stream is out of
+        // step, so a failure here ends the subject.
+        console::send_master(self.sock.as_fd(), pty.master, r)
+            .context("sendmsg SCM_RIGHTS (the terminal's master end)")?;
+        Ok(Some(pty.slave))
+    }
+
     fn handle(&mut self, req: Request) -> Result<()> {
         match req {
             Request::Step(step) => self.step(step).map(drop),
@@ -296,6 +339,10 @@ impl Subject {
                 self.join_cgroup = tasks;
                 Ok(())
             }
+            Request::Console(c) => {
+                self.console = Some(c);
+                Ok(())
+            }
             Request::BecomeRoot { can_setgroups } => {
                 let mut r = Report::new("user namespace (ids)");
                 let ok = steps::user::become_root(&mut *self.sys, &mut r, can_setgroups).is_ok();
@@ -304,10 +351,10 @@ impl Subject {
             Request::Spawn(spec) => {
                 let mut r = Report::new(format!("spawn {}", spec.argv.join(" ")));
                 let tty = if spec.tty {
-                    let res = super::fdpass::recv_fd(std::os::fd::AsRawFd::as_raw_fd(&self.sock));
-                    match r.call("recvmsg", "SCM_RIGHTS (the terminal)", res) {
-                        Ok(fd) => Some(fd),
-                        Err(_) => {
+                    let c = self.console.take().unwrap_or_default();
+                    match self.make_console(&c, &mut r)? {
+                        Some(slave) => Some(slave),
+                        None => {
                             return self.reply(&Reply::Done {
                                 report: r,
                                 ok: false,
@@ -413,6 +460,7 @@ pub(crate) fn serve_with(sock: UnixStream, sys: Box<dyn Sys>) -> Result<()> {
         broken: false,
         no_init: false,
         join_cgroup: Vec::new(),
+        console: None,
         sys,
     };
     while let Some(req) = recv(&mut s.sock)? {

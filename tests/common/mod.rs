@@ -21,6 +21,7 @@
 //! captured (libtest-mimic has no capture), so `--nocapture` changes nothing.
 #![allow(dead_code, unused_macros)]
 
+pub mod pty;
 pub mod running;
 pub mod tmux;
 

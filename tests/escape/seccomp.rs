@@ -281,10 +281,15 @@ const DONE: &str = "underhood-run-returned=";
 /// whether its stdin is that terminal (else /dev/null; stdout and stderr always are).
 /// Returns the probe's results, what was left to read on our terminal, whether its
 /// settings came back as they were, what `run` printed on it, and our terminal's
-/// `tty_nr`.
-fn tty_attack(mode: &[&str], stdin_tty: bool, fd: u32) -> (String, Vec<u8>, bool, String, i64) {
+/// `tty_nr`, st_dev and st_rdev.
+fn tty_attack(
+    mode: &[&str],
+    stdin_tty: bool,
+    fd: u32,
+) -> (String, Vec<u8>, bool, String, (i64, u64, u64)) {
     let pty = nix::pty::openpty(None, None).expect("openpty");
-    let ours = tty_nr(nix::sys::stat::fstat(&pty.slave).expect("fstat").st_rdev);
+    let st = nix::sys::stat::fstat(&pty.slave).expect("fstat");
+    let ours = (tty_nr(st.st_rdev), st.st_dev, st.st_rdev);
     let before_attrs = nix::sys::termios::tcgetattr(&pty.slave).expect("tcgetattr");
     let out = shared_dir("tty");
     let probe_v = probe::volume(&probe::dir("sc_tty"));
@@ -398,13 +403,12 @@ fn root_tiocsti_cannot_reach_the_callers_terminal() {
                 "{what}: our terminal's settings were not restored"
             );
             // The command's controlling terminal is never ours: its own pty when our
-            // stdin is a terminal (as `runc run -t` gives), none otherwise.
+            // stdin is a terminal (as `runc run -t` gives), none otherwise. Its own is
+            // made in the container's devpts, which numbers from 0 as the host's does:
+            // the same tty_nr may then be another terminal, so the device of its stdin
+            // (st_dev names the devpts instance) is what tells.
+            let (ours_nr, ours_dev, ours_rdev) = ours;
             let tty = get(&r, "tty_nr", &said).to_string();
-            assert_ne!(
-                tty,
-                ours.to_string(),
-                "{what}: the command's controlling terminal is ours"
-            );
             if stdin_tty {
                 assert_eq!(
                     get(&r, "isatty", &said),
@@ -412,7 +416,25 @@ fn root_tiocsti_cannot_reach_the_callers_terminal() {
                     "{what}: stdin is no terminal"
                 );
                 assert_ne!(tty, "0", "{what}: the command has no controlling terminal");
+                let dev: u64 = get(&r, "fd_dev", &said).parse().expect("fd_dev");
+                let rdev: u64 = get(&r, "fd_rdev", &said).parse().expect("fd_rdev");
+                assert_ne!(
+                    (dev, rdev),
+                    (ours_dev, ours_rdev),
+                    "{what}: the command's stdin is our terminal"
+                );
+                // Its controlling terminal is that stdin, its own.
+                assert_eq!(
+                    tty,
+                    tty_nr(rdev).to_string(),
+                    "{what}: the command's controlling terminal is not its own stdin"
+                );
             } else {
+                assert_ne!(
+                    tty,
+                    ours_nr.to_string(),
+                    "{what}: the command's controlling terminal is ours"
+                );
                 assert_eq!(tty, "0", "{what}: the command has a controlling terminal");
             }
         }

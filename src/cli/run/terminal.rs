@@ -3,10 +3,14 @@
 //!
 //! A process whose controlling terminal is the caller's can type into the caller's
 //! shell with ioctl(TIOCSTI) (tty_ioctl(4)), open it again through /dev/tty, or change
-//! its settings. So when our stdin is a terminal, `run` opens a pty (openpty(3)), hands
-//! its slave end to the subject as stdin and as whichever of stdout and stderr were
-//! terminals too (the subject passes them on to the command, which makes the slave its
-//! controlling terminal in a session of its own: setsid(2), TIOCSCTTY), puts the
+//! its settings. So when our stdin is a terminal, `run` has PID 1 make a pty inside, at
+//! the exec step, in the container's own devpts (runtime/console.rs: so that the
+//! command's terminal has a name there, /dev/pts/0, for tty(1) and ttyname(3)), sized
+//! and set like the caller's terminal; its slave end is the command's stdin and
+//! whichever of stdout and stderr were terminals too, and its controlling terminal in
+//! a session of its own (setsid(2), TIOCSCTTY). While the subject starts, those of our
+//! descriptors are /dev/null, so that no process inside ever holds the caller's
+//! terminal. PID 1 sends the master end back; `run` then puts the
 //! caller's terminal in raw mode (termios(3) cfmakeraw) so that every key, Ctrl-C
 //! included, goes to the container's terminal as a byte, copies bytes both ways, and
 //! passes window size changes on (SIGWINCH, TIOCSWINSZ). The caller's settings are
@@ -23,6 +27,16 @@ use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::pty::Winsize;
 use nix::sys::termios::{self, SetArg, Termios};
+use underhood::runtime::console;
+use underhood::runtime::protocol::Console;
+
+/// The caller's terminal, before the container's exists (made inside at the exec step).
+pub struct Waiting {
+    caller_in: OwnedFd,
+    caller_out: OwnedFd,
+    saved: Termios,
+    console: Console,
+}
 
 /// The caller's terminal, the container's pty, and what is in flight between them.
 pub struct Relay {
@@ -41,13 +55,13 @@ pub struct Relay {
     master_open: bool,
 }
 
-/// The pty's slave end, put in place of our terminal descriptors while the subject is
-/// started (it inherits them); our own are put back on drop.
-pub struct SlaveAsStdio {
+/// /dev/null, put in place of our terminal descriptors while the subject is started
+/// (it inherits them); our own are put back on drop.
+pub struct NullAsStdio {
     saved: Vec<(RawFd, OwnedFd)>,
 }
 
-impl Drop for SlaveAsStdio {
+impl Drop for NullAsStdio {
     fn drop(&mut self) {
         for (fd, copy) in self.saved.drain(..) {
             // SAFETY: dup2 onto one of our own standard descriptors.
@@ -87,11 +101,37 @@ fn window_size(fd: BorrowedFd) -> Option<Winsize> {
     (rc == 0 && ws.ws_row > 0 && ws.ws_col > 0).then_some(ws)
 }
 
+impl Waiting {
+    /// The terminal PID 1 is to make (`Launch::console`).
+    pub fn console(&self) -> Console {
+        self.console.clone()
+    }
+
+    /// The container's terminal came (its master end, from PID 1): relay to it.
+    pub fn attach(self, master: OwnedFd) -> Result<Relay> {
+        // Close-on-exec already (received with MSG_CMSG_CLOEXEC); never blocking here.
+        set_cloexec(&master)?;
+        let flags = OFlag::from_bits_retain(fcntl(&master, FcntlArg::F_GETFL)?);
+        fcntl(&master, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))
+            .context("O_NONBLOCK on the pty master")?;
+        Ok(Relay {
+            master,
+            caller_in: self.caller_in,
+            caller_out: self.caller_out,
+            saved: self.saved,
+            raw: false,
+            pending: Vec::new(),
+            in_open: true,
+            master_open: true,
+        })
+    }
+}
+
 impl Relay {
-    /// When our stdin is a terminal: the pty, sized and set like the caller's
-    /// terminal, and the slave end in place of our terminal descriptors until the
-    /// returned guard is dropped (start the subject in between). `None` otherwise.
-    pub fn open() -> Result<Option<(Relay, SlaveAsStdio)>> {
+    /// When our stdin is a terminal: what the container's terminal is to be like (our
+    /// size and settings), and /dev/null in place of our terminal descriptors until
+    /// the returned guard is dropped (start the subject in between). `None` otherwise.
+    pub fn open() -> Result<Option<(Waiting, NullAsStdio)>> {
         if !is_terminal(0) {
             return Ok(None);
         }
@@ -111,38 +151,36 @@ impl Relay {
         let caller_out = copy_of(out_fd)?;
         let saved = termios::tcgetattr(&caller_in).context("tcgetattr of our terminal")?;
         let ws = window_size(caller_in.as_fd());
-        let pty = nix::pty::openpty(ws.as_ref(), Some(&saved)).context("openpty")?;
-        // Neither end may reach the subject but as the standard descriptors.
-        set_cloexec(&pty.master)?;
-        set_cloexec(&pty.slave)?;
-        let flags = OFlag::from_bits_retain(fcntl(&pty.master, FcntlArg::F_GETFL)?);
-        fcntl(&pty.master, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))
-            .context("O_NONBLOCK on the pty master")?;
-        let mut guard = SlaveAsStdio { saved: Vec::new() };
-        for fd in 0..3 {
-            if !is_terminal(fd) {
-                continue;
-            }
+        let console = Console {
+            rows: ws.map_or(0, |w| w.ws_row),
+            cols: ws.map_or(0, |w| w.ws_col),
+            modes: Some(console::modes_of(&libc::termios::from(saved.clone()))),
+            stdio: [is_terminal(0), is_terminal(1), is_terminal(2)],
+        };
+        let null = nix::fcntl::open(
+            c"/dev/null",
+            OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .context("open /dev/null")?;
+        let mut guard = NullAsStdio { saved: Vec::new() };
+        for fd in (0..3).filter(|fd| console.stdio[*fd as usize]) {
             let copy = copy_of(fd)?;
             // SAFETY: dup2 onto one of our own standard descriptors; the guard puts
             // the original back.
-            if unsafe { libc::dup2(pty.slave.as_raw_fd(), fd) } < 0 {
+            if unsafe { libc::dup2(null.as_raw_fd(), fd) } < 0 {
                 return Err(std::io::Error::last_os_error())
-                    .with_context(|| format!("dup2 of the pty slave onto fd {fd}"));
+                    .with_context(|| format!("dup2 of /dev/null onto fd {fd}"));
             }
             guard.saved.push((fd, copy));
         }
-        let relay = Relay {
-            master: pty.master,
+        let waiting = Waiting {
             caller_in,
             caller_out,
             saved,
-            raw: false,
-            pending: Vec::new(),
-            in_open: true,
-            master_open: true,
+            console,
         };
-        Ok(Some((relay, guard)))
+        Ok(Some((waiting, guard)))
     }
 
     /// From here on every key goes to the container's terminal: raw mode on ours.

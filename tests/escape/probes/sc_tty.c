@@ -4,13 +4,17 @@
  * ioctl(FD, TIOCSTI) (tty_ioctl(4)): when that terminal is the caller's, the bytes
  * are read by the caller's shell as if typed. Also TIOCLINUX (virtual consoles) and
  * what /proc/self/stat says of our controlling terminal and session (proc(5): fields
- * 6 session and 7 tty_nr), so the test can tell whose terminal we have. */
+ * 6 session and 7 tty_nr), and which device FD is (fstat(2): st_dev names the devpts
+ * instance, st_rdev the terminal in it), so the test can tell whose terminal we have:
+ * the container's own devpts numbers its terminals from 0 as the host's does, so the
+ * number alone may be the caller's. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "probe.h"
@@ -33,6 +37,10 @@ int main(int argc, char **argv)
     printf("isatty=%d\n", isatty(fd));
     printf("tty_nr=%d\n", tty_nr);
     printf("session=%d\n", session);
+    struct stat st;
+    if (fstat(fd, &st) == 0)
+        printf("fd_dev=%llu\nfd_rdev=%llu\n", (unsigned long long)st.st_dev,
+               (unsigned long long)st.st_rdev);
     fflush(stdout);
     char x = 'x', nl = '\n';
     long rc = ioctl(fd, TIOCSTI, &x);
