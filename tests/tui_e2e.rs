@@ -477,6 +477,26 @@ fn the_shells_terminals_are_named_inside() {
             );
             tui.keys("C-]");
         }
+        // Nothing in the container holds the learner's own terminal (the TUI's): PID 1
+        // and the command would otherwise read the keys typed to underhood and write
+        // escape sequences to its screen. Told by device (st_dev, st_rdev), not by
+        // name: the container's devpts numbers its terminals from 0 as well.
+        use std::os::unix::fs::MetadataExt;
+        let device = |pid: i32, fd: i32| {
+            std::fs::metadata(format!("/proc/{pid}/fd/{fd}"))
+                .ok()
+                .map(|m| (m.dev(), m.rdev()))
+        };
+        let tui_tty = device(tui.pid(), 0).expect("the TUI's stdin");
+        assert_ne!(device(std::process::id() as i32, 0), Some(tui_tty));
+        for (pid, comm, _) in common::descendants_of(tui.pid()) {
+            for fd in 0..3 {
+                assert!(
+                    device(pid, fd) != Some(tui_tty),
+                    "pid {pid} ({comm}) fd {fd} is the TUI's terminal {tui_tty:?}"
+                );
+            }
+        }
         tui.keys("q");
         let status = tui.wait_exit(Duration::from_secs(20));
         assert_eq!(status, "0", "exit status; stderr:\n{}", tui.stderr());

@@ -99,9 +99,10 @@ pub struct Launch {
 }
 
 impl Launch {
-    /// Starts the subject for a planned launch. Nothing is done to the kernel yet.
+    /// Starts the subject for a launch taken step by step, its standard descriptors
+    /// /dev/null (`Spawned::start_detached`). Nothing is done to the kernel yet.
     pub fn start(paths: Paths, session: Session, steps: Vec<Step>) -> Result<Launch> {
-        let spawned = Spawned::start(&paths)?;
+        let spawned = Spawned::start_detached(&paths)?;
         Launch::adopt(paths, session, steps, spawned)
     }
 

@@ -28,13 +28,28 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    /// Becomes a subreaper (see [`Launch::start`]) and starts the subject.
+    /// Becomes a subreaper (see [`Launch::start`]) and starts the subject, which
+    /// inherits our standard descriptors (`run`: a command's output redirected by
+    /// the caller goes where the caller said).
     pub fn start(paths: &Paths) -> Result<Spawned> {
+        Spawned::start_with(paths, Stdio::Inherit)
+    }
+
+    /// Like [`Spawned::start`], but the subject's stdin, stdout and stderr are
+    /// /dev/null: for a launch taken step by step (the TUI, `lessons run`), whose
+    /// output goes through reports and terminals made inside (runtime/console.rs).
+    /// Inherited, they would be the learner's own terminal: PID 1 and the command
+    /// could read the keys typed to underhood and write escape sequences to it.
+    pub fn start_detached(paths: &Paths) -> Result<Spawned> {
+        Spawned::start_with(paths, Stdio::Null)
+    }
+
+    fn start_with(paths: &Paths, stdio: Stdio) -> Result<Spawned> {
         // PID 1 is the shim's child; if the shim dies first, PID 1 is re-parented to
         // the nearest subreaper. Being that subreaper (prctl(2)) lets teardown reap it
         // instead of leaving a zombie for the host's init.
         nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
-        let (child, sock) = spawn_subject()?;
+        let (child, sock) = spawn_subject(stdio)?;
         Ok(Spawned::around(paths, child, sock))
     }
 
@@ -217,7 +232,14 @@ fn sealed_copy_of_self() -> Result<OwnedFd> {
     Ok(OwnedFd::from(dst))
 }
 
-fn spawn_subject() -> Result<(SubjectProc, UnixStream)> {
+/// What the subject's standard descriptors are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stdio {
+    Inherit,
+    Null,
+}
+
+fn spawn_subject(stdio: Stdio) -> Result<(SubjectProc, UnixStream)> {
     let (ours, theirs) = UnixStream::pair().context("socketpair")?;
     let exe = subject_exe()?;
     let controller = std::process::id();
@@ -226,6 +248,11 @@ fn spawn_subject() -> Result<(SubjectProc, UnixStream)> {
     cmd.arg0("underhood-init")
         .arg("__subject")
         .arg(controller.to_string());
+    if stdio == Stdio::Null {
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+    }
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe
     // calls (dup2, fcntl, prctl) on integers captured by value.
     unsafe {
