@@ -5,6 +5,7 @@ pub mod by_hand;
 pub mod cgroup;
 pub mod cleanup;
 pub mod console;
+pub mod context;
 pub mod controller;
 #[cfg(test)]
 pub(crate) mod double;

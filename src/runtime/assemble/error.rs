@@ -46,50 +46,7 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl Error {
-    /// The errno of the failed call, if one failed.
-    pub fn errno(&self) -> Option<Errno> {
-        match self {
-            Error::Io { err, .. } => err.raw_os_error().map(Errno::from_raw),
-            Error::Sys { errno, .. } => Some(*errno),
-            Error::Context { err, .. } => err.errno(),
-            Error::Cache(e) => e.errno(),
-            _ => None,
-        }
-    }
-}
-
-/// `with_context` for this module's errors: says what was being done.
-pub trait Ctx<T> {
-    fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T>;
-}
-
-impl<T> Ctx<T> for std::result::Result<T, io::Error> {
-    fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|err| Error::Io {
-            what: what().into(),
-            err,
-        })
-    }
-}
-
-impl<T> Ctx<T> for std::result::Result<T, Errno> {
-    fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|errno| Error::Sys {
-            what: what().into(),
-            errno,
-        })
-    }
-}
-
-impl<T> Ctx<T> for std::result::Result<T, serde_json::Error> {
-    fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|err| Error::Json {
-            what: what().into(),
-            err,
-        })
-    }
-}
+crate::runtime::context::context_trait!(Error, Missing);
 
 impl<T> Ctx<T> for std::result::Result<T, lddtree::Error> {
     fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
@@ -97,20 +54,5 @@ impl<T> Ctx<T> for std::result::Result<T, lddtree::Error> {
             what: what().into(),
             err,
         })
-    }
-}
-
-impl<T> Ctx<T> for Result<T> {
-    fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|err| Error::Context {
-            what: what().into(),
-            err: Box::new(err),
-        })
-    }
-}
-
-impl<T> Ctx<T> for Option<T> {
-    fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
-        self.ok_or_else(|| Error::Missing(what().into()))
     }
 }
