@@ -84,8 +84,14 @@ pub fn start_pipelined(opts: &Options, source: &RootSource, paths: &Paths) -> Re
         spec.lower = lower.clone();
     }
     launch.layers = lower;
-    let all = launch.steps.len();
-    launch.send_ahead_until(all);
+    // Everything but the exec step: what is to be asked of it (`Launch::no_init`,
+    // `Launch::console`) must reach the subject before it.
+    let exec = launch
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Exec { .. }))
+        .unwrap_or(launch.steps.len());
+    launch.send_ahead_until(exec);
     Ok(launch)
 }
 
