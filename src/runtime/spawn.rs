@@ -185,22 +185,48 @@ pub fn spawn(
     // stack of its own in our memory, and we wait until its execve (or _exit). No
     // copy of our page tables and no copy-on-write fault in either process, where a
     // fork(2) of this process (which maps all of our binary) costs both.
+    //
+    // A kernel before 6.x's change to timens refuses CLONE_VM with EINVAL while our
+    // time namespace for children differs from our own (kernel/nsproxy.c,
+    // copy_namespaces: a shared mm cannot have two vvar pages): after the time step
+    // without a fork after it (`--share pid`: no PID step). Debian 12's 6.1 does. There
+    // the child is a plain copy (flags SIGCHLD alone, as fork(2)): it runs the same
+    // `child` on its own copy of the stack and the plan, and the errno pipe still
+    // tells us how its execve went.
     let mut stack = vec![0u8; CHILD_STACK];
-    // SAFETY: the stack grows down from its end, 16-byte aligned; `plan` and all it
-    // points to outlive the child's use of them (CLONE_VFORK: we are suspended until
-    // it execs or exits); `child` makes only async-signal-safe calls, no allocation.
-    let pid = unsafe {
-        let top = stack.as_mut_ptr().add(CHILD_STACK) as usize & !15;
-        libc::clone(
-            child,
-            top as *mut libc::c_void,
-            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-            (&mut plan as *mut ChildPlan).cast(),
-        )
+    let mut flags = (
+        libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+        "CLONE_VM|CLONE_VFORK|SIGCHLD",
+    );
+    let pid = loop {
+        // SAFETY: the stack grows down from its end, 16-byte aligned; `plan` and all
+        // it points to outlive the child's use of them (CLONE_VFORK: we are suspended
+        // until it execs or exits; without CLONE_VM the child has its own copies);
+        // `child` makes only async-signal-safe calls, no allocation.
+        let pid = unsafe {
+            let top = stack.as_mut_ptr().add(CHILD_STACK) as usize & !15;
+            libc::clone(
+                child,
+                top as *mut libc::c_void,
+                flags.0,
+                (&mut plan as *mut ChildPlan).cast(),
+            )
+        };
+        if pid < 0 && Errno::last() == Errno::EINVAL && flags.0 & libc::CLONE_VM != 0 {
+            // A note, not a failed call: the report's first failed call is the step's
+            // failure (Report::errno), and this one is recovered from.
+            r.note(
+                "clone(CLONE_VM|CLONE_VFORK) = EINVAL: this kernel refuses a shared mm \
+                 across time namespaces; a plain copy (fork) instead",
+            );
+            flags = (libc::SIGCHLD, "SIGCHLD");
+            continue;
+        }
+        break pid;
     };
     drop(stack);
     if pid < 0 {
-        return r.call("clone", "CLONE_VM|CLONE_VFORK|SIGCHLD", Err(Errno::last()));
+        return r.call("clone", flags.1, Err(Errno::last()));
     }
     let child = Pid::from_raw(pid);
     drop(wr);
@@ -219,7 +245,7 @@ pub fn spawn(
         let _ = waitpid(child, None);
         return r.call(call, shown, Err(errno));
     }
-    let _ = r.call("clone", "CLONE_VM|CLONE_VFORK|SIGCHLD", Ok(pid));
+    let _ = r.call("clone", flags.1, Ok(pid));
     r.call(call, shown, Ok(())).map(|()| child)
 }
 
