@@ -463,6 +463,25 @@ impl Open {
     }
 }
 
+/// A lesson view for tests: id "x", no text, no checks, nothing passed through.
+#[cfg(test)]
+impl LessonView {
+    pub(crate) fn bare() -> LessonView {
+        LessonView {
+            id: "x".into(),
+            title: "X".into(),
+            order: 1,
+            sections: Vec::new(),
+            tries: Vec::new(),
+            hints: Vec::new(),
+            checks: Vec::new(),
+            rootless_note: None,
+            passing: Vec::new(),
+            by_hand: false,
+        }
+    }
+}
+
 /// An app for tests: no host facts, the default theme, these steps.
 #[cfg(test)]
 impl App {
@@ -505,16 +524,8 @@ mod tests {
             }),
         };
         let mut v = LessonView {
-            id: "x".into(),
-            title: "X".into(),
-            order: 1,
-            sections: Vec::new(),
-            tries: Vec::new(),
-            hints: Vec::new(),
             checks: vec![row("a", Some(true)), row("b", None), row("c", Some(false))],
-            rootless_note: None,
-            passing: Vec::new(),
-            by_hand: false,
+            ..LessonView::bare()
         };
         assert_eq!(
             v.summary().as_deref(),

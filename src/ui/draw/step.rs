@@ -369,17 +369,24 @@ mod tests {
         assert!(t.contains("Try in the shell (s):"), "{t}");
     }
 
+    /// The whole screen at `w` x `h` with the shipped lesson `id` open, no step taken.
+    fn lesson_screen(id: &str, w: u16, h: u16) -> String {
+        let set = crate::lesson::set::builtin().unwrap();
+        let mut app = App::for_tests(Vec::new());
+        app.lesson = Some(LessonView::from_file(set.get(id).unwrap()));
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+        term.draw(|f| crate::ui::draw::draw(f, &app)).unwrap();
+        crate::ui::draw::buffer_text(term.backend().buffer())
+    }
+
     #[test]
     fn the_footer_offers_the_host_shell_first_in_a_lesson_made_by_hand() {
         let footer = |id: &str| {
-            let set = crate::lesson::set::builtin().unwrap();
-            let mut app = App::for_tests(Vec::new());
-            app.lesson = Some(LessonView::from_file(set.get(id).unwrap()));
-            let mut term =
-                ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
-            term.draw(|f| crate::ui::draw::draw(f, &app)).unwrap();
-            let text = crate::ui::draw::buffer_text(term.backend().buffer());
-            text.lines().last().unwrap().to_string()
+            lesson_screen(id, 80, 24)
+                .lines()
+                .last()
+                .unwrap()
+                .to_string()
         };
         let by_hand = footer("by-hand-unshare");
         assert!(
@@ -392,21 +399,12 @@ mod tests {
 
     #[test]
     fn a_lesson_made_by_hand_says_the_panes_wait_for_the_learners_container() {
-        let screen = |id: &str| {
-            let set = crate::lesson::set::builtin().unwrap();
-            let mut app = App::for_tests(Vec::new());
-            app.lesson = Some(LessonView::from_file(set.get(id).unwrap()));
-            let mut term =
-                ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50)).unwrap();
-            term.draw(|f| crate::ui::draw::draw(f, &app)).unwrap();
-            crate::ui::draw::buffer_text(term.backend().buffer())
-        };
-        let by_hand = screen("by-hand-unshare");
+        let by_hand = lesson_screen("by-hand-unshare", 200, 50);
         assert!(
             by_hand.contains("none isolated yet: make your container in the host shell (h)"),
             "{by_hand}"
         );
-        let uts = screen("uts");
+        let uts = lesson_screen("uts", 200, 50);
         assert!(uts.contains("Namespaces: 0/8 isolated"), "{uts}");
     }
 }
