@@ -16,7 +16,6 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use underhood::observe::containers::{Container, Listing, NsSet, Reference};
@@ -29,21 +28,12 @@ use underhood::ui::explore::picker::{self, Picker};
 use underhood::ui::explore::{Action, Explore, Explored, view};
 use underhood::ui::theme::{Theme, ThemeKind};
 
-const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+#[path = "fixtures/tui/screen.rs"]
+#[allow(dead_code)] // its `render` draws the TUI; the explore screens draw their own
+mod screen;
+use screen::text;
 
-fn text(buf: &Buffer) -> String {
-    let a = buf.area;
-    let mut out = String::new();
-    for y in a.top()..a.bottom() {
-        let mut line = String::new();
-        for x in a.left()..a.right() {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 
 fn theme() -> Theme {
     Theme {

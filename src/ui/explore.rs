@@ -102,6 +102,23 @@ pub enum Action {
     Rescan,
 }
 
+/// What every explore screen (picker, compare) does with a key before its own keys: a
+/// key release is nothing, any key closes the help, Ctrl-C quits. `None`: the screen's
+/// own keys decide.
+pub(crate) fn common_key(k: &KeyEvent, help: &mut bool) -> Option<Action> {
+    if k.kind == KeyEventKind::Release {
+        return Some(Action::None);
+    }
+    if *help {
+        *help = false;
+        return Some(Action::None);
+    }
+    if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+        return Some(Action::Quit);
+    }
+    None
+}
+
 impl Explore {
     pub fn new(
         explored: Explored,

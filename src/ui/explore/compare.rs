@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Constraint;
 use ratatui::text::{Line, Span};
@@ -280,15 +280,8 @@ impl Compare {
     }
 
     pub fn on_key(&mut self, k: KeyEvent, screen: ratatui::layout::Rect) -> Action {
-        if k.kind == KeyEventKind::Release {
-            return Action::None;
-        }
-        if self.help {
-            self.help = false;
-            return Action::None;
-        }
-        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
-            return Action::Quit;
+        if let Some(a) = super::common_key(&k, &mut self.help) {
+            return a;
         }
         match k.code {
             KeyCode::Char('q') | KeyCode::Esc => return Action::Quit,

@@ -2,7 +2,7 @@
 //! from the host's, `observe::containers`), with what made each, its command and the
 //! namespaces it has of its own. Enter explores one.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -58,15 +58,8 @@ impl Picker {
     }
 
     pub fn on_key(&mut self, k: KeyEvent, screen: Rect) -> Action {
-        if k.kind == KeyEventKind::Release {
-            return Action::None;
-        }
-        if self.help {
-            self.help = false;
-            return Action::None;
-        }
-        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
-            return Action::Quit;
+        if let Some(a) = super::common_key(&k, &mut self.help) {
+            return a;
         }
         self.message = None;
         match k.code {
