@@ -323,6 +323,27 @@ impl App {
             .count()
     }
 
+    /// A lesson made by hand whose learner has no container yet: the panes show
+    /// underhood's idle process, which shares every namespace with the host (the
+    /// target becomes the learner's newest container as soon as one exists).
+    pub fn waiting_for_by_hand(&self) -> bool {
+        if !self.lesson.as_ref().is_some_and(|l| l.by_hand) {
+            return false;
+        }
+        let Some(snap) = self.snap.as_ref() else {
+            return true;
+        };
+        !snap.ns.iter().any(|l| {
+            !l.kind.for_children()
+                && l.inode.is_some()
+                && self
+                    .host_ns
+                    .iter()
+                    .find(|h| h.kind == l.kind)
+                    .is_some_and(|h| h.inode.is_some() && h.inode != l.inode)
+        })
+    }
+
     /// Whether this launch sets cgroup limits at all (some lessons do not): without
     /// one the memory hog has no limit to hit.
     pub fn limits_memory(&self) -> bool {

@@ -17,6 +17,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let Some(current) = h.current else {
         let text = if app.cgroup_skipped.is_some() {
             "no memory limit: the cgroup step is skipped here (the step pane says why)"
+        } else if app.lesson.as_ref().is_some_and(|l| l.by_hand) {
+            "your container has no memory cgroup with a limit: its usage shows here once it has one (By hand 3 makes one)"
         } else if !app.limits_memory() {
             "no memory limit in this launch: it has no cgroup step (the cgroups and OOM lessons have one)"
         } else if app.snap.is_some() {

@@ -77,11 +77,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         .collect();
     let g = geometry(app, area);
     let offset = g.offset(app.scrolled(Pane::Namespaces));
-    let by_hand = app.lesson.as_ref().is_some_and(|l| l.by_hand);
-    let title = if by_hand && isolated == 0 {
+    let title = if app.waiting_for_by_hand() {
         // Made by hand: until the learner's container exists the panes show
         // underhood's idle process, which shares every namespace with the host.
-        "Namespaces: none isolated yet: make your container in the host shell (h)".to_string()
+        fitted(
+            area,
+            "Namespaces: none isolated yet: make your container in the host shell (h)",
+            "Namespaces: none isolated yet",
+        )
     } else {
         format!(
             "Namespaces: {isolated}/8 isolated (pid {})",
@@ -105,4 +108,15 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         t,
     ));
     super::cache::table(f, "namespaces", table, offset, area, t.text());
+}
+
+/// The long title where it fits in the pane's top border, else the short one.
+pub(crate) fn fitted(area: Rect, long: &str, short: &str) -> String {
+    let room = area.width.saturating_sub(4) as usize;
+    if long.chars().count() <= room {
+        long
+    } else {
+        short
+    }
+    .to_string()
 }

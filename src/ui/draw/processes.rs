@@ -77,7 +77,15 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         crate::ui::draw::block(
             app,
             Pane::Processes,
-            if empty {
+            if !empty && app.waiting_for_by_hand() {
+                // Its one process is ours, not the learner's: say so, or a newcomer
+                // looks for what they did in it.
+                super::namespaces::fitted(
+                    area,
+                    "Processes: underhood's idle process, until your container exists",
+                    "Processes: underhood's idle process",
+                )
+            } else if empty {
                 "Processes (none yet)".into()
             } else {
                 format!("Processes ({})", nodes.len())

@@ -404,7 +404,74 @@ mod tests {
             by_hand.contains("none isolated yet: make your container in the host shell (h)"),
             "{by_hand}"
         );
+        assert!(by_hand.contains("By hand 3 makes one"), "{by_hand}");
+        let small = lesson_screen("by-hand-unshare", 80, 24);
+        assert!(small.contains("Namespaces: none isolated yet ─"), "{small}");
         let uts = lesson_screen("uts", 200, 50);
         assert!(uts.contains("Namespaces: 0/8 isolated"), "{uts}");
+        assert!(!uts.contains("idle process"), "{uts}");
+    }
+
+    #[test]
+    fn a_lesson_made_by_hand_shows_the_learners_container_once_it_exists() {
+        use crate::ns::Ns;
+        use crate::observe::namespaces::{NsFile, NsLink};
+        let link = |kind, inode| NsLink {
+            kind,
+            inode: Some(inode),
+            text: None,
+            error: None,
+        };
+        let set = crate::lesson::set::builtin().unwrap();
+        let mut app = App::for_tests(Vec::new());
+        app.lesson = Some(LessonView::from_file(set.get("by-hand-unshare").unwrap()));
+        app.host_ns = Ns::BY_FILE
+            .iter()
+            .enumerate()
+            .map(|(i, k)| link(NsFile::of(*k), 100 + i as u64))
+            .collect();
+        // underhood's idle process: every namespace the host's.
+        let idle = crate::observe::ptree::Proc {
+            pid: 42,
+            ppid: 41,
+            comm: "underhood-init".into(),
+            cmdline: None,
+            state: crate::observe::ptree::ProcState::Sleeping,
+            start_time: 0,
+            status: Default::default(),
+            uid_map: None,
+            gid_map: None,
+        };
+        app.snap = Some(crate::observe::snapshot::Snapshot {
+            ns: app.host_ns.clone(),
+            tree: vec![crate::observe::ptree::ProcNode {
+                depth: 0,
+                proc: idle,
+            }],
+            ..Default::default()
+        });
+        assert!(app.waiting_for_by_hand());
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50)).unwrap();
+        term.draw(|f| crate::ui::draw::draw(f, &app)).unwrap();
+        let screen = crate::ui::draw::buffer_text(term.backend().buffer());
+        assert!(
+            screen.contains("Processes: underhood's idle process, until your container exists"),
+            "{screen}"
+        );
+        // The learner's unshare --uts: one namespace of its own.
+        let mut ns = app.host_ns.clone();
+        for l in ns.iter_mut().filter(|l| l.kind.ns() == Ns::Uts) {
+            l.inode = l.inode.map(|i| i + 1000);
+        }
+        app.snap = Some(crate::observe::snapshot::Snapshot {
+            ns,
+            ..Default::default()
+        });
+        assert!(!app.waiting_for_by_hand());
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50)).unwrap();
+        term.draw(|f| crate::ui::draw::draw(f, &app)).unwrap();
+        let screen = crate::ui::draw::buffer_text(term.backend().buffer());
+        assert!(screen.contains("Namespaces: 1/8 isolated"), "{screen}");
+        assert!(!screen.contains("idle process"), "{screen}");
     }
 }
