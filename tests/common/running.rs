@@ -4,6 +4,7 @@
 //! command printed before `ready`.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -33,13 +34,26 @@ impl Running {
         args.extend_from_slice(mode);
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--", "/bin/sh", "-c", script]);
-        let mut child = Command::new(BIN)
-            .args(&args)
+        let mut cmd = Command::new(BIN);
+        cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn underhood run");
+            .stderr(Stdio::inherit());
+        // A test binary started as a background job (`cargo test ... &` in a script)
+        // inherits SIGINT and SIGQUIT ignored, and exec keeps an ignored disposition
+        // (signal(7)): the command inside would ignore the SIGINT that `run` passes
+        // on. Give the child the defaults a terminal's foreground job has.
+        // SAFETY: between fork and exec only signal(2), async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                use nix::sys::signal::{SigHandler, signal};
+                for s in [Signal::SIGINT, Signal::SIGQUIT] {
+                    signal(s, SigHandler::SigDfl).map_err(std::io::Error::from)?;
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("spawn underhood run");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut lines = Vec::new();
         let start = Instant::now();
