@@ -7,10 +7,11 @@
 //! Times and the memory history come from the recording, so every run draws the same
 //! screens. A change to a screen fails here with a diff; accept it with
 //! `cargo insta review` (or `INSTA_UPDATE=always cargo test --test ui_screens`) after
-//! looking at it.
+//! looking at it. The helpers are beside it in tests/ui_screens/: `drive` (keys, focus,
+//! shells, as the main loop does) and `buffer` (styles and one pane's text of a drawn
+//! screen).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier, Style};
 
 use underhood::observe::namespaces;
@@ -19,6 +20,10 @@ use underhood::ui::app::{App, Pane};
 use underhood::ui::theme::ThemeKind;
 use underhood::ui::update::{Command, Msg};
 
+#[path = "ui_screens/buffer.rs"]
+mod buffer;
+#[path = "ui_screens/drive.rs"]
+mod drive;
 #[path = "fixtures/tui/app.rs"]
 mod recorded;
 #[path = "fixtures/tui/screen.rs"]
@@ -26,80 +31,10 @@ mod screen;
 
 use screen::{render, text};
 
-use recorded::{app_after, app_after_oom, fixtures, load, session, stage_name, theme};
+use buffer::{pane_text, styles};
+use drive::{app_with_theme, focus, pivot_step, press, update, with_both_shells};
 
-fn press(app: &mut App, code: KeyCode) -> Vec<Command> {
-    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-}
-
-/// Moves the focus to `pane` with Tab, as a learner would.
-fn focus(app: &mut App, pane: Pane) {
-    for _ in 0..Pane::ALL.len() {
-        if app.focus == pane {
-            return;
-        }
-        press(app, KeyCode::Tab);
-    }
-    panic!("Tab never reached {pane:?}");
-}
-
-// ---------------------------------------------------------------- drawing
-
-fn style_name(s: Style) -> String {
-    let c = |c: Option<Color>| match c {
-        None | Some(Color::Reset) => "-".to_string(),
-        Some(c) => format!("{c:?}"),
-    };
-    let mut out = format!("fg={} bg={}", c(s.fg), c(s.bg));
-    let m = s.add_modifier - s.sub_modifier;
-    if !m.is_empty() {
-        out.push_str(&format!(" {m:?}"));
-    }
-    out
-}
-
-/// The screen's styles as runs of equal style per row (`y x0..x1 style`), the
-/// default style left out: what colours and emphasis carry.
-fn styles(buf: &Buffer) -> String {
-    let a = buf.area;
-    let mut out = String::new();
-    for y in a.top()..a.bottom() {
-        let mut x = a.left();
-        while x < a.right() {
-            let s = style_name(buf[(x, y)].style());
-            let start = x;
-            while x < a.right() && style_name(buf[(x, y)].style()) == s {
-                x += 1;
-            }
-            if s != "fg=- bg=-" {
-                out.push_str(&format!("{y:>2} {start:>3}..{x:<3} {s}\n"));
-            }
-        }
-    }
-    out
-}
-
-/// The text inside the pane whose top border holds `title`.
-fn pane_text(buf: &Buffer, title: &str) -> String {
-    let t = text(buf);
-    let lines: Vec<&str> = t.lines().collect();
-    let (top, col) = lines
-        .iter()
-        .enumerate()
-        .find_map(|(i, l)| l.find(title).map(|c| (i, c)))
-        .unwrap_or_else(|| panic!("no pane titled {title:?} in\n{t}"));
-    let col = lines[top][..col].chars().count();
-    let mut out = String::new();
-    for l in &lines[top + 1..] {
-        let rest: String = l.chars().skip(col.saturating_sub(2)).collect();
-        if rest.starts_with('└') {
-            break;
-        }
-        out.push_str(&rest);
-        out.push('\n');
-    }
-    out
-}
+use recorded::{app_after, app_after_oom, fixtures, load, session, stage_name};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
@@ -190,16 +125,6 @@ fn namespaces_after_all_steps() {
         .find(|l| l.contains("│user "))
         .expect("a user row");
     assert!(user.contains('='), "{user}");
-}
-
-/// The index of the pivot_root step (1-based: the stage recorded after it).
-fn pivot_step() -> usize {
-    session()
-        .steps
-        .iter()
-        .position(|s| matches!(s, Step::EnterRoot { .. }))
-        .expect("a pivot_root step")
-        + 1
 }
 
 #[test]
@@ -352,12 +277,6 @@ fn high_contrast_theme() {
         "high_contrast_80x24",
         format!("{}\n-- styles --\n{}", text(&buf), styles(&buf))
     );
-}
-
-fn app_with_theme(app: &App, kind: ThemeKind) -> App {
-    let mut a = app.clone();
-    a.theme = theme(kind);
-    a
 }
 
 /// `t` cycles the themes: default, high contrast, none, default.
@@ -544,38 +463,6 @@ fn keys_behind_terminal_too_small_do_nothing() {
 
 const THREE_SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 50)];
 
-/// Two shells open (the one inside, the one entered with setns), as the TUI shows them.
-fn with_both_shells(mut app: App) -> App {
-    use underhood::ui::event::Event;
-    use underhood::ui::shell::Slot;
-    let n = app.steps.len();
-    for (slot, title, out) in [
-        (
-            Slot::Spawned,
-            format!("Shell in the container (step {n}/{n})"),
-            "/ # hostname\r\nunderhood\r\n/ # ",
-        ),
-        (
-            Slot::Entered,
-            "Entered with setns (pid 27491)".to_string(),
-            "/ # id -u\r\n0\r\n/ # ",
-        ),
-    ] {
-        app.apply(Event::ShellOpened {
-            slot,
-            title,
-            pid: 1,
-            rows: 3,
-            cols: 30,
-        });
-        app.apply(Event::ShellOutput {
-            slot,
-            bytes: out.as_bytes().to_vec(),
-        });
-    }
-    app
-}
-
 /// The screens a newcomer meets, at the smallest size, a laptop's and a big one: every
 /// pane shows its title and at least three rows (a table its header too), and the
 /// memory graph five rows when it is watched.
@@ -706,10 +593,4 @@ fn a_message_brings_the_step_pane_back_to_its_top() {
     app.info("the hog is already running: watch the memory pane");
     let pane = pane_text(&render(&app, 80, 24), "Step ");
     assert!(pane.contains("the hog is already"), "{pane}");
-}
-
-/// As the main loop does for a key: the events it makes applied, the rest returned.
-fn update(app: &mut App, msg: Msg) -> Vec<Command> {
-    let cmds = underhood::ui::update::update(app, msg);
-    underhood::ui::update::apply_emits(app, cmds)
 }
