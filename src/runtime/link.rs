@@ -5,7 +5,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use anyhow::{Result, anyhow, bail};
+use super::launch_error::{Error, Result};
 
 use super::protocol::{Reply, Request, recv, send};
 use super::report::Report;
@@ -54,21 +54,22 @@ impl Link<'_> {
     pub fn reply(&mut self) -> Result<Reply> {
         loop {
             let reply: Reply =
-                recv(self.sock)?.ok_or_else(|| anyhow!("the subject process died"))?;
+                recv(self.sock)?.ok_or_else(|| Error::Gone("the subject process died".into()))?;
             if !self.note_event(&reply) {
                 return Ok(reply);
             }
         }
     }
 
-    /// Asks, appends the subject's report to `report`, and fails when it says so.
+    /// Asks, appends the subject's report to `report`, and fails when it says so (with
+    /// the errno of its first failed call).
     pub fn ask_into(&mut self, req: &Request, report: &mut Report, failure: &str) -> Result<Reply> {
         let reply = self.ask(req)?;
         if let Some(r) = reply.report() {
             report.extend(r.clone());
         }
-        if let Reply::Done { ok: false, .. } = reply {
-            bail!("{failure}");
+        if let Reply::Done { ok: false, report } = &reply {
+            return Err(Error::reported(failure, report));
         }
         Ok(reply)
     }
