@@ -208,9 +208,19 @@ mod tests {
     #[test]
     fn oversized_and_garbage_frames_are_errors() {
         let mut cur = std::io::Cursor::new(u32::MAX.to_le_bytes().to_vec());
-        assert!(recv::<Reply>(&mut cur).is_err());
+        let e = recv::<Reply>(&mut cur).unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "message of {} bytes refused (limit {MAX_MESSAGE})",
+                u32::MAX
+            )
+        );
         let mut frame = 3u32.to_le_bytes().to_vec();
         frame.extend_from_slice(b"{x}");
-        assert!(recv::<Reply>(&mut std::io::Cursor::new(frame)).is_err());
+        let e = recv::<Reply>(&mut std::io::Cursor::new(frame)).unwrap_err();
+        assert!(matches!(e, Error::Json { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("decoding a message: "), "{e}");
     }
 }
