@@ -681,3 +681,45 @@ impl Drop for Launch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::step::Step;
+
+    /// A step asked of a subject that is gone fails with the kind of its cause kept
+    /// (`StepFailure::cause`), and its errno is the kernel's answer to the send.
+    #[test]
+    fn a_step_of_a_subject_gone_keeps_its_cause() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            proc_root: "/proc".into(),
+            cgroup_root: tmp.path().join("cgroup"),
+            state_dir: tmp.path().join("state"),
+            cache_dir: tmp.path().join("cache"),
+        };
+        let steps = vec![Step::Uts {
+            hostname: "box".into(),
+        }];
+        let d = super::super::double::launch(&paths, steps, None, None).unwrap();
+        let mut launch = d.launch;
+        // The subject reads the end of the stream and returns: its end closes.
+        nix::sys::socket::shutdown(
+            std::os::fd::AsRawFd::as_raw_fd(&launch.socket_fd()),
+            nix::sys::socket::Shutdown::Write,
+        )
+        .unwrap();
+        d.subject.join().unwrap();
+        let f = launch.step().unwrap_err();
+        let cause = f.cause.as_ref().expect("a cause");
+        assert!(cause.is_gone(), "{cause:?}");
+        assert_eq!(
+            f.message,
+            format!("step 'UTS namespace (hostname box)' failed: {cause}")
+        );
+        assert!(f.report.errno().is_none(), "no call of the step failed");
+        assert_eq!(f.errno(), cause.errno());
+        assert!(f.errno().is_some());
+        launch.teardown().unwrap();
+    }
+}

@@ -114,10 +114,15 @@ impl Error {
         }
     }
 
-    /// Whether the other process is gone (under whatever context was added).
+    /// Whether the other process is gone (under whatever context was added): it said
+    /// nothing more, or the kernel refused to send to it (EPIPE, ECONNRESET: its end
+    /// of the socket is closed, unix(7)).
     pub fn is_gone(&self) -> bool {
         match self {
             Error::Gone(_) => true,
+            Error::Io { err, .. } => {
+                matches!(err.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET))
+            }
             Error::Context { err, .. } => err.is_gone(),
             _ => false,
         }
