@@ -14,6 +14,7 @@ pub mod fault;
 pub mod fdpass;
 pub mod host_shell;
 pub mod image;
+pub mod launch_error;
 pub mod launcher;
 pub mod link;
 pub mod mounts;

@@ -24,6 +24,14 @@ macro_rules! context_trait {
             }
         }
 
+        crate::runtime::context::ctx_trait!($error, $none);
+    };
+}
+
+/// The `Ctx` trait alone, for an error whose `errno()` has more kinds to look into
+/// (`runtime::launch_error`): the variants `Io`, `Sys`, `Json` and `Context` as above.
+macro_rules! ctx_trait {
+    ($error:ident, $none:ident) => {
         /// `with_context` for this module's errors: says what was being done.
         pub trait Ctx<T> {
             fn ctx<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T, $error>;
@@ -74,3 +82,4 @@ macro_rules! context_trait {
 }
 
 pub(crate) use context_trait;
+pub(crate) use ctx_trait;

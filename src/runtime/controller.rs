@@ -6,11 +6,11 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::cgroup::{self, Cgroup};
+use super::launch_error::{Ctx, Error, Result};
 use super::link::Link;
 use super::paths::Paths;
 use super::protocol::{Console, Reply, Request, SpawnSpec, recv, send};
@@ -33,18 +33,32 @@ pub struct Captured {
     pub timed_out: bool,
 }
 
-/// A step that failed: its report says which call and which errno.
+/// A step that failed: its report says which call and which errno; `cause`, when
+/// there is one, is the error that stopped it (the subject gone, a reply out of step,
+/// a controller's part refused), kept with its kind.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct StepFailure {
     pub report: Box<Report>,
     pub message: String,
+    pub cause: Option<Error>,
 }
 
 impl StepFailure {
-    /// The errno of the first failed call, when the failure was a kernel's answer.
+    fn new(report: Report, message: String, cause: Option<Error>) -> StepFailure {
+        StepFailure {
+            report: Box::new(report),
+            message,
+            cause,
+        }
+    }
+
+    /// The errno of the first failed call, when the failure was a kernel's answer:
+    /// the report's, else the cause's.
     pub fn errno(&self) -> Option<nix::errno::Errno> {
-        self.report.errno()
+        self.report
+            .errno()
+            .or_else(|| self.cause.as_ref().and_then(Error::errno))
     }
 }
 
@@ -59,6 +73,23 @@ fn failure_message(what: &str, report: &Report, otherwise: &str) -> String {
         ),
         None if otherwise.is_empty() => format!("{what} failed"),
         None => format!("{what} failed: {otherwise}"),
+    }
+}
+
+/// A spawn the subject refused (`Done`: its report names the failed call) or answered
+/// out of step.
+fn refused(title: &str, reply: Reply) -> StepFailure {
+    match reply {
+        Reply::Done { report, .. } => {
+            let message = failure_message(title, &report, "");
+            let cause = Error::reported(message.clone(), &report);
+            StepFailure::new(report, message, Some(cause))
+        }
+        other => {
+            let message = format!("{title}: unexpected reply {other:?}");
+            let cause = Error::Protocol(message.clone());
+            StepFailure::new(Report::new(title), message, Some(cause))
+        }
     }
 }
 
@@ -117,7 +148,7 @@ impl Launch {
         let child = spawned
             .child
             .take()
-            .ok_or_else(|| anyhow!("the subject was adopted twice"))?;
+            .ctx(|| "the subject was adopted twice")?;
         let pid = child.id() as i32;
         if let Some(id) = spawned.id
             && !session.state.subjects.contains(&id)
@@ -127,7 +158,7 @@ impl Launch {
         let sock = spawned
             .sock
             .take()
-            .ok_or_else(|| anyhow!("the subject's socket was taken twice"))?;
+            .ctx(|| "the subject's socket was taken twice")?;
         Ok(Launch {
             paths,
             session,
@@ -185,8 +216,13 @@ impl Launch {
     pub fn take_console(&mut self) -> Result<OwnedFd> {
         match self.console.take() {
             Some(Ok(fd)) => Ok(fd),
-            Some(Err(e)) => bail!("recvmsg SCM_RIGHTS (the terminal's master end) = {e}"),
-            None => bail!("the container's terminal was never sent"),
+            Some(Err(errno)) => Err(Error::Call {
+                call: "recvmsg SCM_RIGHTS (the terminal's master end)".into(),
+                errno,
+            }),
+            None => Err(Error::Missing(
+                "the container's terminal was never sent".into(),
+            )),
         }
     }
 
@@ -263,21 +299,14 @@ impl Launch {
     /// Returns its pid inside.
     pub fn spawn(&mut self, spec: SpawnSpec) -> Result<(i32, Report), StepFailure> {
         let title = format!("spawn {}", spec.argv.join(" "));
-        let fail = |report: Report, message: String| StepFailure {
-            report: Box::new(report),
-            message,
-        };
         match self.ask(&Request::Spawn(spec)) {
             Ok(Reply::Started { report, pid }) => Ok((pid, report)),
-            Ok(Reply::Done { report, .. }) => {
-                let msg = failure_message(&title, &report, "");
-                Err(fail(report, msg))
-            }
-            Ok(other) => Err(fail(
+            Ok(reply) => Err(refused(&title, reply)),
+            Err(e) => Err(StepFailure::new(
                 Report::new(&title),
-                format!("{title}: unexpected reply {other:?}"),
+                format!("{title}: {e}"),
+                Some(e),
             )),
-            Err(e) => Err(fail(Report::new(&title), format!("{title}: {e:#}"))),
         }
     }
 
@@ -292,10 +321,6 @@ impl Launch {
         cols: u16,
     ) -> Result<(i32, OwnedFd, Report), StepFailure> {
         let title = format!("spawn {} on a terminal", spec.argv.join(" "));
-        let fail = |report: Report, message: String| StepFailure {
-            report: Box::new(report),
-            message,
-        };
         spec.tty = true;
         let console = Console {
             rows,
@@ -312,17 +337,14 @@ impl Launch {
         match reply {
             Ok(Reply::Started { report, pid }) => match master {
                 Ok(master) => Ok((pid, master, report)),
-                Err(e) => Err(fail(report, format!("{title}: {e:#}"))),
+                Err(e) => Err(StepFailure::new(report, format!("{title}: {e}"), Some(e))),
             },
-            Ok(Reply::Done { report, .. }) => {
-                let msg = failure_message(&title, &report, "");
-                Err(fail(report, msg))
-            }
-            Ok(other) => Err(fail(
+            Ok(reply) => Err(refused(&title, reply)),
+            Err(e) => Err(StepFailure::new(
                 Report::new(&title),
-                format!("{title}: unexpected reply {other:?}"),
+                format!("{title}: {e}"),
+                Some(e),
             )),
-            Err(e) => Err(fail(Report::new(&title), format!("{title}: {e:#}"))),
         }
     }
 
@@ -341,7 +363,9 @@ impl Launch {
                 output,
                 timed_out,
             }),
-            other => bail!("unexpected reply to a run request: {other:?}"),
+            other => Err(Error::Protocol(format!(
+                "unexpected reply to a run request: {other:?}"
+            ))),
         }
     }
 
@@ -353,7 +377,7 @@ impl Launch {
                 self.sock.as_fd(),
                 nix::poll::PollFlags::POLLIN,
             )];
-            let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).context("poll")?;
+            let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).ctx(|| "poll")?;
             if n == 0 {
                 return Ok(true);
             }
@@ -369,10 +393,11 @@ impl Launch {
     /// Runs the next step; on failure the report names the failed call.
     pub fn step(&mut self) -> Result<Report, StepFailure> {
         let Some(step) = self.steps.get(self.next).cloned() else {
-            return Err(StepFailure {
-                report: Box::new(Report::new("none")),
-                message: "no step left".into(),
-            });
+            return Err(StepFailure::new(
+                Report::new("none"),
+                "no step left".into(),
+                None,
+            ));
         };
         // A step whose controller part comes between two of the subject's (id maps, a
         // veth moved in) goes one at a time.
@@ -395,15 +420,9 @@ impl Launch {
                 Ok(report)
             }
             Err(e) => {
-                let message = failure_message(
-                    &format!("step '{}'", step.title()),
-                    &report,
-                    &format!("{e:#}"),
-                );
-                Err(StepFailure {
-                    report: Box::new(report),
-                    message,
-                })
+                let message =
+                    failure_message(&format!("step '{}'", step.title()), &report, &e.to_string());
+                Err(StepFailure::new(report, message, Some(e)))
             }
         }
     }
@@ -489,8 +508,8 @@ impl Launch {
                 report.micros += r.micros;
                 report.extend(r.clone());
             }
-            if let Reply::Done { ok: false, .. } = reply {
-                bail!("the subject reported a failure");
+            if let Reply::Done { ok: false, report } = &reply {
+                return Err(Error::reported("the subject reported a failure", report));
             }
             part.after(&mut self.outside(self.next), reply)
         });
@@ -531,7 +550,9 @@ impl Launch {
                 self.link().note_event(&r);
                 Ok(None)
             }
-            Some(other) => bail!("unexpected message from the subject: {other:?}"),
+            Some(other) => Err(Error::Protocol(format!(
+                "unexpected message from the subject: {other:?}"
+            ))),
             None => {
                 // PID 1 died without a word: killed (SIGKILL, OOM) or crashed.
                 let e = self.reap_first().unwrap_or(Exit {
@@ -604,28 +625,25 @@ impl Launch {
         // and the directory go. A pipelined launch (`run`) has no host shell and no
         // lesson: it is spared the scan of /proc.
         if !self.pipeline {
-            errors.extend(super::by_hand::clean(
-                &self.paths,
-                &self.session,
-                &mut report,
-            ));
+            let by_hand = super::by_hand::clean(&self.paths, &self.session, &mut report);
+            errors.extend(by_hand.into_iter().map(Error::Failed));
         }
         if let Some(Err(e)) = self.cgroup.take().map(|cg| cg.remove(&mut report)) {
-            errors.push(format!("{e:#}"));
+            errors.push(e.into());
         }
         for veth in self.session.state.veths.clone() {
             if let Err(e) = delete_veth(&mut *self.sys, &veth, &mut report) {
-                errors.push(format!("{e:#}"));
+                errors.push(e);
             }
         }
         if let Err(e) = self.session.remove_dir() {
-            errors.push(format!("{e:#}"));
+            errors.push(e);
         }
         report.micros = started.elapsed().as_micros() as u64;
         if errors.is_empty() {
             Ok(report)
         } else {
-            bail!("cleanup was incomplete: {}", errors.join("; "))
+            Err(Error::Cleanup(errors))
         }
     }
 
@@ -659,7 +677,49 @@ impl Launch {
 impl Drop for Launch {
     fn drop(&mut self) {
         if let Err(e) = self.teardown() {
-            eprintln!("underhood: {e:#}");
+            eprintln!("underhood: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::step::Step;
+
+    /// A step asked of a subject that is gone fails with the kind of its cause kept
+    /// (`StepFailure::cause`), and its errno is the kernel's answer to the send.
+    #[test]
+    fn a_step_of_a_subject_gone_keeps_its_cause() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            proc_root: "/proc".into(),
+            cgroup_root: tmp.path().join("cgroup"),
+            state_dir: tmp.path().join("state"),
+            cache_dir: tmp.path().join("cache"),
+        };
+        let steps = vec![Step::Uts {
+            hostname: "box".into(),
+        }];
+        let d = super::super::double::launch(&paths, steps, None, None).unwrap();
+        let mut launch = d.launch;
+        // The subject reads the end of the stream and returns: its end closes.
+        nix::sys::socket::shutdown(
+            std::os::fd::AsRawFd::as_raw_fd(&launch.socket_fd()),
+            nix::sys::socket::Shutdown::Write,
+        )
+        .unwrap();
+        d.subject.join().unwrap();
+        let f = launch.step().unwrap_err();
+        let cause = f.cause.as_ref().expect("a cause");
+        assert!(cause.is_gone(), "{cause:?}");
+        assert_eq!(
+            f.message,
+            format!("step 'UTS namespace (hostname box)' failed: {cause}")
+        );
+        assert!(f.report.errno().is_none(), "no call of the step failed");
+        assert_eq!(f.errno(), cause.errno());
+        assert!(f.errno().is_some());
+        launch.teardown().unwrap();
     }
 }

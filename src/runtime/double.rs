@@ -8,10 +8,10 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Result;
 use nix::errno::Errno;
 
 use super::controller::{Launch, Spawned};
+use super::launch_error::Result;
 use super::paths::Paths;
 use super::state::Session;
 use super::step::Step;

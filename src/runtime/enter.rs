@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use nix::sched::CloneFlags;
 
 use crate::ns::{Ns, flag_names};
-use anyhow::{Context as _, bail};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -24,6 +23,7 @@ use std::process::{Child, Command, Stdio};
 use super::cgroup::Cgroup;
 use super::console;
 use super::controller::Launch;
+use super::launch_error::{Ctx, Error, Result};
 use super::protocol::Console;
 use super::report::Report;
 use super::step::Step;
@@ -73,8 +73,8 @@ pub fn main(args: EnterArgs) -> ! {
     let code = match enter(&args, &mut r) {
         Ok(()) => 0,
         Err(e) => {
-            r.note(format!("{e:#}"));
-            eprintln!("underhood enter: {e:#}");
+            r.note(e.to_string());
+            eprintln!("underhood enter: {e}");
             1
         }
     };
@@ -89,7 +89,7 @@ fn send_report(r: &Report) {
     let _ = f.write_all(&serde_json::to_vec(r).unwrap_or_default());
 }
 
-fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
+fn enter(args: &EnterArgs, r: &mut Report) -> Result<()> {
     let target = args.target.to_string();
     let me = std::process::id().to_string();
     // Everything is opened by host paths first: once in the container's mount
@@ -158,7 +158,7 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
             };
             if set {
                 return Err(std::io::Error::last_os_error())
-                    .context("setsid, TIOCSCTTY and dup2 of the terminal");
+                    .ctx(|| "setsid, TIOCSCTTY and dup2 of the terminal");
             }
             drop(pty.slave);
             let _ = nix::unistd::chdir("/");
@@ -167,7 +167,7 @@ fn enter(args: &EnterArgs, r: &mut Report) -> anyhow::Result<()> {
                 let prog = super::security::filter(deny)?;
                 let mut quiet = Report::new("security");
                 super::security::apply(&mut Linux, &mut quiet, &keep, &prog, deny)
-                    .map_err(|e| anyhow::anyhow!("security: {e}"))?;
+                    .ctx(|| "security")?;
             }
             let argv: Vec<CString> = args
                 .argv
@@ -198,7 +198,7 @@ impl Launch {
         env: Vec<(String, String)>,
         rows: u16,
         cols: u16,
-    ) -> anyhow::Result<(Child, OwnedFd, Report)> {
+    ) -> Result<(Child, OwnedFd, Report)> {
         let secure = self.steps[..self.next].iter().find_map(|s| match s {
             Step::Security { keep, deny } => Some((keep.clone(), deny.clone())),
             _ => None,
@@ -216,7 +216,7 @@ impl Launch {
                 stdio: [true; 3],
             },
         };
-        let (ours, theirs) = UnixStream::pair().context("socketpair")?;
+        let (ours, theirs) = UnixStream::pair().ctx(|| "socketpair")?;
         let exe = super::start::subject_exe()?;
         let mut cmd = Command::new(format!("/proc/self/fd/{}", exe.as_raw_fd()));
         cmd.arg0("underhood-enter")
@@ -246,17 +246,17 @@ impl Launch {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().context("starting underhood __enter")?;
+        let mut child = cmd.spawn().ctx(|| "starting underhood __enter")?;
         drop(theirs);
         // The master end first (one byte carrying it), then the report to the end of
         // the stream; an enter that failed before its terminal sends its report alone.
         let (first, master) =
-            super::fdpass::recv_byte(ours.as_raw_fd()).context("recvmsg from underhood __enter")?;
+            super::fdpass::recv_byte(ours.as_raw_fd()).ctx(|| "recvmsg from underhood __enter")?;
         let mut body: Vec<u8> = match (&master, first) {
             (None, Some(b)) => vec![b],
             _ => Vec::new(),
         };
-        std::io::Read::read_to_end(&mut &ours, &mut body).context("reading the enter report")?;
+        std::io::Read::read_to_end(&mut &ours, &mut body).ctx(|| "reading the enter report")?;
         let report: Report = serde_json::from_slice(&body).unwrap_or_else(|_| {
             let mut r = Report::new("enter the running container");
             r.note("the enter helper sent no report");
@@ -266,18 +266,19 @@ impl Launch {
             Some(master) => Ok((child, master, report)),
             None => {
                 let _ = child.wait();
-                match report.failure() {
-                    Some(c) => bail!(
+                let what = match report.failure() {
+                    Some(c) => format!(
                         "{}({}) = {}",
                         c.name,
                         c.args,
                         c.result.as_ref().err().cloned().unwrap_or_default()
                     ),
-                    None => bail!(
+                    None => format!(
                         "underhood __enter made no terminal: {}",
                         report.notes.join("; ")
                     ),
-                }
+                };
+                Err(Error::reported(what, &report))
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use super::launch_error::{Ctx, Result};
 
 use super::controller::Launch;
 use super::paths::Paths;
@@ -26,16 +26,16 @@ pub enum RootSource {
 
 /// The read-only layers, top first: our tools, then the image or rootfs.
 pub fn layers(source: &RootSource, paths: &Paths) -> Result<Vec<PathBuf>> {
-    let mut lower = vec![assemble::tools_layer(paths).context("preparing our tools layer")?];
+    let mut lower = vec![assemble::tools_layer(paths).ctx(|| "preparing our tools layer")?];
     match source {
         RootSource::Dir(dir) => lower.push(dir.clone()),
         RootSource::Image(file) => {
             let img = image::unpack_image(file, paths)
-                .with_context(|| format!("unpacking image {}", file.display()))?;
+                .ctx(|| format!("unpacking image {}", file.display()))?;
             lower.extend(img.layers.into_iter().rev());
         }
         RootSource::Default => {
-            lower.push(assemble::default_rootfs(paths).context("assembling the default rootfs")?)
+            lower.push(assemble::default_rootfs(paths).ctx(|| "assembling the default rootfs")?)
         }
     }
     Ok(lower)

@@ -5,7 +5,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use anyhow::{Result, anyhow, bail};
+use super::launch_error::{Error, Result};
 
 use super::protocol::{Reply, Request, recv, send};
 use super::report::Report;
@@ -54,21 +54,22 @@ impl Link<'_> {
     pub fn reply(&mut self) -> Result<Reply> {
         loop {
             let reply: Reply =
-                recv(self.sock)?.ok_or_else(|| anyhow!("the subject process died"))?;
+                recv(self.sock)?.ok_or_else(|| Error::Gone("the subject process died".into()))?;
             if !self.note_event(&reply) {
                 return Ok(reply);
             }
         }
     }
 
-    /// Asks, appends the subject's report to `report`, and fails when it says so.
+    /// Asks, appends the subject's report to `report`, and fails when it says so (with
+    /// the errno of its first failed call).
     pub fn ask_into(&mut self, req: &Request, report: &mut Report, failure: &str) -> Result<Reply> {
         let reply = self.ask(req)?;
         if let Some(r) = reply.report() {
             report.extend(r.clone());
         }
-        if let Reply::Done { ok: false, .. } = reply {
-            bail!("{failure}");
+        if let Reply::Done { ok: false, report } = &reply {
+            return Err(Error::reported(failure, report));
         }
         Ok(reply)
     }
@@ -107,7 +108,7 @@ impl Link<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::protocol::send;
+    use crate::runtime::protocol::{recv, send};
 
     /// The master end arrives between `Reply::Console` and the `Started` it goes with,
     /// after an unasked message; the reply is the `Started`, the descriptor kept.
@@ -143,5 +144,48 @@ mod tests {
         drop(fd);
         let mut buf = [0u8; 2];
         assert_eq!(nix::unistd::read(&rd, &mut buf), Ok(1));
+    }
+
+    /// A refusal the subject reports carries its call's errno (typed, from the
+    /// report); a subject that closed the socket is `Gone`.
+    #[test]
+    fn a_refusal_keeps_its_errno_and_a_closed_socket_is_gone() {
+        let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+        let mut refused = Report::new("veth (inside)");
+        let _ = refused.call(
+            "ioctl",
+            "SIOCSIFNAME",
+            Err::<(), _>(nix::errno::Errno::EEXIST),
+        );
+        let done = Reply::Done {
+            report: refused,
+            ok: false,
+        };
+        send(&mut theirs, &done).unwrap();
+        let (mut got, mut exit, mut console) = (Vec::new(), None, None);
+        let mut link = Link {
+            sock: &mut ours,
+            reaped: &mut got,
+            exit: &mut exit,
+            console: &mut console,
+        };
+        let mut report = Report::new("network namespace + veth pair");
+        let e = link
+            .ask_into(
+                &Request::NoInit,
+                &mut report,
+                "configuring eth0 inside failed",
+            )
+            .unwrap_err();
+        assert_eq!(e.to_string(), "configuring eth0 inside failed");
+        assert_eq!(e.errno(), Some(nix::errno::Errno::EEXIST));
+        assert_eq!(report.errno(), Some(nix::errno::Errno::EEXIST), "appended");
+        // The subject read what was asked, then ended.
+        let asked: Option<Request> = recv(&mut theirs).unwrap();
+        assert!(matches!(asked, Some(Request::NoInit)));
+        drop(theirs);
+        let gone = link.reply().unwrap_err();
+        assert!(gone.is_gone(), "{gone:?}");
+        assert_eq!(gone.to_string(), "the subject process died");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 
-use anyhow::{Context, Result, bail};
+use super::launch_error::{Ctx, Error, Result};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::report::Report;
@@ -140,13 +140,14 @@ impl Reply {
 const MAX_MESSAGE: u32 = 16 << 20;
 
 pub fn send<T: Serialize>(w: &mut impl Write, msg: &T) -> Result<()> {
-    let body = serde_json::to_vec(msg).context("encoding a message")?;
-    let len = u32::try_from(body.len()).context("message too large")?;
+    let body = serde_json::to_vec(msg).ctx(|| "encoding a message")?;
+    let len = u32::try_from(body.len())
+        .map_err(|e| Error::Protocol(format!("message too large: {e}")))?;
     let mut frame = Vec::with_capacity(body.len() + 4);
     frame.extend_from_slice(&len.to_le_bytes());
     frame.extend_from_slice(&body);
     // One write: the other side never sees half a frame from two writers.
-    w.write_all(&frame).context("sending a message")?;
+    w.write_all(&frame).ctx(|| "sending a message")?;
     Ok(())
 }
 
@@ -156,17 +157,19 @@ pub fn recv<T: DeserializeOwned>(r: &mut impl Read) -> Result<Option<T>> {
     match r.read_exact(&mut len) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e).context("reading a message header"),
+        Err(e) => return Err(e).ctx(|| "reading a message header"),
     }
     let len = u32::from_le_bytes(len);
     if len > MAX_MESSAGE {
-        bail!("message of {len} bytes refused (limit {MAX_MESSAGE})");
+        return Err(Error::Protocol(format!(
+            "message of {len} bytes refused (limit {MAX_MESSAGE})"
+        )));
     }
     let mut body = vec![0u8; len as usize];
-    r.read_exact(&mut body).context("reading a message body")?;
+    r.read_exact(&mut body).ctx(|| "reading a message body")?;
     serde_json::from_slice(&body)
         .map(Some)
-        .context("decoding a message")
+        .ctx(|| "decoding a message")
 }
 
 #[cfg(test)]
@@ -205,9 +208,19 @@ mod tests {
     #[test]
     fn oversized_and_garbage_frames_are_errors() {
         let mut cur = std::io::Cursor::new(u32::MAX.to_le_bytes().to_vec());
-        assert!(recv::<Reply>(&mut cur).is_err());
+        let e = recv::<Reply>(&mut cur).unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "message of {} bytes refused (limit {MAX_MESSAGE})",
+                u32::MAX
+            )
+        );
         let mut frame = 3u32.to_le_bytes().to_vec();
         frame.extend_from_slice(b"{x}");
-        assert!(recv::<Reply>(&mut std::io::Cursor::new(frame)).is_err());
+        let e = recv::<Reply>(&mut std::io::Cursor::new(frame)).unwrap_err();
+        assert!(matches!(e, Error::Json { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("decoding a message: "), "{e}");
     }
 }

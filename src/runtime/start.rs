@@ -10,7 +10,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 use std::sync::OnceLock;
 
-use anyhow::{Context, Result, anyhow};
+use super::launch_error::{Ctx, Result};
 
 use super::paths::Paths;
 use super::protocol::SUBJECT_FD;
@@ -48,7 +48,7 @@ impl Spawned {
         // PID 1 is the shim's child; if the shim dies first, PID 1 is re-parented to
         // the nearest subreaper. Being that subreaper (prctl(2)) lets teardown reap it
         // instead of leaving a zombie for the host's init.
-        nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+        nix::sys::prctl::set_child_subreaper(true).ctx(|| "PR_SET_CHILD_SUBREAPER")?;
         let (child, sock) = spawn_subject(stdio)?;
         Ok(Spawned::around(paths, child, sock))
     }
@@ -63,7 +63,7 @@ impl Spawned {
         if threads()? != 1 {
             return Spawned::start(paths);
         }
-        nix::sys::prctl::set_child_subreaper(true).context("PR_SET_CHILD_SUBREAPER")?;
+        nix::sys::prctl::set_child_subreaper(true).ctx(|| "PR_SET_CHILD_SUBREAPER")?;
         let (child, sock) = fork_subject()?;
         Ok(Spawned::around(paths, child, sock))
     }
@@ -176,7 +176,7 @@ pub(super) fn subject_exe() -> Result<&'static OwnedFd> {
         Err(_) => sealed_copy_of_self()?,
     };
     let _ = EXE.set(fd);
-    EXE.get().ok_or_else(|| anyhow!("executable handle lost"))
+    EXE.get().ctx(|| "executable handle lost")
 }
 
 fn readonly_bind_of_self() -> nix::Result<OwnedFd> {
@@ -214,21 +214,21 @@ fn readonly_bind_of_self() -> nix::Result<OwnedFd> {
 }
 
 fn sealed_copy_of_self() -> Result<OwnedFd> {
-    let mut src = std::fs::File::open("/proc/self/exe").context("opening /proc/self/exe")?;
+    let mut src = std::fs::File::open("/proc/self/exe").ctx(|| "opening /proc/self/exe")?;
     let fd = nix::sys::memfd::memfd_create(
         c"underhood",
         nix::sys::memfd::MFdFlags::MFD_CLOEXEC | nix::sys::memfd::MFdFlags::MFD_ALLOW_SEALING,
     )
-    .context("memfd_create")?;
+    .ctx(|| "memfd_create")?;
     let mut dst = std::fs::File::from(fd);
-    std::io::copy(&mut src, &mut dst).context("copying /proc/self/exe into a memfd")?;
+    std::io::copy(&mut src, &mut dst).ctx(|| "copying /proc/self/exe into a memfd")?;
     dst.flush().ok();
     let seals = nix::fcntl::SealFlag::F_SEAL_SEAL
         | nix::fcntl::SealFlag::F_SEAL_SHRINK
         | nix::fcntl::SealFlag::F_SEAL_GROW
         | nix::fcntl::SealFlag::F_SEAL_WRITE;
     nix::fcntl::fcntl(&dst, nix::fcntl::FcntlArg::F_ADD_SEALS(seals))
-        .context("sealing the memfd")?;
+        .ctx(|| "sealing the memfd")?;
     Ok(OwnedFd::from(dst))
 }
 
@@ -240,7 +240,7 @@ enum Stdio {
 }
 
 fn spawn_subject(stdio: Stdio) -> Result<(SubjectProc, UnixStream)> {
-    let (ours, theirs) = UnixStream::pair().context("socketpair")?;
+    let (ours, theirs) = UnixStream::pair().ctx(|| "socketpair")?;
     let exe = subject_exe()?;
     let controller = std::process::id();
     let theirs_fd = theirs.as_raw_fd();
@@ -272,7 +272,7 @@ fn spawn_subject(stdio: Stdio) -> Result<(SubjectProc, UnixStream)> {
             Ok(())
         });
     }
-    let child = cmd.spawn().context("starting the subject process")?;
+    let child = cmd.spawn().ctx(|| "starting the subject process")?;
     drop(theirs);
     Ok((child.into(), ours))
 }
@@ -280,12 +280,12 @@ fn spawn_subject(stdio: Stdio) -> Result<(SubjectProc, UnixStream)> {
 /// How many threads this process has (the `Threads:` line of /proc/self/status).
 fn threads() -> Result<usize> {
     let status =
-        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+        std::fs::read_to_string("/proc/self/status").ctx(|| "reading /proc/self/status")?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| anyhow!("no Threads: line in /proc/self/status"))
+        .ctx(|| "no Threads: line in /proc/self/status")
 }
 
 /// fork(2) a subject: the child puts its end of the socket at fd 3 and the read-only
@@ -294,13 +294,13 @@ fn threads() -> Result<usize> {
 /// caller allows only where no process inside can open it (see launcher.rs).
 /// The caller has checked that this process has one thread.
 fn fork_subject() -> Result<(SubjectProc, UnixStream)> {
-    let (ours, theirs) = UnixStream::pair().context("socketpair")?;
+    let (ours, theirs) = UnixStream::pair().ctx(|| "socketpair")?;
     let exe = subject_exe()?;
     let controller = std::process::id() as i32;
     let (sock_fd, exe_fd) = (theirs.as_raw_fd(), exe.as_raw_fd());
     // SAFETY: this process has one thread (checked by the caller), so the child's copy of
     // memory is consistent; it never returns from subject::main_forked.
-    match unsafe { nix::unistd::fork() }.context("fork")? {
+    match unsafe { nix::unistd::fork() }.ctx(|| "fork")? {
         nix::unistd::ForkResult::Child => {
             // SAFETY: plain syscalls on integers. Both are first moved above 4 so that
             // neither dup2 overwrites the other's source.

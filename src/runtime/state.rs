@@ -9,7 +9,7 @@ use std::fs;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use super::launch_error::{Ctx, Error, Result};
 use serde::{Deserialize, Serialize};
 
 use super::paths::{PREFIX, Paths};
@@ -69,8 +69,8 @@ pub fn is_alive(proc_root: &Path, id: ProcId) -> bool {
 /// A fresh session id: 8 hex digits from the kernel's random pool.
 pub fn new_session_id() -> Result<String> {
     let mut buf = [0u8; 4];
-    let mut f = fs::File::open("/dev/urandom").context("opening /dev/urandom")?;
-    std::io::Read::read_exact(&mut f, &mut buf).context("reading /dev/urandom")?;
+    let mut f = fs::File::open("/dev/urandom").ctx(|| "opening /dev/urandom")?;
+    std::io::Read::read_exact(&mut f, &mut buf).ctx(|| "reading /dev/urandom")?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -110,12 +110,12 @@ impl Session {
             match fs::DirBuilder::new().mode(0o700).create(&dir) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => tries += 1,
-                Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+                Err(e) => return Err(e).ctx(|| format!("creating {}", dir.display())),
             }
         }
         // mkdir(2) applies the umask; chmod(2) does not.
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("chmod 0700 {}", dir.display()))?;
+            .ctx(|| format!("chmod 0700 {}", dir.display()))?;
         let me = std::process::id() as i32;
         let mut s = Session {
             dir,
@@ -164,7 +164,7 @@ impl Session {
     fn save(&mut self) -> Result<()> {
         const ONE_PAGE: usize = 4096;
         let path = self.dir.join(STATE_FILE);
-        let mut body = serde_json::to_vec_pretty(&self.state).context("encoding state")?;
+        let mut body = serde_json::to_vec_pretty(&self.state).ctx(|| "encoding state")?;
         if self.written > 0 && body.len().max(self.written) <= ONE_PAGE {
             body.resize(body.len().max(self.written), b' ');
             if overwrite(&path, &body).is_ok() {
@@ -175,9 +175,9 @@ impl Session {
         }
         let tmp = self.dir.join("state.json.tmp");
         let written = fs::write(&tmp, &body)
-            .with_context(|| format!("writing {}", tmp.display()))
+            .ctx(|| format!("writing {}", tmp.display()))
             .and_then(|()| {
-                fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))
+                fs::rename(&tmp, &path).ctx(|| format!("renaming to {}", path.display()))
             });
         if written.is_err() {
             // A full filesystem (ENOSPC) leaves a cut temporary file: the record on disk
@@ -228,31 +228,31 @@ pub const STATE_ROOT_MODE: u32 = 0o711;
 /// user could have made it first.
 pub fn state_root(dir: &Path) -> Result<()> {
     if let Some(parent) = dir.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
     }
     match fs::DirBuilder::new().mode(STATE_ROOT_MODE).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        Err(e) => return Err(e).ctx(|| format!("creating {}", dir.display())),
     }
-    let meta = fs::symlink_metadata(dir).with_context(|| format!("lstat {}", dir.display()))?;
+    let meta = fs::symlink_metadata(dir).ctx(|| format!("lstat {}", dir.display()))?;
     let me = nix::unistd::geteuid().as_raw();
     if !meta.is_dir() {
-        bail!(
+        return Err(Error::StateDir(format!(
             "refusing the state directory {}: it is not a directory (a symlink?)",
             dir.display()
-        );
+        )));
     }
     if meta.uid() != me {
-        bail!(
+        return Err(Error::StateDir(format!(
             "refusing the state directory {}: it belongs to uid {}, not to us (uid {me})",
             dir.display(),
             meta.uid()
-        );
+        )));
     }
     if meta.mode() & 0o7777 != STATE_ROOT_MODE {
         fs::set_permissions(dir, fs::Permissions::from_mode(STATE_ROOT_MODE))
-            .with_context(|| format!("chmod {STATE_ROOT_MODE:o} {}", dir.display()))?;
+            .ctx(|| format!("chmod {STATE_ROOT_MODE:o} {}", dir.display()))?;
     }
     Ok(())
 }
@@ -275,10 +275,10 @@ pub fn remove_state_root(root: &Path) {
 pub fn remove_session_dir(dir: &Path) -> Result<()> {
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if !is_session_id(name) {
-        bail!(
+        return Err(Error::Refused(format!(
             "refusing to delete {}: not a session directory",
             dir.display()
-        );
+        )));
     }
     match remove_tree_parallel(dir) {
         Ok(()) => Ok(()),
@@ -287,7 +287,7 @@ pub fn remove_session_dir(dir: &Path) -> Result<()> {
             // overlayfs leaves `work/work` with mode 0; rootless, we own it but cannot
             // list it until we give ourselves permission back.
             open_up(dir);
-            fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))
+            fs::remove_dir_all(dir).ctx(|| format!("removing {}", dir.display()))
         }
     }
 }
@@ -378,10 +378,10 @@ pub fn list(paths: &Paths) -> Vec<(PathBuf, Result<State>)> {
         let file = path.join(STATE_FILE);
         let read = || {
             fs::read(&file)
-                .with_context(|| format!("reading {}", file.display()))
+                .ctx(|| format!("reading {}", file.display()))
                 .and_then(|b| {
                     serde_json::from_slice::<State>(&b)
-                        .with_context(|| format!("parsing {}", file.display()))
+                        .ctx(|| format!("parsing {}", file.display()))
                 })
         };
         // A record being rewritten in place (`Session::save`) may be read half old,
@@ -499,8 +499,9 @@ mod tests {
         fs::create_dir(&real).unwrap();
         let link = tmp.path().join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let err = state_root(&link).unwrap_err().to_string();
-        assert!(err.contains("not a directory"), "{err}");
+        let err = state_root(&link).unwrap_err();
+        assert!(matches!(err, Error::StateDir(_)), "{err:?}");
+        assert!(err.to_string().contains("not a directory"), "{err}");
         fs::set_permissions(&real, fs::Permissions::from_mode(0o777)).unwrap();
         state_root(&real).unwrap();
         assert_eq!(

@@ -38,7 +38,7 @@ pub mod time;
 pub mod user;
 pub mod uts;
 
-use anyhow::Result;
+use crate::runtime::launch_error::Result;
 use nix::errno::Errno;
 
 use super::cgroup::{Cgroup, Host, Scope};

@@ -12,7 +12,6 @@
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal, kill};
@@ -21,6 +20,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, getppid};
 
 use super::console;
+use super::launch_error::{Ctx, Error, Result};
 use super::protocol::{Console, Reply, Request, SUBJECT_FD, recv, send};
 use super::report::Report;
 use super::security;
@@ -78,7 +78,7 @@ fn finish(res: Result<()>) -> ! {
     match res {
         Ok(()) => std::process::exit(0),
         Err(e) => {
-            eprintln!("underhood subject: {e:#}");
+            eprintln!("underhood subject: {e}");
             std::process::exit(1)
         }
     }
@@ -97,7 +97,7 @@ fn run(controller: i32, forked: bool) -> Result<()> {
     // The controller set PR_SET_PDEATHSIG before exec; it fires when the parent
     // *thread* dies and races with the parent's exit, so check the parent now.
     if getppid().as_raw() != controller {
-        anyhow::bail!("controller {controller} is gone");
+        return Err(Error::Gone(format!("controller {controller} is gone")));
     }
     // Whatever the caller of the controller left open and not close-on-exec came
     // along through its exec of us (`exec 7</some/dir; underhood run ...`): a door to
@@ -107,12 +107,12 @@ fn run(controller: i32, forked: bool) -> Result<()> {
     // handle at fd 4 kept.
     let first_free = SUBJECT_FD + 1 + i32::from(forked);
     security::close_inherited_fds(first_free as u32)
-        .context("closing the descriptors inherited from the caller")?;
+        .ctx(|| "closing the descriptors inherited from the caller")?;
     // A session of our own, without a controlling terminal (setsid(2),
     // credentials(7)): no process of the container may share the caller's terminal,
     // where TIOCSTI would type into the caller's shell and /dev/tty would open it.
-    if nix::unistd::getsid(None).context("getsid")? != getpid() {
-        nix::unistd::setsid().context("setsid: leaving the caller's session")?;
+    if nix::unistd::getsid(None).ctx(|| "getsid")? != getpid() {
+        nix::unistd::setsid().ctx(|| "setsid: leaving the caller's session")?;
     }
     // SAFETY: fd 3 was placed by the controller for us and nothing else owns it.
     let fd = unsafe { OwnedFd::from_raw_fd(SUBJECT_FD) };
@@ -120,12 +120,12 @@ fn run(controller: i32, forked: bool) -> Result<()> {
         &fd,
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
     )
-    .context("marking the control socket close-on-exec")?;
+    .ctx(|| "marking the control socket close-on-exec")?;
     let _ = nix::sys::prctl::set_name(c"underhood-init");
     let set = signal_set();
-    set.thread_block().context("blocking signals")?;
+    set.thread_block().ctx(|| "blocking signals")?;
     let signals = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .context("signalfd")?;
+        .ctx(|| "signalfd")?;
     let exe = if forked {
         // SAFETY: fd 4 was placed by start.rs for us and nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(SUBJECT_FD + 1) };
@@ -133,7 +133,7 @@ fn run(controller: i32, forked: bool) -> Result<()> {
             &fd,
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
         )
-        .context("marking our binary's handle close-on-exec")?;
+        .ctx(|| "marking our binary's handle close-on-exec")?;
         Some(fd)
     } else {
         nix::fcntl::open(
@@ -170,7 +170,7 @@ impl Subject {
                 ];
                 match poll(&mut fds, PollTimeout::NONE) {
                     Err(Errno::EINTR) => continue,
-                    r => r.context("poll")?,
+                    r => r.ctx(|| "poll")?,
                 };
                 let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
                 (ready(&fds[0]), ready(&fds[1]))
@@ -268,7 +268,7 @@ impl Subject {
                 shim(Pid::from_raw(child))
             }
             Ok(Outcome::Pid1(res)) => {
-                res.context("PR_SET_PDEATHSIG")?;
+                res.ctx(|| "PR_SET_PDEATHSIG")?;
                 return Ok(true);
             }
             Ok(Outcome::ExecInPlace { path, argv, env }) => {
@@ -296,7 +296,7 @@ impl Subject {
         // The controller now waits for the descriptor: without it the stream is out of
         // step, so a failure here ends the subject.
         console::send_master(self.sock.as_fd(), pty.master, r)
-            .context("sendmsg SCM_RIGHTS (the terminal's master end)")?;
+            .ctx(|| "sendmsg SCM_RIGHTS (the terminal's master end)")?;
         Ok(Some(pty.slave))
     }
 
@@ -390,7 +390,7 @@ impl Subject {
     fn on_signals(&mut self) -> Result<bool> {
         let mut child_changed = false;
         let mut stop = false;
-        while let Some(info) = self.signals.read_signal().context("reading signalfd")? {
+        while let Some(info) = self.signals.read_signal().ctx(|| "reading signalfd")? {
             let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
                 continue;
             };
@@ -410,7 +410,7 @@ impl Subject {
                     Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, None, Some(sig as i32)),
                     Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
                     Ok(_) | Err(Errno::EINTR) => continue,
-                    Err(e) => return Err(e).context("waitpid"),
+                    Err(e) => return Err(e).ctx(|| "waitpid"),
                 };
                 if Some(pid) == self.command {
                     self.reply(&Reply::Exited { code, signal })?;
@@ -448,7 +448,7 @@ fn shim(child: Pid) -> ! {
 #[cfg(test)]
 pub(crate) fn serve_with(sock: UnixStream, sys: Box<dyn Sys>) -> Result<()> {
     let signals =
-        SignalFd::with_flags(&SigSet::empty(), SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+        SignalFd::with_flags(&SigSet::empty(), SfdFlags::SFD_CLOEXEC).ctx(|| "signalfd")?;
     let mut s = Subject {
         sock,
         signals,

@@ -83,7 +83,7 @@ impl Headless {
 
     /// The command becomes PID 1 itself, without our init (`run --no-init`).
     pub fn no_init(&mut self) -> Result<()> {
-        self.launch.no_init()
+        Ok(self.launch.no_init()?)
     }
 
     /// Takes every step. Before each, `before` may ask to stop (with its reason);
@@ -264,7 +264,7 @@ impl Headless {
 
     /// Tears the container down (every exit path ends here).
     pub fn teardown(&mut self) -> Result<Report> {
-        self.launch.teardown()
+        Ok(self.launch.teardown()?)
     }
 }
 

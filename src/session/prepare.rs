@@ -45,7 +45,7 @@ pub fn block_signals(extra: &[Signal]) -> Result<SigSet, SessionError> {
 /// The read-only layers for `source` (the first time, the default rootfs is
 /// assembled: a few seconds).
 pub fn layers(source: &RootSource, paths: &Paths) -> Result<Vec<PathBuf>> {
-    launcher::layers(source, paths)
+    Ok(launcher::layers(source, paths)?)
 }
 
 /// The host facts a front end's header shows: root or not, the cgroup layout,

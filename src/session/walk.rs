@@ -145,7 +145,7 @@ impl Starter for Launcher {
     }
 
     fn launch(&mut self, plan: &Options, lower: &[PathBuf], paths: &Paths) -> Result<Launch> {
-        launcher::start(plan, lower.to_vec(), paths)
+        Ok(launcher::start(plan, lower.to_vec(), paths)?)
     }
 }
 
@@ -467,7 +467,7 @@ impl Walk {
     /// Stops the threads and tears the container down (every exit path ends here).
     pub fn teardown(&mut self) -> Result<Report> {
         self.observer.stop();
-        self.launch.teardown()
+        Ok(self.launch.teardown()?)
     }
 }
 

@@ -7,7 +7,7 @@
 //! (`Cgroup::v1_tasks`). It comes before the cgroup namespace and the PID fork, whose
 //! children inherit it.
 
-use anyhow::{Result, anyhow};
+use crate::runtime::launch_error::{Ctx, Result};
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
@@ -64,10 +64,7 @@ impl Part for CgroupStep<'_> {
         if o.cgroup_host.is_none() {
             *o.cgroup_host = Some(cgroup::Host::detect(o.paths)?);
         }
-        let host = o
-            .cgroup_host
-            .as_ref()
-            .ok_or_else(|| anyhow!("no cgroup host"))?;
+        let host = o.cgroup_host.as_ref().ctx(|| "no cgroup host")?;
         let name = o.session.name();
         let l = Limits {
             memory: self.limits.memory,

@@ -2,7 +2,7 @@
 //! cgroup step moved the subject into its cgroup, which then looks like `/` inside.
 //! The subject alone.
 
-use anyhow::Result;
+use crate::runtime::launch_error::Result;
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Part, Shape, unshare};

@@ -2,7 +2,7 @@
 //! stays to reap orphans and forward signals (the subject's serve loop). The fork and
 //! exec are `runtime/spawn.rs`; the controller keeps the command's pid.
 
-use anyhow::{Result, bail};
+use crate::runtime::launch_error::{Error, Result};
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Outside, Part, Shape};
@@ -85,7 +85,9 @@ impl Part for Exec<'_> {
 
     fn after(&self, o: &mut Outside, reply: Reply) -> Result<()> {
         let Reply::Started { pid, .. } = reply else {
-            bail!("unexpected reply to the exec step: {reply:?}");
+            return Err(Error::Protocol(format!(
+                "unexpected reply to the exec step: {reply:?}"
+            )));
         };
         *o.command = Some(pid);
         Ok(())

@@ -1,6 +1,6 @@
 //! The IPC namespace (ipc_namespaces(7)): unshare(CLONE_NEWIPC). The subject alone.
 
-use anyhow::Result;
+use crate::runtime::launch_error::Result;
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Part, Shape, unshare};

@@ -2,7 +2,7 @@
 //! made a slave (`mount --make-rslave /`), so that nothing mounted inside propagates
 //! back to a host whose `/` is shared. The subject alone.
 
-use anyhow::Result;
+use crate::runtime::launch_error::Result;
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Part, Shape, unshare};

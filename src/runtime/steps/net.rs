@@ -8,7 +8,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use crate::runtime::launch_error::{Ctx, Error, Result};
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
@@ -108,7 +108,7 @@ pub fn add_veth(sys: &mut dyn Sys, r: &mut Report, v: &Veth, pid: i32) -> Result
         let res = sys.ip(&args);
         r.shell(shown.clone());
         r.io("netlink", shown, res)
-            .context("creating the veth pair (is iproute2 installed?)")?;
+            .ctx(|| "creating the veth pair (is iproute2 installed?)")?;
     }
     Ok(())
 }
@@ -151,7 +151,9 @@ pub fn configure_veth(sys: &mut dyn Sys, r: &mut Report, veth: &Veth) -> nix::Re
 /// container's network namespace).
 pub fn delete_veth(sys: &mut dyn Sys, name: &str, report: &mut Report) -> Result<()> {
     if !name.starts_with("uh") {
-        bail!("refusing to delete link {name:?}: not one of ours");
+        return Err(Error::Refused(format!(
+            "refusing to delete link {name:?}: not one of ours"
+        )));
     }
     let link = Path::new("/sys/class/net").join(name);
     if !sys.exists(&link) {
@@ -167,7 +169,7 @@ pub fn delete_veth(sys: &mut dyn Sys, name: &str, report: &mut Report) -> Result
     report.shell(format!("ip link del {name}"));
     report
         .io("netlink", format!("ip link del {name}"), res)
-        .with_context(|| format!("deleting veth {name}"))?;
+        .ctx(|| format!("deleting veth {name}"))?;
     Ok(())
 }
 

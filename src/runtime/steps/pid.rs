@@ -12,7 +12,7 @@
 //! instead (if the controller is gone, the next read returns end-of-file).
 //! The controller records the new subject's pid from the reply.
 
-use anyhow::{Result, bail};
+use crate::runtime::launch_error::{Error, Result};
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Outside, Part, Shape};
@@ -73,7 +73,9 @@ impl Part for Pid {
 
     fn after(&self, o: &mut Outside, reply: Reply) -> Result<()> {
         let Reply::Forked { pid, .. } = reply else {
-            bail!("unexpected reply to the PID step: {reply:?}");
+            return Err(Error::Protocol(format!(
+                "unexpected reply to the PID step: {reply:?}"
+            )));
         };
         *o.subject = pid;
         if let Some(id) = state::proc_id(&o.paths.proc_root, pid) {

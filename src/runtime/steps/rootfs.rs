@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use crate::runtime::launch_error::Result;
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 

@@ -4,7 +4,7 @@
 //! When the host's root started us, PID 1 then makes itself non-dumpable. The subject
 //! alone.
 
-use anyhow::Result;
+use crate::runtime::launch_error::Result;
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Part, Shape};

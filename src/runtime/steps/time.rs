@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use crate::runtime::launch_error::Result;
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Part, Shape, unshare};

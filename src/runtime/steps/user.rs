@@ -4,7 +4,7 @@
 //! with the right capabilities in the parent namespace, i.e. from outside; an
 //! unprivileged writer must first deny setgroups(2) before it may write gid_map.
 
-use anyhow::Result;
+use crate::runtime::launch_error::Result;
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 

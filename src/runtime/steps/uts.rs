@@ -1,7 +1,7 @@
 //! The UTS namespace (uts_namespaces(7)): unshare(CLONE_NEWUTS), then sethostname(2).
 //! The subject alone; the host keeps its own name.
 
-use anyhow::Result;
+use crate::runtime::launch_error::Result;
 use nix::errno::Errno;
 
 use super::{Inside, Outcome, Part, Shape, unshare};
