@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 
+use super::error::{Error, Result};
 use super::headless::{Headless, Stopped};
 use super::observer::{Notice, Observer, Sink};
 use crate::observe::containers::{self, Listing, Sources};
@@ -185,7 +185,7 @@ pub fn ours_like(
         match s.take_all(&mut stop, |_| {}) {
             Ok(()) => {}
             Err(Stopped::Asked(sig)) => return Ok(OursLike::Stopped(sig)),
-            Err(Stopped::Failed(f)) => anyhow::bail!("{}", f.failure.message),
+            Err(Stopped::Failed(f)) => return Err(Error::Step(f)),
         }
         let launch = s.launch();
         let inner = launch.command;
@@ -205,7 +205,7 @@ pub fn ours_like(
     })();
     let down = s.teardown();
     let read = read?;
-    down.context("removing the container made to compare with")?;
+    down.map_err(|e| e.context("removing the container made to compare with"))?;
     // A signal while it was read or removed: the caller still ends on it.
     Ok(match (read, stop()) {
         (OursLike::Read(_), Some(sig)) => OursLike::Stopped(sig),
