@@ -22,6 +22,9 @@ pub enum Error {
         path: PathBuf,
         err: io::Error,
     },
+    /// A file could not be read, said as `PATH: ENAME: words` (`fsread::errno_text`).
+    #[error("{}: {}", path.display(), super::fsread::errno_text(err))]
+    Unread { path: PathBuf, err: io::Error },
     /// A file was read, but its text is not what the kernel writes there.
     #[error("parsing {}: {err}", path.display())]
     Parse { path: PathBuf, err: Box<Error> },
@@ -75,7 +78,9 @@ impl Error {
     /// The errno of the system call that failed underneath, if one did.
     pub fn errno(&self) -> Option<Errno> {
         match self {
-            Error::Io { err, .. } => err.raw_os_error().map(Errno::from_raw),
+            Error::Io { err, .. } | Error::Unread { err, .. } => {
+                err.raw_os_error().map(Errno::from_raw)
+            }
             Error::Parse { err, .. } | Error::Gone { err, .. } => err.errno(),
             Error::Cgroup(e) => e.errno(),
             _ => None,
