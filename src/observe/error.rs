@@ -95,3 +95,78 @@ impl Error {
             || matches!(self.errno(), Some(Errno::ENOENT) | Some(Errno::ESRCH))
     }
 }
+
+/// What could not be read of a process, kept beside what could (a sample's or a
+/// comparison's field: its security state, its mount table): the error's whole text,
+/// as shown, and its errno as a value. Serialized as the text alone, as these fields
+/// were before (captures and `--json` output keep their shape); the errno does not
+/// survive a capture.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[serde(from = "String", into = "String")]
+#[error("{text}")]
+pub struct Unread {
+    text: String,
+    errno: Option<i32>,
+}
+
+impl Unread {
+    /// The errno of the read that failed, if one did (and this was not reloaded).
+    pub fn errno(&self) -> Option<Errno> {
+        self.errno.map(Errno::from_raw)
+    }
+}
+
+impl From<&Error> for Unread {
+    fn from(e: &Error) -> Unread {
+        Unread {
+            text: e.to_string(),
+            errno: e.errno().map(|e| e as i32),
+        }
+    }
+}
+
+impl From<Error> for Unread {
+    fn from(e: Error) -> Unread {
+        Unread::from(&e)
+    }
+}
+
+/// A reason without an errno ("not read yet"), or one reloaded from a capture.
+impl From<String> for Unread {
+    fn from(text: String) -> Unread {
+        Unread { text, errno: None }
+    }
+}
+
+impl From<&str> for Unread {
+    fn from(text: &str) -> Unread {
+        Unread::from(text.to_string())
+    }
+}
+
+impl From<Unread> for String {
+    fn from(u: Unread) -> String {
+        u.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unread_field_keeps_the_text_and_the_errno_and_serializes_as_the_text() {
+        let e = Error::read(
+            Path::new("/proc/7/status"),
+            io::Error::from_raw_os_error(13),
+        );
+        let u = Unread::from(&e);
+        assert_eq!(u.to_string(), e.to_string());
+        assert_eq!(u.errno(), Some(Errno::EACCES));
+        let json = serde_json::to_string(&u).unwrap();
+        assert_eq!(json, serde_json::to_string(&e.to_string()).unwrap());
+        let back: Unread = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.to_string(), u.to_string());
+        assert_eq!(back.errno(), None, "a capture keeps the text only");
+    }
+}

@@ -15,6 +15,7 @@ use super::error::{Error, Result};
 use super::headless::{Headless, Stopped};
 use super::observer::{Notice, Observer, Sink};
 use crate::observe::containers::{self, Listing, Sources};
+use crate::observe::error::Unread;
 use crate::observe::facts::{self, Facts};
 use crate::observe::namespaces::{self, NsLink};
 use crate::observe::ptree;
@@ -79,7 +80,7 @@ pub enum Seen {
     /// A sample to show, with the process's security state read beside it.
     Sample {
         snapshot: Box<Snapshot>,
-        security: Result<Security, String>,
+        security: Result<Security, Unread>,
     },
     /// A signal to end on.
     Signal(i32),
@@ -121,8 +122,8 @@ impl Explorer {
                 if gone(self.pid, &snapshot).is_some() {
                     self.observer.stop();
                 }
-                let security = security::read(&self.scope.paths.proc_root, self.pid)
-                    .map_err(|e| format!("{e:#}"));
+                let security =
+                    security::read(&self.scope.paths.proc_root, self.pid).map_err(Unread::from);
                 Seen::Sample { snapshot, security }
             }
             Notice::Oom => {
