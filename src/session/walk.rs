@@ -286,6 +286,14 @@ impl Walk {
         self.emit(Event::error(text));
     }
 
+    /// A step, a replayed step or a process inside that failed: its report to the log,
+    /// its message (with the errno of the failed call) to the message line.
+    fn failed(&mut self, f: crate::runtime::controller::StepFailure, prefix: &str) {
+        let errno = f.errno();
+        self.emit(Event::Log { report: *f.report });
+        self.emit(Event::failed(format!("{prefix}{}", f.message), errno));
+    }
+
     fn sample(&self) -> Snapshot {
         self.observer
             .sample(&self.paths.proc_root, self.started.elapsed())
@@ -333,8 +341,7 @@ impl Walk {
                 true
             }
             Err(f) => {
-                self.emit(Event::Log { report: *f.report });
-                self.error(f.message);
+                self.failed(f, "");
                 false
             }
         }
@@ -396,8 +403,7 @@ impl Walk {
                     before = after;
                 }
                 Err(f) => {
-                    self.emit(Event::Log { report: *f.report });
-                    self.error(format!("replaying: {}", f.message));
+                    self.failed(f, "replaying: ");
                     return false;
                 }
             }
