@@ -135,6 +135,32 @@ mod tests {
     }
 
     #[test]
+    fn a_step_refused_says_its_message_and_its_reports_errno() {
+        use crate::runtime::report::Report;
+        use crate::runtime::step::Step;
+        let mut report = Report::new("uts");
+        let _ = report.call::<()>("unshare", "CLONE_NEWUTS", Err(Errno::EPERM));
+        let failure = StepFailure {
+            report: Box::new(report),
+            message: "uts failed: unshare(CLONE_NEWUTS) = EPERM".into(),
+        };
+        let e = Error::Step(Box::new(Failed {
+            step: Step::Uts {
+                hostname: "box".into(),
+            },
+            failure,
+        }));
+        assert_eq!(e.to_string(), "uts failed: unshare(CLONE_NEWUTS) = EPERM");
+        assert_eq!(e.errno(), Some(Errno::EPERM));
+        // Also when the runtime hands the failure over as its own error.
+        let boxed = Error::runtime(match e {
+            Error::Step(f) => f.failure,
+            _ => unreachable!(),
+        });
+        assert_eq!(boxed.errno(), Some(Errno::EPERM));
+    }
+
+    #[test]
     fn a_context_wraps_and_keeps_the_errno() {
         let e = Error::Sys {
             what: "poll".into(),
