@@ -155,6 +155,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_unread_file_names_its_path_and_errno_and_keeps_the_errno() {
+        let e = Error::Unread {
+            path: "/proc/7/cgroup".into(),
+            err: io::Error::from_raw_os_error(2),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "/proc/7/cgroup: {}",
+                super::super::fsread::errno_text(&io::Error::from_raw_os_error(2))
+            )
+        );
+        assert!(e.to_string().contains("ENOENT"), "{e}");
+        assert_eq!(e.errno(), Some(Errno::ENOENT));
+        assert!(e.is_vanished());
+    }
+
+    #[test]
     fn an_unread_field_keeps_the_text_and_the_errno_and_serializes_as_the_text() {
         let e = Error::read(
             Path::new("/proc/7/status"),

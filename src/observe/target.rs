@@ -143,8 +143,7 @@ pub fn cgroup_pids(cg: &Cgroup) -> Result<Vec<i32>> {
     let file = cg
         .procs_file()
         .ok_or_else(|| Error::NotFound(format!("cgroup {} has no directory", cg.name())))?;
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| Error::NotFound(format!("{}: {}", file.display(), errno_text(&e))))?;
+    let text = std::fs::read_to_string(&file).map_err(|err| Error::Unread { path: file, err })?;
     Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 
