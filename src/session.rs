@@ -16,6 +16,8 @@
 //!   `--compare`'s container of ours as a headless launch.
 //! - `follow`: instructor follow and class progress, the wire format and the sockets
 //!   (`--publish`, `--follow`, `underhood notes`, `underhood class`).
+//! - `error`: what a session could not do, typed by what a caller does about it (a
+//!   step refused, the runtime failing, a socket, a lesson's host action).
 //! - `event`: that stream's vocabulary (also a recording's, `docs/recording-format.md`).
 //! - `recording`: a session's events saved as they happen (`--record`) and read back
 //!   (`replay`), with each snapshot written as what changed since the one before.
@@ -23,6 +25,7 @@
 //! Floors: this module may use `lesson/`, `observe/` and `runtime/`; it never uses
 //! `ui/` or `cli/`.
 
+pub mod error;
 pub mod event;
 pub mod explore;
 pub mod follow;
@@ -32,28 +35,4 @@ pub mod prepare;
 pub mod recording;
 pub mod walk;
 
-/// What a session could not do, for callers that branch on the kind (a failed step
-/// is `headless::Failed`, stopping early `headless::Stopped`, a recording's
-/// `recording::Error`). What a session only forwards from the runtime's launch (the
-/// walk, the headless run, preparing layers) stays `anyhow` on its way to the edges.
-/// Messages are whole (the errno in the text, no source chain), so `{e}` and `{e:#}`
-/// print the same.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error("blocking signals: {0}")]
-    Signals(nix::errno::Errno),
-    /// A socket for followers could not be made or bound (`what`: "publishing on
-    /// ADDR", "a socketpair to wake the class reader"); EADDRINUSE for a taken port.
-    #[error("{what}: {err}")]
-    Socket { what: String, err: std::io::Error },
-}
-
-impl SessionError {
-    /// The errno of the failed system call.
-    pub fn errno(&self) -> Option<nix::errno::Errno> {
-        match self {
-            SessionError::Signals(e) => Some(*e),
-            SessionError::Socket { err, .. } => err.raw_os_error().map(nix::errno::Errno::from_raw),
-        }
-    }
-}
+pub use error::Error;

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod class;
 pub mod draw;
+pub mod error;
 pub mod event;
 pub mod explore;
 pub mod follow;

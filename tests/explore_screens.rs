@@ -181,7 +181,7 @@ fn explore_fixture() -> Explore {
     let v = fixture("runc_sample.json");
     let host: Vec<NsLink> = serde_json::from_value(v["host_ns"].clone()).expect("host_ns");
     let snap: Snapshot = serde_json::from_value(v["snapshot"].clone()).expect("snapshot");
-    let sec: Result<Security, String> =
+    let sec: Result<Security, underhood::observe::error::Unread> =
         serde_json::from_value(v["security"].clone()).expect("security");
     let mut ex = Explore::new(
         Explored {

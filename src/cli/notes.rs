@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use anyhow::{Result, anyhow};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,9 +49,9 @@ fn first_position(pid: u32) -> Option<underhood::session::follow::Position> {
 }
 
 /// This user's sessions, presenters first, each with where it is.
-fn candidates() -> Result<Vec<Candidate>, String> {
+fn candidates() -> Result<Vec<Candidate>> {
     let me = nix::unistd::geteuid().as_raw();
-    let pids = discover::sessions_of(Path::new("/proc"), me).map_err(|e| e.to_string())?;
+    let pids = discover::sessions_of(Path::new("/proc"), me)?;
     Ok(discover::offered(
         pids.into_iter()
             .map(|pid| Candidate::from_position(pid, first_position(pid).as_ref()))
@@ -60,7 +61,7 @@ fn candidates() -> Result<Vec<Candidate>, String> {
 
 /// The session to follow: the only one, or the one chosen from the list when there
 /// are several; or what to do when there is none.
-pub(crate) fn choose_session(command: &str) -> Result<u32, String> {
+pub(crate) fn choose_session(command: &str) -> Result<u32> {
     let c = candidates()?;
     match c.len() {
         0 => {
@@ -77,7 +78,7 @@ pub(crate) fn choose_session(command: &str) -> Result<u32, String> {
                     "; {others} session(s) of other users run here: --follow unix:@underhood/PID follows one"
                 ));
             }
-            Err(why)
+            Err(anyhow::Error::msg(why))
         }
         1 => Ok(c[0].pid),
         n => {
@@ -89,10 +90,10 @@ pub(crate) fn choose_session(command: &str) -> Result<u32, String> {
             let mut answer = String::new();
             std::io::stdin()
                 .read_line(&mut answer)
-                .map_err(|e| format!("reading the choice: {e}"))?;
+                .map_err(|e| anyhow!("reading the choice: {e}"))?;
             discover::choice(&answer, n)
                 .map(|i| c[i].pid)
-                .ok_or_else(|| format!("no session {:?} in the list (1 to {n})", answer.trim()))
+                .ok_or_else(|| anyhow!("no session {:?} in the list (1 to {n})", answer.trim()))
         }
     }
 }

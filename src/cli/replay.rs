@@ -25,10 +25,10 @@ pub struct ReplayArgs {
     pub publish: Option<String>,
 }
 
-fn speed(s: &str) -> Result<f64, String> {
+fn speed(s: &str) -> anyhow::Result<f64> {
     match s.parse::<f64>() {
         Ok(x) if x.is_finite() && (0.1..=100.0).contains(&x) => Ok(x),
-        _ => Err(format!("{s:?}: expected a speed from 0.1 to 100")),
+        _ => Err(anyhow::anyhow!("{s:?}: expected a speed from 0.1 to 100")),
     }
 }
 

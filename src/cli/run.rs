@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -88,7 +88,7 @@ pub struct RunArgs {
 
 /// A capability name as `--cap-add` takes it (`mknod`, `CAP_MKNOD`, `cap_mknod`),
 /// checked against the ones the caps crate knows: a typo is a usage error (exit 2).
-fn parse_cap(name: &str) -> Result<String, String> {
+fn parse_cap(name: &str) -> Result<String> {
     let upper = name.to_ascii_uppercase();
     let full = if upper.starts_with("CAP_") {
         upper
@@ -97,7 +97,7 @@ fn parse_cap(name: &str) -> Result<String, String> {
     };
     underhood::runtime::security::parse_caps(std::slice::from_ref(&full))
         .map(|_| full)
-        .map_err(|e| e.to_string())
+        .map_err(|e| anyhow!("{e}"))
 }
 
 /// The default capabilities plus `add`, or `None` for the default set alone.
@@ -123,38 +123,38 @@ const MIN_CPUS: f64 = 0.01;
 /// Time-namespace offsets much beyond this overflow the clocks (ERANGE).
 const MAX_OFFSET_SECS: i64 = 100 * 365 * 24 * 3600;
 
-fn parse_memory(s: &str) -> Result<u64, String> {
-    let n = parse_size(s).map_err(|e| e.to_string())?;
+fn parse_memory(s: &str) -> Result<u64> {
+    let n = parse_size(s).map_err(|e| anyhow!("{e}"))?;
     if n < MIN_MEMORY {
-        return Err(format!(
+        return Err(anyhow!(
             "memory limit {s:?} is too small: at least 4M (the container's PID 1 needs some)"
         ));
     }
     Ok(n)
 }
 
-fn parse_pids(s: &str) -> Result<u64, String> {
+fn parse_pids(s: &str) -> Result<u64> {
     match s.parse::<u64>() {
         Ok(n) if n > 0 && n <= MAX_PIDS => Ok(n),
-        _ => Err(format!(
+        _ => Err(anyhow!(
             "invalid pids limit {s:?}: expected a whole number from 1 to {MAX_PIDS}"
         )),
     }
 }
 
-fn parse_cpus(s: &str) -> Result<f64, String> {
+fn parse_cpus(s: &str) -> Result<f64> {
     match s.parse::<f64>() {
         Ok(f) if (MIN_CPUS..=1024.0).contains(&f) => Ok(f),
-        _ => Err(format!(
+        _ => Err(anyhow!(
             "invalid cpus {s:?}: expected a fraction of one CPU from {MIN_CPUS} up, such as 0.5"
         )),
     }
 }
 
-fn parse_offset(s: &str) -> Result<i64, String> {
+fn parse_offset(s: &str) -> Result<i64> {
     match s.parse::<i64>() {
         Ok(n) if n.abs() <= MAX_OFFSET_SECS => Ok(n),
-        _ => Err(format!(
+        _ => Err(anyhow!(
             "invalid time offset {s:?}: expected seconds within ±{MAX_OFFSET_SECS}"
         )),
     }
@@ -166,12 +166,20 @@ pub fn printable(text: &str) -> String {
     underhood::runtime::report::printable_lines(text)
 }
 
+/// A host name refused, and why (which rule it breaks).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid hostname {name:?}: {why}")]
+pub struct BadHostname {
+    pub name: String,
+    pub why: &'static str,
+}
+
 /// A host name as RFC 1123 (section 2.1) and RFC 952 write one: dot-separated labels
 /// of letters, digits and hyphens, no label empty or starting or ending with a hyphen,
 /// and at most 64 bytes, sethostname(2)'s HOST_NAME_MAX. The kernel itself takes any
 /// 64 bytes (a `/`, a newline, an escape sequence), which then reach every prompt and
 /// log that prints the name: refused here.
-pub fn check_hostname(name: &str) -> Result<(), String> {
+pub fn check_hostname(name: &str) -> Result<(), BadHostname> {
     let why = if name.is_empty() || name.len() > 64 {
         Some("1 to 64 bytes (sethostname(2) takes at most HOST_NAME_MAX, 64)")
     } else if !name
@@ -188,17 +196,20 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
         None
     };
     match why {
-        Some(why) => Err(format!("invalid hostname {name:?}: {why}")),
+        Some(why) => Err(BadHostname {
+            name: name.to_string(),
+            why,
+        }),
         None => Ok(()),
     }
 }
 
-fn parse_ns(s: &str) -> Result<Ns, String> {
-    Ns::parse(s).map_err(|e| e.to_string())
+fn parse_ns(s: &str) -> Result<Ns> {
+    Ns::parse(s).map_err(|e| anyhow!("{e}"))
 }
 
-fn parse_volume(s: &str) -> Result<Volume, String> {
-    Volume::parse(s, true)
+fn parse_volume(s: &str) -> Result<Volume> {
+    Volume::parse(s, true).map_err(|e| anyhow!("{e}"))
 }
 
 fn source(args: &RunArgs) -> RootSource {
@@ -220,9 +231,7 @@ fn validate(args: &RunArgs) -> Result<()> {
     {
         bail!("--image {}: no such file", file.display());
     }
-    if let Err(why) = check_hostname(&args.hostname) {
-        bail!("{why}");
-    }
+    check_hostname(&args.hostname)?;
     if args.cmd.first().is_none_or(|c| c.is_empty()) {
         bail!("the command to run is empty");
     }
@@ -439,8 +448,8 @@ mod tests {
             ("a..b", "labels"),
         ] {
             let e = check_hostname(bad).expect_err(bad);
-            assert!(e.contains(why), "{bad:?}: {e}");
-            assert!(!printable(&e).contains('\u{1b}'), "{e}");
+            assert!(e.why.contains(why), "{bad:?}: {e}");
+            assert!(!printable(&e.to_string()).contains('\u{1b}'), "{e}");
         }
     }
 }

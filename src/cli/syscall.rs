@@ -14,6 +14,7 @@ use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 
+use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
@@ -80,11 +81,11 @@ fn result(r: Result<(), Errno>) -> String {
     }
 }
 
-fn cstring(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"))
+fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| anyhow!("{s:?} contains a NUL byte"))
 }
 
-fn mkdir(path: &str, at: bool) -> Result<u8, String> {
+fn mkdir(path: &str, at: bool) -> Result<u8> {
     let c = cstring(path)?;
     // The raw system calls, not libc's mkdir(), which may call either: mkdir(2) and
     // mkdirat(2) are two entries of the syscall table, and a seccomp filter sees which
@@ -138,12 +139,12 @@ fn links(names: &[&str]) -> String {
         .join(" ")
 }
 
-fn wait_child(child: Pid) -> Result<u8, String> {
+fn wait_child(child: Pid) -> Result<u8> {
     match waitpid(child, None) {
         Ok(WaitStatus::Exited(_, c)) => Ok(c as u8),
         Ok(WaitStatus::Signaled(_, s, _)) => Ok(128 + s as u8),
-        Ok(other) => Err(format!("waitpid({child}): {other:?}")),
-        Err(e) => Err(format!("waitpid({child}): {e}")),
+        Ok(other) => Err(anyhow!("waitpid({child}): {other:?}")),
+        Err(e) => Err(anyhow!("waitpid({child}): {e}")),
     }
 }
 
@@ -153,14 +154,14 @@ fn exec(cmd: &[String]) -> ! {
     std::process::exit(127)
 }
 
-fn clone(flags: &str, cmd: &[String]) -> Result<u8, String> {
+fn clone(flags: &str, cmd: &[String]) -> Result<u8> {
     let mut bits = 0;
     let mut names = Vec::new();
     let mut shown = Vec::new();
     for f in flags.split(',').map(str::trim).filter(|f| !f.is_empty()) {
         let f = if f == "mount" || f == "ns" { "mnt" } else { f };
         let ns = CLONE_TYPES.into_iter().find(|n| n.proc_file() == f).ok_or_else(|| {
-            format!(
+            anyhow!(
                 "unknown namespace {f:?}: expected some of {} (the time namespace has no clone(2) flag: see unshare-time)",
                 CLONE_TYPES.map(|n| n.proc_file()).join(",")
             )
@@ -170,7 +171,7 @@ fn clone(flags: &str, cmd: &[String]) -> Result<u8, String> {
         shown.push(ns.flag_name());
     }
     if names.is_empty() {
-        return Err("name at least one namespace, e.g. `uts,pid`".into());
+        bail!("name at least one namespace, e.g. `uts,pid`");
     }
     shown.push("SIGCHLD");
     let shown = shown.join("|");
@@ -215,7 +216,7 @@ fn clone(flags: &str, cmd: &[String]) -> Result<u8, String> {
     }
 }
 
-fn unshare_time(boottime: i64, cmd: &[String]) -> Result<u8, String> {
+fn unshare_time(boottime: i64, cmd: &[String]) -> Result<u8> {
     // time_namespaces(7): unshare(CLONE_NEWTIME) moves only the children to come
     // (time_for_children); the offsets may be written until the first one is made.
     let newtime = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
@@ -240,16 +241,16 @@ fn unshare_time(boottime: i64, cmd: &[String]) -> Result<u8, String> {
         cmd.to_vec()
     };
     // SAFETY: single-threaded; the child only execs.
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+    match unsafe { fork() }.map_err(|e| anyhow!("fork: {e}"))? {
         ForkResult::Child => exec(&cmd),
         ForkResult::Parent { child } => wait_child(child),
     }
 }
 
-fn connect(addr: &str, port: u16) -> Result<u8, String> {
+fn connect(addr: &str, port: u16) -> Result<u8> {
     let ip: std::net::IpAddr = addr
         .parse()
-        .map_err(|e| format!("{addr:?} is not an IP address: {e}"))?;
+        .map_err(|e| anyhow!("{addr:?} is not an IP address: {e}"))?;
     let to = std::net::SocketAddr::new(ip, port);
     match std::net::TcpStream::connect_timeout(&to, std::time::Duration::from_secs(3)) {
         Ok(_) => {
@@ -272,9 +273,9 @@ fn connect(addr: &str, port: u16) -> Result<u8, String> {
 
 /// Into a mount namespace of our own, every mount made `how` (MS_SLAVE or MS_PRIVATE)
 /// recursively, so that nothing done afterwards reaches the namespace we came from.
-fn throwaway_namespace(how: MsFlags, name: &str) -> Result<(), String> {
+fn throwaway_namespace(how: MsFlags, name: &str) -> Result<()> {
     unshare(CloneFlags::CLONE_NEWNS)
-        .map_err(|e| format!("unshare(CLONE_NEWNS) = {e} (CAP_SYS_ADMIN is needed)"))?;
+        .map_err(|e| anyhow!("unshare(CLONE_NEWNS) = {e} (CAP_SYS_ADMIN is needed)"))?;
     mount(
         None::<&str>,
         "/",
@@ -282,11 +283,11 @@ fn throwaway_namespace(how: MsFlags, name: &str) -> Result<(), String> {
         MsFlags::MS_REC | how,
         None::<&str>,
     )
-    .map_err(|e| format!("mount(\"/\", MS_REC|{name}) = {e}"))?;
+    .map_err(|e| anyhow!("mount(\"/\", MS_REC|{name}) = {e}"))?;
     Ok(())
 }
 
-fn tmpfs(source: &str, at: &str) -> Result<(), String> {
+fn tmpfs(source: &str, at: &str) -> Result<()> {
     mount(
         Some(source),
         at,
@@ -294,7 +295,7 @@ fn tmpfs(source: &str, at: &str) -> Result<(), String> {
         MsFlags::empty(),
         Some("size=1m"),
     )
-    .map_err(|e| format!("mount(\"{source}\", \"{at}\", \"tmpfs\") = {e}"))
+    .map_err(|e| anyhow!("mount(\"{source}\", \"{at}\", \"tmpfs\") = {e}"))
 }
 
 /// The propagation fields of the mount at `point` in our mountinfo, or `None`.
@@ -313,7 +314,7 @@ fn propagation_at(point: &str) -> Option<String> {
     })
 }
 
-fn propagation_leak() -> Result<u8, String> {
+fn propagation_leak() -> Result<u8> {
     // Namespace A, a stand-in for a host whose / is shared (systemd's default).
     throwaway_namespace(MsFlags::MS_SLAVE, "MS_SLAVE")?;
     let host = "/mnt";
@@ -325,7 +326,7 @@ fn propagation_leak() -> Result<u8, String> {
         MsFlags::MS_SHARED,
         None::<&str>,
     )
-    .map_err(|e| format!("mount(\"{host}\", MS_SHARED) = {e}"))?;
+    .map_err(|e| anyhow!("mount(\"{host}\", MS_SHARED) = {e}"))?;
     println!(
         "namespace A (throwaway): a tmpfs at {host}, {}: the stand-in for a shared host /",
         propagation_at(host).unwrap_or_default()
@@ -334,14 +335,14 @@ fn propagation_leak() -> Result<u8, String> {
     let mut kept = true;
     for (rslave, name) in [(false, "leaked"), (true, "kept")] {
         let point = format!("{host}/{name}");
-        std::fs::create_dir(&point).map_err(|e| format!("mkdir {point}: {e}"))?;
+        std::fs::create_dir(&point).map_err(|e| anyhow!("mkdir {point}: {e}"))?;
         let _ = std::io::stdout().flush();
         // SAFETY: single-threaded; the child makes a few calls and exits.
-        match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+        match unsafe { fork() }.map_err(|e| anyhow!("fork: {e}"))? {
             ForkResult::Child => {
                 let r = (|| {
                     unshare(CloneFlags::CLONE_NEWNS)
-                        .map_err(|e| format!("unshare(CLONE_NEWNS) = {e}"))?;
+                        .map_err(|e| anyhow!("unshare(CLONE_NEWNS) = {e}"))?;
                     if rslave {
                         mount(
                             None::<&str>,
@@ -350,7 +351,7 @@ fn propagation_leak() -> Result<u8, String> {
                             MsFlags::MS_REC | MsFlags::MS_SLAVE,
                             None::<&str>,
                         )
-                        .map_err(|e| format!("mount(\"/\", MS_REC|MS_SLAVE) = {e}"))?;
+                        .map_err(|e| anyhow!("mount(\"/\", MS_REC|MS_SLAVE) = {e}"))?;
                     }
                     tmpfs(name, &point)
                 })();
@@ -362,7 +363,7 @@ fn propagation_leak() -> Result<u8, String> {
             }
             ForkResult::Parent { child } => {
                 if wait_child(child)? != 0 {
-                    return Err(format!("the child namespace could not mount {point}"));
+                    return Err(anyhow!("the child namespace could not mount {point}"));
                 }
             }
         }
@@ -395,20 +396,20 @@ fn propagation_leak() -> Result<u8, String> {
     }
 }
 
-fn pivot_root_all() -> Result<u8, String> {
+fn pivot_root_all() -> Result<u8> {
     // pivot_root(2) refuses a shared current root or new root's parent: private, then.
     throwaway_namespace(MsFlags::MS_PRIVATE, "MS_PRIVATE")?;
     let new_root = "/mnt";
     tmpfs("new-root", new_root)?;
     let marker = "underhood-new-root";
     std::fs::write(format!("{new_root}/{marker}"), "the new root\n")
-        .map_err(|e| format!("writing {new_root}/{marker}: {e}"))?;
+        .map_err(|e| anyhow!("writing {new_root}/{marker}: {e}"))?;
     std::fs::create_dir(format!("{new_root}/old"))
-        .map_err(|e| format!("mkdir {new_root}/old: {e}"))?;
-    let (rx, tx) = pipe().map_err(|e| format!("pipe: {e}"))?;
+        .map_err(|e| anyhow!("mkdir {new_root}/old: {e}"))?;
+    let (rx, tx) = pipe().map_err(|e| anyhow!("pipe: {e}"))?;
     let _ = std::io::stdout().flush();
     // SAFETY: single-threaded; the child waits, looks at its root and exits.
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+    match unsafe { fork() }.map_err(|e| anyhow!("fork: {e}"))? {
         ForkResult::Child => {
             drop(tx);
             let _ = std::env::set_current_dir("/");
@@ -438,7 +439,7 @@ fn pivot_root_all() -> Result<u8, String> {
             drop(tx);
             let code = wait_child(child)?;
             let _ = umount2("/old", MntFlags::MNT_DETACH);
-            r.map_err(|e| format!("pivot_root: {e}"))?;
+            r.map_err(|e| anyhow!("pivot_root: {e}"))?;
             Ok(code)
         }
     }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::ns::Ns;
 use crate::observe::mountinfo::Mount;
 
+use super::error::ProbeError;
 use super::format::CheckSpec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,11 +95,12 @@ pub struct RunResult {
 /// container's `Launch`; tests use a fake.
 pub trait Probe {
     fn host_hostname(&self) -> String;
-    /// Runs `/bin/sh -c command` inside the container as it stands.
-    fn run(&mut self, command: &str) -> Result<RunResult, String>;
+    /// Runs `/bin/sh -c command` inside the container as it stands. An error is a
+    /// check that could not look (red, with why), not one that looked.
+    fn run(&mut self, command: &str) -> Result<RunResult, ProbeError>;
     /// Runs `/bin/sh -c command` on the host, with the `UH_*` variables that name the
     /// container (its PID 1's host pid, cgroup, merged root, upper layer, session).
-    fn host(&mut self, command: &str) -> Result<RunResult, String>;
+    fn host(&mut self, command: &str) -> Result<RunResult, ProbeError>;
     /// The namespace inode of the container's process, or of the host (ours).
     fn ns_inode(&self, ns: Ns, host: bool) -> Option<u64>;
     /// The command name of the process that is PID 1 inside the container.
@@ -171,7 +173,7 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
                     format!("inside: {inside:?}, host: {host:?}"),
                 )
             }
-            Err(e) => outcome(false, e),
+            Err(e) => outcome(false, e.to_string()),
         },
         Kind::NsDiffers | Kind::NsSame => {
             let Some(ns) = spec.ns.as_ref().and_then(|n| Ns::parse(n.get_ref()).ok()) else {
@@ -226,7 +228,7 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
                         format!("`{}`{place} {verdict}: {first}", shown_command(cmd)),
                     )
                 }
-                Err(e) => outcome(false, e),
+                Err(e) => outcome(false, e.to_string()),
             }
         }
         Kind::Pid1 => {
@@ -300,7 +302,7 @@ pub fn evaluate(spec: &CheckSpec, probe: &mut dyn Probe) -> Outcome {
                         ),
                     )
                 }
-                Err(e) => outcome(false, e),
+                Err(e) => outcome(false, e.to_string()),
             }
         }
     }
@@ -327,7 +329,7 @@ mod tests {
         fn host_hostname(&self) -> String {
             "host".into()
         }
-        fn run(&mut self, command: &str) -> Result<RunResult, String> {
+        fn run(&mut self, command: &str) -> Result<RunResult, ProbeError> {
             self.ran.push(command.to_string());
             let output = if command.contains("hostname") {
                 self.hostname_inside.clone()
@@ -339,7 +341,7 @@ mod tests {
                 output,
             })
         }
-        fn host(&mut self, command: &str) -> Result<RunResult, String> {
+        fn host(&mut self, command: &str) -> Result<RunResult, ProbeError> {
             self.ran.push(format!("host: {command}"));
             Ok(RunResult {
                 success: self.cmd_success,

@@ -14,6 +14,7 @@ use crate::runtime::step::Step;
 use crate::observe::by_hand::{self, Learner};
 
 use super::check::{Probe, RunResult};
+use super::error::ProbeError;
 use super::format::LessonFile;
 
 /// The host-side variables with `UH_PID` and `UH_ROOT` naming the learner's container
@@ -70,7 +71,7 @@ impl<'a> LiveProbe<'a> {
     /// namespaces but the user one: options busybox's nsenter has too; entering the
     /// mount namespace puts it at that namespace's root, setns(2)), for at most five
     /// seconds.
-    fn run_in_learner(&self, pid: i32, command: &str) -> Result<RunResult, String> {
+    fn run_in_learner(&self, pid: i32, command: &str) -> Result<RunResult, ProbeError> {
         let mut cmd = std::process::Command::new("nsenter");
         let target = pid.to_string();
         cmd.args([
@@ -83,10 +84,10 @@ impl<'a> LiveProbe<'a> {
 
 /// Runs `cmd` with stdout and stderr captured into one text, marked as a probe (so
 /// the learner's container is not taken to be it), killed after five seconds.
-fn timed(mut cmd: std::process::Command, shown: &str) -> Result<RunResult, String> {
+fn timed(mut cmd: std::process::Command, shown: &str) -> Result<RunResult, ProbeError> {
     use std::io::Read;
-    let (mut reader, writer) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
-    let w2 = writer.try_clone().map_err(|e| format!("pipe: {e}"))?;
+    let (mut reader, writer) = std::io::pipe().map_err(ProbeError::Pipe)?;
+    let w2 = writer.try_clone().map_err(ProbeError::Pipe)?;
     let (key, value) = by_hand::PROBE_MARK
         .split_once('=')
         .unwrap_or(("UH_PROBE", "1"));
@@ -96,7 +97,10 @@ fn timed(mut cmd: std::process::Command, shown: &str) -> Result<RunResult, Strin
         .stdout(writer)
         .stderr(w2)
         .spawn()
-        .map_err(|e| format!("running `{shown}`: {e}"))?;
+        .map_err(|err| ProbeError::Spawn {
+            shown: shown.to_string(),
+            err,
+        })?;
     // The child holds the write ends now: ours are closed, so the read ends at its exit.
     drop(cmd);
     let reading = std::thread::spawn(move || {
@@ -114,9 +118,16 @@ fn timed(mut cmd: std::process::Command, shown: &str) -> Result<RunResult, Strin
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("`{shown}` took longer than 5 s"));
+                return Err(ProbeError::TimedOut {
+                    shown: shown.to_string(),
+                });
             }
-            Err(e) => return Err(format!("waiting for `{shown}`: {e}")),
+            Err(err) => {
+                return Err(ProbeError::Wait {
+                    shown: shown.to_string(),
+                    err,
+                });
+            }
         }
     };
     let output = String::from_utf8_lossy(&reading.join().unwrap_or_default()).into_owned();
@@ -144,9 +155,9 @@ impl Probe for LiveProbe<'_> {
             .unwrap_or_default()
     }
 
-    fn run(&mut self, command: &str) -> Result<RunResult, String> {
+    fn run(&mut self, command: &str) -> Result<RunResult, ProbeError> {
         if let Some(learner) = self.learner {
-            let l = learner.ok_or(NO_CONTAINER_YET)?;
+            let l = learner.ok_or(ProbeError::NoContainerYet)?;
             return self.run_in_learner(l.pid1, command);
         }
         let spec = SpawnSpec {
@@ -159,9 +170,11 @@ impl Probe for LiveProbe<'_> {
         let c = self
             .launch
             .run_captured(spec, Duration::from_secs(5))
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(|e| ProbeError::Inside(e.into()))?;
         if c.timed_out {
-            return Err(format!("`{command}` took longer than 5 s"));
+            return Err(ProbeError::TimedOut {
+                shown: command.to_string(),
+            });
         }
         Ok(RunResult {
             success: c.exit.code == Some(0),
@@ -169,9 +182,9 @@ impl Probe for LiveProbe<'_> {
         })
     }
 
-    fn host(&mut self, command: &str) -> Result<RunResult, String> {
+    fn host(&mut self, command: &str) -> Result<RunResult, ProbeError> {
         if self.learner == Some(None) {
-            return Err(NO_CONTAINER_YET.into());
+            return Err(ProbeError::NoContainerYet);
         }
         let mut cmd = std::process::Command::new("/bin/sh");
         cmd.args(["-c", command]).envs(with_learner(

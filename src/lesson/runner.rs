@@ -117,13 +117,9 @@ pub fn announce(l: &LessonFile, ahead: &[crate::runtime::step::Step]) -> (String
 
 /// Does what `mode` says to the container whose steps are all taken, evaluates the
 /// checks, and undoes the host-side actions (the session tears it down: see
-/// `session::headless::Headless::run_lesson`). anyhow here only because the headless
-/// session chains this with its own anyhow steps and forwards to the CLI.
-pub fn act_and_evaluate(
-    l: &LessonFile,
-    launch: &mut Launch,
-    mode: Mode,
-) -> anyhow::Result<Results> {
+/// `session::headless::Headless::run_lesson`). An error is a `host_solve` that failed
+/// (the checks are still evaluated and the undos run first).
+pub fn act_and_evaluate(l: &LessonFile, launch: &mut Launch, mode: Mode) -> Result<Results> {
     let solve = mode == Mode::Solve;
     let mut undo = Vec::new();
     let mut result: Result<()> = Ok(());

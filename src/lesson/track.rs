@@ -176,15 +176,14 @@ pub fn load(path: &str, text: &str, lessons: &[LessonFile]) -> Result<Vec<Track>
 }
 
 /// The track named `name`, or an error naming the known ones.
-pub fn find<'a>(tracks: &'a [Track], name: &str) -> Result<&'a Track, String> {
-    tracks.iter().find(|t| t.name() == name).ok_or_else(|| {
-        let known: Vec<&str> = tracks.iter().map(|t| t.name()).collect();
-        if known.is_empty() {
-            format!("no track {name:?}: these lessons have no tracks.toml")
-        } else {
-            format!("no track {name:?}; the tracks are: {}", known.join(", "))
-        }
-    })
+pub fn find<'a>(tracks: &'a [Track], name: &str) -> Result<&'a Track, super::error::Error> {
+    tracks
+        .iter()
+        .find(|t| t.name() == name)
+        .ok_or_else(|| super::error::Error::NoTrack {
+            name: name.to_string(),
+            known: tracks.iter().map(|t| t.name().to_string()).collect(),
+        })
 }
 
 #[cfg(test)]
@@ -225,7 +224,7 @@ mod tests {
         assert_eq!(t[0].lessons[0].checkpoint.as_deref(), Some("hands up"));
         assert!(find(&t, "w").is_ok());
         let e = find(&t, "x").unwrap_err();
-        assert!(e.contains("the tracks are: w"), "{e}");
+        assert!(e.to_string().contains("the tracks are: w"), "{e}");
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub enum Error {
         path: PathBuf,
         err: io::Error,
     },
+    /// A file could not be read, said as `PATH: ENAME: words` (`fsread::errno_text`).
+    #[error("{}: {}", path.display(), super::fsread::errno_text(err))]
+    Unread { path: PathBuf, err: io::Error },
     /// A file was read, but its text is not what the kernel writes there.
     #[error("parsing {}: {err}", path.display())]
     Parse { path: PathBuf, err: Box<Error> },
@@ -75,7 +78,9 @@ impl Error {
     /// The errno of the system call that failed underneath, if one did.
     pub fn errno(&self) -> Option<Errno> {
         match self {
-            Error::Io { err, .. } => err.raw_os_error().map(Errno::from_raw),
+            Error::Io { err, .. } | Error::Unread { err, .. } => {
+                err.raw_os_error().map(Errno::from_raw)
+            }
             Error::Parse { err, .. } | Error::Gone { err, .. } => err.errno(),
             Error::Cgroup(e) => e.errno(),
             _ => None,
@@ -88,5 +93,98 @@ impl Error {
     pub fn is_vanished(&self) -> bool {
         matches!(self, Error::Gone { .. })
             || matches!(self.errno(), Some(Errno::ENOENT) | Some(Errno::ESRCH))
+    }
+}
+
+/// What could not be read of a process, kept beside what could (a sample's or a
+/// comparison's field: its security state, its mount table): the error's whole text,
+/// as shown, and its errno as a value. Serialized as the text alone, as these fields
+/// were before (captures and `--json` output keep their shape); the errno does not
+/// survive a capture.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[serde(from = "String", into = "String")]
+#[error("{text}")]
+pub struct Unread {
+    text: String,
+    errno: Option<i32>,
+}
+
+impl Unread {
+    /// The errno of the read that failed, if one did (and this was not reloaded).
+    pub fn errno(&self) -> Option<Errno> {
+        self.errno.map(Errno::from_raw)
+    }
+}
+
+impl From<&Error> for Unread {
+    fn from(e: &Error) -> Unread {
+        Unread {
+            text: e.to_string(),
+            errno: e.errno().map(|e| e as i32),
+        }
+    }
+}
+
+impl From<Error> for Unread {
+    fn from(e: Error) -> Unread {
+        Unread::from(&e)
+    }
+}
+
+/// A reason without an errno ("not read yet"), or one reloaded from a capture.
+impl From<String> for Unread {
+    fn from(text: String) -> Unread {
+        Unread { text, errno: None }
+    }
+}
+
+impl From<&str> for Unread {
+    fn from(text: &str) -> Unread {
+        Unread::from(text.to_string())
+    }
+}
+
+impl From<Unread> for String {
+    fn from(u: Unread) -> String {
+        u.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unread_file_names_its_path_and_errno_and_keeps_the_errno() {
+        let e = Error::Unread {
+            path: "/proc/7/cgroup".into(),
+            err: io::Error::from_raw_os_error(2),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "/proc/7/cgroup: {}",
+                super::super::fsread::errno_text(&io::Error::from_raw_os_error(2))
+            )
+        );
+        assert!(e.to_string().contains("ENOENT"), "{e}");
+        assert_eq!(e.errno(), Some(Errno::ENOENT));
+        assert!(e.is_vanished());
+    }
+
+    #[test]
+    fn an_unread_field_keeps_the_text_and_the_errno_and_serializes_as_the_text() {
+        let e = Error::read(
+            Path::new("/proc/7/status"),
+            io::Error::from_raw_os_error(13),
+        );
+        let u = Unread::from(&e);
+        assert_eq!(u.to_string(), e.to_string());
+        assert_eq!(u.errno(), Some(Errno::EACCES));
+        let json = serde_json::to_string(&u).unwrap();
+        assert_eq!(json, serde_json::to_string(&e.to_string()).unwrap());
+        let back: Unread = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.to_string(), u.to_string());
+        assert_eq!(back.errno(), None, "a capture keeps the text only");
     }
 }

@@ -10,6 +10,7 @@
 
 use std::path::Path;
 
+use super::error::Unread;
 use super::mountinfo::{self, Mount, Propagation, mount_at};
 use super::namespaces::{self, NsLink};
 use super::security::{self, Security};
@@ -21,8 +22,8 @@ pub struct Facts {
     /// What the column is called: `runc uhdemo: sleep 1000`.
     pub label: String,
     pub ns: Vec<NsLink>,
-    pub mounts: Result<Vec<Mount>, String>,
-    pub security: Result<Security, String>,
+    pub mounts: Result<Vec<Mount>, Unread>,
+    pub security: Result<Security, Unread>,
     /// The cgroup's name (its path in the hierarchies) and limits, when it has one.
     pub cgroup: Option<String>,
     pub limits: Option<ReadLimits>,
@@ -56,8 +57,8 @@ pub fn read(
         pid,
         label,
         ns: namespaces::read_links(proc_root, pid),
-        mounts: mountinfo::read_mountinfo(proc_root, pid).map_err(|e| format!("{e:#}")),
-        security: security::read(proc_root, pid).map_err(|e| format!("{e:#}")),
+        mounts: mountinfo::read_mountinfo(proc_root, pid).map_err(Unread::from),
+        security: security::read(proc_root, pid).map_err(Unread::from),
         cgroup: cgroup.map(|c| c.name().to_string()),
         limits: cgroup.map(|c| c.read_limits()),
     }

@@ -182,6 +182,17 @@ pub struct NsLink {
     /// Why the link could not be read or understood, e.g.
     /// `ENOENT: No such file or directory`.
     pub error: Option<String>,
+    /// The errno of the failed readlink(2), as a value (see [`NsLink::errno`]); absent
+    /// in captures made before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
+}
+
+impl NsLink {
+    /// The errno the link's readlink(2) failed with, if it failed.
+    pub fn errno(&self) -> Option<nix::errno::Errno> {
+        self.errno.map(nix::errno::Errno::from_raw)
+    }
 }
 
 /// Splits a link target like `uts:[4026531838]` into `("uts", 4026531838)`.
@@ -203,6 +214,7 @@ fn link_from_target(kind: NsFile, target: &str) -> NsLink {
             inode: Some(inode),
             text: Some(target.to_string()),
             error: None,
+            errno: None,
         },
         Some((ty, _)) => NsLink {
             kind,
@@ -212,12 +224,14 @@ fn link_from_target(kind: NsFile, target: &str) -> NsLink {
                 "link names a {ty:?} namespace, expected {:?}",
                 kind.link_type()
             )),
+            errno: None,
         },
         None => NsLink {
             kind,
             inode: None,
             text: Some(target.to_string()),
             error: Some(format!("unexpected link target {target:?}")),
+            errno: None,
         },
     }
 }
@@ -241,6 +255,7 @@ pub fn read_links(proc_root: &Path, pid: i32) -> Vec<NsLink> {
                     inode: None,
                     text: None,
                     error: Some(format!("{}: {}", path.display(), errno_text(&e))),
+                    errno: e.raw_os_error(),
                 },
             }
         })
@@ -412,6 +427,7 @@ mod tests {
                 inode,
                 text: None,
                 error: None,
+                errno: None,
             })
             .collect()
     }
@@ -469,6 +485,8 @@ mod tests {
         assert_eq!(links.len(), 10);
         for link in links {
             assert_eq!(link.inode, None);
+            // The errno kept as a value, for callers that branch on it.
+            assert_eq!(link.errno(), Some(nix::errno::Errno::ENOENT));
             let err = link.error.expect("an error");
             assert!(err.contains("ENOENT"), "{err}");
             assert!(err.contains(&format!("/proc/{}/ns/", i32::MAX)), "{err}");

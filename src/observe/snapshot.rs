@@ -51,8 +51,9 @@ pub struct Snapshot {
     pub subject: i32,
     pub ns: Vec<NsLink>,
     pub tree: Vec<ProcNode>,
-    /// `None` when unreadable (the subject is gone), with why.
-    pub mounts: Result<Vec<Mount>, String>,
+    /// Why not, when unreadable (the subject is gone): the text and its errno
+    /// (recorded as the text alone, as before).
+    pub mounts: Result<Vec<Mount>, super::error::Unread>,
     pub memory: Option<MemoryUsage>,
     pub pids_current: Option<u64>,
 }
@@ -88,7 +89,8 @@ impl Snapshot {
 pub fn sample(proc_root: &Path, target: &Target, at: Duration) -> Snapshot {
     let target = &target.resolve(proc_root);
     let tree = ptree::tree(proc_root, target.tree_root).unwrap_or_default();
-    let mounts = mountinfo::read_mountinfo(proc_root, target.subject).map_err(|e| format!("{e:#}"));
+    let mounts =
+        mountinfo::read_mountinfo(proc_root, target.subject).map_err(super::error::Unread::from);
     let (memory, pids_current) = match &target.cgroup {
         Some(cg) => (cg.memory().ok(), cg.pids_current().ok().flatten()),
         None => (None, None),

@@ -44,11 +44,15 @@ pub fn check_pid(proc_root: &Path, pid: i32) -> Result<()> {
     }
     let links = namespaces::read_links(proc_root, pid);
     if links.iter().all(|l| l.inode.is_none()) {
-        let why = links
-            .iter()
-            .find_map(|l| l.error.clone())
+        let first = links.iter().find(|l| l.error.is_some());
+        let why = first
+            .and_then(|l| l.error.clone())
             .unwrap_or_else(|| "no link readable".to_string());
-        let hint = if why.contains("EACCES") || why.contains("EPERM") {
+        let refused = matches!(
+            first.and_then(|l| l.errno()),
+            Some(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM)
+        );
+        let hint = if refused {
             "; another user's process can only be explored as root (sudo underhood explore ...)"
         } else {
             ""
@@ -60,14 +64,14 @@ pub fn check_pid(proc_root: &Path, pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// The cgroup `pid` is in, in the hierarchies holding memory, pids or cpu; `None` with why
-/// when it cannot be told.
-pub fn cgroup_of(proc_root: &Path, host: Option<&Host>, pid: i32) -> Result<Cgroup, String> {
-    let host = host.ok_or_else(|| "no cgroup hierarchy found on this host".to_string())?;
+/// The cgroup `pid` is in, in the hierarchies holding memory, pids or cpu; an error
+/// saying why when it cannot be told.
+pub fn cgroup_of(proc_root: &Path, host: Option<&Host>, pid: i32) -> Result<Cgroup> {
+    let host =
+        host.ok_or_else(|| Error::NotFound("no cgroup hierarchy found on this host".to_string()))?;
     let path = proc_root.join(pid.to_string()).join("cgroup");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("{}: {}", path.display(), errno_text(&e)))?;
-    Cgroup::observed(host, &text).map_err(|e| format!("{e:#}"))
+    let text = std::fs::read_to_string(&path).map_err(|err| Error::Unread { path, err })?;
+    Ok(Cgroup::observed(host, &text)?)
 }
 
 /// Everything the panes need for `pid`, after [`check_pid`].
@@ -75,7 +79,7 @@ pub fn resolve(proc_root: &Path, host: Option<&Host>, pid: i32) -> Result<Resolv
     check_pid(proc_root, pid)?;
     let (cgroup, cgroup_note) = match cgroup_of(proc_root, host, pid) {
         Ok(cg) => (Some(cg), None),
-        Err(why) => (None, Some(why)),
+        Err(why) => (None, Some(why.to_string())),
     };
     Ok(Resolved {
         pid,
@@ -104,6 +108,7 @@ pub fn runc_pid(roots: &[PathBuf], id: &str) -> Result<i32> {
         )));
     }
     let mut tried = Vec::new();
+    let mut refused = false;
     for root in roots {
         let file = root.join(id).join("state.json");
         match std::fs::read_to_string(&file) {
@@ -116,10 +121,13 @@ pub fn runc_pid(roots: &[PathBuf], id: &str) -> Result<i32> {
                 })?;
                 return Ok(pid);
             }
-            Err(e) => tried.push(format!("{} ({})", file.display(), errno_text(&e))),
+            Err(e) => {
+                refused |= e.raw_os_error() == Some(nix::libc::EACCES);
+                tried.push(format!("{} ({})", file.display(), errno_text(&e)));
+            }
         }
     }
-    let hint = if tried.iter().any(|t| t.contains("EACCES")) {
+    let hint = if refused {
         "; runc's state is root's: run as root"
     } else {
         "; `runc list` shows the containers (or give runc's --root with --runc-root)"
@@ -135,8 +143,7 @@ pub fn cgroup_pids(cg: &Cgroup) -> Result<Vec<i32>> {
     let file = cg
         .procs_file()
         .ok_or_else(|| Error::NotFound(format!("cgroup {} has no directory", cg.name())))?;
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| Error::NotFound(format!("{}: {}", file.display(), errno_text(&e))))?;
+    let text = std::fs::read_to_string(&file).map_err(|err| Error::Unread { path: file, err })?;
     Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 

@@ -115,6 +115,11 @@ impl Event {
 pub struct Message {
     pub text: String,
     pub error: bool,
+    /// The errno of the call that failed (a step, a spawn refused), as a value: what
+    /// the message line explains in plain words. Absent in recordings made before it
+    /// was kept, and in messages that are not a failed call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
 }
 
 impl Message {
@@ -124,6 +129,7 @@ impl Message {
         Message {
             text: crate::runtime::report::printable_lines(&text.into()),
             error: false,
+            errno: None,
         }
     }
 
@@ -131,7 +137,21 @@ impl Message {
         Message {
             text: crate::runtime::report::printable_lines(&text.into()),
             error: true,
+            errno: None,
         }
+    }
+
+    /// What went wrong when a call failed with `errno` (`None`: no call failed).
+    pub fn failed(text: impl Into<String>, errno: Option<nix::errno::Errno>) -> Message {
+        Message {
+            errno: errno.map(|e| e as i32),
+            ..Message::error(text)
+        }
+    }
+
+    /// The errno of the call that failed, if the message kept one.
+    pub fn errno(&self) -> Option<nix::errno::Errno> {
+        self.errno.map(nix::errno::Errno::from_raw)
     }
 }
 
@@ -147,6 +167,13 @@ impl Event {
     pub fn error(text: impl Into<String>) -> Event {
         Event::Message {
             message: Some(Message::error(text)),
+        }
+    }
+
+    /// The message line saying what went wrong, when a call failed with `errno`.
+    pub fn failed(text: impl Into<String>, errno: Option<nix::errno::Errno>) -> Event {
+        Event::Message {
+            message: Some(Message::failed(text, errno)),
         }
     }
 }
@@ -216,8 +243,13 @@ mod tests {
                 message: Some(Message {
                     text: "hi".into(),
                     error: true,
+                    errno: None,
                 }),
             },
+            Event::failed(
+                "mount failed: mount(...) = EPERM",
+                Some(nix::errno::Errno::EPERM),
+            ),
         ];
         for ev in evs {
             let json = serde_json::to_string(&ev).unwrap();

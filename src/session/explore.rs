@@ -9,12 +9,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 
+use super::error::{Error, Result};
 use super::headless::{Headless, Stopped};
 use super::observer::{Notice, Observer, Sink};
 use crate::observe::containers::{self, Listing, Sources};
+use crate::observe::error::Unread;
 use crate::observe::facts::{self, Facts};
 use crate::observe::namespaces::{self, NsLink};
 use crate::observe::ptree;
@@ -79,7 +80,7 @@ pub enum Seen {
     /// A sample to show, with the process's security state read beside it.
     Sample {
         snapshot: Box<Snapshot>,
-        security: Result<Security, String>,
+        security: Result<Security, Unread>,
     },
     /// A signal to end on.
     Signal(i32),
@@ -121,8 +122,8 @@ impl Explorer {
                 if gone(self.pid, &snapshot).is_some() {
                     self.observer.stop();
                 }
-                let security = security::read(&self.scope.paths.proc_root, self.pid)
-                    .map_err(|e| format!("{e:#}"));
+                let security =
+                    security::read(&self.scope.paths.proc_root, self.pid).map_err(Unread::from);
                 Seen::Sample { snapshot, security }
             }
             Notice::Oom => {
@@ -185,7 +186,7 @@ pub fn ours_like(
         match s.take_all(&mut stop, |_| {}) {
             Ok(()) => {}
             Err(Stopped::Asked(sig)) => return Ok(OursLike::Stopped(sig)),
-            Err(Stopped::Failed(f)) => anyhow::bail!("{}", f.failure.message),
+            Err(Stopped::Failed(f)) => return Err(Error::Step(f)),
         }
         let launch = s.launch();
         let inner = launch.command;
@@ -205,7 +206,7 @@ pub fn ours_like(
     })();
     let down = s.teardown();
     let read = read?;
-    down.context("removing the container made to compare with")?;
+    down.map_err(|e| e.context("removing the container made to compare with"))?;
     // A signal while it was read or removed: the caller still ends on it.
     Ok(match (read, stop()) {
         (OursLike::Read(_), Some(sig)) => OursLike::Stopped(sig),

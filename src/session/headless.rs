@@ -5,7 +5,6 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
@@ -19,6 +18,8 @@ use crate::runtime::paths::Paths;
 use crate::runtime::plan::Options;
 use crate::runtime::report::Report;
 use crate::runtime::step::Step;
+
+use super::error::{Error, Result, Source};
 
 /// A step that failed, and which.
 #[derive(Debug, thiserror::Error)]
@@ -37,14 +38,15 @@ pub enum Stopped<T> {
 }
 
 /// The terminal a headless command runs on (`run`'s relay between our terminal and
-/// the container's pty), waited on beside the command.
+/// the container's pty), waited on beside the command. Its errors are the front end's
+/// own, shown whole ([`Error::Terminal`]).
 pub trait Terminal {
     /// The command is about to run: start relaying.
-    fn start(&mut self) -> Result<()>;
+    fn start(&mut self) -> Result<(), Source>;
     /// The descriptors to wait on, each with its slot in `pump`'s array.
     fn poll_fds(&self) -> Vec<(usize, PollFd<'_>)>;
     /// Some of them are ready.
-    fn pump(&mut self, ready: [PollFlags; 2]) -> Result<()>;
+    fn pump(&mut self, ready: [PollFlags; 2]) -> Result<(), Source>;
     /// Our window changed size (SIGWINCH).
     fn resize(&self);
     /// The command ended: relay what is left, for at most `bound`.
@@ -67,7 +69,7 @@ impl Headless {
     /// A pipelined launch for `opts` (see `launcher::start_pipelined`): the subject
     /// starts first, its start-up overlapping the preparation of the layers.
     pub fn start(opts: &Options, source: &RootSource, paths: &Paths) -> Result<Headless> {
-        let launch = launcher::start_pipelined(opts, source, paths)?;
+        let launch = launcher::start_pipelined(opts, source, paths).map_err(Error::runtime)?;
         Ok(Headless { launch })
     }
 
@@ -75,7 +77,7 @@ impl Headless {
     pub fn start_lesson(l: &LessonFile, paths: &Paths, source: &RootSource) -> Result<Headless> {
         let opts = crate::lesson::plan::options(l);
         let lower: Vec<PathBuf> = super::prepare::layers(source, paths)?;
-        let mut launch = launcher::start(&opts, lower, paths)?;
+        let mut launch = launcher::start(&opts, lower, paths).map_err(Error::runtime)?;
         let steps = std::mem::take(&mut launch.steps);
         launch.steps = crate::lesson::plan::filter(l, steps);
         Ok(Headless { launch })
@@ -83,7 +85,7 @@ impl Headless {
 
     /// The command becomes PID 1 itself, without our init (`run --no-init`).
     pub fn no_init(&mut self) -> Result<()> {
-        Ok(self.launch.no_init()?)
+        self.launch.no_init().map_err(Error::runtime)
     }
 
     /// Takes every step. Before each, `before` may ask to stop (with its reason);
@@ -116,9 +118,10 @@ impl Headless {
             let (line, n) = runner::announce(l, &self.launch.steps[self.launch.next..]);
             say(&line);
             for _ in 0..n {
+                let step = self.launch.steps[self.launch.next].clone();
                 self.launch
                     .step()
-                    .map_err(|f| anyhow::anyhow!("{}", f.message))?;
+                    .map_err(|failure| Error::Step(Box::new(Failed { step, failure })))?;
                 crate::runtime::fault::after_step(self.launch.next);
             }
         }
@@ -138,7 +141,7 @@ impl Headless {
         let mut s = Headless::start_lesson(l, paths, source)?;
         let walked = s
             .take_announced(l, say)
-            .and_then(|()| runner::act_and_evaluate(l, &mut s.launch, mode));
+            .and_then(|()| Ok(runner::act_and_evaluate(l, &mut s.launch, mode)?));
         let teardown = s.teardown();
         let results = walked?;
         teardown?;
@@ -163,7 +166,7 @@ impl Headless {
     ) -> Result<Ended> {
         let launch = &mut self.launch;
         if let Some(r) = terminal.as_deref_mut() {
-            r.start()?;
+            r.start().map_err(Error::Terminal)?;
         }
         let mut oom = match &launch.cgroup {
             Some(cg) if watch_oom => Some(cg.oom_events()?),
@@ -211,7 +214,10 @@ impl Headless {
                 };
                 match poll(&mut fds, timeout) {
                     Err(nix::errno::Errno::EINTR) => continue,
-                    r => r.context("poll")?,
+                    r => r.map_err(|errno| Error::Sys {
+                        what: "poll".into(),
+                        errno,
+                    })?,
                 };
                 let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
                 let mut relay_ready = [PollFlags::empty(); 2];
@@ -226,7 +232,7 @@ impl Headless {
                 )
             };
             if let Some(r) = terminal.as_deref_mut() {
-                r.pump(relay_ready)?;
+                r.pump(relay_ready).map_err(Error::Terminal)?;
             }
             if oom_ready
                 && let Some(o) = oom.as_mut()
@@ -252,7 +258,7 @@ impl Headless {
                 launch.signal(Signal::SIGKILL);
                 kill_at = None;
             }
-            if sock && let Some(exit) = launch.poll_exit()? {
+            if sock && let Some(exit) = launch.poll_exit().map_err(Error::runtime)? {
                 break exit;
             }
         };
@@ -264,7 +270,7 @@ impl Headless {
 
     /// Tears the container down (every exit path ends here).
     pub fn teardown(&mut self) -> Result<Report> {
-        Ok(self.launch.teardown()?)
+        self.launch.teardown().map_err(Error::runtime)
     }
 }
 
@@ -278,5 +284,8 @@ pub fn pending_signal(signals: &SignalFd) -> Option<Signal> {
 
 /// A pidfd for our child `pid` (pidfd_open(2)): readable once it has exited.
 fn pidfd_open(pid: i32) -> Result<OwnedFd> {
-    crate::runtime::start::pidfd_open(pid).with_context(|| format!("pidfd_open({pid}, 0)"))
+    crate::runtime::start::pidfd_open(pid).map_err(|errno| Error::Sys {
+        what: format!("pidfd_open({pid}, 0)"),
+        errno,
+    })
 }

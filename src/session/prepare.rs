@@ -3,14 +3,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::runtime::cleanup;
 use crate::runtime::launcher::{self, RootSource};
 use crate::runtime::paths::Paths;
 
-use super::SessionError;
+use super::error::{Error, Result};
 
 /// The signals after which a session tears its container down before it exits.
 pub const EXIT_SIGNALS: [Signal; 4] = [
@@ -33,19 +32,19 @@ pub fn clean_stale(paths: &Paths, mut say: impl FnMut(&str)) {
 /// it starts afterwards (pthread_sigmask(3)): call it before any thread exists. They
 /// are then taken with sigwait(2) or a signalfd(2), never by their default action,
 /// so that every exit path tears the container down.
-pub fn block_signals(extra: &[Signal]) -> Result<SigSet, SessionError> {
+pub fn block_signals(extra: &[Signal]) -> Result<SigSet> {
     let mut set = SigSet::empty();
     for s in EXIT_SIGNALS.iter().chain(extra) {
         set.add(*s);
     }
-    set.thread_block().map_err(SessionError::Signals)?;
+    set.thread_block().map_err(Error::Signals)?;
     Ok(set)
 }
 
 /// The read-only layers for `source` (the first time, the default rootfs is
 /// assembled: a few seconds).
 pub fn layers(source: &RootSource, paths: &Paths) -> Result<Vec<PathBuf>> {
-    Ok(launcher::layers(source, paths)?)
+    launcher::layers(source, paths).map_err(Error::runtime)
 }
 
 /// The host facts a front end's header shows: root or not, the cgroup layout,

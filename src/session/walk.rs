@@ -12,8 +12,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-
 use crate::lesson::format::LessonFile;
 use crate::observe::kmsg::KernelLog;
 use crate::observe::snapshot::{Snapshot, Target};
@@ -25,6 +23,7 @@ use crate::runtime::plan::Options;
 use crate::runtime::report::Report;
 use crate::runtime::step::{LimitSpec, Step};
 
+use super::error::{Error, Result};
 use super::event::{Event, LessonSource};
 use super::observer::{Observer, Sink, SubjectWatch};
 
@@ -127,7 +126,8 @@ fn plan_options(o: &WalkOptions) -> (Options, Option<String>) {
 /// How a walk gets its containers: the read-only layers once, then a started launch
 /// (a subject, no step taken) for each container, the first and each rebuild. The
 /// seam that lets the walk's orchestration be tested without root: [`Launcher`] is the
-/// real one; the tests' launches run on recording doubles (`runtime::double`).
+/// real one; the tests' launches run on recording doubles (`runtime::double`). What
+/// the runtime says when it cannot is [`Error::Runtime`].
 pub trait Starter: Send {
     /// The read-only layers, top first (see `runtime::launcher::layers`).
     fn layers(&mut self, source: &RootSource, paths: &Paths) -> Result<Vec<PathBuf>>;
@@ -145,7 +145,7 @@ impl Starter for Launcher {
     }
 
     fn launch(&mut self, plan: &Options, lower: &[PathBuf], paths: &Paths) -> Result<Launch> {
-        Ok(launcher::start(plan, lower.to_vec(), paths)?)
+        launcher::start(plan, lower.to_vec(), paths).map_err(Error::runtime)
     }
 }
 
@@ -286,6 +286,14 @@ impl Walk {
         self.emit(Event::error(text));
     }
 
+    /// A step, a replayed step or a process inside that failed: its report to the log,
+    /// its message (with the errno of the failed call) to the message line.
+    fn failed(&mut self, f: crate::runtime::controller::StepFailure, prefix: &str) {
+        let errno = f.errno();
+        self.emit(Event::Log { report: *f.report });
+        self.emit(Event::failed(format!("{prefix}{}", f.message), errno));
+    }
+
     fn sample(&self) -> Snapshot {
         self.observer
             .sample(&self.paths.proc_root, self.started.elapsed())
@@ -333,8 +341,7 @@ impl Walk {
                 true
             }
             Err(f) => {
-                self.emit(Event::Log { report: *f.report });
-                self.error(f.message);
+                self.failed(f, "");
                 false
             }
         }
@@ -396,8 +403,7 @@ impl Walk {
                     before = after;
                 }
                 Err(f) => {
-                    self.emit(Event::Log { report: *f.report });
-                    self.error(format!("replaying: {}", f.message));
+                    self.failed(f, "replaying: ");
                     return false;
                 }
             }
@@ -467,7 +473,7 @@ impl Walk {
     /// Stops the threads and tears the container down (every exit path ends here).
     pub fn teardown(&mut self) -> Result<Report> {
         self.observer.stop();
-        Ok(self.launch.teardown()?)
+        self.launch.teardown().map_err(Error::runtime)
     }
 }
 

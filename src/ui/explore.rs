@@ -19,6 +19,7 @@ pub mod view;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Rect;
 
+use crate::observe::error::Unread;
 use crate::observe::namespaces::NsLink;
 use crate::observe::security::Security;
 use crate::observe::snapshot::Snapshot;
@@ -78,7 +79,7 @@ pub struct Explore {
     /// The TUI's state, for its pane drawings.
     pub app: App,
     pub explored: Explored,
-    pub security: Result<Security, String>,
+    pub security: Result<Security, Unread>,
     pub focus: Focus,
     pub security_offset: usize,
     /// Set once the process is gone: the panes keep its last state.
@@ -132,7 +133,7 @@ impl Explore {
         Explore {
             app,
             explored,
-            security: Err("not read yet".to_string()),
+            security: Err(Unread::from("not read yet")),
             focus: Focus::Namespaces,
             security_offset: 0,
             gone: None,
@@ -144,7 +145,7 @@ impl Explore {
     /// Takes one observer sample. A sample of a process that is no longer there
     /// (`session::explore::gone`) is not taken: the panes keep the last state and the header
     /// says the process exited.
-    pub fn sample(&mut self, snap: Snapshot, security: Result<Security, String>) {
+    pub fn sample(&mut self, snap: Snapshot, security: Result<Security, Unread>) {
         if self.gone.is_some() {
             return;
         }

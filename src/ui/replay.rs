@@ -5,11 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::app::{App, Pane, ReplayStatus};
 use super::draw;
+use super::error::{Error, Result};
 use super::event::Event;
 use super::recording::Recording;
 use super::tap::Tap;
@@ -329,7 +329,8 @@ pub fn main(rec: Recording, opts: ReplayOptions) -> Result<()> {
             "the recording ends early (line {line} is cut short: was the session killed?)"
         ));
     }
-    let mut terminal = super::terminal::init().context("setting up the terminal")?;
+    let mut terminal =
+        super::terminal::init().map_err(Error::terminal("setting up the terminal"))?;
     let result = run(&mut player, &mut publisher, &mut terminal);
     super::terminal::restore();
     drop(terminal);

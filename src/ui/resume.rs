@@ -7,7 +7,10 @@ use crate::lesson::track;
 
 /// The lessons to resume among: a track's, in its order (`--track NAME`), or the
 /// whole syllabus. An unknown track is an error naming the known ones.
-pub fn ids(set: &LessonSet, track: Option<&str>) -> Result<Vec<String>, String> {
+pub fn ids(
+    set: &LessonSet,
+    track: Option<&str>,
+) -> Result<Vec<String>, crate::lesson::error::Error> {
     match track {
         Some(name) => Ok(track::find(&set.tracks, name)?.ids()),
         None => Ok(set.lessons.iter().map(|l| l.id().to_string()).collect()),
@@ -88,7 +91,7 @@ mod tests {
         let all = super::ids(&set, None).unwrap();
         assert_eq!(all.len(), set.lessons.len());
         let e = super::ids(&set, Some("nope")).unwrap_err();
-        assert!(e.contains("workshop, self-study, talk"), "{e}");
+        assert!(e.to_string().contains("workshop, self-study, talk"), "{e}");
     }
 
     #[test]

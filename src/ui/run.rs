@@ -13,7 +13,6 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::Duration;
 
-use anyhow::Result;
 use crossterm::event::Event as TermEvent;
 use nix::sys::signal::Signal;
 use ratatui::layout::Rect;
@@ -31,6 +30,7 @@ use crate::session::walk::{Walk, WalkOptions};
 
 use super::app::App;
 use super::draw;
+use super::error::{Error, Result};
 use super::event::pane_of;
 use super::recording::{Header, Recorder};
 use super::shell::ShellSession;
@@ -194,10 +194,10 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     }
     // Publish the first position now, not after the first message.
     ctl.taps.state(ctl.walk.started().elapsed(), &app);
-    let mut terminal = super::terminal::init();
+    let mut terminal = super::terminal::init().map_err(Error::terminal("setting up the terminal"));
     let result = match terminal.as_mut() {
         Ok(t) => ctl.run(&mut app, t, &rx),
-        Err(e) => Err(anyhow::anyhow!("setting up the terminal: {e}")),
+        Err(_) => Ok(()),
     };
     // The container first: whatever happened to the terminal (closed, EIO), nothing
     // stays behind. Then the terminal, which restores without ever panicking, and
@@ -206,8 +206,10 @@ pub fn main(opts: TuiOptions) -> Result<i32> {
     stop.store(true, Ordering::SeqCst);
     let teardown = ctl.walk.teardown();
     super::terminal::restore();
-    drop(terminal);
+    // Dropped here (or the error of setting it up kept, reported first).
+    let opened = terminal.map(drop);
     ctl.taps.finish();
+    opened?;
     result?;
     teardown?;
     Ok(0)

@@ -323,17 +323,18 @@ fn write_all(fd: BorrowedFd, mut bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The session shows the relay's errors whole (`session::Error::Terminal`).
 impl underhood::session::headless::Terminal for Relay {
-    fn start(&mut self) -> Result<()> {
-        Relay::start(self)
+    fn start(&mut self) -> Result<(), underhood::session::error::Source> {
+        Ok(Relay::start(self)?)
     }
 
     fn poll_fds(&self) -> Vec<(usize, PollFd<'_>)> {
         Relay::poll_fds(self)
     }
 
-    fn pump(&mut self, ready: [PollFlags; 2]) -> Result<()> {
-        Relay::pump(self, ready)
+    fn pump(&mut self, ready: [PollFlags; 2]) -> Result<(), underhood::session::error::Source> {
+        Ok(Relay::pump(self, ready)?)
     }
 
     fn resize(&self) {

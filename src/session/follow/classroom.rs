@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::session::SessionError;
+use crate::session::Error;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{MsgFlags, recv};
@@ -54,10 +54,10 @@ impl Intake {
 }
 
 /// The hub with its reading thread started.
-pub(super) fn start() -> Result<Arc<Hub>, SessionError> {
+pub(super) fn start() -> Result<Arc<Hub>, Error> {
     let socket = |what: &str| {
         let what = what.to_string();
-        move |err| SessionError::Socket { what, err }
+        move |err| Error::Socket { what, err }
     };
     let (tx, rx) = UnixStream::pair().map_err(socket("a socketpair to wake the class reader"))?;
     tx.set_nonblocking(true)

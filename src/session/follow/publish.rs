@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use crate::session::SessionError;
+use crate::session::Error;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::position::Position;
@@ -277,7 +277,7 @@ impl Publisher {
     /// Listens on `@underhood/<pid>`, and on `tcp` (`HOST:PORT`) when given. A TCP
     /// address that cannot be bound is an error (the classroom would wait in vain); the
     /// abstract socket failing is only a warning.
-    pub fn start(started_ms: u64, tcp: Option<&str>) -> Result<Publisher, SessionError> {
+    pub fn start(started_ms: u64, tcp: Option<&str>) -> Result<Publisher, Error> {
         let pid = std::process::id();
         let mut p = Publisher {
             hub: super::classroom::start()?,
@@ -291,7 +291,7 @@ impl Publisher {
         if let Some(addr) = tcp {
             // std sets SO_REUSEADDR, so a restarted instructor gets its port back at
             // once despite connections in TIME_WAIT (socket(7)).
-            let publishing = |err| SessionError::Socket {
+            let publishing = |err| Error::Socket {
                 what: format!("publishing on {addr}"),
                 err,
             };

@@ -48,12 +48,42 @@ impl std::fmt::Display for Addr {
     }
 }
 
-impl std::str::FromStr for Addr {
-    type Err = String;
+/// An address that is not one: `given` as written, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{given:?}: {why}; expected HOST:PORT (e.g. 127.0.0.1:7878) or unix:@NAME")]
+pub struct BadAddr {
+    pub given: String,
+    pub why: String,
+}
 
-    fn from_str(s: &str) -> Result<Addr, String> {
-        let bad = |why: &str| {
-            format!("{s:?}: {why}; expected HOST:PORT (e.g. 127.0.0.1:7878) or unix:@NAME")
+/// Why a session could not be reached; the message names the address and the errno.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// A call on the way failed (resolving the name, connect(2), setting the timeout).
+    #[error("{addr}: {err}")]
+    Io { addr: String, err: std::io::Error },
+    /// The host name resolved to no address at all.
+    #[error("{addr}: the name resolves to no address")]
+    NoAddress { addr: String },
+}
+
+impl ConnectError {
+    /// The errno of the failed call (ECONNREFUSED: nobody publishes there).
+    pub fn errno(&self) -> Option<nix::errno::Errno> {
+        match self {
+            ConnectError::Io { err, .. } => err.raw_os_error().map(nix::errno::Errno::from_raw),
+            ConnectError::NoAddress { .. } => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Addr {
+    type Err = BadAddr;
+
+    fn from_str(s: &str) -> Result<Addr, BadAddr> {
+        let bad = |why: &str| BadAddr {
+            given: s.to_string(),
+            why: why.to_string(),
         };
         if let Some(rest) = s.strip_prefix("unix:") {
             return match rest.strip_prefix('@') {
@@ -83,17 +113,22 @@ impl Addr {
     }
 
     /// Connects, with a read timeout of `SILENCE`. Errors keep the address and errno.
-    pub fn connect(&self) -> Result<Box<dyn Read + Send>, String> {
+    pub fn connect(&self) -> Result<Box<dyn Read + Send>, ConnectError> {
         Ok(Box::new(self.connect_stream()?))
     }
 
     /// Likewise, as a stream that can also be written (a learner's report).
-    pub fn connect_stream(&self) -> Result<Stream, String> {
-        let at = |e: std::io::Error| format!("{self}: {e}");
+    pub fn connect_stream(&self) -> Result<Stream, ConnectError> {
+        let at = |err: std::io::Error| ConnectError::Io {
+            addr: self.to_string(),
+            err,
+        };
         match self {
             Addr::Tcp(a) => {
                 let addrs = a.to_socket_addrs().map_err(at)?;
-                let mut last = format!("{self}: the name resolves to no address");
+                let mut last = ConnectError::NoAddress {
+                    addr: self.to_string(),
+                };
                 for sa in addrs {
                     match TcpStream::connect_timeout(&sa, CONNECT_TIMEOUT) {
                         Ok(s) => {
@@ -236,7 +271,7 @@ pub fn spawn_saying(
                     }
                 }
                 Err(why) if !lost_said => {
-                    if !sink(Feed::Lost(why)) {
+                    if !sink(Feed::Lost(why.to_string())) {
                         return;
                     }
                     lost_said = true;
@@ -347,7 +382,8 @@ mod tests {
             "unix:@",
         ] {
             let e = bad.parse::<Addr>().unwrap_err();
-            assert!(e.contains("expected HOST:PORT"), "{bad}: {e}");
+            assert_eq!(e.given, bad);
+            assert!(e.to_string().contains("expected HOST:PORT"), "{bad}: {e}");
         }
         assert_eq!(Addr::session(7), Addr::Abstract("underhood/7".into()));
     }
@@ -390,6 +426,8 @@ mod tests {
         let a = l.local_addr().unwrap().to_string();
         drop(l);
         let e = a.parse::<Addr>().unwrap().connect().err().unwrap();
+        assert_eq!(e.errno(), Some(nix::errno::Errno::ECONNREFUSED));
+        let e = e.to_string();
         assert!(e.starts_with(&a) && e.contains("os error"), "{e}");
     }
 }

@@ -63,10 +63,7 @@ impl Walk {
                     format_size(self.opts.memory)
                 ));
             }
-            Err(f) => {
-                self.emit(Event::Log { report: *f.report });
-                self.error(f.message);
-            }
+            Err(f) => self.failed(f, ""),
         }
     }
 

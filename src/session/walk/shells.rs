@@ -142,8 +142,7 @@ impl Walk {
                 Some(Opened { pid, master, title })
             }
             Err(f) => {
-                self.emit(Event::Log { report: *f.report });
-                self.error(f.message);
+                self.failed(f, "");
                 None
             }
         }

@@ -9,7 +9,6 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use anyhow::bail;
 use nix::errno::Errno;
 
 use super::*;
@@ -65,12 +64,12 @@ impl Starter for Doubles {
 
     fn launch(&mut self, _: &Options, _: &[PathBuf], paths: &Paths) -> Result<Launch> {
         let Some((inside, outside)) = self.script.pop_front().unwrap_or(Some((None, None))) else {
-            bail!("the double refuses to start a subject");
+            return Err(Error::runtime("the double refuses to start a subject"));
         };
         if let Some(last) = self.launches.lock().unwrap().last() {
             self.overlapped.lock().unwrap().push(last.2.exists());
         }
-        let d = double::launch(paths, steps(), inside, outside)?;
+        let d = double::launch(paths, steps(), inside, outside).map_err(Error::runtime)?;
         let dir = d.launch.session.dir.clone();
         self.launches
             .lock()

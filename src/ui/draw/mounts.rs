@@ -31,21 +31,19 @@ pub fn geometry(app: &App, area: Rect) -> Geometry {
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
-    let mounts = match app.snap.as_ref().map(|s| &s.mounts) {
-        Some(Ok(m)) => m.as_slice(),
-        Some(Err(e)) => {
-            f.render_widget(
-                Paragraph::new(Span::styled(e.clone(), t.dim())).block(crate::ui::draw::block(
-                    app,
-                    Pane::Mounts,
-                    "Mounts".into(),
-                )),
-                area,
-            );
-            return;
-        }
-        None => &[],
-    };
+    let mounts =
+        match app.snap.as_ref().map(|s| &s.mounts) {
+            Some(Ok(m)) => m.as_slice(),
+            Some(Err(e)) => {
+                f.render_widget(
+                    Paragraph::new(Span::styled(e.to_string(), t.dim()))
+                        .block(crate::ui::draw::block(app, Pane::Mounts, "Mounts".into())),
+                    area,
+                );
+                return;
+            }
+            None => &[],
+        };
     // Wide enough panes get the per-mount options too (`rw,nosuid,...`).
     let wide = area.width >= 90;
     let mut widths = vec![

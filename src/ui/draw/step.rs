@@ -320,8 +320,16 @@ pub(crate) fn message_lines(app: &App) -> Vec<Line<'static>> {
     };
     let style = if m.error { t.error() } else { t.changed() };
     let mut lines = vec![Line::from(Span::styled(m.text.clone(), style))];
+    // The errno kept with the message; in a recording made before it was kept, the
+    // one its text names after ` = ` (a failed call as the report words it).
+    let why = m.errno().and_then(explain::why).or_else(|| {
+        m.errno
+            .is_none()
+            .then(|| m.text.split(" = ").nth(1).and_then(explain::errno))
+            .flatten()
+    });
     if m.error
-        && let Some(why) = m.text.split(" = ").nth(1).and_then(explain::errno)
+        && let Some(why) = why
     {
         lines.push(Line::from(Span::styled(format!("why: {why}"), t.error())));
     }
@@ -367,6 +375,33 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("Try in the shell (s):"), "{t}");
+    }
+
+    #[test]
+    fn a_failed_call_is_explained_from_its_kept_errno_or_an_old_recordings_text() {
+        use crate::session::event::Message;
+        let why = |m: Message| {
+            let mut app = App::for_tests(Vec::new());
+            app.message = Some(m);
+            message_lines(&app).get(1).map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+        };
+        let eperm = format!("why: {}", explain::why(nix::errno::Errno::EPERM).unwrap());
+        // Kept as a value: the text need not name it.
+        let typed = Message::failed("mount failed", Some(nix::errno::Errno::EPERM));
+        assert_eq!(why(typed).as_deref(), Some(eperm.as_str()));
+        // A recording made before: read from the failed call's text.
+        let old =
+            Message::error("mount failed: mount(none, /, MS_REC) = EPERM: Operation not permitted");
+        assert_eq!(why(old).as_deref(), Some(eperm.as_str()));
+        // An errno kept is the one explained, whatever the text says.
+        let both = Message::failed("x failed: x() = EPERM", Some(nix::errno::Errno::ENOENT));
+        assert!(why(both).is_some_and(|w| w.contains("no such file")));
+        assert_eq!(why(Message::info("hog grows = EPERM")), None);
     }
 
     /// The whole screen at `w` x `h` with the shipped lesson `id` open, no step taken.

@@ -168,10 +168,10 @@ fn security_rows(out: &mut Vec<CompareRow>, left: &Facts, right: &Facts) {
     let (l, r) = match (&left.security, &right.security) {
         (Ok(l), Ok(r)) => (l, r),
         (l, r) => {
-            let text = |s: &Result<_, String>| {
+            let text = |s: &Result<_, crate::observe::error::Unread>| {
                 s.as_ref()
                     .map(|_| "read".to_string())
-                    .unwrap_or_else(|e| e.clone())
+                    .unwrap_or_else(|e| e.to_string())
             };
             out.push(row("security", "status", text(l), text(r)));
             return;

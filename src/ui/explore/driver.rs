@@ -14,7 +14,6 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use crossterm::event::{Event as TermEvent, KeyEvent};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
@@ -24,6 +23,7 @@ use super::{Action, Explore, Explored, view};
 use crate::session::explore::{Explorer, Opened, Scope, Seen};
 use crate::session::observer::{self, Notice, Sink};
 use crate::session::prepare;
+use crate::ui::error::{Error, Result};
 use crate::ui::terminal::{self, Input};
 use crate::ui::theme::Theme;
 
@@ -71,7 +71,7 @@ enum Msg {
 /// Runs the explorer until q (or a signal, or the terminal closes).
 pub fn run(setup: Setup) -> Result<()> {
     // Before any thread: the signals are taken by ours with sigwait(2).
-    let sigs = prepare::block_signals(&[]).context("blocking signals")?;
+    let sigs = prepare::block_signals(&[])?;
     let (tx, rx) = mpsc::channel();
     observer::spawn_signal_thread(sigs, sink(&tx, 0));
     let mut d = Driver {
@@ -81,7 +81,7 @@ pub fn run(setup: Setup) -> Result<()> {
         generation: 0,
     };
     let mut screen = d.first_screen()?;
-    let mut term = terminal::init().context("setting up the terminal")?;
+    let mut term = terminal::init().map_err(Error::terminal("setting up the terminal"))?;
     let stop = Arc::new(AtomicBool::new(false));
     spawn_input_thread(stop.clone(), d.tx.clone());
     let result = d.run_loop(&mut screen, &mut term, &rx);
@@ -154,7 +154,7 @@ impl Driver {
                     Screen::Explore(l) => view::draw(f, &l.ex),
                     Screen::Compare(c) => compare::draw(f, c),
                 })
-                .context("drawing")?;
+                .map_err(Error::terminal("drawing"))?;
                 dirty = false;
             }
             let msg = match screen {

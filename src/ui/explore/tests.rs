@@ -93,6 +93,7 @@ fn the_peer_shares_what_the_explored_one_shares_and_keeps_its_limits() {
         inode: Some(inode),
         text: None,
         error: None,
+        errno: None,
     };
     let host: Vec<NsLink> = Ns::BY_FILE
         .iter()

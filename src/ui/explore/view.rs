@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::{Explore, Focus};
+use crate::observe::error::Unread;
 use crate::observe::ptree::cap_names;
 use crate::observe::security::Security;
 use crate::ui::draw::{self, MIN_HEIGHT, MIN_WIDTH};
@@ -190,7 +191,7 @@ fn hang(text: &str, width: usize, indent: usize) -> Vec<String> {
 /// The security pane's lines, for a pane `width` columns wide inside: a key column,
 /// the values wrapped beside it.
 pub fn security_lines(
-    sec: &Result<Security, String>,
+    sec: &Result<Security, Unread>,
     t: Theme,
     width: usize,
 ) -> Vec<Line<'static>> {
@@ -211,12 +212,12 @@ pub fn security_lines(
 const KEY_W: usize = 11;
 
 fn raw_security_lines(
-    sec: &Result<Security, String>,
+    sec: &Result<Security, Unread>,
     t: Theme,
 ) -> Vec<(String, String, ratatui::style::Style)> {
     let s = match sec {
         Ok(s) => s,
-        Err(why) => return vec![(String::new(), why.clone(), t.error())],
+        Err(why) => return vec![(String::new(), why.to_string(), t.error())],
     };
     let key = |k: &str| k.to_string();
     let mut lines = Vec::new();
