@@ -209,7 +209,7 @@ fn parse_ns(s: &str) -> Result<Ns> {
 }
 
 fn parse_volume(s: &str) -> Result<Volume> {
-    Volume::parse(s, true).map_err(|e| anyhow!("{e}"))
+    Ok(Volume::parse(s, true)?)
 }
 
 fn source(args: &RunArgs) -> RootSource {

@@ -77,10 +77,10 @@ pub enum ProbeError {
     /// waitpid(2) on it failed.
     #[error("waiting for `{shown}`: {err}")]
     Wait { shown: String, err: io::Error },
-    /// The container's subject could not run it: the runtime's error (anyhow's
-    /// today; a typed one once the runtime has one), shown whole.
-    #[error("{}", whole(.0.as_ref()))]
-    Inside(Box<dyn std::error::Error + Send + Sync>),
+    /// The container's subject could not run it: the runtime's error (whole:
+    /// "context: error").
+    #[error(transparent)]
+    Inside(crate::runtime::launch_error::Error),
 }
 
 impl ProbeError {
@@ -90,6 +90,7 @@ impl ProbeError {
             ProbeError::Pipe(err)
             | ProbeError::Spawn { err, .. }
             | ProbeError::Wait { err, .. } => err.raw_os_error().map(Errno::from_raw),
+            ProbeError::Inside(e) => e.errno(),
             _ => None,
         }
     }

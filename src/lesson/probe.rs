@@ -170,7 +170,7 @@ impl Probe for LiveProbe<'_> {
         let c = self
             .launch
             .run_captured(spec, Duration::from_secs(5))
-            .map_err(|e| ProbeError::Inside(e.into()))?;
+            .map_err(ProbeError::Inside)?;
         if c.timed_out {
             return Err(ProbeError::TimedOut {
                 shown: command.to_string(),

@@ -126,7 +126,7 @@ fn launch(l: &LessonFile, out: &mut Vec<Problem>) {
     }
     for v in &la.volumes {
         if let Err(e) = Volume::parse(v.get_ref(), false) {
-            out.push(l.problem(v.span(), e));
+            out.push(l.problem(v.span(), e.to_string()));
         }
     }
 }

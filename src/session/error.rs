@@ -18,11 +18,10 @@ use super::headless::Failed;
 use crate::lesson::error::whole;
 use crate::runtime::cgroup;
 use crate::runtime::controller::StepFailure;
+use crate::runtime::launch_error;
 
-/// An error from a floor below whose type the session does not branch on: the
-/// runtime's launch path (today `anyhow::Error`; a typed error once the runtime has
-/// one, which converts the same way), a front end's terminal. Shown whole, with the
-/// errors under it (`lesson::error::whole`).
+/// An error from a front end's terminal, whose type the session does not branch on.
+/// Shown whole, with the errors under it (`lesson::error::whole`).
 pub type Source = Box<dyn StdError + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +38,9 @@ pub enum Error {
     #[error("{}", .0.failure.message)]
     Step(Box<Failed>),
     /// The runtime could not prepare the layers, start the subject, talk to it or
-    /// tear the container down.
-    #[error("{}", whole(.0.as_ref()))]
-    Runtime(Source),
+    /// tear the container down (its message is whole: "context: error").
+    #[error(transparent)]
+    Runtime(#[from] launch_error::Error),
     /// The terminal a headless command runs on (`run`'s relay) failed.
     #[error("{}", whole(.0.as_ref()))]
     Terminal(Source),
@@ -62,8 +61,8 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// The runtime's error `e` (anyhow's today, see [`Source`]).
-    pub fn runtime(e: impl Into<Source>) -> Error {
+    /// The runtime's error `e`.
+    pub fn runtime(e: impl Into<launch_error::Error>) -> Error {
         Error::Runtime(e.into())
     }
 
@@ -81,7 +80,8 @@ impl Error {
             Error::Signals(e) | Error::Sys { errno: e, .. } => Some(*e),
             Error::Socket { err, .. } => err.raw_os_error().map(Errno::from_raw),
             Error::Step(f) => f.failure.errno(),
-            Error::Runtime(e) | Error::Terminal(e) => errno_in(e.as_ref()),
+            Error::Runtime(e) => e.errno(),
+            Error::Terminal(e) => errno_in(e.as_ref()),
             Error::Lesson(e) => e.errno(),
             Error::Cgroup(e) => e.errno(),
             Error::Context { err, .. } => err.errno(),
@@ -119,18 +119,20 @@ mod tests {
 
     #[test]
     fn a_runtime_error_is_shown_whole_as_anyhow_showed_it() {
-        let inner: std::result::Result<(), io::Error> = Err(io::Error::from_raw_os_error(13));
-        use anyhow::Context;
-        let e = inner
-            .context("opening /run/underhood/x")
-            .context("starting the subject")
-            .unwrap_err();
+        let inner = launch_error::Error::Io {
+            what: "opening /run/underhood/x".into(),
+            err: io::Error::from_raw_os_error(13),
+        };
+        let e = launch_error::Error::Context {
+            what: "starting the subject".into(),
+            err: Box::new(inner),
+        };
         let shown = format!("{e:#}");
         let ours = Error::runtime(e);
         assert_eq!(ours.to_string(), shown);
         assert_eq!(format!("{ours:#}"), shown);
         assert!(shown.starts_with("starting the subject: opening /run/underhood/x: "));
-        // The errno is found in the chain, not read from the text.
+        // The errno is the failed call's, not read from the text.
         assert_eq!(ours.errno(), Some(Errno::EACCES));
     }
 
@@ -143,6 +145,7 @@ mod tests {
         let failure = StepFailure {
             report: Box::new(report),
             message: "uts failed: unshare(CLONE_NEWUTS) = EPERM".into(),
+            cause: None,
         };
         let e = Error::Step(Box::new(Failed {
             step: Step::Uts {
@@ -152,12 +155,6 @@ mod tests {
         }));
         assert_eq!(e.to_string(), "uts failed: unshare(CLONE_NEWUTS) = EPERM");
         assert_eq!(e.errno(), Some(Errno::EPERM));
-        // Also when the runtime hands the failure over as its own error.
-        let boxed = Error::runtime(match e {
-            Error::Step(f) => f.failure,
-            _ => unreachable!(),
-        });
-        assert_eq!(boxed.errno(), Some(Errno::EPERM));
     }
 
     #[test]
@@ -173,10 +170,8 @@ mod tests {
         );
         assert_eq!(e.errno(), Some(Errno::EBADF));
         // A plain message carries no errno.
-        assert_eq!(Error::runtime("the double refuses").errno(), None);
-        assert_eq!(
-            Error::runtime("the double refuses").to_string(),
-            "the double refuses"
-        );
+        let refused = Error::runtime(launch_error::Error::Failed("the double refuses".into()));
+        assert_eq!(refused.errno(), None);
+        assert_eq!(refused.to_string(), "the double refuses");
     }
 }

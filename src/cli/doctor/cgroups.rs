@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use underhood::runtime::cgroup::delegate::Undelegated;
 use underhood::runtime::cgroup::{self, Controller, Version};
 use underhood::runtime::paths::Paths;
 
@@ -28,7 +29,7 @@ pub struct ControllerFacts {
     /// Rootless on v2 where the root is not ours: the delegated node underhood makes its
     /// cgroup in instead (`runtime/cgroup/delegate.rs`), or why there is none. `None`:
     /// not looked for (root, v1, or the root is writable).
-    pub delegated: Option<Result<PathBuf, String>>,
+    pub delegated: Option<Result<PathBuf, Undelegated>>,
 }
 
 pub(super) fn check_cgroups(root: bool, cg: &Result<CgroupFacts, String>) -> Vec<Check> {
@@ -113,7 +114,7 @@ pub(super) fn check_controller(root: bool, c: &ControllerFacts) -> Check {
     );
     match (root, version, &c.delegated) {
         (false, Version::V2, Some(Err(why))) => {
-            let fix = if why.starts_with("systemd delegated") {
+            let fix = if matches!(why, Undelegated::OutsideSystemd { .. }) {
                 format!(
                     "run as root (`sudo underhood`), or start underhood inside the delegated subtree: {SYSTEMD_SCOPE}"
                 )
@@ -122,7 +123,7 @@ pub(super) fn check_controller(root: bool, c: &ControllerFacts) -> Check {
                     "run as root (`sudo underhood`), or from a delegated cgroup v2 subtree: {SYSTEMD_SCOPE}"
                 )
             };
-            check.why(why.clone()).fix(fix)
+            check.why(why.to_string()).fix(fix)
         }
         (false, _, _) => check
             .why(format!(
@@ -216,9 +217,13 @@ pub(super) fn gather_cgroups(paths: &Paths) -> Result<CgroupFacts, String> {
                             &cgroup::may_write,
                         )
                         .map(|d| d.base),
-                        None => Err(format!("{} has no `0::` line", proc_cgroup.display())),
+                        None => Err(Undelegated::OwnUnknown {
+                            what: format!("{} has no `0::` line", proc_cgroup.display()),
+                        }),
                     },
-                    Err(e) => Err(format!("reading {}: {e}", proc_cgroup.display())),
+                    Err(e) => Err(Undelegated::OwnUnknown {
+                        what: format!("reading {}: {e}", proc_cgroup.display()),
+                    }),
                 });
             ControllerFacts {
                 controller: c,

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use underhood::observe::host::{self, Overlay, UsernsVerdict};
+use underhood::runtime::cgroup::delegate::Undelegated;
 use underhood::runtime::cgroup::{Controller, Version};
 use underhood::runtime::paths::Paths;
 
@@ -64,12 +65,11 @@ fn ubuntu_rootless() -> Facts {
         hierarchy: Some((Version::V2, PathBuf::from("/sys/fs/cgroup"))),
         writable: false,
         enabled_for_children: true,
-        delegated: Some(Err(format!(
-            "systemd delegated {SVC} to you, but underhood runs outside it, in \
-             /sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope: moving a process \
-             into a cgroup needs write access to cgroup.procs of the common ancestor \
-             (/sys/fs/cgroup/user.slice/user-1000.slice), which is not yours"
-        ))),
+        delegated: Some(Err(Undelegated::OutsideSystemd {
+            service: PathBuf::from(SVC),
+            own: PathBuf::from("/sys/fs/cgroup/user.slice/user-1000.slice/session-3.scope"),
+            common: PathBuf::from("/sys/fs/cgroup/user.slice/user-1000.slice"),
+        })),
     };
     Facts {
         euid: 1000,
@@ -456,7 +456,10 @@ fn rootless_without_a_delegation_is_told_root_or_a_delegated_v2_subtree() {
          (/sys/fs/cgroup/system.slice/ssh.service) nor {SVC} are yours to write"
     );
     if let Ok(cg) = &mut f.cgroups {
-        cg.controllers[0].delegated = Some(Err(why.clone()));
+        cg.controllers[0].delegated = Some(Err(Undelegated::Nothing {
+            own: PathBuf::from("/sys/fs/cgroup/system.slice/ssh.service"),
+            service: PathBuf::from(SVC),
+        }));
     }
     let list = checks(&f);
     let m = find(&list, "memory controller");

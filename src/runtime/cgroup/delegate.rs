@@ -40,6 +40,68 @@ pub struct Delegated {
     pub to_enable: Vec<Controller>,
 }
 
+/// Why no node of the v2 hierarchy can hold a rootless user's cgroup: each says, in a
+/// sentence a learner can act on, what is delegated and what is missing. `doctor`
+/// branches on the kind (run inside systemd's delegation, or get one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Undelegated {
+    /// systemd delegated `service`, but we run outside it, in `own`: a move needs
+    /// cgroup.procs of the common ancestor, which is not ours.
+    #[error(
+        "systemd delegated {} to you, but underhood runs outside it, in {}: moving a \
+         process into a cgroup needs write access to cgroup.procs of the common \
+         ancestor ({}), which is not yours",
+        .service.display(),
+        .own.display(),
+        .common.display()
+    )]
+    OutsideSystemd {
+        service: PathBuf,
+        own: PathBuf,
+        common: PathBuf,
+    },
+    /// Nothing above our cgroup is ours, nor systemd's service for us.
+    #[error(
+        "no cgroup v2 subtree is delegated to you: neither the cgroups above yours ({}) \
+         nor {} are yours to write",
+        .own.display(),
+        .service.display()
+    )]
+    Nothing { own: PathBuf, service: PathBuf },
+    /// `node` is ours, but its parent does not hand `missing` down.
+    #[error(
+        "{} is delegated to you, but {} not in its cgroup.controllers (its parent \
+         does not hand {} down: systemd's Delegate= names the controllers given)",
+        .node.display(),
+        names(.missing, "is", "are"),
+        names(.missing, "it", "them")
+    )]
+    NotHandedDown {
+        node: PathBuf,
+        missing: Vec<Controller>,
+    },
+    /// `node` is ours but holds processes (or its subtree_control is not ours), so
+    /// `to_enable` cannot be given to a child there.
+    #[error(
+        "{} is delegated to you, but it holds processes (or its \
+         cgroup.subtree_control is not yours), so {} cannot be handed to a \
+         child there (cgroup v2's no-internal-process rule)",
+        .node.display(),
+        names(.to_enable, "", "")
+    )]
+    InternalProcesses {
+        node: PathBuf,
+        to_enable: Vec<Controller>,
+    },
+    /// Only for a caller that asked for nothing: no node at all.
+    #[error("{} offers no node for our cgroup", .root.display())]
+    NoNode { root: PathBuf },
+    /// Our own cgroup could not be told (`what`: the /proc file unread, or without
+    /// a `0::` line).
+    #[error("{what}")]
+    OwnUnknown { what: String },
+}
+
 /// The cgroup `0::PATH` names in a /proc/PID/cgroup text (cgroups(7): the v2 line).
 pub fn own_cgroup(proc_cgroup: &str) -> Option<&str> {
     proc_cgroup.lines().find_map(|l| l.strip_prefix("0::"))
@@ -98,7 +160,7 @@ pub fn find(
     uid: u32,
     wanted: &[Controller],
     may_write: &dyn Fn(&Path) -> bool,
-) -> Result<Delegated, String> {
+) -> Result<Delegated, Undelegated> {
     let own = mount.join(own_rel.trim().trim_start_matches('/'));
     // A delegated node: the directory (mkdir), its cgroup.procs (moving processes in).
     let ours = |d: &Path| may_write(d) && may_write(&d.join("cgroup.procs"));
@@ -121,14 +183,9 @@ pub fn find(
             .filter(|c| !listed(&node.join("cgroup.controllers"), *c))
             .collect();
         if !missing.is_empty() {
-            why.get_or_insert_with(|| {
-                format!(
-                    "{} is delegated to you, but {} not in its cgroup.controllers (its parent \
-                     does not hand {} down: systemd's Delegate= names the controllers given)",
-                    node.display(),
-                    names(&missing, "is", "are"),
-                    names(&missing, "it", "them"),
-                )
+            why.get_or_insert_with(|| Undelegated::NotHandedDown {
+                node: node.clone(),
+                missing,
             });
             continue;
         }
@@ -140,14 +197,9 @@ pub fn find(
         if !to_enable.is_empty()
             && (!may_write(&node.join("cgroup.subtree_control")) || has_processes(node))
         {
-            why.get_or_insert_with(|| {
-                format!(
-                    "{} is delegated to you, but it holds processes (or its \
-                     cgroup.subtree_control is not yours), so {} cannot be handed to a \
-                     child there (cgroup v2's no-internal-process rule)",
-                    node.display(),
-                    names(&to_enable, "", ""),
-                )
+            why.get_or_insert_with(|| Undelegated::InternalProcesses {
+                node: node.clone(),
+                to_enable: to_enable.clone(),
             });
             continue;
         }
@@ -158,7 +210,7 @@ pub fn find(
             to_enable,
         });
     }
-    Err(why.unwrap_or_else(|| format!("{} offers no node for our cgroup", root.display())))
+    Err(why.unwrap_or(Undelegated::NoNode { root }))
 }
 
 /// "memory is" / "memory and pids are".
@@ -172,28 +224,24 @@ fn names(cs: &[Controller], one: &str, many: &str) -> String {
 
 /// Why nothing above our cgroup is ours: systemd's delegation exists but we run
 /// outside it, or nothing is delegated at all.
-fn not_delegated(mount: &Path, own: &Path, uid: u32, ours: &dyn Fn(&Path) -> bool) -> String {
-    let svc = systemd_user_service(mount, uid);
-    if svc.is_dir() && ours(&svc) {
+fn not_delegated(mount: &Path, own: &Path, uid: u32, ours: &dyn Fn(&Path) -> bool) -> Undelegated {
+    let service = systemd_user_service(mount, uid);
+    if service.is_dir() && ours(&service) {
         let common = own
             .ancestors()
-            .find(|a| svc.starts_with(a))
-            .unwrap_or(mount);
-        return format!(
-            "systemd delegated {} to you, but underhood runs outside it, in {}: moving a \
-             process into a cgroup needs write access to cgroup.procs of the common \
-             ancestor ({}), which is not yours",
-            svc.display(),
-            own.display(),
-            common.display()
-        );
+            .find(|a| service.starts_with(a))
+            .unwrap_or(mount)
+            .to_path_buf();
+        return Undelegated::OutsideSystemd {
+            service,
+            own: own.to_path_buf(),
+            common,
+        };
     }
-    format!(
-        "no cgroup v2 subtree is delegated to you: neither the cgroups above yours ({}) \
-         nor {} are yours to write",
-        own.display(),
-        svc.display()
-    )
+    Undelegated::Nothing {
+        own: own.to_path_buf(),
+        service,
+    }
 }
 
 #[cfg(test)]
@@ -242,7 +290,7 @@ mod tests {
         (fx, w)
     }
 
-    fn find_in(fx: &Fixture, w: &HashSet<PathBuf>, own: &str) -> Result<Delegated, String> {
+    fn find_in(fx: &Fixture, w: &HashSet<PathBuf>, own: &str) -> Result<Delegated, Undelegated> {
         let may_write = |p: &Path| w.contains(p);
         find(fx.root(), own, 1000, &[Controller::Memory], &may_write)
     }
@@ -275,7 +323,12 @@ mod tests {
         // The root holding a process itself cannot hand memory down (no internal
         // processes), and app.slice below it has no memory to hand: the top-most reason.
         fx.file(&format!("{SVC}/cgroup.procs"), "812\n");
-        let why = find_in(&fx, &w, &format!("{SVC}/app.slice/term.scope")).unwrap_err();
+        let err = find_in(&fx, &w, &format!("{SVC}/app.slice/term.scope")).unwrap_err();
+        assert!(
+            matches!(&err, Undelegated::InternalProcesses { node, .. } if *node == fx.root().join(SVC)),
+            "{err:?}"
+        );
+        let why = err.to_string();
         assert!(why.contains("holds processes"), "{why}");
         assert!(why.contains("no-internal-process rule"), "{why}");
         assert!(
@@ -291,7 +344,12 @@ mod tests {
             "user.slice/user-1000.slice/session-3.scope/cgroup.procs",
             "4242\n",
         );
-        let why = find_in(&fx, &w, "/user.slice/user-1000.slice/session-3.scope").unwrap_err();
+        let err = find_in(&fx, &w, "/user.slice/user-1000.slice/session-3.scope").unwrap_err();
+        assert!(
+            matches!(&err, Undelegated::OutsideSystemd { .. }),
+            "{err:?}"
+        );
+        let why = err.to_string();
         assert!(why.starts_with("systemd delegated "), "{why}");
         assert!(
             why.contains(&format!(
@@ -314,6 +372,8 @@ mod tests {
             &|_| false,
         )
         .unwrap_err();
+        assert!(matches!(why, Undelegated::Nothing { .. }), "{why:?}");
+        let why = why.to_string();
         assert!(
             why.starts_with("no cgroup v2 subtree is delegated to you"),
             "{why}"
@@ -326,7 +386,8 @@ mod tests {
         // Even where everything is writable (root), `find` stops below the mount.
         let fx = Fixture::v2();
         let why = find(fx.root(), "/", 0, &[Controller::Memory], &|_| true).unwrap_err();
-        assert!(why.contains("no cgroup v2 subtree"), "{why}");
+        assert!(matches!(why, Undelegated::Nothing { .. }), "{why:?}");
+        assert!(why.to_string().contains("no cgroup v2 subtree"), "{why}");
     }
 
     /// With a delegated node found, the cgroup is planned and made there, and memory

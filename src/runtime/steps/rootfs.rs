@@ -47,34 +47,53 @@ pub struct RootfsSpec {
     pub scratch: Option<PathBuf>,
 }
 
+/// A volume argument refused, with the argument as given (`spec`).
+#[derive(Debug, thiserror::Error)]
+pub enum BadVolume {
+    #[error("invalid volume {spec:?}: expected HOST:PATH or HOST:PATH:ro")]
+    Shape { spec: String },
+    #[error("invalid volume {spec:?}: HOST must be given and PATH must be absolute")]
+    NotAbsolute { spec: String },
+    #[error("invalid volume {spec:?}: PATH may not contain '..'")]
+    DotDot { spec: String },
+    #[error("invalid volume {spec:?}: PATH cannot be / itself")]
+    Root { spec: String },
+    /// The host side could not be resolved (realpath(3)): its errno in `err`.
+    #[error("invalid volume {spec:?}: {host}: {err}")]
+    Host {
+        spec: String,
+        host: String,
+        err: std::io::Error,
+    },
+}
+
 impl Volume {
     /// Parses `HOST:PATH[:ro|:rw]`. PATH must be absolute and free of `..`; with
     /// `check_host`, HOST must exist and is made absolute.
-    pub fn parse(s: &str, check_host: bool) -> Result<Volume, String> {
+    pub fn parse(s: &str, check_host: bool) -> Result<Volume, BadVolume> {
+        let spec = || s.to_string();
         let parts: Vec<&str> = s.split(':').collect();
         let (host, target, read_only) = match parts.as_slice() {
             [h, t] => (*h, *t, false),
             [h, t, "ro"] => (*h, *t, true),
             [h, t, "rw"] => (*h, *t, false),
-            _ => {
-                return Err(format!(
-                    "invalid volume {s:?}: expected HOST:PATH or HOST:PATH:ro"
-                ));
-            }
+            _ => return Err(BadVolume::Shape { spec: spec() }),
         };
         if host.is_empty() || !target.starts_with('/') {
-            return Err(format!(
-                "invalid volume {s:?}: HOST must be given and PATH must be absolute"
-            ));
+            return Err(BadVolume::NotAbsolute { spec: spec() });
         }
         if target.split('/').any(|c| c == "..") {
-            return Err(format!("invalid volume {s:?}: PATH may not contain '..'"));
+            return Err(BadVolume::DotDot { spec: spec() });
         }
         if target.split('/').all(|c| c.is_empty() || c == ".") {
-            return Err(format!("invalid volume {s:?}: PATH cannot be / itself"));
+            return Err(BadVolume::Root { spec: spec() });
         }
         let host = if check_host {
-            std::fs::canonicalize(host).map_err(|e| format!("invalid volume {s:?}: {host}: {e}"))?
+            std::fs::canonicalize(host).map_err(|err| BadVolume::Host {
+                spec: spec(),
+                host: host.to_string(),
+                err,
+            })?
         } else {
             PathBuf::from(host)
         };

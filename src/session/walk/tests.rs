@@ -13,6 +13,7 @@ use nix::errno::Errno;
 
 use super::*;
 use crate::runtime::double::{self, Log};
+use crate::runtime::launch_error;
 use crate::runtime::link::Exit;
 use crate::runtime::plan::veth_for;
 use crate::runtime::step::IdMap;
@@ -64,7 +65,9 @@ impl Starter for Doubles {
 
     fn launch(&mut self, _: &Options, _: &[PathBuf], paths: &Paths) -> Result<Launch> {
         let Some((inside, outside)) = self.script.pop_front().unwrap_or(Some((None, None))) else {
-            return Err(Error::runtime("the double refuses to start a subject"));
+            return Err(Error::runtime(launch_error::Error::Failed(
+                "the double refuses to start a subject".into(),
+            )));
         };
         if let Some(last) = self.launches.lock().unwrap().last() {
             self.overlapped.lock().unwrap().push(last.2.exists());

@@ -456,6 +456,7 @@ mod tests {
             inode: Some(inode),
             text: None,
             error: None,
+            errno: None,
         };
         let set = crate::lesson::set::builtin().unwrap();
         let mut app = App::for_tests(Vec::new());
