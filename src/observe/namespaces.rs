@@ -189,6 +189,18 @@ pub struct NsLink {
 }
 
 impl NsLink {
+    /// A link read and understood as namespace `inode` (tests build samples with it).
+    #[cfg(test)]
+    pub fn of_inode(kind: NsFile, inode: u64) -> NsLink {
+        NsLink {
+            kind,
+            inode: Some(inode),
+            text: None,
+            error: None,
+            errno: None,
+        }
+    }
+
     /// The errno the link's readlink(2) failed with, if it failed.
     pub fn errno(&self) -> Option<nix::errno::Errno> {
         self.errno.map(nix::errno::Errno::from_raw)

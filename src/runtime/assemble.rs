@@ -608,22 +608,11 @@ fn tools_layer_for(paths: &Paths, exe: &Path) -> Result<PathBuf> {
         Ok(())
     })?;
     // The directory's mtime records its last use, for pruning.
-    touch(&dir);
+    cache::touch(&dir);
     if !existed {
         prune_tools(paths, &dir);
     }
     Ok(dir)
-}
-
-fn touch(dir: &Path) {
-    let now = nix::sys::time::TimeSpec::UTIME_NOW;
-    let _ = nix::sys::stat::utimensat(
-        nix::fcntl::AT_FDCWD,
-        dir,
-        &now,
-        &now,
-        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-    );
 }
 
 /// Removes tools layers of older binaries: only directories named like ours, unused for a

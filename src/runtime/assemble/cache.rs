@@ -46,7 +46,8 @@ use abandoned::{builder_mark, remove_stale_tmp};
 pub use evict::Eviction;
 pub(crate) use evict::{all_mount_tables, entries, evict, trim};
 pub(crate) use files::{check_plain_name, hex, remove_tree, sha256_file};
-use lock::{flock, hold, lock_for_use, open_dir, touch};
+pub(super) use lock::touch;
+use lock::{flock, hold, lock_for_use, open_dir};
 
 /// What the cache could not do. Messages are whole on their own (the path and the
 /// errno in the text). Callers branch on [`Error::errno`]: ENOENT (no such tree yet),

@@ -451,13 +451,7 @@ mod tests {
     fn a_lesson_made_by_hand_shows_the_learners_container_once_it_exists() {
         use crate::ns::Ns;
         use crate::observe::namespaces::{NsFile, NsLink};
-        let link = |kind, inode| NsLink {
-            kind,
-            inode: Some(inode),
-            text: None,
-            error: None,
-            errno: None,
-        };
+        let link = NsLink::of_inode;
         let set = crate::lesson::set::builtin().unwrap();
         let mut app = App::for_tests(Vec::new());
         app.lesson = Some(LessonView::from_file(set.get("by-hand-unshare").unwrap()));

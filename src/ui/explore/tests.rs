@@ -88,13 +88,7 @@ fn the_peer_shares_what_the_explored_one_shares_and_keeps_its_limits() {
     use crate::observe::facts::Facts;
     use crate::observe::namespaces::{NsFile, NsLink};
     use crate::runtime::cgroup::ReadLimits;
-    let link = |kind, inode| NsLink {
-        kind,
-        inode: Some(inode),
-        text: None,
-        error: None,
-        errno: None,
-    };
+    let link = NsLink::of_inode;
     let host: Vec<NsLink> = Ns::BY_FILE
         .iter()
         .enumerate()

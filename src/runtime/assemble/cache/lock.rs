@@ -40,7 +40,7 @@ pub(super) fn hold(dir: &Path, fd: OwnedFd) {
 }
 
 /// Records the last use in the directory's mtime (for least-recently-used eviction).
-pub(super) fn touch(dir: &Path) {
+pub(in crate::runtime::assemble) fn touch(dir: &Path) {
     let now = nix::sys::time::TimeSpec::UTIME_NOW;
     let _ = nix::sys::stat::utimensat(
         nix::fcntl::AT_FDCWD,
