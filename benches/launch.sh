@@ -8,7 +8,7 @@
 #   underhood built as a static musl binary, where that Rust target is installed
 #   underhood's static-pie release (scripts/release.sh), where it was built once
 # Uses hyperfine when present (apt-get install hyperfine runc), else a plain loop.
-# Usage: benches/launch.sh [RUNS]   (default 200)
+# Usage: benches/launch.sh [RUNS]   (default 200; INTERLEAVED=1: rounds taken in turn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-200}
@@ -71,6 +71,36 @@ if command -v runc >/dev/null; then
         sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"\/bin\/true"/' config.json)
     cmds+=("runc run --bundle $work/bundle uhbench")
     names+=("runc run")
+fi
+
+# Taken in turn (INTERLEAVED=1): one launch of each command per round, RUNS rounds, so
+# that a load that comes and goes during the run (other builds on a shared machine)
+# falls on every command alike; hyperfine runs one command's launches after the other's.
+# Times from bash's EPOCHREALTIME around each launch (the same fork and exec for all).
+if [ -n "${INTERLEAVED:-}" ]; then
+    # Each round starts one command further on: none always comes right after runc
+    # (whose cgroup and network clean-up go on in the kernel after it exits).
+    for ((n = 0; n < runs; n++)); do
+        for ((k = 0; k < ${#cmds[@]}; k++)); do
+            i=$(((n + k) % ${#cmds[@]}))
+            t0=$EPOCHREALTIME
+            ${cmds[$i]} >/dev/null
+            t1=$EPOCHREALTIME
+            echo "$i ${t0/./} ${t1/./}" >>"$work/rounds"
+        done
+    done
+    for i in "${!cmds[@]}"; do
+        med=$(awk -v i="$i" '$1 == i { print ($3 - $2) / 1000 }' "$work/rounds" | sort -n |
+            awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+        printf '%s\t%s\n' "${names[$i]}" "$med"
+    done | awk -F'\t' -v n="$runs" '
+        { med[$1] = $2; printf "%-16s median %6.2f ms (%d rounds, taken in turn)\n", $1, $2, n }
+        END {
+            s = med["unshare"]; r = med["runc run"]; u = med["underhood run"]
+            if (s) printf "underhood run / unshare    %5.2fx  (target <= 1.5x)\n", u / s
+            if (r) printf "runc / underhood run       %5.2fx  (target >= 3x)\n", r / u
+        }'
+    exit 0
 fi
 
 if command -v hyperfine >/dev/null; then

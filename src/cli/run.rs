@@ -309,7 +309,11 @@ fn run(args: &RunArgs) -> Result<i32> {
         Some((waiting, null)) => (Some(waiting), Some(null)),
         None => (None, None),
     };
-    let session = Headless::start(&opts, &source(args), &paths);
+    let session = if args.trace {
+        Headless::start(&opts, &source(args), &paths)
+    } else {
+        Headless::start_untraced(&opts, &source(args), &paths)
+    };
     drop(null);
     let mut session = session?;
     if args.no_init {

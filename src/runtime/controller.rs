@@ -205,6 +205,13 @@ impl Launch {
         send(&mut self.sock, &Request::NoInit)
     }
 
+    /// Asks the subject to answer each step that succeeds with its title and time only
+    /// (`Request::Quiet`): for a caller that shows no report but a failed one's. Call
+    /// before the steps are sent.
+    pub fn quiet(&mut self) -> Result<()> {
+        send(&mut self.sock, &Request::Quiet)
+    }
+
     /// Asks PID 1 to start the exec step's command on a terminal it makes inside, as
     /// `console` says (runtime/console.rs); [`Launch::take_console`] has its master end
     /// once the exec step is done. Call before the exec step is sent.

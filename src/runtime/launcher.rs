@@ -56,6 +56,17 @@ pub fn start(opts: &Options, lower: Vec<PathBuf>, paths: &Paths) -> Result<Launc
 /// read-only layers are looked up, and done meanwhile; the launch is
 /// [`Launch::pipelined`].
 pub fn start_pipelined(opts: &Options, source: &RootSource, paths: &Paths) -> Result<Launch> {
+    start_pipelined_with(opts, source, paths, false)
+}
+
+/// [`start_pipelined`]; `quiet`: the steps that succeed report their title and time
+/// only ([`Launch::quiet`]), for a caller that shows none of their calls.
+pub fn start_pipelined_with(
+    opts: &Options,
+    source: &RootSource,
+    paths: &Paths,
+    quiet: bool,
+) -> Result<Launch> {
     let spawned = if may_fork(opts) {
         Spawned::fork(paths)?
     } else {
@@ -76,6 +87,9 @@ pub fn start_pipelined(opts: &Options, source: &RootSource, paths: &Paths) -> Re
         .position(|s| matches!(s, Step::Rootfs(_)))
         .unwrap_or(steps.len());
     let mut launch = Launch::adopt(paths.clone(), session, steps, spawned)?.pipelined();
+    if quiet {
+        launch.quiet()?;
+    }
     // The subject makes its namespaces (and the controller the cgroup) while the
     // layers are found; a failure here tears all of it down (Launch's drop).
     launch.send_ahead_until(rootfs);

@@ -279,3 +279,39 @@ fn a_rebuild_after_going_back_replays_the_same_calls() {
     let upto: usize = counts[..4].iter().map(|c| c.0).sum();
     assert_eq!(replayed, all[..upto]);
 }
+
+/// `run` without --trace (`Launch::quiet`): each step that succeeds comes back with its
+/// title alone, nothing of the subject's calls; the step that fails still names its
+/// failed call and errno, as the error message needs.
+#[test]
+fn a_quiet_launch_reports_only_its_failed_step_whole() {
+    let counts = calls_per_step();
+    let inside: Vec<usize> = counts.iter().map(|c| c.0).collect();
+    // The first call of the security step (the last step) fails.
+    let n: usize = inside[..inside.len() - 1].iter().sum();
+    for pipelined in [false, true] {
+        let mut rig = rig(Some(n), None, pipelined);
+        rig.launch.quiet().unwrap();
+        let mut failure = None;
+        while !rig.launch.done() {
+            let title = rig.launch.steps[rig.launch.next].title();
+            match rig.launch.step() {
+                Ok(r) => {
+                    assert_eq!(r.step, title);
+                    // The controller's own calls (id maps, veth, directories) stay:
+                    // only the subject's are left out.
+                    let subject_calls = r.calls.iter().filter(|c| c.name == "unshare").count();
+                    assert_eq!(subject_calls, 0, "pipelined {pipelined}: {:?}", r.calls);
+                }
+                Err(f) => {
+                    failure = Some(f);
+                    break;
+                }
+            }
+        }
+        let f = failure.expect("the security step fails");
+        assert_eq!(f.errno(), Some(Errno::EPERM));
+        assert!(f.report.failure().is_some(), "{:?}", f.report.calls);
+        rig.finish();
+    }
+}

@@ -43,6 +43,12 @@ pub enum Request {
     /// mount namespace (runtime/console.rs); the master end comes back with
     /// `Reply::Console`. No reply of its own.
     Console(Console),
+    /// The replies to steps that succeed carry their report's title and time only
+    /// (`Report::without_calls`): for a launch whose reports nobody reads (`run`
+    /// without --trace), PID 1 does not encode, and the controller not decode, every
+    /// call of every step on the launch's critical path. A failed step's report stays
+    /// whole (its failed call and errno make the error message). No reply.
+    Quiet,
 }
 
 /// A pseudo-terminal to make inside (runtime/console.rs).

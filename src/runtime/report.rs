@@ -139,6 +139,15 @@ pub fn errno_text(e: nix::errno::Errno) -> String {
 }
 
 impl Report {
+    /// The same report without its calls, shell lines and notes (`Request::Quiet`).
+    pub fn without_calls(&self) -> Report {
+        Report {
+            step: self.step.clone(),
+            micros: self.micros,
+            ..Default::default()
+        }
+    }
+
     pub fn new(step: impl Into<String>) -> Self {
         Report {
             step: step.into(),

@@ -73,6 +73,14 @@ impl Headless {
         Ok(Headless { launch })
     }
 
+    /// Like [`Headless::start`], for a caller that shows no step's report but a failed
+    /// one's (`run` without --trace): the others come back with their title and time
+    /// only ([`Launch::quiet`]), nothing encoded and decoded for nobody.
+    pub fn start_untraced(opts: &Options, source: &RootSource, paths: &Paths) -> Result<Headless> {
+        let launch = launcher::start_pipelined_with(opts, source, paths, true)?;
+        Ok(Headless { launch })
+    }
+
     /// The lesson's container, with every step of the lesson still to take.
     pub fn start_lesson(l: &LessonFile, paths: &Paths, source: &RootSource) -> Result<Headless> {
         let opts = crate::lesson::plan::options(l);
