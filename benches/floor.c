@@ -340,6 +340,8 @@ static void pid1(const char *lower, char **argv)
         syscall(SYS_setsid);
         syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
         execve(argv[0], argv, env);
+        static const char m[] = "underhood-floor: execve of the command failed\n";
+        syscall(SYS_write, 2, m, sizeof m - 1);
         _exit(127);
     }
     if (c < 0) {
