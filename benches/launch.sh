@@ -7,6 +7,7 @@
 #   an earlier build of ours, given as BEFORE=/path/to/underhood (same run, same table)
 #   underhood built as a static musl binary, where that Rust target is installed
 #   underhood's static-pie release (scripts/release.sh), where it was built once
+#   the kernel floor (benches/floor.c, built here with cc): run's kernel work alone
 # Uses hyperfine when present (apt-get install hyperfine runc), else a plain loop.
 # Usage: benches/launch.sh [RUNS]   (default 200; INTERLEAVED=1: rounds taken in turn)
 set -euo pipefail
@@ -57,6 +58,23 @@ if [ -n "${BEFORE:-}" ]; then
     cmds+=("$BEFORE run --memory 100M -- /bin/true")
     names+=("underhood before")
 fi
+# The kernel floor: the same kernel work as `run` (namespaces, cgroup, overlay on the
+# same layers, mounts, pivot_root, caps, no_new_privs, run's seccomp filter, a PID 1)
+# with nothing of ours (benches/floor.c says what it leaves out). The layers and the
+# filter's length come from `run --trace`, so the floor follows the rootfs run uses.
+if command -v cc >/dev/null; then
+    cc -O2 -Wall -o target/underhood-floor benches/floor.c
+    trace=$("$uh" run --trace --memory 100M -- /bin/true 2>&1)
+    lower=$(sed -n 's/.*"overlay", ".*lowerdir=\([^,]*\),.*/\1/p' <<<"$trace" | head -1)
+    want=$(sed -n 's/.*SECCOMP_SET_MODE_FILTER, \([0-9]*\) instructions.*/\1/p' <<<"$trace" | head -1)
+    have=$(sed -n 's/^#define FLOOR_FILTER_LEN //p' benches/floor-filter.h)
+    [ "$want" = "$have" ] ||
+        echo "launch.sh: run's filter has ${want:-?} instructions, floor's $have: run benches/floor-filter.sh" >&2
+    cmds+=("$PWD/target/underhood-floor $lower /bin/true")
+    names+=("kernel floor (C)")
+else
+    echo "launch.sh: no cc, the kernel floor (benches/floor.c) is left out" >&2
+fi
 rootfs=$(ls -d /var/cache/underhood/rootfs-*/rootfs | head -1)
 if command -v bwrap >/dev/null; then
     # No cgroup (bwrap sets no limits), no overlay, no seccomp: a lower bound for what
@@ -97,7 +115,9 @@ if [ -n "${INTERLEAVED:-}" ]; then
         { med[$1] = $2; printf "%-16s median %6.2f ms (%d rounds, taken in turn)\n", $1, $2, n }
         END {
             s = med["unshare"]; r = med["runc run"]; u = med["underhood run"]
+            f = med["kernel floor (C)"]
             if (s) printf "underhood run / unshare    %5.2fx  (target <= 1.5x)\n", u / s
+            if (s && f) printf "kernel floor / unshare     %5.2fx  (run / floor %5.2fx)\n", f / s, u / f
             if (r) printf "runc / underhood run       %5.2fx  (target >= 3x)\n", r / u
         }'
     exit 0
@@ -115,7 +135,8 @@ if command -v hyperfine >/dev/null; then
             awk -F'\t' '
                 { med[$1] = $2; printf "%-16s median %6.2f ms\n", $1, $2 }
                 END {
-                    s = med["unshare"]; r = med["runc run"]
+                    s = med["unshare"]; r = med["runc run"]; f = med["kernel floor (C)"]
+                    if (s && f) printf "kernel floor / unshare   %5.2fx  (target for run: 1.5x)\n", f / s
                     split("underhood run,underhood musl,underhood before", ours, ",")
                     for (i in ours) {
                         u = med[ours[i]]
