@@ -36,12 +36,10 @@ sleep 3
 idle_and_memory "$pid"
 echo "(c) frame time: the live TUI's panes, drawn by the same code (benches/tui_budget.sh without 'explore')"
 
-# (d): the explorer's threads in the order ui/explore/driver.rs starts them: its loop,
-# the signal thread, the session's observer and OOM watcher (session::explore), the
-# keyboard thread.
-join "$work/w0" "$work/w1" | awk -v s="$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" '
-    { n++; r[n] = ($3 - $2) / s }
-    END { printf "(d) untraced wake-ups/s: loop %.1f, signal thread %.1f, observer %.1f, OOM watcher %.1f, keyboard %.1f (schedstat over %.1f s)\n", r[1], r[2], r[3], r[4], r[5], s }'
+# (d): the explorer's threads by name (its loop "underhood", uh-signals, the
+# session's uh-observer and uh-oom, uh-keys).
+echo "(d) observer and redraw rates:"
+wakeup_rates "$work/w0" "$work/w1" "$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" idle
 if command -v strace >/dev/null; then
     log=$work/strace.idle
     timeout "$rate_secs" strace -f -qq -tt -e trace=openat,write -e signal=none -o "$log" -p "$pid" 2>/dev/null || true

@@ -9,9 +9,8 @@
 #   (d) the observer's sampling rate, idle and while the hog runs (targets: >= 4 Hz
 #       idle, >= 10 Hz for the memory graph during the hog), two ways:
 #       - untraced: how often each thread was scheduled in (/proc/<pid>/task/<tid>/
-#         schedstat, 3rd field); the observer is the TUI's 4th thread (ui/run.rs starts
-#         the signal and keyboard threads, then session::walk the observer and the
-#         subject's watch, the OOM watcher later); a wake-up is a sample, so this is an upper bound;
+#         schedstat, 3rd field), each thread by its name (session::spawn_named); a
+#         wake-up of the observer is at most a sample, so this is an upper bound;
 #       - with strace(1) attached (which slows every syscall: lower bounds): opens of
 #         the subject's mountinfo (one per snapshot), of the cgroup's memory file, and
 #         bursts of write(2) to the terminal (one per redraw);
@@ -53,20 +52,33 @@ source scripts/tui-driver.sh
 cpu_ticks() { # utime + stime of the whole process (all threads), in clock ticks
     awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
-# wakeups PID: "tid count" for each thread (times scheduled in, schedstat(5) field 3)
+# wakeups PID: "tid:comm count" for each thread (times scheduled in, schedstat(5)
+# field 3); our threads are named (session::spawn_named: uh-observer, uh-oom,
+# uh-subject, uh-signals, uh-keys, uh-shell), the main loop is "underhood".
 wakeups() {
     local t
     for t in $(ls "/proc/$1/task" | sort -n); do
-        echo "$t $(cut -d' ' -f3 "/proc/$1/task/$t/schedstat" 2>/dev/null || echo 0)"
+        echo "$t:$(cat "/proc/$1/task/$t/comm" 2>/dev/null || echo gone) $(cut -d' ' -f3 "/proc/$1/task/$t/schedstat" 2>/dev/null || echo 0)"
     done
 }
-# wakeup_rates BEFORE AFTER SECONDS LABEL
+# wakeup_rates BEFORE AFTER SECONDS LABEL: each thread's rate, by name (summed over
+# threads of one name), for the threads that lived through the window.
 wakeup_rates() {
     join "$1" "$2" | awk -v s="$3" -v label="$4" '
-        { n++; r[n] = ($3 - $2) / s }
+        { split($1, id, ":"); name = id[2]; if (!(name in r)) order[++n] = name; r[name] += ($3 - $2) / s }
         END {
-            printf "    %-5s untraced wake-ups/s: observer %.1f, main loop %.1f, keyboard %.1f, OOM watcher %s (schedstat over %.1f s)\n",
-                label, r[4], r[1], r[3], (n >= 5 ? sprintf("%.1f", r[5]) : "-"), s
+            line = ""
+            for (i = 1; i <= n; i++) {
+                shown = order[i]
+                if (shown == "uh-observer") shown = "observer"
+                else if (shown == "underhood") shown = "main loop"
+                else if (shown == "uh-keys") shown = "keyboard"
+                else if (shown == "uh-oom") shown = "OOM watcher"
+                else if (shown == "uh-subject") shown = "subject watch"
+                else if (shown == "uh-signals") shown = "signals"
+                line = line (i > 1 ? ", " : "") sprintf("%s %.1f", shown, r[order[i]])
+            }
+            printf "    %-5s untraced wake-ups/s: %s (schedstat over %.1f s)\n", label, line, s
         }'
 }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }

@@ -36,3 +36,18 @@ pub mod recording;
 pub mod walk;
 
 pub use error::Error;
+
+/// `thread::spawn` with a name, which the kernel shows as the thread's comm
+/// (/proc/PID/task/TID/comm, at most 15 bytes: pthread_setname_np(3)), so that
+/// `top -H`, `ps -L` and benches/tui_budget.sh tell our threads apart. Like
+/// `thread::spawn`, it panics only when the kernel refuses a new thread.
+pub fn spawn_named<F, T>(name: &str, f: F) -> std::thread::JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .unwrap_or_else(|e| panic!("starting the {name} thread: {e}"))
+}

@@ -84,7 +84,7 @@ impl Observer {
     /// [`Pacer`]), times counted from `started`.
     pub fn start(self: &Arc<Self>, paths: Paths, started: Instant, sink: Sink) {
         let shared = self.clone();
-        let handle = thread::spawn(move || {
+        let handle = super::spawn_named("uh-observer", move || {
             let mut pacer = Pacer::default();
             while !shared.stopped() {
                 shared.resolve_target();
@@ -227,7 +227,7 @@ impl Observer {
     pub fn watch_oom(self: &Arc<Self>, cg: Cgroup, sink: Sink) {
         let generation = self.oom_generation.load(Ordering::SeqCst);
         let shared = self.clone();
-        thread::spawn(move || {
+        super::spawn_named("uh-oom", move || {
             let Ok(events) = cg.oom_events() else {
                 return;
             };
@@ -266,7 +266,7 @@ impl SubjectWatch {
     /// Starts the thread; it ends when `observer` stops or the watch is dropped.
     pub fn start(observer: Arc<Observer>, sink: Sink) -> SubjectWatch {
         let (arm, armed) = std::sync::mpsc::channel::<std::os::fd::OwnedFd>();
-        thread::spawn(move || {
+        super::spawn_named("uh-subject", move || {
             use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
             // The stop flag is looked at this often.
             const TICK: Duration = Duration::from_secs(1);
@@ -319,7 +319,7 @@ impl SubjectWatch {
 
 /// Takes the blocked exit signals with sigwait(2) on a thread of its own.
 pub fn spawn_signal_thread(sigs: SigSet, sink: Sink) {
-    thread::spawn(move || {
+    super::spawn_named("uh-signals", move || {
         while let Ok(sig) = sigs.wait() {
             if !sink(Notice::Signal(sig as i32)) {
                 return;

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::thread;
 use std::time::Duration;
 
 use crossterm::event::Event as TermEvent;
@@ -458,7 +457,7 @@ impl Driver {
 }
 
 fn spawn_input_thread(stop: Arc<AtomicBool>, tx: Sender<Msg>) {
-    thread::spawn(move || {
+    crate::session::spawn_named("uh-keys", move || {
         while !stop.load(Ordering::SeqCst) {
             let msg = match super::terminal::next(Duration::from_millis(250)) {
                 Input::Event(TermEvent::Key(k)) => Msg::Key(k),

@@ -100,7 +100,7 @@ impl ShellSession {
         out: impl FnMut(Option<Vec<u8>>) -> bool + Send + 'static,
     ) -> std::io::Result<ShellSession> {
         let reader = File::from(master.try_clone()?);
-        std::thread::spawn(move || pump(reader, out));
+        crate::session::spawn_named("uh-shell", move || pump(reader, out));
         Ok(ShellSession {
             master: File::from(master),
             size: (rows, cols),

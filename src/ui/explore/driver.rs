@@ -11,7 +11,6 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, KeyEvent};
@@ -309,7 +308,7 @@ fn next_key(timeout: Duration) -> Input {
 
 /// Keys and resizes into the channel, from a thread of their own.
 fn spawn_input_thread(stop: Arc<AtomicBool>, tx: Sender<Msg>) {
-    thread::spawn(move || {
+    crate::session::spawn_named("uh-keys", move || {
         while !stop.load(Ordering::SeqCst) {
             let msg = match next_key(KEY_WAIT) {
                 Input::Event(TermEvent::Key(k)) => Msg::Key(k),
