@@ -17,7 +17,6 @@ use nix::errno::Errno;
 use super::headless::Failed;
 use crate::lesson::error::whole;
 use crate::runtime::cgroup;
-use crate::runtime::controller::StepFailure;
 use crate::runtime::launch_error;
 
 /// An error from a front end's terminal, whose type the session does not branch on.
@@ -89,21 +88,15 @@ impl Error {
     }
 }
 
-/// The errno of the first error in `e`'s chain that carries one (an `io::Error`, an
-/// `Errno`, a failed step's report, a cgroup's error).
+/// The errno of the first error in a terminal relay's chain that carries one (an
+/// `io::Error` or an `Errno`: what a relay's reads, writes and ioctls fail with).
 fn errno_in(e: &(dyn StdError + 'static)) -> Option<Errno> {
     let mut next = Some(e);
     while let Some(e) = next {
         let found = if let Some(io) = e.downcast_ref::<io::Error>() {
             io.raw_os_error().map(Errno::from_raw)
-        } else if let Some(errno) = e.downcast_ref::<Errno>() {
-            Some(*errno)
-        } else if let Some(f) = e.downcast_ref::<StepFailure>() {
-            f.errno()
-        } else if let Some(c) = e.downcast_ref::<cgroup::Error>() {
-            c.errno()
         } else {
-            None
+            e.downcast_ref::<Errno>().copied()
         };
         if found.is_some() {
             return found;
@@ -116,6 +109,7 @@ fn errno_in(e: &(dyn StdError + 'static)) -> Option<Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::controller::StepFailure;
 
     #[test]
     fn a_runtime_error_is_shown_whole_as_anyhow_showed_it() {
