@@ -198,6 +198,17 @@ pub fn body(area: Rect) -> Rect {
     body
 }
 
+/// The long title where it fits in the pane's top border, else the short one.
+pub(crate) fn fitted(area: Rect, long: &str, short: &str) -> String {
+    let room = area.width.saturating_sub(4) as usize;
+    if long.chars().count() <= room {
+        long
+    } else {
+        short
+    }
+    .to_string()
+}
+
 /// A bordered block for a pane, its border bright when focused.
 pub(crate) fn block(app: &App, p: Pane, title: String) -> Block<'static> {
     let focused = app.focus == p;

@@ -80,7 +80,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let title = if app.waiting_for_by_hand() {
         // Made by hand: until the learner's container exists the panes show
         // underhood's idle process, which shares every namespace with the host.
-        fitted(
+        super::fitted(
             area,
             "Namespaces: none isolated yet: make your container in the host shell (h)",
             "Namespaces: none isolated yet",
@@ -108,15 +108,4 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         t,
     ));
     super::cache::table(f, "namespaces", table, offset, area, t.text());
-}
-
-/// The long title where it fits in the pane's top border, else the short one.
-pub(crate) fn fitted(area: Rect, long: &str, short: &str) -> String {
-    let room = area.width.saturating_sub(4) as usize;
-    if long.chars().count() <= room {
-        long
-    } else {
-        short
-    }
-    .to_string()
 }

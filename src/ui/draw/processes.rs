@@ -80,7 +80,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             if !empty && app.waiting_for_by_hand() {
                 // Its one process is ours, not the learner's: say so, or a newcomer
                 // looks for what they did in it.
-                super::namespaces::fitted(
+                super::fitted(
                     area,
                     "Processes: underhood's idle process, until your container exists",
                     "Processes: underhood's idle process",
